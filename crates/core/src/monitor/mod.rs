@@ -1,0 +1,402 @@
+//! Monitor specifications: what a user asks Sightline to check, how often, from
+//! where, and what counts as an error.
+//!
+//! A monitor is one flat document (`name`, `every`, `checkpoints`, … plus
+//! `type` and the settings of that type), the same in the API and in the
+//! monitors-as-code YAML. [`MonitorSpec::from_json`] is the single entry point
+//! that parses and validates it; adding a check type is one module here plus
+//! one variant in [`CheckSpec`].
+
+mod api;
+mod dns;
+mod http;
+mod ping;
+mod schedule;
+mod tcp;
+mod tls;
+
+pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion, StepExpect};
+pub use dns::{DnsCheck, DnsRecordType};
+pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
+pub use ping::PingCheck;
+pub use schedule::{MAX_INTERVAL, MIN_INTERVAL, Schedule};
+pub use tcp::TcpCheck;
+pub use tls::TlsCheck;
+
+use crate::ValidationError;
+use crate::duration_text;
+use crate::validation::{from_json_value, require_text};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The longest time a single check may take.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// A whole monitor as the user writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct MonitorSpec {
+    /// Settings every monitor type shares.
+    #[serde(flatten)]
+    pub settings: MonitorSettings,
+    /// The check itself, tagged by `type`.
+    #[serde(flatten)]
+    pub check: CheckSpec,
+}
+
+/// The settings every monitor has, whatever it checks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// Unique, human name (`shop home`).
+    pub name: String,
+    /// Paused monitors keep their configuration and history but do not run.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Run at this interval (10 s to 24 h), e.g. `"1m"`. Default 1 m when no
+    /// `cron` is given.
+    #[serde(
+        default,
+        with = "duration_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "1m")]
+    pub every: Option<Duration>,
+    /// Run on this cron schedule instead (`"*/5 * * * *"`, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// Give up on a check after this long; defaults to the type's own default.
+    #[serde(
+        default,
+        with = "duration_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "30s")]
+    pub timeout: Option<Duration>,
+    /// Checkpoints (locations) the monitor runs from.
+    #[serde(default = "default_checkpoints")]
+    pub checkpoints: Vec<String>,
+    /// Free labels for filtering and grouping.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The RUM site this monitor watches, for correlation with real-user traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site: Option<String>,
+    /// The alert policy that says who is told when it fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_policy: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_checkpoints() -> Vec<String> {
+    vec!["local".to_owned()]
+}
+
+/// What a monitor checks, by type. Each variant validates its own settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum CheckSpec {
+    /// An HTTP(S) request with expectations on status, body, headers and time.
+    Http(HttpCheck),
+    /// A TCP connection, optionally expecting a greeting banner.
+    Tcp(TcpCheck),
+    /// A DNS lookup with expected answers.
+    Dns(DnsCheck),
+    /// A TLS handshake inspecting the certificate.
+    Tls(TlsCheck),
+    /// ICMP echo requests.
+    Ping(PingCheck),
+    /// An ordered list of HTTP requests sharing variables.
+    Api(ApiCheck),
+}
+
+impl CheckSpec {
+    /// The type name, as written in `type:`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CheckSpec::Http(_) => "http",
+            CheckSpec::Tcp(_) => "tcp",
+            CheckSpec::Dns(_) => "dns",
+            CheckSpec::Tls(_) => "tls",
+            CheckSpec::Ping(_) => "ping",
+            CheckSpec::Api(_) => "api",
+        }
+    }
+
+    /// Every type name a monitor may have.
+    pub const TYPE_NAMES: &'static [&'static str] = &["http", "tcp", "dns", "tls", "ping", "api"];
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            CheckSpec::Http(check) => check.validate(),
+            CheckSpec::Tcp(check) => check.validate(),
+            CheckSpec::Dns(check) => check.validate(),
+            CheckSpec::Tls(check) => check.validate(),
+            CheckSpec::Ping(check) => check.validate(),
+            CheckSpec::Api(check) => check.validate(),
+        }
+    }
+
+    /// How long a check of this type may take when the monitor does not say.
+    pub fn default_timeout(&self) -> Duration {
+        match self {
+            CheckSpec::Api(_) => Duration::from_secs(60),
+            CheckSpec::Ping(_) => Duration::from_secs(10),
+            _ => Duration::from_secs(30),
+        }
+    }
+}
+
+/// Keys of the flat document that belong to [`MonitorSettings`]; every other
+/// key belongs to the check.
+const SETTINGS_KEYS: &[&str] = &[
+    "name",
+    "enabled",
+    "every",
+    "cron",
+    "timeout",
+    "checkpoints",
+    "tags",
+    "site",
+    "alert_policy",
+];
+
+impl MonitorSpec {
+    /// Parses and validates a monitor from a JSON (or YAML-turned-JSON)
+    /// document. The error names the offending field.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        let serde_json::Value::Object(document) = value else {
+            return Err(ValidationError::new("", "a monitor must be an object"));
+        };
+        let (settings, check): (serde_json::Map<_, _>, serde_json::Map<_, _>) = document
+            .into_iter()
+            .partition(|(key, _)| SETTINGS_KEYS.contains(&key.as_str()));
+        let settings: MonitorSettings = from_json_value(settings.into())?;
+        let check = parse_check(check)?;
+        let spec = MonitorSpec { settings, check };
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks every rule that the types alone do not express.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let settings = &self.settings;
+        require_text("name", &settings.name, 200)?;
+        let schedule = self.schedule()?;
+        let timeout = self.timeout();
+        if timeout < Duration::from_secs(1) || timeout > MAX_TIMEOUT {
+            return Err(ValidationError::new(
+                "timeout",
+                format!(
+                    "must be between 1s and {}",
+                    duration_text::format(MAX_TIMEOUT)
+                ),
+            ));
+        }
+        if let Schedule::Every(interval) = schedule {
+            if timeout > interval {
+                return Err(ValidationError::new(
+                    "timeout",
+                    format!(
+                        "must not be longer than the interval ({})",
+                        duration_text::format(interval)
+                    ),
+                ));
+            }
+        }
+        if settings.checkpoints.is_empty() {
+            return Err(ValidationError::new(
+                "checkpoints",
+                "must name at least one checkpoint",
+            ));
+        }
+        for (index, checkpoint) in settings.checkpoints.iter().enumerate() {
+            validate_checkpoint_name(checkpoint)
+                .map_err(|e| e.within(&format!("checkpoints[{index}]")))?;
+        }
+        for (index, tag) in settings.tags.iter().enumerate() {
+            require_text(&format!("tags[{index}]"), tag, 64)?;
+        }
+        if let Some(site) = &settings.site {
+            require_text("site", site, 100)?;
+        }
+        if let Some(policy) = &settings.alert_policy {
+            require_text("alert_policy", policy, 100)?;
+        }
+        self.check.validate()
+    }
+
+    /// When the monitor runs.
+    pub fn schedule(&self) -> Result<Schedule, ValidationError> {
+        Schedule::from_settings(self.settings.every, self.settings.cron.as_deref())
+    }
+
+    /// How long one check may take.
+    pub fn timeout(&self) -> Duration {
+        self.settings
+            .timeout
+            .unwrap_or_else(|| self.check.default_timeout())
+    }
+
+    /// The document as JSON, in the same flat shape [`MonitorSpec::from_json`] reads.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn parse_check(
+    mut check: serde_json::Map<String, serde_json::Value>,
+) -> Result<CheckSpec, ValidationError> {
+    let expected = || format!("expected one of {}", CheckSpec::TYPE_NAMES.join(", "));
+    let type_name = match check.remove("type") {
+        None => return Err(ValidationError::new("type", format!("missing; {}", expected()))),
+        Some(serde_json::Value::String(name)) => name,
+        Some(_) => return Err(ValidationError::new("type", "must be a string")),
+    };
+    // Each variant is parsed on its own (not through serde's internally
+    // tagged enum, which buffers the content and loses the field paths).
+    let settings = serde_json::Value::Object(check);
+    Ok(match type_name.as_str() {
+        "http" => CheckSpec::Http(from_json_value(settings)?),
+        "tcp" => CheckSpec::Tcp(from_json_value(settings)?),
+        "dns" => CheckSpec::Dns(from_json_value(settings)?),
+        "tls" => CheckSpec::Tls(from_json_value(settings)?),
+        "ping" => CheckSpec::Ping(from_json_value(settings)?),
+        "api" => CheckSpec::Api(from_json_value(settings)?),
+        other => {
+            return Err(ValidationError::new(
+                "type",
+                format!("unknown monitor type `{other}`; {}", expected()),
+            ));
+        }
+    })
+}
+
+/// Checkpoint names are short slugs (`local`, `eu-west`), because they appear
+/// in URLs of the checkpoint protocol and in agent command lines.
+pub fn validate_checkpoint_name(name: &str) -> Result<(), ValidationError> {
+    let valid = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            "",
+            format!("`{name}` is not a checkpoint name (1-64 of a-z, 0-9, - and _)"),
+        ))
+    }
+}
+
+/// Header names and values as the user writes them, in a stable order.
+pub type Headers = BTreeMap<String, String>;
+
+/// Checks a URL used by an HTTP-based check. Placeholders (`{{name}}`) are
+/// allowed where `allow_placeholders` is set, since multi-step checks fill
+/// them in at run time.
+pub(crate) fn validate_http_url(
+    field: &str,
+    text: &str,
+    allow_placeholders: bool,
+) -> Result<(), ValidationError> {
+    if allow_placeholders && text.contains("{{") {
+        let lower = text.trim_start().to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("{{") {
+            return Ok(());
+        }
+        return Err(ValidationError::new(
+            field,
+            format!("`{text}` must start with http://, https:// or a {{{{variable}}}}"),
+        ));
+    }
+    let url = url::Url::parse(text).map_err(|e| ValidationError::new(field, format!("`{text}` is not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ValidationError::new(
+            field,
+            format!("`{text}` must start with http:// or https://"),
+        ));
+    }
+    if url.host_str().is_none() {
+        return Err(ValidationError::new(field, format!("`{text}` has no host")));
+    }
+    Ok(())
+}
+
+/// Checks a host name or IP address for the socket-level checks.
+pub(crate) fn validate_host(field: &str, host: &str) -> Result<(), ValidationError> {
+    require_text(field, host, 253)?;
+    if url::Host::parse(host.trim_start_matches('[').trim_end_matches(']')).is_err()
+        || host.contains('/')
+        || host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err()
+    {
+        return Err(ValidationError::new(
+            field,
+            format!("`{host}` is not a host name or IP address"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a list of expected HTTP status codes.
+pub(crate) fn validate_status_codes(field: &str, codes: &[u16]) -> Result<(), ValidationError> {
+    for (index, code) in codes.iter().enumerate() {
+        if !(100..=599).contains(code) {
+            return Err(ValidationError::new(
+                format!("{field}[{index}]"),
+                format!("{code} is not an HTTP status code (100-599)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that a regular expression compiles.
+pub(crate) fn validate_regex(field: &str, pattern: &str) -> Result<(), ValidationError> {
+    regex::Regex::new(pattern)
+        .map(|_| ())
+        .map_err(|e| ValidationError::new(field, format!("is not a valid regular expression: {e}")))
+}
+
+/// Checks an HTTP method name.
+pub(crate) fn validate_method(field: &str, method: &str) -> Result<(), ValidationError> {
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
+    if METHODS.contains(&method) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            format!("unknown method `{method}`; expected one of {}", METHODS.join(", ")),
+        ))
+    }
+}
+
+/// Checks header names and values.
+pub(crate) fn validate_headers(field: &str, headers: &Headers) -> Result<(), ValidationError> {
+    for (name, value) in headers {
+        let token = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        if !token {
+            return Err(ValidationError::new(
+                format!("{field}.{name}"),
+                "is not a valid header name",
+            ));
+        }
+        if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+            return Err(ValidationError::new(
+                format!("{field}.{name}"),
+                "header values must not contain line breaks",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

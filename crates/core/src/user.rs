@@ -1,0 +1,144 @@
+//! Who may do what: user roles and e-mail addresses as login names.
+
+use crate::ValidationError;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// What a user (or a token acting for one) may do. Viewers read everything and
+/// change nothing; admins also change configuration and manage users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Reads and changes everything.
+    Admin,
+    /// Reads everything, changes nothing.
+    Viewer,
+}
+
+impl Role {
+    /// The stored and displayed name of the role.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Viewer => "viewer",
+        }
+    }
+
+    /// Whether this role may change configuration.
+    pub fn can_write(self) -> bool {
+        self == Role::Admin
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = ValidationError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "admin" => Ok(Role::Admin),
+            "viewer" => Ok(Role::Viewer),
+            other => Err(ValidationError::new(
+                "role",
+                format!("unknown role `{other}`, expected `admin` or `viewer`"),
+            )),
+        }
+    }
+}
+
+/// A login name: an e-mail address, kept lower-cased so that `Ops@Example.com`
+/// and `ops@example.com` are one account.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Email(String);
+
+impl Email {
+    /// Checks and normalises an address. This is a sanity check (one `@`, a
+    /// dotted or local domain, no spaces), not RFC 5322: delivery is the test.
+    pub fn parse(text: &str) -> Result<Self, ValidationError> {
+        let address = text.trim().to_lowercase();
+        let invalid = |why: &str| ValidationError::new("email", format!("`{text}` {why}"));
+        if address.len() > 254 {
+            return Err(invalid("is longer than 254 characters"));
+        }
+        let Some((local, domain)) = address.split_once('@') else {
+            return Err(invalid("is not an e-mail address (no `@`)"));
+        };
+        if local.is_empty() || domain.is_empty() || domain.contains('@') {
+            return Err(invalid("is not an e-mail address"));
+        }
+        if address.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(invalid("contains white space"));
+        }
+        if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+            return Err(invalid("has a malformed domain"));
+        }
+        Ok(Self(address))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The shortest password accepted for a user.
+pub const MIN_PASSWORD_CHARS: usize = 10;
+
+/// Checks a new password against the rules every entry point applies.
+pub fn validate_password(password: &str) -> Result<(), ValidationError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(ValidationError::new(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
+    }
+    if chars > 1024 {
+        return Err(ValidationError::new(
+            "password",
+            "must be at most 1024 characters",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(Email::parse(" Ops@Example.COM ").unwrap().as_str(), "ops@example.com");
+        assert_eq!(Email::parse("root@localhost").unwrap().as_str(), "root@localhost");
+        for bad in ["", "ops", "@x.com", "ops@", "a b@x.com", "a@b@c", "a@.com", "a@x..com"] {
+            let err = Email::parse(bad).unwrap_err();
+            assert_eq!(err.field, "email", "{bad}");
+        }
+    }
+
+    #[test]
+    fn roles_parse_and_write() {
+        assert_eq!("viewer".parse::<Role>().unwrap(), Role::Viewer);
+        assert!("root".parse::<Role>().unwrap_err().message.contains("unknown role"));
+        assert!(Role::Admin.can_write());
+        assert!(!Role::Viewer.can_write());
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(validate_password("short").is_err());
+        assert!(validate_password("long enough pass").is_ok());
+    }
+}

@@ -1,0 +1,127 @@
+//! The one error type for input that breaks a rule, naming the field it is about.
+
+/// Input that breaks a rule. `field` is a dotted path into the submitted
+/// document (`expect.status[0]`, `steps[2].url`) so that the API, the CLI and
+/// the UI can point at the exact place; `message` says what is wrong in words
+/// a user understands.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ValidationError {
+    /// Dotted path of the offending field; empty when the whole document is wrong.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ValidationError {
+    /// A rule broken by `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same error, seen from a containing document: `url` under `steps[1]`
+    /// becomes `steps[1].url`.
+    pub fn within(mut self, parent: &str) -> Self {
+        self.field = join_path(parent, &self.field);
+        self
+    }
+}
+
+/// Joins a parent path and a child path with a dot, unless the child is an
+/// index (`[3]`) or either side is empty.
+pub fn join_path(parent: &str, child: &str) -> String {
+    match (parent.is_empty(), child.is_empty()) {
+        (true, _) => child.to_owned(),
+        (_, true) => parent.to_owned(),
+        _ if child.starts_with('[') => format!("{parent}{child}"),
+        _ => format!("{parent}.{child}"),
+    }
+}
+
+/// Parses a JSON document into `T`, reporting a type error, a missing field or
+/// an unknown field with the path where it happened.
+pub fn from_json_value<T: serde::de::DeserializeOwned>(
+    value: serde_json::Value,
+) -> Result<T, ValidationError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { String::new() } else { path };
+        let inner = error.into_inner().to_string();
+        // Serde reports a missing field at the object that lacks it; name the
+        // field itself.
+        let field = match missing_field_name(&inner) {
+            Some(name) => join_path(&field, name),
+            None => field,
+        };
+        ValidationError::new(field, inner)
+    })
+}
+
+fn missing_field_name(message: &str) -> Option<&str> {
+    let rest = message.strip_prefix("missing field `")?;
+    rest.split('`').next()
+}
+
+/// Checks that a name-like text is present and not absurdly long.
+pub fn require_text(field: &str, value: &str, max_chars: usize) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(ValidationError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > max_chars {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {max_chars} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ValidationError::new(
+            field,
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        inner: Vec<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        port: u16,
+    }
+
+    #[test]
+    fn type_errors_name_the_nested_field() {
+        let err = from_json_value::<Outer>(serde_json::json!({"inner": [{"port": 1}, {"port": "x"}]}))
+            .unwrap_err();
+        assert_eq!(err.field, "inner[1].port");
+        assert!(err.message.contains("invalid type"), "{}", err.message);
+    }
+
+    #[test]
+    fn unknown_fields_are_named() {
+        let err = from_json_value::<Outer>(serde_json::json!({"inner": [{"port": 1, "prot": 2}]}))
+            .unwrap_err();
+        assert_eq!(err.field, "inner[0].prot");
+    }
+
+    #[test]
+    fn paths_join_with_dots_and_brackets() {
+        assert_eq!(join_path("steps", "[2]"), "steps[2]");
+        assert_eq!(join_path("steps[2]", "url"), "steps[2].url");
+        assert_eq!(join_path("", "url"), "url");
+    }
+}
