@@ -12,10 +12,12 @@
 pub mod duration_text;
 pub mod monitor;
 pub mod site;
+pub mod time;
 pub mod user;
 pub mod validation;
 
 pub use monitor::{CheckSpec, MonitorSpec};
 pub use site::SiteSpec;
+pub use time::{Clock, ManualClock, Timestamp};
 pub use user::{Email, Role};
 pub use validation::ValidationError;

@@ -142,3 +142,11 @@ mod tests {
         assert!(validate_password("long enough pass").is_ok());
     }
 }
+
+impl TryFrom<String> for Role {
+    type Error = ValidationError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}

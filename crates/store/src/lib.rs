@@ -1,1 +1,93 @@
-//! placeholder
+//! Sightline's persistence: one [`Store`] whose methods speak the domain
+//! (create a user, record a check result, lease due notifications) over
+//! SQLite (the embedded default) or PostgreSQL, picked from the URL scheme.
+//!
+//! Both backends run the same SQL text: queries use `$1`-style placeholders,
+//! which both understand, times are Unix milliseconds in 64-bit integers, and
+//! JSON documents are text. The differences (connection setup, pool shape,
+//! DDL) are isolated in `backend.rs` and the two migration folders.
+//!
+//! SQLite runs in WAL mode with one writer connection (so writers never fight
+//! over the lock) and a pool of readers. Every write is a transaction that is
+//! committed before the method returns: a caller that got `Ok` may tell its
+//! client the data is stored.
+//!
+//! This crate must never know about HTTP, JSON request shapes or the
+//! scheduler's policy; SQL lives here and nowhere else.
+
+mod backend;
+mod check_results;
+mod checkpoints;
+mod error;
+mod incidents;
+mod monitors;
+mod notifications;
+mod sessions;
+mod sites;
+mod tokens;
+mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use backend::{BackendKind, Readiness};
+pub use check_results::{CheckOutcome, CheckResult, NewCheckResult, PhaseTimings};
+pub use checkpoints::Checkpoint;
+pub use error::StoreError;
+pub use incidents::{Incident, IncidentEvent, Severity};
+pub use monitors::Monitor;
+pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
+pub use sessions::Session;
+pub use sites::Site;
+pub use tokens::{ApiToken, NewApiToken};
+pub use users::{NewUser, User};
+
+use sightline_core::{Clock, Timestamp};
+use std::sync::Arc;
+
+/// The handle every component uses to read and write Sightline's data.
+/// Cheap to clone; all clones share the connection pools.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: backend::Backend,
+    clock: Arc<dyn Clock>,
+}
+
+/// Shorthand for results of store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://PATH` or `postgres://…`), creating
+    /// the SQLite file if it is missing. Does not run migrations: call
+    /// [`Store::migrate`].
+    pub async fn connect(database_url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
+        let backend = backend::Backend::connect(database_url).await?;
+        Ok(Self { backend, clock })
+    }
+
+    /// Which database this store runs on.
+    pub fn kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// Applies every migration not yet applied.
+    pub async fn migrate(&self) -> Result<()> {
+        self.backend.migrate().await
+    }
+
+    /// Whether the database answers and its schema is current.
+    pub async fn readiness(&self) -> Readiness {
+        self.backend.readiness().await
+    }
+
+    /// Waits for in-flight work and closes every connection cleanly (SQLite
+    /// checkpoints its write-ahead log).
+    pub async fn close(&self) {
+        self.backend.close().await;
+    }
+
+    /// The store's notion of now.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+}

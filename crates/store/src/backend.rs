@@ -1,0 +1,182 @@
+//! The two databases and everything that differs between them: how to
+//! connect, how pools are shaped, which migrations apply. Query code uses the
+//! [`read!`] and [`write!`] macros, which run the same SQL on either backend.
+
+use crate::{Result, StoreError};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    /// The embedded default.
+    Sqlite,
+    /// A PostgreSQL server, shareable by several processes.
+    Postgres,
+}
+
+/// SQLite pools: one writer, so that writes queue in the process instead of
+/// failing on the database lock, and several readers, which WAL lets run
+/// beside it.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlitePools {
+    pub(crate) reader: SqlitePool,
+    pub(crate) writer: SqlitePool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    Sqlite(SqlitePools),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to a pool fit for reading.
+macro_rules! read {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match &$backend {
+            $crate::backend::Backend::Sqlite(pools) => {
+                let $pool = &pools.reader;
+                $body
+            }
+            $crate::backend::Backend::Postgres(pool) => {
+                let $pool = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$pool` bound to a pool fit for writing.
+macro_rules! write {
+    ($backend:expr, |$pool:ident| $body:expr) => {
+        match &$backend {
+            $crate::backend::Backend::Sqlite(pools) => {
+                let $pool = &pools.writer;
+                $body
+            }
+            $crate::backend::Backend::Postgres(pool) => {
+                let $pool = pool;
+                $body
+            }
+        }
+    };
+}
+
+pub(crate) use {read, write};
+
+/// What `/readyz` reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Readiness {
+    /// The database answers and every migration is applied.
+    Ready,
+    /// The database answers but migrations are missing (or unknown ones applied).
+    SchemaOutdated {
+        /// Migrations this binary has that the database lacks.
+        missing: Vec<i64>,
+    },
+    /// The database does not answer.
+    Unreachable(String),
+}
+
+impl Backend {
+    pub(crate) async fn connect(url: &str) -> Result<Self> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url).await
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect(url)
+                .await?;
+            Ok(Backend::Postgres(pool))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    async fn connect_sqlite(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit survives power loss, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Backend::Sqlite(SqlitePools { reader, writer }))
+    }
+
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    fn migrator(&self) -> &'static Migrator {
+        match self {
+            Backend::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Backend::Postgres(_) => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    pub(crate) async fn migrate(&self) -> Result<()> {
+        match self {
+            Backend::Sqlite(pools) => SQLITE_MIGRATIONS.run(&pools.writer).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn readiness(&self) -> Readiness {
+        let applied: std::result::Result<Vec<i64>, sqlx::Error> = read!(self, |pool| {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
+                .fetch_all(pool)
+                .await
+        });
+        match applied {
+            Ok(applied) => {
+                let missing: Vec<i64> = self
+                    .migrator()
+                    .iter()
+                    .map(|migration| migration.version)
+                    .filter(|version| !applied.contains(version))
+                    .collect();
+                if missing.is_empty() {
+                    Readiness::Ready
+                } else {
+                    Readiness::SchemaOutdated { missing }
+                }
+            }
+            Err(sqlx::Error::Database(error)) if error.message().contains("_sqlx_migrations") => {
+                Readiness::SchemaOutdated {
+                    missing: self.migrator().iter().map(|m| m.version).collect(),
+                }
+            }
+            Err(error) => Readiness::Unreachable(error.to_string()),
+        }
+    }
+
+    pub(crate) async fn close(&self) {
+        match self {
+            Backend::Sqlite(pools) => {
+                pools.reader.close().await;
+                pools.writer.close().await;
+            }
+            Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The notification outbox: every message is stored before it is sent, and
+//! leased by one sender at a time until delivered or expired.
+
+use crate::backend::{read, write};
+use crate::{Result, Store, StoreError};
+use sightline_core::Timestamp;
+use std::time::Duration;
+
+/// How a notification travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// E-mail over SMTP.
+    Email,
+    /// An HTTP POST.
+    Webhook,
+}
+
+impl Channel {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Email => "email",
+            Channel::Webhook => "webhook",
+        }
+    }
+}
+
+/// Where a notification is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationStatus {
+    /// Waiting to be sent (or retried).
+    Pending,
+    /// Delivered.
+    Sent,
+    /// Given up on: it could not be delivered before it expired.
+    Expired,
+}
+
+macro_rules! stored_names {
+    ($type:ident { $($variant:ident = $name:literal),* $(,)? }) => {
+        impl TryFrom<String> for $type {
+            type Error = StoreError;
+
+            fn try_from(text: String) -> Result<Self> {
+                match text.as_str() {
+                    $($name => Ok($type::$variant),)*
+                    other => Err(StoreError::Corrupt {
+                        what: stringify!($type),
+                        id: 0,
+                        reason: format!("unknown value `{other}`"),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+stored_names!(Channel { Email = "email", Webhook = "webhook" });
+stored_names!(NotificationStatus { Pending = "pending", Sent = "sent", Expired = "expired" });
+
+/// A notification to put in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewNotification {
+    /// Makes enqueueing idempotent: one message per (incident, level, kind,
+    /// recipient), however many processes try.
+    pub dedupe_key: String,
+    /// The incident it is about, if any.
+    pub incident_id: Option<i64>,
+    /// How it travels.
+    pub channel: Channel,
+    /// An e-mail address or a URL.
+    pub recipient: String,
+    /// Subject line (e-mail) or summary (webhook).
+    pub subject: String,
+    /// The rendered message, as the sender needs it.
+    pub payload: serde_json::Value,
+    /// Stop trying after this long.
+    pub lifetime: Duration,
+}
+
+/// A stored notification.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Notification {
+    /// Stable id.
+    pub id: i64,
+    /// See [`NewNotification::dedupe_key`].
+    pub dedupe_key: String,
+    /// The incident it is about.
+    pub incident_id: Option<i64>,
+    /// How it travels.
+    #[sqlx(try_from = "String")]
+    pub channel: Channel,
+    /// Where it goes.
+    pub recipient: String,
+    /// Subject line.
+    pub subject: String,
+    /// The rendered message, as JSON text.
+    pub payload: String,
+    /// Where it is in its life.
+    #[sqlx(try_from = "String")]
+    pub status: NotificationStatus,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When it was enqueued.
+    #[sqlx(try_from = "i64")]
+    pub created_at: Timestamp,
+    /// Not to be tried before this.
+    #[sqlx(try_from = "i64")]
+    pub next_attempt_at: Timestamp,
+    /// Given up on after this.
+    #[sqlx(try_from = "i64")]
+    pub expires_at: Timestamp,
+    /// When it was delivered.
+    pub sent_at: Option<i64>,
+}
+
+const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, incident_id, channel, recipient, subject, payload, status, \
+     attempts, last_error, created_at, next_attempt_at, expires_at, sent_at";
+
+impl Notification {
+    /// The rendered message as a JSON document.
+    pub fn payload_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+impl Store {
+    /// Puts a notification in the outbox. Returns `false` when one with the
+    /// same dedupe key is already there (enqueued by another process or
+    /// before a restart), in which case nothing changes.
+    pub async fn enqueue_notification(&self, notification: &NewNotification) -> Result<bool> {
+        let now = self.now();
+        let inserted = write!(self.backend, |pool| {
+            sqlx::query(
+                "INSERT INTO notifications (dedupe_key, incident_id, channel, recipient, subject, payload, status, \
+                 attempts, created_at, next_attempt_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
+            )
+            .bind(&notification.dedupe_key)
+            .bind(notification.incident_id)
+            .bind(notification.channel.as_str())
+            .bind(&notification.recipient)
+            .bind(&notification.subject)
+            .bind(notification.payload.to_string())
+            .bind(now.as_millis())
+            .bind(now.plus(notification.lifetime).as_millis())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(inserted == 1)
+    }
+
+    /// Leases up to `limit` due notifications to `owner` for `lease`. A
+    /// notification leased by one sender is not handed to another until the
+    /// lease runs out, so a sender that dies mid-send is replaced, not doubled.
+    pub async fn lease_due_notifications(&self, owner: &str, lease: Duration, limit: i64) -> Result<Vec<Notification>> {
+        let now = self.now();
+        // The condition is repeated outside the subquery: under PostgreSQL's
+        // read committed, a row another process leased meanwhile is re-checked
+        // against it and skipped.
+        let sql = format!(
+            "UPDATE notifications SET lease_owner = $1, lease_expires_at = $2 \
+             WHERE id IN (SELECT id FROM notifications \
+                          WHERE status = 'pending' AND next_attempt_at <= $3 \
+                            AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+                          ORDER BY next_attempt_at, id LIMIT $4) \
+               AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
+             RETURNING {NOTIFICATION_COLUMNS}"
+        );
+        let mut leased: Vec<Notification> = write!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(owner)
+                .bind(now.plus(lease).as_millis())
+                .bind(now.as_millis())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        leased.sort_by_key(|notification| (notification.next_attempt_at, notification.id));
+        Ok(leased)
+    }
+
+    /// Records a delivery. Only the lease holder may; returns whether it was.
+    pub async fn mark_notification_sent(&self, id: i64, owner: &str) -> Result<bool> {
+        let now = self.now().as_millis();
+        let updated = write!(self.backend, |pool| {
+            sqlx::query(
+                "UPDATE notifications SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
+                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL \
+                 WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
+            )
+            .bind(now)
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// Records a failed attempt: retried at `retry_at`, or expired when that
+    /// is past its expiry. Only the lease holder may; returns whether it was.
+    pub async fn mark_notification_failed(&self, id: i64, owner: &str, error: &str, retry_at: Timestamp) -> Result<bool> {
+        let updated = write!(self.backend, |pool| {
+            sqlx::query(
+                "UPDATE notifications SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
+                 status = CASE WHEN $2 >= expires_at THEN 'expired' ELSE 'pending' END, \
+                 lease_owner = NULL, lease_expires_at = NULL \
+                 WHERE id = $3 AND lease_owner = $4 AND status = 'pending'",
+            )
+            .bind(error)
+            .bind(retry_at.as_millis())
+            .bind(id)
+            .bind(owner)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?;
+        Ok(updated == 1)
+    }
+
+    /// One notification by id.
+    pub async fn notification(&self, id: i64) -> Result<Notification> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
+        read!(self.backend, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?
+            .ok_or(StoreError::NotFound("notification"))
+    }
+
+    /// Notifications about one incident, oldest first.
+    pub async fn incident_notifications(&self, incident_id: i64) -> Result<Vec<Notification>> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE incident_id = $1 ORDER BY id");
+        Ok(read!(self.backend, |pool| sqlx::query_as(&sql).bind(incident_id).fetch_all(pool).await)?)
+    }
+}
