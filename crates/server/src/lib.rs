@@ -1,1 +1,83 @@
-//! placeholder
+//! Sightline's HTTP application: the JSON API under `/api/v1` with its
+//! OpenAPI document, authentication, `/healthz`, `/readyz` and `/metrics`.
+//!
+//! [`serve`] takes its listener and its shutdown signal from outside (so
+//! tests bind port 0 and the binary wires SIGTERM), stops accepting when told,
+//! lets in-flight requests finish and then closes the store.
+//!
+//! This crate owns the JSON request and response shapes; it never writes SQL
+//! and never holds domain rules that the core crate should (validation lives
+//! there, so the API and the YAML files agree).
+
+mod auth;
+mod error;
+mod json;
+mod login_limit;
+mod metrics;
+mod routes;
+mod state;
+
+pub use auth::{TOKEN_PREFIX, hash_password, new_secret, secret_hash, verify_password};
+pub use error::{ApiError, ErrorBody};
+pub use login_limit::LoginLimits;
+pub use state::{AppState, ServerConfig};
+
+use axum::Router;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// The largest JSON body the API accepts.
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The whole application as a router, ready to serve.
+pub fn router(state: AppState) -> Router {
+    let (router, openapi) = routes::router().split_for_parts();
+    let openapi = Arc::new(openapi);
+    router
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let openapi = openapi.clone();
+                async move { axum::Json(openapi) }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound("route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::require_auth))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(error::uniform_error_shape))
+        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
+        .with_state(state)
+}
+
+/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::router().split_for_parts().1
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then
+/// lets in-flight requests finish and closes the store cleanly.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    let store = state.store.clone();
+    let limiter = state.login_limiter.clone();
+    let app = router(state);
+    let housekeeping_store = store.clone();
+    let housekeeping = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            limiter.shrink();
+            if let Err(error) = housekeeping_store.purge_expired_sessions().await {
+                tracing::warn!(%error, "purging expired sessions");
+            }
+        }
+    });
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    housekeeping.abort();
+    store.close().await;
+    result
+}

@@ -47,6 +47,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached (as opposed to refusing
+    /// the operation): worth a 503 and a retry, not a bug report.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+            )
+        )
+    }
+
     /// Maps a unique-constraint violation to [`StoreError::Conflict`]; passes
     /// other errors through.
     pub(crate) fn conflict_on(field: &'static str, message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {

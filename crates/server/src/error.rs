@@ -1,0 +1,200 @@
+//! The one error shape every 4xx and 5xx answer has: `{"code", "message"}`
+//! plus, for bad input, the `field` at fault. Internals are logged, never
+//! shown.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sightline_core::ValidationError;
+use sightline_store::StoreError;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// A stable machine-readable code (`invalid_body`, `not_found`, `conflict`).
+    pub code: String,
+    /// What went wrong, for people.
+    pub message: String,
+    /// The offending field of the request body, as a dotted path, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request body or a parameter breaks a rule.
+    #[error("{message}")]
+    Invalid {
+        /// `invalid_body`, `invalid_json`, `unsupported_media_type`…
+        code: &'static str,
+        /// The field at fault, if known.
+        field: Option<String>,
+        /// What is wrong.
+        message: String,
+    },
+    /// No valid session or token.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong e-mail or password.
+    #[error("wrong e-mail or password")]
+    BadCredentials,
+    /// Authenticated, but the role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The thing asked for does not exist.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A uniqueness rule would break.
+    #[error("{message}")]
+    Conflict {
+        /// The field whose value is taken.
+        field: Option<String>,
+        /// What is taken.
+        message: String,
+    },
+    /// The request body is larger than allowed.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Too many attempts; try again later.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    TooManyRequests {
+        /// Seconds until the next attempt may succeed.
+        retry_after_secs: u64,
+    },
+    /// The database cannot be reached or failed.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// Anything else: a bug or an unexpected failure.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A bad-input error about one field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        ApiError::Invalid {
+            code: "invalid_body",
+            field: (!field.is_empty()).then_some(field),
+            message: message.into(),
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Invalid { code: "unsupported_media_type", .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::Invalid { code, .. } => code,
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::BadCredentials => "bad_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload_too_large",
+            ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        ApiError::invalid(error.field, error.message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotFound(what) => ApiError::NotFound(what),
+            StoreError::Conflict { field, message } => ApiError::Conflict {
+                field: Some(field.to_owned()),
+                message,
+            },
+            StoreError::UnknownReference { field, message } => ApiError::invalid(field, message),
+            StoreError::Refused(message) => ApiError::Conflict { field: None, message },
+            error if error.is_unavailable() => ApiError::Unavailable(error),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
+            ApiError::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            _ => {}
+        }
+        let field = match &self {
+            ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
+            _ => None,
+        };
+        let body = ErrorBody {
+            code: self.code().to_owned(),
+            message: self.to_string(),
+            field,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
+    }
+}
+
+/// Gives answers that axum or a layer produced on their own (404 for an
+/// unknown path, 405 for a wrong method, 413 from the body limit) the same
+/// error shape as ours.
+pub async fn uniform_error_shape(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let reason = status.canonical_reason().unwrap_or("error");
+    let body = ErrorBody {
+        code: reason.to_lowercase().replace([' ', '-'], "_"),
+        message: match status {
+            StatusCode::NOT_FOUND => "no such resource".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource".to_owned(),
+            _ => reason.to_owned(),
+        },
+        field: None,
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// What handlers return.
+pub type ApiResult<T> = Result<T, ApiError>;

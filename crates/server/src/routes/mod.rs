@@ -1,0 +1,134 @@
+//! The routes: each module owns its handlers and its request and response
+//! shapes; this module puts them together with the OpenAPI document and the
+//! authentication gate in front of `/api/v1`.
+
+mod health;
+mod monitors;
+mod session;
+mod sites;
+mod tokens;
+mod users;
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sightline API",
+        description = "Configure monitors and RUM sites, read results, incidents and real-user metrics. \
+                       Authenticate with the session cookie from `POST /api/v1/session` or with \
+                       `Authorization: Bearer <token>`. Every error answers `{\"code\", \"message\"}` \
+                       (plus `field` for bad input)."
+    ),
+    modifiers(&SecuritySchemes),
+    security(("bearer" = []), ("session" = [])),
+    components(schemas(ErrorBody)),
+    tags(
+        (name = "health", description = "Liveness, readiness and metrics"),
+        (name = "session", description = "Logging in and out"),
+        (name = "users", description = "People who log in"),
+        (name = "tokens", description = "API tokens for scripts and agents"),
+        (name = "sites", description = "Websites measured by real-user monitoring"),
+        (name = "monitors", description = "Synthetic checks"),
+    )
+)]
+struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+        );
+    }
+}
+
+/// Every documented route.
+pub(crate) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(health::router())
+        .nest(
+            "/api/v1",
+            OpenApiRouter::new()
+                .merge(session::router())
+                .merge(users::router())
+                .merge(tokens::router())
+                .merge(sites::router())
+                .merge(monitors::router()),
+        )
+}
+
+/// Routes under `/api/v1` that answer without authentication.
+fn is_public(method: &Method, path: &str) -> bool {
+    matches!(
+        (method, path),
+        (&Method::POST, "/api/v1/session") | (&Method::GET, "/api/v1/openapi.json")
+    )
+}
+
+/// Routes a viewer may call with a method other than GET: their own session.
+fn is_self_service(path: &str) -> bool {
+    path == "/api/v1/session"
+}
+
+/// The gate in front of `/api/v1`: every route needs a session or a token,
+/// and only admins may change anything. Handlers find the [`Principal`] in
+/// the request's extensions.
+pub(crate) async fn require_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if !path.starts_with("/api/v1/") || is_public(request.method(), path) {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let principal = match Principal::from_request_parts(&mut parts, &state).await {
+        Ok(principal) => principal,
+        Err(error) => return error.into_response(),
+    };
+    let reads_only = parts.method == Method::GET || parts.method == Method::HEAD;
+    if !reads_only && !principal.role.can_write() && !is_self_service(parts.uri.path()) {
+        return ApiError::Forbidden("viewers can read but not change anything".to_owned()).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
+/// The tracing span of a request, labelled by route template.
+pub(crate) fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |path| path.as_str());
+    tracing::info_span!("request", method = %request.method(), route, path = %request.uri().path())
+}
+
+/// Path parameter ids, with a clear error for a non-number.
+pub(crate) fn parse_id(text: &str) -> Result<i64, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::invalid("id", format!("`{text}` is not an id")))
+}
+
+/// Removes the read-only keys a GET answer carries, so that what was read
+/// can be sent back as it is.
+pub(crate) fn without_read_only(mut document: serde_json::Value, keys: &[&str]) -> serde_json::Value {
+    if let Some(object) = document.as_object_mut() {
+        for key in keys {
+            object.remove(*key);
+        }
+    }
+    document
+}

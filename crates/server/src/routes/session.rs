@@ -1,0 +1,132 @@
+//! Logging in and out with the session cookie, and "who am I".
+
+use super::users::UserView;
+use crate::auth::{self, Credential, Principal};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::json::ApiJson;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{AppendHeaders, IntoResponse};
+use serde::{Deserialize, Serialize};
+use sightline_core::Email;
+use std::net::SocketAddr;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(log_in, who_am_i, log_out))
+}
+
+/// Credentials to log in with.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LogIn {
+    /// The user's e-mail address.
+    email: String,
+    /// The user's password.
+    password: String,
+}
+
+/// The logged-in user and how they are authenticated.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SessionView {
+    /// Who.
+    user: UserView,
+    /// `session` or `token`.
+    credential: &'static str,
+    /// Whether this credential may change configuration.
+    can_write: bool,
+}
+
+impl From<Principal> for SessionView {
+    fn from(principal: Principal) -> Self {
+        SessionView {
+            can_write: principal.role.can_write(),
+            credential: match principal.credential {
+                Credential::Session => "session",
+                Credential::Token(_) => "token",
+            },
+            user: principal.user.into(),
+        }
+    }
+}
+
+/// A hash of a random secret, verified when the account does not exist so
+/// that a wrong e-mail takes as long as a wrong password.
+static DECOY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| auth::hash_password(&auth::new_secret()).unwrap_or_default());
+
+/// Logs in: answers the user and sets the session cookie. Limited per client
+/// address and per account.
+#[utoipa::path(post, path = "/session", tag = "session", security(()), request_body = LogIn,
+    responses(
+        (status = 200, description = "logged in; the session cookie is set", body = SessionView),
+        (status = 401, description = "wrong e-mail or password", body = ErrorBody),
+        (status = 429, description = "too many attempts", body = ErrorBody)
+    ))]
+async fn log_in(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ApiJson(credentials): ApiJson<LogIn>,
+) -> ApiResult<impl IntoResponse> {
+    let email = Email::parse(&credentials.email)?;
+    state
+        .login_limiter
+        .check(client.ip(), email.as_str())
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
+    let found = state.store.user_credentials(&email).await?;
+    let password = credentials.password;
+    let (user, valid) = tokio::task::spawn_blocking(move || match found {
+        Some((user, hash)) => {
+            let valid = auth::verify_password(&password, &hash);
+            (Some(user), valid)
+        }
+        None => {
+            auth::verify_password(&password, &DECOY_HASH);
+            (None, false)
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
+    let Some(user) = user.filter(|_| valid) else {
+        tracing::info!(email = %email, client = %client.ip(), "failed login");
+        return Err(ApiError::BadCredentials);
+    };
+    let secret = auth::new_secret();
+    let lifetime = state.config.session_lifetime;
+    state.store.create_session(user.id, &auth::secret_hash(&secret), lifetime).await?;
+    tracing::info!(user = %user.email, "logged in");
+    let cookie = auth::session_set_cookie(&secret, lifetime, state.config.secure_cookies);
+    let view = SessionView::from(Principal {
+        role: user.role,
+        user,
+        credential: Credential::Session,
+    });
+    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), axum::Json(view)))
+}
+
+/// Who the request is authenticated as.
+#[utoipa::path(get, path = "/session", tag = "session",
+    responses(
+        (status = 200, description = "the authenticated user", body = SessionView),
+        (status = 401, description = "not authenticated", body = ErrorBody)
+    ))]
+async fn who_am_i(principal: Principal) -> axum::Json<SessionView> {
+    axum::Json(principal.into())
+}
+
+/// Logs out: ends the session and clears the cookie.
+#[utoipa::path(delete, path = "/session", tag = "session",
+    responses(
+        (status = 204, description = "logged out"),
+        (status = 401, description = "not authenticated", body = ErrorBody)
+    ))]
+async fn log_out(State(state): State<AppState>, _principal: Principal, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    if let Some(secret) = auth::session_cookie(&headers) {
+        state.store.delete_session(&auth::secret_hash(&secret)).await?;
+    }
+    let cookie = auth::session_clear_cookie(state.config.secure_cookies);
+    Ok((StatusCode::NO_CONTENT, AppendHeaders([(header::SET_COOKIE, cookie)])))
+}
