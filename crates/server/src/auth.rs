@@ -62,6 +62,28 @@ pub fn secret_hash(secret: &str) -> String {
         .collect()
 }
 
+/// Makes a new API token: the secret to show once, and what the store keeps
+/// of it (its hash and a recognisable prefix).
+pub fn mint_token(
+    user_id: i64,
+    name: &str,
+    role: Role,
+    checkpoint_id: Option<i64>,
+    expires_at: Option<sightline_core::Timestamp>,
+) -> (String, sightline_store::NewApiToken) {
+    let secret = format!("{TOKEN_PREFIX}{}", new_secret());
+    let token = sightline_store::NewApiToken {
+        user_id,
+        name: name.to_owned(),
+        token_hash: secret_hash(&secret),
+        token_prefix: secret.chars().take(TOKEN_PREFIX.len() + 6).collect(),
+        role,
+        checkpoint_id,
+        expires_at,
+    };
+    (secret, token)
+}
+
 /// How a request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Credential {

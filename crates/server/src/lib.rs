@@ -17,7 +17,7 @@ mod metrics;
 mod routes;
 mod state;
 
-pub use auth::{TOKEN_PREFIX, hash_password, new_secret, secret_hash, verify_password};
+pub use auth::{TOKEN_PREFIX, hash_password, mint_token, new_secret, secret_hash, verify_password};
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
 pub use state::{AppState, ServerConfig};
@@ -25,7 +25,6 @@ pub use state::{AppState, ServerConfig};
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// The largest JSON body the API accepts.
@@ -33,16 +32,8 @@ pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole application as a router, ready to serve.
 pub fn router(state: AppState) -> Router {
-    let (router, openapi) = routes::router().split_for_parts();
-    let openapi = Arc::new(openapi);
+    let (router, _) = routes::router().split_for_parts();
     router
-        .route(
-            "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let openapi = openapi.clone();
-                async move { axum::Json(openapi) }
-            }),
-        )
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::require_auth))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
@@ -52,9 +43,12 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::router().split_for_parts().1
+/// The OpenAPI document of the API, as served at `/api/v1/openapi.json`:
+/// generated from the handlers' annotations, so it cannot drift from them.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: std::sync::LazyLock<utoipa::openapi::OpenApi> =
+        std::sync::LazyLock::new(|| routes::router().split_for_parts().1);
+    &DOCUMENT
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then

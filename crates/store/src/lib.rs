@@ -45,6 +45,20 @@ pub use users::{NewUser, User};
 use sightline_core::{Clock, Timestamp};
 use std::sync::Arc;
 
+/// The wall clock, for production. Tests use [`sightline_core::ManualClock`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let millis = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        Timestamp::from_millis(millis)
+    }
+}
+
 /// The handle every component uses to read and write Sightline's data.
 /// Cheap to clone; all clones share the connection pools.
 #[derive(Clone, Debug)]

@@ -15,6 +15,15 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(healthz))
         .routes(routes!(readyz))
         .routes(routes!(metrics))
+        .routes(routes!(openapi_document))
+}
+
+/// This document: the OpenAPI 3 description of every route. Public, since
+/// it holds no data.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health", security(()),
+    responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
+async fn openapi_document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+    axum::Json(crate::openapi())
 }
 
 /// The process is alive.

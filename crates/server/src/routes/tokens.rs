@@ -1,7 +1,7 @@
 //! API tokens: created (and shown) once, listed without their secret, revoked.
 
 use super::parse_id;
-use crate::auth::{self, Principal, TOKEN_PREFIX};
+use crate::auth::{Principal, mint_token};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
 use crate::state::AppState;
@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sightline_core::Role;
 use sightline_core::validation::require_text;
-use sightline_store::{ApiToken, NewApiToken};
+use sightline_store::ApiToken;
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -96,27 +96,6 @@ struct CreatedToken {
     /// The stored token.
     #[serde(flatten)]
     view: TokenView,
-}
-
-/// Makes a token secret and what the store keeps of it.
-pub(crate) fn mint_token(
-    user_id: i64,
-    name: &str,
-    role: Role,
-    checkpoint_id: Option<i64>,
-    expires_at: Option<sightline_core::Timestamp>,
-) -> (String, NewApiToken) {
-    let secret = format!("{TOKEN_PREFIX}{}", auth::new_secret());
-    let token = NewApiToken {
-        user_id,
-        name: name.to_owned(),
-        token_hash: auth::secret_hash(&secret),
-        token_prefix: secret.chars().take(TOKEN_PREFIX.len() + 6).collect(),
-        role,
-        checkpoint_id,
-        expires_at,
-    };
-    (secret, token)
 }
 
 /// Every token (admins), or the caller's own (viewers).

@@ -1,0 +1,98 @@
+//! `sightline serve`: everything in one process until SIGINT or SIGTERM.
+
+use super::{open_store, redact};
+use crate::config::{LogFormat, Settings};
+use anyhow::{Context, Result};
+use sightline_core::{Email, Role};
+use sightline_server::{AppState, ServerConfig};
+use sightline_store::{NewUser, Store};
+use tracing_subscriber::EnvFilter;
+
+pub async fn run(settings: Settings) -> Result<()> {
+    init_logging(settings.log_format);
+    let store = open_store(&settings).await?;
+    tracing::info!(database = %redact(&settings.database_url), "database ready");
+    bootstrap_admin(&store).await?;
+    store.ensure_checkpoint("local").await?;
+
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    let config = ServerConfig {
+        session_lifetime: settings.session_lifetime,
+        secure_cookies: !settings.insecure_cookies,
+        public_url: settings.public_url.clone(),
+        ..ServerConfig::default()
+    };
+    sightline_server::serve(listener, AppState::new(store, config), shutdown_signal())
+        .await
+        .context("the server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Creates the first admin from `SIGHTLINE_ADMIN_EMAIL` and
+/// `SIGHTLINE_ADMIN_PASSWORD` when the database has no user yet.
+async fn bootstrap_admin(store: &Store) -> Result<()> {
+    if store.count_users().await? > 0 {
+        return Ok(());
+    }
+    let email = std::env::var("SIGHTLINE_ADMIN_EMAIL").ok().filter(|v| !v.is_empty());
+    let password = std::env::var("SIGHTLINE_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
+    let (Some(email), Some(password)) = (email, password) else {
+        tracing::warn!(
+            "there are no users yet: set SIGHTLINE_ADMIN_EMAIL and SIGHTLINE_ADMIN_PASSWORD, \
+             or run `sightline user add EMAIL --admin`"
+        );
+        return Ok(());
+    };
+    let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("SIGHTLINE_ADMIN_EMAIL: {}", e.message))?;
+    sightline_core::user::validate_password(&password)
+        .map_err(|e| anyhow::anyhow!("SIGHTLINE_ADMIN_PASSWORD {}", e.message))?;
+    let password_hash = sightline_server::hash_password(&password)?;
+    match store.create_user(&NewUser { email, password_hash, role: Role::Admin }).await {
+        Ok(user) => tracing::info!(email = %user.email, "created the first admin"),
+        // Another process sharing the database created it first.
+        Err(sightline_store::StoreError::Conflict { .. }) => {}
+        Err(error) => return Err(error.into()),
+    }
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}

@@ -1,0 +1,302 @@
+//! Command-line arguments and how settings are resolved: a flag beats its
+//! `SIGHTLINE_*` environment variable, which beats the config file
+//! (`--config`), which beats the built-in default.
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Sightline: real-user and synthetic monitoring in one self-hosted server.
+#[derive(Debug, Parser)]
+#[command(name = "sightline", version, about)]
+pub struct Cli {
+    /// Settings every command shares.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data is.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// YAML config file (a `server:` section with the settings below).
+    #[arg(long, env = "SIGHTLINE_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Database URL: `postgres://…` for PostgreSQL; default SQLite in the data directory.
+    #[arg(long, env = "SIGHTLINE_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Directory for the SQLite database and blobs [default: ./sightline-data].
+    #[arg(long, env = "SIGHTLINE_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: API, UI, RUM collector, scheduler, local checkpoint, alerting.
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Settings of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SIGHTLINE_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The URL people and pages reach this server at [default: http://LISTEN].
+    #[arg(long, env = "SIGHTLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Send the session cookie without `Secure`, for plain-HTTP deployments
+    /// reached by a name other than localhost.
+    #[arg(long, env = "SIGHTLINE_INSECURE_COOKIES")]
+    pub insecure_cookies: Option<bool>,
+    /// How long an unused session lasts, e.g. `14d` [default: 14d].
+    #[arg(long, env = "SIGHTLINE_SESSION_LIFETIME", value_parser = parse_duration)]
+    pub session_lifetime: Option<Duration>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "SIGHTLINE_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// User management.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input (prompted on a terminal).
+    Add {
+        /// Login e-mail.
+        email: String,
+        /// Make the user an admin (default: viewer).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List users.
+    List,
+    /// Remove a user with their sessions and tokens.
+    Remove {
+        /// Login e-mail.
+        email: String,
+    },
+    /// Set a user's password (read from standard input); ends their sessions.
+    Passwd {
+        /// Login e-mail.
+        email: String,
+    },
+}
+
+/// Token management.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token and print its secret (shown only this once) on standard output.
+    Create {
+        /// The user the token acts for.
+        #[arg(long)]
+        user: String,
+        /// What the token is for.
+        #[arg(long)]
+        name: String,
+        /// `admin` or `viewer`.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Bind the token to one checkpoint's agent protocol.
+        #[arg(long)]
+        checkpoint: Option<String>,
+        /// Days until it stops working.
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Only this user's tokens.
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id, as `token list` shows it.
+        id: i64,
+    },
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    sightline_core::duration_text::parse(text)
+}
+
+/// The config file. Unknown keys are errors, so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    server: ServerSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServerSection {
+    listen: Option<SocketAddr>,
+    public_url: Option<String>,
+    database_url: Option<String>,
+    data_dir: Option<PathBuf>,
+    insecure_cookies: Option<bool>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    session_lifetime: Option<Duration>,
+    log_format: Option<LogFormat>,
+}
+
+/// Settings after every source has had its say.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The database URL to connect to.
+    pub database_url: String,
+    /// Where SQLite and blobs live.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The externally visible URL.
+    pub public_url: String,
+    /// Send cookies without `Secure`.
+    pub insecure_cookies: bool,
+    /// Session lifetime.
+    pub session_lifetime: Duration,
+    /// Log format.
+    pub log_format: LogFormat,
+}
+
+/// The default listen address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+impl Settings {
+    /// Resolves settings from flags and environment (already merged by
+    /// clap), the config file and defaults.
+    pub fn resolve(global: &GlobalArgs, serve: Option<&ServeArgs>) -> Result<Self> {
+        let file = match &global.config {
+            Some(path) => read_config_file(path)?,
+            None => ConfigFile::default(),
+        };
+        let server = file.server;
+        let data_dir = global
+            .data_dir
+            .clone()
+            .or(server.data_dir)
+            .unwrap_or_else(|| PathBuf::from("sightline-data"));
+        let database_url = match global.database_url.clone().or(server.database_url) {
+            Some(url) => url,
+            None => format!("sqlite://{}", data_dir.join("sightline.db").display()),
+        };
+        let listen = serve
+            .and_then(|s| s.listen)
+            .or(server.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))));
+        let public_url = serve
+            .and_then(|s| s.public_url.clone())
+            .or(server.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            bail!("public_url `{public_url}` must start with http:// or https://");
+        }
+        Ok(Settings {
+            database_url,
+            data_dir,
+            listen,
+            public_url,
+            insecure_cookies: serve.and_then(|s| s.insecure_cookies).or(server.insecure_cookies).unwrap_or(false),
+            session_lifetime: serve
+                .and_then(|s| s.session_lifetime)
+                .or(server.session_lifetime)
+                .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
+            log_format: serve.and_then(|s| s.log_format).or(server.log_format).unwrap_or(LogFormat::Text),
+        })
+    }
+
+    /// Whether the database is the embedded SQLite file.
+    pub fn uses_sqlite(&self) -> bool {
+        self.database_url.starts_with("sqlite:")
+    }
+}
+
+fn read_config_file(path: &Path) -> Result<ConfigFile> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    if text.trim().is_empty() {
+        return Ok(ConfigFile::default());
+    }
+    serde_yaml_ng::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("sightline").chain(args.iter().copied())).unwrap()
+    }
+
+    fn serve_args(cli: &Cli) -> Option<&ServeArgs> {
+        match &cli.command {
+            Command::Serve(args) => Some(args),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn defaults_are_sqlite_on_localhost() {
+        let cli = parse(&["serve"]);
+        let settings = Settings::resolve(&cli.global, serve_args(&cli)).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(settings.database_url, "sqlite://sightline-data/sightline.db");
+        assert!(settings.uses_sqlite());
+        assert_eq!(settings.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn flags_beat_the_file_which_beats_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.yaml");
+        std::fs::write(
+            &path,
+            "server:\n  listen: 0.0.0.0:9000\n  public_url: https://mon.example.com\n  session_lifetime: 1h\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let cli = parse(&["serve", "--config", config]);
+        let settings = Settings::resolve(&cli.global, serve_args(&cli)).unwrap();
+        assert_eq!(settings.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(settings.session_lifetime, Duration::from_secs(3600));
+        let cli = parse(&["serve", "--config", config, "--listen", "127.0.0.1:9001"]);
+        let settings = Settings::resolve(&cli.global, serve_args(&cli)).unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(settings.public_url, "https://mon.example.com");
+    }
+
+    #[test]
+    fn a_broken_file_names_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.yaml");
+        std::fs::write(&path, "server:\n  listen: 127.0.0.1:8080\n  lisen: oops\n").unwrap();
+        let cli = parse(&["migrate", "--config", path.to_str().unwrap()]);
+        let error = format!("{:#}", Settings::resolve(&cli.global, None).unwrap_err());
+        assert!(error.contains("unknown field `lisen`"), "{error}");
+        assert!(error.contains("line 3"), "{error}");
+    }
+}
