@@ -120,3 +120,19 @@ impl Drop for TestDatabase {
         let _ = dropper.join();
     }
 }
+
+/// Runs each named story (an `async fn(BackendKind)`) as two tests: one on
+/// SQLite, one on PostgreSQL, in modules `sqlite` and `postgres`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::BackendKind::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $story() { super::$story($crate::BackendKind::Postgres).await })*
+        }
+    };
+}

@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use sightline_core::{Email, ManualClock, MonitorSpec, Role, SiteSpec, Timestamp};
+use sightline_store::on_both_backends;
 use sightline_store::testing::TestDatabase;
 use sightline_store::*;
 use std::sync::Arc;
@@ -42,17 +43,6 @@ fn monitor_spec(name: &str, site: Option<&str>) -> MonitorSpec {
         document["site"] = json!(site);
     }
     MonitorSpec::from_json(document).unwrap()
-}
-
-macro_rules! on_both_backends {
-    ($($story:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $story() { super::$story(super::BackendKind::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $story() { super::$story(super::BackendKind::Postgres).await })*
-        }
-    };
 }
 
 on_both_backends!(
