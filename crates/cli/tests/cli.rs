@@ -1,0 +1,310 @@
+//! The `sightline` binary as people and scripts use it: started as a process,
+//! stopped with signals, managed with its commands.
+
+use serde_json::{Value, json};
+use sightline_core::ManualClock;
+use sightline_store::testing::TestDatabase;
+use sightline_store::{BackendKind, on_both_backends};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sightline");
+const ADMIN_EMAIL: &str = "ops@example.com";
+const ADMIN_PASSWORD: &str = "admin password 1";
+
+/// A running `sightline serve` process.
+struct ServerProcess {
+    child: Child,
+    address: String,
+    log: mpsc::Receiver<String>,
+    early_log: Vec<String>,
+}
+
+impl ServerProcess {
+    /// Starts `sightline serve ARGS` in `dir` and waits until it listens.
+    fn start(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(BINARY);
+        command
+            .current_dir(dir)
+            .arg("serve")
+            .args(["--log-format", "json"])
+            .args(args)
+            .env_remove("SIGHTLINE_LISTEN")
+            .env_remove("SIGHTLINE_DATABASE_URL")
+            .env("SIGHTLINE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("start sightline serve");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut early_log = Vec::new();
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let line = log
+                .recv_timeout(remaining)
+                .unwrap_or_else(|_| panic!("the server did not start listening; exit: {:?}", child.try_wait()));
+            let entry = serde_json::from_str::<Value>(&line).unwrap_or_default();
+            early_log.push(line);
+            if entry["fields"]["message"] == "listening" {
+                let address = entry["fields"]["address"].as_str().expect("listening line has the address").to_owned();
+                return ServerProcess { child, address, log, early_log };
+            }
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit and returns its exit code and log.
+    fn wait(mut self, limit: Duration) -> (Option<i32>, Vec<String>) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let mut log = std::mem::take(&mut self.early_log);
+        log.extend(self.log.try_iter());
+        (status.code(), log)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a one-shot command, feeding `stdin`.
+fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
+    let mut child = Command::new(BINARY)
+        .current_dir(dir)
+        .args(args)
+        .env_remove("SIGHTLINE_DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn log_in(http: &reqwest::Client, server: &ServerProcess) -> String {
+    let response = http
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn serve_with_no_arguments_answers_on_the_default_port_with_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let server = ServerProcess::start(dir.path(), &[], &[]);
+    assert_eq!(server.address, "127.0.0.1:8080");
+    let response = reqwest::get(server.url("/healthz")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(dir.path().join("sightline-data/sightline.db").is_file());
+    let openapi: Value = reqwest::get(server.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
+    server.signal("INT");
+    let (code, log) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(log.iter().any(|line| line.contains("no users yet")), "{log:?}");
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
+    let config = dir.path().join("sightline.yaml");
+    std::fs::write(&config, format!("server:\n  listen: 127.0.0.1:{file_port}\n  data_dir: from-file\n")).unwrap();
+    let config = config.to_str().unwrap();
+    let env_listen = format!("127.0.0.1:{env_port}");
+    let flag_listen = format!("127.0.0.1:{flag_port}");
+
+    let server = ServerProcess::start(dir.path(), &["--config", config], &[]);
+    assert_eq!(server.address, format!("127.0.0.1:{file_port}"));
+    drop(server);
+    assert!(dir.path().join("from-file/sightline.db").is_file());
+    let server = ServerProcess::start(dir.path(), &["--config", config], &[("SIGHTLINE_LISTEN", &env_listen)]);
+    assert_eq!(server.address, env_listen);
+    drop(server);
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--config", config, "--listen", &flag_listen],
+        &[("SIGHTLINE_LISTEN", &env_listen)],
+    );
+    assert_eq!(server.address, flag_listen);
+    drop(server);
+
+    // A broken file is refused with the line named, before anything starts.
+    std::fs::write(dir.path().join("broken.yaml"), "server:\n  listen: [oops\n").unwrap();
+    let output = run(dir.path(), &["serve", "--config", "broken.yaml"], "");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains("broken.yaml is invalid") && stderr.contains("line"), "{stderr}");
+    let output = run(dir.path(), &["migrate", "--database-url", "mysql://localhost/x"], "");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(text(&output.stderr).contains("unsupported database URL"), "{}", text(&output.stderr));
+}
+
+on_both_backends!(every_acknowledged_write_survives_sigterm_mid_burst, users_and_tokens_are_managed_from_the_command_line);
+
+async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--database-url", database.url()],
+        &[("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL), ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+    );
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let cookie = log_in(&http, &server).await;
+
+    // Eight writers create sites as fast as they can until the server stops answering.
+    let mut writers = Vec::new();
+    for writer in 0..8 {
+        let (http, cookie, url) = (http.clone(), cookie.clone(), server.url("/api/v1/sites"));
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Vec::new();
+            for n in 0..100_000 {
+                let name = format!("site-{writer}-{n}");
+                let sent = http.post(&url).header("cookie", &cookie).json(&json!({"name": name})).send().await;
+                match sent {
+                    Ok(response) if response.status() == 201 => acknowledged.push(name),
+                    Ok(response) if response.status().is_server_error() => continue,
+                    Ok(response) => panic!("unexpected answer {}", response.status()),
+                    Err(_) => break,
+                }
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    server.signal("TERM");
+    let mut acknowledged = Vec::new();
+    for writer in writers {
+        acknowledged.extend(writer.await.unwrap());
+    }
+    let (code, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(30))).await.unwrap();
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(acknowledged.len() >= 10, "only {} writes before the signal", acknowledged.len());
+
+    let store = database.store(Arc::new(ManualClock::new(sightline_core::Timestamp::from_millis(0)))).await;
+    let stored: std::collections::HashSet<String> =
+        store.list_sites().await.unwrap().into_iter().map(|site| site.spec.name).collect();
+    let lost: Vec<_> = acknowledged.iter().filter(|name| !stored.contains(*name)).collect();
+    assert!(lost.is_empty(), "{} of {} acknowledged writes lost: {lost:?}", lost.len(), acknowledged.len());
+    store.close().await;
+}
+
+async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = ["--database-url", database.url()];
+    let cli = |args: &[&str], stdin: &str| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(db);
+        run(dir.path(), &all, stdin)
+    };
+    let output = cli(&["migrate"], "");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+
+    let output = cli(&["user", "add", ADMIN_EMAIL, "--admin"], &format!("{ADMIN_PASSWORD}\n"));
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let output = cli(&["user", "add", "dev@example.com"], "viewer password 1\n");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    for (args, stdin, complaint) in [
+        (vec!["user", "add", "not-an-email"], "long enough password\n", "not an e-mail address"),
+        (vec!["user", "add", "x@example.com"], "short\n", "password must be at least 10 characters"),
+        (vec!["user", "add", ADMIN_EMAIL], "long enough password\n", "already exists"),
+        (vec!["user", "remove", ADMIN_EMAIL], "", "last admin"),
+        (vec!["user", "remove", "ghost@example.com"], "", "no user ghost@example.com"),
+        (vec!["token", "create", "--user", "dev@example.com", "--name", "x", "--role", "admin"], "", "viewer"),
+        (vec!["token", "create", "--user", "dev@example.com", "--name", "x", "--role", "root"], "", "unknown role"),
+    ] {
+        let output = cli(&args, stdin);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = text(&output.stderr);
+        assert!(stderr.contains(complaint), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    let listing = text(&cli(&["user", "list"], "").stdout);
+    assert!(listing.contains(ADMIN_EMAIL) && listing.contains("admin") && listing.contains("dev@example.com"), "{listing}");
+
+    let output = cli(&["token", "create", "--user", ADMIN_EMAIL, "--name", "ci", "--role", "admin"], "");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    let secret = text(&output.stdout).trim().to_owned();
+    assert!(secret.starts_with("slt_"), "{secret}");
+
+    let server = ServerProcess::start(dir.path(), &["--listen", "127.0.0.1:0", "--database-url", database.url()], &[]);
+    let http = reqwest::Client::new();
+    let me = |secret: String| http.get(server.url("/api/v1/session")).bearer_auth(secret).send();
+    let response = me(secret.clone()).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let listing = text(&cli(&["token", "list"], "").stdout);
+    assert!(listing.contains("ci") && listing.contains("active") && !listing.contains(&secret), "{listing}");
+    let id = listing.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert!(cli(&["token", "revoke", &id], "").status.success());
+    assert_eq!(me(secret).await.unwrap().status(), 401);
+    assert!(text(&cli(&["token", "list"], "").stdout).contains("revoked"));
+
+    // A new password ends sessions and works at once.
+    let cookie = log_in(&http, &server).await;
+    assert!(cli(&["user", "passwd", ADMIN_EMAIL], "a brand new password\n").status.success());
+    let response = http.get(server.url("/api/v1/session")).header("cookie", cookie).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let response = http
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": "a brand new password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(cli(&["user", "remove", "dev@example.com"], "").status.success());
+    assert!(!text(&cli(&["user", "list"], "").stdout).contains("dev@example.com"));
+    server.signal("TERM");
+    let (code, _) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0));
+}
