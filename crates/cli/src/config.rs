@@ -208,7 +208,11 @@ impl Settings {
         let listen = serve
             .and_then(|s| s.listen)
             .or(server.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))));
+            .unwrap_or_else(|| {
+                DEFAULT_LISTEN
+                    .parse()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+            });
         let public_url = serve
             .and_then(|s| s.public_url.clone())
             .or(server.public_url)
@@ -221,12 +225,18 @@ impl Settings {
             data_dir,
             listen,
             public_url,
-            insecure_cookies: serve.and_then(|s| s.insecure_cookies).or(server.insecure_cookies).unwrap_or(false),
+            insecure_cookies: serve
+                .and_then(|s| s.insecure_cookies)
+                .or(server.insecure_cookies)
+                .unwrap_or(false),
             session_lifetime: serve
                 .and_then(|s| s.session_lifetime)
                 .or(server.session_lifetime)
                 .unwrap_or(Duration::from_secs(14 * 24 * 3600)),
-            log_format: serve.and_then(|s| s.log_format).or(server.log_format).unwrap_or(LogFormat::Text),
+            log_format: serve
+                .and_then(|s| s.log_format)
+                .or(server.log_format)
+                .unwrap_or(LogFormat::Text),
         })
     }
 
@@ -237,11 +247,13 @@ impl Settings {
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
     if text.trim().is_empty() {
         return Ok(ConfigFile::default());
     }
-    serde_yaml_ng::from_str(&text).with_context(|| format!("config file {} is invalid", path.display()))
+    serde_yaml_ng::from_str(&text)
+        .with_context(|| format!("config file {} is invalid", path.display()))
 }
 
 #[cfg(test)]
@@ -264,7 +276,10 @@ mod tests {
         let cli = parse(&["serve"]);
         let settings = Settings::resolve(&cli.global, serve_args(&cli)).unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
-        assert_eq!(settings.database_url, "sqlite://sightline-data/sightline.db");
+        assert_eq!(
+            settings.database_url,
+            "sqlite://sightline-data/sightline.db"
+        );
         assert!(settings.uses_sqlite());
         assert_eq!(settings.public_url, "http://127.0.0.1:8080");
     }

@@ -55,14 +55,25 @@ impl ServerProcess {
         let mut early_log = Vec::new();
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let line = log
-                .recv_timeout(remaining)
-                .unwrap_or_else(|_| panic!("the server did not start listening; exit: {:?}", child.try_wait()));
+            let line = log.recv_timeout(remaining).unwrap_or_else(|_| {
+                panic!(
+                    "the server did not start listening; exit: {:?}",
+                    child.try_wait()
+                )
+            });
             let entry = serde_json::from_str::<Value>(&line).unwrap_or_default();
             early_log.push(line);
             if entry["fields"]["message"] == "listening" {
-                let address = entry["fields"]["address"].as_str().expect("listening line has the address").to_owned();
-                return ServerProcess { child, address, log, early_log };
+                let address = entry["fields"]["address"]
+                    .as_str()
+                    .expect("listening line has the address")
+                    .to_owned();
+                return ServerProcess {
+                    child,
+                    address,
+                    log,
+                    early_log,
+                };
             }
         }
     }
@@ -72,7 +83,10 @@ impl ServerProcess {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap();
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
@@ -114,7 +128,12 @@ fn run(dir: &Path, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -142,23 +161,45 @@ async fn serve_with_no_arguments_answers_on_the_default_port_with_sqlite() {
     assert_eq!(server.address, "127.0.0.1:8080");
     let response = reqwest::get(server.url("/healthz")).await.unwrap();
     assert_eq!(response.status(), 200);
-    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
     assert!(dir.path().join("sightline-data/sightline.db").is_file());
-    let openapi: Value = reqwest::get(server.url("/api/v1/openapi.json")).await.unwrap().json().await.unwrap();
+    let openapi: Value = reqwest::get(server.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(openapi["openapi"].as_str().unwrap().starts_with("3."));
     server.signal("INT");
     let (code, log) = server.wait(Duration::from_secs(10));
     assert_eq!(code, Some(0), "{log:?}");
-    assert!(log.iter().any(|line| line.contains("no users yet")), "{log:?}");
+    assert!(
+        log.iter().any(|line| line.contains("no users yet")),
+        "{log:?}"
+    );
 }
 
 #[test]
 fn settings_come_from_flags_then_environment_then_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let free_port = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let free_port = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
     let (file_port, env_port, flag_port) = (free_port(), free_port(), free_port());
     let config = dir.path().join("sightline.yaml");
-    std::fs::write(&config, format!("server:\n  listen: 127.0.0.1:{file_port}\n  data_dir: from-file\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("server:\n  listen: 127.0.0.1:{file_port}\n  data_dir: from-file\n"),
+    )
+    .unwrap();
     let config = config.to_str().unwrap();
     let env_listen = format!("127.0.0.1:{env_port}");
     let flag_listen = format!("127.0.0.1:{flag_port}");
@@ -167,7 +208,11 @@ fn settings_come_from_flags_then_environment_then_the_file() {
     assert_eq!(server.address, format!("127.0.0.1:{file_port}"));
     drop(server);
     assert!(dir.path().join("from-file/sightline.db").is_file());
-    let server = ServerProcess::start(dir.path(), &["--config", config], &[("SIGHTLINE_LISTEN", &env_listen)]);
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--config", config],
+        &[("SIGHTLINE_LISTEN", &env_listen)],
+    );
     assert_eq!(server.address, env_listen);
     drop(server);
     let server = ServerProcess::start(
@@ -183,13 +228,27 @@ fn settings_come_from_flags_then_environment_then_the_file() {
     let output = run(dir.path(), &["serve", "--config", "broken.yaml"], "");
     assert_eq!(output.status.code(), Some(1));
     let stderr = text(&output.stderr);
-    assert!(stderr.contains("broken.yaml is invalid") && stderr.contains("line"), "{stderr}");
-    let output = run(dir.path(), &["migrate", "--database-url", "mysql://localhost/x"], "");
+    assert!(
+        stderr.contains("broken.yaml is invalid") && stderr.contains("line"),
+        "{stderr}"
+    );
+    let output = run(
+        dir.path(),
+        &["migrate", "--database-url", "mysql://localhost/x"],
+        "",
+    );
     assert_eq!(output.status.code(), Some(1));
-    assert!(text(&output.stderr).contains("unsupported database URL"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("unsupported database URL"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
-on_both_backends!(every_acknowledged_write_survives_sigterm_mid_burst, users_and_tokens_are_managed_from_the_command_line);
+on_both_backends!(
+    every_acknowledged_write_survives_sigterm_mid_burst,
+    users_and_tokens_are_managed_from_the_command_line
+);
 
 async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
@@ -197,9 +256,15 @@ async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) 
     let server = ServerProcess::start(
         dir.path(),
         &["--listen", "127.0.0.1:0", "--database-url", database.url()],
-        &[("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL), ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD)],
+        &[
+            ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
     );
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
     let cookie = log_in(&http, &server).await;
 
     // Eight writers create sites as fast as they can until the server stops answering.
@@ -210,7 +275,12 @@ async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) 
             let mut acknowledged = Vec::new();
             for n in 0..100_000 {
                 let name = format!("site-{writer}-{n}");
-                let sent = http.post(&url).header("cookie", &cookie).json(&json!({"name": name})).send().await;
+                let sent = http
+                    .post(&url)
+                    .header("cookie", &cookie)
+                    .json(&json!({"name": name}))
+                    .send()
+                    .await;
                 match sent {
                     Ok(response) if response.status() == 201 => acknowledged.push(name),
                     Ok(response) if response.status().is_server_error() => continue,
@@ -227,15 +297,38 @@ async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) 
     for writer in writers {
         acknowledged.extend(writer.await.unwrap());
     }
-    let (code, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(30))).await.unwrap();
+    let (code, log) = tokio::task::spawn_blocking(move || server.wait(Duration::from_secs(30)))
+        .await
+        .unwrap();
     assert_eq!(code, Some(0), "{log:?}");
-    assert!(acknowledged.len() >= 10, "only {} writes before the signal", acknowledged.len());
+    assert!(
+        acknowledged.len() >= 10,
+        "only {} writes before the signal",
+        acknowledged.len()
+    );
 
-    let store = database.store(Arc::new(ManualClock::new(sightline_core::Timestamp::from_millis(0)))).await;
-    let stored: std::collections::HashSet<String> =
-        store.list_sites().await.unwrap().into_iter().map(|site| site.spec.name).collect();
-    let lost: Vec<_> = acknowledged.iter().filter(|name| !stored.contains(*name)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged writes lost: {lost:?}", lost.len(), acknowledged.len());
+    let store = database
+        .store(Arc::new(ManualClock::new(
+            sightline_core::Timestamp::from_millis(0),
+        )))
+        .await;
+    let stored: std::collections::HashSet<String> = store
+        .list_sites()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|site| site.spec.name)
+        .collect();
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|name| !stored.contains(*name))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged writes lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
     store.close().await;
 }
 
@@ -251,18 +344,63 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
     let output = cli(&["migrate"], "");
     assert!(output.status.success(), "{}", text(&output.stderr));
 
-    let output = cli(&["user", "add", ADMIN_EMAIL, "--admin"], &format!("{ADMIN_PASSWORD}\n"));
+    let output = cli(
+        &["user", "add", ADMIN_EMAIL, "--admin"],
+        &format!("{ADMIN_PASSWORD}\n"),
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let output = cli(&["user", "add", "dev@example.com"], "viewer password 1\n");
     assert!(output.status.success(), "{}", text(&output.stderr));
     for (args, stdin, complaint) in [
-        (vec!["user", "add", "not-an-email"], "long enough password\n", "not an e-mail address"),
-        (vec!["user", "add", "x@example.com"], "short\n", "password must be at least 10 characters"),
-        (vec!["user", "add", ADMIN_EMAIL], "long enough password\n", "already exists"),
+        (
+            vec!["user", "add", "not-an-email"],
+            "long enough password\n",
+            "not an e-mail address",
+        ),
+        (
+            vec!["user", "add", "x@example.com"],
+            "short\n",
+            "password must be at least 10 characters",
+        ),
+        (
+            vec!["user", "add", ADMIN_EMAIL],
+            "long enough password\n",
+            "already exists",
+        ),
         (vec!["user", "remove", ADMIN_EMAIL], "", "last admin"),
-        (vec!["user", "remove", "ghost@example.com"], "", "no user ghost@example.com"),
-        (vec!["token", "create", "--user", "dev@example.com", "--name", "x", "--role", "admin"], "", "viewer"),
-        (vec!["token", "create", "--user", "dev@example.com", "--name", "x", "--role", "root"], "", "unknown role"),
+        (
+            vec!["user", "remove", "ghost@example.com"],
+            "",
+            "no user ghost@example.com",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--user",
+                "dev@example.com",
+                "--name",
+                "x",
+                "--role",
+                "admin",
+            ],
+            "",
+            "viewer",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--user",
+                "dev@example.com",
+                "--name",
+                "x",
+                "--role",
+                "root",
+            ],
+            "",
+            "unknown role",
+        ),
     ] {
         let output = cli(&args, stdin);
         assert_eq!(output.status.code(), Some(1), "{args:?}");
@@ -271,29 +409,73 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
     let listing = text(&cli(&["user", "list"], "").stdout);
-    assert!(listing.contains(ADMIN_EMAIL) && listing.contains("admin") && listing.contains("dev@example.com"), "{listing}");
+    assert!(
+        listing.contains(ADMIN_EMAIL)
+            && listing.contains("admin")
+            && listing.contains("dev@example.com"),
+        "{listing}"
+    );
 
-    let output = cli(&["token", "create", "--user", ADMIN_EMAIL, "--name", "ci", "--role", "admin"], "");
+    let output = cli(
+        &[
+            "token",
+            "create",
+            "--user",
+            ADMIN_EMAIL,
+            "--name",
+            "ci",
+            "--role",
+            "admin",
+        ],
+        "",
+    );
     assert!(output.status.success(), "{}", text(&output.stderr));
     let secret = text(&output.stdout).trim().to_owned();
     assert!(secret.starts_with("slt_"), "{secret}");
 
-    let server = ServerProcess::start(dir.path(), &["--listen", "127.0.0.1:0", "--database-url", database.url()], &[]);
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--listen", "127.0.0.1:0", "--database-url", database.url()],
+        &[],
+    );
     let http = reqwest::Client::new();
-    let me = |secret: String| http.get(server.url("/api/v1/session")).bearer_auth(secret).send();
+    let me = |secret: String| {
+        http.get(server.url("/api/v1/session"))
+            .bearer_auth(secret)
+            .send()
+    };
     let response = me(secret.clone()).await.unwrap();
     assert_eq!(response.status(), 200);
     let listing = text(&cli(&["token", "list"], "").stdout);
-    assert!(listing.contains("ci") && listing.contains("active") && !listing.contains(&secret), "{listing}");
-    let id = listing.lines().nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
+    assert!(
+        listing.contains("ci") && listing.contains("active") && !listing.contains(&secret),
+        "{listing}"
+    );
+    let id = listing
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
     assert!(cli(&["token", "revoke", &id], "").status.success());
     assert_eq!(me(secret).await.unwrap().status(), 401);
     assert!(text(&cli(&["token", "list"], "").stdout).contains("revoked"));
 
     // A new password ends sessions and works at once.
     let cookie = log_in(&http, &server).await;
-    assert!(cli(&["user", "passwd", ADMIN_EMAIL], "a brand new password\n").status.success());
-    let response = http.get(server.url("/api/v1/session")).header("cookie", cookie).send().await.unwrap();
+    assert!(
+        cli(&["user", "passwd", ADMIN_EMAIL], "a brand new password\n")
+            .status
+            .success()
+    );
+    let response = http
+        .get(server.url("/api/v1/session"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 401);
     let response = http
         .post(server.url("/api/v1/session"))
@@ -302,7 +484,11 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert!(cli(&["user", "remove", "dev@example.com"], "").status.success());
+    assert!(
+        cli(&["user", "remove", "dev@example.com"], "")
+            .status
+            .success()
+    );
     assert!(!text(&cli(&["user", "list"], "").stdout).contains("dev@example.com"));
     server.signal("TERM");
     let (code, _) = server.wait(Duration::from_secs(10));

@@ -82,15 +82,21 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(spec.name, "shop");
-        assert_eq!(spec.origins, ["https://shop.example.com", "http://localhost:3000"]);
+        assert_eq!(
+            spec.origins,
+            ["https://shop.example.com", "http://localhost:3000"]
+        );
     }
 
     #[test]
     fn bad_origins_are_named() {
-        let err = SiteSpec::from_json(json!({"name": "s", "origins": ["https://a.com", "https://b.com/path"]}))
-            .unwrap_err();
+        let err = SiteSpec::from_json(
+            json!({"name": "s", "origins": ["https://a.com", "https://b.com/path"]}),
+        )
+        .unwrap_err();
         assert_eq!(err.field, "origins[1]");
-        let err = SiteSpec::from_json(json!({"name": "s", "origins": ["ftp://a.com"]})).unwrap_err();
+        let err =
+            SiteSpec::from_json(json!({"name": "s", "origins": ["ftp://a.com"]})).unwrap_err();
         assert!(err.message.contains("http"));
     }
 

@@ -97,7 +97,10 @@ mod tests {
 
     #[test]
     fn formats_as_rfc3339() {
-        assert_eq!(Timestamp::from_millis(0).to_rfc3339(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            Timestamp::from_millis(0).to_rfc3339(),
+            "1970-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             Timestamp::from_millis(1_764_000_000_123).to_string(),
             "2025-11-24T16:00:00.123Z"
@@ -110,6 +113,13 @@ mod tests {
         assert_eq!(clock.now().as_millis(), 1_000);
         clock.advance(Duration::from_secs(2));
         assert_eq!(clock.now().as_millis(), 3_000);
-        assert_eq!(clock.now().plus(Duration::from_millis(5)).minus(Duration::from_millis(10)).as_millis(), 2_995);
+        assert_eq!(
+            clock
+                .now()
+                .plus(Duration::from_millis(5))
+                .minus(Duration::from_millis(10))
+                .as_millis(),
+            2_995
+        );
     }
 }

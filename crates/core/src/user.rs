@@ -114,15 +114,38 @@ pub fn validate_password(password: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+impl TryFrom<String> for Role {
+    type Error = ValidationError;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        text.parse()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(Email::parse(" Ops@Example.COM ").unwrap().as_str(), "ops@example.com");
-        assert_eq!(Email::parse("root@localhost").unwrap().as_str(), "root@localhost");
-        for bad in ["", "ops", "@x.com", "ops@", "a b@x.com", "a@b@c", "a@.com", "a@x..com"] {
+        assert_eq!(
+            Email::parse(" Ops@Example.COM ").unwrap().as_str(),
+            "ops@example.com"
+        );
+        assert_eq!(
+            Email::parse("root@localhost").unwrap().as_str(),
+            "root@localhost"
+        );
+        for bad in [
+            "",
+            "ops",
+            "@x.com",
+            "ops@",
+            "a b@x.com",
+            "a@b@c",
+            "a@.com",
+            "a@x..com",
+        ] {
             let err = Email::parse(bad).unwrap_err();
             assert_eq!(err.field, "email", "{bad}");
         }
@@ -131,7 +154,13 @@ mod tests {
     #[test]
     fn roles_parse_and_write() {
         assert_eq!("viewer".parse::<Role>().unwrap(), Role::Viewer);
-        assert!("root".parse::<Role>().unwrap_err().message.contains("unknown role"));
+        assert!(
+            "root"
+                .parse::<Role>()
+                .unwrap_err()
+                .message
+                .contains("unknown role")
+        );
         assert!(Role::Admin.can_write());
         assert!(!Role::Viewer.can_write());
     }
@@ -140,13 +169,5 @@ mod tests {
     fn short_passwords_are_refused() {
         assert!(validate_password("short").is_err());
         assert!(validate_password("long enough pass").is_ok());
-    }
-}
-
-impl TryFrom<String> for Role {
-    type Error = ValidationError;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        text.parse()
     }
 }

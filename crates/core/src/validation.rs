@@ -105,8 +105,9 @@ mod tests {
 
     #[test]
     fn type_errors_name_the_nested_field() {
-        let err = from_json_value::<Outer>(serde_json::json!({"inner": [{"port": 1}, {"port": "x"}]}))
-            .unwrap_err();
+        let err =
+            from_json_value::<Outer>(serde_json::json!({"inner": [{"port": 1}, {"port": "x"}]}))
+                .unwrap_err();
         assert_eq!(err.field, "inner[1].port");
         assert!(err.message.contains("invalid type"), "{}", err.message);
     }

@@ -4,12 +4,12 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use argon2::Argon2;
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use sightline_core::Role;
@@ -35,7 +35,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 /// Checks a password against a stored hash. A malformed hash never matches.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -108,7 +112,10 @@ pub struct Principal {
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(principal.clone());
         }
@@ -173,7 +180,9 @@ pub fn session_set_cookie(secret: &str, max_age: std::time::Duration, secure: bo
         .http_only(true)
         .same_site(cookie::SameSite::Lax)
         .secure(secure)
-        .max_age(cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX)))
+        .max_age(cookie::time::Duration::seconds(
+            i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX),
+        ))
         .build()
         .to_string()
 }
@@ -215,7 +224,14 @@ mod tests {
     #[test]
     fn the_session_cookie_is_locked_down() {
         let cookie = session_set_cookie("s3cret", std::time::Duration::from_secs(60), true);
-        for part in ["sightline_session=s3cret", "HttpOnly", "SameSite=Lax", "Secure", "Path=/", "Max-Age=60"] {
+        for part in [
+            "sightline_session=s3cret",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=60",
+        ] {
             assert!(cookie.contains(part), "{cookie} lacks {part}");
         }
     }

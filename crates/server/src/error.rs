@@ -86,7 +86,10 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Invalid { code: "unsupported_media_type", .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid {
+                code: "unsupported_media_type",
+                ..
+            } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -130,7 +133,10 @@ impl From<StoreError> for ApiError {
                 message,
             },
             StoreError::UnknownReference { field, message } => ApiError::invalid(field, message),
-            StoreError::Refused(message) => ApiError::Conflict { field: None, message },
+            StoreError::Refused(message) => ApiError::Conflict {
+                field: None,
+                message,
+            },
             error if error.is_unavailable() => ApiError::Unavailable(error),
             other => ApiError::Internal(other.to_string()),
         }
@@ -142,7 +148,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Internal(detail) => tracing::error!(%detail, "request failed"),
-            ApiError::Unavailable(source) => tracing::warn!(error = %source, "database unavailable"),
+            ApiError::Unavailable(source) => {
+                tracing::warn!(error = %source, "database unavailable")
+            }
             _ => {}
         }
         let field = match &self {
@@ -167,7 +175,10 @@ impl IntoResponse for ApiError {
 /// Gives answers that axum or a layer produced on their own (404 for an
 /// unknown path, 405 for a wrong method, 413 from the body limit) the same
 /// error shape as ours.
-pub async fn uniform_error_shape(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn uniform_error_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -182,16 +193,19 @@ pub async fn uniform_error_shape(request: axum::extract::Request, next: axum::mi
         code: reason.to_lowercase().replace([' ', '-'], "_"),
         message: match status {
             StatusCode::NOT_FOUND => "no such resource".to_owned(),
-            StatusCode::METHOD_NOT_ALLOWED => "this method is not allowed on this resource".to_owned(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                "this method is not allowed on this resource".to_owned()
+            }
             _ => reason.to_owned(),
         },
         field: None,
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts
-        .headers
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     let body = serde_json::to_vec(&body).unwrap_or_default();
     Response::from_parts(parts, axum::body::Body::from(body))
 }

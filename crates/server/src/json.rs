@@ -34,7 +34,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonDocument {
             return Err(ApiError::Invalid {
                 code: "unsupported_media_type",
                 field: None,
-                message: "the request body must be JSON (Content-Type: application/json)".to_owned(),
+                message: "the request body must be JSON (Content-Type: application/json)"
+                    .to_owned(),
             });
         }
         let limit = crate::API_BODY_LIMIT;
@@ -65,6 +66,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let JsonDocument(document) = JsonDocument::from_request(request, state).await?;
-        Ok(ApiJson(sightline_core::validation::from_json_value(document)?))
+        Ok(ApiJson(sightline_core::validation::from_json_value(
+            document,
+        )?))
     }
 }

@@ -35,8 +35,14 @@ pub fn router(state: AppState) -> Router {
     let (router, _) = routes::router().split_for_parts();
     router
         .fallback(|| async { ApiError::NotFound("route") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::require_auth))
-        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            routes::require_auth,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::track,
+        ))
         .layer(axum::middleware::from_fn(error::uniform_error_shape))
         .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
@@ -53,7 +59,11 @@ pub fn openapi() -> &'static utoipa::openapi::OpenApi {
 
 /// Serves the application on `listener` until `shutdown` completes, then
 /// lets in-flight requests finish and closes the store cleanly.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let store = state.store.clone();
     let limiter = state.login_limiter.clone();
     let app = router(state);
@@ -68,9 +78,12 @@ pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future
             }
         }
     });
-    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let result = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await;
     housekeeping.abort();
     store.close().await;
     result

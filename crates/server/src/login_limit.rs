@@ -80,7 +80,10 @@ mod tests {
         assert!(limiter.check(a, "ops@example.com").is_ok());
         assert!(limiter.check(a, "OPS@example.com").is_ok());
         let wait = limiter.check(b, "ops@example.com").unwrap_err();
-        assert!(wait > Duration::from_secs(1) && wait <= Duration::from_secs(30), "{wait:?}");
+        assert!(
+            wait > Duration::from_secs(1) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
         assert!(limiter.check(a, "dev@example.com").is_ok());
         assert!(limiter.check(a, "other@example.com").is_err());
         assert!(limiter.check(b, "other@example.com").is_ok());

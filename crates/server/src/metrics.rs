@@ -50,21 +50,31 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("sightline");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         let build = Family::<BuildLabels, Gauge>::default();
         build
             .get_or_create(&BuildLabels {
                 version: env!("CARGO_PKG_VERSION").to_owned(),
             })
             .set(1);
-        registry.register("http_requests", "HTTP requests answered, by route template and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template and status",
+            requests.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "Time to answer HTTP requests, by route template",
             latency.clone(),
         );
         registry.register("build_info", "The running build; always 1", build);
-        Self { registry, requests, latency }
+        Self {
+            registry,
+            requests,
+            latency,
+        }
     }
 }
 
@@ -104,6 +114,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
-    metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }

@@ -71,11 +71,20 @@ impl TestServer {
             .await
             .unwrap();
         assert_eq!(response.status(), StatusCode::OK);
-        let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+        let set_cookie = response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .to_owned();
         set_cookie.split(';').next().unwrap().to_owned()
     }
 
-    async fn call(&self, method: Method, path: &str, auth: &Auth, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        auth: &Auth,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
         request = match auth {
             Auth::None => request,
@@ -88,7 +97,11 @@ impl TestServer {
         let response = request.send().await.unwrap();
         let status = response.status();
         let text = response.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         (status, value)
     }
 
@@ -112,7 +125,10 @@ enum Auth {
 fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
     assert_eq!(status, expected_status, "{body}");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
 }
 
 /// Every operation of the OpenAPI document, with `{id}` filled in.
@@ -121,7 +137,10 @@ fn operations(openapi: &Value) -> Vec<(Method, String)> {
     for (path, item) in openapi["paths"].as_object().unwrap() {
         for method in ["get", "post", "put", "patch", "delete"] {
             if item.get(method).is_some() {
-                operations.push((method.to_uppercase().parse().unwrap(), path.replace("{id}", "1")));
+                operations.push((
+                    method.to_uppercase().parse().unwrap(),
+                    path.replace("{id}", "1"),
+                ));
             }
         }
     }
@@ -142,64 +161,128 @@ on_both_backends!(
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {
     let server = TestServer::start(kind).await;
-    let (status, body) = server.call(Method::GET, "/healthz", &Auth::None, None).await;
-    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = server
+        .call(Method::GET, "/healthz", &Auth::None, None)
+        .await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
     let (status, _) = server.call(Method::GET, "/readyz", &Auth::None, None).await;
     assert_eq!(status, StatusCode::OK);
 
-    let (status, openapi) = server.call(Method::GET, "/api/v1/openapi.json", &Auth::None, None).await;
+    let (status, openapi) = server
+        .call(Method::GET, "/api/v1/openapi.json", &Auth::None, None)
+        .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(openapi["openapi"].as_str().unwrap().starts_with("3."), "{}", openapi["openapi"]);
-    let paths: Vec<&str> = openapi["paths"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert!(
+        openapi["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        openapi["openapi"]
+    );
+    let paths: Vec<&str> = openapi["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     for expected in [
-        "/healthz", "/readyz", "/metrics", "/api/v1/openapi.json", "/api/v1/session", "/api/v1/users",
-        "/api/v1/users/{id}", "/api/v1/tokens", "/api/v1/tokens/{id}", "/api/v1/sites", "/api/v1/sites/{id}",
-        "/api/v1/monitors", "/api/v1/monitors/{id}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api/v1/openapi.json",
+        "/api/v1/session",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+        "/api/v1/sites",
+        "/api/v1/sites/{id}",
+        "/api/v1/monitors",
+        "/api/v1/monitors/{id}",
     ] {
-        assert!(paths.contains(&expected), "{expected} missing from {paths:?}");
+        assert!(
+            paths.contains(&expected),
+            "{expected} missing from {paths:?}"
+        );
     }
     // Every documented operation is served (no 404/405), and every schema
     // reference resolves.
     let cookie = Auth::Cookie(server.log_in(ADMIN).await);
     for (method, path) in operations(&openapi) {
         let (status, _) = server.call(method.clone(), &path, &cookie, None).await;
-        assert!(status != StatusCode::NOT_FOUND || path.contains('1'), "{method} {path}: {status}");
+        assert!(
+            status != StatusCode::NOT_FOUND || path.contains('1'),
+            "{method} {path}: {status}"
+        );
         assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
     }
     let text = openapi.to_string();
     for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
         let name = reference.split('"').next().unwrap();
-        assert!(openapi["components"]["schemas"].get(name).is_some(), "dangling $ref {name}");
+        assert!(
+            openapi["components"]["schemas"].get(name).is_some(),
+            "dangling $ref {name}"
+        );
     }
 
-    server.call(Method::GET, "/api/v1/monitors/42", &cookie, None).await;
-    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("sightline_build_info{version=\""), "{metrics}");
+    server
+        .call(Method::GET, "/api/v1/monitors/42", &cookie, None)
+        .await;
+    let metrics = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("sightline_build_info{version=\""),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(r#"sightline_http_requests_total{method="GET",route="/api/v1/monitors/{id}",status="404"} 1"#),
         "{metrics}"
     );
-    assert!(metrics.contains("sightline_http_request_duration_seconds_bucket"), "{metrics}");
+    assert!(
+        metrics.contains("sightline_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
     server.stop().await;
 }
 
 async fn every_api_route_but_login_needs_authentication(kind: BackendKind) {
     let server = TestServer::start(kind).await;
-    let (_, openapi) = server.call(Method::GET, "/api/v1/openapi.json", &Auth::None, None).await;
+    let (_, openapi) = server
+        .call(Method::GET, "/api/v1/openapi.json", &Auth::None, None)
+        .await;
     let mut checked = 0;
     for (method, path) in operations(&openapi) {
-        if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" || (method == Method::POST && path == "/api/v1/session") {
+        if !path.starts_with("/api/v1/")
+            || path == "/api/v1/openapi.json"
+            || (method == Method::POST && path == "/api/v1/session")
+        {
             continue;
         }
-        for auth in [Auth::None, Auth::Bearer("slt_not-a-token".into()), Auth::Cookie("sightline_session=forged".into())] {
-            let (status, body) = server.call(method.clone(), &path, &auth, Some(json!({}))).await;
+        for auth in [
+            Auth::None,
+            Auth::Bearer("slt_not-a-token".into()),
+            Auth::Cookie("sightline_session=forged".into()),
+        ] {
+            let (status, body) = server
+                .call(method.clone(), &path, &auth, Some(json!({})))
+                .await;
             assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
         }
         checked += 1;
     }
     assert!(checked >= 14, "only {checked} operations checked");
     // Unknown API paths do not reveal themselves to anonymous callers either.
-    let (status, body) = server.call(Method::GET, "/api/v1/nothing-here", &Auth::None, None).await;
+    let (status, body) = server
+        .call(Method::GET, "/api/v1/nothing-here", &Auth::None, None)
+        .await;
     assert_error(status, &body, StatusCode::UNAUTHORIZED, "unauthenticated");
     server.stop().await;
 }
@@ -207,15 +290,34 @@ async fn every_api_route_but_login_needs_authentication(kind: BackendKind) {
 async fn viewers_read_but_cannot_change_anything(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, site) = server.call(Method::POST, "/api/v1/sites", &admin, Some(json!({"name": "shop"}))).await;
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let viewer = Auth::Cookie(server.log_in(VIEWER).await);
-    let (status, sites) = server.call(Method::GET, "/api/v1/sites", &viewer, None).await;
-    assert_eq!((status, sites.as_array().unwrap().len()), (StatusCode::OK, 1));
+    let (status, sites) = server
+        .call(Method::GET, "/api/v1/sites", &viewer, None)
+        .await;
+    assert_eq!(
+        (status, sites.as_array().unwrap().len()),
+        (StatusCode::OK, 1)
+    );
 
-    let (_, openapi) = server.call(Method::GET, "/api/v1/openapi.json", &Auth::None, None).await;
+    let (_, openapi) = server
+        .call(Method::GET, "/api/v1/openapi.json", &Auth::None, None)
+        .await;
     let (_, token) = server
-        .call(Method::POST, "/api/v1/tokens", &admin, Some(json!({"name": "viewer script", "user_id": 2})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "viewer script", "user_id": 2})),
+        )
         .await;
     let viewer_token = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
     let mut refused = 0;
@@ -225,17 +327,23 @@ async fn viewers_read_but_cannot_change_anything(kind: BackendKind) {
         }
         let path = path.replace("/1", &format!("/{}", site["id"]));
         for auth in [&viewer, &viewer_token] {
-            let (status, body) = server.call(method.clone(), &path, auth, Some(json!({"name": "x"}))).await;
+            let (status, body) = server
+                .call(method.clone(), &path, auth, Some(json!({"name": "x"})))
+                .await;
             assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
         }
         refused += 1;
     }
     assert!(refused >= 9, "only {refused} writes checked");
     // Nothing changed.
-    let (_, sites) = server.call(Method::GET, "/api/v1/sites", &admin, None).await;
+    let (_, sites) = server
+        .call(Method::GET, "/api/v1/sites", &admin, None)
+        .await;
     assert_eq!(sites, json!([site]));
     // A viewer may still log out.
-    let (status, _) = server.call(Method::DELETE, "/api/v1/session", &viewer, None).await;
+    let (status, _) = server
+        .call(Method::DELETE, "/api/v1/session", &viewer, None)
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     server.stop().await;
 }
@@ -250,39 +358,81 @@ async fn sessions_log_in_and_out_with_a_locked_down_cookie(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let set_cookie = response.headers()[header::SET_COOKIE].to_str().unwrap().to_owned();
+    let set_cookie = response.headers()[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .to_owned();
     for attribute in ["HttpOnly", "SameSite=Lax", "Secure", "Path=/"] {
-        assert!(set_cookie.contains(attribute), "{set_cookie} lacks {attribute}");
+        assert!(
+            set_cookie.contains(attribute),
+            "{set_cookie} lacks {attribute}"
+        );
     }
     let body: Value = response.json().await.unwrap();
-    assert_eq!((body["user"]["email"].as_str(), body["can_write"].as_bool()), (Some("ops@example.com"), Some(true)));
+    assert_eq!(
+        (body["user"]["email"].as_str(), body["can_write"].as_bool()),
+        (Some("ops@example.com"), Some(true))
+    );
     let cookie = Auth::Cookie(set_cookie.split(';').next().unwrap().to_owned());
 
-    let (status, me) = server.call(Method::GET, "/api/v1/session", &cookie, None).await;
-    assert_eq!((status, me["credential"].as_str()), (StatusCode::OK, Some("session")));
+    let (status, me) = server
+        .call(Method::GET, "/api/v1/session", &cookie, None)
+        .await;
+    assert_eq!(
+        (status, me["credential"].as_str()),
+        (StatusCode::OK, Some("session"))
+    );
 
     for (email, password) in [(ADMIN.0, "wrong password"), ("nobody@example.com", ADMIN.1)] {
         let (status, body) = server
-            .call(Method::POST, "/api/v1/session", &Auth::None, Some(json!({"email": email, "password": password})))
+            .call(
+                Method::POST,
+                "/api/v1/session",
+                &Auth::None,
+                Some(json!({"email": email, "password": password})),
+            )
             .await;
         assert_error(status, &body, StatusCode::UNAUTHORIZED, "bad_credentials");
     }
     let (status, body) = server
-        .call(Method::POST, "/api/v1/session", &Auth::None, Some(json!({"email": "ops", "password": "x"})))
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::None,
+            Some(json!({"email": "ops", "password": "x"})),
+        )
         .await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
     assert_eq!(body["field"], "email");
 
     let response = server
         .http
         .delete(server.url("/api/v1/session"))
-        .header(header::COOKIE, match &cookie { Auth::Cookie(c) => c.clone(), _ => unreachable!() })
+        .header(
+            header::COOKIE,
+            match &cookie {
+                Auth::Cookie(c) => c.clone(),
+                _ => unreachable!(),
+            },
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(response.headers()[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
-    let (status, _) = server.call(Method::GET, "/api/v1/session", &cookie, None).await;
+    assert!(
+        response.headers()[header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/session", &cookie, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }
@@ -297,14 +447,24 @@ async fn login_attempts_are_limited_per_account_and_address(kind: BackendKind) {
     };
     let server = TestServer::start_with(kind, config).await;
     let attempt = |email: &'static str, password: &'static str| {
-        server.call(Method::POST, "/api/v1/session", &Auth::None, Some(json!({"email": email, "password": password})))
+        server.call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::None,
+            Some(json!({"email": email, "password": password})),
+        )
     };
     for _ in 0..3 {
         assert_eq!(attempt(ADMIN.0, "guess").await.0, StatusCode::UNAUTHORIZED);
     }
     // The account is locked for now, even with the right password.
     let (status, body) = attempt(ADMIN.0, ADMIN.1).await;
-    assert_error(status, &body, StatusCode::TOO_MANY_REQUESTS, "too_many_requests");
+    assert_error(
+        status,
+        &body,
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+    );
     let response = server
         .http
         .post(server.url("/api/v1/session"))
@@ -312,11 +472,18 @@ async fn login_attempts_are_limited_per_account_and_address(kind: BackendKind) {
         .send()
         .await
         .unwrap();
-    let retry_after: u64 = response.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    let retry_after: u64 = response.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=60).contains(&retry_after), "{retry_after}");
     // Another account from the same address still gets its turn, until the address's budget is spent.
     assert_eq!(attempt(VIEWER.0, VIEWER.1).await.0, StatusCode::OK);
-    assert_eq!(attempt("a@example.com", "guess").await.0, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        attempt("a@example.com", "guess").await.0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     server.stop().await;
 }
 
@@ -324,35 +491,85 @@ async fn tokens_are_shown_once_and_work_until_revoked(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let (status, created) = server
-        .call(Method::POST, "/api/v1/tokens", &admin, Some(json!({"name": "deploy", "role": "admin", "expires_in_days": 30})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "deploy", "role": "admin", "expires_in_days": 30})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let secret = created["token"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("slt_") && secret.starts_with(created["prefix"].as_str().unwrap()));
     let bearer = Auth::Bearer(secret.clone());
-    let (status, me) = server.call(Method::GET, "/api/v1/session", &bearer, None).await;
-    assert_eq!((status, me["credential"].as_str()), (StatusCode::OK, Some("token")));
-    let (status, _) = server.call(Method::POST, "/api/v1/sites", &bearer, Some(json!({"name": "by token"}))).await;
+    let (status, me) = server
+        .call(Method::GET, "/api/v1/session", &bearer, None)
+        .await;
+    assert_eq!(
+        (status, me["credential"].as_str()),
+        (StatusCode::OK, Some("token"))
+    );
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &bearer,
+            Some(json!({"name": "by token"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED);
 
-    let (_, listed) = server.call(Method::GET, "/api/v1/tokens", &admin, None).await;
-    assert!(!listed.to_string().contains(&secret), "a listing shows a secret");
+    let (_, listed) = server
+        .call(Method::GET, "/api/v1/tokens", &admin, None)
+        .await;
+    assert!(
+        !listed.to_string().contains(&secret),
+        "a listing shows a secret"
+    );
     assert!(listed[0]["last_used_at"].is_string());
 
     // A viewer cannot be given an admin token.
     let (status, body) = server
-        .call(Method::POST, "/api/v1/tokens", &admin, Some(json!({"name": "x", "role": "admin", "user_id": 2})))
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "x", "role": "admin", "user_id": 2})),
+        )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    let (status, body) = server.call(Method::POST, "/api/v1/tokens", &admin, Some(json!({"name": "x", "user_id": 99}))).await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "x", "user_id": 99})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
     assert_eq!(body["field"], "user_id");
 
     let path = format!("/api/v1/tokens/{}", created["id"]);
-    assert_eq!(server.call(Method::DELETE, &path, &admin, None).await.0, StatusCode::NO_CONTENT);
-    let (status, _) = server.call(Method::GET, "/api/v1/session", &bearer, None).await;
+    assert_eq!(
+        server.call(Method::DELETE, &path, &admin, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/session", &bearer, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(server.call(Method::DELETE, "/api/v1/tokens/999", &admin, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server
+            .call(Method::DELETE, "/api/v1/tokens/999", &admin, None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
     server.stop().await;
 }
 
@@ -360,7 +577,12 @@ async fn sites_are_managed_and_come_with_their_snippet(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let (status, site) = server
-        .call(Method::POST, "/api/v1/sites", &admin, Some(json!({"name": "shop", "origins": ["https://Shop.example.com/"]})))
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop", "origins": ["https://Shop.example.com/"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{site}");
     let key = site["site_key"].as_str().unwrap();
@@ -378,25 +600,60 @@ async fn sites_are_managed_and_come_with_their_snippet(kind: BackendKind) {
     let mut changed = fetched.clone();
     changed["keep_query_string"] = json!(true);
     let (status, updated) = server.call(Method::PUT, &path, &admin, Some(changed)).await;
-    assert_eq!((status, &updated["keep_query_string"], &updated["site_key"]), (StatusCode::OK, &json!(true), &site["site_key"]));
+    assert_eq!(
+        (status, &updated["keep_query_string"], &updated["site_key"]),
+        (StatusCode::OK, &json!(true), &site["site_key"])
+    );
 
-    let (status, body) = server.call(Method::POST, "/api/v1/sites", &admin, Some(json!({"name": "shop"}))).await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
     assert_eq!(body["field"], "name");
     let (status, body) = server
-        .call(Method::POST, "/api/v1/sites", &admin, Some(json!({"name": "blog", "origins": ["https://blog.example.com/feed"]})))
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "blog", "origins": ["https://blog.example.com/feed"]})),
+        )
         .await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
     assert_eq!(body["field"], "origins[0]");
 
     // A site with a monitor linked to it stays.
     let monitor = json!({"name": "shop home", "type": "http", "url": "https://shop.example.com/", "site": "shop"});
-    let (status, created) = server.call(Method::POST, "/api/v1/monitors", &admin, Some(monitor)).await;
-    assert_eq!((status, &created["site_id"]), (StatusCode::CREATED, &site["id"]));
+    let (status, created) = server
+        .call(Method::POST, "/api/v1/monitors", &admin, Some(monitor))
+        .await;
+    assert_eq!(
+        (status, &created["site_id"]),
+        (StatusCode::CREATED, &site["id"])
+    );
     let (status, body) = server.call(Method::DELETE, &path, &admin, None).await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    server.call(Method::DELETE, &format!("/api/v1/monitors/{}", created["id"]), &admin, None).await;
-    assert_eq!(server.call(Method::DELETE, &path, &admin, None).await.0, StatusCode::NO_CONTENT);
+    server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/monitors/{}", created["id"]),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        server.call(Method::DELETE, &path, &admin, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     let (status, body) = server.call(Method::GET, &path, &admin, None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     server.stop().await;
@@ -405,29 +662,68 @@ async fn sites_are_managed_and_come_with_their_snippet(kind: BackendKind) {
 async fn monitors_are_validated_with_the_field_named(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let Auth::Cookie(cookie) = &admin else { unreachable!() };
+    let Auth::Cookie(cookie) = &admin else {
+        unreachable!()
+    };
     let good = json!({
         "name": "shop home", "type": "http", "url": "https://shop.example.com/", "every": "1m",
         "expect": {"status": [200], "body_contains": "Add to cart", "max_response_ms": 2000}
     });
-    let (status, created) = server.call(Method::POST, "/api/v1/monitors", &admin, Some(good.clone())).await;
+    let (status, created) = server
+        .call(Method::POST, "/api/v1/monitors", &admin, Some(good.clone()))
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    assert_eq!((created["status"].as_str(), created["expect"]["status"].clone()), (Some("unknown"), json!([200])));
+    assert_eq!(
+        (
+            created["status"].as_str(),
+            created["expect"]["status"].clone()
+        ),
+        (Some("unknown"), json!([200]))
+    );
 
     let cases = [
         (json!({"name": "x", "type": "smtp"}), "type"),
-        (json!({"name": "x", "type": "http", "url": "https://a.example/", "colour": "red"}), "colour"),
-        (json!({"name": "x", "type": "http", "url": "https://a.example/", "expect": {"status": ["ok"]}}), "expect.status[0]"),
-        (json!({"name": "x", "type": "tcp", "host": "db.example.com", "port": "5432"}), "port"),
-        (json!({"name": "x", "type": "http", "url": "https://a.example/", "every": "1s"}), "every"),
-        (json!({"name": "x", "type": "http", "url": "https://a.example/", "site": "nope"}), "site"),
-        (json!({"name": "x", "type": "api", "steps": [{"name": "a", "url": "ftp://x"}]}), "steps[0].url"),
+        (
+            json!({"name": "x", "type": "http", "url": "https://a.example/", "colour": "red"}),
+            "colour",
+        ),
+        (
+            json!({"name": "x", "type": "http", "url": "https://a.example/", "expect": {"status": ["ok"]}}),
+            "expect.status[0]",
+        ),
+        (
+            json!({"name": "x", "type": "tcp", "host": "db.example.com", "port": "5432"}),
+            "port",
+        ),
+        (
+            json!({"name": "x", "type": "http", "url": "https://a.example/", "every": "1s"}),
+            "every",
+        ),
+        (
+            json!({"name": "x", "type": "http", "url": "https://a.example/", "site": "nope"}),
+            "site",
+        ),
+        (
+            json!({"name": "x", "type": "api", "steps": [{"name": "a", "url": "ftp://x"}]}),
+            "steps[0].url",
+        ),
         (json!(["not", "an", "object"]), ""),
     ];
     for (body, field) in cases {
-        let (status, answer) = server.call(Method::POST, "/api/v1/monitors", &admin, Some(body.clone())).await;
-        assert_error(status, &answer, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
-        assert_eq!(answer["field"].as_str().unwrap_or(""), field, "{body} -> {answer}");
+        let (status, answer) = server
+            .call(Method::POST, "/api/v1/monitors", &admin, Some(body.clone()))
+            .await;
+        assert_error(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert_eq!(
+            answer["field"].as_str().unwrap_or(""),
+            field,
+            "{body} -> {answer}"
+        );
     }
 
     // Malformed JSON, a wrong content type and an oversized body.
@@ -440,20 +736,43 @@ async fn monitors_are_validated_with_the_field_named(kind: BackendKind) {
             .body(body)
             .send()
     };
-    let response = raw(b"{\"name\": ".to_vec(), "application/json").await.unwrap();
+    let response = raw(b"{\"name\": ".to_vec(), "application/json")
+        .await
+        .unwrap();
     let (status, body) = (response.status(), response.json::<Value>().await.unwrap());
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_json");
-    let response = raw(good.to_string().into_bytes(), "text/plain").await.unwrap();
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_json",
+    );
+    let response = raw(good.to_string().into_bytes(), "text/plain")
+        .await
+        .unwrap();
     let (status, body) = (response.status(), response.json::<Value>().await.unwrap());
-    assert_error(status, &body, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type");
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
     let mut huge = good.clone();
     huge["name"] = json!("n".repeat(2 * 1024 * 1024));
-    let response = raw(huge.to_string().into_bytes(), "application/json").await.unwrap();
+    let response = raw(huge.to_string().into_bytes(), "application/json")
+        .await
+        .unwrap();
     let (status, body) = (response.status(), response.json::<Value>().await.unwrap());
-    assert_error(status, &body, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+    assert_error(
+        status,
+        &body,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
 
     // Nothing half-written: only the one good monitor exists.
-    let (_, monitors) = server.call(Method::GET, "/api/v1/monitors", &admin, None).await;
+    let (_, monitors) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
     assert_eq!(monitors, json!([created]));
     assert_eq!(server.store.list_monitors().await.unwrap().len(), 1);
 
@@ -462,18 +781,43 @@ async fn monitors_are_validated_with_the_field_named(kind: BackendKind) {
     let mut paused = created.clone();
     paused["enabled"] = json!(false);
     let (status, updated) = server.call(Method::PUT, &path, &admin, Some(paused)).await;
-    assert_eq!((status, updated["status"].as_str()), (StatusCode::OK, Some("paused")), "{updated}");
+    assert_eq!(
+        (status, updated["status"].as_str()),
+        (StatusCode::OK, Some("paused")),
+        "{updated}"
+    );
     let mut second = good.clone();
     second["name"] = json!("second");
-    let (_, second) = server.call(Method::POST, "/api/v1/monitors", &admin, Some(second)).await;
-    let (status, body) = server.call(Method::PUT, &path, &admin, Some(json!({"name": "second", "type": "tcp", "host": "h", "port": 1}))).await;
+    let (_, second) = server
+        .call(Method::POST, "/api/v1/monitors", &admin, Some(second))
+        .await;
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &path,
+            &admin,
+            Some(json!({"name": "second", "type": "tcp", "host": "h", "port": 1})),
+        )
+        .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    let (status, body) = server.call(Method::GET, "/api/v1/monitors/abc", &admin, None).await;
-    assert_error(status, &body, StatusCode::UNPROCESSABLE_ENTITY, "invalid_body");
-    assert_eq!(server.call(Method::DELETE, &path, &admin, None).await.0, StatusCode::NO_CONTENT);
+    let (status, body) = server
+        .call(Method::GET, "/api/v1/monitors/abc", &admin, None)
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(
+        server.call(Method::DELETE, &path, &admin, None).await.0,
+        StatusCode::NO_CONTENT
+    );
     let (status, body) = server.call(Method::DELETE, &path, &admin, None).await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "not_found");
-    let (_, monitors) = server.call(Method::GET, "/api/v1/monitors", &admin, None).await;
+    let (_, monitors) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
     assert_eq!(monitors, json!([second]));
     server.stop().await;
 }
@@ -482,32 +826,79 @@ async fn users_are_managed_by_admins(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let (status, user) = server
-        .call(Method::POST, "/api/v1/users", &admin, Some(json!({"email": "New@Example.com", "password": "a long password"})))
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "New@Example.com", "password": "a long password"})),
+        )
         .await;
-    assert_eq!((status, user["email"].as_str(), user["role"].as_str()), (StatusCode::CREATED, Some("new@example.com"), Some("viewer")));
+    assert_eq!(
+        (status, user["email"].as_str(), user["role"].as_str()),
+        (StatusCode::CREATED, Some("new@example.com"), Some("viewer"))
+    );
     let (status, body) = server
-        .call(Method::POST, "/api/v1/users", &admin, Some(json!({"email": "new@example.com", "password": "a long password"})))
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "new@example.com", "password": "a long password"})),
+        )
         .await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
     let (status, body) = server
-        .call(Method::POST, "/api/v1/users", &admin, Some(json!({"email": "short@example.com", "password": "short"})))
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "short@example.com", "password": "short"})),
+        )
         .await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("password")));
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+    );
     let (status, body) = server
-        .call(Method::POST, "/api/v1/users", &admin, Some(json!({"email": "r@example.com", "password": "a long password", "role": "root"})))
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": "r@example.com", "password": "a long password", "role": "root"})),
+        )
         .await;
-    assert_eq!((status, body["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("role")), "{body}");
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("role")),
+        "{body}"
+    );
 
     let path = format!("/api/v1/users/{}", user["id"]);
-    let (status, promoted) = server.call(Method::PATCH, &path, &admin, Some(json!({"role": "admin", "password": "another long one"}))).await;
-    assert_eq!((status, promoted["role"].as_str()), (StatusCode::OK, Some("admin")));
+    let (status, promoted) = server
+        .call(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({"role": "admin", "password": "another long one"})),
+        )
+        .await;
+    assert_eq!(
+        (status, promoted["role"].as_str()),
+        (StatusCode::OK, Some("admin"))
+    );
     let new_admin = Auth::Cookie(server.log_in(("new@example.com", "another long one")).await);
     let (status, body) = server.call(Method::DELETE, &path, &new_admin, None).await;
     assert_error(status, &body, StatusCode::CONFLICT, "conflict");
-    assert_eq!(server.call(Method::DELETE, &path, &admin, None).await.0, StatusCode::NO_CONTENT);
-    let (status, _) = server.call(Method::GET, "/api/v1/session", &new_admin, None).await;
+    assert_eq!(
+        server.call(Method::DELETE, &path, &admin, None).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/session", &new_admin, None)
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    let (_, users) = server.call(Method::GET, "/api/v1/users", &admin, None).await;
+    let (_, users) = server
+        .call(Method::GET, "/api/v1/users", &admin, None)
+        .await;
     assert_eq!(users.as_array().unwrap().len(), 2);
     server.stop().await;
 }

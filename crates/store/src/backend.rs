@@ -5,7 +5,9 @@
 use crate::{Result, StoreError};
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -143,9 +145,11 @@ impl Backend {
 
     pub(crate) async fn readiness(&self) -> Readiness {
         let applied: std::result::Result<Vec<i64>, sqlx::Error> = read!(self, |pool| {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success ORDER BY version")
-                .fetch_all(pool)
-                .await
+            sqlx::query_scalar(
+                "SELECT version FROM _sqlx_migrations WHERE success ORDER BY version",
+            )
+            .fetch_all(pool)
+            .await
         });
         match applied {
             Ok(applied) => {

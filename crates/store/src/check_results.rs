@@ -155,16 +155,14 @@ impl Store {
     /// attempt) again is a no-op that returns the stored result, so an agent
     /// may safely re-send what it is not sure arrived.
     pub async fn record_check_result(&self, result: &NewCheckResult) -> Result<CheckResult> {
-        let sql = format!(
-            "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
+        let sql = "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
              error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
              response_bytes, detail, in_maintenance) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING"
-        );
+             ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING";
         let timings = &result.timings;
         write!(self.backend, |pool| {
-            sqlx::query(&sql)
+            sqlx::query(sql)
                 .bind(result.monitor_id)
                 .bind(result.checkpoint_id)
                 .bind(result.due_at.as_millis())
@@ -188,10 +186,12 @@ impl Store {
                 .map(|done| done.rows_affected())
         })
         .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::UnknownReference {
-                field: "monitor_id",
-                message: "the monitor or checkpoint does not exist".to_owned(),
-            },
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                StoreError::UnknownReference {
+                    field: "monitor_id",
+                    message: "the monitor or checkpoint does not exist".to_owned(),
+                }
+            }
             _ => StoreError::Database(error),
         })?;
         let sql = format!(

@@ -40,14 +40,19 @@ impl Store {
     /// One checkpoint by name.
     pub async fn checkpoint_by_name(&self, name: &str) -> Result<Checkpoint> {
         let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints WHERE name = $1");
-        read!(self.backend, |pool| sqlx::query_as(&sql).bind(name).fetch_optional(pool).await)?
-            .ok_or(StoreError::NotFound("checkpoint"))
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(name)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("checkpoint"))
     }
 
     /// Every checkpoint, by name.
     pub async fn list_checkpoints(&self) -> Result<Vec<Checkpoint>> {
         let sql = format!("SELECT {CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY name");
-        Ok(read!(self.backend, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?)
+        Ok(read!(self.backend, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// Records that a checkpoint made contact now.

@@ -53,14 +53,20 @@ impl StoreError {
         matches!(
             self,
             StoreError::Database(
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_)
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
             )
         )
     }
 
     /// Maps a unique-constraint violation to [`StoreError::Conflict`]; passes
     /// other errors through.
-    pub(crate) fn conflict_on(field: &'static str, message: impl FnOnce() -> String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    pub(crate) fn conflict_on(
+        field: &'static str,
+        message: impl FnOnce() -> String,
+    ) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |error| match &error {
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
                 field,

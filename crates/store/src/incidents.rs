@@ -85,13 +85,20 @@ const INCIDENT_COLUMNS: &str = "id, monitor_id, severity, cause, correlation, op
 impl Store {
     /// Opens an incident for a monitor, with an `opened` event. A monitor has
     /// at most one open incident: opening another returns the open one.
-    pub async fn open_incident(&self, monitor_id: i64, severity: Severity, cause: &str) -> Result<Incident> {
+    pub async fn open_incident(
+        &self,
+        monitor_id: i64,
+        severity: Severity,
+        cause: &str,
+    ) -> Result<Incident> {
         let now = self.now().as_millis();
         let insert = format!(
             "INSERT INTO incidents (monitor_id, severity, cause, opened_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (monitor_id) WHERE closed_at IS NULL DO NOTHING RETURNING {INCIDENT_COLUMNS}"
         );
-        let open = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE monitor_id = $1 AND closed_at IS NULL");
+        let open = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE monitor_id = $1 AND closed_at IS NULL"
+        );
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
             let created: Option<Incident> = sqlx::query_as(&insert)
@@ -102,7 +109,9 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await
                 .map_err(|error| match &error {
-                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("monitor"),
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound("monitor")
+                    }
                     _ => StoreError::Database(error),
                 })?;
             let incident = match created {
@@ -115,7 +124,12 @@ impl Store {
                         .await?;
                     incident
                 }
-                None => sqlx::query_as(&open).bind(monitor_id).fetch_one(&mut *tx).await?,
+                None => {
+                    sqlx::query_as(&open)
+                        .bind(monitor_id)
+                        .fetch_one(&mut *tx)
+                        .await?
+                }
             };
             tx.commit().await?;
             Ok(incident)
@@ -123,7 +137,12 @@ impl Store {
     }
 
     /// Adds a line to an incident's timeline.
-    pub async fn add_incident_event(&self, incident_id: i64, kind: &str, message: &str) -> Result<IncidentEvent> {
+    pub async fn add_incident_event(
+        &self,
+        incident_id: i64,
+        kind: &str,
+        message: &str,
+    ) -> Result<IncidentEvent> {
         let now = self.now().as_millis();
         write!(self.backend, |pool| {
             sqlx::query_as(
@@ -144,7 +163,12 @@ impl Store {
     }
 
     /// Sets what the correlation with real-user traffic says about an incident.
-    pub async fn set_incident_correlation(&self, incident_id: i64, severity: Severity, correlation: &str) -> Result<()> {
+    pub async fn set_incident_correlation(
+        &self,
+        incident_id: i64,
+        severity: Severity,
+        correlation: &str,
+    ) -> Result<()> {
         let updated = write!(self.backend, |pool| {
             sqlx::query("UPDATE incidents SET severity = $1, correlation = $2 WHERE id = $3")
                 .bind(severity.as_str())
@@ -170,7 +194,11 @@ impl Store {
         let select = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let closed: Option<Incident> = sqlx::query_as(&close).bind(now).bind(incident_id).fetch_optional(&mut *tx).await?;
+            let closed: Option<Incident> = sqlx::query_as(&close)
+                .bind(now)
+                .bind(incident_id)
+                .fetch_optional(&mut *tx)
+                .await?;
             let incident = match closed {
                 Some(incident) => {
                     sqlx::query("INSERT INTO incident_events (incident_id, at, kind, message) VALUES ($1, $2, 'recovered', $3)")
@@ -182,7 +210,10 @@ impl Store {
                     incident
                 }
                 None => {
-                    let existing: Option<Incident> = sqlx::query_as(&select).bind(incident_id).fetch_optional(&mut *tx).await?;
+                    let existing: Option<Incident> = sqlx::query_as(&select)
+                        .bind(incident_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                     existing.ok_or(StoreError::NotFound("incident"))?
                 }
             };
@@ -192,13 +223,23 @@ impl Store {
     }
 
     /// Incidents, newest first: only open ones, or all that opened since `since`.
-    pub async fn list_incidents(&self, open_only: bool, since: Timestamp, limit: i64) -> Result<Vec<Incident>> {
+    pub async fn list_incidents(
+        &self,
+        open_only: bool,
+        since: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<Incident>> {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents \
              WHERE (closed_at IS NULL OR NOT $1) AND opened_at >= $2 ORDER BY opened_at DESC, id DESC LIMIT $3"
         );
         Ok(read!(self.backend, |pool| {
-            sqlx::query_as(&sql).bind(open_only).bind(since.as_millis()).bind(limit).fetch_all(pool).await
+            sqlx::query_as(&sql)
+                .bind(open_only)
+                .bind(since.as_millis())
+                .bind(limit)
+                .fetch_all(pool)
+                .await
         })?)
     }
 

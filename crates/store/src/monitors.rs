@@ -64,7 +64,9 @@ fn name_taken(spec: &MonitorSpec) -> impl FnOnce(sqlx::Error) -> StoreError + '_
 impl Store {
     /// The id of the site a spec links to, or an error naming the field.
     async fn linked_site_id(&self, spec: &MonitorSpec) -> Result<Option<i64>> {
-        let Some(name) = &spec.settings.site else { return Ok(None) };
+        let Some(name) = &spec.settings.site else {
+            return Ok(None);
+        };
         match self.site_by_name(name).await {
             Ok(site) => Ok(Some(site.id)),
             Err(StoreError::NotFound(_)) => Err(StoreError::UnknownReference {
@@ -101,7 +103,9 @@ impl Store {
     /// Every monitor, by name.
     pub async fn list_monitors(&self) -> Result<Vec<Monitor>> {
         let sql = format!("SELECT {MONITOR_COLUMNS} FROM monitors ORDER BY name");
-        let rows: Vec<MonitorRow> = read!(self.backend, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let rows: Vec<MonitorRow> = read!(self.backend, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
         rows.into_iter().map(Monitor::try_from).collect()
     }
 
@@ -141,7 +145,11 @@ impl Store {
     /// Removes a monitor with its results and incidents.
     pub async fn delete_monitor(&self, id: i64) -> Result<()> {
         let deleted = write!(self.backend, |pool| {
-            sqlx::query("DELETE FROM monitors WHERE id = $1").bind(id).execute(pool).await.map(|done| done.rows_affected())
+            sqlx::query("DELETE FROM monitors WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
         })?;
         if deleted == 0 {
             return Err(StoreError::NotFound("monitor"));

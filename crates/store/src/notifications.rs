@@ -156,7 +156,12 @@ impl Store {
     /// Leases up to `limit` due notifications to `owner` for `lease`. A
     /// notification leased by one sender is not handed to another until the
     /// lease runs out, so a sender that dies mid-send is replaced, not doubled.
-    pub async fn lease_due_notifications(&self, owner: &str, lease: Duration, limit: i64) -> Result<Vec<Notification>> {
+    pub async fn lease_due_notifications(
+        &self,
+        owner: &str,
+        lease: Duration,
+        limit: i64,
+    ) -> Result<Vec<Notification>> {
         let now = self.now();
         // The condition is repeated outside the subquery: under PostgreSQL's
         // read committed, a row another process leased meanwhile is re-checked
@@ -204,7 +209,13 @@ impl Store {
 
     /// Records a failed attempt: retried at `retry_at`, or expired when that
     /// is past its expiry. Only the lease holder may; returns whether it was.
-    pub async fn mark_notification_failed(&self, id: i64, owner: &str, error: &str, retry_at: Timestamp) -> Result<bool> {
+    pub async fn mark_notification_failed(
+        &self,
+        id: i64,
+        owner: &str,
+        error: &str,
+        retry_at: Timestamp,
+    ) -> Result<bool> {
         let updated = write!(self.backend, |pool| {
             sqlx::query(
                 "UPDATE notifications SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, \
@@ -226,13 +237,21 @@ impl Store {
     /// One notification by id.
     pub async fn notification(&self, id: i64) -> Result<Notification> {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
-        read!(self.backend, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?
-            .ok_or(StoreError::NotFound("notification"))
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("notification"))
     }
 
     /// Notifications about one incident, oldest first.
     pub async fn incident_notifications(&self, incident_id: i64) -> Result<Vec<Notification>> {
-        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE incident_id = $1 ORDER BY id");
-        Ok(read!(self.backend, |pool| sqlx::query_as(&sql).bind(incident_id).fetch_all(pool).await)?)
+        let sql = format!(
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE incident_id = $1 ORDER BY id"
+        );
+        Ok(read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(incident_id)
+            .fetch_all(pool)
+            .await)?)
     }
 }

@@ -29,7 +29,12 @@ const TOUCH_INTERVAL: Duration = Duration::from_secs(60);
 
 impl Store {
     /// Starts a session for a user, valid for `lifetime`.
-    pub async fn create_session(&self, user_id: i64, token_hash: &str, lifetime: Duration) -> Result<Session> {
+    pub async fn create_session(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        lifetime: Duration,
+    ) -> Result<Session> {
         let now = self.now();
         write!(self.backend, |pool| {
             sqlx::query_as(
@@ -49,7 +54,11 @@ impl Store {
 
     /// The live session with this token hash and its user, if any. Sliding
     /// expiry: a session in use is extended to `lifetime` from now.
-    pub async fn session_user(&self, token_hash: &str, lifetime: Duration) -> Result<Option<(Session, User)>> {
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        lifetime: Duration,
+    ) -> Result<Option<(Session, User)>> {
         let now = self.now();
         let found: Option<SessionUserRow> = read!(self.backend, |pool| {
             sqlx::query_as(

@@ -60,7 +60,9 @@ fn origins_json(spec: &SiteSpec) -> String {
 }
 
 fn name_taken(spec: &SiteSpec) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    StoreError::conflict_on("name", move || format!("a site named `{}` already exists", spec.name))
+    StoreError::conflict_on("name", move || {
+        format!("a site named `{}` already exists", spec.name)
+    })
 }
 
 impl Store {
@@ -88,7 +90,9 @@ impl Store {
     /// Every site, by name.
     pub async fn list_sites(&self) -> Result<Vec<Site>> {
         let sql = format!("SELECT {SITE_COLUMNS} FROM sites ORDER BY name");
-        let rows: Vec<SiteRow> = read!(self.backend, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?;
+        let rows: Vec<SiteRow> = read!(self.backend, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
         rows.into_iter().map(Site::try_from).collect()
     }
 
@@ -118,7 +122,10 @@ impl Store {
     {
         let sql = format!("SELECT {SITE_COLUMNS} FROM sites WHERE {condition}");
         let row: Option<SiteRow> = read!(self.backend, |pool| {
-            sqlx::query_as(&sql).bind(value.clone()).fetch_optional(pool).await
+            sqlx::query_as(&sql)
+                .bind(value.clone())
+                .fetch_optional(pool)
+                .await
         })?;
         row.ok_or(StoreError::NotFound("site"))?.try_into()
     }
@@ -149,10 +156,11 @@ impl Store {
     pub async fn delete_site(&self, id: i64) -> Result<()> {
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let linked: Vec<String> = sqlx::query_scalar("SELECT name FROM monitors WHERE site_id = $1 ORDER BY name")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?;
+            let linked: Vec<String> =
+                sqlx::query_scalar("SELECT name FROM monitors WHERE site_id = $1 ORDER BY name")
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?;
             if !linked.is_empty() {
                 return Err(StoreError::Refused(format!(
                     "the site is linked to monitors {}; unlink them first",

@@ -41,7 +41,10 @@ impl TestDatabase {
     /// A fresh SQLite file in a temporary directory.
     pub fn sqlite() -> Self {
         let directory = tempfile::tempdir().expect("create a temporary directory");
-        let url = format!("sqlite://{}", directory.path().join("sightline.db").display());
+        let url = format!(
+            "sqlite://{}",
+            directory.path().join("sightline.db").display()
+        );
         Self {
             url,
             kind: BackendKind::Sqlite,
@@ -52,7 +55,8 @@ impl TestDatabase {
     /// A fresh database on the test PostgreSQL server.
     pub async fn postgres() -> Self {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let admin_url = std::env::var("SIGHTLINE_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+        let admin_url = std::env::var("SIGHTLINE_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|elapsed| elapsed.subsec_nanos())
@@ -65,7 +69,9 @@ impl TestDatabase {
         );
         let mut admin = sqlx::PgConnection::connect(&admin_url)
             .await
-            .unwrap_or_else(|e| panic!("the test PostgreSQL server at {admin_url} is not reachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("the test PostgreSQL server at {admin_url} is not reachable: {e}")
+            });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut admin)
             .await
@@ -92,7 +98,9 @@ impl TestDatabase {
 
     /// A migrated store on this database.
     pub async fn store(&self, clock: Arc<dyn Clock>) -> Store {
-        let store = Store::connect(&self.url, clock).await.expect("connect to the test database");
+        let store = Store::connect(&self.url, clock)
+            .await
+            .expect("connect to the test database");
         store.migrate().await.expect("migrate the test database");
         store
     }
@@ -100,18 +108,23 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let Cleanup::PostgresDatabase { admin_url, name } = &self.cleanup else { return };
+        let Cleanup::PostgresDatabase { admin_url, name } = &self.cleanup else {
+            return;
+        };
         let (admin_url, name) = (admin_url.clone(), name.clone());
         // Drop may run inside a runtime, which must not block on another; a
         // thread of its own with its own small runtime does the clean-up.
         let dropper = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(runtime) = runtime {
                 runtime.block_on(async {
                     if let Ok(mut admin) = sqlx::PgConnection::connect(&admin_url).await {
-                        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                            .execute(&mut admin)
-                            .await;
+                        let _ =
+                            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                                .execute(&mut admin)
+                                .await;
                         let _ = admin.close().await;
                     }
                 });

@@ -81,7 +81,9 @@ impl Store {
                 .fetch_one(pool)
                 .await
         })
-        .map_err(StoreError::conflict_on("token", || "token already exists".to_owned()))
+        .map_err(StoreError::conflict_on("token", || {
+            "token already exists".to_owned()
+        }))
     }
 
     /// The live token with this hash and its user. The token's role is capped
@@ -93,9 +95,15 @@ impl Store {
              WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)"
         );
         let token: Option<ApiToken> = read!(self.backend, |pool| {
-            sqlx::query_as(&sql).bind(token_hash).bind(now).fetch_optional(pool).await
+            sqlx::query_as(&sql)
+                .bind(token_hash)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
         })?;
-        let Some(mut token) = token else { return Ok(None) };
+        let Some(mut token) = token else {
+            return Ok(None);
+        };
         let user = self.user(token.user_id).await?;
         if !user.role.can_write() {
             token.role = Role::Viewer;
@@ -119,14 +127,20 @@ impl Store {
         let sql = format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE ($1 IS NULL OR user_id = $1) ORDER BY id DESC"
         );
-        Ok(read!(self.backend, |pool| sqlx::query_as(&sql).bind(user_id).fetch_all(pool).await)?)
+        Ok(read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// One token by id.
     pub async fn token(&self, id: i64) -> Result<ApiToken> {
         let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1");
-        read!(self.backend, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?
-            .ok_or(StoreError::NotFound("token"))
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("token"))
     }
 
     /// Revokes a token for good. Revoking twice keeps the first time.

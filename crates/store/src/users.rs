@@ -62,21 +62,29 @@ impl Store {
     /// Every user, by e-mail.
     pub async fn list_users(&self) -> Result<Vec<User>> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY email");
-        Ok(read!(self.backend, |pool| sqlx::query_as(&sql).fetch_all(pool).await)?)
+        Ok(read!(self.backend, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?)
     }
 
     /// One user by id.
     pub async fn user(&self, id: i64) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
-        read!(self.backend, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?
-            .ok_or(StoreError::NotFound("user"))
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("user"))
     }
 
     /// One user by e-mail.
     pub async fn user_by_email(&self, email: &Email) -> Result<User> {
         let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1");
         read!(self.backend, |pool| {
-            sqlx::query_as(&sql).bind(email.as_str()).fetch_optional(pool).await
+            sqlx::query_as(&sql)
+                .bind(email.as_str())
+                .fetch_optional(pool)
+                .await
         })?
         .ok_or(StoreError::NotFound("user"))
     }
@@ -100,7 +108,9 @@ impl Store {
     /// How many users exist (zero means the first admin is still to be made).
     pub async fn count_users(&self) -> Result<i64> {
         Ok(read!(self.backend, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(pool).await
+            sqlx::query_scalar("SELECT COUNT(*) FROM users")
+                .fetch_one(pool)
+                .await
         })?)
     }
 
@@ -110,13 +120,14 @@ impl Store {
         let now = self.now().as_millis();
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let updated = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-                .bind(password_hash)
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let updated =
+                sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                    .bind(password_hash)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
             if updated == 0 {
                 return Err(StoreError::NotFound("user"));
             }
@@ -132,7 +143,9 @@ impl Store {
     /// Changes a user's role; refuses to demote the last admin.
     pub async fn set_role(&self, id: i64, role: Role) -> Result<User> {
         let now = self.now().as_millis();
-        let sql = format!("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}");
+        let sql = format!(
+            "UPDATE users SET role = $1, updated_at = $2 WHERE id = $3 RETURNING {USER_COLUMNS}"
+        );
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
             let user: Option<User> = sqlx::query_as(&sql)
@@ -146,7 +159,9 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             if admins == 0 {
-                return Err(StoreError::Refused("the last admin cannot be made a viewer".into()));
+                return Err(StoreError::Refused(
+                    "the last admin cannot be made a viewer".into(),
+                ));
             }
             tx.commit().await?;
             Ok(user)
@@ -170,7 +185,9 @@ impl Store {
                 .fetch_one(&mut *tx)
                 .await?;
             if admins == 0 {
-                return Err(StoreError::Refused("the last admin cannot be removed".into()));
+                return Err(StoreError::Refused(
+                    "the last admin cannot be removed".into(),
+                ));
             }
             tx.commit().await?;
             Ok(())

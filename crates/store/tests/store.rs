@@ -22,7 +22,11 @@ async fn fixture(kind: BackendKind) -> Fixture {
     let clock = Arc::new(ManualClock::new(START));
     let store = database.store(clock.clone()).await;
     assert_eq!(store.kind(), kind);
-    Fixture { _database: database, clock, store }
+    Fixture {
+        _database: database,
+        clock,
+        store,
+    }
 }
 
 fn new_user(email: &str, role: Role) -> NewUser {
@@ -38,7 +42,8 @@ fn site_spec(name: &str) -> SiteSpec {
 }
 
 fn monitor_spec(name: &str, site: Option<&str>) -> MonitorSpec {
-    let mut document = json!({"name": name, "type": "http", "url": "https://shop.example.com/", "every": "30s"});
+    let mut document =
+        json!({"name": name, "type": "http", "url": "https://shop.example.com/", "every": "30s"});
     if let Some(site) = site {
         document["site"] = json!(site);
     }
@@ -60,11 +65,16 @@ async fn migrations_apply_once_and_readiness_follows_them(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
     let clock = Arc::new(ManualClock::new(START));
     let store = Store::connect(database.url(), clock.clone()).await.unwrap();
-    assert!(matches!(store.readiness().await, Readiness::SchemaOutdated { missing } if !missing.is_empty()));
+    assert!(
+        matches!(store.readiness().await, Readiness::SchemaOutdated { missing } if !missing.is_empty())
+    );
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
     assert_eq!(store.readiness().await, Readiness::Ready);
-    store.create_user(&new_user("ops@example.com", Role::Admin)).await.unwrap();
+    store
+        .create_user(&new_user("ops@example.com", Role::Admin))
+        .await
+        .unwrap();
     store.close().await;
 
     // Data is there after reconnecting.
@@ -76,33 +86,76 @@ async fn migrations_apply_once_and_readiness_follows_them(kind: BackendKind) {
 }
 
 async fn users_are_unique_and_the_last_admin_stays(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
     assert_eq!(store.count_users().await.unwrap(), 0);
-    let admin = store.create_user(&new_user("Ops@Example.com", Role::Admin)).await.unwrap();
+    let admin = store
+        .create_user(&new_user("Ops@Example.com", Role::Admin))
+        .await
+        .unwrap();
     assert_eq!(admin.email, "ops@example.com");
     assert_eq!(admin.role, Role::Admin);
     assert_eq!(admin.created_at, START);
 
-    let err = store.create_user(&new_user("ops@example.com", Role::Viewer)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { field: "email", .. }), "{err:?}");
+    let err = store
+        .create_user(&new_user("ops@example.com", Role::Viewer))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { field: "email", .. }),
+        "{err:?}"
+    );
 
     clock.advance(Duration::from_secs(5));
-    let viewer = store.create_user(&new_user("dev@example.com", Role::Viewer)).await.unwrap();
-    let emails: Vec<_> = store.list_users().await.unwrap().into_iter().map(|u| u.email).collect();
+    let viewer = store
+        .create_user(&new_user("dev@example.com", Role::Viewer))
+        .await
+        .unwrap();
+    let emails: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
     assert_eq!(emails, ["dev@example.com", "ops@example.com"]);
     assert_eq!(store.user(viewer.id).await.unwrap(), viewer);
-    assert_eq!(store.user_by_email(&Email::parse("DEV@example.com").unwrap()).await.unwrap(), viewer);
+    assert_eq!(
+        store
+            .user_by_email(&Email::parse("DEV@example.com").unwrap())
+            .await
+            .unwrap(),
+        viewer
+    );
     let (user, hash) = store
         .user_credentials(&Email::parse("dev@example.com").unwrap())
         .await
         .unwrap()
         .unwrap();
-    assert_eq!((user.id, hash.as_str()), (viewer.id, "hash-of-dev@example.com"));
-    assert!(store.user_credentials(&Email::parse("nobody@example.com").unwrap()).await.unwrap().is_none());
+    assert_eq!(
+        (user.id, hash.as_str()),
+        (viewer.id, "hash-of-dev@example.com")
+    );
+    assert!(
+        store
+            .user_credentials(&Email::parse("nobody@example.com").unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // The last admin can be neither demoted nor removed; nothing changes when refused.
-    assert!(matches!(store.set_role(admin.id, Role::Viewer).await, Err(StoreError::Refused(_))));
-    assert!(matches!(store.delete_user(admin.id).await, Err(StoreError::Refused(_))));
+    assert!(matches!(
+        store.set_role(admin.id, Role::Viewer).await,
+        Err(StoreError::Refused(_))
+    ));
+    assert!(matches!(
+        store.delete_user(admin.id).await,
+        Err(StoreError::Refused(_))
+    ));
     assert_eq!(store.user(admin.id).await.unwrap().role, Role::Admin);
 
     let promoted = store.set_role(viewer.id, Role::Admin).await.unwrap();
@@ -110,46 +163,120 @@ async fn users_are_unique_and_the_last_admin_stays(kind: BackendKind) {
     assert_eq!(promoted.updated_at, START.plus(Duration::from_secs(5)));
     store.set_role(admin.id, Role::Viewer).await.unwrap();
     store.delete_user(admin.id).await.unwrap();
-    assert!(matches!(store.user(admin.id).await, Err(StoreError::NotFound("user"))));
-    assert!(matches!(store.delete_user(admin.id).await, Err(StoreError::NotFound("user"))));
-    assert!(matches!(store.set_password(admin.id, "x").await, Err(StoreError::NotFound("user"))));
+    assert!(matches!(
+        store.user(admin.id).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        store.delete_user(admin.id).await,
+        Err(StoreError::NotFound("user"))
+    ));
+    assert!(matches!(
+        store.set_password(admin.id, "x").await,
+        Err(StoreError::NotFound("user"))
+    ));
 }
 
 async fn sessions_expire_slide_and_end_with_a_new_password(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
-    let user = store.create_user(&new_user("ops@example.com", Role::Admin)).await.unwrap();
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let user = store
+        .create_user(&new_user("ops@example.com", Role::Admin))
+        .await
+        .unwrap();
     let lifetime = Duration::from_secs(3600);
-    let session = store.create_session(user.id, "hash-a", lifetime).await.unwrap();
+    let session = store
+        .create_session(user.id, "hash-a", lifetime)
+        .await
+        .unwrap();
     assert_eq!(session.expires_at, START.plus(lifetime));
 
-    let (found, found_user) = store.session_user("hash-a", lifetime).await.unwrap().unwrap();
+    let (found, found_user) = store
+        .session_user("hash-a", lifetime)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((found.id, found_user.id), (session.id, user.id));
-    assert!(store.session_user("hash-b", lifetime).await.unwrap().is_none());
+    assert!(
+        store
+            .session_user("hash-b", lifetime)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // Use slides the expiry forward.
     clock.advance(Duration::from_secs(1800));
-    let (slid, _) = store.session_user("hash-a", lifetime).await.unwrap().unwrap();
-    assert_eq!(slid.expires_at, START.plus(Duration::from_secs(1800)).plus(lifetime));
+    let (slid, _) = store
+        .session_user("hash-a", lifetime)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        slid.expires_at,
+        START.plus(Duration::from_secs(1800)).plus(lifetime)
+    );
     // Unused, it expires.
     clock.advance(lifetime);
-    assert!(store.session_user("hash-a", lifetime).await.unwrap().is_none());
+    assert!(
+        store
+            .session_user("hash-a", lifetime)
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(store.purge_expired_sessions().await.unwrap(), 1);
 
-    store.create_session(user.id, "hash-c", lifetime).await.unwrap();
-    store.create_session(user.id, "hash-d", lifetime).await.unwrap();
+    store
+        .create_session(user.id, "hash-c", lifetime)
+        .await
+        .unwrap();
+    store
+        .create_session(user.id, "hash-d", lifetime)
+        .await
+        .unwrap();
     store.delete_session("hash-c").await.unwrap();
     store.delete_session("hash-c").await.unwrap();
-    assert!(store.session_user("hash-c", lifetime).await.unwrap().is_none());
+    assert!(
+        store
+            .session_user("hash-c", lifetime)
+            .await
+            .unwrap()
+            .is_none()
+    );
     store.set_password(user.id, "new-hash").await.unwrap();
-    assert!(store.session_user("hash-d", lifetime).await.unwrap().is_none());
-    let (_, hash) = store.user_credentials(&Email::parse("ops@example.com").unwrap()).await.unwrap().unwrap();
+    assert!(
+        store
+            .session_user("hash-d", lifetime)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (_, hash) = store
+        .user_credentials(&Email::parse("ops@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(hash, "new-hash");
 }
 
 async fn tokens_are_capped_by_their_user_and_can_be_revoked(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
-    let admin = store.create_user(&new_user("ops@example.com", Role::Admin)).await.unwrap();
-    let viewer = store.create_user(&new_user("dev@example.com", Role::Viewer)).await.unwrap();
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let admin = store
+        .create_user(&new_user("ops@example.com", Role::Admin))
+        .await
+        .unwrap();
+    let viewer = store
+        .create_user(&new_user("dev@example.com", Role::Viewer))
+        .await
+        .unwrap();
     let token = |user_id, hash: &str, role, expires_at| NewApiToken {
         user_id,
         name: format!("token {hash}"),
@@ -159,23 +286,46 @@ async fn tokens_are_capped_by_their_user_and_can_be_revoked(kind: BackendKind) {
         checkpoint_id: None,
         expires_at,
     };
-    let deploy = store.create_token(&token(admin.id, "aaa-1", Role::Admin, None)).await.unwrap();
-    assert_eq!((deploy.role, deploy.token_prefix.as_str()), (Role::Admin, "aaa"));
-    let err = store.create_token(&token(viewer.id, "bbb-1", Role::Admin, None)).await.unwrap_err();
+    let deploy = store
+        .create_token(&token(admin.id, "aaa-1", Role::Admin, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (deploy.role, deploy.token_prefix.as_str()),
+        (Role::Admin, "aaa")
+    );
+    let err = store
+        .create_token(&token(viewer.id, "bbb-1", Role::Admin, None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Refused(_)), "{err:?}");
-    let err = store.create_token(&token(admin.id, "aaa-1", Role::Viewer, None)).await.unwrap_err();
+    let err = store
+        .create_token(&token(admin.id, "aaa-1", Role::Viewer, None))
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
     let short = store
-        .create_token(&token(viewer.id, "ccc-1", Role::Viewer, Some(START.plus(Duration::from_secs(60)))))
+        .create_token(&token(
+            viewer.id,
+            "ccc-1",
+            Role::Viewer,
+            Some(START.plus(Duration::from_secs(60))),
+        ))
         .await
         .unwrap();
 
     let (found, user) = store.token_user("aaa-1").await.unwrap().unwrap();
-    assert_eq!((found.id, user.id, found.last_used_at), (deploy.id, admin.id, Some(START.as_millis())));
+    assert_eq!(
+        (found.id, user.id, found.last_used_at),
+        (deploy.id, admin.id, Some(START.as_millis()))
+    );
     assert!(store.token_user("nope").await.unwrap().is_none());
 
     // A token is never worth more than its user is now.
-    store.create_user(&new_user("second@example.com", Role::Admin)).await.unwrap();
+    store
+        .create_user(&new_user("second@example.com", Role::Admin))
+        .await
+        .unwrap();
     store.set_role(admin.id, Role::Viewer).await.unwrap();
     let (demoted, _) = store.token_user("aaa-1").await.unwrap().unwrap();
     assert_eq!(demoted.role, Role::Viewer);
@@ -190,8 +340,14 @@ async fn tokens_are_capped_by_their_user_and_can_be_revoked(kind: BackendKind) {
     assert!(revoked.revoked_at.is_some());
     assert!(store.token_user("aaa-1").await.unwrap().is_none());
     clock.advance(Duration::from_secs(10));
-    assert_eq!(store.revoke_token(deploy.id).await.unwrap().revoked_at, revoked.revoked_at);
-    assert!(matches!(store.revoke_token(9999).await, Err(StoreError::NotFound("token"))));
+    assert_eq!(
+        store.revoke_token(deploy.id).await.unwrap().revoked_at,
+        revoked.revoked_at
+    );
+    assert!(matches!(
+        store.revoke_token(9999).await,
+        Err(StoreError::NotFound("token"))
+    ));
 
     // Removing a user removes their tokens.
     store.delete_user(viewer.id).await.unwrap();
@@ -199,49 +355,123 @@ async fn tokens_are_capped_by_their_user_and_can_be_revoked(kind: BackendKind) {
 }
 
 async fn sites_and_monitors_are_stored_as_validated_documents(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
-    let shop = store.create_site(&site_spec("shop"), "key-shop").await.unwrap();
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let shop = store
+        .create_site(&site_spec("shop"), "key-shop")
+        .await
+        .unwrap();
     assert_eq!(shop.spec.origins, ["https://shop.example.com"]);
-    let err = store.create_site(&site_spec("shop"), "key-other").await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { field: "name", .. }), "{err:?}");
+    let err = store
+        .create_site(&site_spec("shop"), "key-other")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { field: "name", .. }),
+        "{err:?}"
+    );
     assert_eq!(store.site_by_key("key-shop").await.unwrap(), shop);
-    assert!(matches!(store.site_by_key("key-none").await, Err(StoreError::NotFound("site"))));
-    let blog = store.create_site(&site_spec("blog"), "key-blog").await.unwrap();
-    assert_eq!(store.list_sites().await.unwrap(), [blog.clone(), shop.clone()]);
+    assert!(matches!(
+        store.site_by_key("key-none").await,
+        Err(StoreError::NotFound("site"))
+    ));
+    let blog = store
+        .create_site(&site_spec("blog"), "key-blog")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_sites().await.unwrap(),
+        [blog.clone(), shop.clone()]
+    );
 
     clock.advance(Duration::from_secs(1));
     let mut changed = site_spec("shop");
     changed.origins.push("https://www.shop.example.com".into());
     changed.keep_query_string = true;
     let updated = store.update_site(shop.id, &changed).await.unwrap();
-    assert_eq!((updated.spec, updated.site_key.as_str()), (changed, "key-shop"));
+    assert_eq!(
+        (updated.spec, updated.site_key.as_str()),
+        (changed, "key-shop")
+    );
     assert!(updated.updated_at > shop.updated_at);
-    assert!(matches!(store.update_site(shop.id, &site_spec("blog")).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        store.update_site(shop.id, &site_spec("blog")).await,
+        Err(StoreError::Conflict { .. })
+    ));
 
-    let home = store.create_monitor(&monitor_spec("shop home", Some("shop"))).await.unwrap();
-    assert_eq!((home.site_id, home.status.as_str()), (Some(shop.id), "unknown"));
+    let home = store
+        .create_monitor(&monitor_spec("shop home", Some("shop")))
+        .await
+        .unwrap();
+    assert_eq!(
+        (home.site_id, home.status.as_str()),
+        (Some(shop.id), "unknown")
+    );
     assert_eq!(home.spec, monitor_spec("shop home", Some("shop")));
-    let err = store.create_monitor(&monitor_spec("orphan", Some("nope"))).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference { field: "site", .. }), "{err:?}");
-    let err = store.create_monitor(&monitor_spec("shop home", None)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict { field: "name", .. }), "{err:?}");
+    let err = store
+        .create_monitor(&monitor_spec("orphan", Some("nope")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownReference { field: "site", .. }),
+        "{err:?}"
+    );
+    let err = store
+        .create_monitor(&monitor_spec("shop home", None))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { field: "name", .. }),
+        "{err:?}"
+    );
     assert_eq!(store.list_monitors().await.unwrap().len(), 1);
 
     // A site with linked monitors stays until they are unlinked.
-    assert!(matches!(store.delete_site(shop.id).await, Err(StoreError::Refused(_))));
-    let unlinked = store.update_monitor(home.id, &monitor_spec("shop front", None)).await.unwrap();
-    assert_eq!((unlinked.site_id, unlinked.spec.settings.name.as_str()), (None, "shop front"));
+    assert!(matches!(
+        store.delete_site(shop.id).await,
+        Err(StoreError::Refused(_))
+    ));
+    let unlinked = store
+        .update_monitor(home.id, &monitor_spec("shop front", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        (unlinked.site_id, unlinked.spec.settings.name.as_str()),
+        (None, "shop front")
+    );
     assert_eq!(store.monitor(home.id).await.unwrap(), unlinked);
     store.delete_site(shop.id).await.unwrap();
-    assert!(matches!(store.site(shop.id).await, Err(StoreError::NotFound("site"))));
-    assert!(matches!(store.delete_site(shop.id).await, Err(StoreError::NotFound("site"))));
+    assert!(matches!(
+        store.site(shop.id).await,
+        Err(StoreError::NotFound("site"))
+    ));
+    assert!(matches!(
+        store.delete_site(shop.id).await,
+        Err(StoreError::NotFound("site"))
+    ));
 
     store.delete_monitor(home.id).await.unwrap();
-    assert!(matches!(store.monitor(home.id).await, Err(StoreError::NotFound("monitor"))));
-    assert!(matches!(store.update_monitor(home.id, &monitor_spec("x", None)).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.monitor(home.id).await,
+        Err(StoreError::NotFound("monitor"))
+    ));
+    assert!(matches!(
+        store
+            .update_monitor(home.id, &monitor_spec("x", None))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
-fn result_at(monitor_id: i64, checkpoint_id: i64, due_at: Timestamp, outcome: CheckOutcome) -> NewCheckResult {
+fn result_at(
+    monitor_id: i64,
+    checkpoint_id: i64,
+    due_at: Timestamp,
+    outcome: CheckOutcome,
+) -> NewCheckResult {
     NewCheckResult {
         monitor_id,
         checkpoint_id,
@@ -252,7 +482,11 @@ fn result_at(monitor_id: i64, checkpoint_id: i64, due_at: Timestamp, outcome: Ch
         outcome,
         error_kind: (outcome == CheckOutcome::Error).then(|| "status".to_owned()),
         error_message: (outcome == CheckOutcome::Error).then(|| "expected 200, got 503".to_owned()),
-        status_code: Some(if outcome == CheckOutcome::Error { 503 } else { 200 }),
+        status_code: Some(if outcome == CheckOutcome::Error {
+            503
+        } else {
+            200
+        }),
         timings: PhaseTimings {
             dns_ms: Some(3),
             connect_ms: Some(10),
@@ -267,17 +501,34 @@ fn result_at(monitor_id: i64, checkpoint_id: i64, due_at: Timestamp, outcome: Ch
 }
 
 async fn results_are_idempotent_per_due_time(kind: BackendKind) {
-    let Fixture { store, _database, .. } = fixture(kind).await;
+    let Fixture {
+        store, _database, ..
+    } = fixture(kind).await;
     let local = store.ensure_checkpoint("local").await.unwrap();
     assert_eq!(store.ensure_checkpoint("local").await.unwrap(), local);
     let east = store.ensure_checkpoint("east").await.unwrap();
-    assert_eq!(store.list_checkpoints().await.unwrap(), [east.clone(), local.clone()]);
-    store.touch_checkpoint(east.id, Some("0.1.0")).await.unwrap();
+    assert_eq!(
+        store.list_checkpoints().await.unwrap(),
+        [east.clone(), local.clone()]
+    );
+    store
+        .touch_checkpoint(east.id, Some("0.1.0"))
+        .await
+        .unwrap();
     let touched = store.checkpoint_by_name("east").await.unwrap();
-    assert_eq!((touched.last_seen_at, touched.agent_version.as_deref()), (Some(START.as_millis()), Some("0.1.0")));
-    assert!(matches!(store.touch_checkpoint(9999, None).await, Err(StoreError::NotFound(_))));
+    assert_eq!(
+        (touched.last_seen_at, touched.agent_version.as_deref()),
+        (Some(START.as_millis()), Some("0.1.0"))
+    );
+    assert!(matches!(
+        store.touch_checkpoint(9999, None).await,
+        Err(StoreError::NotFound(_))
+    ));
 
-    let monitor = store.create_monitor(&monitor_spec("home", None)).await.unwrap();
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
     let first = result_at(monitor.id, local.id, START, CheckOutcome::Up);
     let stored = store.record_check_result(&first).await.unwrap();
     assert_eq!(stored.result, first);
@@ -286,62 +537,169 @@ async fn results_are_idempotent_per_due_time(kind: BackendKind) {
     again.outcome = CheckOutcome::Error;
     assert_eq!(store.record_check_result(&again).await.unwrap(), stored);
     // Another checkpoint, a confirmation attempt and a later due time are new results.
-    store.record_check_result(&result_at(monitor.id, east.id, START, CheckOutcome::Error)).await.unwrap();
+    store
+        .record_check_result(&result_at(monitor.id, east.id, START, CheckOutcome::Error))
+        .await
+        .unwrap();
     let mut confirmation = result_at(monitor.id, east.id, START, CheckOutcome::Error);
     confirmation.attempt = 1;
     store.record_check_result(&confirmation).await.unwrap();
     let later = START.plus(Duration::from_secs(30));
-    store.record_check_result(&result_at(monitor.id, local.id, later, CheckOutcome::Degraded)).await.unwrap();
+    store
+        .record_check_result(&result_at(
+            monitor.id,
+            local.id,
+            later,
+            CheckOutcome::Degraded,
+        ))
+        .await
+        .unwrap();
 
-    let all = store.check_results(monitor.id, START, later.plus(Duration::from_secs(1)), 100).await.unwrap();
+    let all = store
+        .check_results(monitor.id, START, later.plus(Duration::from_secs(1)), 100)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 4);
     assert_eq!(all[0].result.outcome, CheckOutcome::Degraded);
-    let first_only = store.check_results(monitor.id, START, later, 100).await.unwrap();
+    let first_only = store
+        .check_results(monitor.id, START, later, 100)
+        .await
+        .unwrap();
     assert_eq!(first_only.len(), 3);
-    assert_eq!(store.check_results(monitor.id, START, later, 2).await.unwrap().len(), 2);
+    assert_eq!(
+        store
+            .check_results(monitor.id, START, later, 2)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 
-    let err = store.record_check_result(&result_at(9999, local.id, START, CheckOutcome::Up)).await.unwrap_err();
-    assert!(matches!(err, StoreError::UnknownReference { .. }), "{err:?}");
+    let err = store
+        .record_check_result(&result_at(9999, local.id, START, CheckOutcome::Up))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::UnknownReference { .. }),
+        "{err:?}"
+    );
 
     // Results go with their monitor.
     store.delete_monitor(monitor.id).await.unwrap();
-    assert!(store.check_results(monitor.id, START, later.plus(Duration::from_secs(1)), 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .check_results(monitor.id, START, later.plus(Duration::from_secs(1)), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn incidents_keep_one_open_per_monitor_with_a_timeline(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
-    let monitor = store.create_monitor(&monitor_spec("home", None)).await.unwrap();
-    let incident = store.open_incident(monitor.id, Severity::Warning, "HTTP 503").await.unwrap();
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
+    let incident = store
+        .open_incident(monitor.id, Severity::Warning, "HTTP 503")
+        .await
+        .unwrap();
     assert_eq!((incident.closed_at, incident.opened_at), (None, START));
     clock.advance(Duration::from_secs(30));
-    let same = store.open_incident(monitor.id, Severity::Critical, "HTTP 500").await.unwrap();
+    let same = store
+        .open_incident(monitor.id, Severity::Critical, "HTTP 500")
+        .await
+        .unwrap();
     assert_eq!(same, incident);
-    store.add_incident_event(incident.id, "confirmed", "failed from east too").await.unwrap();
-    store.set_incident_correlation(incident.id, Severity::Critical, "confirmed_outage").await.unwrap();
-    assert_eq!(store.list_incidents(true, START, 10).await.unwrap().len(), 1);
+    store
+        .add_incident_event(incident.id, "confirmed", "failed from east too")
+        .await
+        .unwrap();
+    store
+        .set_incident_correlation(incident.id, Severity::Critical, "confirmed_outage")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.list_incidents(true, START, 10).await.unwrap().len(),
+        1
+    );
 
     clock.advance(Duration::from_secs(60));
     let closed = store.close_incident(incident.id, "back up").await.unwrap();
-    assert_eq!(closed.closed_at, Some(START.plus(Duration::from_secs(90)).as_millis()));
-    assert_eq!((closed.severity, closed.correlation.as_deref()), (Severity::Critical, Some("confirmed_outage")));
-    assert_eq!(store.close_incident(incident.id, "again").await.unwrap(), closed);
-    let kinds: Vec<_> = store.incident_events(incident.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert_eq!(
+        closed.closed_at,
+        Some(START.plus(Duration::from_secs(90)).as_millis())
+    );
+    assert_eq!(
+        (closed.severity, closed.correlation.as_deref()),
+        (Severity::Critical, Some("confirmed_outage"))
+    );
+    assert_eq!(
+        store.close_incident(incident.id, "again").await.unwrap(),
+        closed
+    );
+    let kinds: Vec<_> = store
+        .incident_events(incident.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
     assert_eq!(kinds, ["opened", "confirmed", "recovered"]);
 
-    let next = store.open_incident(monitor.id, Severity::Warning, "timeout").await.unwrap();
+    let next = store
+        .open_incident(monitor.id, Severity::Warning, "timeout")
+        .await
+        .unwrap();
     assert_ne!(next.id, incident.id);
-    assert_eq!(store.list_incidents(true, START, 10).await.unwrap(), [next.clone()]);
-    assert_eq!(store.list_incidents(false, START, 10).await.unwrap().len(), 2);
-    assert!(store.list_incidents(false, START.plus(Duration::from_secs(3600)), 10).await.unwrap().is_empty());
-    assert!(matches!(store.open_incident(9999, Severity::Info, "x").await, Err(StoreError::NotFound("monitor"))));
-    assert!(matches!(store.add_incident_event(9999, "x", "y").await, Err(StoreError::NotFound("incident"))));
-    assert!(matches!(store.close_incident(9999, "x").await, Err(StoreError::NotFound("incident"))));
+    assert_eq!(
+        store.list_incidents(true, START, 10).await.unwrap(),
+        std::slice::from_ref(&next)
+    );
+    assert_eq!(
+        store.list_incidents(false, START, 10).await.unwrap().len(),
+        2
+    );
+    assert!(
+        store
+            .list_incidents(false, START.plus(Duration::from_secs(3600)), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.open_incident(9999, Severity::Info, "x").await,
+        Err(StoreError::NotFound("monitor"))
+    ));
+    assert!(matches!(
+        store.add_incident_event(9999, "x", "y").await,
+        Err(StoreError::NotFound("incident"))
+    ));
+    assert!(matches!(
+        store.close_incident(9999, "x").await,
+        Err(StoreError::NotFound("incident"))
+    ));
 }
 
 async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
-    let Fixture { store, clock, _database } = fixture(kind).await;
-    let monitor = store.create_monitor(&monitor_spec("home", None)).await.unwrap();
-    let incident = store.open_incident(monitor.id, Severity::Critical, "down").await.unwrap();
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
+    let incident = store
+        .open_incident(monitor.id, Severity::Critical, "down")
+        .await
+        .unwrap();
     let message = |key: &str| NewNotification {
         dedupe_key: key.to_owned(),
         incident_id: Some(incident.id),
@@ -351,42 +709,139 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
         payload: json!({"text": "home is down"}),
         lifetime: Duration::from_secs(3600),
     };
-    assert!(store.enqueue_notification(&message("incident-1/level-0")).await.unwrap());
-    assert!(!store.enqueue_notification(&message("incident-1/level-0")).await.unwrap());
+    assert!(
+        store
+            .enqueue_notification(&message("incident-1/level-0"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_notification(&message("incident-1/level-0"))
+            .await
+            .unwrap()
+    );
     clock.advance(Duration::from_secs(1));
-    assert!(store.enqueue_notification(&message("incident-1/level-1")).await.unwrap());
+    assert!(
+        store
+            .enqueue_notification(&message("incident-1/level-1"))
+            .await
+            .unwrap()
+    );
 
     let lease = Duration::from_secs(30);
-    let leased = store.lease_due_notifications("sender-a", lease, 10).await.unwrap();
-    assert_eq!(leased.iter().map(|n| n.dedupe_key.as_str()).collect::<Vec<_>>(), ["incident-1/level-0", "incident-1/level-1"]);
+    let leased = store
+        .lease_due_notifications("sender-a", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        leased
+            .iter()
+            .map(|n| n.dedupe_key.as_str())
+            .collect::<Vec<_>>(),
+        ["incident-1/level-0", "incident-1/level-1"]
+    );
     assert_eq!(leased[0].payload_json()["text"], "home is down");
-    assert!(store.lease_due_notifications("sender-b", lease, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .lease_due_notifications("sender-b", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Only the lease holder records the outcome.
-    assert!(!store.mark_notification_sent(leased[0].id, "sender-b").await.unwrap());
-    assert!(store.mark_notification_sent(leased[0].id, "sender-a").await.unwrap());
+    assert!(
+        !store
+            .mark_notification_sent(leased[0].id, "sender-b")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .mark_notification_sent(leased[0].id, "sender-a")
+            .await
+            .unwrap()
+    );
     let sent = store.notification(leased[0].id).await.unwrap();
-    assert_eq!((sent.status, sent.attempts, sent.sent_at), (NotificationStatus::Sent, 1, Some(START.plus(Duration::from_secs(1)).as_millis())));
+    assert_eq!(
+        (sent.status, sent.attempts, sent.sent_at),
+        (
+            NotificationStatus::Sent,
+            1,
+            Some(START.plus(Duration::from_secs(1)).as_millis())
+        )
+    );
 
     // A failure is retried later; a dead sender's lease runs out and another takes over.
     let retry_at = clock_now(&store).plus(Duration::from_secs(60));
-    assert!(store.mark_notification_failed(leased[1].id, "sender-a", "connection refused", retry_at).await.unwrap());
-    assert!(store.lease_due_notifications("sender-b", lease, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .mark_notification_failed(leased[1].id, "sender-a", "connection refused", retry_at)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .lease_due_notifications("sender-b", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     clock.advance(Duration::from_secs(60));
-    let retried = store.lease_due_notifications("sender-b", lease, 10).await.unwrap();
-    assert_eq!((retried.len(), retried[0].attempts, retried[0].last_error.as_deref()), (1, 1, Some("connection refused")));
+    let retried = store
+        .lease_due_notifications("sender-b", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            retried.len(),
+            retried[0].attempts,
+            retried[0].last_error.as_deref()
+        ),
+        (1, 1, Some("connection refused"))
+    );
     clock.advance(lease);
-    let taken_over = store.lease_due_notifications("sender-c", lease, 10).await.unwrap();
+    let taken_over = store
+        .lease_due_notifications("sender-c", lease, 10)
+        .await
+        .unwrap();
     assert_eq!(taken_over[0].id, leased[1].id);
-    assert!(!store.mark_notification_sent(leased[1].id, "sender-b").await.unwrap());
+    assert!(
+        !store
+            .mark_notification_sent(leased[1].id, "sender-b")
+            .await
+            .unwrap()
+    );
 
     // Past its expiry a failure gives up for good.
     let too_late = clock_now(&store).plus(Duration::from_secs(7200));
-    assert!(store.mark_notification_failed(leased[1].id, "sender-c", "timeout", too_late).await.unwrap());
-    assert_eq!(store.notification(leased[1].id).await.unwrap().status, NotificationStatus::Expired);
+    assert!(
+        store
+            .mark_notification_failed(leased[1].id, "sender-c", "timeout", too_late)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.notification(leased[1].id).await.unwrap().status,
+        NotificationStatus::Expired
+    );
     clock.advance(Duration::from_secs(7200));
-    assert!(store.lease_due_notifications("sender-c", lease, 10).await.unwrap().is_empty());
-    assert_eq!(store.incident_notifications(incident.id).await.unwrap().len(), 2);
+    assert!(
+        store
+            .lease_due_notifications("sender-c", lease, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .incident_notifications(incident.id)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 fn clock_now(store: &Store) -> Timestamp {

@@ -39,13 +39,25 @@ pub async fn run(cli: Cli) -> Result<()> {
 /// on first use) and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> Result<Store> {
     if settings.uses_sqlite() {
-        std::fs::create_dir_all(&settings.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                settings.data_dir.display()
+            )
+        })?;
     }
     let store = Store::connect(&settings.database_url, Arc::new(SystemClock))
         .await
-        .with_context(|| format!("cannot open the database {}", redact(&settings.database_url)))?;
-    store.migrate().await.context("cannot migrate the database")?;
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact(&settings.database_url)
+            )
+        })?;
+    store
+        .migrate()
+        .await
+        .context("cannot migrate the database")?;
     Ok(store)
 }
 
@@ -68,9 +80,12 @@ pub fn read_password(prompt: &str) -> Result<String> {
         rpassword::prompt_password(prompt).context("cannot read the password")?
     } else {
         let mut line = String::new();
-        std::io::stdin().read_line(&mut line).context("cannot read the password from standard input")?;
+        std::io::stdin()
+            .read_line(&mut line)
+            .context("cannot read the password from standard input")?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    sightline_core::user::validate_password(&password).map_err(|e| anyhow::anyhow!("password {}", e.message))?;
+    sightline_core::user::validate_password(&password)
+        .map_err(|e| anyhow::anyhow!("password {}", e.message))?;
     Ok(password)
 }

@@ -33,8 +33,11 @@ pub async fn run(settings: Settings) -> Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -47,8 +50,12 @@ async fn bootstrap_admin(store: &Store) -> Result<()> {
     if store.count_users().await? > 0 {
         return Ok(());
     }
-    let email = std::env::var("SIGHTLINE_ADMIN_EMAIL").ok().filter(|v| !v.is_empty());
-    let password = std::env::var("SIGHTLINE_ADMIN_PASSWORD").ok().filter(|v| !v.is_empty());
+    let email = std::env::var("SIGHTLINE_ADMIN_EMAIL")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let password = std::env::var("SIGHTLINE_ADMIN_PASSWORD")
+        .ok()
+        .filter(|v| !v.is_empty());
     let (Some(email), Some(password)) = (email, password) else {
         tracing::warn!(
             "there are no users yet: set SIGHTLINE_ADMIN_EMAIL and SIGHTLINE_ADMIN_PASSWORD, \
@@ -56,11 +63,19 @@ async fn bootstrap_admin(store: &Store) -> Result<()> {
         );
         return Ok(());
     };
-    let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("SIGHTLINE_ADMIN_EMAIL: {}", e.message))?;
+    let email = Email::parse(&email)
+        .map_err(|e| anyhow::anyhow!("SIGHTLINE_ADMIN_EMAIL: {}", e.message))?;
     sightline_core::user::validate_password(&password)
         .map_err(|e| anyhow::anyhow!("SIGHTLINE_ADMIN_PASSWORD {}", e.message))?;
     let password_hash = sightline_server::hash_password(&password)?;
-    match store.create_user(&NewUser { email, password_hash, role: Role::Admin }).await {
+    match store
+        .create_user(&NewUser {
+            email,
+            password_hash,
+            role: Role::Admin,
+        })
+        .await
+    {
         Ok(user) => tracing::info!(email = %user.email, "created the first admin"),
         // Another process sharing the database created it first.
         Err(sightline_store::StoreError::Conflict { .. }) => {}

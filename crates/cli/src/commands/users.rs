@@ -13,13 +13,22 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
             let password = read_password("Password: ")?;
             let password_hash = sightline_server::hash_password(&password)?;
             let role = if *admin { Role::Admin } else { Role::Viewer };
-            let user = store.create_user(&NewUser { email, password_hash, role }).await?;
+            let user = store
+                .create_user(&NewUser {
+                    email,
+                    password_hash,
+                    role,
+                })
+                .await?;
             eprintln!("added {} ({}) with id {}", user.email, user.role, user.id);
         }
         UserCommand::List => {
             println!("{:<6} {:<8} {:<24} EMAIL", "ID", "ROLE", "CREATED");
             for user in store.list_users().await? {
-                println!("{:<6} {:<8} {:<24} {}", user.id, user.role, user.created_at, user.email);
+                println!(
+                    "{:<6} {:<8} {:<24} {}",
+                    user.id, user.role, user.created_at, user.email
+                );
             }
         }
         UserCommand::Remove { email } => {
@@ -30,8 +39,13 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
         UserCommand::Passwd { email } => {
             let user = find(store, email).await?;
             let password = read_password("New password: ")?;
-            store.set_password(user.id, &sightline_server::hash_password(&password)?).await?;
-            eprintln!("changed the password of {}; their sessions have ended", user.email);
+            store
+                .set_password(user.id, &sightline_server::hash_password(&password)?)
+                .await?;
+            eprintln!(
+                "changed the password of {}; their sessions have ended",
+                user.email
+            );
         }
     }
     Ok(())
@@ -40,5 +54,8 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
 /// The user with this e-mail, or an error naming it.
 pub async fn find(store: &Store, email: &str) -> Result<sightline_store::User> {
     let parsed = Email::parse(email).map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    store.user_by_email(&parsed).await.with_context(|| format!("no user {email}"))
+    store
+        .user_by_email(&parsed)
+        .await
+        .with_context(|| format!("no user {email}"))
 }

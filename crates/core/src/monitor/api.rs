@@ -1,7 +1,10 @@
 //! Multi-step API checks: HTTP requests in order, sharing variables.
 
 use super::http::validate_response_times;
-use super::{Headers, validate_headers, validate_http_url, validate_method, validate_regex, validate_status_codes};
+use super::{
+    Headers, validate_headers, validate_http_url, validate_method, validate_regex,
+    validate_status_codes,
+};
 use crate::ValidationError;
 use crate::validation::require_text;
 use serde::{Deserialize, Serialize};
@@ -119,7 +122,8 @@ impl ApiCheck {
             validate_variable_name(&format!("variables.{name}"), name)?;
         }
         for (index, step) in self.steps.iter().enumerate() {
-            step.validate().map_err(|e| e.within(&format!("steps[{index}]")))?;
+            step.validate()
+                .map_err(|e| e.within(&format!("steps[{index}]")))?;
         }
         Ok(())
     }
@@ -143,7 +147,11 @@ impl ApiStep {
 impl Extraction {
     fn validate(&self) -> Result<(), ValidationError> {
         validate_variable_name("name", &self.name)?;
-        let sources = [self.json_path.is_some(), self.header.is_some(), self.regex.is_some()];
+        let sources = [
+            self.json_path.is_some(),
+            self.header.is_some(),
+            self.regex.is_some(),
+        ];
         if sources.iter().filter(|set| **set).count() != 1 {
             return Err(ValidationError::new(
                 "",
@@ -172,17 +180,25 @@ impl StepExpect {
 }
 
 fn validate_variable_name(field: &str, name: &str) -> Result<(), ValidationError> {
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && name.len() <= 64;
     if !valid {
         return Err(ValidationError::new(
             field,
-            format!("`{name}` is not a variable name (letters, digits and _, starting with a letter)"),
+            format!(
+                "`{name}` is not a variable name (letters, digits and _, starting with a letter)"
+            ),
         ));
     }
     if matches!(name, "timestamp" | "uuid" | "secrets") {
-        return Err(ValidationError::new(field, format!("`{name}` is a built-in variable")));
+        return Err(ValidationError::new(
+            field,
+            format!("`{name}` is a built-in variable"),
+        ));
     }
     Ok(())
 }

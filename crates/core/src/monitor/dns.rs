@@ -59,9 +59,13 @@ impl DnsCheck {
         }
         for (index, value) in self.expect.iter().enumerate() {
             if value.trim().is_empty() {
-                return Err(ValidationError::new(format!("expect[{index}]"), "must not be empty"));
+                return Err(ValidationError::new(
+                    format!("expect[{index}]"),
+                    "must not be empty",
+                ));
             }
-            let address_expected = matches!(self.record_type, DnsRecordType::A | DnsRecordType::Aaaa);
+            let address_expected =
+                matches!(self.record_type, DnsRecordType::A | DnsRecordType::Aaaa);
             if address_expected && value.parse::<std::net::IpAddr>().is_err() {
                 return Err(ValidationError::new(
                     format!("expect[{index}]"),

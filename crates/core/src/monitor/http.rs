@@ -1,6 +1,9 @@
 //! HTTP(S) uptime checks.
 
-use super::{Headers, validate_headers, validate_http_url, validate_method, validate_regex, validate_status_codes};
+use super::{
+    Headers, validate_headers, validate_http_url, validate_method, validate_regex,
+    validate_status_codes,
+};
 use crate::ValidationError;
 use serde::{Deserialize, Serialize};
 
@@ -153,7 +156,10 @@ pub(super) fn validate_response_times(
     degraded_ms: Option<u64>,
     max_ms: Option<u64>,
 ) -> Result<(), ValidationError> {
-    for (field, value) in [("degraded_response_ms", degraded_ms), ("max_response_ms", max_ms)] {
+    for (field, value) in [
+        ("degraded_response_ms", degraded_ms),
+        ("max_response_ms", max_ms),
+    ] {
         if value == Some(0) {
             return Err(ValidationError::new(field, "must be greater than 0"));
         }
@@ -173,8 +179,14 @@ impl HttpHeaderAssertion {
     fn validate(&self) -> Result<(), ValidationError> {
         let mut headers = Headers::new();
         headers.insert(self.name.clone(), String::new());
-        validate_headers("", &headers).map_err(|_| ValidationError::new("name", "is not a valid header name"))?;
-        let conditions = [self.equals.is_some(), self.contains.is_some(), self.matches.is_some(), self.absent];
+        validate_headers("", &headers)
+            .map_err(|_| ValidationError::new("name", "is not a valid header name"))?;
+        let conditions = [
+            self.equals.is_some(),
+            self.contains.is_some(),
+            self.matches.is_some(),
+            self.absent,
+        ];
         if conditions.iter().filter(|set| **set).count() != 1 {
             return Err(ValidationError::new(
                 "",

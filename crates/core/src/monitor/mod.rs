@@ -98,6 +98,9 @@ fn default_checkpoints() -> Vec<String> {
 /// What a monitor checks, by type. Each variant validates its own settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// Specs are configuration, held a few thousand at a time at most: the size
+// difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum CheckSpec {
     /// An HTTP(S) request with expectations on status, body, headers and time.
     Http(HttpCheck),
@@ -252,7 +255,12 @@ fn parse_check(
 ) -> Result<CheckSpec, ValidationError> {
     let expected = || format!("expected one of {}", CheckSpec::TYPE_NAMES.join(", "));
     let type_name = match check.remove("type") {
-        None => return Err(ValidationError::new("type", format!("missing; {}", expected()))),
+        None => {
+            return Err(ValidationError::new(
+                "type",
+                format!("missing; {}", expected()),
+            ));
+        }
         Some(serde_json::Value::String(name)) => name,
         Some(_) => return Err(ValidationError::new("type", "must be a string")),
     };
@@ -306,7 +314,8 @@ pub(crate) fn validate_http_url(
 ) -> Result<(), ValidationError> {
     if allow_placeholders && text.contains("{{") {
         let lower = text.trim_start().to_ascii_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("{{") {
+        if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("{{")
+        {
             return Ok(());
         }
         return Err(ValidationError::new(
@@ -314,7 +323,8 @@ pub(crate) fn validate_http_url(
             format!("`{text}` must start with http://, https:// or a {{{{variable}}}}"),
         ));
     }
-    let url = url::Url::parse(text).map_err(|e| ValidationError::new(field, format!("`{text}` is not a URL ({e})")))?;
+    let url = url::Url::parse(text)
+        .map_err(|e| ValidationError::new(field, format!("`{text}` is not a URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(ValidationError::new(
             field,
@@ -370,7 +380,10 @@ pub(crate) fn validate_method(field: &str, method: &str) -> Result<(), Validatio
     } else {
         Err(ValidationError::new(
             field,
-            format!("unknown method `{method}`; expected one of {}", METHODS.join(", ")),
+            format!(
+                "unknown method `{method}`; expected one of {}",
+                METHODS.join(", ")
+            ),
         ))
     }
 }

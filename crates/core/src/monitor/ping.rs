@@ -32,7 +32,10 @@ impl PingCheck {
             return Err(ValidationError::new("count", "must be between 1 and 20"));
         }
         if self.max_loss_percent >= 100 {
-            return Err(ValidationError::new("max_loss_percent", "must be below 100"));
+            return Err(ValidationError::new(
+                "max_loss_percent",
+                "must be below 100",
+            ));
         }
         Ok(())
     }

@@ -16,21 +16,29 @@ pub enum Schedule {
     /// Every so often, spread by per-monitor jitter.
     Every(Duration),
     /// On a cron expression (minutes resolution or seconds with six fields), UTC.
-    Cron(croner::Cron),
+    Cron(Box<croner::Cron>),
 }
 
 impl Schedule {
     /// Builds the schedule from the `every` and `cron` settings: exactly one of
     /// them, or neither for the default of one minute.
-    pub fn from_settings(every: Option<Duration>, cron: Option<&str>) -> Result<Self, ValidationError> {
+    pub fn from_settings(
+        every: Option<Duration>,
+        cron: Option<&str>,
+    ) -> Result<Self, ValidationError> {
         match (every, cron) {
             (Some(_), Some(_)) => Err(ValidationError::new(
                 "cron",
                 "give either `every` or `cron`, not both",
             )),
             (None, Some(expression)) => croner::Cron::from_str(expression)
-                .map(Schedule::Cron)
-                .map_err(|e| ValidationError::new("cron", format!("`{expression}` is not a cron expression: {e}"))),
+                .map(|cron| Schedule::Cron(Box::new(cron)))
+                .map_err(|e| {
+                    ValidationError::new(
+                        "cron",
+                        format!("`{expression}` is not a cron expression: {e}"),
+                    )
+                }),
             (every, None) => {
                 let interval = every.unwrap_or(Duration::from_secs(60));
                 if !(MIN_INTERVAL..=MAX_INTERVAL).contains(&interval) {

@@ -16,7 +16,9 @@ fn a_minimal_http_monitor_gets_defaults() {
     assert_eq!(spec.settings.checkpoints, ["local"]);
     assert!(matches!(spec.schedule().unwrap(), Schedule::Every(d) if d == Duration::from_secs(60)));
     assert_eq!(spec.timeout(), Duration::from_secs(30));
-    let CheckSpec::Http(check) = &spec.check else { panic!("not http") };
+    let CheckSpec::Http(check) = &spec.check else {
+        panic!("not http")
+    };
     assert_eq!(check.method, "GET");
     assert!(check.follow_redirects);
 }
@@ -59,7 +61,11 @@ fn every_type_parses() {
 fn unknown_types_and_fields_are_named() {
     let err = MonitorSpec::from_json(json!({"name": "x", "type": "smtp"})).unwrap_err();
     assert_eq!(err.field, "type");
-    assert!(err.message.contains("unknown monitor type `smtp`"), "{}", err.message);
+    assert!(
+        err.message.contains("unknown monitor type `smtp`"),
+        "{}",
+        err.message
+    );
     let err = MonitorSpec::from_json(json!({"name": "x"})).unwrap_err();
     assert_eq!(err.field, "type");
     let err = MonitorSpec::from_json(http(json!({"expect": {"statuss": [200]}}))).unwrap_err();
@@ -72,7 +78,9 @@ fn unknown_types_and_fields_are_named() {
 fn wrong_types_are_named() {
     let err = MonitorSpec::from_json(http(json!({"expect": {"status": ["ok"]}}))).unwrap_err();
     assert_eq!(err.field, "expect.status[0]");
-    let err = MonitorSpec::from_json(json!({"name": "t", "type": "tcp", "host": "h", "port": 70000})).unwrap_err();
+    let err =
+        MonitorSpec::from_json(json!({"name": "t", "type": "tcp", "host": "h", "port": 70000}))
+            .unwrap_err();
     assert_eq!(err.field, "port");
 }
 
@@ -86,23 +94,59 @@ fn rules_beyond_types_are_enforced() {
         (http(json!({"cron": "not cron"})), "cron"),
         (http(json!({"every": "10s", "timeout": "20s"})), "timeout"),
         (http(json!({"checkpoints": []})), "checkpoints"),
-        (http(json!({"checkpoints": ["local", "Bad Name"]})), "checkpoints[1]"),
-        (http(json!({"expect": {"status": [700]}})), "expect.status[0]"),
-        (http(json!({"expect": {"body_matches": "("}})), "expect.body_matches"),
-        (http(json!({"expect": {"degraded_response_ms": 500, "max_response_ms": 400}})), "expect.degraded_response_ms"),
-        (http(json!({"headers": {"Bad Header": "x"}})), "headers.Bad Header"),
+        (
+            http(json!({"checkpoints": ["local", "Bad Name"]})),
+            "checkpoints[1]",
+        ),
+        (
+            http(json!({"expect": {"status": [700]}})),
+            "expect.status[0]",
+        ),
+        (
+            http(json!({"expect": {"body_matches": "("}})),
+            "expect.body_matches",
+        ),
+        (
+            http(json!({"expect": {"degraded_response_ms": 500, "max_response_ms": 400}})),
+            "expect.degraded_response_ms",
+        ),
+        (
+            http(json!({"headers": {"Bad Header": "x"}})),
+            "headers.Bad Header",
+        ),
         (http(json!({"method": "FETCH"})), "method"),
         (http(json!({"name": "  "})), "name"),
-        (json!({"name": "t", "type": "tcp", "host": "h", "port": 0}), "port"),
-        (json!({"name": "t", "type": "tcp", "host": "a b", "port": 1}), "host"),
+        (
+            json!({"name": "t", "type": "tcp", "host": "h", "port": 0}),
+            "port",
+        ),
+        (
+            json!({"name": "t", "type": "tcp", "host": "a b", "port": 1}),
+            "host",
+        ),
         (json!({"name": "d", "type": "dns"}), "host"),
-        (json!({"name": "d", "type": "dns", "host": "x.com", "expect": ["nope"]}), "expect[0]"),
-        (json!({"name": "l", "type": "tls", "host": "x.com", "warn_days": 5, "error_days": 10}), "error_days"),
-        (json!({"name": "p", "type": "ping", "host": "x.com", "count": 0}), "count"),
+        (
+            json!({"name": "d", "type": "dns", "host": "x.com", "expect": ["nope"]}),
+            "expect[0]",
+        ),
+        (
+            json!({"name": "l", "type": "tls", "host": "x.com", "warn_days": 5, "error_days": 10}),
+            "error_days",
+        ),
+        (
+            json!({"name": "p", "type": "ping", "host": "x.com", "count": 0}),
+            "count",
+        ),
         (json!({"name": "a", "type": "api", "steps": []}), "steps"),
-        (json!({"name": "a", "type": "api", "steps": [{"name": "s", "url": "gopher://x"}]}), "steps[0].url"),
-        (json!({"name": "a", "type": "api", "steps": [{"name": "s", "url": "https://x",
-            "extract": [{"name": "t", "json_path": "$.a", "header": "X"}]}]}), "steps[0].extract[0]"),
+        (
+            json!({"name": "a", "type": "api", "steps": [{"name": "s", "url": "gopher://x"}]}),
+            "steps[0].url",
+        ),
+        (
+            json!({"name": "a", "type": "api", "steps": [{"name": "s", "url": "https://x",
+            "extract": [{"name": "t", "json_path": "$.a", "header": "X"}]}]}),
+            "steps[0].extract[0]",
+        ),
     ];
     for (document, field) in cases {
         let text = document.to_string();

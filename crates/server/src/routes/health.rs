@@ -53,7 +53,10 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
             "schema_outdated",
             format!("the database lacks migrations {missing:?}; run `sightline migrate`"),
         ),
-        Readiness::Unreachable(reason) => ("database_unreachable", format!("the database does not answer: {reason}")),
+        Readiness::Unreachable(reason) => (
+            "database_unreachable",
+            format!("the database does not answer: {reason}"),
+        ),
     };
     let body = ErrorBody {
         code: code.to_owned(),
@@ -69,7 +72,10 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
     responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.metrics.render(),
     )
 }

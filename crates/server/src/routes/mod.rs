@@ -54,7 +54,9 @@ impl Modify for SecuritySchemes {
         );
         components.add_security_scheme(
             "session",
-            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(crate::auth::SESSION_COOKIE))),
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::auth::SESSION_COOKIE,
+            ))),
         );
     }
 }
@@ -90,7 +92,11 @@ fn is_self_service(path: &str) -> bool {
 /// The gate in front of `/api/v1`: every route needs a session or a token,
 /// and only admins may change anything. Handlers find the [`Principal`] in
 /// the request's extensions.
-pub(crate) async fn require_auth(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn require_auth(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path();
     if !path.starts_with("/api/v1/") || is_public(request.method(), path) {
         return next.run(request).await;
@@ -102,7 +108,8 @@ pub(crate) async fn require_auth(State(state): State<AppState>, request: Request
     };
     let reads_only = parts.method == Method::GET || parts.method == Method::HEAD;
     if !reads_only && !principal.role.can_write() && !is_self_service(parts.uri.path()) {
-        return ApiError::Forbidden("viewers can read but not change anything".to_owned()).into_response();
+        return ApiError::Forbidden("viewers can read but not change anything".to_owned())
+            .into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }
@@ -124,7 +131,10 @@ pub(crate) fn parse_id(text: &str) -> Result<i64, ApiError> {
 
 /// Removes the read-only keys a GET answer carries, so that what was read
 /// can be sent back as it is.
-pub(crate) fn without_read_only(mut document: serde_json::Value, keys: &[&str]) -> serde_json::Value {
+pub(crate) fn without_read_only(
+    mut document: serde_json::Value,
+    keys: &[&str],
+) -> serde_json::Value {
     if let Some(object) = document.as_object_mut() {
         for key in keys {
             object.remove(*key);

@@ -42,7 +42,11 @@ struct MonitorView {
 
 impl From<Monitor> for MonitorView {
     fn from(monitor: Monitor) -> Self {
-        let status = if monitor.spec.settings.enabled { monitor.status } else { "paused".to_owned() };
+        let status = if monitor.spec.settings.enabled {
+            monitor.status
+        } else {
+            "paused".to_owned()
+        };
         MonitorView {
             id: monitor.id,
             site_id: monitor.site_id,
@@ -56,7 +60,10 @@ impl From<Monitor> for MonitorView {
 
 /// Every monitor.
 #[utoipa::path(get, path = "/monitors", tag = "monitors", responses((status = 200, body = Vec<MonitorView>)))]
-async fn list_monitors(State(state): State<AppState>, _: Principal) -> ApiResult<Json<Vec<MonitorView>>> {
+async fn list_monitors(
+    State(state): State<AppState>,
+    _: Principal,
+) -> ApiResult<Json<Vec<MonitorView>>> {
     let monitors = state.store.list_monitors().await?;
     Ok(Json(monitors.into_iter().map(MonitorView::from).collect()))
 }
@@ -69,7 +76,11 @@ async fn list_monitors(State(state): State<AppState>, _: Principal) -> ApiResult
         (status = 409, description = "the name is taken", body = ErrorBody),
         (status = 422, description = "invalid monitor", body = ErrorBody)
     ))]
-async fn create_monitor(State(state): State<AppState>, _: Principal, JsonDocument(document): JsonDocument) -> ApiResult<(StatusCode, Json<MonitorView>)> {
+async fn create_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<(StatusCode, Json<MonitorView>)> {
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
     let monitor = state.store.create_monitor(&spec).await?;
     Ok((StatusCode::CREATED, Json(monitor.into())))
@@ -78,7 +89,11 @@ async fn create_monitor(State(state): State<AppState>, _: Principal, JsonDocumen
 /// One monitor.
 #[utoipa::path(get, path = "/monitors/{id}", tag = "monitors", params(("id" = i64, Path)),
     responses((status = 200, body = MonitorView), (status = 404, body = ErrorBody)))]
-async fn get_monitor(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<Json<MonitorView>> {
+async fn get_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<MonitorView>> {
     Ok(Json(state.store.monitor(parse_id(&id)?).await?.into()))
 }
 
@@ -104,7 +119,11 @@ async fn replace_monitor(
 /// Removes a monitor with its results and incidents (admins only).
 #[utoipa::path(delete, path = "/monitors/{id}", tag = "monitors", params(("id" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
-async fn delete_monitor(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.store.delete_monitor(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -96,7 +96,10 @@ async fn log_in(
     };
     let secret = auth::new_secret();
     let lifetime = state.config.session_lifetime;
-    state.store.create_session(user.id, &auth::secret_hash(&secret), lifetime).await?;
+    state
+        .store
+        .create_session(user.id, &auth::secret_hash(&secret), lifetime)
+        .await?;
     tracing::info!(user = %user.email, "logged in");
     let cookie = auth::session_set_cookie(&secret, lifetime, state.config.secure_cookies);
     let view = SessionView::from(Principal {
@@ -104,7 +107,10 @@ async fn log_in(
         user,
         credential: Credential::Session,
     });
-    Ok((AppendHeaders([(header::SET_COOKIE, cookie)]), axum::Json(view)))
+    Ok((
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        axum::Json(view),
+    ))
 }
 
 /// Who the request is authenticated as.
@@ -123,10 +129,20 @@ async fn who_am_i(principal: Principal) -> axum::Json<SessionView> {
         (status = 204, description = "logged out"),
         (status = 401, description = "not authenticated", body = ErrorBody)
     ))]
-async fn log_out(State(state): State<AppState>, _principal: Principal, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+async fn log_out(
+    State(state): State<AppState>,
+    _principal: Principal,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
     if let Some(secret) = auth::session_cookie(&headers) {
-        state.store.delete_session(&auth::secret_hash(&secret)).await?;
+        state
+            .store
+            .delete_session(&auth::secret_hash(&secret))
+            .await?;
     }
     let cookie = auth::session_clear_cookie(state.config.secure_cookies);
-    Ok((StatusCode::NO_CONTENT, AppendHeaders([(header::SET_COOKIE, cookie)])))
+    Ok((
+        StatusCode::NO_CONTENT,
+        AppendHeaders([(header::SET_COOKIE, cookie)]),
+    ))
 }

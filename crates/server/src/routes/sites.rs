@@ -62,7 +62,12 @@ impl SiteView {
 async fn list_sites(State(state): State<AppState>, _: Principal) -> ApiResult<Json<Vec<SiteView>>> {
     let sites = state.store.list_sites().await?;
     let url = &state.config.public_url;
-    Ok(Json(sites.into_iter().map(|site| SiteView::new(site, url)).collect()))
+    Ok(Json(
+        sites
+            .into_iter()
+            .map(|site| SiteView::new(site, url))
+            .collect(),
+    ))
 }
 
 /// Creates a site with a new site key (admins only).
@@ -72,19 +77,34 @@ async fn list_sites(State(state): State<AppState>, _: Principal) -> ApiResult<Js
         (status = 409, description = "the name is taken", body = ErrorBody),
         (status = 422, description = "invalid site", body = ErrorBody)
     ))]
-async fn create_site(State(state): State<AppState>, _: Principal, JsonDocument(document): JsonDocument) -> ApiResult<(StatusCode, Json<SiteView>)> {
+async fn create_site(
+    State(state): State<AppState>,
+    _: Principal,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<(StatusCode, Json<SiteView>)> {
     let spec = SiteSpec::from_json(without_read_only(document, READ_ONLY))?;
     // Site keys are public (they are in every page) but unguessable, so
     // nobody can send beacons for a site they cannot see.
-    let site_key = auth::new_secret().chars().filter(char::is_ascii_alphanumeric).take(20).collect::<String>();
+    let site_key = auth::new_secret()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(20)
+        .collect::<String>();
     let site = state.store.create_site(&spec, &site_key).await?;
-    Ok((StatusCode::CREATED, Json(SiteView::new(site, &state.config.public_url))))
+    Ok((
+        StatusCode::CREATED,
+        Json(SiteView::new(site, &state.config.public_url)),
+    ))
 }
 
 /// One site.
 #[utoipa::path(get, path = "/sites/{id}", tag = "sites", params(("id" = i64, Path)),
     responses((status = 200, body = SiteView), (status = 404, body = ErrorBody)))]
-async fn get_site(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<Json<SiteView>> {
+async fn get_site(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SiteView>> {
     let site = state.store.site(parse_id(&id)?).await?;
     Ok(Json(SiteView::new(site, &state.config.public_url)))
 }
@@ -116,7 +136,11 @@ async fn replace_site(
         (status = 404, body = ErrorBody),
         (status = 409, description = "monitors are linked to it", body = ErrorBody)
     ))]
-async fn delete_site(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_site(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.store.delete_site(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

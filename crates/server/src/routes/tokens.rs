@@ -101,7 +101,10 @@ struct CreatedToken {
 /// Every token (admins), or the caller's own (viewers).
 #[utoipa::path(get, path = "/tokens", tag = "tokens",
     responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody)))]
-async fn list_tokens(State(state): State<AppState>, principal: Principal) -> ApiResult<Json<Vec<TokenView>>> {
+async fn list_tokens(
+    State(state): State<AppState>,
+    principal: Principal,
+) -> ApiResult<Json<Vec<TokenView>>> {
     let owner = (!principal.role.can_write()).then_some(principal.user.id);
     let tokens = state.store.list_tokens(owner).await?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
@@ -121,26 +124,50 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     require_text("name", &request.name, 100)?;
     let user_id = request.user_id.unwrap_or(principal.user.id);
-    state.store.user(user_id).await.map_err(|_| ApiError::invalid("user_id", format!("there is no user {user_id}")))?;
+    state
+        .store
+        .user(user_id)
+        .await
+        .map_err(|_| ApiError::invalid("user_id", format!("there is no user {user_id}")))?;
     let checkpoint_id = match &request.checkpoint {
         Some(name) => {
-            sightline_core::monitor::validate_checkpoint_name(name).map_err(|e| e.within("checkpoint"))?;
+            sightline_core::monitor::validate_checkpoint_name(name)
+                .map_err(|e| e.within("checkpoint"))?;
             Some(state.store.ensure_checkpoint(name).await?.id)
         }
         None => None,
     };
-    let expires_at = request
-        .expires_in_days
-        .map(|days| state.store.now().plus(Duration::from_secs(u64::from(days) * 86_400)));
-    let (secret, new_token) = mint_token(user_id, request.name.trim(), request.role, checkpoint_id, expires_at);
+    let expires_at = request.expires_in_days.map(|days| {
+        state
+            .store
+            .now()
+            .plus(Duration::from_secs(u64::from(days) * 86_400))
+    });
+    let (secret, new_token) = mint_token(
+        user_id,
+        request.name.trim(),
+        request.role,
+        checkpoint_id,
+        expires_at,
+    );
     let token = state.store.create_token(&new_token).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token: secret, view: token.into() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: secret,
+            view: token.into(),
+        }),
+    ))
 }
 
 /// Revokes a token for good (admins only).
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 204, description = "revoked"), (status = 404, body = ErrorBody)))]
-async fn revoke_token(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn revoke_token(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     state.store.revoke_token(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -111,7 +111,11 @@ async fn create_user(
 /// One user.
 #[utoipa::path(get, path = "/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-async fn get_user(State(state): State<AppState>, _: Principal, Path(id): Path<String>) -> ApiResult<Json<UserView>> {
+async fn get_user(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
     Ok(Json(state.store.user(parse_id(&id)?).await?.into()))
 }
 
@@ -152,7 +156,11 @@ async fn update_user(
         (status = 404, body = ErrorBody),
         (status = 409, description = "would leave no admin", body = ErrorBody)
     ))]
-async fn delete_user(State(state): State<AppState>, principal: Principal, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete_user(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
     if id == principal.user.id {
         return Err(ApiError::Conflict {
