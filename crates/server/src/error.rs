@@ -65,6 +65,9 @@ pub enum ApiError {
         /// Seconds until the next attempt may succeed.
         retry_after_secs: u64,
     },
+    /// Too many requests in flight; the server sheds load rather than queue without end.
+    #[error("the server is busy; try again shortly")]
+    Overloaded,
     /// The database cannot be reached or failed.
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
@@ -97,7 +100,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -112,6 +115,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
             ApiError::TooManyRequests { .. } => "too_many_requests",
+            ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -163,10 +167,15 @@ impl IntoResponse for ApiError {
             field,
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyRequests { retry_after_secs } = self {
+        let retry_after = match self {
+            ApiError::TooManyRequests { retry_after_secs } => Some(retry_after_secs),
+            ApiError::Overloaded => Some(1),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -39,14 +39,35 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             routes::require_auth,
         ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
         .layer(axum::middleware::from_fn(error::uniform_error_shape))
         .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.request_permits.clone(),
+            shed_load,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
         .with_state(state)
+}
+
+/// Answers 503 at once when every request permit is taken, so that a flood
+/// costs memory for nothing but the refused connections.
+async fn shed_load(
+    axum::extract::State(permits): axum::extract::State<std::sync::Arc<tokio::sync::Semaphore>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    match permits.try_acquire() {
+        Ok(_permit) => next.run(request).await,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::Overloaded),
+    }
 }
 
 /// The OpenAPI document of the API, as served at `/api/v1/openapi.json`:

@@ -19,6 +19,11 @@ pub struct ServerConfig {
     pub login_limits: LoginLimits,
     /// The URL people and pages reach this server at, for the RUM snippet.
     pub public_url: String,
+    /// Requests handled at once; more are answered 503 at once instead of
+    /// queueing without bound.
+    pub max_concurrent_requests: usize,
+    /// A request (body included) that takes longer than this is answered 408.
+    pub request_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -28,6 +33,8 @@ impl Default for ServerConfig {
             secure_cookies: true,
             login_limits: LoginLimits::default(),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            max_concurrent_requests: 512,
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -43,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Login attempt limits.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Permits for requests in flight.
+    pub request_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -50,6 +59,9 @@ impl AppState {
     pub fn new(store: Store, config: ServerConfig) -> Self {
         Self {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
+            request_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.max_concurrent_requests.max(1),
+            )),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
             store,

@@ -157,6 +157,7 @@ on_both_backends!(
     sites_are_managed_and_come_with_their_snippet,
     monitors_are_validated_with_the_field_named,
     users_are_managed_by_admins,
+    load_is_shed_and_slow_requests_time_out,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {
@@ -900,5 +901,58 @@ async fn users_are_managed_by_admins(kind: BackendKind) {
         .call(Method::GET, "/api/v1/users", &admin, None)
         .await;
     assert_eq!(users.as_array().unwrap().len(), 2);
+    server.stop().await;
+}
+
+async fn load_is_shed_and_slow_requests_time_out(kind: BackendKind) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let config = ServerConfig {
+        max_concurrent_requests: 1,
+        request_timeout: std::time::Duration::from_secs(1),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    // A client that sends its headers and then only part of its body holds
+    // the one permit while the handler waits for the rest.
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(
+        b"POST /api/v1/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"email\"",
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let (status, body) = server
+        .call(Method::GET, "/healthz", &Auth::None, None)
+        .await;
+    assert_error(status, &body, StatusCode::SERVICE_UNAVAILABLE, "overloaded");
+
+    // The slow request is cut off with a 408 in the error shape, and the permit comes back.
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read(&mut answer))
+        .await
+        .expect("the slow request was not cut off")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""code":"request_timeout""#), "{answer}");
+    let (status, _) = server
+        .call(Method::GET, "/healthz", &Auth::None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A database that stops answering makes the server unready, not dead.
+    server.store.close().await;
+    let (status, body) = server.call(Method::GET, "/readyz", &Auth::None, None).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unreachable",
+    );
+    let (status, _) = server
+        .call(Method::GET, "/healthz", &Auth::None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
     server.stop().await;
 }
