@@ -1,6 +1,7 @@
 //! Check results: one row per check run, with its timing breakdown.
 
 use crate::backend::{read, write};
+use crate::stored_names::stored_names;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
 
@@ -15,33 +16,7 @@ pub enum CheckOutcome {
     Error,
 }
 
-impl CheckOutcome {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CheckOutcome::Up => "up",
-            CheckOutcome::Degraded => "degraded",
-            CheckOutcome::Error => "error",
-        }
-    }
-}
-
-impl TryFrom<String> for CheckOutcome {
-    type Error = StoreError;
-
-    fn try_from(text: String) -> Result<Self> {
-        match text.as_str() {
-            "up" => Ok(CheckOutcome::Up),
-            "degraded" => Ok(CheckOutcome::Degraded),
-            "error" => Ok(CheckOutcome::Error),
-            other => Err(StoreError::Corrupt {
-                what: "check result outcome",
-                id: 0,
-                reason: format!("unknown outcome `{other}`"),
-            }),
-        }
-    }
-}
+stored_names!(CheckOutcome { Up = "up", Degraded = "degraded", Error = "error" });
 
 /// Where the time of a network check went, in milliseconds. Phases a check
 /// type does not have stay `None`.

@@ -1,6 +1,7 @@
 //! Incidents: a monitor's time down, with its timeline.
 
 use crate::backend::{read, write};
+use crate::stored_names::stored_names;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
 
@@ -15,33 +16,7 @@ pub enum Severity {
     Info,
 }
 
-impl Severity {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Critical => "critical",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-        }
-    }
-}
-
-impl TryFrom<String> for Severity {
-    type Error = StoreError;
-
-    fn try_from(text: String) -> Result<Self> {
-        match text.as_str() {
-            "critical" => Ok(Severity::Critical),
-            "warning" => Ok(Severity::Warning),
-            "info" => Ok(Severity::Info),
-            other => Err(StoreError::Corrupt {
-                what: "incident severity",
-                id: 0,
-                reason: format!("unknown severity `{other}`"),
-            }),
-        }
-    }
-}
+stored_names!(Severity { Critical = "critical", Warning = "warning", Info = "info" });
 
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -24,6 +24,7 @@ mod monitors;
 mod notifications;
 mod sessions;
 mod sites;
+mod stored_names;
 mod tokens;
 mod users;
 

@@ -2,6 +2,7 @@
 //! leased by one sender at a time until delivered or expired.
 
 use crate::backend::{read, write};
+use crate::stored_names::stored_names;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
 use std::time::Duration;
@@ -15,16 +16,6 @@ pub enum Channel {
     Webhook,
 }
 
-impl Channel {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Email => "email",
-            Channel::Webhook => "webhook",
-        }
-    }
-}
-
 /// Where a notification is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationStatus {
@@ -34,25 +25,6 @@ pub enum NotificationStatus {
     Sent,
     /// Given up on: it could not be delivered before it expired.
     Expired,
-}
-
-macro_rules! stored_names {
-    ($type:ident { $($variant:ident = $name:literal),* $(,)? }) => {
-        impl TryFrom<String> for $type {
-            type Error = StoreError;
-
-            fn try_from(text: String) -> Result<Self> {
-                match text.as_str() {
-                    $($name => Ok($type::$variant),)*
-                    other => Err(StoreError::Corrupt {
-                        what: stringify!($type),
-                        id: 0,
-                        reason: format!("unknown value `{other}`"),
-                    }),
-                }
-            }
-        }
-    };
 }
 
 stored_names!(Channel { Email = "email", Webhook = "webhook" });

@@ -1,10 +1,7 @@
 //! Multi-step API checks: HTTP requests in order, sharing variables.
 
-use super::http::validate_response_times;
-use super::{
-    Headers, validate_headers, validate_http_url, validate_method, validate_regex,
-    validate_status_codes,
-};
+use super::http::HttpExpect;
+use super::{Headers, validate_headers, validate_http_url, validate_method, validate_regex};
 use crate::ValidationError;
 use crate::validation::require_text;
 use serde::{Deserialize, Serialize};
@@ -45,7 +42,7 @@ pub struct ApiStep {
     pub extract: Vec<Extraction>,
     /// What the response must look like.
     #[serde(default)]
-    pub expect: StepExpect,
+    pub expect: HttpExpect,
 }
 
 /// Takes one value from a response into a variable. Exactly one source is given.
@@ -63,27 +60,6 @@ pub struct Extraction {
     /// A regular expression on the body; the first capture group is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub regex: Option<String>,
-}
-
-/// The error conditions of one step.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StepExpect {
-    /// Accepted status codes; any 2xx when empty.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub status: Vec<u16>,
-    /// Text the body must contain.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_contains: Option<String>,
-    /// Conditions on values in a JSON body.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub json: Vec<JsonAssertion>,
-    /// Slower than this (milliseconds) is "degraded".
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub degraded_response_ms: Option<u64>,
-    /// Slower than this (milliseconds) is an error.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_response_ms: Option<u64>,
 }
 
 /// A condition on the value at a JSON path.
@@ -168,17 +144,6 @@ impl Extraction {
     }
 }
 
-impl StepExpect {
-    fn validate(&self) -> Result<(), ValidationError> {
-        validate_status_codes("status", &self.status)?;
-        for (index, assertion) in self.json.iter().enumerate() {
-            validate_json_path("path", &assertion.path)
-                .map_err(|e| e.within(&format!("json[{index}]")))?;
-        }
-        validate_response_times(self.degraded_response_ms, self.max_response_ms)
-    }
-}
-
 fn validate_variable_name(field: &str, name: &str) -> Result<(), ValidationError> {
     let valid = name
         .chars()
@@ -203,7 +168,7 @@ fn validate_variable_name(field: &str, name: &str) -> Result<(), ValidationError
     Ok(())
 }
 
-fn validate_json_path(field: &str, path: &str) -> Result<(), ValidationError> {
+pub(super) fn validate_json_path(field: &str, path: &str) -> Result<(), ValidationError> {
     if !path.starts_with('$') {
         return Err(ValidationError::new(
             field,

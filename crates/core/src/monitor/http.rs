@@ -1,5 +1,6 @@
 //! HTTP(S) uptime checks.
 
+use super::api::{JsonAssertion, validate_json_path};
 use super::{
     Headers, validate_headers, validate_http_url, validate_method, validate_regex,
     validate_status_codes,
@@ -57,11 +58,12 @@ pub enum HttpAuth {
     },
 }
 
-/// The error conditions of an HTTP check.
+/// The error conditions of an HTTP response: of an HTTP check, and of each
+/// step of a multi-step API check.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpExpect {
-    /// Accepted status codes; any 2xx or 3xx (after redirects) when empty.
+    /// Accepted status codes; any 2xx (after redirects) when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub status: Vec<u16>,
     /// Text the body must contain.
@@ -76,6 +78,9 @@ pub struct HttpExpect {
     /// Assertions on response headers.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub headers: Vec<HttpHeaderAssertion>,
+    /// Conditions on values in a JSON body.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json: Vec<JsonAssertion>,
     /// Slower than this (milliseconds) is "degraded".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub degraded_response_ms: Option<u64>,
@@ -137,7 +142,7 @@ impl HttpCheck {
 }
 
 impl HttpExpect {
-    fn validate(&self) -> Result<(), ValidationError> {
+    pub(super) fn validate(&self) -> Result<(), ValidationError> {
         validate_status_codes("status", &self.status)?;
         if let Some(pattern) = &self.body_matches {
             validate_regex("body_matches", pattern)?;
@@ -147,12 +152,16 @@ impl HttpExpect {
                 .validate()
                 .map_err(|e| e.within(&format!("headers[{index}]")))?;
         }
+        for (index, assertion) in self.json.iter().enumerate() {
+            validate_json_path("path", &assertion.path)
+                .map_err(|e| e.within(&format!("json[{index}]")))?;
+        }
         validate_response_times(self.degraded_response_ms, self.max_response_ms)
     }
 }
 
-/// Checks the pair of response-time thresholds shared by HTTP and API checks.
-pub(super) fn validate_response_times(
+/// Checks the pair of response-time thresholds.
+fn validate_response_times(
     degraded_ms: Option<u64>,
     max_ms: Option<u64>,
 ) -> Result<(), ValidationError> {

@@ -15,7 +15,7 @@ mod schedule;
 mod tcp;
 mod tls;
 
-pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion, StepExpect};
+pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
 pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
 pub use ping::PingCheck;

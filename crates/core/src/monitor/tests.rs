@@ -115,6 +115,10 @@ fn rules_beyond_types_are_enforced() {
             "headers.Bad Header",
         ),
         (http(json!({"method": "FETCH"})), "method"),
+        (
+            http(json!({"expect": {"json": [{"path": "id"}]}})),
+            "expect.json[0].path",
+        ),
         (http(json!({"name": "  "})), "name"),
         (
             json!({"name": "t", "type": "tcp", "host": "h", "port": 0}),
