@@ -22,7 +22,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 /// it holds no data.
 #[utoipa::path(get, path = "/api/v1/openapi.json", tag = "health", security(()),
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
-async fn openapi_document() -> axum::Json<&'static utoipa::openapi::OpenApi> {
+async fn openapi_document() -> axum::Json<&'static serde_json::Value> {
     axum::Json(crate::openapi())
 }
 
@@ -69,7 +69,8 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
 /// Request counts and latencies by route, and build information, in
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", security(()),
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+    responses((status = 200, description = "OpenMetrics text, which Prometheus scrapes",
+        content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(

@@ -4,6 +4,7 @@
 
 mod health;
 mod monitors;
+mod openapi;
 mod session;
 mod sites;
 mod tokens;
@@ -27,7 +28,8 @@ use utoipa_axum::router::OpenApiRouter;
         description = "Configure monitors and RUM sites, read results, incidents and real-user metrics. \
                        Authenticate with the session cookie from `POST /api/v1/session` or with \
                        `Authorization: Bearer <token>`. Every error answers `{\"code\", \"message\"}` \
-                       (plus `field` for bad input)."
+                       (plus `field` for bad input). Request bodies are strict: an unknown field is \
+                       refused with 422 naming it."
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("session" = [])),
@@ -74,6 +76,11 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
                 .merge(sites::router())
                 .merge(monitors::router()),
         )
+}
+
+/// The completed OpenAPI document.
+pub(crate) fn document() -> serde_json::Value {
+    openapi::complete(router().split_for_parts().1)
 }
 
 /// Routes under `/api/v1` that answer without authentication.

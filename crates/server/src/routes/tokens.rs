@@ -72,6 +72,11 @@ impl From<ApiToken> for TokenView {
 #[serde(deny_unknown_fields)]
 struct CreateToken {
     /// What it is for (`deploy script`).
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
+    )]
     name: String,
     /// What it may do; `viewer` by default.
     #[serde(default = "viewer")]
@@ -79,6 +84,7 @@ struct CreateToken {
     /// The user it acts for; the caller by default.
     user_id: Option<i64>,
     /// Bind the token to one checkpoint's agent protocol.
+    #[schema(pattern = r"^[a-z0-9_-]{1,64}$")]
     checkpoint: Option<String>,
     /// Days until it stops working; never by default.
     expires_in_days: Option<u32>,

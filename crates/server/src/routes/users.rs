@@ -54,6 +54,7 @@ struct CreateUser {
     /// Login name.
     email: String,
     /// At least 10 characters.
+    #[schema(min_length = 10, max_length = 1024)]
     password: String,
     /// `viewer` by default.
     #[serde(default = "viewer")]
@@ -71,6 +72,7 @@ struct UpdateUser {
     /// A new role.
     role: Option<Role>,
     /// A new password (ends the user's sessions).
+    #[schema(min_length = 10, max_length = 1024)]
     password: Option<String>,
 }
 
