@@ -219,5 +219,16 @@ pub async fn uniform_error_shape(
     Response::from_parts(parts, axum::body::Body::from(body))
 }
 
+/// Turns a panic in a handler (a bug) into a logged 500 with the error
+/// shape, instead of a dropped connection.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("a panic without a message");
+    ApiError::Internal(format!("handler panicked: {detail}")).into_response()
+}
+
 /// What handlers return.
 pub type ApiResult<T> = Result<T, ApiError>;

@@ -30,7 +30,9 @@ use tokio::net::TcpListener;
 /// The largest JSON body the API accepts.
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
-/// The whole application as a router, ready to serve.
+/// The whole application as a router, ready to serve. Layers, from the
+/// outside in: tracing, load shedding, the body limit, the uniform error
+/// shape, metrics, the request timeout, panic recovery, the auth gate.
 pub fn router(state: AppState) -> Router {
     let (router, _) = routes::router().split_for_parts();
     router
@@ -38,6 +40,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::require_auth,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            error::panic_response,
         ))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
