@@ -11,6 +11,7 @@
 
 pub mod duration_text;
 pub mod monitor;
+pub mod rum;
 pub mod site;
 pub mod time;
 pub mod user;

@@ -1,0 +1,17 @@
+//! Real-user monitoring: what a beacon may say, the metrics it carries with
+//! their thresholds, the dimensions page views are grouped by, and the
+//! quantile sketch rollups keep.
+
+mod beacon;
+mod dimension;
+mod metric;
+mod page_url;
+mod sketch;
+
+pub use beacon::{
+    Beacon, BeaconEnvironment, ClientHints, ClientHintsBrand, MAX_BEACON_BYTES, NavigationType,
+};
+pub use dimension::Dimension;
+pub use metric::{Metric, MetricValues, Rating};
+pub use page_url::page_path;
+pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError};
