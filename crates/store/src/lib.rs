@@ -22,6 +22,7 @@ mod error;
 mod incidents;
 mod monitors;
 mod notifications;
+mod page_views;
 mod sessions;
 mod sites;
 mod stored_names;

@@ -59,6 +59,7 @@ on_both_backends!(
     results_are_idempotent_per_due_time,
     incidents_keep_one_open_per_monitor_with_a_timeline,
     the_outbox_leases_each_notification_to_one_sender,
+    page_views_are_stored_in_batches_and_expire,
 );
 
 async fn migrations_apply_once_and_readiness_follows_them(kind: BackendKind) {
@@ -846,4 +847,87 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
 
 fn clock_now(store: &Store) -> Timestamp {
     store.now()
+}
+
+fn page_view(site_id: i64, at: Timestamp, n: usize) -> sightline_core::rum::PageView {
+    use sightline_core::rum::{Dimension, DimensionValues, Metric, MetricValues, PageView};
+    let mut dimensions = DimensionValues::default();
+    for dimension in Dimension::ALL {
+        dimensions.set(dimension, format!("{}-{}", dimension.name(), n % 3));
+    }
+    let mut metrics = MetricValues::default();
+    metrics.set(Metric::Lcp, Some(1000.0 + n as f64));
+    metrics.set(Metric::Cls, Some(0.01 * (n % 5) as f64));
+    PageView {
+        site_id,
+        at,
+        dimensions,
+        metrics,
+    }
+}
+
+async fn page_views_are_stored_in_batches_and_expire(kind: BackendKind) {
+    let Fixture {
+        store, _database, ..
+    } = fixture(kind).await;
+    let shop = store
+        .create_site(&site_spec("shop"), "key-shop")
+        .await
+        .unwrap();
+    let blog = store
+        .create_site(&site_spec("blog"), "key-blog")
+        .await
+        .unwrap();
+    let views: Vec<_> = (0..1_200)
+        .map(|n| {
+            page_view(
+                if n % 4 == 0 { blog.id } else { shop.id },
+                START.plus(Duration::from_millis(n as u64 * 10)),
+                n,
+            )
+        })
+        .collect();
+    store.insert_page_views(&views).await.unwrap();
+    store.insert_page_views(&[]).await.unwrap();
+    let end = START.plus(Duration::from_secs(3600));
+    assert_eq!(
+        store.count_page_views(shop.id, START, end).await.unwrap(),
+        900
+    );
+    assert_eq!(
+        store.count_page_views(blog.id, START, end).await.unwrap(),
+        300
+    );
+    let read = store.page_views(blog.id, START, end, 10_000).await.unwrap();
+    let expected: Vec<_> = views
+        .iter()
+        .filter(|view| view.site_id == blog.id)
+        .cloned()
+        .collect();
+    assert_eq!(read, expected);
+
+    // A batch with one bad row stores nothing.
+    let mut bad = vec![page_view(shop.id, end, 1), page_view(9_999, end, 2)];
+    assert!(store.insert_page_views(&bad).await.is_err());
+    bad.pop();
+    assert_eq!(
+        store
+            .count_page_views(shop.id, end, end.plus(Duration::from_secs(1)))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Retention removes what is older than the cutoff; a removed site takes its page views along.
+    let cutoff = START.plus(Duration::from_millis(6_000));
+    assert_eq!(store.delete_page_views_before(cutoff).await.unwrap(), 600);
+    assert_eq!(
+        store.count_page_views(shop.id, START, end).await.unwrap(),
+        450
+    );
+    store.delete_site(blog.id).await.unwrap();
+    assert_eq!(
+        store.count_page_views(blog.id, START, end).await.unwrap(),
+        0
+    );
 }

@@ -6,6 +6,7 @@ mod beacon;
 mod dimension;
 mod metric;
 mod page_url;
+mod page_view;
 mod sketch;
 
 pub use beacon::{
@@ -14,4 +15,5 @@ pub use beacon::{
 pub use dimension::Dimension;
 pub use metric::{Metric, MetricValues, Rating};
 pub use page_url::page_path;
+pub use page_view::{DimensionValues, PageView};
 pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError};

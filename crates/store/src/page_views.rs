@@ -1,0 +1,119 @@
+//! Raw RUM page views: written in batches (one transaction for many), read
+//! for the open tail of a query and for rollups, deleted after retention.
+
+use crate::backend::{read, write};
+use crate::{Result, Store};
+use sightline_core::Timestamp;
+use sightline_core::rum::{Dimension, DimensionValues, Metric, MetricValues, PageView};
+use sqlx::Row;
+
+/// Rows per INSERT statement: 25 columns each keeps a statement well under
+/// SQLite's limit of 32,766 bound values.
+const ROWS_PER_STATEMENT: usize = 500;
+
+fn columns() -> String {
+    let mut columns = vec!["site_id", "at"];
+    columns.extend(Dimension::ALL.iter().map(|d| d.name()));
+    columns.extend(Metric::ALL.iter().map(|m| m.name()));
+    columns.join(", ")
+}
+
+impl Store {
+    /// Stores page views in one transaction: all of them or, on error, none.
+    pub async fn insert_page_views(&self, page_views: &[PageView]) -> Result<()> {
+        if page_views.is_empty() {
+            return Ok(());
+        }
+        let insert = format!("INSERT INTO page_views ({}) ", columns());
+        write!(self.backend, |pool| {
+            let mut tx = pool.begin().await?;
+            for chunk in page_views.chunks(ROWS_PER_STATEMENT) {
+                let mut builder = sqlx::QueryBuilder::new(&insert);
+                builder.push_values(chunk, |mut row, view| {
+                    row.push_bind(view.site_id).push_bind(view.at.as_millis());
+                    for dimension in Dimension::ALL {
+                        row.push_bind(view.dimensions.get(dimension).to_owned());
+                    }
+                    for metric in Metric::ALL {
+                        row.push_bind(view.metrics.get(metric));
+                    }
+                });
+                builder.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// A site's page views received in `[from, to)`, oldest first, at most `limit`.
+    pub async fn page_views(
+        &self,
+        site_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<PageView>> {
+        let sql = format!(
+            "SELECT {} FROM page_views WHERE site_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT $4",
+            columns()
+        );
+        read!(self.backend, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(site_id)
+                .bind(from.as_millis())
+                .bind(to.as_millis())
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    let mut dimensions = DimensionValues::default();
+                    for dimension in Dimension::ALL {
+                        dimensions.set(dimension, row.try_get::<String, _>(dimension.name())?);
+                    }
+                    let mut metrics = MetricValues::default();
+                    for metric in Metric::ALL {
+                        metrics.set(metric, row.try_get::<Option<f64>, _>(metric.name())?);
+                    }
+                    Ok(PageView {
+                        site_id: row.try_get("site_id")?,
+                        at: row.try_get::<i64, _>("at")?.into(),
+                        dimensions,
+                        metrics,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+                .map_err(Into::into)
+        })
+    }
+
+    /// How many page views a site received in `[from, to)`.
+    pub async fn count_page_views(
+        &self,
+        site_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<i64> {
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_scalar(
+                "SELECT COUNT(*) FROM page_views WHERE site_id = $1 AND at >= $2 AND at < $3",
+            )
+            .bind(site_id)
+            .bind(from.as_millis())
+            .bind(to.as_millis())
+            .fetch_one(pool)
+            .await
+        })?)
+    }
+
+    /// Deletes page views received before `cutoff` (raw retention); returns how many.
+    pub async fn delete_page_views_before(&self, cutoff: Timestamp) -> Result<u64> {
+        Ok(write!(self.backend, |pool| {
+            sqlx::query("DELETE FROM page_views WHERE at < $1")
+                .bind(cutoff.as_millis())
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?)
+    }
+}
