@@ -1,0 +1,77 @@
+//! Turns a valid beacon into a page view: the page from the URL, software
+//! and device from the User-Agent and Client Hints, the country from the
+//! client address. Robots are recognised here and dropped by the caller.
+
+mod geo;
+mod user_agent;
+
+pub use geo::{GeoIp, GeoIpError};
+pub use user_agent::{RulesError, Software, UserAgentParser};
+
+use sightline_core::Timestamp;
+use sightline_core::rum::{Beacon, Dimension, DimensionValues, PageView, page_path};
+use std::net::IpAddr;
+
+/// The enrichment sources of a collector.
+#[derive(Debug)]
+pub struct Enricher {
+    user_agents: &'static UserAgentParser,
+    geo: Option<GeoIp>,
+}
+
+/// Why a valid beacon is not a page view worth keeping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotAPageView {
+    /// A crawler, robot or headless browser.
+    Bot,
+}
+
+impl Enricher {
+    /// An enricher with the embedded User-Agent rules and, if given, a country database.
+    pub fn new(geo: Option<GeoIp>) -> Result<Self, RulesError> {
+        Ok(Self {
+            user_agents: UserAgentParser::shared()?,
+            geo,
+        })
+    }
+
+    /// The page view a beacon describes. The client address is used for the
+    /// country and forgotten.
+    pub fn page_view(
+        &self,
+        site_id: i64,
+        keep_query_string: bool,
+        beacon: &Beacon,
+        user_agent: &str,
+        client: IpAddr,
+        at: Timestamp,
+    ) -> Result<PageView, NotAPageView> {
+        let software = self.user_agents.parse(user_agent, beacon.hints.as_ref());
+        if software.is_bot {
+            return Err(NotAPageView::Bot);
+        }
+        let page = url::Url::parse(&beacon.url)
+            .map(|url| page_path(&url, keep_query_string))
+            .unwrap_or_else(|_| "/".to_owned());
+        let country = self
+            .geo
+            .as_ref()
+            .and_then(|geo| geo.country(client))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let mut dimensions = DimensionValues::default();
+        dimensions.set(Dimension::Page, page);
+        dimensions.set(Dimension::Device, software.device);
+        dimensions.set(Dimension::Browser, software.browser);
+        dimensions.set(Dimension::BrowserVersion, software.browser_version);
+        dimensions.set(Dimension::Os, software.os);
+        dimensions.set(Dimension::OsVersion, software.os_version);
+        dimensions.set(Dimension::Country, country);
+        dimensions.set(Dimension::NavigationType, beacon.nav.name());
+        Ok(PageView {
+            site_id,
+            at,
+            dimensions,
+            metrics: beacon.metric_values(),
+        })
+    }
+}
