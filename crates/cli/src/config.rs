@@ -4,8 +4,10 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,6 +71,26 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "SIGHTLINE_LOG_FORMAT")]
     pub log_format: Option<LogFormat>,
+    /// A MaxMind-format country database for RUM page views [default: none, country "unknown"].
+    #[arg(long, env = "SIGHTLINE_GEOIP_DB")]
+    pub geoip_db: Option<PathBuf>,
+    /// Proxies whose X-Forwarded-For is believed, comma-separated (`10.0.0.0/8,127.0.0.1`).
+    #[arg(long, env = "SIGHTLINE_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Option<Vec<IpNet>>,
+    /// RUM beacons per second one site may send [default: 2000].
+    #[arg(long, env = "SIGHTLINE_RUM_SITE_RATE")]
+    pub rum_site_rate: Option<NonZeroU32>,
+    /// RUM beacons per minute one client address may send [default: 120].
+    #[arg(long, env = "SIGHTLINE_RUM_ADDRESS_RATE")]
+    pub rum_address_rate: Option<NonZeroU32>,
+}
+
+/// A network (`10.0.0.0/8`) or a single address (`127.0.0.1`).
+fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is not an IP address or network"))
 }
 
 /// User management.
@@ -163,6 +185,10 @@ struct ServerSection {
     #[serde(default, with = "sightline_core::duration_text::option")]
     session_lifetime: Option<Duration>,
     log_format: Option<LogFormat>,
+    geoip_db: Option<PathBuf>,
+    trusted_proxies: Option<Vec<String>>,
+    rum_site_rate: Option<NonZeroU32>,
+    rum_address_rate: Option<NonZeroU32>,
 }
 
 /// Settings after every source has had its say.
@@ -182,6 +208,14 @@ pub struct Settings {
     pub session_lifetime: Duration,
     /// Log format.
     pub log_format: LogFormat,
+    /// Country database.
+    pub geoip_db: Option<PathBuf>,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// RUM beacons per second per site.
+    pub rum_site_rate: Option<NonZeroU32>,
+    /// RUM beacons per minute per client address.
+    pub rum_address_rate: Option<NonZeroU32>,
 }
 
 /// The default listen address.
@@ -237,6 +271,23 @@ impl Settings {
                 .and_then(|s| s.log_format)
                 .or(server.log_format)
                 .unwrap_or(LogFormat::Text),
+            geoip_db: serve.and_then(|s| s.geoip_db.clone()).or(server.geoip_db),
+            trusted_proxies: match serve.and_then(|s| s.trusted_proxies.clone()) {
+                Some(networks) => networks,
+                None => server
+                    .trusted_proxies
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|text| {
+                        parse_network(text)
+                            .map_err(|e| anyhow::anyhow!("server.trusted_proxies: {e}"))
+                    })
+                    .collect::<Result<_>>()?,
+            },
+            rum_site_rate: serve.and_then(|s| s.rum_site_rate).or(server.rum_site_rate),
+            rum_address_rate: serve
+                .and_then(|s| s.rum_address_rate)
+                .or(server.rum_address_rate),
         })
     }
 

@@ -9,4 +9,11 @@
 //! This crate must never keep a client's IP address: it is read for the
 //! country and the rate limit, and dropped.
 
+pub mod client_address;
+pub mod collector;
 pub mod enrich;
+pub mod writer;
+
+pub use collector::{
+    BeaconRequest, Collected, Collector, CollectorConfig, RejectReason, Rejection,
+};

@@ -20,7 +20,8 @@ mod state;
 pub use auth::{TOKEN_PREFIX, hash_password, mint_token, new_secret, secret_hash, verify_password};
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
-pub use state::{AppState, ServerConfig};
+pub use sightline_rum::CollectorConfig;
+pub use state::{AppState, ServerConfig, StartError};
 
 use axum::Router;
 use std::future::Future;
@@ -92,6 +93,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = state.store.clone();
     let limiter = state.login_limiter.clone();
+    let collector = state.collector.clone();
+    let draining = state.clone();
     let app = router(state);
     let housekeeping_store = store.clone();
     let housekeeping = tokio::spawn(async move {
@@ -99,6 +102,7 @@ pub async fn serve(
         loop {
             tick.tick().await;
             limiter.shrink();
+            collector.shrink();
             if let Err(error) = housekeeping_store.purge_expired_sessions().await {
                 tracing::warn!(%error, "purging expired sessions");
             }
@@ -111,6 +115,8 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     housekeeping.abort();
+    // Every beacon answered 2xx is already committed; this only ends the writer.
+    draining.drain().await;
     store.close().await;
     result
 }

@@ -28,6 +28,11 @@ struct RouteLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BeaconLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -44,6 +49,7 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    beacons: Family<BeaconLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -69,11 +75,18 @@ impl Default for Metrics {
             "Time to answer HTTP requests, by route template",
             latency.clone(),
         );
+        let beacons = Family::<BeaconLabels, Counter>::default();
+        registry.register(
+            "rum_beacons",
+            "RUM beacons by outcome: stored, bot (dropped), or the reason of a rejection",
+            beacons.clone(),
+        );
         registry.register("build_info", "The running build; always 1", build);
         Self {
             registry,
             requests,
             latency,
+            beacons,
         }
     }
 }
@@ -86,6 +99,15 @@ impl Metrics {
             tracing::error!(%error, "encoding metrics");
         }
         text
+    }
+
+    /// Counts one beacon by what became of it.
+    pub fn count_beacon(&self, outcome: &str) {
+        self.beacons
+            .get_or_create(&BeaconLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {

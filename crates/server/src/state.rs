@@ -2,8 +2,12 @@
 
 use crate::login_limit::{LoginLimiter, LoginLimits};
 use crate::metrics::Metrics;
+use sightline_rum::enrich::{Enricher, GeoIp};
+use sightline_rum::writer::WriterTask;
+use sightline_rum::{Collector, CollectorConfig};
 use sightline_store::Store;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How the HTTP application behaves; filled from the command line, the
@@ -24,6 +28,12 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// A request (body included) that takes longer than this is answered 408.
     pub request_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// A MaxMind-format country database for page views' countries.
+    pub geoip_db: Option<PathBuf>,
+    /// The RUM collector's queue and rate limits.
+    pub collector: CollectorConfig,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +45,9 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             max_concurrent_requests: 512,
             request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            geoip_db: None,
+            collector: CollectorConfig::default(),
         }
     }
 }
@@ -52,19 +65,55 @@ pub struct AppState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Permits for requests in flight.
     pub request_permits: Arc<tokio::sync::Semaphore>,
+    /// The RUM collector.
+    pub collector: Arc<Collector>,
+    /// The collector's page-view writer, awaited at shutdown.
+    writer_task: Arc<Mutex<Option<WriterTask>>>,
+}
+
+/// What can keep the application from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The country database does not load.
+    #[error(transparent)]
+    GeoIp(#[from] sightline_rum::enrich::GeoIpError),
+    /// The embedded User-Agent rules do not load.
+    #[error(transparent)]
+    UserAgentRules(#[from] sightline_rum::enrich::RulesError),
 }
 
 impl AppState {
-    /// State for a server on `store` with `config`.
-    pub fn new(store: Store, config: ServerConfig) -> Self {
-        Self {
+    /// State for a server on `store` with `config`. Starts the RUM
+    /// collector's writer, so it must run inside the async runtime.
+    pub fn new(store: Store, config: ServerConfig) -> Result<Self, StartError> {
+        let geo = config.geoip_db.as_deref().map(GeoIp::open).transpose()?;
+        let enricher = Enricher::new(geo)?;
+        let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
+        Ok(Self {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
             request_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),
-            config: Arc::new(config),
             metrics: Arc::new(Metrics::default()),
+            collector: Arc::new(collector),
+            writer_task: Arc::new(Mutex::new(Some(writer_task))),
+            config: Arc::new(config),
             store,
+        })
+    }
+
+    /// Stops the collector and waits until every queued page view is stored.
+    pub async fn drain(&self) {
+        self.collector.close();
+        let task = self
+            .writer_task
+            .lock()
+            .ok()
+            .and_then(|mut task| task.take());
+        if let Some(task) = task {
+            if let Err(error) = task.await {
+                tracing::error!(%error, "the page-view writer failed");
+            }
         }
     }
 }

@@ -10,6 +10,13 @@ use sightline_store::{BackendKind, NewUser, Store, SystemClock, on_both_backends
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+#[path = "api/collector.rs"]
+mod collector;
+use collector::{
+    bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
+    beacons_become_enriched_page_views,
+};
+
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
 const VIEWER: (&str, &str) = ("dev@example.com", "viewer password 1");
 
@@ -43,7 +50,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config);
+        let state = AppState::new(store.clone(), config).unwrap();
         let task = tokio::spawn(sightline_server::serve(listener, state, async {
             let _ = signal.await;
         }));
@@ -158,6 +165,9 @@ on_both_backends!(
     monitors_are_validated_with_the_field_named,
     users_are_managed_by_admins,
     load_is_shed_and_slow_requests_time_out,
+    beacons_become_enriched_page_views,
+    bad_beacons_are_refused_and_store_nothing,
+    beacons_are_rate_limited_per_address,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

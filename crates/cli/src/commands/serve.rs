@@ -4,7 +4,7 @@ use super::{open_store, redact};
 use crate::config::{LogFormat, Settings};
 use anyhow::{Context, Result};
 use sightline_core::{Email, Role};
-use sightline_server::{AppState, ServerConfig};
+use sightline_server::{AppState, CollectorConfig, ServerConfig};
 use sightline_store::{NewUser, Store};
 use tracing_subscriber::EnvFilter;
 
@@ -19,13 +19,24 @@ pub async fn run(settings: Settings) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     tracing::info!(address = %listener.local_addr()?, "listening");
+    let mut collector = CollectorConfig::default();
+    if let Some(rate) = settings.rum_site_rate {
+        collector.per_site_per_second = rate;
+    }
+    if let Some(rate) = settings.rum_address_rate {
+        collector.per_address_per_minute = rate;
+    }
     let config = ServerConfig {
         session_lifetime: settings.session_lifetime,
         secure_cookies: !settings.insecure_cookies,
         public_url: settings.public_url.clone(),
+        trusted_proxies: settings.trusted_proxies.clone(),
+        geoip_db: settings.geoip_db.clone(),
+        collector,
         ..ServerConfig::default()
     };
-    sightline_server::serve(listener, AppState::new(store, config), shutdown_signal())
+    let state = AppState::new(store, config).context("cannot start the server")?;
+    sightline_server::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")?;
     tracing::info!("stopped");

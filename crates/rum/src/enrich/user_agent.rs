@@ -74,10 +74,13 @@ impl UserAgentParser {
         let (mut os_family, mut os_version) = match &os {
             Some(found) => (
                 canonical_os(&found.os),
-                found.major.as_ref().map(|major| match (found.os.as_ref(), found.minor.as_ref()) {
-                    ("Mac OS X", Some(minor)) if major == "10" => format!("{major}.{minor}"),
-                    _ => major.to_string(),
-                }),
+                found
+                    .major
+                    .as_ref()
+                    .map(|major| match (found.os.as_ref(), found.minor.as_ref()) {
+                        ("Mac OS X", Some(minor)) if major == "10" => format!("{major}.{minor}"),
+                        _ => major.to_string(),
+                    }),
             ),
             None => ("Other".to_owned(), None),
         };
@@ -121,7 +124,9 @@ fn os_from_hints(platform: &str, version: &str) -> Option<(String, String)> {
     match platform {
         "Windows" if major >= 13 => Some(("Windows".to_owned(), "11".to_owned())),
         "Windows" if major >= 1 => Some(("Windows".to_owned(), "10".to_owned())),
-        "macOS" | "Android" | "iOS" | "Chrome OS" if major > 0 => Some((platform.to_owned(), major.to_string())),
+        "macOS" | "Android" | "iOS" | "Chrome OS" if major > 0 => {
+            Some((platform.to_owned(), major.to_string()))
+        }
         _ => None,
     }
 }
@@ -130,7 +135,9 @@ fn os_from_hints(platform: &str, version: &str) -> Option<(String, String)> {
 /// tablet names, and Android without `Mobile`, with the Client Hints'
 /// `mobile` flag where given.
 fn device_type(user_agent: &str, hints: Option<&ClientHints>) -> &'static str {
-    let tablet = ["iPad", "Tablet", "Kindle", "Silk/", "PlayBook"].iter().any(|name| user_agent.contains(name))
+    let tablet = ["iPad", "Tablet", "Kindle", "Silk/", "PlayBook"]
+        .iter()
+        .any(|name| user_agent.contains(name))
         || (user_agent.contains("Android") && !user_agent.contains("Mobile"));
     if tablet {
         return "tablet";
@@ -138,7 +145,12 @@ fn device_type(user_agent: &str, hints: Option<&ClientHints>) -> &'static str {
     match hints.and_then(|hints| hints.mobile) {
         Some(true) => "mobile",
         Some(false) if !user_agent.contains("Android") => "desktop",
-        _ if ["Mobi", "iPhone", "iPod", "Windows Phone"].iter().any(|name| user_agent.contains(name)) => "mobile",
+        _ if ["Mobi", "iPhone", "iPod", "Windows Phone"]
+            .iter()
+            .any(|name| user_agent.contains(name)) =>
+        {
+            "mobile"
+        }
         _ => "desktop",
     }
 }
@@ -147,37 +159,66 @@ fn device_type(user_agent: &str, hints: Option<&ClientHints>) -> &'static str {
 mod tests {
     use super::*;
 
-    const CHROME_WINDOWS: &str =
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 
     fn parse(user_agent: &str, hints: Option<ClientHints>) -> Software {
-        UserAgentParser::shared().unwrap().parse(user_agent, hints.as_ref())
+        UserAgentParser::shared()
+            .unwrap()
+            .parse(user_agent, hints.as_ref())
     }
 
     #[test]
     fn common_browsers_are_recognised() {
         let chrome = parse(CHROME_WINDOWS, None);
         assert_eq!(
-            (chrome.browser.as_str(), chrome.browser_version.as_str(), chrome.os_version.as_str(), chrome.device),
+            (
+                chrome.browser.as_str(),
+                chrome.browser_version.as_str(),
+                chrome.os_version.as_str(),
+                chrome.device
+            ),
             ("Chrome", "Chrome 120", "Windows 10", "desktop")
         );
         let iphone = parse(
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_2 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.2 Mobile/15E148 Safari/604.1",
             None,
         );
-        assert_eq!((iphone.browser_version.as_str(), iphone.os_version.as_str(), iphone.device), ("Mobile Safari 17", "iOS 17", "mobile"));
+        assert_eq!(
+            (
+                iphone.browser_version.as_str(),
+                iphone.os_version.as_str(),
+                iphone.device
+            ),
+            ("Mobile Safari 17", "iOS 17", "mobile")
+        );
         let ipad = parse(
             "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
             None,
         );
         assert_eq!(ipad.device, "tablet");
-        let firefox = parse("Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0", None);
-        assert_eq!((firefox.browser_version.as_str(), firefox.os_version.as_str()), ("Firefox 121", "macOS 10.15"));
+        let firefox = parse(
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10.15; rv:121.0) Gecko/20100101 Firefox/121.0",
+            None,
+        );
+        assert_eq!(
+            (
+                firefox.browser_version.as_str(),
+                firefox.os_version.as_str()
+            ),
+            ("Firefox 121", "macOS 10.15")
+        );
         let android = parse(
             "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
             None,
         );
-        assert_eq!((android.browser.as_str(), android.device, android.os_version.as_str()), ("Chrome", "mobile", "Android 10"));
+        assert_eq!(
+            (
+                android.browser.as_str(),
+                android.device,
+                android.os_version.as_str()
+            ),
+            ("Chrome", "mobile", "Android 10")
+        );
     }
 
     #[test]
@@ -201,7 +242,13 @@ mod tests {
 
     #[test]
     fn robots_are_recognised() {
-        assert!(parse("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", None).is_bot);
+        assert!(
+            parse(
+                "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+                None
+            )
+            .is_bot
+        );
         assert!(parse("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", None).is_bot);
         assert!(parse("", None).is_bot);
         assert!(!parse(CHROME_WINDOWS, None).is_bot);

@@ -5,6 +5,7 @@
 mod health;
 mod monitors;
 mod openapi;
+mod rum;
 mod session;
 mod sites;
 mod tokens;
@@ -41,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "tokens", description = "API tokens for scripts and agents"),
         (name = "sites", description = "Websites measured by real-user monitoring"),
         (name = "monitors", description = "Synthetic checks"),
+        (name = "rum", description = "Real-user monitoring: the beacon collector"),
     )
 )]
 struct ApiDoc;
@@ -67,6 +69,7 @@ impl Modify for SecuritySchemes {
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
+        .merge(rum::router())
         .nest(
             "/api/v1",
             OpenApiRouter::new()

@@ -1,0 +1,289 @@
+//! The collector: from a beacon request to a durable page view, or a
+//! rejection with a reason.
+//!
+//! Order of checks, cheapest first: size, JSON and ranges, the site key (from
+//! a short-lived cache), the `Origin` against the site's allowed origins
+//! and the page URL, rate limits per site and per client address, then
+//! enrichment and the group-committed write.
+
+use crate::enrich::{Enricher, NotAPageView};
+use crate::writer::{PageViewWriter, WriteError, WriterTask};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use sightline_core::rum::{Beacon, MAX_BEACON_BYTES};
+use sightline_core::site::canonical_origin;
+use sightline_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How the collector behaves.
+#[derive(Debug, Clone)]
+pub struct CollectorConfig {
+    /// Page views waiting for their commit before beacons are refused (503).
+    pub queue_capacity: usize,
+    /// Page views per transaction at most.
+    pub max_batch: usize,
+    /// Beacons per second one site may send (bursts up to one second's worth).
+    pub per_site_per_second: NonZeroU32,
+    /// Beacons per minute one client address may send.
+    pub per_address_per_minute: NonZeroU32,
+}
+
+impl Default for CollectorConfig {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 10_000,
+            max_batch: 1_000,
+            per_site_per_second: NonZeroU32::new(2_000).unwrap_or(NonZeroU32::MIN),
+            per_address_per_minute: NonZeroU32::new(120).unwrap_or(NonZeroU32::MIN),
+        }
+    }
+}
+
+/// One beacon as it arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct BeaconRequest<'a> {
+    /// The body.
+    pub body: &'a [u8],
+    /// The `Origin` header.
+    pub origin: Option<&'a str>,
+    /// The `User-Agent` header.
+    pub user_agent: &'a str,
+    /// The client address (after trusted proxies).
+    pub client: IpAddr,
+}
+
+/// What became of an accepted beacon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Collected {
+    /// Stored durably.
+    Stored,
+    /// A robot's: accepted and dropped.
+    DroppedBot,
+}
+
+/// Why a beacon was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// Larger than the limit.
+    TooLarge,
+    /// Not JSON, or breaking the schema or a value range.
+    Malformed,
+    /// No site has this key.
+    UnknownSite,
+    /// The page's origin is not one of the site's.
+    OriginNotAllowed,
+    /// Too many beacons from this site or address.
+    RateLimited,
+    /// The queue is full or the database unavailable.
+    Unavailable,
+}
+
+impl RejectReason {
+    /// A stable name, used as the error code and the metrics label.
+    pub fn name(self) -> &'static str {
+        match self {
+            RejectReason::TooLarge => "too_large",
+            RejectReason::Malformed => "malformed",
+            RejectReason::UnknownSite => "unknown_site",
+            RejectReason::OriginNotAllowed => "origin_not_allowed",
+            RejectReason::RateLimited => "rate_limited",
+            RejectReason::Unavailable => "unavailable",
+        }
+    }
+
+    /// The HTTP status to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            RejectReason::TooLarge => 413,
+            RejectReason::Malformed | RejectReason::UnknownSite => 400,
+            RejectReason::OriginNotAllowed => 403,
+            RejectReason::RateLimited => 429,
+            RejectReason::Unavailable => 503,
+        }
+    }
+}
+
+/// A refused beacon: the reason and what exactly was wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    /// Why, as a category.
+    pub reason: RejectReason,
+    /// Why, in words.
+    pub message: String,
+    /// The offending beacon field, for malformed beacons.
+    pub field: Option<String>,
+}
+
+fn reject(reason: RejectReason, message: impl Into<String>) -> Rejection {
+    Rejection {
+        reason,
+        message: message.into(),
+        field: None,
+    }
+}
+
+/// What the collector needs to know of a site.
+#[derive(Debug, Clone)]
+struct SiteEntry {
+    id: i64,
+    origins: Vec<String>,
+    keep_query_string: bool,
+}
+
+/// Site lookups are cached this long, so a beacon costs no database read;
+/// a changed site takes effect within it.
+const SITE_CACHE_TTL: Duration = Duration::from_secs(5);
+const SITE_CACHE_MAX: usize = 10_000;
+
+/// The RUM collector. One per process.
+#[derive(Debug)]
+pub struct Collector {
+    store: Store,
+    enricher: Enricher,
+    writer: PageViewWriter,
+    sites: RwLock<HashMap<String, (Instant, Option<SiteEntry>)>>,
+    per_site: DefaultKeyedRateLimiter<i64>,
+    per_address: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Collector {
+    /// A collector writing to `store`; also returns the writer task to await
+    /// after [`Collector::close`].
+    pub fn start(store: Store, enricher: Enricher, config: &CollectorConfig) -> (Self, WriterTask) {
+        let (writer, task) =
+            PageViewWriter::spawn(store.clone(), config.queue_capacity, config.max_batch);
+        let collector = Self {
+            store,
+            enricher,
+            writer,
+            sites: RwLock::new(HashMap::new()),
+            per_site: RateLimiter::keyed(Quota::per_second(config.per_site_per_second)),
+            per_address: RateLimiter::keyed(Quota::per_minute(config.per_address_per_minute)),
+        };
+        (collector, task)
+    }
+
+    /// Takes one beacon through every check to durable storage.
+    pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<Collected, Rejection> {
+        if request.body.len() > MAX_BEACON_BYTES {
+            return Err(reject(
+                RejectReason::TooLarge,
+                format!("the beacon is larger than {MAX_BEACON_BYTES} bytes"),
+            ));
+        }
+        let beacon = Beacon::parse(request.body).map_err(|error| Rejection {
+            reason: RejectReason::Malformed,
+            message: error.to_string(),
+            field: (!error.field.is_empty()).then_some(error.field),
+        })?;
+        let site = self.site(&beacon.site).await?.ok_or_else(|| {
+            reject(
+                RejectReason::UnknownSite,
+                format!("no site has the key `{}`", beacon.site),
+            )
+        })?;
+        check_origin(&site, request.origin, &beacon.url)?;
+        if self.per_site.check_key(&site.id).is_err()
+            || self.per_address.check_key(&request.client).is_err()
+        {
+            return Err(reject(
+                RejectReason::RateLimited,
+                "too many beacons; slow down",
+            ));
+        }
+        let at = self.store.now();
+        let page_view = match self.enricher.page_view(
+            site.id,
+            site.keep_query_string,
+            &beacon,
+            request.user_agent,
+            request.client,
+            at,
+        ) {
+            Ok(page_view) => page_view,
+            Err(NotAPageView::Bot) => return Ok(Collected::DroppedBot),
+        };
+        self.writer
+            .write(page_view)
+            .await
+            .map_err(|error| match error {
+                WriteError::QueueFull | WriteError::Closed | WriteError::Store(_) => {
+                    reject(RejectReason::Unavailable, error.to_string())
+                }
+            })?;
+        Ok(Collected::Stored)
+    }
+
+    /// Stops accepting page views; queued ones are committed. Await the
+    /// writer task afterwards.
+    pub fn close(&self) {
+        self.writer.close();
+    }
+
+    /// Forgets rate-limit keys that have recovered.
+    pub fn shrink(&self) {
+        self.per_site.retain_recent();
+        self.per_address.retain_recent();
+    }
+
+    async fn site(&self, key: &str) -> Result<Option<SiteEntry>, Rejection> {
+        if let Ok(cache) = self.sites.read() {
+            if let Some((fetched, entry)) = cache.get(key) {
+                if fetched.elapsed() < SITE_CACHE_TTL {
+                    return Ok(entry.clone());
+                }
+            }
+        }
+        let entry = match self.store.site_by_key(key).await {
+            Ok(site) => Some(SiteEntry {
+                id: site.id,
+                origins: site.spec.origins,
+                keep_query_string: site.spec.keep_query_string,
+            }),
+            Err(StoreError::NotFound(_)) => None,
+            Err(error) => return Err(reject(RejectReason::Unavailable, error.to_string())),
+        };
+        if let Ok(mut cache) = self.sites.write() {
+            if cache.len() >= SITE_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key.to_owned(), (Instant::now(), entry.clone()));
+        }
+        Ok(entry)
+    }
+}
+
+/// The beacon's `Origin` must be one of the site's origins, and the page URL
+/// must be on that same origin.
+fn check_origin(site: &SiteEntry, origin: Option<&str>, page_url: &str) -> Result<(), Rejection> {
+    let Some(origin) = origin else {
+        return Err(reject(
+            RejectReason::OriginNotAllowed,
+            "the beacon has no Origin header",
+        ));
+    };
+    let origin = canonical_origin(origin).map_err(|_| {
+        reject(
+            RejectReason::OriginNotAllowed,
+            format!("`{origin}` is not an origin"),
+        )
+    })?;
+    if !site.origins.contains(&origin) {
+        return Err(reject(
+            RejectReason::OriginNotAllowed,
+            format!("`{origin}` is not one of the site's allowed origins"),
+        ));
+    }
+    let page_origin = url::Url::parse(page_url).map(|url| url.origin().ascii_serialization());
+    if page_origin.as_deref() != Ok(origin.as_str()) {
+        return Err(reject(
+            RejectReason::OriginNotAllowed,
+            "the page URL is not on the Origin the beacon came from",
+        ));
+    }
+    Ok(())
+}
