@@ -14,7 +14,7 @@ use std::sync::Arc;
 mod collector;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
-    beacons_become_enriched_page_views,
+    beacons_become_enriched_page_views, the_script_is_small_compressed_and_cached,
 };
 
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
@@ -168,6 +168,7 @@ on_both_backends!(
     beacons_become_enriched_page_views,
     bad_beacons_are_refused_and_store_nothing,
     beacons_are_rate_limited_per_address,
+    the_script_is_small_compressed_and_cached,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

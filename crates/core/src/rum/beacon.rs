@@ -82,14 +82,19 @@ pub struct BeaconEnvironment {
     pub lang: Option<String>,
 }
 
-/// User-Agent Client Hints (`navigator.userAgentData` with high-entropy
-/// values), which stay exact where the User-Agent string is reduced.
+/// User-Agent Client Hints as `navigator.userAgentData.getHighEntropyValues`
+/// returns them (the script sends the object as it is). They stay exact
+/// where the User-Agent string is reduced. Keys a browser adds later are
+/// ignored rather than refused.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ClientHints {
-    /// The browser brands and their full versions.
+    /// The browser brands with their major versions (GREASE brands included).
     #[serde(default)]
     pub brands: Vec<ClientHintsBrand>,
+    /// The same brands with their full versions.
+    #[serde(default)]
+    pub full_version_list: Vec<ClientHintsBrand>,
     /// Whether the browser says it is on a mobile device.
     pub mobile: Option<bool>,
     /// The OS (`Windows`, `macOS`, `Android`, `Linux`, `Chrome OS`).
@@ -200,28 +205,31 @@ impl BeaconEnvironment {
 
 impl ClientHints {
     fn validate(&self) -> Result<(), ValidationError> {
-        if self.brands.len() > 10 {
-            return Err(ValidationError::new(
-                "brands",
-                "must have at most 10 entries",
-            ));
-        }
-        for (index, brand) in self.brands.iter().enumerate() {
-            bounded_text(&format!("brands[{index}].brand"), &brand.brand, 64)?;
-            bounded_text(&format!("brands[{index}].version"), &brand.version, 32)?;
+        for (field, brands) in [
+            ("brands", &self.brands),
+            ("fullVersionList", &self.full_version_list),
+        ] {
+            if brands.len() > 10 {
+                return Err(ValidationError::new(field, "must have at most 10 entries"));
+            }
+            for (index, brand) in brands.iter().enumerate() {
+                bounded_text(&format!("{field}[{index}].brand"), &brand.brand, 64)?;
+                bounded_text(&format!("{field}[{index}].version"), &brand.version, 32)?;
+            }
         }
         for (field, value) in [
             ("platform", &self.platform),
-            ("platform_version", &self.platform_version),
+            ("platformVersion", &self.platform_version),
             ("model", &self.model),
         ] {
-            if let Some(value) = value {
-                if value.chars().count() > 64 || value.chars().any(char::is_control) {
-                    return Err(ValidationError::new(
-                        field,
-                        "must be at most 64 printable characters",
-                    ));
-                }
+            // Empty values are allowed: desktop browsers send an empty model.
+            if value.as_ref().is_some_and(|value| {
+                value.chars().count() > 64 || value.chars().any(char::is_control)
+            }) {
+                return Err(ValidationError::new(
+                    field,
+                    "must be at most 64 printable characters",
+                ));
             }
         }
         Ok(())
@@ -251,8 +259,9 @@ mod tests {
             "site": "abc123", "url": "https://shop.example.com/cart?id=7#top", "nav": "navigate",
             "metrics": {"lcp": 1234.5, "fcp": 800.0, "cls": 0.02, "ttfb": 180.0, "load": 2100.0},
             "env": {"vw": 1280, "vh": 720, "dpr": 2.0, "ect": "4g", "lang": "en-US"},
-            "hints": {"brands": [{"brand": "Google Chrome", "version": "120.0.6099.71"}], "mobile": false,
-                      "platform": "Windows", "platform_version": "15.0.0"}
+            "hints": {"brands": [{"brand": "Google Chrome", "version": "120"}], "mobile": false,
+                      "platform": "Windows", "platformVersion": "15.0.0", "model": "",
+                      "fullVersionList": [{"brand": "Google Chrome", "version": "120.0.6099.71"}]}
         });
         if let (Some(document), serde_json::Value::Object(extra)) =
             (document.as_object_mut(), extra)
@@ -297,6 +306,10 @@ mod tests {
                 "hints.brands[0].version",
             ),
             (json!({"cookie": "x"}), "cookie"),
+            (
+                json!({"hints": {"platformVersion": "1\n"}}),
+                "hints.platformVersion",
+            ),
         ];
         for (extra, field) in cases {
             let text = extra.to_string();

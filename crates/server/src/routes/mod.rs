@@ -6,6 +6,7 @@ mod health;
 mod monitors;
 mod openapi;
 mod rum;
+mod script;
 mod session;
 mod sites;
 mod tokens;
@@ -70,6 +71,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(rum::router())
+        .merge(script::router())
         .nest(
             "/api/v1",
             OpenApiRouter::new()

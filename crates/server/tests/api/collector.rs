@@ -30,8 +30,9 @@ pub(super) fn beacon(key: &str) -> Value {
         "site": key, "url": "https://shop.example.com/cart?session=secret#top", "nav": "navigate",
         "metrics": {"lcp": 1834.2, "fcp": 912.0, "cls": 0.031, "inp": 96.0, "ttfb": 211.5, "load": 2304.0},
         "env": {"vw": 1440, "vh": 900, "dpr": 2.0, "ect": "4g", "lang": "en-GB"},
-        "hints": {"brands": [{"brand": "Google Chrome", "version": "120.0.6099.71"}], "mobile": false,
-                  "platform": "Windows", "platform_version": "15.0.0"}
+        "hints": {"brands": [{"brand": "Google Chrome", "version": "120"}], "mobile": false,
+                  "platform": "Windows", "platformVersion": "15.0.0",
+                  "fullVersionList": [{"brand": "Google Chrome", "version": "120.0.6099.71"}]}
     })
 }
 
@@ -169,7 +170,13 @@ pub(super) async fn beacons_become_enriched_page_views(kind: BackendKind) {
 }
 
 /// A body, its Origin, and the status, code and field it must be refused with.
-type BadBeacon = (Vec<u8>, Option<&'static str>, StatusCode, &'static str, Option<&'static str>);
+type BadBeacon = (
+    Vec<u8>,
+    Option<&'static str>,
+    StatusCode,
+    &'static str,
+    Option<&'static str>,
+);
 
 pub(super) async fn bad_beacons_are_refused_and_store_nothing(kind: BackendKind) {
     let server = TestServer::start(kind).await;
@@ -355,5 +362,76 @@ pub(super) async fn beacons_are_rate_limited_per_address(kind: BackendKind) {
         (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
     );
     assert_eq!(stored(&server, site_id).await.len(), 3);
+    server.stop().await;
+}
+
+pub(super) async fn the_script_is_small_compressed_and_cached(kind: BackendKind) {
+    use std::io::Read;
+    let server = TestServer::start(kind).await;
+    let fetch = |encoding: &'static str, etag: Option<String>| {
+        let mut request = server
+            .http
+            .get(server.url("/rum.js"))
+            .header(header::ACCEPT_ENCODING, encoding);
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        request.send()
+    };
+    let plain = fetch("identity", None).await.unwrap();
+    assert_eq!(plain.status(), StatusCode::OK);
+    assert_eq!(
+        plain.headers()[header::CONTENT_TYPE],
+        "text/javascript; charset=utf-8"
+    );
+    assert!(
+        plain.headers()[header::CACHE_CONTROL]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    let etag = plain.headers()[header::ETAG].to_str().unwrap().to_owned();
+    let source = plain.text().await.unwrap();
+    assert!(
+        source.starts_with("!function(){try{") && source.contains("/rum/v1/beacon"),
+        "{source}"
+    );
+    assert!(
+        !source.contains("Sightline RUM:"),
+        "the header comment is served"
+    );
+
+    let gzip = fetch("gzip, deflate", None).await.unwrap();
+    assert_eq!(gzip.headers()[header::CONTENT_ENCODING], "gzip");
+    let compressed = gzip.bytes().await.unwrap();
+    assert!(
+        compressed.len() <= 1_500,
+        "gzip is {} bytes",
+        compressed.len()
+    );
+    let mut unpacked = String::new();
+    flate2::read::GzDecoder::new(&compressed[..])
+        .read_to_string(&mut unpacked)
+        .unwrap();
+    assert_eq!(unpacked, source);
+
+    let brotli = fetch("gzip;q=0.5, br", None).await.unwrap();
+    assert_eq!(brotli.headers()[header::CONTENT_ENCODING], "br");
+    let compressed = brotli.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(&mut &compressed[..], &mut unpacked).unwrap();
+    assert_eq!(unpacked, source.as_bytes());
+    assert!(
+        compressed.len() < 1_500,
+        "brotli is {} bytes",
+        compressed.len()
+    );
+    assert!(
+        fetch("br;q=0, gzip", None).await.unwrap().headers()[header::CONTENT_ENCODING] == "gzip"
+    );
+
+    let again = fetch("gzip", Some(etag)).await.unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert!(again.bytes().await.unwrap().is_empty());
     server.stop().await;
 }
