@@ -1,8 +1,9 @@
 //! Project automation, run as `cargo xtask <task>`.
 //!
 //! `cargo xtask test` makes a fresh machine able to run every test and then
-//! runs them: it starts (or installs, then starts) the PostgreSQL server the
-//! tests use when none answers, and runs the whole workspace's tests with
+//! runs them: it installs headless Chromium and chromedriver when missing,
+//! starts (or installs, then starts) the PostgreSQL server the tests use when
+//! none answers, and runs the whole workspace's tests with
 //! cargo-nextest (or `cargo test` where nextest is missing). Each requirement
 //! is one function here; a task that needs a new service adds one.
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
 
 /// Installs what the tests need, then runs them all.
 fn test(extra: &[String]) -> Result<(), String> {
+    ensure_chromium()?;
     let postgres_url = ensure_postgres()?;
     eprintln!("xtask: tests use PostgreSQL at {postgres_url}");
     let nextest = Command::new("cargo")
@@ -55,6 +57,24 @@ fn test(extra: &[String]) -> Result<(), String> {
     } else {
         Err(format!("tests failed ({status})"))
     }
+}
+
+/// Makes sure headless Chromium and chromedriver are installed (Debian's
+/// packages), for the browser tests.
+fn ensure_chromium() -> Result<(), String> {
+    let chromium =
+        std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let driver = std::env::var("SIGHTLINE_CHROMEDRIVER")
+        .unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+    if std::path::Path::new(&chromium).is_file() && std::path::Path::new(&driver).is_file() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing Chromium and chromedriver from the Debian packages");
+    run("apt-get", &["update", "-q"])?;
+    run(
+        "apt-get",
+        &["install", "-y", "-q", "chromium", "chromium-driver"],
+    )
 }
 
 /// Makes sure a PostgreSQL server answers and returns the URL to reach it.

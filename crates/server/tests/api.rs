@@ -10,8 +10,11 @@ use sightline_store::{BackendKind, NewUser, Store, SystemClock, on_both_backends
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+#[path = "api/browser.rs"]
+mod browser;
 #[path = "api/collector.rs"]
 mod collector;
+use browser::real_chromium_page_views_arrive_with_plausible_metrics;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
     beacons_become_enriched_page_views, the_script_is_small_compressed_and_cached,
@@ -169,6 +172,7 @@ on_both_backends!(
     bad_beacons_are_refused_and_store_nothing,
     beacons_are_rate_limited_per_address,
     the_script_is_small_compressed_and_cached,
+    real_chromium_page_views_arrive_with_plausible_metrics,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -1,0 +1,286 @@
+//! Real pages in real headless Chromium, driven through chromedriver: the
+//! snippet loads the script, the beacons arrive, and the page views carry
+//! plausible measurements, the right browser, OS and device, and the
+//! single-page app's routes as pages of their own.
+
+use super::*;
+use sightline_core::Timestamp;
+use sightline_core::rum::{Dimension, Metric};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A chromedriver process on a free port, killed on drop.
+pub(super) struct ChromeDriver {
+    child: Child,
+    url: String,
+}
+
+impl ChromeDriver {
+    pub(super) async fn start() -> Self {
+        let binary = std::env::var("SIGHTLINE_CHROMEDRIVER")
+            .unwrap_or_else(|_| "/usr/bin/chromedriver".to_owned());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(&binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {binary} (run `cargo xtask test`, which installs it): {e}")
+            });
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{url}/status")).await.is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not answer");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        ChromeDriver { child, url }
+    }
+
+    /// A headless Chromium session with a fresh profile.
+    pub(super) async fn session(
+        &self,
+        profile: &std::path::Path,
+        user_agent: Option<&str>,
+    ) -> fantoccini::Client {
+        let chromium =
+            std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        let mut args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".to_owned(),
+            "--disable-gpu".to_owned(),
+            "--disable-background-networking".to_owned(),
+            "--disable-component-update".to_owned(),
+            "--no-first-run".to_owned(),
+            "--disable-dev-shm-usage".to_owned(),
+            format!("--user-data-dir={}", profile.display()),
+        ];
+        if let Some(user_agent) = user_agent {
+            args.push(format!("--user-agent={user_agent}"));
+        }
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".to_owned(),
+            json!({"binary": chromium, "args": args}),
+        );
+        fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&self.url)
+            .await
+            .expect("start a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The major version of the installed Chromium (`Chromium 156.0.…`).
+fn chromium_major() -> String {
+    let chromium =
+        std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    let output = Command::new(chromium)
+        .arg("--version")
+        .output()
+        .expect("run chromium --version");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace()
+        .find_map(|word| {
+            word.split('.')
+                .next()
+                .filter(|major| major.len() >= 2 && major.chars().all(|c| c.is_ascii_digit()))
+        })
+        .unwrap_or_else(|| panic!("no version in {text}"))
+        .to_owned()
+}
+
+/// A small website carrying the snippet: a content page and a single-page
+/// app whose buttons change the route through the History API.
+async fn start_website(script_url: String, site_key: String) -> String {
+    let snippet = format!(r#"<script async src="{script_url}" data-site="{site_key}"></script>"#);
+    let home = format!(
+        "<!doctype html><html><head><title>Shop</title>{snippet}</head><body>\
+         <div id=late></div><h1 style=\"font-size:64px\">Welcome to the shop</h1><p>{}</p>\
+         <script>setTimeout(function(){{document.getElementById('late').innerHTML='<p style=\"height:200px;margin:0\">late banner</p>'}},300)</script>\
+         </body></html>",
+        "Fresh coffee, roasted daily. ".repeat(40)
+    );
+    let app = format!(
+        "<!doctype html><html><head><title>App</title>{snippet}</head><body>\
+         <h1>App</h1><nav><button id=one>One</button><button id=two>Two</button></nav><main id=view>home</main>\
+         <script>\
+         function go(name){{history.pushState({{}},'','/app/'+name);\
+         setTimeout(function(){{document.getElementById('view').innerHTML='<h2>'+name+'</h2><p>'+'content '.repeat(50)+'</p>'}},50)}}\
+         document.getElementById('one').onclick=function(){{go('one')}};\
+         document.getElementById('two').onclick=function(){{go('two')}};\
+         </script></body></html>"
+    );
+    let router = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(move || async move { axum::response::Html(home) }),
+        )
+        .route(
+            "/app",
+            axum::routing::get(move || async move { axum::response::Html(app) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    origin
+}
+
+pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    // The website's origin is only known once it listens; the site is created after.
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let website = start_website(server.url("/rum.js"), key).await;
+    let mut spec = site.clone();
+    spec["origins"] = json!([website]);
+    let path = format!("/api/v1/sites/{}", site["id"]);
+    assert_eq!(
+        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
+        StatusCode::OK
+    );
+    let site_id = site["id"].as_i64().unwrap();
+
+    // Headless Chromium calls itself HeadlessChrome, which the collector
+    // rightly drops as a robot; this session presents the desktop Chrome
+    // User-Agent of the same version, as a person's browser would.
+    let major = chromium_major();
+    let user_agent = format!(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+    );
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let journey = async {
+        browser.goto(&format!("{website}/")).await?;
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        browser.goto(&format!("{website}/app")).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        browser
+            .find(fantoccini::Locator::Css("#one"))
+            .await?
+            .click()
+            .await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        browser
+            .find(fantoccini::Locator::Css("#two"))
+            .await?
+            .click()
+            .await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        browser.goto("about:blank").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let journey_result = journey.await;
+    let _ = browser.close().await;
+    journey_result.unwrap();
+
+    // Beacons travel after the pages are gone; give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let views = loop {
+        let views = server
+            .store
+            .page_views(
+                site_id,
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(i64::MAX / 2),
+                100,
+            )
+            .await
+            .unwrap();
+        if views.len() >= 4 || Instant::now() > deadline {
+            break views;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let pages: Vec<(&str, &str)> = views
+        .iter()
+        .map(|view| {
+            (
+                view.dimensions.get(Dimension::Page),
+                view.dimensions.get(Dimension::NavigationType),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            ("/", "navigate"),
+            ("/app", "navigate"),
+            ("/app/one", "soft"),
+            ("/app/two", "soft")
+        ],
+        "{views:#?}"
+    );
+    for view in &views {
+        assert_eq!(view.dimensions.get(Dimension::Browser), "Chrome");
+        assert_eq!(
+            view.dimensions.get(Dimension::BrowserVersion),
+            format!("Chrome {major}")
+        );
+        assert_eq!(view.dimensions.get(Dimension::Os), "Linux");
+        assert_eq!(view.dimensions.get(Dimension::Device), "desktop");
+    }
+    for hard in &views[..2] {
+        for metric in [
+            Metric::Ttfb,
+            Metric::Fcp,
+            Metric::Lcp,
+            Metric::DomContentLoaded,
+            Metric::Load,
+        ] {
+            let value = hard
+                .metrics
+                .get(metric)
+                .unwrap_or_else(|| panic!("{metric:?} missing: {hard:#?}"));
+            assert!(value > 0.0 && value < 10_000.0, "{metric:?} = {value}");
+        }
+        let (fcp, lcp) = (
+            hard.metrics.get(Metric::Fcp).unwrap(),
+            hard.metrics.get(Metric::Lcp).unwrap(),
+        );
+        assert!(lcp >= fcp, "LCP {lcp} before FCP {fcp}");
+        let cls = hard
+            .metrics
+            .get(Metric::Cls)
+            .expect("CLS is always reported");
+        assert!((0.0..5.0).contains(&cls), "CLS {cls}");
+    }
+    assert!(
+        views[0].metrics.get(Metric::Cls).unwrap() > 0.0,
+        "the late banner shifted the layout"
+    );
+    for soft in &views[2..] {
+        let settle = soft
+            .metrics
+            .get(Metric::Settle)
+            .expect("a soft navigation reports when the DOM settled");
+        assert!(settle >= 40.0 && settle < 5_000.0, "settle {settle}");
+        assert_eq!(
+            soft.metrics.get(Metric::Lcp),
+            None,
+            "a soft navigation has no LCP of its own"
+        );
+    }
+    server.stop().await;
+}
