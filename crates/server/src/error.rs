@@ -172,6 +172,13 @@ impl IntoResponse for ApiError {
             ApiError::Overloaded => Some(1),
             _ => None,
         };
+        if matches!(self, ApiError::PayloadTooLarge { .. }) {
+            // The rest of the body was not read: the connection cannot carry
+            // another request, and the client must know not to reuse it.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()

@@ -95,7 +95,14 @@ async fn collect_beacon(
                 message: rejection.message,
                 field: rejection.field,
             };
-            (status, axum::Json(body)).into_response()
+            let mut response = (status, axum::Json(body)).into_response();
+            if rejection.reason == RejectReason::TooLarge {
+                // The rest of the body was not read; the connection is done.
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
         }
     }
 }
