@@ -2,6 +2,7 @@
 //! their thresholds, the dimensions page views are grouped by, and the
 //! quantile sketch rollups keep.
 
+mod aggregate;
 mod beacon;
 mod dimension;
 mod metric;
@@ -9,6 +10,7 @@ mod page_url;
 mod page_view;
 mod sketch;
 
+pub use aggregate::Aggregate;
 pub use beacon::{
     Beacon, BeaconEnvironment, ClientHints, ClientHintsBrand, MAX_BEACON_BYTES, NavigationType,
 };

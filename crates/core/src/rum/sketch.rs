@@ -46,6 +46,12 @@ pub struct QuantileSketch {
 #[error("unreadable quantile sketch: {0}")]
 pub struct SketchDecodeError(String);
 
+impl SketchDecodeError {
+    pub(crate) fn new(reason: &str) -> Self {
+        Self(reason.to_owned())
+    }
+}
+
 /// The stored form: bucket keys as deltas from the previous key, so that
 /// neighbouring buckets cost a byte or two (postcard writes varints).
 #[derive(Serialize, Deserialize)]
