@@ -17,3 +17,5 @@ pub mod writer;
 pub use collector::{
     BeaconRequest, Collected, Collector, CollectorConfig, RejectReason, Rejection,
 };
+pub mod query;
+pub mod rollup;

@@ -75,7 +75,11 @@ impl Aggregate {
     /// How many values of a rated metric were good, needed improvement, were poor.
     pub fn ratings(&self, metric: Metric) -> Option<[u64; 3]> {
         metric.thresholds()?;
-        Some(self.metrics.get(&metric).map_or([0; 3], |aggregate| aggregate.ratings))
+        Some(
+            self.metrics
+                .get(&metric)
+                .map_or([0; 3], |aggregate| aggregate.ratings),
+        )
     }
 
     /// The compact binary form for storage.
@@ -89,7 +93,13 @@ impl Aggregate {
             })
             .collect();
         let mut bytes = vec![FORMAT_VERSION];
-        bytes.extend(postcard::to_allocvec(&Encoded { page_views: self.page_views, metrics }).unwrap_or_default());
+        bytes.extend(
+            postcard::to_allocvec(&Encoded {
+                page_views: self.page_views,
+                metrics,
+            })
+            .unwrap_or_default(),
+        );
         bytes
     }
 
@@ -98,7 +108,8 @@ impl Aggregate {
         let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
             return Err(SketchDecodeError::new("unknown aggregate format"));
         };
-        let encoded: Encoded = postcard::from_bytes(body).map_err(|e| SketchDecodeError::new(&e.to_string()))?;
+        let encoded: Encoded =
+            postcard::from_bytes(body).map_err(|e| SketchDecodeError::new(&e.to_string()))?;
         let mut metrics = BTreeMap::new();
         for (index, sketch, ratings) in encoded.metrics {
             let metric = *Metric::ALL
@@ -155,6 +166,10 @@ mod tests {
         let p50 = day.percentile(Metric::Lcp, 50.0).unwrap();
         assert!((p50 - 3000.0).abs() <= 30.0, "{p50}");
         assert_eq!(day.percentile(Metric::Inp, 75.0), None);
-        assert!(morning.to_bytes().len() <= 96, "{} bytes", morning.to_bytes().len());
+        assert!(
+            morning.to_bytes().len() <= 96,
+            "{} bytes",
+            morning.to_bytes().len()
+        );
     }
 }

@@ -1,0 +1,183 @@
+//! RUM rollups: aggregates of page views per site, bucket and key, with the
+//! progress marker that says how far each resolution reaches.
+
+use crate::backend::{read, write};
+use crate::{Result, Store, StoreError};
+use sightline_core::Timestamp;
+use sightline_core::rum::{Aggregate, Dimension};
+use sqlx::Row;
+
+/// One key's aggregate in a bucket, to write.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupCell {
+    /// `''` for the site's totals, a dimension name, or `page|DIMENSION`.
+    pub dimension: String,
+    /// The dimension's value (`PAGE\u{1f}VALUE` for pairs).
+    pub value: String,
+    /// The page views with that key in the bucket.
+    pub aggregate: Aggregate,
+}
+
+/// A stored cell with its bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RollupRow {
+    /// Start of the bucket.
+    pub bucket_start: Timestamp,
+    /// The key's value.
+    pub value: String,
+    /// The aggregate.
+    pub aggregate: Aggregate,
+}
+
+impl Store {
+    /// How far a site's rollups of a resolution (bucket length in
+    /// milliseconds) reach; `None` before the first bucket.
+    pub async fn rollup_progress(
+        &self,
+        site_id: i64,
+        resolution_ms: i64,
+    ) -> Result<Option<Timestamp>> {
+        let until: Option<i64> = read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT rolled_until FROM rum_rollup_progress WHERE site_id = $1 AND resolution = $2")
+                .bind(site_id)
+                .bind(resolution_ms)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(until.map(Timestamp::from_millis))
+    }
+
+    /// Writes one bucket's cells and moves the progress marker from
+    /// `expected` to the bucket's end, in one transaction. Returns `false`
+    /// (and writes nothing) when the marker is no longer at `expected`:
+    /// another process rolled the bucket first.
+    pub async fn write_rollup_bucket(
+        &self,
+        site_id: i64,
+        resolution_ms: i64,
+        bucket_start: Timestamp,
+        cells: &[RollupCell],
+        expected: Option<Timestamp>,
+    ) -> Result<bool> {
+        let until = bucket_start.as_millis() + resolution_ms;
+        write!(self.backend, |pool| {
+            let mut tx = pool.begin().await?;
+            let moved = match expected {
+                None => sqlx::query(
+                    "INSERT INTO rum_rollup_progress (site_id, resolution, rolled_until) VALUES ($1, $2, $3) \
+                     ON CONFLICT (site_id, resolution) DO NOTHING",
+                )
+                .bind(site_id)
+                .bind(resolution_ms)
+                .bind(until)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+                Some(expected) => sqlx::query(
+                    "UPDATE rum_rollup_progress SET rolled_until = $1 \
+                     WHERE site_id = $2 AND resolution = $3 AND rolled_until = $4",
+                )
+                .bind(until)
+                .bind(site_id)
+                .bind(resolution_ms)
+                .bind(expected.as_millis())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected(),
+            };
+            if moved == 0 {
+                return Ok(false);
+            }
+            for chunk in cells.chunks(500) {
+                let mut builder = sqlx::QueryBuilder::new(
+                    "INSERT INTO rum_rollups (site_id, resolution, bucket_start, dimension, value, page_views, aggregate) ",
+                );
+                builder.push_values(chunk, |mut row, cell| {
+                    row.push_bind(site_id)
+                        .push_bind(resolution_ms)
+                        .push_bind(bucket_start.as_millis())
+                        .push_bind(cell.dimension.clone())
+                        .push_bind(cell.value.clone())
+                        .push_bind(i64::try_from(cell.aggregate.page_views()).unwrap_or(i64::MAX))
+                        .push_bind(cell.aggregate.to_bytes());
+                });
+                builder.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// A key's cells of one resolution with buckets starting in `[from, to)`;
+    /// all values of the dimension when `value` is `None`.
+    pub async fn rollups(
+        &self,
+        site_id: i64,
+        resolution_ms: i64,
+        dimension: &str,
+        value: Option<&str>,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<RollupRow>> {
+        let sql = "SELECT bucket_start, value, aggregate FROM rum_rollups \
+                   WHERE site_id = $1 AND resolution = $2 AND dimension = $3 AND bucket_start >= $4 AND bucket_start < $5 \
+                   AND ($6 IS NULL OR value = $6) ORDER BY bucket_start, value";
+        let rows = read!(self.backend, |pool| {
+            let rows = sqlx::query(sql)
+                .bind(site_id)
+                .bind(resolution_ms)
+                .bind(dimension)
+                .bind(from.as_millis())
+                .bind(to.as_millis())
+                .bind(value)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| {
+                    Ok((
+                        row.try_get::<i64, _>(0)?,
+                        row.try_get::<String, _>(1)?,
+                        row.try_get::<Vec<u8>, _>(2)?,
+                    ))
+                })
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+        })?;
+        rows.into_iter()
+            .map(|(bucket_start, value, bytes)| {
+                let aggregate = Aggregate::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
+                    what: "rollup",
+                    id: bucket_start,
+                    reason: e.to_string(),
+                })?;
+                Ok(RollupRow {
+                    bucket_start: bucket_start.into(),
+                    value,
+                    aggregate,
+                })
+            })
+            .collect()
+    }
+
+    /// When a site's oldest stored page view was received.
+    pub async fn earliest_page_view(&self, site_id: i64) -> Result<Option<Timestamp>> {
+        let at: Option<i64> = read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT MIN(at) FROM page_views WHERE site_id = $1")
+                .bind(site_id)
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(at.map(Timestamp::from_millis))
+    }
+
+    /// A site's page views in `[from, to)` whose dimensions have the given values.
+    pub async fn matching_page_views(
+        &self,
+        site_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        filters: &[(Dimension, String)],
+    ) -> Result<Vec<sightline_core::rum::PageView>> {
+        self.page_views_where(site_id, from, to, filters, i64::MAX)
+            .await
+    }
+}
