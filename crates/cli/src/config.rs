@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// RUM beacons per minute one client address may send [default: 120].
     #[arg(long, env = "SIGHTLINE_RUM_ADDRESS_RATE")]
     pub rum_address_rate: Option<NonZeroU32>,
+    /// How long raw RUM page views are kept, e.g. `30days` [default: 30days].
+    #[arg(long, env = "SIGHTLINE_RUM_RETENTION", value_parser = parse_duration)]
+    pub rum_retention: Option<Duration>,
 }
 
 /// A network (`10.0.0.0/8`) or a single address (`127.0.0.1`).
@@ -189,6 +192,8 @@ struct ServerSection {
     trusted_proxies: Option<Vec<String>>,
     rum_site_rate: Option<NonZeroU32>,
     rum_address_rate: Option<NonZeroU32>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    rum_retention: Option<Duration>,
 }
 
 /// Settings after every source has had its say.
@@ -216,6 +221,8 @@ pub struct Settings {
     pub rum_site_rate: Option<NonZeroU32>,
     /// RUM beacons per minute per client address.
     pub rum_address_rate: Option<NonZeroU32>,
+    /// How long raw page views are kept.
+    pub rum_retention: Duration,
 }
 
 /// The default listen address.
@@ -288,6 +295,10 @@ impl Settings {
             rum_address_rate: serve
                 .and_then(|s| s.rum_address_rate)
                 .or(server.rum_address_rate),
+            rum_retention: serve
+                .and_then(|s| s.rum_retention)
+                .or(server.rum_retention)
+                .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
         })
     }
 

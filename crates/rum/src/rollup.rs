@@ -11,8 +11,8 @@
 //! in one transaction together with the move of the progress marker, and a
 //! process that finds the marker moved gives the bucket up.
 
+use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, PageView};
-use sightline_core::{Clock, Timestamp};
 use sightline_store::{RollupCell, Store, StoreError};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -85,16 +85,16 @@ fn floor(at: Timestamp, bucket_ms: i64) -> Timestamp {
 }
 
 /// Rolls every site's complete hours and days that are not rolled yet.
-pub async fn roll_all(store: &Store, clock: &dyn Clock) -> Result<(), StoreError> {
+pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
     for site in store.list_sites().await? {
-        roll_site(store, clock, site.id).await?;
+        roll_site(store, site.id).await?;
     }
     Ok(())
 }
 
 /// Rolls one site's complete hours, then its complete days.
-pub async fn roll_site(store: &Store, clock: &dyn Clock, site_id: i64) -> Result<(), StoreError> {
-    let settled = clock.now().minus(SETTLE_DELAY);
+pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
+    let settled = store.now().minus(SETTLE_DELAY);
     // Hours, from raw page views.
     let mut progress = store.rollup_progress(site_id, HOUR_MS).await?;
     let mut start = match progress {

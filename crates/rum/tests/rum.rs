@@ -141,7 +141,7 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
     // Roll everything complete, then add a fresh tail that is not rolled yet.
     clock.set(Timestamp::from_millis(START + SPAN_MS + 10 * 60_000));
     for _ in 0..3 {
-        roll_all(&store, &*clock).await.unwrap();
+        roll_all(&store).await.unwrap();
     }
     assert_eq!(
         store.rollup_progress(site.id, HOUR_MS).await.unwrap(),

@@ -33,6 +33,14 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// A query parameter is unknown or malformed.
+    #[error("{message}")]
+    BadQuery {
+        /// The parameter at fault.
+        field: String,
+        /// What is wrong.
+        message: String,
+    },
     /// No valid session or token.
     #[error("authentication required")]
     Unauthenticated,
@@ -94,6 +102,7 @@ impl ApiError {
                 ..
             } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -108,6 +117,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::Invalid { code, .. } => code,
+            ApiError::BadQuery { .. } => "invalid_query",
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Forbidden(_) => "forbidden",
@@ -159,6 +169,7 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
+            ApiError::BadQuery { field, .. } => Some(field.clone()),
             _ => None,
         };
         let body = ErrorBody {

@@ -108,6 +108,26 @@ pub async fn serve(
             }
         }
     });
+    let rum_store = store.clone();
+    let retention = draining.config.rum_retention;
+    let rum_maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = sightline_rum::rollup::roll_all(&rum_store).await {
+                tracing::warn!(%error, "rolling up page views");
+            }
+            match rum_store
+                .delete_page_views_before(rum_store.now().minus(retention))
+                .await
+            {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "removed page views past retention"),
+                Err(error) => tracing::warn!(%error, "removing page views past retention"),
+            }
+        }
+    });
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
@@ -115,6 +135,8 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await;
     housekeeping.abort();
+    // A roll cut short rolls back its transaction; the next start resumes it.
+    rum_maintenance.abort();
     // Every beacon answered 2xx is already committed; this only ends the writer.
     draining.drain().await;
     store.close().await;

@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub geoip_db: Option<PathBuf>,
     /// The RUM collector's queue and rate limits.
     pub collector: CollectorConfig,
+    /// How long raw page views are kept (rollups are kept beyond).
+    pub rum_retention: Duration,
 }
 
 impl Default for ServerConfig {
@@ -48,6 +50,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             geoip_db: None,
             collector: CollectorConfig::default(),
+            rum_retention: Duration::from_secs(30 * 24 * 3600),
         }
     }
 }

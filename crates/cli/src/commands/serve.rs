@@ -33,6 +33,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         trusted_proxies: settings.trusted_proxies.clone(),
         geoip_db: settings.geoip_db.clone(),
         collector,
+        rum_retention: settings.rum_retention,
         ..ServerConfig::default()
     };
     let state = AppState::new(store, config).context("cannot start the server")?;

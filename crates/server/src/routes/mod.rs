@@ -8,6 +8,7 @@ mod openapi;
 mod rum;
 mod script;
 mod session;
+mod site_rum;
 mod sites;
 mod tokens;
 mod users;
@@ -79,6 +80,7 @@ pub(crate) fn router() -> OpenApiRouter<AppState> {
                 .merge(users::router())
                 .merge(tokens::router())
                 .merge(sites::router())
+                .merge(site_rum::router())
                 .merge(monitors::router()),
         )
 }
