@@ -1,12 +1,17 @@
 //! Answering RUM questions over a period: from daily and hourly rollups for
 //! what they cover, and from raw page views for the rest (the hour not yet
-//! rolled, the partial hours at the edges, and filter combinations no rollup
-//! is keyed by).
+//! rolled, partial hours at the edges, buckets finer than an hour, and
+//! filter combinations no rollup is keyed by).
+//!
+//! Every question is the same one underneath: the aggregates of the page
+//! views matching the filters, per time bucket (or for the whole period)
+//! and per value of a grouping dimension (or for all together).
 
-use crate::rollup::{DAY_MS, HOUR_MS, pair_dimension, pair_value};
+use crate::rollup::{DAY_MS, HOUR_MS, PAIR_SEPARATOR, pair_dimension, pair_value};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension};
+use sightline_core::rum::{Aggregate, Dimension, PageView};
 use sightline_store::{Store, StoreError};
+use std::collections::BTreeMap;
 
 /// A period and the filters (combined with AND) a question is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,15 +24,79 @@ pub struct Scope {
     pub filters: Vec<(Dimension, String)>,
 }
 
-/// The rollup key that holds exactly the page views matching the filters, if one does.
-fn rollup_key(filters: &[(Dimension, String)]) -> Option<(String, String)> {
-    match filters {
-        [] => Some((String::new(), String::new())),
-        [(dimension, value)] => Some((dimension.name().to_owned(), value.clone())),
-        [(Dimension::Page, page), (other, value)] | [(other, value), (Dimension::Page, page)]
+/// Aggregates by (bucket start, group value). Without buckets the start is
+/// the scope's `from`; without a group the value is empty.
+pub type Cells = BTreeMap<(i64, String), Aggregate>;
+
+/// Which rollup cells answer a question, and how to read a cell's value.
+struct RollupPlan {
+    dimension: String,
+    /// Only this value (a single cell per bucket).
+    exact_value: Option<String>,
+    /// Keep values of a pair that match, and the group value they stand for.
+    select: fn(&str, &str) -> Option<String>,
+    /// The argument `select` compares with.
+    wanted: String,
+}
+
+fn whole(value: &str, _: &str) -> Option<String> {
+    Some(value.to_owned())
+}
+
+fn nothing(_: &str, _: &str) -> Option<String> {
+    Some(String::new())
+}
+
+/// `PAGE\x1fVALUE` cells of one page, grouped by VALUE.
+fn second_of_page(value: &str, page: &str) -> Option<String> {
+    let (cell_page, other) = value.split_once(PAIR_SEPARATOR)?;
+    (cell_page == page).then(|| other.to_owned())
+}
+
+/// `PAGE\x1fVALUE` cells of one VALUE, grouped by PAGE.
+fn page_of_second(value: &str, wanted: &str) -> Option<String> {
+    let (page, other) = value.split_once(PAIR_SEPARATOR)?;
+    (other == wanted).then(|| page.to_owned())
+}
+
+fn plan(filters: &[(Dimension, String)], group: Option<Dimension>) -> Option<RollupPlan> {
+    let exact = |dimension: String, value: String| RollupPlan {
+        dimension,
+        exact_value: Some(value),
+        select: nothing,
+        wanted: String::new(),
+    };
+    match (filters, group) {
+        ([], None) => Some(exact(String::new(), String::new())),
+        ([(dimension, value)], None) => Some(exact(dimension.name().to_owned(), value.clone())),
+        ([(Dimension::Page, page), (other, value)], None)
+        | ([(other, value), (Dimension::Page, page)], None)
             if *other != Dimension::Page =>
         {
-            Some((pair_dimension(*other), pair_value(page, value)))
+            Some(exact(pair_dimension(*other), pair_value(page, value)))
+        }
+        ([], Some(group)) => Some(RollupPlan {
+            dimension: group.name().to_owned(),
+            exact_value: None,
+            select: whole,
+            wanted: String::new(),
+        }),
+        ([(Dimension::Page, page)], Some(group)) if group != Dimension::Page => Some(RollupPlan {
+            dimension: pair_dimension(group),
+            exact_value: None,
+            select: second_of_page,
+            wanted: page.clone(),
+        }),
+        ([(filter, value)], Some(Dimension::Page)) if *filter != Dimension::Page => {
+            Some(RollupPlan {
+                dimension: pair_dimension(*filter),
+                exact_value: None,
+                select: page_of_second,
+                wanted: value.clone(),
+            })
+        }
+        ([(filter, value)], Some(group)) if *filter == group => {
+            Some(exact(group.name().to_owned(), value.clone()))
         }
         _ => None,
     }
@@ -46,19 +115,25 @@ fn floor(at: i64, bucket: i64) -> i64 {
     at.div_euclid(bucket) * bucket
 }
 
-/// Everything the page views in the scope add up to.
-pub async fn aggregate(
+/// The aggregates of the page views in scope, per bucket of `bucket_ms`
+/// (aligned to the epoch) or for the whole period, and per value of
+/// `group` or all together.
+pub async fn aggregate_cells(
     store: &Store,
     site_id: i64,
     scope: &Scope,
-) -> Result<Aggregate, StoreError> {
+    bucket_ms: Option<i64>,
+    group: Option<Dimension>,
+) -> Result<Cells, StoreError> {
     let (from, to) = (scope.from.as_millis(), scope.to.as_millis());
-    let mut total = Aggregate::default();
+    let mut cells = Cells::new();
     if from >= to {
-        return Ok(total);
+        return Ok(cells);
     }
+    let bucket_of = |at: i64| bucket_ms.map_or(from, |bucket| floor(at, bucket));
+    let fits = |resolution: i64| bucket_ms.is_none_or(|bucket| bucket % resolution == 0);
     let mut raw_ranges = vec![(from, to)];
-    if let Some((dimension, value)) = rollup_key(&scope.filters) {
+    if let Some(plan) = plan(&scope.filters, group).filter(|_| fits(HOUR_MS)) {
         let hours_until = store
             .rollup_progress(site_id, HOUR_MS)
             .await?
@@ -71,25 +146,25 @@ pub async fn aggregate(
         let rolled_end = floor(to.min(hours_until), HOUR_MS);
         if rolled_start < rolled_end {
             raw_ranges = vec![(from, rolled_start), (rolled_end, to)];
+            let mut hour_ranges = vec![(rolled_start, rolled_end)];
             let day_start = ceil(rolled_start, DAY_MS);
             let day_end = floor(rolled_end, DAY_MS).min(days_until);
-            let mut hour_ranges = vec![(rolled_start, rolled_end)];
-            if day_start < day_end {
+            if fits(DAY_MS) && day_start < day_end {
                 hour_ranges = vec![(rolled_start, day_start), (day_end, rolled_end)];
                 merge_rollups(
                     store,
                     site_id,
                     DAY_MS,
-                    &dimension,
-                    &value,
+                    &plan,
                     (day_start, day_end),
-                    &mut total,
+                    &bucket_of,
+                    &mut cells,
                 )
                 .await?;
             }
             for range in hour_ranges {
                 merge_rollups(
-                    store, site_id, HOUR_MS, &dimension, &value, range, &mut total,
+                    store, site_id, HOUR_MS, &plan, range, &bucket_of, &mut cells,
                 )
                 .await?;
             }
@@ -100,38 +175,66 @@ pub async fn aggregate(
             let views = store
                 .matching_page_views(site_id, start.into(), end.into(), &scope.filters)
                 .await?;
-            for view in &views {
-                total.add(&view.metrics);
-            }
+            add_views(&views, group, &bucket_of, &mut cells);
         }
     }
-    Ok(total)
+    Ok(cells)
+}
+
+fn add_views(
+    views: &[PageView],
+    group: Option<Dimension>,
+    bucket_of: &(dyn Fn(i64) -> i64 + Sync),
+    cells: &mut Cells,
+) {
+    for view in views {
+        let value = group.map_or_else(String::new, |group| view.dimensions.get(group).to_owned());
+        cells
+            .entry((bucket_of(view.at.as_millis()), value))
+            .or_default()
+            .add(&view.metrics);
+    }
 }
 
 async fn merge_rollups(
     store: &Store,
     site_id: i64,
     resolution: i64,
-    dimension: &str,
-    value: &str,
+    plan: &RollupPlan,
     (start, end): (i64, i64),
-    total: &mut Aggregate,
+    bucket_of: &(dyn Fn(i64) -> i64 + Sync),
+    cells: &mut Cells,
 ) -> Result<(), StoreError> {
     if start >= end {
         return Ok(());
     }
-    for row in store
+    let rows = store
         .rollups(
             site_id,
             resolution,
-            dimension,
-            Some(value),
+            &plan.dimension,
+            plan.exact_value.as_deref(),
             start.into(),
             end.into(),
         )
-        .await?
-    {
-        total.merge(&row.aggregate);
+        .await?;
+    for row in rows {
+        if let Some(value) = (plan.select)(&row.value, &plan.wanted) {
+            cells
+                .entry((bucket_of(row.bucket_start.as_millis()), value))
+                .or_default()
+                .merge(&row.aggregate);
+        }
     }
     Ok(())
+}
+
+/// Everything the page views in the scope add up to.
+pub async fn aggregate(
+    store: &Store,
+    site_id: i64,
+    scope: &Scope,
+) -> Result<Aggregate, StoreError> {
+    let cells = aggregate_cells(store, site_id, scope, None, None).await?;
+    Ok(cells.into_values().next().unwrap_or_default())
 }

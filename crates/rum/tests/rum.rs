@@ -7,7 +7,7 @@ use sightline_core::rum::{
     Dimension, DimensionValues, Metric, MetricValues, PageView, SKETCH_RELATIVE_ERROR,
 };
 use sightline_core::{ManualClock, SiteSpec, Timestamp};
-use sightline_rum::query::{Scope, aggregate};
+use sightline_rum::query::{Scope, aggregate, aggregate_cells};
 use sightline_rum::rollup::{DAY_MS, HOUR_MS, roll_all};
 use sightline_store::testing::TestDatabase;
 use sightline_store::{BackendKind, on_both_backends};
@@ -114,6 +114,15 @@ fn exact(values: &mut [f64], q: f64) -> Option<f64> {
     values.sort_by(f64::total_cmp);
     Some(values[(q * (values.len() - 1) as f64).floor() as usize])
 }
+
+/// A period, filters, a bucket length and a grouping dimension.
+type Question = (
+    i64,
+    i64,
+    Vec<(Dimension, String)>,
+    Option<i64>,
+    Option<Dimension>,
+);
 
 on_both_backends!(percentiles_from_rollups_match_the_raw_truth);
 
@@ -240,6 +249,93 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
                     (exact_good, exact_poor, values.len() as u64)
                 );
             }
+        }
+    }
+
+    // Time series and breakdowns: per bucket and per group, the same truth.
+    let questions: Vec<Question> = vec![
+        (START, end, vec![], Some(DAY_MS), None),
+        (
+            START,
+            end,
+            vec![(Dimension::Device, "mobile".to_owned())],
+            Some(6 * HOUR_MS),
+            None,
+        ),
+        (
+            START + 5 * HOUR_MS,
+            START + 7 * HOUR_MS,
+            vec![],
+            Some(10 * 60_000),
+            None,
+        ),
+        (
+            START,
+            end,
+            vec![(Dimension::Device, "mobile".to_owned())],
+            None,
+            Some(Dimension::Page),
+        ),
+        (
+            START,
+            end,
+            vec![(Dimension::Page, "/products/3".to_owned())],
+            None,
+            Some(Dimension::Device),
+        ),
+        (START, end, vec![], None, Some(Dimension::Country)),
+        (START, end, vec![], Some(DAY_MS), Some(Dimension::Browser)),
+        (
+            START,
+            end,
+            vec![
+                (Dimension::Browser, "Edge".to_owned()),
+                (Dimension::Device, "tablet".to_owned()),
+            ],
+            None,
+            Some(Dimension::Os),
+        ),
+    ];
+    for (from, to, filters, bucket, group) in questions {
+        let scope = Scope {
+            from: Timestamp::from_millis(from),
+            to: Timestamp::from_millis(to),
+            filters: filters.clone(),
+        };
+        let cells = aggregate_cells(&store, site.id, &scope, bucket, group)
+            .await
+            .unwrap();
+        let mut truth: std::collections::BTreeMap<(i64, String), Vec<f64>> =
+            std::collections::BTreeMap::new();
+        for view in &views {
+            let at = view.at.as_millis();
+            if !(from..to).contains(&at)
+                || !filters.iter().all(|(d, v)| view.dimensions.get(*d) == v)
+            {
+                continue;
+            }
+            let start = bucket.map_or(from, |bucket| at.div_euclid(bucket) * bucket);
+            let value =
+                group.map_or_else(String::new, |group| view.dimensions.get(group).to_owned());
+            truth
+                .entry((start, value))
+                .or_default()
+                .extend(view.metrics.get(Metric::Lcp));
+        }
+        assert_eq!(
+            cells.keys().collect::<Vec<_>>(),
+            truth.keys().collect::<Vec<_>>(),
+            "{filters:?} {bucket:?} {group:?}"
+        );
+        for (key, mut values) in truth {
+            let cell = &cells[&key];
+            assert_eq!(cell.page_views(), values.len() as u64, "{key:?}");
+            let exact_p75 = exact(&mut values, 0.75).unwrap();
+            let estimate = cell.percentile(Metric::Lcp, 75.0).unwrap();
+            assert!(
+                (estimate - exact_p75).abs() <= exact_p75 * SKETCH_RELATIVE_ERROR + 1e-9,
+                "{key:?}: {estimate} vs {exact_p75}"
+            );
         }
     }
     store.close().await;
