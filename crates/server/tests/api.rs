@@ -17,7 +17,8 @@ mod collector;
 use browser::real_chromium_page_views_arrive_with_plausible_metrics;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
-    beacons_become_enriched_page_views, the_script_is_small_compressed_and_cached,
+    beacons_become_enriched_page_views, countries_come_from_the_database_behind_trusted_proxies,
+    the_script_is_small_compressed_and_cached,
 };
 
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
@@ -173,6 +174,7 @@ on_both_backends!(
     beacons_are_rate_limited_per_address,
     the_script_is_small_compressed_and_cached,
     real_chromium_page_views_arrive_with_plausible_metrics,
+    countries_come_from_the_database_behind_trusted_proxies,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

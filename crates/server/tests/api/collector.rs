@@ -435,3 +435,51 @@ pub(super) async fn the_script_is_small_compressed_and_cached(kind: BackendKind)
     assert!(again.bytes().await.unwrap().is_empty());
     server.stop().await;
 }
+
+pub(super) async fn countries_come_from_the_database_behind_trusted_proxies(kind: BackendKind) {
+    let database =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/test-country.mmdb");
+    let config = ServerConfig {
+        geoip_db: Some(database),
+        trusted_proxies: vec!["127.0.0.0/8".parse().unwrap()],
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let (site_id, key) = create_site(&server).await;
+    for forwarded_for in [
+        "203.0.113.7",
+        "198.51.100.9",
+        "192.0.2.1",
+        "203.0.113.7, 127.0.0.2",
+    ] {
+        let response = server
+            .http
+            .post(server.url("/rum/v1/beacon"))
+            .header(header::ORIGIN, SHOP)
+            .header(header::USER_AGENT, CHROME)
+            .header("x-forwarded-for", forwarded_for)
+            .body(beacon(&key).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    let countries: Vec<String> = stored(&server, site_id)
+        .await
+        .iter()
+        .map(|view| view.dimensions.get(Dimension::Country).to_owned())
+        .collect();
+    // GeoIP2 layout, free-file layout, not in the file, and the right-most untrusted hop.
+    assert_eq!(countries, ["NZ", "JP", "unknown", "NZ"]);
+    server.stop().await;
+
+    // A database that does not load stops the start with its path named.
+    let broken = ServerConfig {
+        geoip_db: Some("/nonexistent/country.mmdb".into()),
+        ..ServerConfig::default()
+    };
+    let store = TestDatabase::new(kind).await;
+    let store = store.store(Arc::new(SystemClock)).await;
+    let error = AppState::new(store, broken).unwrap_err().to_string();
+    assert!(error.contains("/nonexistent/country.mmdb"), "{error}");
+}
