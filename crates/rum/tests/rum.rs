@@ -124,7 +124,10 @@ type Question = (
     Option<Dimension>,
 );
 
-on_both_backends!(percentiles_from_rollups_match_the_raw_truth);
+on_both_backends!(
+    percentiles_from_rollups_match_the_raw_truth,
+    the_writer_refuses_when_full_and_drains_on_close,
+);
 
 async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
@@ -338,5 +341,90 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             );
         }
     }
+    store.close().await;
+}
+
+/// Holds the database's write lock from another connection until dropped.
+async fn hold_write_lock(database: &TestDatabase) -> Box<dyn std::any::Any + Send> {
+    use sqlx::Connection;
+    match database.kind() {
+        BackendKind::Sqlite => {
+            let mut connection = sqlx::SqliteConnection::connect(database.url())
+                .await
+                .unwrap();
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            Box::new(connection)
+        }
+        BackendKind::Postgres => {
+            let mut connection = sqlx::PgConnection::connect(database.url()).await.unwrap();
+            sqlx::query("BEGIN").execute(&mut connection).await.unwrap();
+            sqlx::query("LOCK TABLE page_views IN EXCLUSIVE MODE")
+                .execute(&mut connection)
+                .await
+                .unwrap();
+            Box::new(connection)
+        }
+    }
+}
+
+async fn the_writer_refuses_when_full_and_drains_on_close(kind: BackendKind) {
+    use sightline_rum::writer::{PageViewWriter, WriteError};
+    let database = TestDatabase::new(kind).await;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
+    let store = database.store(clock).await;
+    let site = store
+        .create_site(
+            &SiteSpec {
+                name: "shop".into(),
+                origins: vec![],
+                keep_query_string: false,
+            },
+            "key",
+        )
+        .await
+        .unwrap();
+    let views = synthetic_views(site.id, 3, START, 1_000, &mut Random(7));
+    let (writer, task) = PageViewWriter::spawn(store.clone(), 1, 100);
+
+    // With the database locked, the first page view occupies the writer, the
+    // second fills the one-place queue, and the third is refused at once.
+    let lock = hold_write_lock(&database).await;
+    let first = tokio::spawn({
+        let (writer, view) = (writer.clone(), views[0].clone());
+        async move { writer.write(view).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let second = tokio::spawn({
+        let (writer, view) = (writer.clone(), views[1].clone());
+        async move { writer.write(view).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(
+        writer.write(views[2].clone()).await,
+        Err(WriteError::QueueFull)
+    );
+
+    // Closing while they wait: both are still committed, later ones refused.
+    writer.close();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    drop(lock);
+    assert_eq!(first.await.unwrap(), Ok(()));
+    assert_eq!(second.await.unwrap(), Ok(()));
+    task.await.unwrap();
+    assert_eq!(
+        writer.write(views[2].clone()).await,
+        Err(WriteError::Closed)
+    );
+    let end = Timestamp::from_millis(START + 10_000);
+    assert_eq!(
+        store
+            .count_page_views(site.id, Timestamp::from_millis(0), end)
+            .await
+            .unwrap(),
+        2
+    );
     store.close().await;
 }
