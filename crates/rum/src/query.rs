@@ -95,9 +95,13 @@ fn plan(filters: &[(Dimension, String)], group: Option<Dimension>) -> Option<Rol
                 wanted: value.clone(),
             })
         }
-        ([(filter, value)], Some(group)) if *filter == group => {
-            Some(exact(group.name().to_owned(), value.clone()))
-        }
+        // Grouping by the filtered dimension: one group, named by its value.
+        ([(filter, value)], Some(group)) if *filter == group => Some(RollupPlan {
+            dimension: group.name().to_owned(),
+            exact_value: Some(value.clone()),
+            select: whole,
+            wanted: String::new(),
+        }),
         _ => None,
     }
 }

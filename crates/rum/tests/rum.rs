@@ -287,6 +287,13 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             Some(Dimension::Device),
         ),
         (START, end, vec![], None, Some(Dimension::Country)),
+        (
+            START,
+            end,
+            vec![(Dimension::Device, "tablet".to_owned())],
+            Some(DAY_MS),
+            Some(Dimension::Device),
+        ),
         (START, end, vec![], Some(DAY_MS), Some(Dimension::Browser)),
         (
             START,
