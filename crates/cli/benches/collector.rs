@@ -10,7 +10,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const CONCURRENCY: usize = 64;
+const CONCURRENCY: usize = 256;
 const SECONDS: u64 = 10;
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const ORIGIN: &str = "https://shop.example.com";

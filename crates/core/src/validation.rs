@@ -65,6 +65,30 @@ fn missing_field_name(message: &str) -> Option<&str> {
     rest.split('`').next()
 }
 
+/// Parses JSON text straight into `T` (no intermediate document), with the
+/// same field-naming errors as [`from_json_value`].
+pub fn from_json_slice<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ValidationError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ValidationError::new("", format!("not valid JSON: {inner}"));
+        }
+        let field = if path == "." { String::new() } else { path };
+        let message = inner.to_string();
+        let field = match missing_field_name(&message) {
+            Some(name) => join_path(&field, name),
+            None => field,
+        };
+        ValidationError::new(field, message)
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ValidationError::new("", format!("not valid JSON: {e}")))?;
+    Ok(parsed)
+}
+
 /// Checks that a name-like text is present and not absurdly long.
 pub fn require_text(field: &str, value: &str, max_chars: usize) -> Result<(), ValidationError> {
     if value.trim().is_empty() {

@@ -105,17 +105,17 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let page_views: Vec<PageView> = batch
-            .iter()
-            .map(|pending| pending.page_view.clone())
-            .collect();
+        let (page_views, waiters): (Vec<PageView>, Vec<_>) = batch
+            .into_iter()
+            .map(|pending| (pending.page_view, pending.stored))
+            .unzip();
         let result = store.insert_page_views(&page_views).await.map_err(|error| {
             tracing::error!(%error, batch = page_views.len(), "storing page views");
             WriteError::Store(error.to_string())
         });
-        tracing::trace!(batch = batch.len(), "committed page views");
-        for pending in batch {
-            let _ = pending.stored.send(result.clone());
+        tracing::trace!(batch = waiters.len(), "committed page views");
+        for waiter in waiters {
+            let _ = waiter.send(result.clone());
         }
     }
     tracing::debug!("page-view writer stopped");

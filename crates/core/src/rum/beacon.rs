@@ -4,7 +4,7 @@
 
 use super::metric::{Metric, MetricValues};
 use crate::ValidationError;
-use crate::validation::from_json_value;
+use crate::validation::from_json_slice;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -124,9 +124,7 @@ impl Beacon {
                 format!("the beacon is larger than {MAX_BEACON_BYTES} bytes"),
             ));
         }
-        let document: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| ValidationError::new("", format!("the beacon is not valid JSON: {e}")))?;
-        let beacon: Beacon = from_json_value(document)?;
+        let beacon: Beacon = from_json_slice(body)?;
         beacon.validate()?;
         Ok(beacon)
     }

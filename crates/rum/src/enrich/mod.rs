@@ -10,14 +10,31 @@ pub use user_agent::{RulesError, Software, UserAgentParser};
 
 use sightline_core::Timestamp;
 use sightline_core::rum::{Beacon, Dimension, DimensionValues, PageView, page_path};
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::RwLock;
 
 /// The enrichment sources of a collector.
 #[derive(Debug)]
 pub struct Enricher {
     user_agents: &'static UserAgentParser,
     geo: Option<GeoIp>,
+    /// Parsed User-Agents: real traffic has few distinct ones, and parsing
+    /// against the full rule set is the costliest step of a beacon.
+    parsed: RwLock<HashMap<SoftwareKey, Software>>,
 }
+
+/// What parsing depends on: the User-Agent and the Client Hints it uses.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SoftwareKey {
+    user_agent: String,
+    platform: Option<String>,
+    platform_version: Option<String>,
+    mobile: Option<bool>,
+}
+
+/// Parsed User-Agents kept at most; the cache starts over when full.
+const PARSED_CACHE_MAX: usize = 10_000;
 
 /// Why a valid beacon is not a page view worth keeping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +49,37 @@ impl Enricher {
         Ok(Self {
             user_agents: UserAgentParser::shared()?,
             geo,
+            parsed: RwLock::new(HashMap::new()),
         })
+    }
+
+    fn software(
+        &self,
+        user_agent: &str,
+        hints: Option<&sightline_core::rum::ClientHints>,
+    ) -> Software {
+        let key = SoftwareKey {
+            user_agent: user_agent.to_owned(),
+            platform: hints.and_then(|hints| hints.platform.clone()),
+            platform_version: hints.and_then(|hints| hints.platform_version.clone()),
+            mobile: hints.and_then(|hints| hints.mobile),
+        };
+        if let Some(found) = self
+            .parsed
+            .read()
+            .ok()
+            .and_then(|cache| cache.get(&key).cloned())
+        {
+            return found;
+        }
+        let software = self.user_agents.parse(user_agent, hints);
+        if let Ok(mut cache) = self.parsed.write() {
+            if cache.len() >= PARSED_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, software.clone());
+        }
+        software
     }
 
     /// The page view a beacon describes. The client address is used for the
@@ -46,7 +93,7 @@ impl Enricher {
         client: IpAddr,
         at: Timestamp,
     ) -> Result<PageView, NotAPageView> {
-        let software = self.user_agents.parse(user_agent, beacon.hints.as_ref());
+        let software = self.software(user_agent, beacon.hints.as_ref());
         if software.is_bot {
             return Err(NotAPageView::Bot);
         }
