@@ -7,7 +7,7 @@
 //! enrichment and the group-committed write.
 
 use crate::enrich::{Enricher, NotAPageView};
-use crate::writer::{PageViewWriter, WriteError, WriterTask};
+use crate::writer::{PageViewWriter, WriterTask};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sightline_core::rum::{Beacon, MAX_BEACON_BYTES};
 use sightline_core::site::canonical_origin;
@@ -118,6 +118,16 @@ pub struct Rejection {
     pub field: Option<String>,
 }
 
+impl Rejection {
+    /// A body over [`MAX_BEACON_BYTES`], wherever it was measured.
+    pub fn too_large() -> Self {
+        reject(
+            RejectReason::TooLarge,
+            format!("the beacon is larger than {MAX_BEACON_BYTES} bytes"),
+        )
+    }
+}
+
 fn reject(reason: RejectReason, message: impl Into<String>) -> Rejection {
     Rejection {
         reason,
@@ -170,10 +180,7 @@ impl Collector {
     /// Takes one beacon through every check to durable storage.
     pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<Collected, Rejection> {
         if request.body.len() > MAX_BEACON_BYTES {
-            return Err(reject(
-                RejectReason::TooLarge,
-                format!("the beacon is larger than {MAX_BEACON_BYTES} bytes"),
-            ));
+            return Err(Rejection::too_large());
         }
         let beacon = Beacon::parse(request.body).map_err(|error| Rejection {
             reason: RejectReason::Malformed,
@@ -207,14 +214,12 @@ impl Collector {
             Ok(page_view) => page_view,
             Err(NotAPageView::Bot) => return Ok(Collected::DroppedBot),
         };
+        // A full queue, a closing writer and a failed commit all mean: not
+        // stored, try later.
         self.writer
             .write(page_view)
             .await
-            .map_err(|error| match error {
-                WriteError::QueueFull | WriteError::Closed | WriteError::Store(_) => {
-                    reject(RejectReason::Unavailable, error.to_string())
-                }
-            })?;
+            .map_err(|error| reject(RejectReason::Unavailable, error.to_string()))?;
         Ok(Collected::Stored)
     }
 
@@ -259,7 +264,11 @@ impl Collector {
 
 /// The beacon's `Origin` must be one of the site's origins, and the page URL
 /// must be on that same origin.
-fn check_origin(site: &SiteEntry, origin: Option<&str>, page_url: &str) -> Result<(), Rejection> {
+fn check_origin(
+    site: &SiteEntry,
+    origin: Option<&str>,
+    page_url: &url::Url,
+) -> Result<(), Rejection> {
     let Some(origin) = origin else {
         return Err(reject(
             RejectReason::OriginNotAllowed,
@@ -278,8 +287,7 @@ fn check_origin(site: &SiteEntry, origin: Option<&str>, page_url: &str) -> Resul
             format!("`{origin}` is not one of the site's allowed origins"),
         ));
     }
-    let page_origin = url::Url::parse(page_url).map(|url| url.origin().ascii_serialization());
-    if page_origin.as_deref() != Ok(origin.as_str()) {
+    if page_url.origin().ascii_serialization() != origin {
         return Err(reject(
             RejectReason::OriginNotAllowed,
             "the page URL is not on the Origin the beacon came from",

@@ -70,14 +70,7 @@ pub fn aggregate_by_key<'a>(views: impl IntoIterator<Item = &'a PageView>) -> Ve
             cells.entry(key).or_default().add(&view.metrics);
         }
     }
-    cells
-        .into_iter()
-        .map(|((dimension, value), aggregate)| RollupCell {
-            dimension,
-            value,
-            aggregate,
-        })
-        .collect()
+    into_cells(cells)
 }
 
 fn floor(at: Timestamp, bucket_ms: i64) -> Timestamp {
@@ -92,17 +85,42 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Where rolling resumes: at the progress marker, or at the bucket of the
+/// site's first page view; `None` when there is nothing to roll.
+async fn next_bucket(
+    store: &Store,
+    site_id: i64,
+    progress: Option<Timestamp>,
+    bucket_ms: i64,
+) -> Result<Option<Timestamp>, StoreError> {
+    match progress {
+        Some(until) => Ok(Some(until)),
+        None => Ok(store
+            .earliest_page_view(site_id)
+            .await?
+            .map(|first| floor(first, bucket_ms))),
+    }
+}
+
+/// Turns aggregates by (dimension, value) into cells to write.
+fn into_cells(aggregates: HashMap<(String, String), Aggregate>) -> Vec<RollupCell> {
+    aggregates
+        .into_iter()
+        .map(|((dimension, value), aggregate)| RollupCell {
+            dimension,
+            value,
+            aggregate,
+        })
+        .collect()
+}
+
 /// Rolls one site's complete hours, then its complete days.
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let settled = store.now().minus(SETTLE_DELAY);
     // Hours, from raw page views.
     let mut progress = store.rollup_progress(site_id, HOUR_MS).await?;
-    let mut start = match progress {
-        Some(until) => until,
-        None => match store.earliest_page_view(site_id).await? {
-            Some(first) => floor(first, HOUR_MS),
-            None => return Ok(()),
-        },
+    let Some(mut start) = next_bucket(store, site_id, progress, HOUR_MS).await? else {
+        return Ok(());
     };
     for _ in 0..BUCKETS_PER_PASS {
         let end = start.plus(Duration::from_millis(HOUR_MS as u64));
@@ -125,12 +143,8 @@ pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
         return Ok(());
     };
     let mut day_progress = store.rollup_progress(site_id, DAY_MS).await?;
-    let mut day = match day_progress {
-        Some(until) => until,
-        None => match store.earliest_page_view(site_id).await? {
-            Some(first) => floor(first, DAY_MS),
-            None => return Ok(()),
-        },
+    let Some(mut day) = next_bucket(store, site_id, day_progress, DAY_MS).await? else {
+        return Ok(());
     };
     for _ in 0..BUCKETS_PER_PASS {
         let end = day.plus(Duration::from_millis(DAY_MS as u64));
@@ -149,14 +163,7 @@ pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
                     .merge(&row.aggregate);
             }
         }
-        let cells: Vec<RollupCell> = merged
-            .into_iter()
-            .map(|((dimension, value), aggregate)| RollupCell {
-                dimension,
-                value,
-                aggregate,
-            })
-            .collect();
+        let cells = into_cells(merged);
         if !store
             .write_rollup_bucket(site_id, DAY_MS, day, &cells, day_progress)
             .await?

@@ -183,13 +183,6 @@ impl IntoResponse for ApiError {
             ApiError::Overloaded => Some(1),
             _ => None,
         };
-        if matches!(self, ApiError::PayloadTooLarge { .. }) {
-            // The rest of the body was not read: the connection cannot carry
-            // another request, and the client must know not to reuse it.
-            response
-                .headers_mut()
-                .insert(header::CONNECTION, HeaderValue::from_static("close"));
-        }
         if let Some(seconds) = retry_after {
             response
                 .headers_mut()
@@ -201,13 +194,20 @@ impl IntoResponse for ApiError {
 
 /// Gives answers that axum or a layer produced on their own (404 for an
 /// unknown path, 405 for a wrong method, 413 from the body limit) the same
-/// error shape as ours.
+/// error shape as ours, and closes the connection after every 413.
 pub async fn uniform_error_shape(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body was not read: the connection cannot carry
+        // another request, and the client must know not to reuse it.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)

@@ -35,6 +35,14 @@ pub struct NewUser {
     pub role: Role,
 }
 
+/// A user row with its password hash, for checking a login in one read.
+#[derive(sqlx::FromRow)]
+struct UserWithHash {
+    #[sqlx(flatten)]
+    user: User,
+    password_hash: String,
+}
+
 const USER_COLUMNS: &str = "id, email, role, created_at, updated_at";
 
 impl Store {
@@ -91,18 +99,14 @@ impl Store {
 
     /// A user and their password hash, for checking a login.
     pub async fn user_credentials(&self, email: &Email) -> Result<Option<(User, String)>> {
-        let user = match self.user_by_email(email).await {
-            Ok(user) => user,
-            Err(StoreError::NotFound(_)) => return Ok(None),
-            Err(error) => return Err(error),
-        };
-        let hash: Option<String> = read!(self.backend, |pool| {
-            sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
-                .bind(user.id)
+        let sql = format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1");
+        let found: Option<UserWithHash> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(email.as_str())
                 .fetch_optional(pool)
                 .await
         })?;
-        Ok(hash.map(|hash| (user, hash)))
+        Ok(found.map(|row| (row.user, row.password_hash)))
     }
 
     /// How many users exist (zero means the first admin is still to be made).

@@ -19,7 +19,7 @@ pub struct Beacon {
     pub site: String,
     /// The page's URL as the browser had it (query and fragment are removed
     /// by the collector unless the site keeps them).
-    pub url: String,
+    pub url: url::Url,
     /// How the page was reached.
     #[serde(default)]
     pub nav: NavigationType,
@@ -132,10 +132,8 @@ impl Beacon {
     /// Checks every value against its range.
     pub fn validate(&self) -> Result<(), ValidationError> {
         bounded_text("site", &self.site, 64)?;
-        bounded_text("url", &self.url, 2048)?;
-        let url = url::Url::parse(&self.url)
-            .map_err(|e| ValidationError::new("url", format!("is not a URL ({e})")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        bounded_text("url", self.url.as_str(), 2048)?;
+        if !matches!(self.url.scheme(), "http" | "https") || self.url.host_str().is_none() {
             return Err(ValidationError::new("url", "must be an http(s) URL"));
         }
         for (name, value) in &self.metrics {

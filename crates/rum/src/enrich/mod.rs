@@ -97,9 +97,7 @@ impl Enricher {
         if software.is_bot {
             return Err(NotAPageView::Bot);
         }
-        let page = url::Url::parse(&beacon.url)
-            .map(|url| page_path(&url, keep_query_string))
-            .unwrap_or_else(|_| "/".to_owned());
+        let page = page_path(&beacon.url, keep_query_string);
         let country = self
             .geo
             .as_ref()

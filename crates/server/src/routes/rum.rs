@@ -5,7 +5,7 @@ use crate::error::ErrorBody;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use sightline_core::rum::MAX_BEACON_BYTES;
@@ -37,10 +37,7 @@ async fn collect_beacon(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let origin = headers
-        .get(header::ORIGIN)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+    let origin = headers.get(header::ORIGIN);
     let outcome = match http_body_util::Limited::new(body, MAX_BEACON_BYTES)
         .collect()
         .await
@@ -52,7 +49,7 @@ async fn collect_beacon(
                 .and_then(|value| value.to_str().ok());
             let request = BeaconRequest {
                 body: &body,
-                origin: origin.as_deref(),
+                origin: origin.and_then(|value| value.to_str().ok()),
                 user_agent: headers
                     .get(header::USER_AGENT)
                     .and_then(|value| value.to_str().ok())
@@ -61,11 +58,7 @@ async fn collect_beacon(
             };
             state.collector.collect(request).await
         }
-        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(Rejection {
-            reason: RejectReason::TooLarge,
-            message: format!("the beacon is larger than {MAX_BEACON_BYTES} bytes"),
-            field: None,
-        }),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(Rejection::too_large()),
         Err(error) => Err(Rejection {
             reason: RejectReason::Malformed,
             message: format!("the beacon body could not be read: {error}"),
@@ -79,10 +72,10 @@ async fn collect_beacon(
                 Collected::DroppedBot => "bot",
             });
             let mut response = StatusCode::NO_CONTENT.into_response();
-            if let Some(origin) = origin.and_then(|origin| HeaderValue::from_str(&origin).ok()) {
+            if let Some(origin) = origin {
                 response
                     .headers_mut()
-                    .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                    .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
             }
             response
         }
@@ -95,14 +88,7 @@ async fn collect_beacon(
                 message: rejection.message,
                 field: rejection.field,
             };
-            let mut response = (status, axum::Json(body)).into_response();
-            if rejection.reason == RejectReason::TooLarge {
-                // The rest of the body was not read; the connection is done.
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            response
+            (status, axum::Json(body)).into_response()
         }
     }
 }
