@@ -7,8 +7,11 @@
 //! both rates and their ratio, the p99 latencies, and each server's peak
 //! memory. Run with `cargo bench -p sightline --bench collector`.
 
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{Server, free_port, peak_memory_mib, wait_for};
 
 const CONCURRENCY: usize = 256;
 const SECONDS: u64 = 10;
@@ -50,40 +53,6 @@ fn bare_server(port: &str) {
             .expect("bind");
         axum::serve(listener, app).await.expect("serve");
     });
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("address")
-        .port()
-}
-
-async fn wait_for(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(url).await.is_err() {
-        assert!(Instant::now() < deadline, "{url} did not answer");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// Peak resident memory of a process, from /proc.
-fn peak_memory_mib(child: &Child) -> f64 {
-    let status =
-        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|value| {
-            value
-                .trim()
-                .trim_end_matches("kB")
-                .trim()
-                .parse::<f64>()
-                .ok()
-        })
-        .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
 struct Measured {
@@ -158,51 +127,22 @@ fn beacon(key: &str) -> String {
 
 async fn run() {
     let data = tempfile::tempdir().expect("temporary directory");
-    let port = free_port();
-    let mut sightline: Child = Command::new(env!("CARGO_BIN_EXE_sightline"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--rum-site-rate",
-            "1000000",
-        ])
-        .args(["--rum-address-rate", "100000000", "--log-format", "json"])
-        .arg("--data-dir")
-        .arg(data.path())
-        .env("SIGHTLINE_ADMIN_EMAIL", "bench@example.com")
-        .env("SIGHTLINE_ADMIN_PASSWORD", "bench password 1")
-        .env("SIGHTLINE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sightline");
-    let base = format!("http://127.0.0.1:{port}");
-    wait_for(&format!("{base}/healthz")).await;
-    let http = reqwest::Client::new();
-    let login = http
-        .post(format!("{base}/api/v1/session"))
-        .json(&serde_json::json!({"email": "bench@example.com", "password": "bench password 1"}))
-        .send()
-        .await
-        .expect("log in");
-    let cookie = login.headers()["set-cookie"]
-        .to_str()
-        .expect("cookie")
-        .split(';')
-        .next()
-        .expect("pair")
-        .to_owned();
-    let site: serde_json::Value = http
-        .post(format!("{base}/api/v1/sites"))
-        .header("cookie", cookie)
-        .json(&serde_json::json!({"name": "bench", "origins": [ORIGIN]}))
-        .send()
-        .await
-        .expect("create the site")
-        .json()
-        .await
-        .expect("site");
+    let data_dir = data.path().display().to_string();
+    let sightline = Server::start(&[
+        "--rum-site-rate",
+        "1000000",
+        "--rum-address-rate",
+        "100000000",
+        "--data-dir",
+        &data_dir,
+    ])
+    .await;
+    let site = sightline
+        .post(
+            "/api/v1/sites",
+            serde_json::json!({"name": "bench", "origins": [ORIGIN]}),
+        )
+        .await;
     let body = beacon(site["site_key"].as_str().expect("site key"));
 
     let bare_port = free_port();
@@ -215,12 +155,11 @@ async fn run() {
     wait_for(&format!("http://127.0.0.1:{bare_port}/")).await;
 
     let reference = load(bare_url, body.clone()).await;
-    let collector = load(format!("{base}/rum/v1/beacon"), body).await;
-    let (bare_memory, collector_memory) = (peak_memory_mib(&bare), peak_memory_mib(&sightline));
+    let collector = load(format!("{}/rum/v1/beacon", sightline.base), body).await;
+    let (bare_memory, collector_memory) = (peak_memory_mib(&bare), peak_memory_mib(&sightline.child));
     let _ = bare.kill();
-    let _ = sightline.kill();
     let _ = bare.wait();
-    let _ = sightline.wait();
+    drop(sightline);
 
     println!(
         "collector benchmark: {CONCURRENCY} connections, {SECONDS} s each, same beacon, same load generator"

@@ -7,10 +7,10 @@
 //! views matching the filters, per time bucket (or for the whole period)
 //! and per value of a grouping dimension (or for all together).
 
-use crate::rollup::{DAY_MS, HOUR_MS, PAIR_SEPARATOR, pair_dimension, pair_value};
+use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, PageView};
-use sightline_store::{Store, StoreError};
+use sightline_store::{RollupRow, RollupSelection, Store, StoreError};
 use std::collections::BTreeMap;
 
 /// A period and the filters (combined with AND) a question is about.
@@ -28,79 +28,95 @@ pub struct Scope {
 /// the scope's `from`; without a group the value is empty.
 pub type Cells = BTreeMap<(i64, String), Aggregate>;
 
-/// Which rollup cells answer a question, and how to read a cell's value.
+/// Which rollup cells answer a question.
 struct RollupPlan {
-    dimension: String,
-    /// Only this value (a single cell per bucket).
-    exact_value: Option<String>,
-    /// Keep values of a pair that match, and the group value they stand for.
-    select: fn(&str, &str) -> Option<String>,
-    /// The argument `select` compares with.
-    wanted: String,
+    shape: KeyShape,
+    /// The finest buckets with this shape (pairs are daily only).
+    resolution: i64,
+    /// Which cells of the shape: `None` for all, else a value and, for a
+    /// pair, which side it is on.
+    selection: Selection,
+    /// Where a cell's group value comes from.
+    group: GroupFrom,
 }
 
-fn whole(value: &str, _: &str) -> Option<String> {
-    Some(value.to_owned())
+enum Selection {
+    All,
+    Value(String),
+    SecondValue(String),
+    Both(String, String),
 }
 
-fn nothing(_: &str, _: &str) -> Option<String> {
-    Some(String::new())
-}
-
-/// `PAGE\x1fVALUE` cells of one page, grouped by VALUE.
-fn second_of_page(value: &str, page: &str) -> Option<String> {
-    let (cell_page, other) = value.split_once(PAIR_SEPARATOR)?;
-    (cell_page == page).then(|| other.to_owned())
-}
-
-/// `PAGE\x1fVALUE` cells of one VALUE, grouped by PAGE.
-fn page_of_second(value: &str, wanted: &str) -> Option<String> {
-    let (page, other) = value.split_once(PAIR_SEPARATOR)?;
-    (other == wanted).then(|| page.to_owned())
+enum GroupFrom {
+    /// No group: every cell counts for the empty value.
+    Nothing,
+    /// The cell's value.
+    Value,
+    /// The cell's second value.
+    SecondValue,
+    /// The group's dimension is filtered: its one value.
+    Constant(String),
 }
 
 fn plan(filters: &[(Dimension, String)], group: Option<Dimension>) -> Option<RollupPlan> {
-    let exact = |dimension: String, value: String| RollupPlan {
-        dimension,
-        exact_value: Some(value),
-        select: nothing,
-        wanted: String::new(),
+    let single = |shape, selection, group| RollupPlan {
+        shape,
+        resolution: HOUR_MS,
+        selection,
+        group,
     };
+    let pair = |selection, group, a: Dimension, b: Dimension| RollupPlan {
+        shape: KeyShape::pair(a, b),
+        resolution: DAY_MS,
+        selection,
+        group,
+    };
+    // A group on a filtered dimension has the filter's value.
+    let filtered_group = group.and_then(|group| filters.iter().find(|(d, _)| *d == group));
+    if let Some((_, value)) = filtered_group {
+        let mut fixed = plan(filters, None)?;
+        fixed.group = GroupFrom::Constant(value.clone());
+        return Some(fixed);
+    }
     match (filters, group) {
-        ([], None) => Some(exact(String::new(), String::new())),
-        ([(dimension, value)], None) => Some(exact(dimension.name().to_owned(), value.clone())),
-        ([(Dimension::Page, page), (other, value)], None)
-        | ([(other, value), (Dimension::Page, page)], None)
-            if *other != Dimension::Page =>
-        {
-            Some(exact(pair_dimension(*other), pair_value(page, value)))
+        ([], None) => Some(single(KeyShape::Totals, Selection::All, GroupFrom::Nothing)),
+        ([(dimension, value)], None) => Some(single(
+            KeyShape::Single(*dimension),
+            Selection::Value(value.clone()),
+            GroupFrom::Nothing,
+        )),
+        ([(a, a_value), (b, b_value)], None) => {
+            let (first, second) = if a.index() < b.index() {
+                (a_value, b_value)
+            } else {
+                (b_value, a_value)
+            };
+            Some(pair(
+                Selection::Both(first.clone(), second.clone()),
+                GroupFrom::Nothing,
+                *a,
+                *b,
+            ))
         }
-        ([], Some(group)) => Some(RollupPlan {
-            dimension: group.name().to_owned(),
-            exact_value: None,
-            select: whole,
-            wanted: String::new(),
-        }),
-        ([(Dimension::Page, page)], Some(group)) if group != Dimension::Page => Some(RollupPlan {
-            dimension: pair_dimension(group),
-            exact_value: None,
-            select: second_of_page,
-            wanted: page.clone(),
-        }),
-        ([(filter, value)], Some(Dimension::Page)) if *filter != Dimension::Page => {
-            Some(RollupPlan {
-                dimension: pair_dimension(*filter),
-                exact_value: None,
-                select: page_of_second,
-                wanted: value.clone(),
-            })
-        }
-        // Grouping by the filtered dimension: one group, named by its value.
-        ([(filter, value)], Some(group)) if *filter == group => Some(RollupPlan {
-            dimension: group.name().to_owned(),
-            exact_value: Some(value.clone()),
-            select: whole,
-            wanted: String::new(),
+        ([], Some(group)) => Some(single(
+            KeyShape::Single(group),
+            Selection::All,
+            GroupFrom::Value,
+        )),
+        ([(dimension, value)], Some(group)) => Some(if dimension.index() < group.index() {
+            pair(
+                Selection::Value(value.clone()),
+                GroupFrom::SecondValue,
+                *dimension,
+                group,
+            )
+        } else {
+            pair(
+                Selection::SecondValue(value.clone()),
+                GroupFrom::Value,
+                *dimension,
+                group,
+            )
         }),
         _ => None,
     }
@@ -117,6 +133,13 @@ fn ceil(at: i64, bucket: i64) -> i64 {
 
 fn floor(at: i64, bucket: i64) -> i64 {
     at.div_euclid(bucket) * bucket
+}
+
+/// The whole buckets of length `bucket` inside `[from, to)` that are rolled
+/// (end by `until`), as one span.
+fn whole_buckets(from: i64, to: i64, until: i64, bucket: i64) -> Option<(i64, i64)> {
+    let (start, end) = (ceil(from, bucket), floor(to.min(until), bucket));
+    (start < end).then_some((start, end))
 }
 
 /// The aggregates of the page views in scope, per bucket of `bucket_ms`
@@ -137,40 +160,58 @@ pub async fn aggregate_cells(
     let bucket_of = |at: i64| bucket_ms.map_or(from, |bucket| floor(at, bucket));
     let fits = |resolution: i64| bucket_ms.is_none_or(|bucket| bucket % resolution == 0);
     let mut raw_ranges = vec![(from, to)];
-    if let Some(plan) = plan(&scope.filters, group).filter(|_| fits(HOUR_MS)) {
-        let hours_until = store
-            .rollup_progress(site_id, HOUR_MS)
-            .await?
-            .map_or(i64::MIN, Timestamp::as_millis);
-        let days_until = store
-            .rollup_progress(site_id, DAY_MS)
-            .await?
-            .map_or(i64::MIN, Timestamp::as_millis);
-        let rolled_start = ceil(from, HOUR_MS);
-        let rolled_end = floor(to.min(hours_until), HOUR_MS);
-        if rolled_start < rolled_end {
-            raw_ranges = vec![(from, rolled_start), (rolled_end, to)];
-            let mut hour_ranges = vec![(rolled_start, rolled_end)];
-            let day_start = ceil(rolled_start, DAY_MS);
-            let day_end = floor(rolled_end, DAY_MS).min(days_until);
-            if fits(DAY_MS) && day_start < day_end {
-                hour_ranges = vec![(rolled_start, day_start), (day_end, rolled_end)];
-                merge_rollups(
-                    store,
-                    site_id,
-                    DAY_MS,
-                    &plan,
-                    (day_start, day_end),
-                    &bucket_of,
-                    &mut cells,
-                )
-                .await?;
+    if let Some(plan) = plan(&scope.filters, group).filter(|plan| fits(plan.resolution)) {
+        let until = |resolution| async move {
+            Ok::<_, StoreError>(
+                store
+                    .rollup_progress(site_id, resolution)
+                    .await?
+                    .map_or(i64::MIN, Timestamp::as_millis),
+            )
+        };
+        let (hours_until, days_until) = (until(HOUR_MS).await?, until(DAY_MS).await?);
+        // Whole days from daily rollups; for shapes that have them, whole
+        // hours around those from hourly ones; the rest from raw page views.
+        let mut rolled = Vec::new();
+        let (covered, hours) = if plan.resolution == HOUR_MS {
+            (whole_buckets(from, to, hours_until, HOUR_MS), true)
+        } else {
+            (whole_buckets(from, to, days_until, DAY_MS), false)
+        };
+        if let Some((start, end)) = covered {
+            raw_ranges = vec![(from, start), (end, to)];
+            let days = if hours && fits(DAY_MS) {
+                whole_buckets(start, end, days_until, DAY_MS)
+            } else if hours {
+                None
+            } else {
+                Some((start, end))
+            };
+            match days {
+                Some((day_start, day_end)) => {
+                    rolled.push((DAY_MS, day_start, day_end));
+                    if hours {
+                        rolled.push((HOUR_MS, start, day_start));
+                        rolled.push((HOUR_MS, day_end, end));
+                    }
+                }
+                None => rolled.push((HOUR_MS, start, end)),
             }
-            for range in hour_ranges {
-                merge_rollups(
-                    store, site_id, HOUR_MS, &plan, range, &bucket_of, &mut cells,
-                )
-                .await?;
+        }
+        for (resolution, start, end) in rolled {
+            if start < end {
+                for row in read_rollups(store, site_id, resolution, &plan, start, end).await? {
+                    let value = match &plan.group {
+                        GroupFrom::Nothing => String::new(),
+                        GroupFrom::Value => row.value,
+                        GroupFrom::SecondValue => row.second_value,
+                        GroupFrom::Constant(value) => value.clone(),
+                    };
+                    cells
+                        .entry((bucket_of(row.bucket_start.as_millis()), value))
+                        .or_default()
+                        .merge(&row.aggregate);
+                }
             }
         }
     }
@@ -200,37 +241,30 @@ fn add_views(
     }
 }
 
-async fn merge_rollups(
+async fn read_rollups(
     store: &Store,
     site_id: i64,
     resolution: i64,
     plan: &RollupPlan,
-    (start, end): (i64, i64),
-    bucket_of: &(dyn Fn(i64) -> i64 + Sync),
-    cells: &mut Cells,
-) -> Result<(), StoreError> {
-    if start >= end {
-        return Ok(());
-    }
-    let rows = store
+    start: i64,
+    end: i64,
+) -> Result<Vec<RollupRow>, StoreError> {
+    let selection = match &plan.selection {
+        Selection::All => RollupSelection::All,
+        Selection::Value(value) => RollupSelection::Value(value),
+        Selection::SecondValue(value) => RollupSelection::SecondValue(value),
+        Selection::Both(value, second) => RollupSelection::Both(value, second),
+    };
+    store
         .rollups(
             site_id,
             resolution,
-            &plan.dimension,
-            plan.exact_value.as_deref(),
+            &plan.shape.name(),
+            selection,
             start.into(),
             end.into(),
         )
-        .await?;
-    for row in rows {
-        if let Some(value) = (plan.select)(&row.value, &plan.wanted) {
-            cells
-                .entry((bucket_of(row.bucket_start.as_millis()), value))
-                .or_default()
-                .merge(&row.aggregate);
-        }
-    }
-    Ok(())
+        .await
 }
 
 /// Everything the page views in the scope add up to.

@@ -1,18 +1,20 @@
 //! Rolling raw page views into hourly and daily aggregates.
 //!
-//! Keys per bucket: the site's totals, each dimension on its own, and the
-//! page paired with each other dimension. That answers, from rollups, every
-//! query with no filter, one filter, or a page filter plus one other, and
-//! every breakdown under one filter on the page; rarer combinations are
-//! answered from the raw page views within their retention. Keying by every
-//! dimension at once would make rollups as large as the raw data.
+//! Keys: every bucket holds the site's totals and each dimension on its
+//! own; daily buckets also hold every pair of two dimensions. That answers,
+//! from rollups, every question with up to two filters, or one filter and a
+//! breakdown, over whole days, and every question with up to one filter (or
+//! a breakdown alone) over whole hours. Pairs are daily only: an hourly
+//! pair of the page with, say, the country holds a handful of page views,
+//! and hourly pairs would take more room than the raw page views. Keying by
+//! every dimension at once would be as large as the raw data.
 //!
 //! The roll runs in any number of processes at once: each bucket is written
 //! in one transaction together with the move of the progress marker, and a
 //! process that finds the marker moved gives the bucket up.
 
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension, PageView};
+use sightline_core::rum::{Aggregate, Dimension, PageView, PreparedMetrics};
 use sightline_store::{RollupCell, Store, StoreError};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -22,9 +24,6 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// One day (UTC).
 pub const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// Separates the two values of a pair key.
-pub const PAIR_SEPARATOR: char = '\u{1f}';
-
 /// How long after an hour ends before it is rolled, so that page views
 /// received in its last moments are committed first.
 pub const SETTLE_DELAY: Duration = Duration::from_secs(30);
@@ -33,44 +32,118 @@ pub const SETTLE_DELAY: Duration = Duration::from_secs(30);
 /// loop; the next pass continues.
 const BUCKETS_PER_PASS: usize = 48;
 
-/// The rollup key of a dimension paired with the page.
-pub fn pair_dimension(other: Dimension) -> String {
-    format!("page|{}", other.name())
+/// What a rollup key is made of: nothing (the totals), one dimension, or
+/// two (a pair, the first earlier in [`Dimension::ALL`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyShape {
+    /// The site's totals.
+    Totals,
+    /// One dimension.
+    Single(Dimension),
+    /// Two dimensions.
+    Pair(Dimension, Dimension),
 }
 
-/// The rollup value of a page paired with another dimension's value.
-pub fn pair_value(page: &str, other: &str) -> String {
-    format!("{page}{PAIR_SEPARATOR}{other}")
-}
-
-/// Every (dimension, value) key a page view counts under.
-pub fn rollup_keys(view: &PageView) -> Vec<(String, String)> {
-    let page = view.dimensions.get(Dimension::Page);
-    let mut keys = vec![(String::new(), String::new())];
-    for dimension in Dimension::ALL {
-        keys.push((
-            dimension.name().to_owned(),
-            view.dimensions.get(dimension).to_owned(),
-        ));
-        if dimension != Dimension::Page {
-            keys.push((
-                pair_dimension(dimension),
-                pair_value(page, view.dimensions.get(dimension)),
-            ));
+impl KeyShape {
+    /// The name stored in the `dimension` column.
+    pub fn name(self) -> String {
+        match self {
+            KeyShape::Totals => String::new(),
+            KeyShape::Single(dimension) => dimension.name().to_owned(),
+            KeyShape::Pair(first, second) => format!("{}|{}", first.name(), second.name()),
         }
     }
-    keys
-}
 
-/// Aggregates page views by their rollup keys.
-pub fn aggregate_by_key<'a>(views: impl IntoIterator<Item = &'a PageView>) -> Vec<RollupCell> {
-    let mut cells: HashMap<(String, String), Aggregate> = HashMap::new();
-    for view in views {
-        for key in rollup_keys(view) {
-            cells.entry(key).or_default().add(&view.metrics);
+    /// The pair of two different dimensions, in stored order.
+    pub fn pair(a: Dimension, b: Dimension) -> KeyShape {
+        if a.index() < b.index() {
+            KeyShape::Pair(a, b)
+        } else {
+            KeyShape::Pair(b, a)
         }
     }
-    into_cells(cells)
+
+    /// The keys of hourly buckets: totals and single dimensions.
+    pub fn hourly() -> Vec<KeyShape> {
+        let mut shapes = vec![KeyShape::Totals];
+        shapes.extend(Dimension::ALL.map(KeyShape::Single));
+        shapes
+    }
+
+    /// The keys of daily buckets: the hourly ones and every pair.
+    pub fn daily() -> Vec<KeyShape> {
+        let mut shapes = KeyShape::hourly();
+        for (index, first) in Dimension::ALL.iter().enumerate() {
+            for second in &Dimension::ALL[index + 1..] {
+                shapes.push(KeyShape::Pair(*first, *second));
+            }
+        }
+        shapes
+    }
+}
+
+/// Aggregates page views under a set of key shapes. Values are interned,
+/// so that counting a page view under dozens of keys allocates nothing.
+pub struct KeyedAggregates {
+    shapes: Vec<KeyShape>,
+    values: HashMap<String, u32>,
+    names: Vec<String>,
+    cells: HashMap<(u8, u32, u32), Aggregate>,
+}
+
+/// The interned id of "no value" (the totals, or the second half of a single).
+const NO_VALUE: u32 = 0;
+
+impl KeyedAggregates {
+    /// Counts under these shapes.
+    pub fn new(shapes: Vec<KeyShape>) -> Self {
+        KeyedAggregates {
+            shapes,
+            values: HashMap::from([(String::new(), NO_VALUE)]),
+            names: vec![String::new()],
+            cells: HashMap::new(),
+        }
+    }
+
+    fn intern(&mut self, value: &str) -> u32 {
+        if let Some(id) = self.values.get(value) {
+            return *id;
+        }
+        let id = self.names.len() as u32;
+        self.values.insert(value.to_owned(), id);
+        self.names.push(value.to_owned());
+        id
+    }
+
+    /// Counts one page view under every key.
+    pub fn add(&mut self, view: &PageView) {
+        let ids = Dimension::ALL.map(|dimension| self.intern(view.dimensions.get(dimension)));
+        let prepared = PreparedMetrics::new(&view.metrics);
+        for (index, shape) in self.shapes.iter().enumerate() {
+            let key = match *shape {
+                KeyShape::Totals => (index as u8, NO_VALUE, NO_VALUE),
+                KeyShape::Single(dimension) => (index as u8, ids[dimension.index()], NO_VALUE),
+                KeyShape::Pair(first, second) => {
+                    (index as u8, ids[first.index()], ids[second.index()])
+                }
+            };
+            self.cells.entry(key).or_default().add_prepared(&prepared);
+        }
+    }
+
+    /// The cells to write.
+    pub fn into_cells(self) -> Vec<RollupCell> {
+        let names: Vec<String> = self.shapes.iter().map(|shape| shape.name()).collect();
+        self.cells
+            .into_iter()
+            .map(|((shape, value, second), aggregate)| RollupCell {
+                dimension: names[usize::from(shape)].clone(),
+                value: self.names[value as usize].clone(),
+                second_value: self.names[second as usize].clone(),
+                aggregate,
+            })
+            .collect()
+    }
 }
 
 fn floor(at: Timestamp, bucket_ms: i64) -> Timestamp {
@@ -85,105 +158,68 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Where rolling resumes: at the progress marker, or at the bucket of the
-/// site's first page view; `None` when there is nothing to roll.
-async fn next_bucket(
-    store: &Store,
-    site_id: i64,
-    progress: Option<Timestamp>,
-    bucket_ms: i64,
-) -> Result<Option<Timestamp>, StoreError> {
-    match progress {
-        Some(until) => Ok(Some(until)),
-        None => Ok(store
-            .earliest_page_view(site_id)
-            .await?
-            .map(|first| floor(first, bucket_ms))),
-    }
-}
-
-/// Turns aggregates by (dimension, value) into cells to write.
-fn into_cells(aggregates: HashMap<(String, String), Aggregate>) -> Vec<RollupCell> {
-    aggregates
-        .into_iter()
-        .map(|((dimension, value), aggregate)| RollupCell {
-            dimension,
-            value,
-            aggregate,
-        })
-        .collect()
-}
-
-/// Rolls one site's complete hours, then its complete days.
+/// Rolls one site's complete hours, then its complete days, each from the
+/// raw page views.
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let settled = store.now().minus(SETTLE_DELAY);
-    // Hours, from raw page views.
-    let mut progress = store.rollup_progress(site_id, HOUR_MS).await?;
-    let Some(mut start) = next_bucket(store, site_id, progress, HOUR_MS).await? else {
+    let Some(hours_until) = roll_buckets(store, site_id, HOUR_MS, settled).await? else {
         return Ok(());
     };
+    roll_buckets(store, site_id, DAY_MS, hours_until).await?;
+    Ok(())
+}
+
+/// Rolls up to [`BUCKETS_PER_PASS`] complete buckets of one resolution that
+/// end by `until`; returns how far that resolution is rolled.
+async fn roll_buckets(
+    store: &Store,
+    site_id: i64,
+    resolution: i64,
+    until: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let mut progress = store.rollup_progress(site_id, resolution).await?;
+    let mut start = match progress {
+        Some(rolled_until) => rolled_until,
+        None => match store.earliest_page_view(site_id).await? {
+            Some(first) => floor(first, resolution),
+            None => return Ok(None),
+        },
+    };
+    let shapes = if resolution == HOUR_MS {
+        KeyShape::hourly()
+    } else {
+        KeyShape::daily()
+    };
     for _ in 0..BUCKETS_PER_PASS {
-        let end = start.plus(Duration::from_millis(HOUR_MS as u64));
-        if end > settled {
+        let end = start.plus(Duration::from_millis(resolution as u64));
+        if end > until {
             break;
         }
-        let views = store.page_views(site_id, start, end, i64::MAX).await?;
-        let cells = aggregate_by_key(&views);
+        let mut aggregates = KeyedAggregates::new(shapes.clone());
+        // An hour at a time, so that a day's page views are never all in memory.
+        let mut from = start;
+        while from < end {
+            let to = from.plus(Duration::from_millis(HOUR_MS as u64));
+            for view in store.page_views(site_id, from, to, i64::MAX).await? {
+                aggregates.add(&view);
+            }
+            from = to;
+        }
         if !store
-            .write_rollup_bucket(site_id, HOUR_MS, start, &cells, progress)
+            .write_rollup_bucket(
+                site_id,
+                resolution,
+                start,
+                &aggregates.into_cells(),
+                progress,
+            )
             .await?
         {
-            return Ok(());
+            // Another process rolled it: continue from where it got to.
+            return store.rollup_progress(site_id, resolution).await;
         }
         progress = Some(end);
         start = end;
     }
-    // Days, from complete hours.
-    let Some(hours_until) = progress else {
-        return Ok(());
-    };
-    let mut day_progress = store.rollup_progress(site_id, DAY_MS).await?;
-    let Some(mut day) = next_bucket(store, site_id, day_progress, DAY_MS).await? else {
-        return Ok(());
-    };
-    for _ in 0..BUCKETS_PER_PASS {
-        let end = day.plus(Duration::from_millis(DAY_MS as u64));
-        if end > hours_until {
-            break;
-        }
-        let mut merged: HashMap<(String, String), Aggregate> = HashMap::new();
-        for dimension in dimension_keys() {
-            for row in store
-                .rollups(site_id, HOUR_MS, &dimension, None, day, end)
-                .await?
-            {
-                merged
-                    .entry((dimension.clone(), row.value))
-                    .or_default()
-                    .merge(&row.aggregate);
-            }
-        }
-        let cells = into_cells(merged);
-        if !store
-            .write_rollup_bucket(site_id, DAY_MS, day, &cells, day_progress)
-            .await?
-        {
-            return Ok(());
-        }
-        day_progress = Some(end);
-        day = end;
-    }
-    Ok(())
-}
-
-/// Every rollup dimension key.
-pub fn dimension_keys() -> Vec<String> {
-    let mut keys = vec![String::new()];
-    for dimension in Dimension::ALL {
-        keys.push(dimension.name().to_owned());
-        if dimension != Dimension::Page {
-            keys.push(pair_dimension(dimension));
-        }
-    }
-    keys
+    Ok(progress)
 }

@@ -186,7 +186,8 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
                 (Dimension::Country, "DE".to_owned()),
             ],
         ),
-        // Two filters no rollup is keyed by: raw page views.
+        // Two filters other than the page, unaligned: a daily pair rollup,
+        // the partial days raw.
         (
             START + HOUR_MS,
             START + DAY_MS + 5 * HOUR_MS,
@@ -256,7 +257,7 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
     }
 
     // Time series and breakdowns: per bucket and per group, the same truth.
-    let questions: Vec<Question> = vec![
+    let mut questions: Vec<Question> = vec![
         (START, end, vec![], Some(DAY_MS), None),
         (
             START,
@@ -306,6 +307,26 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             Some(Dimension::Os),
         ),
     ];
+    // A filter on the second dimension of a pair, grouped by the first,
+    // over unaligned edges.
+    questions.push((
+        START + 5 * HOUR_MS + 17 * 60_000,
+        end - 31 * 60_000,
+        vec![(Dimension::Country, "DE".to_owned())],
+        None,
+        Some(Dimension::Browser),
+    ));
+    // Two filters and a group on one of them: one group, named by its value.
+    questions.push((
+        START,
+        end,
+        vec![
+            (Dimension::Browser, "Chrome".to_owned()),
+            (Dimension::Device, "mobile".to_owned()),
+        ],
+        Some(DAY_MS),
+        Some(Dimension::Device),
+    ));
     for (from, to, filters, bucket, group) in questions {
         let scope = Scope {
             from: Timestamp::from_millis(from),

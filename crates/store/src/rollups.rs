@@ -10,10 +10,13 @@ use sqlx::Row;
 /// One key's aggregate in a bucket, to write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RollupCell {
-    /// `''` for the site's totals, a dimension name, or `page|DIMENSION`.
+    /// `''` for the site's totals, a dimension name, or two joined by `|`
+    /// for a pair (`device|country`).
     pub dimension: String,
-    /// The dimension's value (`PAGE\u{1f}VALUE` for pairs).
+    /// The dimension's value (the first dimension's, for a pair).
     pub value: String,
+    /// The second dimension's value for a pair; empty otherwise.
+    pub second_value: String,
     /// The page views with that key in the bucket.
     pub aggregate: Aggregate,
 }
@@ -23,10 +26,25 @@ pub struct RollupCell {
 pub struct RollupRow {
     /// Start of the bucket.
     pub bucket_start: Timestamp,
-    /// The key's value.
+    /// The key's value (the first, for a pair).
     pub value: String,
+    /// The second value of a pair; empty otherwise.
+    pub second_value: String,
     /// The aggregate.
     pub aggregate: Aggregate,
+}
+
+/// Which cells of one rollup dimension to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupSelection<'a> {
+    /// Every cell.
+    All,
+    /// Cells with this value (for a pair: whatever the second value).
+    Value(&'a str),
+    /// Pair cells with this second value.
+    SecondValue(&'a str),
+    /// The cell with both these values.
+    Both(&'a str, &'a str),
 }
 
 impl Store {
@@ -90,7 +108,7 @@ impl Store {
             }
             for chunk in cells.chunks(500) {
                 let mut builder = sqlx::QueryBuilder::new(
-                    "INSERT INTO rum_rollups (site_id, resolution, bucket_start, dimension, value, page_views, aggregate) ",
+                    "INSERT INTO rum_rollups (site_id, resolution, bucket_start, dimension, value, second_value, page_views, aggregate) ",
                 );
                 builder.push_values(chunk, |mut row, cell| {
                     row.push_bind(site_id)
@@ -98,6 +116,7 @@ impl Store {
                         .push_bind(bucket_start.as_millis())
                         .push_bind(cell.dimension.clone())
                         .push_bind(cell.value.clone())
+                        .push_bind(cell.second_value.clone())
                         .push_bind(i64::try_from(cell.aggregate.page_views()).unwrap_or(i64::MAX))
                         .push_bind(cell.aggregate.to_bytes());
                 });
@@ -108,42 +127,56 @@ impl Store {
         })
     }
 
-    /// A key's cells of one resolution with buckets starting in `[from, to)`;
-    /// all values of the dimension when `value` is `None`.
+    /// A key's cells of one resolution with buckets starting in `[from, to)`.
     pub async fn rollups(
         &self,
         site_id: i64,
         resolution_ms: i64,
         dimension: &str,
-        value: Option<&str>,
+        selection: RollupSelection<'_>,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<RollupRow>> {
-        let sql = "SELECT bucket_start, value, aggregate FROM rum_rollups \
-                   WHERE site_id = $1 AND resolution = $2 AND dimension = $3 AND bucket_start >= $4 AND bucket_start < $5 \
-                   AND ($6 IS NULL OR value = $6) ORDER BY bucket_start, value";
+        // The literal `second_value <> ''` lets the planner use the partial index.
+        let (condition, values) = match selection {
+            RollupSelection::All => ("", vec![]),
+            RollupSelection::Value(value) => (" AND value = $6", vec![value]),
+            RollupSelection::SecondValue(second) => {
+                (" AND second_value = $6 AND second_value <> ''", vec![second])
+            }
+            RollupSelection::Both(value, second) => {
+                (" AND value = $6 AND second_value = $7", vec![value, second])
+            }
+        };
+        let sql = format!(
+            "SELECT bucket_start, value, second_value, aggregate FROM rum_rollups \
+             WHERE site_id = $1 AND resolution = $2 AND dimension = $3 \
+             AND bucket_start >= $4 AND bucket_start < $5{condition}"
+        );
         let rows = read!(self.backend, |pool| {
-            let rows = sqlx::query(sql)
+            let mut query = sqlx::query(&sql)
                 .bind(site_id)
                 .bind(resolution_ms)
                 .bind(dimension)
                 .bind(from.as_millis())
-                .bind(to.as_millis())
-                .bind(value)
-                .fetch_all(pool)
-                .await?;
+                .bind(to.as_millis());
+            for value in &values {
+                query = query.bind(*value);
+            }
+            let rows = query.fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
                     Ok((
                         row.try_get::<i64, _>(0)?,
                         row.try_get::<String, _>(1)?,
-                        row.try_get::<Vec<u8>, _>(2)?,
+                        row.try_get::<String, _>(2)?,
+                        row.try_get::<Vec<u8>, _>(3)?,
                     ))
                 })
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
         })?;
         rows.into_iter()
-            .map(|(bucket_start, value, bytes)| {
+            .map(|(bucket_start, value, second_value, bytes)| {
                 let aggregate = Aggregate::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
                     what: "rollup",
                     id: bucket_start,
@@ -152,6 +185,7 @@ impl Store {
                 Ok(RollupRow {
                     bucket_start: bucket_start.into(),
                     value,
+                    second_value,
                     aggregate,
                 })
             })
@@ -179,5 +213,48 @@ impl Store {
     ) -> Result<Vec<sightline_core::rum::PageView>> {
         self.page_views_where(site_id, from, to, filters, i64::MAX)
             .await
+    }
+}
+
+/// The RUM tables whose size can be reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RumTable {
+    /// Raw page views.
+    PageViews,
+    /// Hourly and daily rollups.
+    Rollups,
+}
+
+impl RumTable {
+    fn name(self) -> &'static str {
+        match self {
+            RumTable::PageViews => "page_views",
+            RumTable::Rollups => "rum_rollups",
+        }
+    }
+}
+
+impl Store {
+    /// Bytes a RUM table takes on disk with its indexes: how the storage of
+    /// rollups compares with that of the raw page views they summarise.
+    pub async fn table_bytes(&self, table: RumTable) -> Result<u64> {
+        let bytes: i64 = match &self.backend {
+            crate::backend::Backend::Sqlite(pools) => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
+                     WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = $1)",
+                )
+                .bind(table.name())
+                .fetch_one(&pools.reader)
+                .await?
+            }
+            crate::backend::Backend::Postgres(pool) => {
+                sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
+                    .bind(table.name())
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        Ok(u64::try_from(bytes).unwrap_or(0))
     }
 }

@@ -4,7 +4,7 @@
 //! its days and a day the merge of its hours.
 
 use super::metric::{Metric, MetricValues, Rating};
-use super::sketch::{QuantileSketch, SketchDecodeError};
+use super::sketch::{EncodedSketch, QuantileSketch, SketchDecodeError, SketchPoint};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -23,24 +23,50 @@ struct MetricAggregate {
 }
 
 /// Stored form: metrics by their position in [`Metric::ALL`] (which only
-/// ever grows at the end).
+/// ever grows at the end), each with its sketch and, for rated metrics, the
+/// three rating counts.
 #[derive(Serialize, Deserialize)]
 struct Encoded {
     page_views: u64,
-    metrics: Vec<(u8, Vec<u8>, [u64; 3])>,
+    metrics: Vec<(u8, EncodedSketch, Vec<u64>)>,
 }
 
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
+
+/// One page view's measurements with each value's sketch point and rating
+/// worked out once, for adding the page view to many aggregates (one per
+/// rollup key it counts under).
+#[derive(Debug, Clone, Default)]
+pub struct PreparedMetrics(Vec<(Metric, SketchPoint, Option<Rating>)>);
+
+impl PreparedMetrics {
+    /// Prepares one page view's measurements.
+    pub fn new(metrics: &MetricValues) -> Self {
+        Self(
+            metrics
+                .iter()
+                .filter_map(|(metric, value)| {
+                    Some((metric, SketchPoint::of(value)?, metric.rate(value)))
+                })
+                .collect(),
+        )
+    }
+}
 
 impl Aggregate {
     /// Counts one page view.
     pub fn add(&mut self, metrics: &MetricValues) {
+        self.add_prepared(&PreparedMetrics::new(metrics));
+    }
+
+    /// Counts one page view whose measurements are prepared.
+    pub fn add_prepared(&mut self, metrics: &PreparedMetrics) {
         self.page_views += 1;
-        for (metric, value) in metrics.iter() {
-            let aggregate = self.metrics.entry(metric).or_default();
-            aggregate.sketch.add(value);
-            if let Some(rating) = metric.rate(value) {
-                aggregate.ratings[rating_index(rating)] += 1;
+        for (metric, point, rating) in &metrics.0 {
+            let aggregate = self.metrics.entry(*metric).or_default();
+            aggregate.sketch.add_point(*point);
+            if let Some(rating) = rating {
+                aggregate.ratings[rating_index(*rating)] += 1;
             }
         }
     }
@@ -89,7 +115,12 @@ impl Aggregate {
             .iter()
             .filter_map(|(metric, aggregate)| {
                 let index = Metric::ALL.iter().position(|m| m == metric)?;
-                Some((index as u8, aggregate.sketch.to_bytes(), aggregate.ratings))
+                let ratings = if metric.thresholds().is_some() {
+                    aggregate.ratings.to_vec()
+                } else {
+                    Vec::new()
+                };
+                Some((index as u8, aggregate.sketch.encode(), ratings))
             })
             .collect();
         let mut bytes = vec![FORMAT_VERSION];
@@ -115,10 +146,15 @@ impl Aggregate {
             let metric = *Metric::ALL
                 .get(usize::from(index))
                 .ok_or_else(|| SketchDecodeError::new("unknown metric"))?;
+            let ratings = match ratings[..] {
+                [] => [0; 3],
+                [good, needs_improvement, poor] => [good, needs_improvement, poor],
+                _ => return Err(SketchDecodeError::new("ratings are not three counts")),
+            };
             metrics.insert(
                 metric,
                 MetricAggregate {
-                    sketch: QuantileSketch::from_bytes(&sketch)?,
+                    sketch: QuantileSketch::decode(sketch)?,
                     ratings,
                 },
             );

@@ -64,6 +64,14 @@ impl Dimension {
         }
     }
 
+    /// Its position in [`Dimension::ALL`], for per-dimension arrays.
+    pub fn index(self) -> usize {
+        Dimension::ALL
+            .iter()
+            .position(|d| *d == self)
+            .unwrap_or(0)
+    }
+
     /// The dimension with this name.
     pub fn from_name(name: &str) -> Option<Dimension> {
         Dimension::ALL

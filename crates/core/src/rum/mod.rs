@@ -10,7 +10,7 @@ mod page_url;
 mod page_view;
 mod sketch;
 
-pub use aggregate::Aggregate;
+pub use aggregate::{Aggregate, PreparedMetrics};
 pub use beacon::{
     Beacon, BeaconEnvironment, ClientHints, ClientHintsBrand, MAX_BEACON_BYTES, NavigationType,
 };
@@ -18,4 +18,4 @@ pub use dimension::Dimension;
 pub use metric::{Metric, MetricValues, Rating};
 pub use page_url::page_path;
 pub use page_view::{DimensionValues, PageView};
-pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError};
+pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError, SketchPoint};

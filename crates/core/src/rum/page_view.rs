@@ -26,18 +26,11 @@ pub struct DimensionValues([String; Dimension::ALL.len()]);
 impl DimensionValues {
     /// The value of one dimension.
     pub fn get(&self, dimension: Dimension) -> &str {
-        &self.0[Self::index(dimension)]
+        &self.0[dimension.index()]
     }
 
     /// Sets the value of one dimension.
     pub fn set(&mut self, dimension: Dimension, value: impl Into<String>) {
-        self.0[Self::index(dimension)] = value.into();
-    }
-
-    fn index(dimension: Dimension) -> usize {
-        Dimension::ALL
-            .iter()
-            .position(|d| *d == dimension)
-            .unwrap_or(0)
+        self.0[dimension.index()] = value.into();
     }
 }

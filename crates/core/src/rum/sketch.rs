@@ -15,6 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 /// The stated relative error of every quantile.
 pub const SKETCH_RELATIVE_ERROR: f64 = 0.01;
@@ -24,10 +25,39 @@ const MIN_VALUE: f64 = 1e-6;
 
 /// The first byte of every stored sketch; a change of accuracy or encoding
 /// gets a new one.
-const FORMAT_VERSION: u8 = 1;
+const FORMAT_VERSION: u8 = 2;
 
-fn gamma() -> f64 {
-    (1.0 + SKETCH_RELATIVE_ERROR) / (1.0 - SKETCH_RELATIVE_ERROR)
+/// `γ = (1 + α) / (1 - α)`.
+static GAMMA: LazyLock<f64> =
+    LazyLock::new(|| (1.0 + SKETCH_RELATIVE_ERROR) / (1.0 - SKETCH_RELATIVE_ERROR));
+/// `1 / ln γ`, so a bucket key costs one logarithm.
+static INVERSE_LN_GAMMA: LazyLock<f64> = LazyLock::new(|| 1.0 / GAMMA.ln());
+
+/// Where one value falls in every sketch: worked out once per value, so
+/// that adding it to many sketches (one per rollup key) costs no
+/// logarithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SketchPoint {
+    /// At or below the smallest distinguishable value.
+    Zero,
+    /// In the bucket with this key.
+    Bucket(i32),
+}
+
+impl SketchPoint {
+    /// The point of a value; `None` for negative and non-finite values,
+    /// which no metric has (every metric is a duration or a non-negative score).
+    pub fn of(value: f64) -> Option<SketchPoint> {
+        if !value.is_finite() || value < 0.0 {
+            None
+        } else if value <= MIN_VALUE {
+            Some(SketchPoint::Zero)
+        } else {
+            Some(SketchPoint::Bucket(
+                (value.ln() * *INVERSE_LN_GAMMA).ceil() as i32,
+            ))
+        }
+    }
 }
 
 /// A quantile sketch of one metric.
@@ -36,9 +66,6 @@ pub struct QuantileSketch {
     buckets: BTreeMap<i32, u64>,
     zeros: u64,
     count: u64,
-    sum: f64,
-    min: f64,
-    max: f64,
 }
 
 /// A stored sketch that does not decode.
@@ -53,65 +80,39 @@ impl SketchDecodeError {
 }
 
 /// The stored form: bucket keys as deltas from the previous key, so that
-/// neighbouring buckets cost a byte or two (postcard writes varints).
+/// neighbouring buckets cost a byte or two (postcard writes varints). Only
+/// bucket counts are kept: every answer comes from them.
 #[derive(Serialize, Deserialize)]
-struct Encoded {
+pub(crate) struct EncodedSketch {
     zeros: u64,
     key_deltas: Vec<i32>,
     counts: Vec<u64>,
-    sum: f64,
-    min: f64,
-    max: f64,
 }
 
 impl QuantileSketch {
-    /// Adds one value. Negative and non-finite values are ignored: every
-    /// metric is a duration or a non-negative score.
+    /// Adds one value. Negative and non-finite values are ignored.
     pub fn add(&mut self, value: f64) {
-        if !value.is_finite() || value < 0.0 {
-            return;
+        if let Some(point) = SketchPoint::of(value) {
+            self.add_point(point);
         }
-        if value <= MIN_VALUE {
-            self.zeros += 1;
-        } else {
-            let key = (value.ln() / gamma().ln()).ceil() as i32;
-            *self.buckets.entry(key).or_insert(0) += 1;
+    }
+
+    /// Adds one value whose point is already known.
+    pub fn add_point(&mut self, point: SketchPoint) {
+        match point {
+            SketchPoint::Zero => self.zeros += 1,
+            SketchPoint::Bucket(key) => *self.buckets.entry(key).or_insert(0) += 1,
         }
-        self.min = if self.count == 0 {
-            value
-        } else {
-            self.min.min(value)
-        };
-        self.max = if self.count == 0 {
-            value
-        } else {
-            self.max.max(value)
-        };
         self.count += 1;
-        self.sum += value;
     }
 
     /// Adds every value another sketch holds.
     pub fn merge(&mut self, other: &QuantileSketch) {
-        if other.count == 0 {
-            return;
-        }
         for (key, count) in &other.buckets {
             *self.buckets.entry(*key).or_insert(0) += count;
         }
-        self.min = if self.count == 0 {
-            other.min
-        } else {
-            self.min.min(other.min)
-        };
-        self.max = if self.count == 0 {
-            other.max
-        } else {
-            self.max.max(other.max)
-        };
         self.zeros += other.zeros;
         self.count += other.count;
-        self.sum += other.sum;
     }
 
     /// The value at quantile `q` (0 to 1) by the lower-rank definition
@@ -120,27 +121,20 @@ impl QuantileSketch {
         if self.count == 0 {
             return None;
         }
-        // The extremes are known exactly.
-        if q <= 0.0 {
-            return Some(self.min);
-        }
-        if q >= 1.0 {
-            return Some(self.max);
-        }
         let rank = (q.clamp(0.0, 1.0) * (self.count - 1) as f64).floor() as u64;
         if rank < self.zeros {
             return Some(0.0);
         }
         let mut seen = self.zeros;
+        let mut last = 0.0;
         for (key, count) in &self.buckets {
             seen += count;
+            last = 2.0 * GAMMA.powi(*key) / (*GAMMA + 1.0);
             if seen > rank {
-                let gamma = gamma();
-                let value = 2.0 * gamma.powi(*key) / (gamma + 1.0);
-                return Some(value.clamp(self.min, self.max));
+                break;
             }
         }
-        Some(self.max)
+        Some(last)
     }
 
     /// How many values went in.
@@ -148,13 +142,7 @@ impl QuantileSketch {
         self.count
     }
 
-    /// The sum of the values.
-    pub fn sum(&self) -> f64 {
-        self.sum
-    }
-
-    /// The compact binary form for storage.
-    pub fn to_bytes(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> EncodedSketch {
         let mut previous = 0;
         let key_deltas = self
             .buckets
@@ -165,29 +153,17 @@ impl QuantileSketch {
                 delta
             })
             .collect();
-        let encoded = Encoded {
+        EncodedSketch {
             zeros: self.zeros,
             key_deltas,
             counts: self.buckets.values().copied().collect(),
-            sum: self.sum,
-            min: self.min,
-            max: self.max,
-        };
-        let mut bytes = vec![FORMAT_VERSION];
-        bytes.extend(postcard::to_allocvec(&encoded).unwrap_or_default());
-        bytes
+        }
     }
 
-    /// Reads the binary form back.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchDecodeError> {
-        let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
-            return Err(SketchDecodeError("unknown format version".to_owned()));
-        };
-        let encoded: Encoded =
-            postcard::from_bytes(body).map_err(|e| SketchDecodeError(e.to_string()))?;
+    pub(crate) fn decode(encoded: EncodedSketch) -> Result<Self, SketchDecodeError> {
         if encoded.key_deltas.len() != encoded.counts.len() {
-            return Err(SketchDecodeError(
-                "keys and counts differ in number".to_owned(),
+            return Err(SketchDecodeError::new(
+                "keys and counts differ in number",
             ));
         }
         let mut key = 0i32;
@@ -195,7 +171,7 @@ impl QuantileSketch {
         for (delta, count) in encoded.key_deltas.iter().zip(&encoded.counts) {
             key = key
                 .checked_add(*delta)
-                .ok_or_else(|| SketchDecodeError("bucket key overflow".to_owned()))?;
+                .ok_or_else(|| SketchDecodeError::new("bucket key overflow"))?;
             buckets.insert(key, *count);
         }
         let count = encoded
@@ -205,11 +181,23 @@ impl QuantileSketch {
         Ok(Self {
             buckets,
             zeros: encoded.zeros,
-            count: count.ok_or_else(|| SketchDecodeError("count overflow".to_owned()))?,
-            sum: encoded.sum,
-            min: encoded.min,
-            max: encoded.max,
+            count: count.ok_or_else(|| SketchDecodeError::new("count overflow"))?,
         })
+    }
+
+    /// The compact binary form for storage.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = vec![FORMAT_VERSION];
+        bytes.extend(postcard::to_allocvec(&self.encode()).unwrap_or_default());
+        bytes
+    }
+
+    /// Reads the binary form back.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchDecodeError> {
+        let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
+            return Err(SketchDecodeError::new("unknown format version"));
+        };
+        Self::decode(postcard::from_bytes(body).map_err(|e| SketchDecodeError(e.to_string()))?)
     }
 }
 
@@ -244,7 +232,6 @@ mod tests {
                 "q{q}: {estimate} vs {truth}"
             );
         }
-        assert!((merged.sum() - values.iter().sum::<f64>()).abs() < 1e-3);
     }
 
     #[test]
@@ -275,10 +262,9 @@ mod tests {
         }
         sketch.add(0.3);
         sketch.add(f64::NAN);
-        assert_eq!(
-            (sketch.count(), sketch.quantile(0.5), sketch.quantile(1.0)),
-            (11, Some(0.0), Some(0.3))
-        );
+        assert_eq!((sketch.count(), sketch.quantile(0.5)), (11, Some(0.0)));
+        let max = sketch.quantile(1.0).unwrap();
+        assert!((max - 0.3).abs() <= 0.3 * SKETCH_RELATIVE_ERROR, "{max}");
         assert_eq!(
             QuantileSketch::from_bytes(&sketch.to_bytes()).unwrap(),
             sketch

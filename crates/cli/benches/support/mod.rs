@@ -1,0 +1,133 @@
+//! What the benchmarks share: a `sightline serve` process of the release
+//! build, logged in, and the helpers to start and watch processes.
+
+// Each benchmark uses a part of what is here.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The administrator every benchmark server is started with.
+pub const ADMIN_EMAIL: &str = "bench@example.com";
+const ADMIN_PASSWORD: &str = "bench password 1";
+
+/// A port nothing listens on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("address")
+        .port()
+}
+
+/// Waits until `url` answers at all.
+pub async fn wait_for(url: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while reqwest::get(url).await.is_err() {
+        assert!(Instant::now() < deadline, "{url} did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Peak resident memory of a process, from /proc.
+pub fn peak_memory_mib(child: &Child) -> f64 {
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
+/// A running `sightline serve`, killed on drop.
+pub struct Server {
+    /// The process, to measure.
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// A client that keeps connections open.
+    pub http: reqwest::Client,
+    /// The administrator's session cookie (`name=value`).
+    pub cookie: String,
+}
+
+impl Server {
+    /// Starts the release binary with `args` after `serve --listen …`, and logs in.
+    pub async fn start(args: &[&str]) -> Server {
+        let port = free_port();
+        let child = Command::new(env!("CARGO_BIN_EXE_sightline"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .env("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("SIGHTLINE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sightline");
+        let base = format!("http://127.0.0.1:{port}");
+        wait_for(&format!("{base}/healthz")).await;
+        let http = reqwest::Client::new();
+        let login = http
+            .post(format!("{base}/api/v1/session"))
+            .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("log in");
+        let cookie = login.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned();
+        Server {
+            child,
+            base,
+            http,
+            cookie,
+        }
+    }
+
+    /// GETs an API path (`/api/v1/…`) as the administrator and returns the JSON.
+    pub async fn get(&self, path: &str) -> serde_json::Value {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("request");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.expect("JSON")
+    }
+
+    /// POSTs JSON to an API path as the administrator and returns the JSON.
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert!(response.status().is_success(), "{path}: {}", response.status());
+        response.json().await.expect("JSON")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
