@@ -82,13 +82,18 @@ impl KeyShape {
     }
 }
 
-/// Aggregates page views under a set of key shapes. Values are interned,
-/// so that counting a page view under dozens of keys allocates nothing.
+/// Aggregates page views under a set of key shapes.
+///
+/// Page views are kept compact (interned dimension values, prepared
+/// metrics) until the end; then, shape by shape, they are sorted by their
+/// key and each run of equal keys is added to one aggregate while it is hot
+/// in the cache. Adding each page view to dozens of aggregates scattered
+/// over memory, as they arrive, is several times slower.
 pub struct KeyedAggregates {
     shapes: Vec<KeyShape>,
     values: HashMap<String, u32>,
     names: Vec<String>,
-    cells: HashMap<(u8, u32, u32), Aggregate>,
+    views: Vec<([u32; Dimension::ALL.len()], PreparedMetrics)>,
 }
 
 /// The interned id of "no value" (the totals, or the second half of a single).
@@ -101,7 +106,7 @@ impl KeyedAggregates {
             shapes,
             values: HashMap::from([(String::new(), NO_VALUE)]),
             names: vec![String::new()],
-            cells: HashMap::new(),
+            views: Vec::new(),
         }
     }
 
@@ -118,31 +123,41 @@ impl KeyedAggregates {
     /// Counts one page view under every key.
     pub fn add(&mut self, view: &PageView) {
         let ids = Dimension::ALL.map(|dimension| self.intern(view.dimensions.get(dimension)));
-        let prepared = PreparedMetrics::new(&view.metrics);
-        for (index, shape) in self.shapes.iter().enumerate() {
-            let key = match *shape {
-                KeyShape::Totals => (index as u8, NO_VALUE, NO_VALUE),
-                KeyShape::Single(dimension) => (index as u8, ids[dimension.index()], NO_VALUE),
-                KeyShape::Pair(first, second) => {
-                    (index as u8, ids[first.index()], ids[second.index()])
-                }
-            };
-            self.cells.entry(key).or_default().add_prepared(&prepared);
-        }
+        self.views.push((ids, PreparedMetrics::new(&view.metrics)));
     }
 
     /// The cells to write.
     pub fn into_cells(self) -> Vec<RollupCell> {
-        let names: Vec<String> = self.shapes.iter().map(|shape| shape.name()).collect();
-        self.cells
-            .into_iter()
-            .map(|((shape, value, second), aggregate)| RollupCell {
-                dimension: names[usize::from(shape)].clone(),
-                value: self.names[value as usize].clone(),
-                second_value: self.names[second as usize].clone(),
-                aggregate,
-            })
-            .collect()
+        let mut cells = Vec::new();
+        let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(self.views.len());
+        for shape in &self.shapes {
+            // Both values in one integer, so the sort touches one array.
+            keyed.clear();
+            keyed.extend(self.views.iter().enumerate().map(|(index, (ids, _))| {
+                let (value, second) = match *shape {
+                    KeyShape::Totals => (NO_VALUE, NO_VALUE),
+                    KeyShape::Single(dimension) => (ids[dimension.index()], NO_VALUE),
+                    KeyShape::Pair(first, second) => (ids[first.index()], ids[second.index()]),
+                };
+                ((u64::from(value) << 32) | u64::from(second), index as u32)
+            }));
+            keyed.sort_unstable();
+            let name = shape.name();
+            for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+                let mut aggregate = Aggregate::default();
+                for (_, index) in run {
+                    aggregate.add_prepared(&self.views[*index as usize].1);
+                }
+                let key = run[0].0;
+                cells.push(RollupCell {
+                    dimension: name.clone(),
+                    value: self.names[(key >> 32) as usize].clone(),
+                    second_value: self.names[(key & u64::from(u32::MAX)) as usize].clone(),
+                    aggregate,
+                });
+            }
+        }
+        cells
     }
 }
 
@@ -205,16 +220,17 @@ async fn roll_buckets(
             }
             from = to;
         }
-        if !store
+        let cells = aggregates.into_cells();
+        let written = store
             .write_rollup_bucket(
                 site_id,
                 resolution,
                 start,
-                &aggregates.into_cells(),
+                &cells,
                 progress,
             )
-            .await?
-        {
+            .await?;
+        if !written {
             // Another process rolled it: continue from where it got to.
             return store.rollup_progress(site_id, resolution).await;
         }

@@ -6,13 +6,13 @@
 use super::metric::{Metric, MetricValues, Rating};
 use super::sketch::{EncodedSketch, QuantileSketch, SketchDecodeError, SketchPoint};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The summary of some page views.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Aggregate {
     page_views: u64,
-    metrics: BTreeMap<Metric, MetricAggregate>,
+    /// By position in [`Metric::ALL`]; `None` until a page view measured it.
+    metrics: [Option<MetricAggregate>; Metric::ALL.len()],
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -37,7 +37,7 @@ const FORMAT_VERSION: u8 = 2;
 /// worked out once, for adding the page view to many aggregates (one per
 /// rollup key it counts under).
 #[derive(Debug, Clone, Default)]
-pub struct PreparedMetrics(Vec<(Metric, SketchPoint, Option<Rating>)>);
+pub struct PreparedMetrics(Vec<(usize, SketchPoint, Option<Rating>)>);
 
 impl PreparedMetrics {
     /// Prepares one page view's measurements.
@@ -46,7 +46,7 @@ impl PreparedMetrics {
             metrics
                 .iter()
                 .filter_map(|(metric, value)| {
-                    Some((metric, SketchPoint::of(value)?, metric.rate(value)))
+                    Some((metric.index(), SketchPoint::of(value)?, metric.rate(value)))
                 })
                 .collect(),
         )
@@ -63,7 +63,7 @@ impl Aggregate {
     pub fn add_prepared(&mut self, metrics: &PreparedMetrics) {
         self.page_views += 1;
         for (metric, point, rating) in &metrics.0 {
-            let aggregate = self.metrics.entry(*metric).or_default();
+            let aggregate = self.metrics[*metric].get_or_insert_default();
             aggregate.sketch.add_point(*point);
             if let Some(rating) = rating {
                 aggregate.ratings[rating_index(*rating)] += 1;
@@ -74,8 +74,9 @@ impl Aggregate {
     /// Adds another aggregate's page views.
     pub fn merge(&mut self, other: &Aggregate) {
         self.page_views += other.page_views;
-        for (metric, theirs) in &other.metrics {
-            let ours = self.metrics.entry(*metric).or_default();
+        for (ours, theirs) in self.metrics.iter_mut().zip(&other.metrics) {
+            let Some(theirs) = theirs else { continue };
+            let ours = ours.get_or_insert_default();
             ours.sketch.merge(&theirs.sketch);
             for (count, add) in ours.ratings.iter_mut().zip(theirs.ratings) {
                 *count += add;
@@ -90,7 +91,9 @@ impl Aggregate {
 
     /// The sketch of one metric, if any page view measured it.
     pub fn sketch(&self, metric: Metric) -> Option<&QuantileSketch> {
-        self.metrics.get(&metric).map(|aggregate| &aggregate.sketch)
+        self.metrics[metric.index()]
+            .as_ref()
+            .map(|aggregate| &aggregate.sketch)
     }
 
     /// A percentile (0 to 100) of one metric.
@@ -102,8 +105,8 @@ impl Aggregate {
     pub fn ratings(&self, metric: Metric) -> Option<[u64; 3]> {
         metric.thresholds()?;
         Some(
-            self.metrics
-                .get(&metric)
+            self.metrics[metric.index()]
+                .as_ref()
                 .map_or([0; 3], |aggregate| aggregate.ratings),
         )
     }
@@ -113,8 +116,10 @@ impl Aggregate {
         let metrics = self
             .metrics
             .iter()
-            .filter_map(|(metric, aggregate)| {
-                let index = Metric::ALL.iter().position(|m| m == metric)?;
+            .zip(Metric::ALL)
+            .enumerate()
+            .filter_map(|(index, (aggregate, metric))| {
+                let aggregate = aggregate.as_ref()?;
                 let ratings = if metric.thresholds().is_some() {
                     aggregate.ratings.to_vec()
                 } else {
@@ -141,23 +146,20 @@ impl Aggregate {
         };
         let encoded: Encoded =
             postcard::from_bytes(body).map_err(|e| SketchDecodeError::new(&e.to_string()))?;
-        let mut metrics = BTreeMap::new();
+        let mut metrics: [Option<MetricAggregate>; Metric::ALL.len()] = Default::default();
         for (index, sketch, ratings) in encoded.metrics {
-            let metric = *Metric::ALL
-                .get(usize::from(index))
+            let slot = metrics
+                .get_mut(usize::from(index))
                 .ok_or_else(|| SketchDecodeError::new("unknown metric"))?;
             let ratings = match ratings[..] {
                 [] => [0; 3],
                 [good, needs_improvement, poor] => [good, needs_improvement, poor],
                 _ => return Err(SketchDecodeError::new("ratings are not three counts")),
             };
-            metrics.insert(
-                metric,
-                MetricAggregate {
-                    sketch: QuantileSketch::decode(sketch)?,
-                    ratings,
-                },
-            );
+            *slot = Some(MetricAggregate {
+                sketch: QuantileSketch::decode(sketch)?,
+                ratings,
+            });
         }
         Ok(Self {
             page_views: encoded.page_views,

@@ -93,7 +93,13 @@ impl Metric {
         Metric::Ttfb,
     ];
 
-    /// The name in beacons, the API and storage.
+    /// Its position in [`Metric::ALL`] (the declaration order), for
+    /// per-metric arrays.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The name in beacons, the API and the storage column.
     pub fn name(self) -> &'static str {
         match self {
             Metric::Lcp => "lcp",
@@ -160,12 +166,12 @@ pub struct MetricValues([Option<f64>; Metric::ALL.len()]);
 impl MetricValues {
     /// The value of one metric.
     pub fn get(&self, metric: Metric) -> Option<f64> {
-        self.0[Self::index(metric)]
+        self.0[metric.index()]
     }
 
     /// Sets the value of one metric.
     pub fn set(&mut self, metric: Metric, value: Option<f64>) {
-        self.0[Self::index(metric)] = value;
+        self.0[metric.index()] = value;
     }
 
     /// The metrics that have a value.
@@ -173,10 +179,6 @@ impl MetricValues {
         Metric::ALL
             .into_iter()
             .filter_map(|metric| self.get(metric).map(|value| (metric, value)))
-    }
-
-    fn index(metric: Metric) -> usize {
-        Metric::ALL.iter().position(|m| *m == metric).unwrap_or(0)
     }
 }
 
@@ -186,7 +188,8 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for metric in Metric::ALL {
+        for (index, metric) in Metric::ALL.into_iter().enumerate() {
+            assert_eq!(metric.index(), index);
             assert_eq!(Metric::from_name(metric.name()), Some(metric));
         }
         assert_eq!(Metric::from_name("speed"), None);

@@ -14,7 +14,6 @@
 //! raw page views they summarise.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 /// The stated relative error of every quantile.
@@ -63,7 +62,9 @@ impl SketchPoint {
 /// A quantile sketch of one metric.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QuantileSketch {
-    buckets: BTreeMap<i32, u64>,
+    /// Non-empty buckets by key, ascending: most adds find their bucket by
+    /// a binary search over a few dozen entries.
+    buckets: Vec<(i32, u64)>,
     zeros: u64,
     count: u64,
 }
@@ -101,15 +102,20 @@ impl QuantileSketch {
     pub fn add_point(&mut self, point: SketchPoint) {
         match point {
             SketchPoint::Zero => self.zeros += 1,
-            SketchPoint::Bucket(key) => *self.buckets.entry(key).or_insert(0) += 1,
+            SketchPoint::Bucket(key) => {
+                match self.buckets.binary_search_by_key(&key, |(k, _)| *k) {
+                    Ok(index) => self.buckets[index].1 += 1,
+                    Err(index) => self.buckets.insert(index, (key, 1)),
+                }
+            }
         }
         self.count += 1;
     }
 
     /// Adds every value another sketch holds.
     pub fn merge(&mut self, other: &QuantileSketch) {
-        for (key, count) in &other.buckets {
-            *self.buckets.entry(*key).or_insert(0) += count;
+        if !other.buckets.is_empty() {
+            self.buckets = merge_sorted(&self.buckets, &other.buckets);
         }
         self.zeros += other.zeros;
         self.count += other.count;
@@ -146,8 +152,8 @@ impl QuantileSketch {
         let mut previous = 0;
         let key_deltas = self
             .buckets
-            .keys()
-            .map(|key| {
+            .iter()
+            .map(|(key, _)| {
                 let delta = key - previous;
                 previous = *key;
                 delta
@@ -156,7 +162,7 @@ impl QuantileSketch {
         EncodedSketch {
             zeros: self.zeros,
             key_deltas,
-            counts: self.buckets.values().copied().collect(),
+            counts: self.buckets.iter().map(|(_, count)| *count).collect(),
         }
     }
 
@@ -167,12 +173,15 @@ impl QuantileSketch {
             ));
         }
         let mut key = 0i32;
-        let mut buckets = BTreeMap::new();
+        let mut buckets = Vec::with_capacity(encoded.counts.len());
         for (delta, count) in encoded.key_deltas.iter().zip(&encoded.counts) {
             key = key
                 .checked_add(*delta)
                 .ok_or_else(|| SketchDecodeError::new("bucket key overflow"))?;
-            buckets.insert(key, *count);
+            if buckets.last().is_some_and(|(last, _)| *last >= key) {
+                return Err(SketchDecodeError::new("bucket keys out of order"));
+            }
+            buckets.push((key, *count));
         }
         let count = encoded
             .counts
@@ -199,6 +208,33 @@ impl QuantileSketch {
         };
         Self::decode(postcard::from_bytes(body).map_err(|e| SketchDecodeError(e.to_string()))?)
     }
+}
+
+/// The union of two ascending bucket lists, counts of equal keys added.
+fn merge_sorted(ours: &[(i32, u64)], theirs: &[(i32, u64)]) -> Vec<(i32, u64)> {
+    let mut merged = Vec::with_capacity(ours.len() + theirs.len());
+    let (mut i, mut j) = (0, 0);
+    while i < ours.len() && j < theirs.len() {
+        let (a, b) = (ours[i], theirs[j]);
+        match a.0.cmp(&b.0) {
+            std::cmp::Ordering::Less => {
+                merged.push(a);
+                i += 1;
+            }
+            std::cmp::Ordering::Greater => {
+                merged.push(b);
+                j += 1;
+            }
+            std::cmp::Ordering::Equal => {
+                merged.push((a.0, a.1 + b.1));
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    merged.extend_from_slice(&ours[i..]);
+    merged.extend_from_slice(&theirs[j..]);
+    merged
 }
 
 #[cfg(test)]
