@@ -89,7 +89,10 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
         .expect("rollup size");
     store.close().await;
 
-    let server = Server::start(&["--database-url", database.url()]).await;
+    // Raw page views are kept longer than the period, so that the first
+    // minutes are not deleted while the benchmark runs.
+    let retention = format!("{}d", days + 7);
+    let server = Server::start(&["--database-url", database.url(), "--rum-retention", &retention]).await;
     println!(
         "\n## {name}: {page_views} page views over {days} days and {PAGES} pages\n\n\
          filled in {:.0} s, rolled in {:.0} s; raw page views {:.0} MiB, rollups {:.0} MiB ({:.1} % of raw)\n",

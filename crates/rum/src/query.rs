@@ -9,7 +9,7 @@
 
 use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension, PageView};
+use sightline_core::rum::{Aggregate, Dimension};
 use sightline_store::{RollupRow, RollupSelection, Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -218,27 +218,17 @@ pub async fn aggregate_cells(
     for (start, end) in raw_ranges {
         if start < end {
             let views = store
-                .matching_page_views(site_id, start.into(), end.into(), &scope.filters)
+                .matching_measurements(site_id, start.into(), end.into(), &scope.filters, group)
                 .await?;
-            add_views(&views, group, &bucket_of, &mut cells);
+            for view in views {
+                cells
+                    .entry((bucket_of(view.at.as_millis()), view.group))
+                    .or_default()
+                    .add(&view.metrics);
+            }
         }
     }
     Ok(cells)
-}
-
-fn add_views(
-    views: &[PageView],
-    group: Option<Dimension>,
-    bucket_of: &(dyn Fn(i64) -> i64 + Sync),
-    cells: &mut Cells,
-) {
-    for view in views {
-        let value = group.map_or_else(String::new, |group| view.dimensions.get(group).to_owned());
-        cells
-            .entry((bucket_of(view.at.as_millis()), value))
-            .or_default()
-            .add(&view.metrics);
-    }
 }
 
 async fn read_rollups(

@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};
 pub use monitors::Monitor;
 pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
-pub use rollups::{RollupCell, RollupRow, RollupSelection, RumTable};
+pub use rollups::{Measured, RollupCell, RollupRow, RollupSelection, RumTable};
 pub use sessions::Session;
 pub use sites::Site;
 pub use tokens::{ApiToken, NewApiToken};

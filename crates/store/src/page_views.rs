@@ -53,38 +53,18 @@ impl Store {
         to: Timestamp,
         limit: i64,
     ) -> Result<Vec<PageView>> {
-        self.page_views_where(site_id, from, to, &[], limit).await
-    }
-
-    /// Page views in `[from, to)` whose dimensions equal the filters' values.
-    pub(crate) async fn page_views_where(
-        &self,
-        site_id: i64,
-        from: Timestamp,
-        to: Timestamp,
-        filters: &[(Dimension, String)],
-        limit: i64,
-    ) -> Result<Vec<PageView>> {
-        // Dimension names are fixed identifiers, never user text; values are bound.
-        let conditions: String = filters
-            .iter()
-            .enumerate()
-            .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 5))
-            .collect();
         let sql = format!(
-            "SELECT {} FROM page_views WHERE site_id = $1 AND at >= $2 AND at < $3{conditions} ORDER BY at, id LIMIT $4",
+            "SELECT {} FROM page_views WHERE site_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id LIMIT $4",
             columns()
         );
         read!(self.backend, |pool| {
-            let mut query = sqlx::query(&sql)
+            let rows = sqlx::query(&sql)
                 .bind(site_id)
                 .bind(from.as_millis())
                 .bind(to.as_millis())
-                .bind(limit);
-            for (_, value) in filters {
-                query = query.bind(value);
-            }
-            let rows = query.fetch_all(pool).await?;
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
             rows.iter()
                 .map(|row| {
                     // By position (the order of `columns()`): a lookup by name per

@@ -4,7 +4,7 @@
 use crate::backend::{read, write};
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension};
+use sightline_core::rum::{Aggregate, Dimension, Metric, MetricValues};
 use sqlx::Row;
 
 /// One key's aggregate in a bucket, to write.
@@ -203,17 +203,64 @@ impl Store {
         Ok(at.map(Timestamp::from_millis))
     }
 
-    /// A site's page views in `[from, to)` whose dimensions have the given values.
-    pub async fn matching_page_views(
+    /// What queries need of the page views in `[from, to)` whose dimensions
+    /// have the given values: when each was received, its value of `group`
+    /// (empty without one) and its measurements. Reads only those columns.
+    pub async fn matching_measurements(
         &self,
         site_id: i64,
         from: Timestamp,
         to: Timestamp,
         filters: &[(Dimension, String)],
-    ) -> Result<Vec<sightline_core::rum::PageView>> {
-        self.page_views_where(site_id, from, to, filters, i64::MAX)
-            .await
+        group: Option<Dimension>,
+    ) -> Result<Vec<Measured>> {
+        // Dimension and metric names are fixed identifiers, never user text; values are bound.
+        let conditions: String = filters
+            .iter()
+            .enumerate()
+            .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 4))
+            .collect();
+        let group_column = group.map_or("''", Dimension::name);
+        let metrics = Metric::ALL.map(Metric::name).join(", ");
+        let sql = format!(
+            "SELECT at, {group_column}, {metrics} FROM page_views \
+             WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
+        );
+        Ok(read!(self.backend, |pool| {
+            let mut query = sqlx::query(&sql)
+                .bind(site_id)
+                .bind(from.as_millis())
+                .bind(to.as_millis());
+            for (_, value) in filters {
+                query = query.bind(value);
+            }
+            let rows = query.fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let mut metrics = MetricValues::default();
+                    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+                        metrics.set(metric, row.try_get::<Option<f64>, _>(2 + offset)?);
+                    }
+                    Ok(Measured {
+                        at: row.try_get::<i64, _>(0)?.into(),
+                        group: row.try_get(1)?,
+                        metrics,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
+        })?)
     }
+}
+
+/// A page view as queries need it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measured {
+    /// When it was received.
+    pub at: Timestamp,
+    /// Its value of the grouping dimension, empty without one.
+    pub group: String,
+    /// Its measurements.
+    pub metrics: MetricValues,
 }
 
 /// The RUM tables whose size can be reported.
