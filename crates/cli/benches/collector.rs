@@ -156,7 +156,8 @@ async fn run() {
 
     let reference = load(bare_url, body.clone()).await;
     let collector = load(format!("{}/rum/v1/beacon", sightline.base), body).await;
-    let (bare_memory, collector_memory) = (peak_memory_mib(&bare), peak_memory_mib(&sightline.child));
+    let (bare_memory, collector_memory) =
+        (peak_memory_mib(&bare), peak_memory_mib(&sightline.child));
     let _ = bare.kill();
     let _ = bare.wait();
     drop(sightline);

@@ -92,7 +92,13 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
     // Raw page views are kept longer than the period, so that the first
     // minutes are not deleted while the benchmark runs.
     let retention = format!("{}d", days + 7);
-    let server = Server::start(&["--database-url", database.url(), "--rum-retention", &retention]).await;
+    let server = Server::start(&[
+        "--database-url",
+        database.url(),
+        "--rum-retention",
+        &retention,
+    ])
+    .await;
     println!(
         "\n## {name}: {page_views} page views over {days} days and {PAGES} pages\n\n\
          filled in {:.0} s, rolled in {:.0} s; raw page views {:.0} MiB, rollups {:.0} MiB ({:.1} % of raw)\n",
@@ -154,17 +160,62 @@ fn queries() -> Vec<Query> {
     vec![
         query("summary", "summary?", "", true),
         query("summary", "summary?", "&device=mobile", true),
-        query("summary", "summary?", "&page=/products/7&device=mobile", true),
+        query(
+            "summary",
+            "summary?",
+            "&page=/products/7&device=mobile",
+            true,
+        ),
         query("summary", "summary?", "&browser=Chrome&country=DE", true),
-        query("timeseries lcp p75 1d", "timeseries?metric=lcp&percentile=75&bucket=1d", "", true),
-        query("timeseries lcp p75 1d", "timeseries?metric=lcp&percentile=75&bucket=1d", "&country=US", true),
-        query("timeseries lcp p75 1d", "timeseries?metric=lcp&percentile=75&bucket=1d", "&page=/products/7&device=mobile", true),
-        query("timeseries lcp p75 1d", "timeseries?metric=lcp&percentile=75&bucket=1d", "&os=Android&country=IN", true),
+        query(
+            "timeseries lcp p75 1d",
+            "timeseries?metric=lcp&percentile=75&bucket=1d",
+            "",
+            true,
+        ),
+        query(
+            "timeseries lcp p75 1d",
+            "timeseries?metric=lcp&percentile=75&bucket=1d",
+            "&country=US",
+            true,
+        ),
+        query(
+            "timeseries lcp p75 1d",
+            "timeseries?metric=lcp&percentile=75&bucket=1d",
+            "&page=/products/7&device=mobile",
+            true,
+        ),
+        query(
+            "timeseries lcp p75 1d",
+            "timeseries?metric=lcp&percentile=75&bucket=1d",
+            "&os=Android&country=IN",
+            true,
+        ),
         query("breakdown browser", "breakdown?dimension=browser", "", true),
-        query("breakdown browser", "breakdown?dimension=browser", "&page=/products/7", true),
-        query("breakdown page", "breakdown?dimension=page", "&country=DE", true),
-        query("breakdown country", "breakdown?dimension=country", "&page=/products/7&device=mobile", false),
-        query("breakdown os_version", "breakdown?dimension=os_version", "&browser=Chrome&country=US", false),
+        query(
+            "breakdown browser",
+            "breakdown?dimension=browser",
+            "&page=/products/7",
+            true,
+        ),
+        query(
+            "breakdown page",
+            "breakdown?dimension=page",
+            "&country=DE",
+            true,
+        ),
+        query(
+            "breakdown country",
+            "breakdown?dimension=country",
+            "&page=/products/7&device=mobile",
+            false,
+        ),
+        query(
+            "breakdown os_version",
+            "breakdown?dimension=os_version",
+            "&browser=Chrome&country=US",
+            false,
+        ),
     ]
 }
 
@@ -414,12 +465,7 @@ async fn fill(store: &Store, site_id: i64, count: u64, (from, to): (i64, i64)) {
         let batch: Vec<PageView> = (written..count.min(written + BATCH as u64))
             .map(|index| {
                 let at = from + (index as f64 * step) as i64;
-                page_view(
-                    &mut rng,
-                    site_id,
-                    at,
-                    (&choices.0, &choices.1, &choices.2),
-                )
+                page_view(&mut rng, site_id, at, (&choices.0, &choices.1, &choices.2))
             })
             .collect();
         written += batch.len() as u64;

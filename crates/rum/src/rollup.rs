@@ -222,13 +222,7 @@ async fn roll_buckets(
         }
         let cells = aggregates.into_cells();
         let written = store
-            .write_rollup_bucket(
-                site_id,
-                resolution,
-                start,
-                &cells,
-                progress,
-            )
+            .write_rollup_bucket(site_id, resolution, start, &cells, progress)
             .await?;
         if !written {
             // Another process rolled it: continue from where it got to.

@@ -113,8 +113,16 @@ pub async fn serve(
     let rum_maintenance = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut passes: u64 = 0;
         loop {
             tick.tick().await;
+            // Planner statistics at start and every hour after.
+            if passes % 120 == 0 {
+                if let Err(error) = rum_store.optimize().await {
+                    tracing::warn!(%error, "refreshing planner statistics");
+                }
+            }
+            passes += 1;
             if let Err(error) = sightline_rum::rollup::roll_all(&rum_store).await {
                 tracing::warn!(%error, "rolling up page views");
             }

@@ -174,6 +174,21 @@ impl Backend {
         }
     }
 
+    pub(crate) async fn optimize(&self) -> Result<()> {
+        if let Backend::Sqlite(pools) = self {
+            // Bounded sampling, then statistics for every table that lacks
+            // them or changed much. PostgreSQL's autovacuum does this itself.
+            let mut connection = pools.writer.acquire().await?;
+            sqlx::query("PRAGMA analysis_limit = 1000")
+                .execute(&mut *connection)
+                .await?;
+            sqlx::query("PRAGMA optimize = 0x10002")
+                .execute(&mut *connection)
+                .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) async fn close(&self) {
         match self {
             Backend::Sqlite(pools) => {

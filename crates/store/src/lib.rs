@@ -93,6 +93,14 @@ impl Store {
         self.backend.migrate().await
     }
 
+    /// Refreshes the statistics the query planner chooses indexes by. Without
+    /// them SQLite reads a rollup value through the wrong index, scanning
+    /// every value of the dimension. Cheap when nothing changed much; run at
+    /// start and now and then.
+    pub async fn optimize(&self) -> Result<()> {
+        self.backend.optimize().await
+    }
+
     /// Whether the database answers and its schema is current.
     pub async fn readiness(&self) -> Readiness {
         self.backend.readiness().await

@@ -76,7 +76,10 @@ impl Store {
                     let first_metric = 2 + Dimension::ALL.len();
                     let mut metrics = MetricValues::default();
                     for (offset, metric) in Metric::ALL.into_iter().enumerate() {
-                        metrics.set(metric, row.try_get::<Option<f64>, _>(first_metric + offset)?);
+                        metrics.set(
+                            metric,
+                            row.try_get::<Option<f64>, _>(first_metric + offset)?,
+                        );
                     }
                     Ok(PageView {
                         site_id: row.try_get(0)?,

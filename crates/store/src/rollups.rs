@@ -106,7 +106,17 @@ impl Store {
             if moved == 0 {
                 return Ok(false);
             }
-            for chunk in cells.chunks(500) {
+            // In key order: B-tree pages filled in order stay full, while
+            // random order leaves them about half empty.
+            let mut ordered: Vec<&RollupCell> = cells.iter().collect();
+            ordered.sort_unstable_by(|a, b| {
+                (&a.dimension, &a.value, &a.second_value).cmp(&(
+                    &b.dimension,
+                    &b.value,
+                    &b.second_value,
+                ))
+            });
+            for chunk in ordered.chunks(500) {
                 let mut builder = sqlx::QueryBuilder::new(
                     "INSERT INTO rum_rollups (site_id, resolution, bucket_start, dimension, value, second_value, page_views, aggregate) ",
                 );
@@ -118,7 +128,7 @@ impl Store {
                         .push_bind(cell.value.clone())
                         .push_bind(cell.second_value.clone())
                         .push_bind(i64::try_from(cell.aggregate.page_views()).unwrap_or(i64::MAX))
-                        .push_bind(cell.aggregate.to_bytes());
+                        .push_bind(stored_form(&cell.aggregate));
                 });
                 builder.build().execute(&mut *tx).await?;
             }
@@ -141,9 +151,10 @@ impl Store {
         let (condition, values) = match selection {
             RollupSelection::All => ("", vec![]),
             RollupSelection::Value(value) => (" AND value = $6", vec![value]),
-            RollupSelection::SecondValue(second) => {
-                (" AND second_value = $6 AND second_value <> ''", vec![second])
-            }
+            RollupSelection::SecondValue(second) => (
+                " AND second_value = $6 AND second_value <> ''",
+                vec![second],
+            ),
             RollupSelection::Both(value, second) => {
                 (" AND value = $6 AND second_value = $7", vec![value, second])
             }
@@ -177,10 +188,10 @@ impl Store {
         })?;
         rows.into_iter()
             .map(|(bucket_start, value, second_value, bytes)| {
-                let aggregate = Aggregate::from_bytes(&bytes).map_err(|e| StoreError::Corrupt {
+                let aggregate = read_stored_form(&bytes).map_err(|e| StoreError::Corrupt {
                     what: "rollup",
                     id: bucket_start,
-                    reason: e.to_string(),
+                    reason: e,
                 })?;
                 Ok(RollupRow {
                     bucket_start: bucket_start.into(),
@@ -263,6 +274,46 @@ pub struct Measured {
     pub metrics: MetricValues,
 }
 
+/// The first byte of a deflated aggregate; an aggregate's own form starts
+/// with its format version, which is never this.
+const DEFLATED: u8 = 0xdf;
+
+/// Aggregates smaller than this are stored as they are: deflate would not
+/// win enough to pay for itself.
+const DEFLATE_FROM: usize = 48;
+
+/// An aggregate as stored: its compact form, deflated unless tiny. Even
+/// the aggregate of one page view shrinks by a third (its metrics' framing
+/// repeats), and the bucket counts of large ones by about half.
+fn stored_form(aggregate: &Aggregate) -> Vec<u8> {
+    use std::io::Write;
+    let bytes = aggregate.to_bytes();
+    if bytes.len() < DEFLATE_FROM {
+        return bytes;
+    }
+    let mut encoder =
+        flate2::write::DeflateEncoder::new(vec![DEFLATED], flate2::Compression::fast());
+    match encoder.write_all(&bytes).and_then(|()| encoder.finish()) {
+        Ok(deflated) if deflated.len() < bytes.len() => deflated,
+        _ => bytes,
+    }
+}
+
+/// Reads what [`stored_form`] wrote.
+fn read_stored_form(bytes: &[u8]) -> std::result::Result<Aggregate, String> {
+    use std::io::Read;
+    match bytes.split_first() {
+        Some((&DEFLATED, deflated)) => {
+            let mut inflated = Vec::with_capacity(deflated.len() * 3);
+            flate2::read::DeflateDecoder::new(deflated)
+                .read_to_end(&mut inflated)
+                .map_err(|e| format!("does not inflate: {e}"))?;
+            Aggregate::from_bytes(&inflated).map_err(|e| e.to_string())
+        }
+        _ => Aggregate::from_bytes(bytes).map_err(|e| e.to_string()),
+    }
+}
+
 /// The RUM tables whose size can be reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RumTable {
@@ -303,5 +354,43 @@ impl Store {
             }
         };
         Ok(u64::try_from(bytes).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_core::rum::MetricValues;
+
+    fn aggregate_of(views: u32) -> Aggregate {
+        let mut aggregate = Aggregate::default();
+        for index in 0..views {
+            let mut metrics = MetricValues::default();
+            for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+                let value = 100.0 + f64::from((index * 7919 + offset as u32 * 31) % 5000);
+                metrics.set(metric, Some(value));
+            }
+            aggregate.add(&metrics);
+        }
+        aggregate
+    }
+
+    #[test]
+    fn large_aggregates_are_deflated_and_read_back() {
+        let large = aggregate_of(2_000);
+        let stored = stored_form(&large);
+        assert_eq!(stored[0], DEFLATED);
+        assert!(stored.len() < large.to_bytes().len());
+        assert_eq!(read_stored_form(&stored).unwrap(), large);
+
+        let mut small = Aggregate::default();
+        let mut metrics = MetricValues::default();
+        metrics.set(Metric::Lcp, Some(1834.0));
+        small.add(&metrics);
+        assert_eq!(stored_form(&small), small.to_bytes());
+        assert_eq!(read_stored_form(&stored_form(&small)).unwrap(), small);
+
+        assert!(read_stored_form(&[DEFLATED, 1, 2, 3]).is_err());
+        assert!(read_stored_form(&[]).is_err());
     }
 }

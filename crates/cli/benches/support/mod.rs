@@ -106,7 +106,11 @@ impl Server {
             .send()
             .await
             .expect("request");
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.expect("JSON")
     }
 
@@ -120,7 +124,11 @@ impl Server {
             .send()
             .await
             .expect("request");
-        assert!(response.status().is_success(), "{path}: {}", response.status());
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
         response.json().await.expect("JSON")
     }
 }

@@ -66,10 +66,7 @@ impl Dimension {
 
     /// Its position in [`Dimension::ALL`], for per-dimension arrays.
     pub fn index(self) -> usize {
-        Dimension::ALL
-            .iter()
-            .position(|d| *d == self)
-            .unwrap_or(0)
+        Dimension::ALL.iter().position(|d| *d == self).unwrap_or(0)
     }
 
     /// The dimension with this name.

@@ -53,7 +53,7 @@ impl SketchPoint {
             Some(SketchPoint::Zero)
         } else {
             Some(SketchPoint::Bucket(
-                (value.ln() * *INVERSE_LN_GAMMA).ceil() as i32,
+                (value.ln() * *INVERSE_LN_GAMMA).ceil() as i32
             ))
         }
     }
@@ -168,9 +168,7 @@ impl QuantileSketch {
 
     pub(crate) fn decode(encoded: EncodedSketch) -> Result<Self, SketchDecodeError> {
         if encoded.key_deltas.len() != encoded.counts.len() {
-            return Err(SketchDecodeError::new(
-                "keys and counts differ in number",
-            ));
+            return Err(SketchDecodeError::new("keys and counts differ in number"));
         }
         let mut key = 0i32;
         let mut buckets = Vec::with_capacity(encoded.counts.len());
