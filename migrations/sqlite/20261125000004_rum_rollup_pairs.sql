@@ -5,6 +5,10 @@
 -- are answered from rollups. Either side of a pair can be looked up by
 -- value. Aggregates are in format 2 (sketch bucket counts only).
 --
+-- An ordinary (rowid) table, not WITHOUT ROWID: aggregates run to a few
+-- kilobytes, and rows of that size in a WITHOUT ROWID table spill onto
+-- overflow pages that take twice the room.
+--
 -- Rollups are derived data: the old ones are dropped with their progress
 -- markers, and the maintenance loop rebuilds them from the raw page views.
 DROP TABLE rum_rollups;
@@ -20,7 +24,7 @@ CREATE TABLE rum_rollups (
     page_views   INTEGER NOT NULL,
     aggregate    BLOB    NOT NULL,
     PRIMARY KEY (site_id, resolution, dimension, bucket_start, value, second_value)
-) WITHOUT ROWID;
+);
 
 -- One value of a dimension (or the first of a pair) over a period.
 CREATE INDEX rum_rollups_by_value
