@@ -235,27 +235,27 @@ async fn time_query(server: &Server, path: &str) -> Duration {
 /// Rolls until every complete hour and day is rolled, as the server's
 /// maintenance loop would over several passes.
 async fn roll(store: &Store, site_id: i64) {
+    let progress = || async {
+        let mut reached = Vec::new();
+        for resolution in [
+            sightline_rum::rollup::HOUR_MS,
+            sightline_rum::rollup::DAY_MS,
+        ] {
+            reached.push(
+                store
+                    .rollup_progress(site_id, resolution)
+                    .await
+                    .expect("progress"),
+            );
+        }
+        reached
+    };
     loop {
-        let before = store
-            .rollup_progress(site_id, sightline_rum::rollup::DAY_MS)
-            .await
-            .expect("progress");
-        let hours = store
-            .rollup_progress(site_id, sightline_rum::rollup::HOUR_MS)
-            .await
-            .expect("progress");
+        let before = progress().await;
         sightline_rum::rollup::roll_site(store, site_id)
             .await
             .expect("roll");
-        let after_hours = store
-            .rollup_progress(site_id, sightline_rum::rollup::HOUR_MS)
-            .await
-            .expect("progress");
-        let after = store
-            .rollup_progress(site_id, sightline_rum::rollup::DAY_MS)
-            .await
-            .expect("progress");
-        if before == after && hours == after_hours {
+        if progress().await == before {
             return;
         }
     }

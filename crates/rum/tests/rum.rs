@@ -129,11 +129,9 @@ on_both_backends!(
     the_writer_refuses_when_full_and_drains_on_close,
 );
 
-async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
-    let database = TestDatabase::new(kind).await;
-    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
-    let store = database.store(clock.clone()).await;
-    let site = store
+/// The site every test's page views belong to.
+async fn shop(store: &sightline_store::Store) -> sightline_store::Site {
+    store
         .create_site(
             &SiteSpec {
                 name: "shop".into(),
@@ -143,7 +141,14 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             "key",
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
+    let store = database.store(clock.clone()).await;
+    let site = shop(&store).await;
     let mut random = Random(0x5eed_1234_abcd_9876);
     let mut views = synthetic_views(site.id, VIEWS, START, SPAN_MS, &mut random);
     for batch in views.chunks(5_000) {
@@ -403,17 +408,7 @@ async fn the_writer_refuses_when_full_and_drains_on_close(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
     let store = database.store(clock).await;
-    let site = store
-        .create_site(
-            &SiteSpec {
-                name: "shop".into(),
-                origins: vec![],
-                keep_query_string: false,
-            },
-            "key",
-        )
-        .await
-        .unwrap();
+    let site = shop(&store).await;
     let views = synthetic_views(site.id, 3, START, 1_000, &mut Random(7));
     let (writer, task) = PageViewWriter::spawn(store.clone(), 1, 100);
 

@@ -4,7 +4,7 @@
 use crate::backend::{read, write};
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension, Metric, MetricValues};
+use sightline_core::rum::Aggregate;
 use sqlx::Row;
 
 /// One key's aggregate in a bucket, to write.
@@ -202,76 +202,6 @@ impl Store {
             })
             .collect()
     }
-
-    /// When a site's oldest stored page view was received.
-    pub async fn earliest_page_view(&self, site_id: i64) -> Result<Option<Timestamp>> {
-        let at: Option<i64> = read!(self.backend, |pool| {
-            sqlx::query_scalar("SELECT MIN(at) FROM page_views WHERE site_id = $1")
-                .bind(site_id)
-                .fetch_one(pool)
-                .await
-        })?;
-        Ok(at.map(Timestamp::from_millis))
-    }
-
-    /// What queries need of the page views in `[from, to)` whose dimensions
-    /// have the given values: when each was received, its value of `group`
-    /// (empty without one) and its measurements. Reads only those columns.
-    pub async fn matching_measurements(
-        &self,
-        site_id: i64,
-        from: Timestamp,
-        to: Timestamp,
-        filters: &[(Dimension, String)],
-        group: Option<Dimension>,
-    ) -> Result<Vec<Measured>> {
-        // Dimension and metric names are fixed identifiers, never user text; values are bound.
-        let conditions: String = filters
-            .iter()
-            .enumerate()
-            .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 4))
-            .collect();
-        let group_column = group.map_or("''", Dimension::name);
-        let metrics = Metric::ALL.map(Metric::name).join(", ");
-        let sql = format!(
-            "SELECT at, {group_column}, {metrics} FROM page_views \
-             WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
-        );
-        Ok(read!(self.backend, |pool| {
-            let mut query = sqlx::query(&sql)
-                .bind(site_id)
-                .bind(from.as_millis())
-                .bind(to.as_millis());
-            for (_, value) in filters {
-                query = query.bind(value);
-            }
-            let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let mut metrics = MetricValues::default();
-                    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
-                        metrics.set(metric, row.try_get::<Option<f64>, _>(2 + offset)?);
-                    }
-                    Ok(Measured {
-                        at: row.try_get::<i64, _>(0)?.into(),
-                        group: row.try_get(1)?,
-                        metrics,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-        })?)
-    }
-}
-
-/// A page view as queries need it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Measured {
-    /// When it was received.
-    pub at: Timestamp,
-    /// Its value of the grouping dimension, empty without one.
-    pub group: String,
-    /// Its measurements.
-    pub metrics: MetricValues,
 }
 
 /// The first byte of a deflated aggregate; an aggregate's own form starts
@@ -360,7 +290,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sightline_core::rum::MetricValues;
+    use sightline_core::rum::{Metric, MetricValues};
 
     fn aggregate_of(views: u32) -> Aggregate {
         let mut aggregate = Aggregate::default();

@@ -99,28 +99,22 @@ impl Server {
 
     /// GETs an API path (`/api/v1/…`) as the administrator and returns the JSON.
     pub async fn get(&self, path: &str) -> serde_json::Value {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header("cookie", &self.cookie)
-            .send()
+        self.send(self.http.get(format!("{}{path}", self.base)), path)
             .await
-            .expect("request");
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.expect("JSON")
     }
 
     /// POSTs JSON to an API path as the administrator and returns the JSON.
     pub async fn post(&self, path: &str, body: serde_json::Value) -> serde_json::Value {
-        let response = self
-            .http
-            .post(format!("{}{path}", self.base))
+        self.send(
+            self.http.post(format!("{}{path}", self.base)).json(&body),
+            path,
+        )
+        .await
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder, path: &str) -> serde_json::Value {
+        let response = request
             .header("cookie", &self.cookie)
-            .json(&body)
             .send()
             .await
             .expect("request");
