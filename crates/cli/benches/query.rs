@@ -163,7 +163,7 @@ fn queries() -> Vec<Query> {
         query(
             "summary",
             "summary?",
-            "&page=/products/7&device=mobile",
+            "&page=/products/8&device=mobile",
             true,
         ),
         query("summary", "summary?", "&browser=Chrome&country=DE", true),
@@ -182,7 +182,7 @@ fn queries() -> Vec<Query> {
         query(
             "timeseries lcp p75 1d",
             "timeseries?metric=lcp&percentile=75&bucket=1d",
-            "&page=/products/7&device=mobile",
+            "&page=/products/8&device=mobile",
             true,
         ),
         query(
@@ -195,7 +195,7 @@ fn queries() -> Vec<Query> {
         query(
             "breakdown browser",
             "breakdown?dimension=browser",
-            "&page=/products/7",
+            "&page=/products/8",
             true,
         ),
         query(
@@ -207,7 +207,7 @@ fn queries() -> Vec<Query> {
         query(
             "breakdown country",
             "breakdown?dimension=country",
-            "&page=/products/7&device=mobile",
+            "&page=/products/8&device=mobile",
             false,
         ),
         query(

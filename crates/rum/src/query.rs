@@ -12,6 +12,7 @@ use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension};
 use sightline_store::{RollupRow, RollupSelection, Store, StoreError};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// A period and the filters (combined with AND) a question is about.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,14 +154,16 @@ pub async fn aggregate_cells(
     group: Option<Dimension>,
 ) -> Result<Cells, StoreError> {
     let (from, to) = (scope.from.as_millis(), scope.to.as_millis());
-    let mut cells = Cells::new();
     if from >= to {
-        return Ok(cells);
+        return Ok(Cells::new());
     }
-    let bucket_of = |at: i64| bucket_ms.map_or(from, |bucket| floor(at, bucket));
+    let bucketing = Bucketing { from, bucket_ms };
     let fits = |resolution: i64| bucket_ms.is_none_or(|bucket| bucket % resolution == 0);
+    let parts = std::thread::available_parallelism().map_or(2, |cores| cores.get().min(8)) as i64;
     let mut raw_ranges = vec![(from, to)];
+    let mut reads = Vec::new();
     if let Some(plan) = plan(&scope.filters, group).filter(|plan| fits(plan.resolution)) {
+        let plan = Arc::new(plan);
         let until = |resolution| async move {
             Ok::<_, StoreError>(
                 store
@@ -198,8 +201,73 @@ pub async fn aggregate_cells(
                 None => rolled.push((HOUR_MS, start, end)),
             }
         }
-        for (resolution, start, end) in rolled {
-            if start < end {
+        reads.extend(rolled.into_iter().flat_map(|(resolution, start, end)| {
+            let plan = Arc::clone(&plan);
+            slices(start, end, resolution, parts).map(move |(start, end)| Read::Rollups {
+                plan: Arc::clone(&plan),
+                resolution,
+                start,
+                end,
+            })
+        }));
+    }
+    reads.extend(
+        raw_ranges
+            .into_iter()
+            .flat_map(|(start, end)| slices(start, end, 1, parts))
+            .map(|(start, end)| Read::Raw { start, end }),
+    );
+    let scope = Arc::new(scope.clone());
+    let tasks: Vec<_> = reads
+        .into_iter()
+        .map(|read| {
+            let (store, scope) = (store.clone(), Arc::clone(&scope));
+            tokio::spawn(async move { read.cells(&store, site_id, &scope, group, bucketing).await })
+        })
+        .collect();
+    let mut cells = Cells::new();
+    for task in tasks {
+        // A task ends only by finishing or panicking: none is ever aborted.
+        let part = task
+            .await
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))?;
+        merge_cells(&mut cells, part);
+    }
+    Ok(cells)
+}
+
+/// One part of a question's answer, read on its own task so that the parts
+/// use every core: the database's work, the decoding and the merging of a
+/// month of data all scale with them.
+enum Read {
+    /// Rollup cells with buckets starting in `[start, end)`.
+    Rollups {
+        plan: Arc<RollupPlan>,
+        resolution: i64,
+        start: i64,
+        end: i64,
+    },
+    /// Raw page views received in `[start, end)`.
+    Raw { start: i64, end: i64 },
+}
+
+impl Read {
+    async fn cells(
+        self,
+        store: &Store,
+        site_id: i64,
+        scope: &Scope,
+        group: Option<Dimension>,
+        bucketing: Bucketing,
+    ) -> Result<Cells, StoreError> {
+        let mut cells = Cells::new();
+        match self {
+            Read::Rollups {
+                plan,
+                resolution,
+                start,
+                end,
+            } => {
                 for row in read_rollups(store, site_id, resolution, &plan, start, end).await? {
                     let value = match &plan.group {
                         GroupFrom::Nothing => String::new(),
@@ -208,27 +276,76 @@ pub async fn aggregate_cells(
                         GroupFrom::Constant(value) => value.clone(),
                     };
                     cells
-                        .entry((bucket_of(row.bucket_start.as_millis()), value))
+                        .entry((bucketing.of(row.bucket_start.as_millis()), value))
                         .or_default()
                         .merge(&row.aggregate);
                 }
             }
+            Read::Raw { start, end } => {
+                cells = store
+                    .fold_measurements(
+                        site_id,
+                        (start.into(), end.into()),
+                        &scope.filters,
+                        group,
+                        cells,
+                        move |cells, view| {
+                            cells
+                                .entry((bucketing.of(view.at.as_millis()), view.group))
+                                .or_default()
+                                .add(&view.metrics);
+                        },
+                    )
+                    .await?;
+            }
         }
+        Ok(cells)
     }
-    for (start, end) in raw_ranges {
-        if start < end {
-            let views = store
-                .matching_measurements(site_id, start.into(), end.into(), &scope.filters, group)
-                .await?;
-            for view in views {
-                cells
-                    .entry((bucket_of(view.at.as_millis()), view.group))
-                    .or_default()
-                    .add(&view.metrics);
+}
+
+/// Where a page view's time falls: the start of its bucket, or the start of
+/// the period when there are no buckets.
+#[derive(Debug, Clone, Copy)]
+struct Bucketing {
+    from: i64,
+    bucket_ms: Option<i64>,
+}
+
+impl Bucketing {
+    fn of(self, at: i64) -> i64 {
+        self.bucket_ms.map_or(self.from, |bucket| floor(at, bucket))
+    }
+}
+
+/// Spans at least this long are read in slices, one per core, at once.
+const SLICED_FROM_MS: i64 = HOUR_MS;
+
+/// `[start, end)` in up to `parts` slices of about equal length, each a
+/// whole number of `unit`s (the start and end are multiples of it).
+fn slices(start: i64, end: i64, unit: i64, parts: i64) -> impl Iterator<Item = (i64, i64)> {
+    let parts = if end - start >= SLICED_FROM_MS {
+        parts.max(1)
+    } else {
+        1
+    };
+    let units = (end - start) / unit;
+    let step = ((units + parts - 1) / parts).max(1) * unit;
+    (0..parts)
+        .map(move |part| (start + part * step, (start + (part + 1) * step).min(end)))
+        .filter(|(from, to)| from < to)
+}
+
+fn merge_cells(into: &mut Cells, from: Cells) {
+    for (key, aggregate) in from {
+        match into.entry(key) {
+            std::collections::btree_map::Entry::Vacant(vacant) => {
+                vacant.insert(aggregate);
+            }
+            std::collections::btree_map::Entry::Occupied(mut occupied) => {
+                occupied.get_mut().merge(&aggregate);
             }
         }
     }
-    Ok(cells)
 }
 
 async fn read_rollups(

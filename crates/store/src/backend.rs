@@ -30,6 +30,9 @@ pub enum BackendKind {
 pub(crate) struct SqlitePools {
     pub(crate) reader: SqlitePool,
     pub(crate) writer: SqlitePool,
+    /// The database file, for scans of many rows on a connection of their
+    /// own (see [`crate::page_views`]); `None` for a database in memory.
+    pub(crate) file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -116,9 +119,17 @@ impl Backend {
             .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(8)
-            .connect_with(options.read_only(true))
+            // Rows reach the caller through a channel from each connection's
+            // worker thread; the default of 50 makes a scan of a million rows
+            // switch threads tens of thousands of times.
+            .connect_with(options.clone().read_only(true).row_buffer_size(4096))
             .await?;
-        Ok(Backend::Sqlite(SqlitePools { reader, writer }))
+        let file = Some(options.get_filename().to_owned()).filter(|file| file.is_file());
+        Ok(Backend::Sqlite(SqlitePools {
+            reader,
+            writer,
+            file,
+        }))
     }
 
     pub(crate) fn kind(&self) -> BackendKind {

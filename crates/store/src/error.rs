@@ -44,6 +44,9 @@ pub enum StoreError {
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// A scan of the SQLite file outside the pools failed.
+    #[error("database error: {0}")]
+    SqliteScan(#[from] rusqlite::Error),
 }
 
 impl StoreError {

@@ -140,17 +140,26 @@ impl Store {
         Ok(at.map(Timestamp::from_millis))
     }
 
-    /// What queries need of the page views in `[from, to)` whose dimensions
-    /// have the given values: when each was received, its value of `group`
-    /// (empty without one) and its measurements. Reads only those columns.
-    pub async fn matching_measurements(
+    /// Folds `add` over what queries need of every page view in `[from,
+    /// to)` whose dimensions have the given values: when it was received,
+    /// its value of `group` (empty without one) and its measurements. Reads
+    /// only those columns and streams them (a month of raw page views can be
+    /// millions of rows).
+    ///
+    /// On a SQLite file the scan runs on a connection of its own, on a
+    /// blocking thread: sqlx hands each row from its connection's worker
+    /// thread through a channel, copying every value, which costs several
+    /// times what SQLite spends reading the row.
+    pub async fn fold_measurements<T: Send + 'static>(
         &self,
         site_id: i64,
-        from: Timestamp,
-        to: Timestamp,
+        (from, to): (Timestamp, Timestamp),
         filters: &[(Dimension, String)],
         group: Option<Dimension>,
-    ) -> Result<Vec<Measured>> {
+        mut folded: T,
+        mut add: impl FnMut(&mut T, Measured) + Send + 'static,
+    ) -> Result<T> {
+        use futures_util::TryStreamExt;
         // Dimension and metric names are fixed identifiers, never user text; values are bound.
         let conditions: String = filters
             .iter()
@@ -163,7 +172,24 @@ impl Store {
             "SELECT at, {group_column}, {metrics} FROM page_views \
              WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
         );
-        Ok(read!(self.backend, |pool| {
+        if let crate::backend::Backend::Sqlite(pools) = &self.backend
+            && let Some(file) = &pools.file
+        {
+            let file = file.clone();
+            let values: Vec<String> = filters.iter().map(|(_, value)| value.clone()).collect();
+            let scan = move || {
+                scan_sqlite_file(&file, &sql, (site_id, from, to), &values, |view| {
+                    add(&mut folded, view);
+                })
+                .map(|()| folded)
+            };
+            return match tokio::task::spawn_blocking(scan).await {
+                Ok(scanned) => Ok(scanned?),
+                // The scan is never cancelled: it finished or it panicked.
+                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+            };
+        }
+        read!(self.backend, |pool| {
             let mut query = sqlx::query(&sql)
                 .bind(site_id)
                 .bind(from.as_millis())
@@ -171,22 +197,57 @@ impl Store {
             for (_, value) in filters {
                 query = query.bind(value);
             }
-            let rows = query.fetch_all(pool).await?;
-            rows.iter()
-                .map(|row| {
-                    let mut metrics = MetricValues::default();
-                    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
-                        metrics.set(metric, row.try_get::<Option<f64>, _>(2 + offset)?);
-                    }
-                    Ok(Measured {
-                        at: row.try_get::<i64, _>(0)?.into(),
-                        group: row.try_get(1)?,
-                        metrics,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
-        })?)
+            let mut rows = query.fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                let mut metrics = MetricValues::default();
+                for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+                    metrics.set(metric, row.try_get::<Option<f64>, _>(2 + offset)?);
+                }
+                let view = Measured {
+                    at: row.try_get::<i64, _>(0)?.into(),
+                    group: row.try_get(1)?,
+                    metrics,
+                };
+                add(&mut folded, view);
+            }
+        });
+        Ok(folded)
     }
+}
+
+/// Runs a page-view query on a read-only connection of its own to the
+/// SQLite file and hands each row to `each` as it is read.
+fn scan_sqlite_file(
+    file: &std::path::Path,
+    sql: &str,
+    (site_id, from, to): (i64, Timestamp, Timestamp),
+    values: &[String],
+    mut each: impl FnMut(Measured),
+) -> rusqlite::Result<()> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    let mut statement = connection.prepare(sql)?;
+    let mut parameters: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + values.len());
+    let (from, to) = (from.as_millis(), to.as_millis());
+    parameters.extend([&site_id as &dyn rusqlite::ToSql, &from, &to]);
+    parameters.extend(values.iter().map(|value| value as &dyn rusqlite::ToSql));
+    let mut rows = statement.query(parameters.as_slice())?;
+    while let Some(row) = rows.next()? {
+        let mut metrics = MetricValues::default();
+        for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+            metrics.set(metric, row.get::<_, Option<f64>>(2 + offset)?);
+        }
+        each(Measured {
+            at: row.get::<_, i64>(0)?.into(),
+            group: row.get(1)?,
+            metrics,
+        });
+    }
+    Ok(())
 }
 
 /// A page view as queries need it.

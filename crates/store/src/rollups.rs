@@ -186,9 +186,10 @@ impl Store {
                 })
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
         })?;
+        let mut reader = StoredFormReader::new();
         rows.into_iter()
             .map(|(bucket_start, value, second_value, bytes)| {
-                let aggregate = read_stored_form(&bytes).map_err(|e| StoreError::Corrupt {
+                let aggregate = reader.read(&bytes).map_err(|e| StoreError::Corrupt {
                     what: "rollup",
                     id: bucket_start,
                     reason: e,
@@ -229,18 +230,51 @@ fn stored_form(aggregate: &Aggregate) -> Vec<u8> {
     }
 }
 
-/// Reads what [`stored_form`] wrote.
-fn read_stored_form(bytes: &[u8]) -> std::result::Result<Aggregate, String> {
-    use std::io::Read;
-    match bytes.split_first() {
-        Some((&DEFLATED, deflated)) => {
-            let mut inflated = Vec::with_capacity(deflated.len() * 3);
-            flate2::read::DeflateDecoder::new(deflated)
-                .read_to_end(&mut inflated)
-                .map_err(|e| format!("does not inflate: {e}"))?;
-            Aggregate::from_bytes(&inflated).map_err(|e| e.to_string())
+/// Reads what [`stored_form`] wrote, one aggregate after another with one
+/// inflater: its state is tens of kilobytes, too much to set up per cell
+/// when a query reads thousands.
+struct StoredFormReader {
+    inflater: flate2::Decompress,
+    inflated: Vec<u8>,
+}
+
+impl StoredFormReader {
+    fn new() -> Self {
+        StoredFormReader {
+            inflater: flate2::Decompress::new(false),
+            inflated: Vec::new(),
         }
-        _ => Aggregate::from_bytes(bytes).map_err(|e| e.to_string()),
+    }
+
+    fn read(&mut self, bytes: &[u8]) -> std::result::Result<Aggregate, String> {
+        let Some((&DEFLATED, deflated)) = bytes.split_first() else {
+            return Aggregate::from_bytes(bytes).map_err(|e| e.to_string());
+        };
+        self.inflater.reset(false);
+        self.inflated.clear();
+        loop {
+            if self.inflated.len() == self.inflated.capacity() {
+                self.inflated
+                    .reserve(deflated.len().max(self.inflated.len()) * 2);
+            }
+            let progress = (self.inflater.total_in(), self.inflater.total_out());
+            let consumed = usize::try_from(progress.0).unwrap_or(usize::MAX);
+            let status = self
+                .inflater
+                .decompress_vec(
+                    deflated.get(consumed..).unwrap_or_default(),
+                    &mut self.inflated,
+                    flate2::FlushDecompress::None,
+                )
+                .map_err(|e| format!("does not inflate: {e}"))?;
+            if status == flate2::Status::StreamEnd {
+                break;
+            }
+            if (self.inflater.total_in(), self.inflater.total_out()) == progress {
+                return Err("does not inflate: the stream is cut short".to_owned());
+            }
+        }
+        Aggregate::from_bytes(&self.inflated).map_err(|e| e.to_string())
     }
 }
 
@@ -311,16 +345,19 @@ mod tests {
         let stored = stored_form(&large);
         assert_eq!(stored[0], DEFLATED);
         assert!(stored.len() < large.to_bytes().len());
-        assert_eq!(read_stored_form(&stored).unwrap(), large);
+        let mut reader = StoredFormReader::new();
+        assert_eq!(reader.read(&stored).unwrap(), large);
 
         let mut small = Aggregate::default();
         let mut metrics = MetricValues::default();
         metrics.set(Metric::Lcp, Some(1834.0));
         small.add(&metrics);
         assert_eq!(stored_form(&small), small.to_bytes());
-        assert_eq!(read_stored_form(&stored_form(&small)).unwrap(), small);
-
-        assert!(read_stored_form(&[DEFLATED, 1, 2, 3]).is_err());
-        assert!(read_stored_form(&[]).is_err());
+        assert_eq!(reader.read(&stored_form(&small)).unwrap(), small);
+        // One reader after another, and after failures.
+        assert!(reader.read(&[DEFLATED, 1, 2, 3]).is_err());
+        assert!(reader.read(&stored[..stored.len() / 2]).is_err());
+        assert!(reader.read(&[]).is_err());
+        assert_eq!(reader.read(&stored).unwrap(), large);
     }
 }

@@ -114,7 +114,7 @@ impl QuantileSketch {
 
     /// Adds every value another sketch holds.
     pub fn merge(&mut self, other: &QuantileSketch) {
-        if !other.buckets.is_empty() {
+        if !other.buckets.is_empty() && !add_in_place(&mut self.buckets, &other.buckets) {
             self.buckets = merge_sorted(&self.buckets, &other.buckets);
         }
         self.zeros += other.zeros;
@@ -209,6 +209,32 @@ impl QuantileSketch {
 }
 
 /// The union of two ascending bucket lists, counts of equal keys added.
+/// Adds the counts of `theirs` to `ours` when every key of `theirs` is
+/// already in `ours`, and says whether it did (otherwise `ours` is left as
+/// it was). Merging many sketches into one mostly meets known keys, and
+/// then needs no allocation.
+fn add_in_place(ours: &mut [(i32, u64)], theirs: &[(i32, u64)]) -> bool {
+    // First whether every key is there, then the counts: nothing changes
+    // unless all of them can.
+    let mut at = 0;
+    for (key, _) in theirs {
+        while at < ours.len() && ours[at].0 < *key {
+            at += 1;
+        }
+        if at == ours.len() || ours[at].0 != *key {
+            return false;
+        }
+    }
+    let mut at = 0;
+    for (key, count) in theirs {
+        while ours[at].0 < *key {
+            at += 1;
+        }
+        ours[at].1 += count;
+    }
+    true
+}
+
 fn merge_sorted(ours: &[(i32, u64)], theirs: &[(i32, u64)]) -> Vec<(i32, u64)> {
     let mut merged = Vec::with_capacity(ours.len() + theirs.len());
     let (mut i, mut j) = (0, 0);
@@ -265,6 +291,27 @@ mod tests {
                 (estimate - truth).abs() <= truth * SKETCH_RELATIVE_ERROR,
                 "q{q}: {estimate} vs {truth}"
             );
+        }
+    }
+
+    #[test]
+    fn merging_counts_like_adding_whether_keys_are_known_or_new() {
+        let (mut merged, mut added) = (QuantileSketch::default(), QuantileSketch::default());
+        // Known keys only, new keys below, between and above, then known again.
+        for part in [
+            &[100.0, 200.0, 400.0][..],
+            &[200.0, 400.0],
+            &[50.0, 300.0, 900.0],
+            &[50.0, 900.0, 0.0],
+            &[],
+        ] {
+            let mut sketch = QuantileSketch::default();
+            for value in part {
+                sketch.add(*value);
+                added.add(*value);
+            }
+            merged.merge(&sketch);
+            assert_eq!(merged, added, "after merging {part:?}");
         }
     }
 
