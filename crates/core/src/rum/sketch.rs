@@ -114,9 +114,7 @@ impl QuantileSketch {
 
     /// Adds every value another sketch holds.
     pub fn merge(&mut self, other: &QuantileSketch) {
-        if !other.buckets.is_empty() && !add_in_place(&mut self.buckets, &other.buckets) {
-            self.buckets = merge_sorted(&self.buckets, &other.buckets);
-        }
+        merge_buckets(&mut self.buckets, &other.buckets);
         self.zeros += other.zeros;
         self.count += other.count;
     }
@@ -209,56 +207,42 @@ impl QuantileSketch {
 }
 
 /// The union of two ascending bucket lists, counts of equal keys added.
-/// Adds the counts of `theirs` to `ours` when every key of `theirs` is
-/// already in `ours`, and says whether it did (otherwise `ours` is left as
-/// it was). Merging many sketches into one mostly meets known keys, and
-/// then needs no allocation.
-fn add_in_place(ours: &mut [(i32, u64)], theirs: &[(i32, u64)]) -> bool {
-    // First whether every key is there, then the counts: nothing changes
-    // unless all of them can.
+/// Adds the buckets of `theirs` to `ours`, both sorted by key, in place:
+/// the keys `ours` lacks are counted first, `ours` grows by that much, and
+/// the two are merged from the back, so merging many sketches into one
+/// allocates only when it grows.
+fn merge_buckets(ours: &mut Vec<(i32, u64)>, theirs: &[(i32, u64)]) {
+    let mut missing = 0;
     let mut at = 0;
     for (key, _) in theirs {
         while at < ours.len() && ours[at].0 < *key {
             at += 1;
         }
-        if at == ours.len() || ours[at].0 != *key {
-            return false;
-        }
-    }
-    let mut at = 0;
-    for (key, count) in theirs {
-        while ours[at].0 < *key {
+        if at < ours.len() && ours[at].0 == *key {
             at += 1;
-        }
-        ours[at].1 += count;
-    }
-    true
-}
-
-fn merge_sorted(ours: &[(i32, u64)], theirs: &[(i32, u64)]) -> Vec<(i32, u64)> {
-    let mut merged = Vec::with_capacity(ours.len() + theirs.len());
-    let (mut i, mut j) = (0, 0);
-    while i < ours.len() && j < theirs.len() {
-        let (a, b) = (ours[i], theirs[j]);
-        match a.0.cmp(&b.0) {
-            std::cmp::Ordering::Less => {
-                merged.push(a);
-                i += 1;
-            }
-            std::cmp::Ordering::Greater => {
-                merged.push(b);
-                j += 1;
-            }
-            std::cmp::Ordering::Equal => {
-                merged.push((a.0, a.1 + b.1));
-                i += 1;
-                j += 1;
-            }
+        } else {
+            missing += 1;
         }
     }
-    merged.extend_from_slice(&ours[i..]);
-    merged.extend_from_slice(&theirs[j..]);
-    merged
+    let (mut from_ours, mut from_theirs) = (ours.len(), theirs.len());
+    ours.resize(ours.len() + missing, (0, 0));
+    let mut to = ours.len();
+    while from_theirs > 0 {
+        let theirs_last = theirs[from_theirs - 1];
+        to -= 1;
+        if from_ours > 0 && ours[from_ours - 1].0 > theirs_last.0 {
+            ours[to] = ours[from_ours - 1];
+            from_ours -= 1;
+        } else if from_ours > 0 && ours[from_ours - 1].0 == theirs_last.0 {
+            ours[to] = (theirs_last.0, ours[from_ours - 1].1 + theirs_last.1);
+            from_ours -= 1;
+            from_theirs -= 1;
+        } else {
+            ours[to] = theirs_last;
+            from_theirs -= 1;
+        }
+    }
+    // What is left of `ours` is already in place.
 }
 
 #[cfg(test)]

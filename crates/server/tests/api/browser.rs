@@ -1,7 +1,8 @@
 //! Real pages in real headless Chromium, driven through chromedriver: the
 //! snippet loads the script, the beacons arrive, and the page views carry
 //! plausible measurements, the right browser, OS and device, and the
-//! single-page app's routes as pages of their own.
+//! single-page app's routes as pages of their own; a page that opts out is
+//! not measured.
 
 use super::*;
 use sightline_core::Timestamp;
@@ -101,8 +102,9 @@ fn chromium_major() -> String {
         .to_owned()
 }
 
-/// A small website carrying the snippet: a content page and a single-page
-/// app whose buttons change the route through the History API.
+/// A small website carrying the snippet: a content page, a page that opts
+/// out with `data-no-rum`, and a single-page app whose buttons change the
+/// route through the History API.
 async fn start_website(script_url: String, site_key: String) -> String {
     let snippet = format!(r#"<script async src="{script_url}" data-site="{site_key}"></script>"#);
     let home = format!(
@@ -124,10 +126,19 @@ async fn start_website(script_url: String, site_key: String) -> String {
          document.getElementById('two').onclick=function(){{go('two')}};\
          </script></body></html>"
     );
+    // A page that opts out: the snippet is there, the page must not be measured.
+    let private = format!(
+        "<!doctype html><html data-no-rum><head><title>Account</title>{snippet}</head>\
+         <body><h1>Your account</h1></body></html>"
+    );
     let router = axum::Router::new()
         .route(
             "/",
             axum::routing::get(move || async move { axum::response::Html(home) }),
+        )
+        .route(
+            "/account",
+            axum::routing::get(move || async move { axum::response::Html(private) }),
         )
         .route(
             "/app",
@@ -176,6 +187,8 @@ pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind:
     let journey = async {
         browser.goto(&format!("{website}/")).await?;
         tokio::time::sleep(Duration::from_millis(600)).await;
+        browser.goto(&format!("{website}/account")).await?;
+        tokio::time::sleep(Duration::from_millis(400)).await;
         browser.goto(&format!("{website}/app")).await?;
         tokio::time::sleep(Duration::from_millis(400)).await;
         browser
@@ -232,7 +245,7 @@ pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind:
             ("/app/one", "soft"),
             ("/app/two", "soft")
         ],
-        "{views:#?}"
+        "the opted-out /account is not among them: {views:#?}"
     );
     for view in &views {
         assert_eq!(view.dimensions.get(Dimension::Browser), "Chrome");
