@@ -4,6 +4,8 @@
    session window: gaps < 1 s, windows <= 5 s), INP (worst interaction, one
    skipped per 50), FCP and TTFB. History API route changes are soft
    navigations, each its own page view with the time until the DOM settles.
+   Phases that may end after this async script runs (download, DOM
+   interactive, DOM content loaded, load) are read when the beacon is sent.
    Hand-minified to stay under 1,500 bytes gzipped; served as written.
    Names: D document, N navigator, P performance, K site key, U endpoint,
    H client hints, v current view {n nav, t start, m metrics, c CLS,
@@ -18,7 +20,7 @@ O=(t,g,x)=>{try{new PerformanceObserver(l=>{l.getEntries().forEach(g)}).observe(
 M=(k,x,d)=>{x>=0&&x<=(k=="cls"?100:6e5)&&(v.m[k]=R(x,d||10))},
 B=(n,t)=>{v={n,t,m:{},c:0,w:0,s:0,l:0,i:{},u:location.href.split("#")[0]}},
 X=()=>{if(v.x)return;v.x=1;var k=[],i,b;for(i in v.i)k.push(v.i[i]);k.sort((p,q)=>q-p);
-k[0]&&M("inp",k[Math.min(k.length-1,k.length/50|0)]);M("cls",v.c,1e4);v==f&&E.loadEventEnd>0&&M("load",E.loadEventEnd-a);
+k[0]&&M("inp",k[Math.min(k.length-1,k.length/50|0)]);M("cls",v.c,1e4);v==f&&E.responseEnd>0&&M("download",E.responseEnd-E.responseStart);v==f&&[["dom_interactive","domInteractive"],["dom_content_loaded","domContentLoadedEventEnd"],["load","loadEventEnd"]].forEach(p=>{E[p[1]]>0&&M(p[0],E[p[1]]-a)});
 b=JSON.stringify({site:K,url:v.u,nav:v.n,metrics:v.m,hints:H,env:{vw:innerWidth,vh:innerHeight,dpr:devicePixelRatio,ect:(N.connection||{}).effectiveType,lang:N.language}});
 N.sendBeacon&&N.sendBeacon(U,b)||fetch(U,{method:"POST",body:b,keepalive:1})},
 Z=()=>{var u=location.href.split("#")[0],s,q,m;if(u==v.u)return;X();B("soft",P.now());s=v;s.m.settle=0;
@@ -28,8 +30,7 @@ if(!K||D.querySelector("[data-no-rum]"))return;U=new URL("/rum/v1/beacon",S.src)
 B(D.prerendering||a>0?"prerender":E.type||"navigate",0);f=v;
 if(E.responseStart){M("ttfb",E.responseStart-a);M("redirect",E.redirectEnd-E.redirectStart);
 M("dns",E.domainLookupEnd-E.domainLookupStart);M("connect",E.connectEnd-E.connectStart);
-M("tls",E.secureConnectionStart>0?E.connectEnd-E.secureConnectionStart:0);M("download",E.responseEnd-E.responseStart);
-M("dom_interactive",E.domInteractive-a);M("dom_content_loaded",E.domContentLoadedEventEnd-a)}
+M("tls",E.secureConnectionStart>0?E.connectEnd-E.secureConnectionStart:0)}
 O("paint",p=>{p.name=="first-contentful-paint"&&f==v&&M("fcp",p.startTime-a)});
 O("largest-contentful-paint",p=>{f==v&&!(f.o<p.startTime)&&M("lcp",p.startTime-a)});
 O("layout-shift",p=>{if(p.hadRecentInput)return;var t=p.startTime;

@@ -9,7 +9,7 @@
 //! closed and drained: nothing queued is dropped unanswered.
 
 use sightline_core::rum::PageView;
-use sightline_store::Store;
+use sightline_store::{BackendKind, Store};
 use tokio::sync::{mpsc, oneshot};
 
 /// Why a page view was not stored.
@@ -55,7 +55,27 @@ impl PageViewWriter {
     pub fn spawn(store: Store, capacity: usize, max_batch: usize) -> (Self, WriterTask) {
         let (queue, receiver) = mpsc::channel(capacity.max(1));
         let (shutdown, shutdown_signal) = mpsc::channel(1);
-        let task = tokio::spawn(run(store, receiver, shutdown_signal, max_batch.max(1)));
+        let kind = store.kind();
+        let writing = run(store, receiver, shutdown_signal, max_batch.max(1));
+        let task = match kind {
+            // SQLite has one writer connection, and sqlx hands it back to its
+            // pool on a task of its own: on the server's runtime, under load,
+            // that task waits behind every request handler and the next batch
+            // waits for it (measured: most of each commit's time). On a
+            // runtime of its own the writer gets its connection back at once.
+            BackendKind::Sqlite => tokio::task::spawn_blocking(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(writing),
+                    // The queue's receiver is dropped with `writing`: beacons
+                    // are refused as if the server were shutting down.
+                    Err(error) => tracing::error!(%error, "cannot start the page-view writer"),
+                }
+            }),
+            BackendKind::Postgres => tokio::spawn(writing),
+        };
         (Self { queue, shutdown }, task)
     }
 
