@@ -159,7 +159,7 @@ pub async fn aggregate_cells(
     }
     let bucketing = Bucketing { from, bucket_ms };
     let fits = |resolution: i64| bucket_ms.is_none_or(|bucket| bucket % resolution == 0);
-    let parts = std::thread::available_parallelism().map_or(2, |cores| cores.get().min(8)) as i64;
+    let parts = *PARTS;
     let mut raw_ranges = vec![(from, to)];
     let mut reads = Vec::new();
     if let Some(plan) = plan(&scope.filters, group).filter(|plan| fits(plan.resolution)) {
@@ -316,6 +316,12 @@ impl Bucketing {
         self.bucket_ms.map_or(self.from, |bucket| floor(at, bucket))
     }
 }
+
+/// How many slices a long span is read in: one per core, at most eight.
+/// Worked out once: finding the cores reads the process's cgroup files.
+static PARTS: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| {
+    std::thread::available_parallelism().map_or(2, |cores| cores.get().min(8)) as i64
+});
 
 /// Spans at least this long are read in slices, one per core, at once.
 const SLICED_FROM_MS: i64 = HOUR_MS;

@@ -30,9 +30,9 @@ pub enum BackendKind {
 pub(crate) struct SqlitePools {
     pub(crate) reader: SqlitePool,
     pub(crate) writer: SqlitePool,
-    /// The database file, for scans of many rows on a connection of their
-    /// own (see [`crate::page_views`]); `None` for a database in memory.
-    pub(crate) file: Option<std::path::PathBuf>,
+    /// Connections to the database file for scans of many rows; `None`
+    /// for a database in memory, which only the pools can reach.
+    pub(crate) scans: Option<std::sync::Arc<crate::sqlite_scans::ScanConnections>>,
 }
 
 #[derive(Debug, Clone)]
@@ -124,11 +124,13 @@ impl Backend {
             // switch threads tens of thousands of times.
             .connect_with(options.clone().read_only(true).row_buffer_size(4096))
             .await?;
-        let file = Some(options.get_filename().to_owned()).filter(|file| file.is_file());
+        let scans = Some(options.get_filename().to_owned())
+            .filter(|file| file.is_file())
+            .map(|file| std::sync::Arc::new(crate::sqlite_scans::ScanConnections::new(file)));
         Ok(Backend::Sqlite(SqlitePools {
             reader,
             writer,
-            file,
+            scans,
         }))
     }
 

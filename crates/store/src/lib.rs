@@ -26,6 +26,7 @@ mod page_views;
 mod rollups;
 mod sessions;
 mod sites;
+mod sqlite_scans;
 mod stored_names;
 mod tokens;
 mod users;

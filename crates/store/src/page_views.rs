@@ -75,19 +75,11 @@ impl Store {
                     for (offset, dimension) in Dimension::ALL.into_iter().enumerate() {
                         dimensions.set(dimension, row.try_get::<String, _>(2 + offset)?);
                     }
-                    let first_metric = 2 + Dimension::ALL.len();
-                    let mut metrics = MetricValues::default();
-                    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
-                        metrics.set(
-                            metric,
-                            row.try_get::<Option<f64>, _>(first_metric + offset)?,
-                        );
-                    }
                     Ok(PageView {
                         site_id: row.try_get(0)?,
                         at: row.try_get::<i64, _>(1)?.into(),
                         dimensions,
-                        metrics,
+                        metrics: metrics_from(row, 2 + Dimension::ALL.len())?,
                     })
                 })
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
@@ -145,11 +137,8 @@ impl Store {
     /// its value of `group` (empty without one) and its measurements. Reads
     /// only those columns and streams them (a month of raw page views can be
     /// millions of rows).
-    ///
     /// On a SQLite file the scan runs on a connection of its own, on a
-    /// blocking thread: sqlx hands each row from its connection's worker
-    /// thread through a channel, copying every value, which costs several
-    /// times what SQLite spends reading the row.
+    /// blocking thread (see [`crate::sqlite_scans`]).
     pub async fn fold_measurements<T: Send + 'static>(
         &self,
         site_id: i64,
@@ -173,15 +162,17 @@ impl Store {
              WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
         );
         if let crate::backend::Backend::Sqlite(pools) = &self.backend
-            && let Some(file) = &pools.file
+            && let Some(scans) = &pools.scans
         {
-            let file = file.clone();
+            let scans = std::sync::Arc::clone(scans);
             let values: Vec<String> = filters.iter().map(|(_, value)| value.clone()).collect();
             let scan = move || {
-                scan_sqlite_file(&file, &sql, (site_id, from, to), &values, |view| {
-                    add(&mut folded, view);
-                })
-                .map(|()| folded)
+                scans.with_connection(|connection| {
+                    scan_page_views(connection, &sql, (site_id, from, to), &values, |view| {
+                        add(&mut folded, view);
+                    })
+                })?;
+                Ok::<_, rusqlite::Error>(folded)
             };
             return match tokio::task::spawn_blocking(scan).await {
                 Ok(scanned) => Ok(scanned?),
@@ -199,14 +190,10 @@ impl Store {
             }
             let mut rows = query.fetch(pool);
             while let Some(row) = rows.try_next().await? {
-                let mut metrics = MetricValues::default();
-                for (offset, metric) in Metric::ALL.into_iter().enumerate() {
-                    metrics.set(metric, row.try_get::<Option<f64>, _>(2 + offset)?);
-                }
                 let view = Measured {
                     at: row.try_get::<i64, _>(0)?.into(),
                     group: row.try_get(1)?,
-                    metrics,
+                    metrics: metrics_from(&row, 2)?,
                 };
                 add(&mut folded, view);
             }
@@ -215,25 +202,33 @@ impl Store {
     }
 }
 
-/// Runs a page-view query on a read-only connection of its own to the
-/// SQLite file and hands each row to `each` as it is read.
-fn scan_sqlite_file(
-    file: &std::path::Path,
+/// The metric columns of a row (in the order of [`metric_columns`]) from
+/// position `first` on, read by position: a lookup by name per column per
+/// row costs more than the decoding.
+fn metrics_from<R: Row>(row: &R, first: usize) -> std::result::Result<MetricValues, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut metrics = MetricValues::default();
+    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+        metrics.set(metric, row.try_get::<Option<f64>, _>(first + offset)?);
+    }
+    Ok(metrics)
+}
+
+/// Runs a page-view query of [`Store::fold_measurements`] on `connection`
+/// and hands each row to `each` as it is read.
+fn scan_page_views(
+    connection: &rusqlite::Connection,
     sql: &str,
     (site_id, from, to): (i64, Timestamp, Timestamp),
     values: &[String],
     mut each: impl FnMut(Measured),
 ) -> rusqlite::Result<()> {
-    use rusqlite::OpenFlags;
-    let connection = rusqlite::Connection::open_with_flags(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    connection.busy_timeout(std::time::Duration::from_secs(10))?;
-    let mut statement = connection.prepare(sql)?;
-    let mut parameters: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(3 + values.len());
+    let mut statement = connection.prepare_cached(sql)?;
     let (from, to) = (from.as_millis(), to.as_millis());
-    parameters.extend([&site_id as &dyn rusqlite::ToSql, &from, &to]);
+    let mut parameters: Vec<&dyn rusqlite::ToSql> = vec![&site_id, &from, &to];
     parameters.extend(values.iter().map(|value| value as &dyn rusqlite::ToSql));
     let mut rows = statement.query(parameters.as_slice())?;
     while let Some(row) = rows.next()? {
