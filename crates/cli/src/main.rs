@@ -7,6 +7,12 @@ mod config;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// A server answering many small requests at once allocates and frees from
+/// every worker thread; mimalloc's per-thread heaps keep that cheap where the
+/// system allocator spent a fifth of the collector's time.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = config::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -21,7 +21,7 @@ pub use auth::{TOKEN_PREFIX, hash_password, mint_token, new_secret, secret_hash,
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
 pub use sightline_rum::CollectorConfig;
-pub use state::{AppState, ServerConfig, StartError};
+pub use state::{AppState, ServerConfig, SharedState, StartError};
 
 use axum::Router;
 use std::future::Future;

@@ -137,12 +137,12 @@ impl Beacon {
             return Err(ValidationError::new("url", "must be an http(s) URL"));
         }
         for (name, value) in &self.metrics {
-            let field = format!("metrics.{name}");
+            let field = || format!("metrics.{name}");
             let metric = Metric::from_name(name)
-                .ok_or_else(|| ValidationError::new(&field, "is not a known metric"))?;
+                .ok_or_else(|| ValidationError::new(field(), "is not a known metric"))?;
             if !value.is_finite() || *value < 0.0 || *value > metric.max_value() {
                 return Err(ValidationError::new(
-                    field,
+                    field(),
                     format!("{value} is outside 0..={}", metric.max_value()),
                 ));
             }
