@@ -3,9 +3,12 @@
 //! Starts `sightline serve` (release build, SQLite with durable writes) and
 //! a bare axum server that only answers 204 on the same route, each as a
 //! process of its own, and loads each with the same realistic beacons from
-//! the same load generator: `CONCURRENCY` connections for `SECONDS`. Prints
-//! both rates and their ratio, the p99 latencies, and each server's peak
-//! memory. Run with `cargo bench -p sightline --bench collector`.
+//! the same load generator: `CONCURRENCY` connections for `SECONDS` a
+//! round. The two take turns, `ROUNDS` each, so that a change in the
+//! machine's speed during the run (it swings by a quarter here) weighs on
+//! both alike. Prints both rates and their ratio, the p99 latencies, and
+//! each server's peak memory. Run with
+//! `cargo bench -p sightline --bench collector`.
 
 mod support;
 
@@ -14,7 +17,8 @@ use std::time::{Duration, Instant};
 use support::{Server, free_port, peak_memory_mib, wait_for};
 
 const CONCURRENCY: usize = 256;
-const SECONDS: u64 = 10;
+const SECONDS: u64 = 5;
+const ROUNDS: usize = 3;
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const ORIGIN: &str = "https://shop.example.com";
 
@@ -55,14 +59,43 @@ fn bare_server(port: &str) {
     });
 }
 
+/// What one round of load saw.
+struct Round {
+    latencies: Vec<Duration>,
+    errors: usize,
+    seconds: f64,
+}
+
+/// Rounds against one server, taken together.
 struct Measured {
     rate: f64,
     p99_ms: f64,
     errors: usize,
 }
 
+impl Measured {
+    fn of(rounds: Vec<Round>) -> Self {
+        let seconds: f64 = rounds.iter().map(|round| round.seconds).sum();
+        let errors = rounds.iter().map(|round| round.errors).sum();
+        let mut latencies: Vec<Duration> = rounds
+            .into_iter()
+            .flat_map(|round| round.latencies)
+            .collect();
+        latencies.sort();
+        let p99 = latencies
+            .get(latencies.len() * 99 / 100)
+            .copied()
+            .unwrap_or_default();
+        Measured {
+            rate: latencies.len() as f64 / seconds,
+            p99_ms: p99.as_secs_f64() * 1000.0,
+            errors,
+        }
+    }
+}
+
 /// Sends beacons as fast as `CONCURRENCY` connections allow for `SECONDS`.
-async fn load(url: String, body: String) -> Measured {
+async fn load(url: &str, body: &str) -> Round {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
@@ -70,7 +103,7 @@ async fn load(url: String, body: String) -> Measured {
     let deadline = Instant::now() + Duration::from_secs(SECONDS);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENCY {
-        let (client, url, body) = (client.clone(), url.clone(), body.clone());
+        let (client, url, body) = (client.clone(), url.to_owned(), body.to_owned());
         workers.spawn(async move {
             let (mut latencies, mut errors) = (Vec::new(), 0);
             while Instant::now() < deadline {
@@ -92,23 +125,17 @@ async fn load(url: String, body: String) -> Measured {
         });
     }
     let started = Instant::now();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
+    let mut round = Round {
+        latencies: Vec::new(),
+        errors: 0,
+        seconds: 0.0,
+    };
     for (mut worker_latencies, worker_errors) in workers.join_all().await {
-        latencies.append(&mut worker_latencies);
-        errors += worker_errors;
+        round.latencies.append(&mut worker_latencies);
+        round.errors += worker_errors;
     }
-    let elapsed = started.elapsed().as_secs_f64().max(SECONDS as f64);
-    latencies.sort();
-    let p99 = latencies
-        .get(latencies.len() * 99 / 100)
-        .copied()
-        .unwrap_or_default();
-    Measured {
-        rate: latencies.len() as f64 / elapsed,
-        p99_ms: p99.as_secs_f64() * 1000.0,
-        errors,
-    }
+    round.seconds = started.elapsed().as_secs_f64().max(SECONDS as f64);
+    round
 }
 
 fn beacon(key: &str) -> String {
@@ -154,8 +181,13 @@ async fn run() {
     let bare_url = format!("http://127.0.0.1:{bare_port}/rum/v1/beacon");
     wait_for(&format!("http://127.0.0.1:{bare_port}/")).await;
 
-    let reference = load(bare_url, body.clone()).await;
-    let collector = load(format!("{}/rum/v1/beacon", sightline.base), body).await;
+    let collector_url = format!("{}/rum/v1/beacon", sightline.base);
+    let (mut bare_rounds, mut collector_rounds) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        bare_rounds.push(load(&bare_url, &body).await);
+        collector_rounds.push(load(&collector_url, &body).await);
+    }
+    let (reference, collector) = (Measured::of(bare_rounds), Measured::of(collector_rounds));
     let (bare_memory, collector_memory) =
         (peak_memory_mib(&bare), peak_memory_mib(&sightline.child));
     let _ = bare.kill();
@@ -163,7 +195,7 @@ async fn run() {
     drop(sightline);
 
     println!(
-        "collector benchmark: {CONCURRENCY} connections, {SECONDS} s each, same beacon, same load generator"
+        "collector benchmark: {CONCURRENCY} connections, {ROUNDS} rounds of {SECONDS} s each, taking turns, same beacon, same load generator"
     );
     println!(
         "bare axum 204:        {:>9.0} beacons/s   p99 {:>7.2} ms   peak memory {:>6.1} MiB   errors {}",

@@ -215,8 +215,20 @@ pub async fn uniform_error_shape(
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::to_vec(&status_error(status)).unwrap_or_default();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// The error body for a status that no handler explained.
+fn status_error(status: StatusCode) -> ErrorBody {
     let reason = status.canonical_reason().unwrap_or("error");
-    let body = ErrorBody {
+    ErrorBody {
         code: reason.to_lowercase().replace([' ', '-'], "_"),
         message: match status {
             StatusCode::NOT_FOUND => "no such resource".to_owned(),
@@ -226,15 +238,14 @@ pub async fn uniform_error_shape(
             _ => reason.to_owned(),
         },
         field: None,
-    };
-    let (mut parts, _) = response.into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    let body = serde_json::to_vec(&body).unwrap_or_default();
-    Response::from_parts(parts, axum::body::Body::from(body))
+    }
+}
+
+/// 405 in the uniform shape, for routes served outside
+/// [`uniform_error_shape`].
+pub async fn method_not_allowed() -> Response {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    (status, axum::Json(status_error(status))).into_response()
 }
 
 /// Turns a panic in a handler (a bug) into a logged 500 with the error

@@ -32,29 +32,40 @@ use tokio::net::TcpListener;
 pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
 /// The whole application as a router, ready to serve. Layers, from the
-/// outside in: tracing, load shedding, the body limit, the uniform error
-/// shape, metrics, the request timeout, panic recovery, the auth gate.
+/// outside in: tracing, load shedding, metrics; then, for the API, the body
+/// limit, the uniform error shape, the request timeout, panic recovery and
+/// the auth gate; for beacons (public, with their own body limit and error
+/// shapes) only the request timeout and panic recovery.
 pub fn router(state: AppState) -> Router {
-    let (router, _) = routes::router().split_for_parts();
-    router
+    let (application, _) = routes::application().split_for_parts();
+    let (beacons, _) = routes::beacons().split_for_parts();
+    let timeout = || {
+        tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        )
+    };
+    let catch_panic = || tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response);
+    let application = application
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::require_auth,
         ))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            error::panic_response,
-        ))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            state.config.request_timeout,
-        ))
+        .layer(catch_panic())
+        .layer(timeout())
+        .layer(axum::middleware::from_fn(error::uniform_error_shape))
+        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT));
+    let beacons = beacons
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(catch_panic())
+        .layer(timeout());
+    beacons
+        .merge(application)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
             metrics::track,
         ))
-        .layer(axum::middleware::from_fn(error::uniform_error_shape))
-        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.request_permits.clone(),
             shed_load,
