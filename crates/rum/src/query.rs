@@ -10,7 +10,7 @@
 use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension};
-use sightline_store::{RollupRow, RollupSelection, Store, StoreError};
+use sightline_store::{RollupQuery, RollupSelection, RollupSide, Store, StoreError};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -153,11 +153,151 @@ pub async fn aggregate_cells(
     bucket_ms: Option<i64>,
     group: Option<Dimension>,
 ) -> Result<Cells, StoreError> {
+    let reads = reads(store, site_id, scope, bucket_ms, group).await?;
+    let asked = Asked::new(scope, group, bucket_ms);
+    run(reads, store, site_id, &asked).await
+}
+
+/// The values of `group` with the most page views in scope, most first
+/// (ties in value order), with their aggregates.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ranking {
+    /// At most the `limit` asked for.
+    pub top: Vec<(String, Aggregate)>,
+    /// How many values had page views in scope, in all.
+    pub values: usize,
+}
+
+/// The `limit` values of `group` with the most page views in scope.
+///
+/// Rollup cells are ranked by their page-view counts first (a column, read
+/// without the sketches), and only the top values' aggregates are read and
+/// merged: a breakdown of 500 pages over 30 days reads the sketches of 10
+/// pages, not of 500. Raw page views are folded whole, as for any question.
+pub async fn top_values(
+    store: &Store,
+    site_id: i64,
+    scope: &Scope,
+    group: Dimension,
+    limit: usize,
+) -> Result<Ranking, StoreError> {
+    let reads = reads(store, site_id, scope, None, Some(group)).await?;
+    let asked = Asked::new(scope, Some(group), None);
+    let (ranked, direct): (Vec<Read>, Vec<Read>) = reads
+        .into_iter()
+        .partition(|read| read.ranking_side().is_some());
+    let counting: Vec<_> = ranked
+        .iter()
+        .cloned()
+        .map(|read| {
+            let store = store.clone();
+            tokio::spawn(async move { read.counts(&store, site_id).await })
+        })
+        .collect();
+    let mut cells = run(direct, store, site_id, &asked).await?;
+    let mut counts: std::collections::HashMap<String, u64> = cells
+        .iter()
+        .map(|((_, value), aggregate)| (value.clone(), aggregate.page_views()))
+        .collect();
+    for part in joined(counting).await? {
+        for (value, count) in part {
+            *counts.entry(value).or_default() += count;
+        }
+    }
+    let values = counts.len();
+    let mut ranked_values: Vec<(String, u64)> = counts.into_iter().collect();
+    ranked_values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked_values.truncate(limit);
+    let top: Arc<Vec<String>> =
+        Arc::new(ranked_values.into_iter().map(|(value, _)| value).collect());
+    let narrowed = ranked
+        .into_iter()
+        .map(|read| read.only(Arc::clone(&top)))
+        .collect();
+    merge_cells(&mut cells, run(narrowed, store, site_id, &asked).await?);
+    let from = scope.from.as_millis();
+    Ok(Ranking {
+        top: top
+            .iter()
+            .map(|value| {
+                let aggregate = cells.remove(&(from, value.clone())).unwrap_or_default();
+                (value.clone(), aggregate)
+            })
+            .collect(),
+        values,
+    })
+}
+
+/// What every read of one question shares.
+struct Asked {
+    scope: Arc<Scope>,
+    group: Option<Dimension>,
+    bucketing: Bucketing,
+}
+
+impl Asked {
+    fn new(scope: &Scope, group: Option<Dimension>, bucket_ms: Option<i64>) -> Self {
+        Self {
+            scope: Arc::new(scope.clone()),
+            group,
+            bucketing: Bucketing {
+                from: scope.from.as_millis(),
+                bucket_ms,
+            },
+        }
+    }
+}
+
+/// Runs reads at once, one task each, and merges their cells.
+async fn run(
+    reads: Vec<Read>,
+    store: &Store,
+    site_id: i64,
+    asked: &Asked,
+) -> Result<Cells, StoreError> {
+    let tasks: Vec<_> = reads
+        .into_iter()
+        .map(|read| {
+            let (store, scope) = (store.clone(), Arc::clone(&asked.scope));
+            let (group, bucketing) = (asked.group, asked.bucketing);
+            tokio::spawn(async move { read.cells(&store, site_id, &scope, group, bucketing).await })
+        })
+        .collect();
+    let mut cells = Cells::new();
+    for part in joined(tasks).await? {
+        merge_cells(&mut cells, part);
+    }
+    Ok(cells)
+}
+
+/// The results of tasks, in order; the first error if any failed.
+async fn joined<T>(
+    tasks: Vec<tokio::task::JoinHandle<Result<T, StoreError>>>,
+) -> Result<Vec<T>, StoreError> {
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        // A task ends only by finishing or panicking: none is ever aborted.
+        let result = task
+            .await
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))?;
+        results.push(result);
+    }
+    Ok(results)
+}
+
+/// The reads that answer a question: rollups for what they cover, raw page
+/// views for the rest, long spans cut into slices.
+async fn reads(
+    store: &Store,
+    site_id: i64,
+    scope: &Scope,
+    bucket_ms: Option<i64>,
+    group: Option<Dimension>,
+) -> Result<Vec<Read>, StoreError> {
     let (from, to) = (scope.from.as_millis(), scope.to.as_millis());
     if from >= to {
-        return Ok(Cells::new());
+        return Ok(Vec::new());
     }
-    let bucketing = Bucketing { from, bucket_ms };
     let fits = |resolution: i64| bucket_ms.is_none_or(|bucket| bucket % resolution == 0);
     let parts = *PARTS;
     let mut raw_ranges = vec![(from, to)];
@@ -208,6 +348,7 @@ pub async fn aggregate_cells(
                 resolution,
                 start,
                 end,
+                only: None,
             })
         }));
     }
@@ -217,41 +358,78 @@ pub async fn aggregate_cells(
             .flat_map(|(start, end)| slices(start, end, 1, parts))
             .map(|(start, end)| Read::Raw { start, end }),
     );
-    let scope = Arc::new(scope.clone());
-    let tasks: Vec<_> = reads
-        .into_iter()
-        .map(|read| {
-            let (store, scope) = (store.clone(), Arc::clone(&scope));
-            tokio::spawn(async move { read.cells(&store, site_id, &scope, group, bucketing).await })
-        })
-        .collect();
-    let mut cells = Cells::new();
-    for task in tasks {
-        // A task ends only by finishing or panicking: none is ever aborted.
-        let part = task
-            .await
-            .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))?;
-        merge_cells(&mut cells, part);
-    }
-    Ok(cells)
+    Ok(reads)
 }
 
 /// One part of a question's answer, read on its own task so that the parts
 /// use every core: the database's work, the decoding and the merging of a
 /// month of data all scale with them.
+#[derive(Clone)]
 enum Read {
-    /// Rollup cells with buckets starting in `[start, end)`.
+    /// Rollup cells with buckets starting in `[start, end)`; with `only`,
+    /// just the cells of those group values.
     Rollups {
         plan: Arc<RollupPlan>,
         resolution: i64,
         start: i64,
         end: i64,
+        only: Option<Arc<Vec<String>>>,
     },
     /// Raw page views received in `[start, end)`.
     Raw { start: i64, end: i64 },
 }
 
 impl Read {
+    /// Which value of a rollup cell is its group value, for reads whose
+    /// cells can be ranked by count before their aggregates are read.
+    fn ranking_side(&self) -> Option<RollupSide> {
+        match self {
+            Read::Rollups { plan, .. } => group_side(plan),
+            Read::Raw { .. } => None,
+        }
+    }
+
+    /// This read narrowed to the cells of some group values.
+    fn only(self, values: Arc<Vec<String>>) -> Self {
+        match self {
+            Read::Rollups {
+                plan,
+                resolution,
+                start,
+                end,
+                ..
+            } => Read::Rollups {
+                plan,
+                resolution,
+                start,
+                end,
+                only: Some(values),
+            },
+            raw @ Read::Raw { .. } => raw,
+        }
+    }
+
+    /// Page views per group value, from the cells' counts alone.
+    async fn counts(self, store: &Store, site_id: i64) -> Result<Vec<(String, u64)>, StoreError> {
+        match &self {
+            Read::Rollups {
+                plan,
+                resolution,
+                start,
+                end,
+                ..
+            } => match group_side(plan) {
+                Some(side) => {
+                    let shape = plan.shape.name();
+                    let query = rollup_query(site_id, *resolution, &shape, plan, *start, *end);
+                    store.rollup_counts(&query, side).await
+                }
+                None => Ok(Vec::new()),
+            },
+            Read::Raw { .. } => Ok(Vec::new()),
+        }
+    }
+
     async fn cells(
         self,
         store: &Store,
@@ -267,8 +445,16 @@ impl Read {
                 resolution,
                 start,
                 end,
+                only,
             } => {
-                for row in read_rollups(store, site_id, resolution, &plan, start, end).await? {
+                let shape = plan.shape.name();
+                let query = rollup_query(site_id, resolution, &shape, &plan, start, end);
+                let side = group_side(&plan);
+                let only = only
+                    .as_deref()
+                    .zip(side)
+                    .map(|(values, side)| (side, values.as_slice()));
+                for row in store.rollups(&query, only).await? {
                     let value = match &plan.group {
                         GroupFrom::Nothing => String::new(),
                         GroupFrom::Value => row.value,
@@ -354,30 +540,36 @@ fn merge_cells(into: &mut Cells, from: Cells) {
     }
 }
 
-async fn read_rollups(
-    store: &Store,
+/// Which value of a plan's cells is the group value, if one of them is.
+fn group_side(plan: &RollupPlan) -> Option<RollupSide> {
+    match plan.group {
+        GroupFrom::Value => Some(RollupSide::First),
+        GroupFrom::SecondValue => Some(RollupSide::Second),
+        GroupFrom::Nothing | GroupFrom::Constant(_) => None,
+    }
+}
+
+fn rollup_query<'a>(
     site_id: i64,
     resolution: i64,
-    plan: &RollupPlan,
+    shape: &'a str,
+    plan: &'a RollupPlan,
     start: i64,
     end: i64,
-) -> Result<Vec<RollupRow>, StoreError> {
-    let selection = match &plan.selection {
-        Selection::All => RollupSelection::All,
-        Selection::Value(value) => RollupSelection::Value(value),
-        Selection::SecondValue(value) => RollupSelection::SecondValue(value),
-        Selection::Both(value, second) => RollupSelection::Both(value, second),
-    };
-    store
-        .rollups(
-            site_id,
-            resolution,
-            &plan.shape.name(),
-            selection,
-            start.into(),
-            end.into(),
-        )
-        .await
+) -> RollupQuery<'a> {
+    RollupQuery {
+        site_id,
+        resolution_ms: resolution,
+        dimension: shape,
+        selection: match &plan.selection {
+            Selection::All => RollupSelection::All,
+            Selection::Value(value) => RollupSelection::Value(value),
+            Selection::SecondValue(value) => RollupSelection::SecondValue(value),
+            Selection::Both(value, second) => RollupSelection::Both(value, second),
+        },
+        from: start.into(),
+        to: end.into(),
+    }
 }
 
 /// Everything the page views in the scope add up to.

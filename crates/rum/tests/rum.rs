@@ -4,10 +4,10 @@
 //! SQLite and on PostgreSQL.
 
 use sightline_core::rum::{
-    Dimension, DimensionValues, Metric, MetricValues, PageView, SKETCH_RELATIVE_ERROR,
+    Aggregate, Dimension, DimensionValues, Metric, MetricValues, PageView, SKETCH_RELATIVE_ERROR,
 };
 use sightline_core::{ManualClock, SiteSpec, Timestamp};
-use sightline_rum::query::{Scope, aggregate, aggregate_cells};
+use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
 use sightline_rum::rollup::{DAY_MS, HOUR_MS, roll_all};
 use sightline_store::testing::TestDatabase;
 use sightline_store::{BackendKind, on_both_backends};
@@ -341,6 +341,39 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
         let cells = aggregate_cells(&store, site.id, &scope, bucket, group)
             .await
             .unwrap();
+        if let (None, Some(group)) = (bucket, group) {
+            // Ranking by the rollups' counts first and reading the top
+            // values' sketches only gives what ranking every cell gives.
+            let ranking = top_values(&store, site.id, &scope, group, 3).await.unwrap();
+            let mut expected: Vec<(&String, &Aggregate)> = cells
+                .iter()
+                .map(|((_, value), aggregate)| (value, aggregate))
+                .collect();
+            expected.sort_by(|a, b| {
+                b.1.page_views()
+                    .cmp(&a.1.page_views())
+                    .then_with(|| a.0.cmp(b.0))
+            });
+            expected.truncate(3);
+            assert_eq!(ranking.values, cells.len(), "{filters:?} {group:?}");
+            assert_eq!(
+                ranking
+                    .top
+                    .iter()
+                    .map(|(value, _)| value)
+                    .collect::<Vec<_>>(),
+                expected.iter().map(|(value, _)| *value).collect::<Vec<_>>(),
+                "{filters:?} {group:?}"
+            );
+            for ((value, got), (_, want)) in ranking.top.iter().zip(&expected) {
+                assert_eq!(got.page_views(), want.page_views(), "{value}");
+                assert_eq!(
+                    got.percentile(Metric::Lcp, 75.0),
+                    want.percentile(Metric::Lcp, 75.0),
+                    "{value}"
+                );
+            }
+        }
         let mut truth: std::collections::BTreeMap<(i64, String), Vec<f64>> =
             std::collections::BTreeMap::new();
         for view in &views {

@@ -42,7 +42,7 @@ pub use incidents::{Incident, IncidentEvent, Severity};
 pub use monitors::Monitor;
 pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
 pub use page_views::Measured;
-pub use rollups::{RollupCell, RollupRow, RollupSelection, RumTable};
+pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
 pub use sessions::Session;
 pub use sites::Site;
 pub use tokens::{ApiToken, NewApiToken};

@@ -47,6 +47,68 @@ pub enum RollupSelection<'a> {
     Both(&'a str, &'a str),
 }
 
+/// One of a rollup cell's two values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollupSide {
+    /// The value (the first dimension's, for a pair).
+    First,
+    /// The second dimension's value of a pair.
+    Second,
+}
+
+impl RollupSide {
+    fn column(self) -> &'static str {
+        match self {
+            RollupSide::First => "value",
+            RollupSide::Second => "second_value",
+        }
+    }
+}
+
+/// Which rollup cells a read is about: a site's cells of one resolution and
+/// key, with buckets starting in `[from, to)`, narrowed by `selection`.
+#[derive(Debug, Clone, Copy)]
+pub struct RollupQuery<'a> {
+    /// The site.
+    pub site_id: i64,
+    /// Bucket length in milliseconds.
+    pub resolution_ms: i64,
+    /// The key, as in [`RollupCell::dimension`].
+    pub dimension: &'a str,
+    /// Which values.
+    pub selection: RollupSelection<'a>,
+    /// First bucket start, inclusive.
+    pub from: Timestamp,
+    /// Last bucket start, exclusive.
+    pub to: Timestamp,
+}
+
+impl RollupQuery<'_> {
+    /// The SQL condition after `WHERE`, with parameters from `$1`, and the
+    /// selection's values to bind after the five fixed ones.
+    fn condition(&self) -> (String, Vec<&str>) {
+        // The literal `second_value <> ''` lets the planner use the partial index.
+        let (selected, values) = match self.selection {
+            RollupSelection::All => ("", vec![]),
+            RollupSelection::Value(value) => (" AND value = $6", vec![value]),
+            RollupSelection::SecondValue(second) => (
+                " AND second_value = $6 AND second_value <> ''",
+                vec![second],
+            ),
+            RollupSelection::Both(value, second) => {
+                (" AND value = $6 AND second_value = $7", vec![value, second])
+            }
+        };
+        (
+            format!(
+                "site_id = $1 AND resolution = $2 AND dimension = $3 \
+                 AND bucket_start >= $4 AND bucket_start < $5{selected}"
+            ),
+            values,
+        )
+    }
+}
+
 impl Store {
     /// How far a site's rollups of a resolution (bucket length in
     /// milliseconds) reach; `None` before the first bucket.
@@ -137,44 +199,43 @@ impl Store {
         })
     }
 
-    /// A key's cells of one resolution with buckets starting in `[from, to)`.
+    /// The cells a query selects; with `only`, just those whose value on
+    /// that side is one of the given ones.
     pub async fn rollups(
         &self,
-        site_id: i64,
-        resolution_ms: i64,
-        dimension: &str,
-        selection: RollupSelection<'_>,
-        from: Timestamp,
-        to: Timestamp,
+        query: &RollupQuery<'_>,
+        only: Option<(RollupSide, &[String])>,
     ) -> Result<Vec<RollupRow>> {
-        // The literal `second_value <> ''` lets the planner use the partial index.
-        let (condition, values) = match selection {
-            RollupSelection::All => ("", vec![]),
-            RollupSelection::Value(value) => (" AND value = $6", vec![value]),
-            RollupSelection::SecondValue(second) => (
-                " AND second_value = $6 AND second_value <> ''",
-                vec![second],
-            ),
-            RollupSelection::Both(value, second) => {
-                (" AND value = $6 AND second_value = $7", vec![value, second])
+        let (mut condition, mut values) = query.condition();
+        if let Some((side, only)) = only {
+            if only.is_empty() {
+                return Ok(Vec::new());
             }
-        };
+            let first = 6 + values.len();
+            let placeholders: Vec<String> = (first..first + only.len())
+                .map(|n| format!("${n}"))
+                .collect();
+            condition.push_str(&format!(
+                " AND {} IN ({})",
+                side.column(),
+                placeholders.join(", ")
+            ));
+            values.extend(only.iter().map(String::as_str));
+        }
         let sql = format!(
-            "SELECT bucket_start, value, second_value, aggregate FROM rum_rollups \
-             WHERE site_id = $1 AND resolution = $2 AND dimension = $3 \
-             AND bucket_start >= $4 AND bucket_start < $5{condition}"
+            "SELECT bucket_start, value, second_value, aggregate FROM rum_rollups WHERE {condition}"
         );
         let rows = read!(self.backend, |pool| {
-            let mut query = sqlx::query(&sql)
-                .bind(site_id)
-                .bind(resolution_ms)
-                .bind(dimension)
-                .bind(from.as_millis())
-                .bind(to.as_millis());
+            let mut bound = sqlx::query(&sql)
+                .bind(query.site_id)
+                .bind(query.resolution_ms)
+                .bind(query.dimension)
+                .bind(query.from.as_millis())
+                .bind(query.to.as_millis());
             for value in &values {
-                query = query.bind(*value);
+                bound = bound.bind(*value);
             }
-            let rows = query.fetch_all(pool).await?;
+            let rows = bound.fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
                     Ok((
@@ -202,6 +263,37 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The page views of the cells a query selects, added up per value on
+    /// one side, without reading their aggregates: enough to rank values
+    /// before reading the aggregates of the top ones only.
+    pub async fn rollup_counts(
+        &self,
+        query: &RollupQuery<'_>,
+        side: RollupSide,
+    ) -> Result<Vec<(String, u64)>> {
+        let (condition, values) = query.condition();
+        let column = side.column();
+        let sql = format!(
+            "SELECT {column}, CAST(SUM(page_views) AS BIGINT) FROM rum_rollups WHERE {condition} GROUP BY {column}"
+        );
+        let rows: Vec<(String, i64)> = read!(self.backend, |pool| {
+            let mut bound = sqlx::query_as(&sql)
+                .bind(query.site_id)
+                .bind(query.resolution_ms)
+                .bind(query.dimension)
+                .bind(query.from.as_millis())
+                .bind(query.to.as_millis());
+            for value in &values {
+                bound = bound.bind(*value);
+            }
+            bound.fetch_all(pool).await
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|(value, count)| (value, u64::try_from(count).unwrap_or(0)))
+            .collect())
     }
 }
 

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_core::rum::Aggregate;
 use sightline_core::rum::{Dimension, Metric};
-use sightline_rum::query::{Scope, aggregate, aggregate_cells};
+use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -434,19 +434,9 @@ async fn breakdown(
         .ok_or_else(|| bad("dimension", "a dimension is required".to_owned()))?;
     let dimension = parse_dimension("dimension", name)?;
     let limit = parse_limit(&params)?;
-    let cells = aggregate_cells(&state.store, site.id, &scope, None, Some(dimension)).await?;
-    let total_values = cells.len();
-    let mut rows: Vec<(String, Aggregate)> = cells
-        .into_iter()
-        .map(|((_, value), aggregate)| (value, aggregate))
-        .collect();
-    rows.sort_by(|a, b| {
-        b.1.page_views()
-            .cmp(&a.1.page_views())
-            .then_with(|| a.0.cmp(&b.0))
-    });
-    rows.truncate(limit);
-    let rows = rows
+    let ranking = top_values(&state.store, site.id, &scope, dimension, limit).await?;
+    let rows = ranking
+        .top
         .into_iter()
         .map(|(value, aggregate)| BreakdownRow {
             page_views: aggregate.page_views(),
@@ -460,6 +450,6 @@ async fn breakdown(
     Ok(Json(Breakdown {
         dimension,
         rows,
-        total_values,
+        total_values: ranking.values,
     }))
 }
