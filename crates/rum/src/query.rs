@@ -9,8 +9,10 @@
 
 use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension};
-use sightline_store::{RollupQuery, RollupSelection, RollupSide, Store, StoreError};
+use sightline_core::rum::{Aggregate, Dimension, MetricSet};
+use sightline_store::{
+    MeasurementScan, RollupQuery, RollupSelection, RollupSide, Store, StoreError,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -152,9 +154,10 @@ pub async fn aggregate_cells(
     scope: &Scope,
     bucket_ms: Option<i64>,
     group: Option<Dimension>,
+    metrics: MetricSet,
 ) -> Result<Cells, StoreError> {
     let reads = reads(store, site_id, scope, bucket_ms, group).await?;
-    let asked = Asked::new(scope, group, bucket_ms);
+    let asked = Asked::new(scope, group, bucket_ms, metrics);
     run(reads, store, site_id, &asked).await
 }
 
@@ -180,9 +183,10 @@ pub async fn top_values(
     scope: &Scope,
     group: Dimension,
     limit: usize,
+    metrics: MetricSet,
 ) -> Result<Ranking, StoreError> {
     let reads = reads(store, site_id, scope, None, Some(group)).await?;
-    let asked = Asked::new(scope, Some(group), None);
+    let asked = Asked::new(scope, Some(group), None, metrics);
     let (ranked, direct): (Vec<Read>, Vec<Read>) = reads
         .into_iter()
         .partition(|read| read.ranking_side().is_some());
@@ -229,14 +233,22 @@ pub async fn top_values(
 }
 
 /// What every read of one question shares.
+#[derive(Clone)]
 struct Asked {
     scope: Arc<Scope>,
     group: Option<Dimension>,
     bucketing: Bucketing,
+    /// The metrics the answer shows: the others are not read.
+    metrics: MetricSet,
 }
 
 impl Asked {
-    fn new(scope: &Scope, group: Option<Dimension>, bucket_ms: Option<i64>) -> Self {
+    fn new(
+        scope: &Scope,
+        group: Option<Dimension>,
+        bucket_ms: Option<i64>,
+        metrics: MetricSet,
+    ) -> Self {
         Self {
             scope: Arc::new(scope.clone()),
             group,
@@ -244,6 +256,7 @@ impl Asked {
                 from: scope.from.as_millis(),
                 bucket_ms,
             },
+            metrics,
         }
     }
 }
@@ -258,9 +271,8 @@ async fn run(
     let tasks: Vec<_> = reads
         .into_iter()
         .map(|read| {
-            let (store, scope) = (store.clone(), Arc::clone(&asked.scope));
-            let (group, bucketing) = (asked.group, asked.bucketing);
-            tokio::spawn(async move { read.cells(&store, site_id, &scope, group, bucketing).await })
+            let (store, asked) = (store.clone(), asked.clone());
+            tokio::spawn(async move { read.cells(&store, site_id, &asked).await })
         })
         .collect();
     let mut cells = Cells::new();
@@ -421,7 +433,8 @@ impl Read {
             } => match group_side(plan) {
                 Some(side) => {
                     let shape = plan.shape.name();
-                    let query = rollup_query(site_id, *resolution, &shape, plan, *start, *end);
+                    let span = (*start, *end);
+                    let query = rollup_query(site_id, *resolution, &shape, plan, span);
                     store.rollup_counts(&query, side).await
                 }
                 None => Ok(Vec::new()),
@@ -430,14 +443,8 @@ impl Read {
         }
     }
 
-    async fn cells(
-        self,
-        store: &Store,
-        site_id: i64,
-        scope: &Scope,
-        group: Option<Dimension>,
-        bucketing: Bucketing,
-    ) -> Result<Cells, StoreError> {
+    async fn cells(self, store: &Store, site_id: i64, asked: &Asked) -> Result<Cells, StoreError> {
+        let bucketing = asked.bucketing;
         let mut cells = Cells::new();
         match self {
             Read::Rollups {
@@ -448,7 +455,8 @@ impl Read {
                 only,
             } => {
                 let shape = plan.shape.name();
-                let query = rollup_query(site_id, resolution, &shape, &plan, start, end);
+                let mut query = rollup_query(site_id, resolution, &shape, &plan, (start, end));
+                query.metrics = asked.metrics;
                 let side = group_side(&plan);
                 let only = only
                     .as_deref()
@@ -468,20 +476,20 @@ impl Read {
                 }
             }
             Read::Raw { start, end } => {
+                let scan = MeasurementScan {
+                    from: start.into(),
+                    to: end.into(),
+                    filters: &asked.scope.filters,
+                    group: asked.group,
+                    metrics: asked.metrics,
+                };
                 cells = store
-                    .fold_measurements(
-                        site_id,
-                        (start.into(), end.into()),
-                        &scope.filters,
-                        group,
-                        cells,
-                        move |cells, view| {
-                            cells
-                                .entry((bucketing.of(view.at.as_millis()), view.group))
-                                .or_default()
-                                .add(&view.metrics);
-                        },
-                    )
+                    .fold_measurements(site_id, &scan, cells, move |cells, view| {
+                        cells
+                            .entry((bucketing.of(view.at.as_millis()), view.group))
+                            .or_default()
+                            .add(&view.metrics);
+                    })
                     .await?;
             }
         }
@@ -554,8 +562,7 @@ fn rollup_query<'a>(
     resolution: i64,
     shape: &'a str,
     plan: &'a RollupPlan,
-    start: i64,
-    end: i64,
+    (start, end): (i64, i64),
 ) -> RollupQuery<'a> {
     RollupQuery {
         site_id,
@@ -569,6 +576,7 @@ fn rollup_query<'a>(
         },
         from: start.into(),
         to: end.into(),
+        metrics: MetricSet::ALL,
     }
 }
 
@@ -578,6 +586,6 @@ pub async fn aggregate(
     site_id: i64,
     scope: &Scope,
 ) -> Result<Aggregate, StoreError> {
-    let cells = aggregate_cells(store, site_id, scope, None, None).await?;
+    let cells = aggregate_cells(store, site_id, scope, None, None, MetricSet::ALL).await?;
     Ok(cells.into_values().next().unwrap_or_default())
 }

@@ -41,7 +41,7 @@ pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};
 pub use monitors::Monitor;
 pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
-pub use page_views::Measured;
+pub use page_views::{Measured, MeasurementScan};
 pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
 pub use sessions::Session;
 pub use sites::Site;

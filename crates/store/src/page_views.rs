@@ -4,7 +4,7 @@
 use crate::backend::{read, write};
 use crate::{Result, Store};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Dimension, DimensionValues, Metric, MetricValues, PageView};
+use sightline_core::rum::{Dimension, DimensionValues, Metric, MetricSet, MetricValues, PageView};
 use sqlx::Row;
 
 /// Rows per INSERT statement, largest first: a batch is cut greedily into
@@ -33,7 +33,15 @@ fn columns() -> String {
 }
 
 fn metric_columns() -> String {
-    Metric::ALL.map(Metric::name).join(", ")
+    metric_columns_of(MetricSet::ALL)
+}
+
+fn metric_columns_of(metrics: MetricSet) -> String {
+    metrics
+        .iter()
+        .map(Metric::name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Store {
@@ -95,7 +103,7 @@ impl Store {
                         site_id: row.try_get(0)?,
                         at: row.try_get::<i64, _>(1)?.into(),
                         dimensions,
-                        metrics: metrics_from(row, 2 + Dimension::ALL.len())?,
+                        metrics: metrics_from(row, 2 + Dimension::ALL.len(), MetricSet::ALL)?,
                     })
                 })
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
@@ -158,13 +166,18 @@ impl Store {
     pub async fn fold_measurements<T: Send + 'static>(
         &self,
         site_id: i64,
-        (from, to): (Timestamp, Timestamp),
-        filters: &[(Dimension, String)],
-        group: Option<Dimension>,
+        scan: &MeasurementScan<'_>,
         mut folded: T,
         mut add: impl FnMut(&mut T, Measured) + Send + 'static,
     ) -> Result<T> {
         use futures_util::TryStreamExt;
+        let MeasurementScan {
+            from,
+            to,
+            filters,
+            group,
+            metrics: wanted,
+        } = *scan;
         // Dimension and metric names are fixed identifiers, never user text; values are bound.
         let conditions: String = filters
             .iter()
@@ -172,7 +185,7 @@ impl Store {
             .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 4))
             .collect();
         let group_column = group.map_or("''", Dimension::name);
-        let metrics = metric_columns();
+        let metrics = metric_columns_of(wanted);
         let sql = format!(
             "SELECT at, {group_column}, {metrics} FROM page_views \
              WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
@@ -184,7 +197,8 @@ impl Store {
             let values: Vec<String> = filters.iter().map(|(_, value)| value.clone()).collect();
             let scan = move || {
                 scans.with_connection(|connection| {
-                    scan_page_views(connection, &sql, (site_id, from, to), &values, |view| {
+                    let bounds = (site_id, from, to);
+                    scan_page_views(connection, &sql, bounds, &values, wanted, |view| {
                         add(&mut folded, view);
                     })
                 })?;
@@ -209,7 +223,7 @@ impl Store {
                 let view = Measured {
                     at: row.try_get::<i64, _>(0)?.into(),
                     group: row.try_get(1)?,
-                    metrics: metrics_from(&row, 2)?,
+                    metrics: metrics_from(&row, 2, wanted)?,
                 };
                 add(&mut folded, view);
             }
@@ -218,16 +232,20 @@ impl Store {
     }
 }
 
-/// The metric columns of a row (in the order of [`metric_columns`]) from
-/// position `first` on, read by position: a lookup by name per column per
-/// row costs more than the decoding.
-fn metrics_from<R: Row>(row: &R, first: usize) -> std::result::Result<MetricValues, sqlx::Error>
+/// The columns of `metrics` in a row (in the order of
+/// [`metric_columns_of`]) from position `first` on, read by position: a
+/// lookup by name per column per row costs more than the decoding.
+fn metrics_from<R: Row>(
+    row: &R,
+    first: usize,
+    metrics_read: MetricSet,
+) -> std::result::Result<MetricValues, sqlx::Error>
 where
     usize: sqlx::ColumnIndex<R>,
     for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
 {
     let mut metrics = MetricValues::default();
-    for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+    for (offset, metric) in metrics_read.iter().enumerate() {
         metrics.set(metric, row.try_get::<Option<f64>, _>(first + offset)?);
     }
     Ok(metrics)
@@ -240,6 +258,7 @@ fn scan_page_views(
     sql: &str,
     (site_id, from, to): (i64, Timestamp, Timestamp),
     values: &[String],
+    metrics_read: MetricSet,
     mut each: impl FnMut(Measured),
 ) -> rusqlite::Result<()> {
     let mut statement = connection.prepare_cached(sql)?;
@@ -249,7 +268,7 @@ fn scan_page_views(
     let mut rows = statement.query(parameters.as_slice())?;
     while let Some(row) = rows.next()? {
         let mut metrics = MetricValues::default();
-        for (offset, metric) in Metric::ALL.into_iter().enumerate() {
+        for (offset, metric) in metrics_read.iter().enumerate() {
             metrics.set(metric, row.get::<_, Option<f64>>(2 + offset)?);
         }
         each(Measured {
@@ -259,6 +278,21 @@ fn scan_page_views(
         });
     }
     Ok(())
+}
+
+/// Which raw page views a fold reads, and which of their columns.
+#[derive(Debug, Clone, Copy)]
+pub struct MeasurementScan<'a> {
+    /// Received at or after.
+    pub from: Timestamp,
+    /// Received before.
+    pub to: Timestamp,
+    /// Each dimension must have this value.
+    pub filters: &'a [(Dimension, String)],
+    /// The dimension whose value each page view is read with, if any.
+    pub group: Option<Dimension>,
+    /// The measurements read; the others are left absent.
+    pub metrics: MetricSet,
 }
 
 /// A page view as queries need it.

@@ -4,7 +4,7 @@
 use crate::backend::{read, write};
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
-use sightline_core::rum::Aggregate;
+use sightline_core::rum::{Aggregate, MetricSet};
 use sqlx::Row;
 
 /// One key's aggregate in a bucket, to write.
@@ -81,6 +81,8 @@ pub struct RollupQuery<'a> {
     pub from: Timestamp,
     /// Last bucket start, exclusive.
     pub to: Timestamp,
+    /// The metrics whose sketches are read; the others are left out.
+    pub metrics: MetricSet,
 }
 
 impl RollupQuery<'_> {
@@ -250,11 +252,14 @@ impl Store {
         let mut reader = StoredFormReader::new();
         rows.into_iter()
             .map(|(bucket_start, value, second_value, bytes)| {
-                let aggregate = reader.read(&bytes).map_err(|e| StoreError::Corrupt {
-                    what: "rollup",
-                    id: bucket_start,
-                    reason: e,
-                })?;
+                let aggregate =
+                    reader
+                        .read(&bytes, query.metrics)
+                        .map_err(|e| StoreError::Corrupt {
+                            what: "rollup",
+                            id: bucket_start,
+                            reason: e,
+                        })?;
                 Ok(RollupRow {
                     bucket_start: bucket_start.into(),
                     value,
@@ -338,9 +343,10 @@ impl StoredFormReader {
         }
     }
 
-    fn read(&mut self, bytes: &[u8]) -> std::result::Result<Aggregate, String> {
+    /// The aggregate in a stored form, with the sketches of `metrics` only.
+    fn read(&mut self, bytes: &[u8], metrics: MetricSet) -> std::result::Result<Aggregate, String> {
         let Some((&DEFLATED, deflated)) = bytes.split_first() else {
-            return Aggregate::from_bytes(bytes).map_err(|e| e.to_string());
+            return Aggregate::from_bytes_with(bytes, metrics).map_err(|e| e.to_string());
         };
         self.inflater.reset(false);
         self.inflated.clear();
@@ -366,7 +372,7 @@ impl StoredFormReader {
                 return Err("does not inflate: the stream is cut short".to_owned());
             }
         }
-        Aggregate::from_bytes(&self.inflated).map_err(|e| e.to_string())
+        Aggregate::from_bytes_with(&self.inflated, metrics).map_err(|e| e.to_string())
     }
 }
 
@@ -438,18 +444,30 @@ mod tests {
         assert_eq!(stored[0], DEFLATED);
         assert!(stored.len() < large.to_bytes().len());
         let mut reader = StoredFormReader::new();
-        assert_eq!(reader.read(&stored).unwrap(), large);
+        assert_eq!(reader.read(&stored, MetricSet::ALL).unwrap(), large);
 
         let mut small = Aggregate::default();
         let mut metrics = MetricValues::default();
         metrics.set(Metric::Lcp, Some(1834.0));
         small.add(&metrics);
         assert_eq!(stored_form(&small), small.to_bytes());
-        assert_eq!(reader.read(&stored_form(&small)).unwrap(), small);
+        assert_eq!(
+            reader.read(&stored_form(&small), MetricSet::ALL).unwrap(),
+            small
+        );
         // One reader after another, and after failures.
-        assert!(reader.read(&[DEFLATED, 1, 2, 3]).is_err());
-        assert!(reader.read(&stored[..stored.len() / 2]).is_err());
-        assert!(reader.read(&[]).is_err());
-        assert_eq!(reader.read(&stored).unwrap(), large);
+        assert!(reader.read(&[DEFLATED, 1, 2, 3], MetricSet::ALL).is_err());
+        assert!(
+            reader
+                .read(&stored[..stored.len() / 2], MetricSet::ALL)
+                .is_err()
+        );
+        assert!(reader.read(&[], MetricSet::ALL).is_err());
+        assert_eq!(reader.read(&stored, MetricSet::ALL).unwrap(), large);
+        // Reading some metrics leaves the others out and keeps the count.
+        let lcp = reader.read(&stored, MetricSet::of(&[Metric::Lcp])).unwrap();
+        assert_eq!(lcp.page_views(), large.page_views());
+        assert_eq!(lcp.sketch(Metric::Lcp), large.sketch(Metric::Lcp));
+        assert_eq!(lcp.sketch(Metric::Fcp), None);
     }
 }

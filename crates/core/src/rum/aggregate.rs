@@ -3,7 +3,7 @@
 //! improvement / poor values. Aggregates merge, so a month is the merge of
 //! its days and a day the merge of its hours.
 
-use super::metric::{Metric, MetricValues, Rating};
+use super::metric::{Metric, MetricSet, MetricValues, Rating};
 use super::sketch::{EncodedSketch, QuantileSketch, SketchDecodeError, SketchPoint};
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +141,13 @@ impl Aggregate {
 
     /// Reads the binary form back.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, SketchDecodeError> {
+        Self::from_bytes_with(bytes, MetricSet::ALL)
+    }
+
+    /// The aggregate in `bytes` with the sketches of `metrics` only: the
+    /// others are checked but not built.
+    pub fn from_bytes_with(bytes: &[u8], metrics: MetricSet) -> Result<Self, SketchDecodeError> {
+        let wanted = metrics;
         let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
             return Err(SketchDecodeError::new("unknown aggregate format"));
         };
@@ -156,10 +163,15 @@ impl Aggregate {
                 [good, needs_improvement, poor] => [good, needs_improvement, poor],
                 _ => return Err(SketchDecodeError::new("ratings are not three counts")),
             };
-            *slot = Some(MetricAggregate {
-                sketch: QuantileSketch::decode(sketch)?,
-                ratings,
-            });
+            if Metric::ALL
+                .get(usize::from(index))
+                .is_some_and(|metric| wanted.contains(*metric))
+            {
+                *slot = Some(MetricAggregate {
+                    sketch: QuantileSketch::decode(sketch)?,
+                    ratings,
+                });
+            }
         }
         Ok(Self {
             page_views: encoded.page_views,

@@ -182,9 +182,50 @@ impl MetricValues {
     }
 }
 
+/// Some metrics: what a question needs. A breakdown shows the rated
+/// metrics and a time series one, so their reads skip the other columns of
+/// raw page views and the other sketches of rollups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MetricSet(u32);
+
+impl MetricSet {
+    /// Every metric.
+    pub const ALL: MetricSet = MetricSet((1 << Metric::ALL.len()) - 1);
+
+    /// These metrics.
+    pub fn of(metrics: &[Metric]) -> Self {
+        MetricSet(
+            metrics
+                .iter()
+                .fold(0, |bits, metric| bits | 1 << metric.index()),
+        )
+    }
+
+    /// Whether the set holds `metric`.
+    pub fn contains(self, metric: Metric) -> bool {
+        self.0 & 1 << metric.index() != 0
+    }
+
+    /// The metrics in the set, in the order of [`Metric::ALL`].
+    pub fn iter(self) -> impl Iterator<Item = Metric> {
+        Metric::ALL
+            .into_iter()
+            .filter(move |metric| self.contains(*metric))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_sets_hold_what_they_were_made_of() {
+        let rated = MetricSet::of(&Metric::RATED);
+        assert_eq!(rated.iter().count(), Metric::RATED.len());
+        assert!(rated.contains(Metric::Cls) && !rated.contains(Metric::Dns));
+        assert_eq!(MetricSet::ALL.iter().collect::<Vec<_>>(), Metric::ALL);
+        assert_eq!(MetricSet::of(&[]).iter().count(), 0);
+    }
 
     #[test]
     fn names_round_trip() {

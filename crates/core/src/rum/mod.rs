@@ -15,7 +15,7 @@ pub use beacon::{
     Beacon, BeaconEnvironment, ClientHints, ClientHintsBrand, MAX_BEACON_BYTES, NavigationType,
 };
 pub use dimension::Dimension;
-pub use metric::{Metric, MetricValues, Rating};
+pub use metric::{Metric, MetricSet, MetricValues, Rating};
 pub use page_url::page_path;
 pub use page_view::{DimensionValues, PageView};
 pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError, SketchPoint};

@@ -14,7 +14,7 @@ use axum::extract::{Path, Query, State};
 use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_core::rum::Aggregate;
-use sightline_core::rum::{Dimension, Metric};
+use sightline_core::rum::{Dimension, Metric, MetricSet};
 use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -322,7 +322,9 @@ async fn timeseries(
         .map(|text| parse_dimension("group_by", text))
         .transpose()?;
     let limit = parse_limit(&params)?;
-    let cells = aggregate_cells(&state.store, site.id, &scope, Some(bucket_ms), group).await?;
+    let only = MetricSet::of(&[metric]);
+    let cells =
+        aggregate_cells(&state.store, site.id, &scope, Some(bucket_ms), group, only).await?;
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for ((start, value), aggregate) in &cells {
         let entry = series.entry(value.clone()).or_insert_with(|| Series {
@@ -434,7 +436,8 @@ async fn breakdown(
         .ok_or_else(|| bad("dimension", "a dimension is required".to_owned()))?;
     let dimension = parse_dimension("dimension", name)?;
     let limit = parse_limit(&params)?;
-    let ranking = top_values(&state.store, site.id, &scope, dimension, limit).await?;
+    let rated = MetricSet::of(&Metric::RATED);
+    let ranking = top_values(&state.store, site.id, &scope, dimension, limit, rated).await?;
     let rows = ranking
         .top
         .into_iter()
