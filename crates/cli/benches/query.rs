@@ -10,7 +10,9 @@
 //! Prints each query's median of five runs next to its goal, the time to
 //! fill and to roll, and the storage of the rollups against the raw page
 //! views. `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or both (the
-//! default). Run with `cargo bench -p sightline --bench query`.
+//! default). `SIGHTLINE_BENCH_KEEP=1` keeps the filled databases and prints
+//! where they are, to look into a query afterwards. Run with
+//! `cargo bench -p sightline --bench query`.
 
 mod support;
 
@@ -134,6 +136,10 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
             median.as_secs_f64() * 1000.0,
             if query.fast { "200 ms" } else { "2 s" }
         );
+    }
+    if std::env::var_os("SIGHTLINE_BENCH_KEEP").is_some() {
+        println!("\nkept: {}", database.url());
+        std::mem::forget(database);
     }
 }
 

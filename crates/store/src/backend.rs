@@ -188,15 +188,29 @@ impl Backend {
     }
 
     pub(crate) async fn optimize(&self) -> Result<()> {
-        if let Backend::Sqlite(pools) = self {
-            // Statistics from a bounded sample of each index (about a
-            // thousand rows), so that this stays cheap on any size of
-            // database. PostgreSQL's autovacuum does this itself.
-            let mut connection = pools.writer.acquire().await?;
-            sqlx::query("PRAGMA analysis_limit = 1000")
-                .execute(&mut *connection)
-                .await?;
-            sqlx::query("ANALYZE").execute(&mut *connection).await?;
+        match self {
+            Backend::Sqlite(pools) => {
+                // Statistics from a bounded sample of each index (about a
+                // thousand rows), so that this stays cheap on any size of
+                // database.
+                let mut connection = pools.writer.acquire().await?;
+                sqlx::query("PRAGMA analysis_limit = 1000")
+                    .execute(&mut *connection)
+                    .await?;
+                sqlx::query("ANALYZE").execute(&mut *connection).await?;
+            }
+            Backend::Postgres(pool) => {
+                // Autovacuum would do this, but it may be off, and it comes
+                // late after a bulk load: without statistics the planner
+                // took a month of page views for a hundred rows and read
+                // them through lossy bitmaps, and ranked rollups through
+                // the wrong index (measured: 2.0 s against 1.0 s, 280 ms
+                // against 59 ms). ANALYZE samples a bounded number of rows,
+                // so it stays cheap on any size of table.
+                sqlx::query("ANALYZE page_views, rum_rollups, rum_rollup_progress")
+                    .execute(pool)
+                    .await?;
+            }
         }
         Ok(())
     }
