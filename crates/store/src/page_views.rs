@@ -305,3 +305,25 @@ pub struct Measured {
     /// Its measurements.
     pub metrics: MetricValues,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_are_cut_into_the_prepared_statement_sizes_in_order() {
+        for rows in [0_usize, 1, 3, 4, 17, 255, 256, 257, 1000] {
+            let batch: Vec<usize> = (0..rows).collect();
+            let chunks: Vec<&[usize]> = statement_chunks(&batch).collect();
+            assert!(
+                chunks
+                    .iter()
+                    .all(|chunk| ROWS_PER_STATEMENT.contains(&chunk.len())),
+                "{rows}"
+            );
+            assert_eq!(chunks.concat(), batch, "{rows}");
+        }
+        let sizes: Vec<usize> = statement_chunks(&[0; 1000]).map(<[_]>::len).collect();
+        assert_eq!(sizes, [256, 256, 256, 64, 64, 64, 16, 16, 4, 4]);
+    }
+}
