@@ -187,15 +187,24 @@ pub async fn top_values(
 ) -> Result<Ranking, StoreError> {
     let reads = reads(store, site_id, scope, None, Some(group)).await?;
     let asked = Asked::new(scope, Some(group), None, metrics);
-    let (ranked, direct): (Vec<Read>, Vec<Read>) = reads
-        .into_iter()
-        .partition(|read| read.ranking_side().is_some());
+    // Rollup reads whose cells carry the group's value are ranked first;
+    // the others (raw page views, a group fixed by a filter) are read whole.
+    let mut ranked = Vec::new();
+    let mut direct = Vec::new();
+    for read in reads {
+        match read {
+            Read::Rollups(span) => match group_side(&span.plan) {
+                Some(side) => ranked.push((span, side)),
+                None => direct.push(Read::Rollups(span)),
+            },
+            raw @ Read::Raw { .. } => direct.push(raw),
+        }
+    }
     let counting: Vec<_> = ranked
         .iter()
-        .cloned()
-        .map(|read| {
-            let store = store.clone();
-            tokio::spawn(async move { read.counts(&store, site_id).await })
+        .map(|(span, side)| {
+            let (store, span, side) = (store.clone(), span.clone(), *side);
+            tokio::spawn(async move { span.counts(&store, site_id, side).await })
         })
         .collect();
     let mut cells = run(direct, store, site_id, &asked).await?;
@@ -216,7 +225,12 @@ pub async fn top_values(
         Arc::new(ranked_values.into_iter().map(|(value, _)| value).collect());
     let narrowed = ranked
         .into_iter()
-        .map(|read| read.only(Arc::clone(&top)))
+        .map(|(span, side)| {
+            Read::Rollups(RollupSpan {
+                only: Some((side, Arc::clone(&top))),
+                ..span
+            })
+        })
         .collect();
     merge_cells(&mut cells, run(narrowed, store, site_id, &asked).await?);
     let from = scope.from.as_millis();
@@ -355,12 +369,14 @@ async fn reads(
         }
         reads.extend(rolled.into_iter().flat_map(|(resolution, start, end)| {
             let plan = Arc::clone(&plan);
-            slices(start, end, resolution, parts).map(move |(start, end)| Read::Rollups {
-                plan: Arc::clone(&plan),
-                resolution,
-                start,
-                end,
-                only: None,
+            slices(start, end, resolution, parts).map(move |(start, end)| {
+                Read::Rollups(RollupSpan {
+                    plan: Arc::clone(&plan),
+                    resolution,
+                    start,
+                    end,
+                    only: None,
+                })
             })
         }));
     }
@@ -376,94 +392,71 @@ async fn reads(
 /// One part of a question's answer, read on its own task so that the parts
 /// use every core: the database's work, the decoding and the merging of a
 /// month of data all scale with them.
-#[derive(Clone)]
 enum Read {
-    /// Rollup cells with buckets starting in `[start, end)`; with `only`,
-    /// just the cells of those group values.
-    Rollups {
-        plan: Arc<RollupPlan>,
-        resolution: i64,
-        start: i64,
-        end: i64,
-        only: Option<Arc<Vec<String>>>,
-    },
+    /// Rollup cells.
+    Rollups(RollupSpan),
     /// Raw page views received in `[start, end)`.
     Raw { start: i64, end: i64 },
 }
 
+/// Rollup cells of one plan and resolution with buckets starting in
+/// `[start, end)`; with `only`, just the cells whose value on that side is
+/// one of those.
+#[derive(Clone)]
+struct RollupSpan {
+    plan: Arc<RollupPlan>,
+    resolution: i64,
+    start: i64,
+    end: i64,
+    only: Option<(RollupSide, Arc<Vec<String>>)>,
+}
+
+impl RollupSpan {
+    /// The store's question for these cells, reading `metrics` of them.
+    fn query<'a>(&'a self, site_id: i64, shape: &'a str, metrics: MetricSet) -> RollupQuery<'a> {
+        RollupQuery {
+            site_id,
+            resolution_ms: self.resolution,
+            dimension: shape,
+            selection: match &self.plan.selection {
+                Selection::All => RollupSelection::All,
+                Selection::Value(value) => RollupSelection::Value(value),
+                Selection::SecondValue(value) => RollupSelection::SecondValue(value),
+                Selection::Both(value, second) => RollupSelection::Both(value, second),
+            },
+            from: self.start.into(),
+            to: self.end.into(),
+            metrics,
+        }
+    }
+
+    /// Page views per value on `side`, from the cells' counts alone.
+    async fn counts(
+        &self,
+        store: &Store,
+        site_id: i64,
+        side: RollupSide,
+    ) -> Result<Vec<(String, u64)>, StoreError> {
+        let shape = self.plan.shape.name();
+        let query = self.query(site_id, &shape, MetricSet::ALL);
+        store.rollup_counts(&query, side).await
+    }
+}
+
 impl Read {
-    /// Which value of a rollup cell is its group value, for reads whose
-    /// cells can be ranked by count before their aggregates are read.
-    fn ranking_side(&self) -> Option<RollupSide> {
-        match self {
-            Read::Rollups { plan, .. } => group_side(plan),
-            Read::Raw { .. } => None,
-        }
-    }
-
-    /// This read narrowed to the cells of some group values.
-    fn only(self, values: Arc<Vec<String>>) -> Self {
-        match self {
-            Read::Rollups {
-                plan,
-                resolution,
-                start,
-                end,
-                ..
-            } => Read::Rollups {
-                plan,
-                resolution,
-                start,
-                end,
-                only: Some(values),
-            },
-            raw @ Read::Raw { .. } => raw,
-        }
-    }
-
-    /// Page views per group value, from the cells' counts alone.
-    async fn counts(self, store: &Store, site_id: i64) -> Result<Vec<(String, u64)>, StoreError> {
-        match &self {
-            Read::Rollups {
-                plan,
-                resolution,
-                start,
-                end,
-                ..
-            } => match group_side(plan) {
-                Some(side) => {
-                    let shape = plan.shape.name();
-                    let span = (*start, *end);
-                    let query = rollup_query(site_id, *resolution, &shape, plan, span);
-                    store.rollup_counts(&query, side).await
-                }
-                None => Ok(Vec::new()),
-            },
-            Read::Raw { .. } => Ok(Vec::new()),
-        }
-    }
-
     async fn cells(self, store: &Store, site_id: i64, asked: &Asked) -> Result<Cells, StoreError> {
         let bucketing = asked.bucketing;
         let mut cells = Cells::new();
         match self {
-            Read::Rollups {
-                plan,
-                resolution,
-                start,
-                end,
-                only,
-            } => {
-                let shape = plan.shape.name();
-                let mut query = rollup_query(site_id, resolution, &shape, &plan, (start, end));
-                query.metrics = asked.metrics;
-                let side = group_side(&plan);
-                let only = only
-                    .as_deref()
-                    .zip(side)
-                    .map(|(values, side)| (side, values.as_slice()));
+            Read::Rollups(span) => {
+                let shape = span.plan.shape.name();
+                let query = span.query(site_id, &shape, asked.metrics);
+                let only = span
+                    .only
+                    .as_ref()
+                    .map(|(side, values)| (*side, values.as_slice()));
                 for row in store.rollups(&query, only).await? {
-                    let value = match &plan.group {
+                    let value = match &span.plan.group {
                         GroupFrom::Nothing => String::new(),
                         GroupFrom::Value => row.value,
                         GroupFrom::SecondValue => row.second_value,
@@ -554,29 +547,6 @@ fn group_side(plan: &RollupPlan) -> Option<RollupSide> {
         GroupFrom::Value => Some(RollupSide::First),
         GroupFrom::SecondValue => Some(RollupSide::Second),
         GroupFrom::Nothing | GroupFrom::Constant(_) => None,
-    }
-}
-
-fn rollup_query<'a>(
-    site_id: i64,
-    resolution: i64,
-    shape: &'a str,
-    plan: &'a RollupPlan,
-    (start, end): (i64, i64),
-) -> RollupQuery<'a> {
-    RollupQuery {
-        site_id,
-        resolution_ms: resolution,
-        dimension: shape,
-        selection: match &plan.selection {
-            Selection::All => RollupSelection::All,
-            Selection::Value(value) => RollupSelection::Value(value),
-            Selection::SecondValue(value) => RollupSelection::SecondValue(value),
-            Selection::Both(value, second) => RollupSelection::Both(value, second),
-        },
-        from: start.into(),
-        to: end.into(),
-        metrics: MetricSet::ALL,
     }
 }
 

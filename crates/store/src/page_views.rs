@@ -29,14 +29,13 @@ fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 fn columns() -> String {
     let dimensions = Dimension::ALL.map(Dimension::name).join(", ");
-    format!("site_id, at, {dimensions}, {}", metric_columns())
+    format!(
+        "site_id, at, {dimensions}, {}",
+        metric_columns(MetricSet::ALL)
+    )
 }
 
-fn metric_columns() -> String {
-    metric_columns_of(MetricSet::ALL)
-}
-
-fn metric_columns_of(metrics: MetricSet) -> String {
+fn metric_columns(metrics: MetricSet) -> String {
     metrics
         .iter()
         .map(Metric::name)
@@ -185,7 +184,7 @@ impl Store {
             .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 4))
             .collect();
         let group_column = group.map_or("''", Dimension::name);
-        let metrics = metric_columns_of(wanted);
+        let metrics = metric_columns(wanted);
         let sql = format!(
             "SELECT at, {group_column}, {metrics} FROM page_views \
              WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
@@ -233,7 +232,7 @@ impl Store {
 }
 
 /// The columns of `metrics` in a row (in the order of
-/// [`metric_columns_of`]) from position `first` on, read by position: a
+/// [`metric_columns`]) from position `first` on, read by position: a
 /// lookup by name per column per row costs more than the decoding.
 fn metrics_from<R: Row>(
     row: &R,

@@ -85,7 +85,7 @@ pub struct RollupQuery<'a> {
     pub metrics: MetricSet,
 }
 
-impl RollupQuery<'_> {
+impl<'a> RollupQuery<'a> {
     /// The SQL condition after `WHERE`, with parameters from `$1`, and the
     /// selection's values to bind after the five fixed ones.
     fn condition(&self) -> (String, Vec<&str>) {
@@ -108,6 +108,30 @@ impl RollupQuery<'_> {
             ),
             values,
         )
+    }
+
+    /// `sql` (whose condition is [`RollupQuery::condition`]'s, perhaps
+    /// extended) with the five fixed parameters and then `values` bound.
+    fn bound<'q, DB: sqlx::Database>(
+        &self,
+        sql: &'q str,
+        values: &[&'q str],
+    ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        'a: 'q,
+    {
+        let mut bound = sqlx::query(sql)
+            .bind(self.site_id)
+            .bind(self.resolution_ms)
+            .bind(self.dimension)
+            .bind(self.from.as_millis())
+            .bind(self.to.as_millis());
+        for value in values {
+            bound = bound.bind(*value);
+        }
+        bound
     }
 }
 
@@ -228,16 +252,7 @@ impl Store {
             "SELECT bucket_start, value, second_value, aggregate FROM rum_rollups WHERE {condition}"
         );
         let rows = read!(self.backend, |pool| {
-            let mut bound = sqlx::query(&sql)
-                .bind(query.site_id)
-                .bind(query.resolution_ms)
-                .bind(query.dimension)
-                .bind(query.from.as_millis())
-                .bind(query.to.as_millis());
-            for value in &values {
-                bound = bound.bind(*value);
-            }
-            let rows = bound.fetch_all(pool).await?;
+            let rows = query.bound(&sql, &values).fetch_all(pool).await?;
             rows.iter()
                 .map(|row| {
                     Ok((
@@ -283,22 +298,16 @@ impl Store {
         let sql = format!(
             "SELECT {column}, CAST(SUM(page_views) AS BIGINT) FROM rum_rollups WHERE {condition} GROUP BY {column}"
         );
-        let rows: Vec<(String, i64)> = read!(self.backend, |pool| {
-            let mut bound = sqlx::query_as(&sql)
-                .bind(query.site_id)
-                .bind(query.resolution_ms)
-                .bind(query.dimension)
-                .bind(query.from.as_millis())
-                .bind(query.to.as_millis());
-            for value in &values {
-                bound = bound.bind(*value);
-            }
-            bound.fetch_all(pool).await
+        let counts = read!(self.backend, |pool| {
+            let rows = query.bound(&sql, &values).fetch_all(pool).await?;
+            rows.iter()
+                .map(|row| {
+                    let count = row.try_get::<i64, _>(1)?;
+                    Ok((row.try_get(0)?, u64::try_from(count).unwrap_or(0)))
+                })
+                .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
         })?;
-        Ok(rows
-            .into_iter()
-            .map(|(value, count)| (value, u64::try_from(count).unwrap_or(0)))
-            .collect())
+        Ok(counts)
     }
 }
 

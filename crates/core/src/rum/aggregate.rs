@@ -144,10 +144,9 @@ impl Aggregate {
         Self::from_bytes_with(bytes, MetricSet::ALL)
     }
 
-    /// The aggregate in `bytes` with the sketches of `metrics` only: the
+    /// The aggregate in `bytes` with the sketches of `wanted` only: the
     /// others are checked but not built.
-    pub fn from_bytes_with(bytes: &[u8], metrics: MetricSet) -> Result<Self, SketchDecodeError> {
-        let wanted = metrics;
+    pub fn from_bytes_with(bytes: &[u8], wanted: MetricSet) -> Result<Self, SketchDecodeError> {
         let Some((&FORMAT_VERSION, body)) = bytes.split_first() else {
             return Err(SketchDecodeError::new("unknown aggregate format"));
         };
