@@ -89,6 +89,10 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
         .table_bytes(RumTable::Rollups)
         .await
         .expect("rollup size");
+    let column_bytes = store
+        .table_bytes(RumTable::ViewColumns)
+        .await
+        .expect("column size");
     store.close().await;
 
     // Raw page views are kept longer than the period, so that the first
@@ -103,12 +107,14 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
     .await;
     println!(
         "\n## {name}: {page_views} page views over {days} days and {PAGES} pages\n\n\
-         filled in {:.0} s, rolled in {:.0} s; raw page views {:.0} MiB, rollups {:.0} MiB ({:.1} % of raw)\n",
+         filled in {:.0} s, rolled in {:.0} s; raw page views {:.0} MiB, rollups {:.0} MiB, \
+         page view columns {:.0} MiB (together {:.1} % of raw)\n",
         fill_time.as_secs_f64(),
         roll_time.as_secs_f64(),
         mib(raw_bytes),
         mib(rollup_bytes),
-        100.0 * rollup_bytes as f64 / raw_bytes as f64
+        mib(column_bytes),
+        100.0 * (rollup_bytes + column_bytes) as f64 / raw_bytes as f64
     );
     println!("| query | filters | median of {RUNS} | goal |");
     println!("|---|---|---:|---:|");
@@ -254,6 +260,12 @@ async fn roll(store: &Store, site_id: i64) {
                     .expect("progress"),
             );
         }
+        reached.push(
+            store
+                .view_columns_progress(site_id)
+                .await
+                .expect("column progress"),
+        );
         reached
     };
     loop {

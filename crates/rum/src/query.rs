@@ -1,7 +1,7 @@
 //! Answering RUM questions over a period: from daily and hourly rollups for
-//! what they cover, and from raw page views for the rest (the hour not yet
-//! rolled, partial hours at the edges, buckets finer than an hour, and
-//! filter combinations no rollup is keyed by).
+//! what they cover; for filter combinations no rollup is keyed by, from the
+//! hourly page view columns; and from raw page views for the rest (the hour
+//! not yet rolled, partial hours at the edges, buckets finer than an hour).
 //!
 //! Every question is the same one underneath: the aggregates of the page
 //! views matching the filters, per time bucket (or for the whole period)
@@ -9,7 +9,7 @@
 
 use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension, MetricSet};
+use sightline_core::rum::{Aggregate, Dimension, MetricSet, ViewColumn};
 use sightline_store::{
     MeasurementScan, RollupQuery, RollupSelection, RollupSide, Store, StoreError,
 };
@@ -197,7 +197,7 @@ pub async fn top_values(
                 Some(side) => ranked.push((span, side)),
                 None => direct.push(Read::Rollups(span)),
             },
-            raw @ Read::Raw { .. } => direct.push(raw),
+            other @ (Read::Columns { .. } | Read::Raw { .. }) => direct.push(other),
         }
     }
     let counting: Vec<_> = ranked
@@ -380,12 +380,31 @@ async fn reads(
             })
         }));
     }
-    reads.extend(
-        raw_ranges
-            .into_iter()
-            .flat_map(|(start, end)| slices(start, end, 1, parts))
-            .map(|(start, end)| Read::Raw { start, end }),
-    );
+    // What no rollup answers: whole hours from the page view columns, the
+    // rest (partial hours, the hours not yet written) from raw page views.
+    let columns_until = if fits(HOUR_MS) {
+        store
+            .view_columns_progress(site_id)
+            .await?
+            .map_or(i64::MIN, Timestamp::as_millis)
+    } else {
+        i64::MIN
+    };
+    for (start, end) in raw_ranges {
+        let mut raw = vec![(start, end)];
+        if let Some((hours_start, hours_end)) = whole_buckets(start, end, columns_until, HOUR_MS) {
+            raw = vec![(start, hours_start), (hours_end, end)];
+            reads.extend(
+                slices(hours_start, hours_end, HOUR_MS, parts)
+                    .map(|(start, end)| Read::Columns { start, end }),
+            );
+        }
+        reads.extend(
+            raw.into_iter()
+                .flat_map(|(start, end)| slices(start, end, 1, parts))
+                .map(|(start, end)| Read::Raw { start, end }),
+        );
+    }
     Ok(reads)
 }
 
@@ -395,6 +414,8 @@ async fn reads(
 enum Read {
     /// Rollup cells.
     Rollups(RollupSpan),
+    /// The page view columns of the hours starting in `[start, end)`.
+    Columns { start: i64, end: i64 },
     /// Raw page views received in `[start, end)`.
     Raw { start: i64, end: i64 },
 }
@@ -467,6 +488,30 @@ impl Read {
                         .or_default()
                         .merge(&row.aggregate);
                 }
+            }
+            Read::Columns { start, end } => {
+                let scope = Arc::clone(&asked.scope);
+                let (group, metrics) = (asked.group, asked.metrics);
+                let columns = ViewColumn::needed(&scope.filters, group, metrics);
+                let span = (start.into(), end.into());
+                cells = store
+                    .fold_view_columns(site_id, span, &columns, cells, move |cells, hour, read| {
+                        let folded = read.fold(&scope.filters, group, metrics).map_err(|e| {
+                            StoreError::Corrupt {
+                                what: "page view columns of the hour starting at",
+                                id: hour.as_millis(),
+                                reason: e.to_string(),
+                            }
+                        })?;
+                        for (value, aggregate) in folded {
+                            cells
+                                .entry((bucketing.of(hour.as_millis()), value))
+                                .or_default()
+                                .merge(&aggregate);
+                        }
+                        Ok(())
+                    })
+                    .await?;
             }
             Read::Raw { start, end } => {
                 let scan = MeasurementScan {

@@ -14,7 +14,7 @@
 //! process that finds the marker moved gives the bucket up.
 
 use sightline_core::Timestamp;
-use sightline_core::rum::{Aggregate, Dimension, PageView, PreparedMetrics};
+use sightline_core::rum::{Aggregate, Dimension, PageView, PreparedMetrics, ViewColumnsWriter};
 use sightline_store::{RollupCell, Store, StoreError};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -177,6 +177,7 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
 /// raw page views.
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let settled = store.now().minus(SETTLE_DELAY);
+    roll_view_columns(store, site_id, settled).await?;
     let Some(hours_until) = roll_buckets(store, site_id, HOUR_MS, settled).await? else {
         return Ok(());
     };
@@ -193,12 +194,8 @@ async fn roll_buckets(
     until: Timestamp,
 ) -> Result<Option<Timestamp>, StoreError> {
     let mut progress = store.rollup_progress(site_id, resolution).await?;
-    let mut start = match progress {
-        Some(rolled_until) => rolled_until,
-        None => match store.earliest_page_view(site_id).await? {
-            Some(first) => floor(first, resolution),
-            None => return Ok(None),
-        },
+    let Some(mut start) = first_unrolled(store, site_id, progress, resolution).await? else {
+        return Ok(None);
     };
     let shapes = if resolution == HOUR_MS {
         KeyShape::hourly()
@@ -232,4 +229,61 @@ async fn roll_buckets(
         start = end;
     }
     Ok(progress)
+}
+
+/// Where rolling continues: at the progress marker, or at the bucket of
+/// the oldest page view kept; `None` when there is nothing to roll.
+async fn first_unrolled(
+    store: &Store,
+    site_id: i64,
+    progress: Option<Timestamp>,
+    resolution: i64,
+) -> Result<Option<Timestamp>, StoreError> {
+    Ok(match progress {
+        Some(rolled_until) => Some(rolled_until),
+        None => store
+            .earliest_page_view(site_id)
+            .await?
+            .map(|first| floor(first, resolution)),
+    })
+}
+
+/// Writes the columns of up to [`BUCKETS_PER_PASS`] complete hours that end
+/// by `until` (see [`sightline_core::rum::ViewColumnsWriter`]). They have a
+/// marker of their own, so hours rolled before the columns existed get
+/// them too, as long as their raw page views are kept.
+async fn roll_view_columns(
+    store: &Store,
+    site_id: i64,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    let mut progress = store.view_columns_progress(site_id).await?;
+    let Some(mut start) = first_unrolled(store, site_id, progress, HOUR_MS).await? else {
+        return Ok(());
+    };
+    for _ in 0..BUCKETS_PER_PASS {
+        let end = start.plus(Duration::from_millis(HOUR_MS as u64));
+        if end > until {
+            break;
+        }
+        let mut writer = ViewColumnsWriter::default();
+        for view in store.page_views(site_id, start, end, i64::MAX).await? {
+            writer.add(&view);
+        }
+        let columns = if writer.views() == 0 {
+            Vec::new()
+        } else {
+            writer.finish()
+        };
+        if !store
+            .write_view_columns(site_id, start, &columns, progress)
+            .await?
+        {
+            // Another process wrote the hour; the next pass goes on from there.
+            return Ok(());
+        }
+        progress = Some(end);
+        start = end;
+    }
+    Ok(())
 }

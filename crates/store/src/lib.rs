@@ -30,6 +30,7 @@ mod sqlite_scans;
 mod stored_names;
 mod tokens;
 mod users;
+mod view_columns;
 
 #[cfg(feature = "testing")]
 pub mod testing;

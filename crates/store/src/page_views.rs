@@ -129,8 +129,10 @@ impl Store {
         })?)
     }
 
-    /// Deletes page views received before `cutoff` (raw retention); returns how many.
+    /// Deletes page views received before `cutoff` (raw retention), and
+    /// the columns of hours that ended by then; returns how many page views.
     pub async fn delete_page_views_before(&self, cutoff: Timestamp) -> Result<u64> {
+        self.delete_view_columns_before(cutoff).await?;
         Ok(write!(self.backend, |pool| {
             // Through the (site, time) index, one site at a time: a bare
             // `at < $1` reads the whole table, and this runs every 30 s.

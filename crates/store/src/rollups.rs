@@ -392,6 +392,8 @@ pub enum RumTable {
     PageViews,
     /// Hourly and daily rollups.
     Rollups,
+    /// Hours of page views, column by column.
+    ViewColumns,
 }
 
 impl RumTable {
@@ -399,6 +401,7 @@ impl RumTable {
         match self {
             RumTable::PageViews => "page_views",
             RumTable::Rollups => "rum_rollups",
+            RumTable::ViewColumns => "rum_view_columns",
         }
     }
 }

@@ -51,6 +51,16 @@ impl PreparedMetrics {
                 .collect(),
         )
     }
+
+    /// Empties the measurements, to fill them again for the next page view.
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Adds a measurement whose sketch point and rating are known.
+    pub fn push(&mut self, metric: Metric, point: SketchPoint, rating: Option<Rating>) {
+        self.0.push((metric.index(), point, rating));
+    }
 }
 
 impl Aggregate {

@@ -9,6 +9,7 @@ mod metric;
 mod page_url;
 mod page_view;
 mod sketch;
+mod view_columns;
 
 pub use aggregate::{Aggregate, PreparedMetrics};
 pub use beacon::{
@@ -19,3 +20,4 @@ pub use metric::{Metric, MetricSet, MetricValues, Rating};
 pub use page_url::page_path;
 pub use page_view::{DimensionValues, PageView};
 pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError, SketchPoint};
+pub use view_columns::{HourColumns, ViewColumn, ViewColumnsWriter};
