@@ -141,7 +141,12 @@ fn floor(at: i64, bucket: i64) -> i64 {
 /// The whole buckets of length `bucket` inside `[from, to)` that are rolled
 /// (end by `until`), as one span.
 fn whole_buckets(from: i64, to: i64, until: i64, bucket: i64) -> Option<(i64, i64)> {
-    let (start, end) = (ceil(from, bucket), floor(to.min(until), bucket));
+    let reach = to.min(until);
+    if reach <= from {
+        // Nothing rolled inside the period (`until` may be `i64::MIN`).
+        return None;
+    }
+    let (start, end) = (ceil(from, bucket), floor(reach, bucket));
     (start < end).then_some((start, end))
 }
 

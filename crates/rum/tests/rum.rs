@@ -5,7 +5,7 @@
 
 use sightline_core::rum::{
     Aggregate, Dimension, DimensionValues, Metric, MetricSet, MetricValues, PageView,
-    SKETCH_RELATIVE_ERROR,
+    SKETCH_RELATIVE_ERROR, ViewColumn,
 };
 use sightline_core::{ManualClock, SiteSpec, Timestamp};
 use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
@@ -169,6 +169,32 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
         store.rollup_progress(site.id, DAY_MS).await.unwrap(),
         Some(Timestamp::from_millis(START + SPAN_MS))
     );
+    // Every hour is in the page view columns too, which answer what no
+    // rollup does: counted here from the columns alone.
+    assert_eq!(
+        store.view_columns_progress(site.id).await.unwrap(),
+        Some(Timestamp::from_millis(START + SPAN_MS))
+    );
+    let page = [ViewColumn::Dimension(Dimension::Page)];
+    let span = (
+        Timestamp::from_millis(START),
+        Timestamp::from_millis(START + SPAN_MS),
+    );
+    let counted = store
+        .fold_view_columns(
+            site.id,
+            span,
+            &page,
+            (0, 0),
+            |(hours, views), _, columns| {
+                *hours += 1;
+                *views += columns.views();
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(counted, (SPAN_MS / HOUR_MS, VIEWS));
     let tail = synthetic_views(site.id, 2_000, START + SPAN_MS, 9 * 60_000, &mut random);
     store.insert_page_views(&tail).await.unwrap();
     views.extend(tail);

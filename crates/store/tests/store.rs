@@ -60,6 +60,7 @@ on_both_backends!(
     incidents_keep_one_open_per_monitor_with_a_timeline,
     the_outbox_leases_each_notification_to_one_sender,
     page_views_are_stored_in_batches_and_expire,
+    page_view_columns_are_written_once_per_hour_read_in_order_and_expire,
 );
 
 async fn migrations_apply_once_and_readiness_follows_them(kind: BackendKind) {
@@ -929,5 +930,121 @@ async fn page_views_are_stored_in_batches_and_expire(kind: BackendKind) {
     assert_eq!(
         store.count_page_views(blog.id, START, end).await.unwrap(),
         0
+    );
+}
+
+async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(kind: BackendKind) {
+    use sightline_core::rum::{
+        Dimension, HourColumns, Metric, MetricSet, ViewColumn, ViewColumnsWriter,
+    };
+    let Fixture {
+        store, _database, ..
+    } = fixture(kind).await;
+    let shop = store
+        .create_site(&site_spec("shop"), "key-shop")
+        .await
+        .unwrap();
+    const HOUR: i64 = 3_600_000;
+    let first = Timestamp::from_millis(START.as_millis().div_euclid(HOUR) * HOUR);
+    let second = first.plus(Duration::from_millis(HOUR as u64));
+    let columns_of = |views: usize, at: Timestamp| {
+        let mut writer = ViewColumnsWriter::default();
+        for n in 0..views {
+            writer.add(&page_view(shop.id, at, n));
+        }
+        writer.finish()
+    };
+    assert_eq!(store.view_columns_progress(shop.id).await.unwrap(), None);
+    let hour_one = columns_of(30, first);
+    assert!(
+        store
+            .write_view_columns(shop.id, first, &hour_one, None)
+            .await
+            .unwrap()
+    );
+    // A second writer of the same hour finds the marker moved and writes nothing.
+    assert!(
+        !store
+            .write_view_columns(shop.id, first, &hour_one, None)
+            .await
+            .unwrap()
+    );
+    let hour_two = columns_of(12, second);
+    assert!(
+        !store
+            .write_view_columns(shop.id, second, &hour_two, Some(first))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .write_view_columns(shop.id, second, &hour_two, Some(second))
+            .await
+            .unwrap()
+    );
+    let third = second.plus(Duration::from_millis(HOUR as u64));
+    assert_eq!(
+        store.view_columns_progress(shop.id).await.unwrap(),
+        Some(third)
+    );
+
+    // Hours come in time order with the columns asked for; a filter picks
+    // page views by value.
+    let read = [
+        ViewColumn::Dimension(Dimension::Device),
+        ViewColumn::Metric(Metric::Lcp),
+    ];
+    let filters = [(Dimension::Device, "device-1".to_owned())];
+    let filters = &filters;
+    let fold = |store: Store| async move {
+        store
+            .fold_view_columns(
+                shop.id,
+                (first, third),
+                &read,
+                Vec::new(),
+                move |hours, hour, columns: &HourColumns| {
+                    let cells = columns.fold(filters, None, MetricSet::ALL).unwrap();
+                    hours.push((
+                        hour,
+                        cells[0].1.page_views(),
+                        cells[0].1.sketch(Metric::Lcp).unwrap().count(),
+                    ));
+                    Ok(())
+                },
+            )
+            .await
+    };
+    assert_eq!(
+        fold(store.clone()).await.unwrap(),
+        vec![(first, 10, 10), (second, 4, 4)]
+    );
+
+    // Retention takes the columns of hours that ended by the cutoff.
+    store
+        .delete_page_views_before(second.plus(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(fold(store.clone()).await.unwrap(), vec![(second, 4, 4)]);
+
+    // Columns that do not decode are an error that names the hour, not a panic.
+    let broken = [(
+        ViewColumn::Dimension(Dimension::Device),
+        vec![1, 0xff, 0xff, 0xff],
+    )];
+    assert!(
+        store
+            .write_view_columns(shop.id, third, &broken, Some(third))
+            .await
+            .unwrap()
+    );
+    let fourth = third.plus(Duration::from_millis(HOUR as u64));
+    let error = store
+        .fold_view_columns(shop.id, (third, fourth), &read, (), |_, _, _| Ok(()))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains(&third.as_millis().to_string()),
+        "{error}"
     );
 }

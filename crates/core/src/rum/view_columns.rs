@@ -117,9 +117,8 @@ impl ViewColumnsWriter {
         }
         for (metric, codes) in Metric::ALL.iter().zip(&mut self.metrics) {
             let code = view.metrics.get(*metric).map_or(ABSENT, |value| {
-                SketchPoint::of(value).map_or(ABSENT, |point| {
-                    measurement_code(point, metric.rate(value))
-                })
+                SketchPoint::of(value)
+                    .map_or(ABSENT, |point| measurement_code(point, metric.rate(value)))
             });
             codes.push(code);
         }
@@ -220,6 +219,11 @@ impl std::fmt::Debug for StoredDimension {
 }
 
 impl HourColumns {
+    /// How many page views the hour holds (0 before a column is added).
+    pub fn views(&self) -> usize {
+        self.views.unwrap_or(0)
+    }
+
     /// Decodes one stored column; every column of an hour must be of the
     /// same page views.
     pub fn add(&mut self, column: ViewColumn, bytes: &[u8]) -> Result<(), SketchDecodeError> {
@@ -231,7 +235,9 @@ impl HourColumns {
                     .iter()
                     .any(|code| *code as usize >= stored.dictionary.len())
                 {
-                    return Err(SketchDecodeError::new("a value code is not in the dictionary"));
+                    return Err(SketchDecodeError::new(
+                        "a value code is not in the dictionary",
+                    ));
                 }
                 let views = stored.codes.len();
                 self.dimensions.insert(dimension, stored);
@@ -311,7 +317,8 @@ impl HourColumns {
             .into_iter()
             .enumerate()
             .filter_map(|(slot, aggregate)| {
-                let value = group.map_or_else(String::new, |stored| stored.dictionary[slot].clone());
+                let value =
+                    group.map_or_else(String::new, |stored| stored.dictionary[slot].clone());
                 Some((value, aggregate?))
             })
             .collect())
@@ -399,7 +406,10 @@ mod tests {
             .unwrap();
         folded.sort_by(|a, b| a.0.cmp(&b.0));
         let mut expected: Vec<(String, Aggregate)> = Vec::new();
-        for view in views.iter().filter(|view| view.dimensions.get(Dimension::Country) == "DE") {
+        for view in views
+            .iter()
+            .filter(|view| view.dimensions.get(Dimension::Country) == "DE")
+        {
             let page = view.dimensions.get(Dimension::Page).to_owned();
             match expected.iter_mut().find(|(value, _)| *value == page) {
                 Some((_, aggregate)) => aggregate.add(&view.metrics),
@@ -415,8 +425,15 @@ mod tests {
         assert_eq!(folded.iter().map(|(_, a)| a.page_views()).sum::<u64>(), 200);
         // A value no page view has matches nothing; no group is one cell.
         let unknown = vec![(Dimension::Country, "NZ".to_owned())];
-        assert!(columns.fold(&unknown, None, MetricSet::ALL).unwrap().is_empty());
-        let totals = columns.fold(&[], None, MetricSet::of(&[Metric::Lcp])).unwrap();
+        assert!(
+            columns
+                .fold(&unknown, None, MetricSet::ALL)
+                .unwrap()
+                .is_empty()
+        );
+        let totals = columns
+            .fold(&[], None, MetricSet::of(&[Metric::Lcp]))
+            .unwrap();
         assert_eq!(totals.len(), 1);
         assert_eq!(totals[0].1.page_views(), 1000);
         assert!(totals[0].1.sketch(Metric::Cls).is_none());
@@ -425,7 +442,14 @@ mod tests {
     #[test]
     fn columns_are_small_and_unreadable_ones_are_errors() {
         let views: Vec<PageView> = (0..10_000)
-            .map(|i| view(&format!("/p/{}", i % 300), "US", Some(1000.0 + i as f64), 0.05))
+            .map(|i| {
+                view(
+                    &format!("/p/{}", i % 300),
+                    "US",
+                    Some(1000.0 + i as f64),
+                    0.05,
+                )
+            })
             .collect();
         let mut writer = ViewColumnsWriter::default();
         views.iter().for_each(|view| writer.add(view));
@@ -452,9 +476,13 @@ mod tests {
             codes: vec![0, 1],
         });
         assert!(hour.add(page, &lying).is_err());
-        let short = encode(&StoredMetric { codes: vec![ABSENT] });
+        let short = encode(&StoredMetric {
+            codes: vec![ABSENT],
+        });
         hour.add(ViewColumn::Metric(Metric::Lcp), &short).unwrap();
-        let other = encode(&StoredMetric { codes: vec![ABSENT, ABSENT] });
+        let other = encode(&StoredMetric {
+            codes: vec![ABSENT, ABSENT],
+        });
         assert!(hour.add(ViewColumn::Metric(Metric::Cls), &other).is_err());
         // A filter on a column that was not read is an error, not an empty answer.
         let filters = [(Dimension::Os, "iOS".to_owned())];
