@@ -501,13 +501,7 @@ impl Read {
                 let span = (start.into(), end.into());
                 cells = store
                     .fold_view_columns(site_id, span, &columns, cells, move |cells, hour, read| {
-                        let folded = read.fold(&scope.filters, group, metrics).map_err(|e| {
-                            StoreError::Corrupt {
-                                what: "page view columns of the hour starting at",
-                                id: hour.as_millis(),
-                                reason: e.to_string(),
-                            }
-                        })?;
+                        let folded = read.fold(&scope.filters, group, metrics)?;
                         for (value, aggregate) in folded {
                             cells
                                 .entry((bucketing.of(hour.as_millis()), value))

@@ -270,13 +270,8 @@ async fn roll_view_columns(
         for view in store.page_views(site_id, start, end, i64::MAX).await? {
             writer.add(&view);
         }
-        let columns = if writer.views() == 0 {
-            Vec::new()
-        } else {
-            writer.finish()
-        };
         if !store
-            .write_view_columns(site_id, start, &columns, progress)
+            .write_view_columns(site_id, start, &writer.finish(), progress)
             .await?
         {
             // Another process wrote the hour; the next pass goes on from there.

@@ -23,6 +23,7 @@ mod incidents;
 mod monitors;
 mod notifications;
 mod page_views;
+mod progress;
 mod rollups;
 mod sessions;
 mod sites;

@@ -2,6 +2,7 @@
 //! progress marker that says how far each resolution reaches.
 
 use crate::backend::{read, write};
+use crate::progress::Marker;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, MetricSet};
@@ -143,14 +144,8 @@ impl Store {
         site_id: i64,
         resolution_ms: i64,
     ) -> Result<Option<Timestamp>> {
-        let until: Option<i64> = read!(self.backend, |pool| {
-            sqlx::query_scalar("SELECT rolled_until FROM rum_rollup_progress WHERE site_id = $1 AND resolution = $2")
-                .bind(site_id)
-                .bind(resolution_ms)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(until.map(Timestamp::from_millis))
+        self.progress(site_id, Marker::Rollups { resolution_ms })
+            .await
     }
 
     /// Writes one bucket's cells and moves the progress marker from
@@ -168,30 +163,8 @@ impl Store {
         let until = bucket_start.as_millis() + resolution_ms;
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let moved = match expected {
-                None => sqlx::query(
-                    "INSERT INTO rum_rollup_progress (site_id, resolution, rolled_until) VALUES ($1, $2, $3) \
-                     ON CONFLICT (site_id, resolution) DO NOTHING",
-                )
-                .bind(site_id)
-                .bind(resolution_ms)
-                .bind(until)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-                Some(expected) => sqlx::query(
-                    "UPDATE rum_rollup_progress SET rolled_until = $1 \
-                     WHERE site_id = $2 AND resolution = $3 AND rolled_until = $4",
-                )
-                .bind(until)
-                .bind(site_id)
-                .bind(resolution_ms)
-                .bind(expected.as_millis())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-            };
-            if moved == 0 {
+            let marker = Marker::Rollups { resolution_ms };
+            if !marker.advance(&mut tx, site_id, expected, until).await? {
                 return Ok(false);
             }
             // In key order: B-tree pages filled in order stay full, while

@@ -3,9 +3,10 @@
 //! that says how far they reach.
 
 use crate::backend::{read, write};
+use crate::progress::Marker;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
-use sightline_core::rum::{HourColumns, ViewColumn};
+use sightline_core::rum::{HourColumns, SketchDecodeError, ViewColumn};
 use sqlx::Row;
 
 /// One hour, the span of a set of columns.
@@ -14,15 +15,7 @@ const HOUR_MS: i64 = 3_600_000;
 impl Store {
     /// How far a site's page view columns reach; `None` before the first hour.
     pub async fn view_columns_progress(&self, site_id: i64) -> Result<Option<Timestamp>> {
-        let until: Option<i64> = read!(self.backend, |pool| {
-            sqlx::query_scalar(
-                "SELECT rolled_until FROM rum_view_column_progress WHERE site_id = $1",
-            )
-            .bind(site_id)
-            .fetch_optional(pool)
-            .await
-        })?;
-        Ok(until.map(Timestamp::from_millis))
+        self.progress(site_id, Marker::ViewColumns).await
     }
 
     /// Writes the columns of the hour starting at `hour_start` and moves the
@@ -39,28 +32,10 @@ impl Store {
         let until = hour_start.as_millis() + HOUR_MS;
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let moved = match expected {
-                None => sqlx::query(
-                    "INSERT INTO rum_view_column_progress (site_id, rolled_until) VALUES ($1, $2) \
-                     ON CONFLICT (site_id) DO NOTHING",
-                )
-                .bind(site_id)
-                .bind(until)
-                .execute(&mut *tx)
+            if !Marker::ViewColumns
+                .advance(&mut tx, site_id, expected, until)
                 .await?
-                .rows_affected(),
-                Some(expected) => sqlx::query(
-                    "UPDATE rum_view_column_progress SET rolled_until = $1 \
-                     WHERE site_id = $2 AND rolled_until = $3",
-                )
-                .bind(until)
-                .bind(site_id)
-                .bind(expected.as_millis())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected(),
-            };
-            if moved == 0 {
+            {
                 return Ok(false);
             }
             if !columns.is_empty() {
@@ -81,7 +56,9 @@ impl Store {
     }
 
     /// Folds `add` over the hours starting in `[from, to)` that hold page
-    /// views, in time order, each with the `columns` asked for decoded.
+    /// views, in time order, each with the `columns` asked for decoded; a
+    /// column that does not decode, here or in `add`, is an error naming
+    /// its hour.
     /// Streams the rows, so at most one hour's columns are held at a time.
     pub async fn fold_view_columns<T: Send>(
         &self,
@@ -89,7 +66,12 @@ impl Store {
         (from, to): (Timestamp, Timestamp),
         columns: &[ViewColumn],
         mut folded: T,
-        mut add: impl FnMut(&mut T, Timestamp, &HourColumns) -> Result<()> + Send,
+        mut add: impl FnMut(
+            &mut T,
+            Timestamp,
+            &HourColumns,
+        ) -> std::result::Result<(), SketchDecodeError>
+        + Send,
     ) -> Result<T> {
         use futures_util::TryStreamExt;
         if columns.is_empty() {
@@ -124,7 +106,8 @@ impl Store {
                 let data: &[u8] = row.try_get(2)?;
                 if hour.as_ref().is_none_or(|(current, _)| *current != start) {
                     if let Some((done, columns)) = hour.take() {
-                        add(&mut folded, done.into(), &columns)?;
+                        add(&mut folded, done.into(), &columns)
+                            .map_err(|e| corrupt(done, e.to_string()))?;
                     }
                     hour = Some((start, HourColumns::default()));
                 }
@@ -137,7 +120,8 @@ impl Store {
                 }
             }
             if let Some((done, columns)) = hour {
-                add(&mut folded, done.into(), &columns)?;
+                add(&mut folded, done.into(), &columns)
+                    .map_err(|e| corrupt(done, e.to_string()))?;
             }
             Ok::<_, StoreError>(folded)
         })

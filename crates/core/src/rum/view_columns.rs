@@ -130,9 +130,12 @@ impl ViewColumnsWriter {
     }
 
     /// The stored columns: every dimension, and every metric some page view
-    /// measured.
+    /// measured; none for an hour without page views.
     pub fn finish(self) -> Vec<(ViewColumn, Vec<u8>)> {
         let mut columns = Vec::new();
+        if self.views == 0 {
+            return columns;
+        }
         for (dimension, builder) in Dimension::ALL.into_iter().zip(self.dimensions) {
             let stored = StoredDimension {
                 dictionary: builder.dictionary,
