@@ -1,40 +1,12 @@
 //! Check results: one row per check run, with its timing breakdown.
 
 use crate::backend::{read, write};
-use crate::stored_names::stored_names;
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
+use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
 
-/// How a check went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckOutcome {
-    /// Every condition held.
-    Up,
-    /// It worked, but slower than the degraded threshold.
-    Degraded,
-    /// A condition failed.
-    Error,
-}
-
-stored_names!(CheckOutcome { Up = "up", Degraded = "degraded", Error = "error" });
-
-/// Where the time of a network check went, in milliseconds. Phases a check
-/// type does not have stay `None`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct PhaseTimings {
-    /// Name resolution.
-    pub dns_ms: Option<i64>,
-    /// TCP connect.
-    pub connect_ms: Option<i64>,
-    /// TLS handshake.
-    pub tls_ms: Option<i64>,
-    /// Request sent until the first response byte.
-    pub first_byte_ms: Option<i64>,
-    /// First to last response byte.
-    pub download_ms: Option<i64>,
-}
-
-/// A result as a checkpoint reports it.
+/// A result as a checkpoint reports it: the runner's report plus where and
+/// when it ran.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewCheckResult {
     /// The monitor checked.
@@ -47,22 +19,8 @@ pub struct NewCheckResult {
     pub attempt: i64,
     /// When the check started.
     pub started_at: Timestamp,
-    /// How long it took in total.
-    pub duration_ms: i64,
-    /// How it went.
-    pub outcome: CheckOutcome,
-    /// A stable machine name for the failure (`timeout`, `status`, `body`).
-    pub error_kind: Option<String>,
-    /// The failure in words.
-    pub error_message: Option<String>,
-    /// HTTP status, where there is one.
-    pub status_code: Option<i64>,
-    /// Timing breakdown.
-    pub timings: PhaseTimings,
-    /// Response size in bytes.
-    pub response_bytes: Option<i64>,
-    /// Type-specific detail (step results, certificate, waterfall) as JSON.
-    pub detail: Option<serde_json::Value>,
+    /// What the check found.
+    pub report: CheckReport,
     /// Ran during a maintenance window: recorded, not counted.
     pub in_maintenance: bool,
 }
@@ -85,21 +43,44 @@ struct CheckResultRow {
     attempt: i64,
     started_at: i64,
     duration_ms: i64,
-    #[sqlx(try_from = "String")]
-    outcome: CheckOutcome,
+    outcome: String,
     error_kind: Option<String>,
     error_message: Option<String>,
     status_code: Option<i64>,
-    #[sqlx(flatten)]
-    timings: PhaseTimings,
+    dns_ms: Option<i64>,
+    connect_ms: Option<i64>,
+    tls_ms: Option<i64>,
+    first_byte_ms: Option<i64>,
+    download_ms: Option<i64>,
     response_bytes: Option<i64>,
     detail: Option<String>,
     in_maintenance: bool,
 }
 
-impl From<CheckResultRow> for CheckResult {
-    fn from(row: CheckResultRow) -> Self {
-        CheckResult {
+impl TryFrom<CheckResultRow> for CheckResult {
+    type Error = StoreError;
+
+    fn try_from(row: CheckResultRow) -> Result<Self> {
+        let corrupt = |reason: String| StoreError::Corrupt {
+            what: "check result",
+            id: row.id,
+            reason,
+        };
+        let outcome = CheckOutcome::from_name(&row.outcome)
+            .ok_or_else(|| corrupt(format!("unknown outcome `{}`", row.outcome)))?;
+        let problem = match (row.error_kind, row.error_message) {
+            (Some(kind), message) => Some(Problem {
+                kind: ProblemKind::from_name(&kind)
+                    .ok_or_else(|| corrupt(format!("unknown problem kind `{kind}`")))?,
+                message: message.unwrap_or_default(),
+            }),
+            (None, _) => None,
+        };
+        let detail = match row.detail {
+            Some(text) => serde_json::from_str(&text).map_err(|e| corrupt(e.to_string()))?,
+            None => serde_json::Value::Null,
+        };
+        Ok(CheckResult {
             id: row.id,
             result: NewCheckResult {
                 monitor_id: row.monitor_id,
@@ -107,17 +88,24 @@ impl From<CheckResultRow> for CheckResult {
                 due_at: row.due_at.into(),
                 attempt: row.attempt,
                 started_at: row.started_at.into(),
-                duration_ms: row.duration_ms,
-                outcome: row.outcome,
-                error_kind: row.error_kind,
-                error_message: row.error_message,
-                status_code: row.status_code,
-                timings: row.timings,
-                response_bytes: row.response_bytes,
-                detail: row.detail.and_then(|text| serde_json::from_str(&text).ok()),
+                report: CheckReport {
+                    outcome,
+                    problem,
+                    status_code: row.status_code.and_then(|code| u16::try_from(code).ok()),
+                    timings: PhaseTimings {
+                        dns_ms: row.dns_ms,
+                        connect_ms: row.connect_ms,
+                        tls_ms: row.tls_ms,
+                        first_byte_ms: row.first_byte_ms,
+                        download_ms: row.download_ms,
+                    },
+                    duration_ms: row.duration_ms,
+                    response_bytes: row.response_bytes,
+                    detail,
+                },
                 in_maintenance: row.in_maintenance,
             },
-        }
+        })
     }
 }
 
@@ -135,7 +123,9 @@ impl Store {
              response_bytes, detail, in_maintenance) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
              ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING";
-        let timings = &result.timings;
+        let report = &result.report;
+        let timings = &report.timings;
+        let detail = (!report.detail.is_null()).then(|| report.detail.to_string());
         write!(self.backend, |pool| {
             sqlx::query(sql)
                 .bind(result.monitor_id)
@@ -143,18 +133,18 @@ impl Store {
                 .bind(result.due_at.as_millis())
                 .bind(result.attempt)
                 .bind(result.started_at.as_millis())
-                .bind(result.duration_ms)
-                .bind(result.outcome.as_str())
-                .bind(&result.error_kind)
-                .bind(&result.error_message)
-                .bind(result.status_code)
+                .bind(report.duration_ms)
+                .bind(report.outcome.as_str())
+                .bind(report.problem.as_ref().map(|p| p.kind.as_str()))
+                .bind(report.problem.as_ref().map(|p| p.message.as_str()))
+                .bind(report.status_code.map(i64::from))
                 .bind(timings.dns_ms)
                 .bind(timings.connect_ms)
                 .bind(timings.tls_ms)
                 .bind(timings.first_byte_ms)
                 .bind(timings.download_ms)
-                .bind(result.response_bytes)
-                .bind(result.detail.as_ref().map(|detail| detail.to_string()))
+                .bind(report.response_bytes)
+                .bind(&detail)
                 .bind(result.in_maintenance)
                 .execute(pool)
                 .await
@@ -182,7 +172,7 @@ impl Store {
                 .fetch_one(pool)
                 .await
         })?;
-        Ok(row.into())
+        row.try_into()
     }
 
     /// A monitor's results that started in `[from, to)`, newest first, at most `limit`.
@@ -207,6 +197,6 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        Ok(rows.into_iter().map(CheckResult::from).collect())
+        rows.into_iter().map(CheckResult::try_from).collect()
     }
 }

@@ -37,7 +37,7 @@ mod view_columns;
 pub mod testing;
 
 pub use backend::{BackendKind, Readiness};
-pub use check_results::{CheckOutcome, CheckResult, NewCheckResult, PhaseTimings};
+pub use check_results::{CheckResult, NewCheckResult};
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};

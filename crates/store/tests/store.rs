@@ -2,6 +2,7 @@
 //! against PostgreSQL, each test in a fresh database of its own.
 
 use serde_json::json;
+use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
 use sightline_core::{Email, ManualClock, MonitorSpec, Role, SiteSpec, Timestamp};
 use sightline_store::on_both_backends;
 use sightline_store::testing::TestDatabase;
@@ -474,30 +475,28 @@ fn result_at(
     due_at: Timestamp,
     outcome: CheckOutcome,
 ) -> NewCheckResult {
+    let failed = outcome == CheckOutcome::Error;
     NewCheckResult {
         monitor_id,
         checkpoint_id,
         due_at,
         attempt: 0,
         started_at: due_at.plus(Duration::from_millis(40)),
-        duration_ms: 120,
-        outcome,
-        error_kind: (outcome == CheckOutcome::Error).then(|| "status".to_owned()),
-        error_message: (outcome == CheckOutcome::Error).then(|| "expected 200, got 503".to_owned()),
-        status_code: Some(if outcome == CheckOutcome::Error {
-            503
-        } else {
-            200
-        }),
-        timings: PhaseTimings {
-            dns_ms: Some(3),
-            connect_ms: Some(10),
-            tls_ms: Some(25),
-            first_byte_ms: Some(70),
-            download_ms: Some(12),
+        report: CheckReport {
+            outcome,
+            problem: failed.then(|| Problem::new(ProblemKind::Status, "expected 200, got 503")),
+            status_code: Some(if failed { 503 } else { 200 }),
+            timings: PhaseTimings {
+                dns_ms: Some(3),
+                connect_ms: Some(10),
+                tls_ms: Some(25),
+                first_byte_ms: Some(70),
+                download_ms: Some(12),
+            },
+            duration_ms: 120,
+            response_bytes: Some(5120),
+            detail: json!({"body_start": "<html>"}),
         },
-        response_bytes: Some(5120),
-        detail: Some(json!({"body_start": "<html>"})),
         in_maintenance: false,
     }
 }
@@ -536,7 +535,7 @@ async fn results_are_idempotent_per_due_time(kind: BackendKind) {
     assert_eq!(stored.result, first);
     // The same report again changes nothing.
     let mut again = first.clone();
-    again.outcome = CheckOutcome::Error;
+    again.report.outcome = CheckOutcome::Error;
     assert_eq!(store.record_check_result(&again).await.unwrap(), stored);
     // Another checkpoint, a confirmation attempt and a later due time are new results.
     store
@@ -562,7 +561,7 @@ async fn results_are_idempotent_per_due_time(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(all.len(), 4);
-    assert_eq!(all[0].result.outcome, CheckOutcome::Degraded);
+    assert_eq!(all[0].result.report.outcome, CheckOutcome::Degraded);
     let first_only = store
         .check_results(monitor.id, START, later, 100)
         .await

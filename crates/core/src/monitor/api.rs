@@ -169,11 +169,7 @@ fn validate_variable_name(field: &str, name: &str) -> Result<(), ValidationError
 }
 
 pub(super) fn validate_json_path(field: &str, path: &str) -> Result<(), ValidationError> {
-    if !path.starts_with('$') {
-        return Err(ValidationError::new(
-            field,
-            format!("`{path}` is not a JSON path (it must start with `$`)"),
-        ));
-    }
-    Ok(())
+    serde_json_path::JsonPath::parse(path)
+        .map(|_| ())
+        .map_err(|e| ValidationError::new(field, format!("`{path}` is not a JSON path: {e}")))
 }

@@ -8,17 +8,22 @@
 //! one variant in [`CheckSpec`].
 
 mod api;
+mod assess;
 mod dns;
 mod http;
 mod ping;
+mod report;
 mod schedule;
 mod tcp;
+pub mod template;
 mod tls;
 
 pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
+pub use assess::HttpResponse;
 pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
 pub use ping::PingCheck;
+pub use report::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind, Verdict};
 pub use schedule::{MAX_INTERVAL, MIN_INTERVAL, Schedule};
 pub use tcp::TcpCheck;
 pub use tls::TlsCheck;

@@ -1,0 +1,197 @@
+//! Check runners: one function per monitor type, each turning a monitor's
+//! settings into a [`CheckReport`] with its timing breakdown.
+//!
+//! A [`Prober`] holds what checks share (the resolver, the TLS roots, the
+//! ICMP sockets) and is cheap to clone; every checkpoint (the local one,
+//! a remote agent, `sightline check`) runs checks through one.
+
+mod api;
+mod dns;
+pub(crate) mod http;
+mod net;
+mod ping;
+mod tcp;
+mod tls;
+mod tls_config;
+
+pub use tls_config::TlsSetupError;
+
+use crate::secrets::Secrets;
+use hickory_resolver::TokioResolver;
+use net::elapsed_ms;
+use rustls::pki_types::CertificateDer;
+use sightline_core::monitor::{CheckReport, CheckSpec, Problem, ProblemKind, template};
+use sightline_core::{Clock, MonitorSpec};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tls_config::TlsSettings;
+
+/// Why a prober cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ProberError {
+    /// The TLS settings could not be built.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// The system's resolver configuration could not be read.
+    #[error("cannot read the system's DNS settings: {0}")]
+    Resolver(String),
+}
+
+/// What a prober may be told beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct ProberConfig {
+    /// Root certificates trusted in addition to the system's (a private CA).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+}
+
+/// Runs checks. Clones share one resolver, TLS setup and ICMP sockets.
+#[derive(Debug, Clone)]
+pub struct Prober {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    resolver: TokioResolver,
+    tls: TlsSettings,
+    clock: Arc<dyn Clock>,
+    user_agent: String,
+    icmp: ping::IcmpClients,
+}
+
+impl Prober {
+    /// A prober on the system's DNS settings and trusted roots (plus any
+    /// given), reading time from `clock`.
+    pub fn new(config: ProberConfig, clock: Arc<dyn Clock>) -> Result<Self, ProberError> {
+        let resolver = TokioResolver::builder_tokio()
+            .and_then(|builder| builder.build())
+            .map_err(|e| ProberError::Resolver(e.to_string()))?;
+        Ok(Prober {
+            inner: Arc::new(Inner {
+                resolver,
+                tls: TlsSettings::new(&config.extra_roots)?,
+                clock,
+                user_agent: format!(
+                    "Sightline/{} (synthetic monitoring)",
+                    env!("CARGO_PKG_VERSION")
+                ),
+                icmp: ping::IcmpClients::default(),
+            }),
+        })
+    }
+
+    /// Runs one check of `spec`, filling `{{secrets.NAME}}` from `secrets`
+    /// and masking their values in everything the report says.
+    pub async fn run(&self, spec: &MonitorSpec, secrets: &Secrets) -> CheckReport {
+        let start = Instant::now();
+        let deadline = Deadline::after(spec.timeout());
+        let variables = Variables::new(self.inner.clock.as_ref(), secrets);
+        let mut report = match &spec.check {
+            CheckSpec::Http(check) => http::run(self, check, &variables, &deadline).await,
+            CheckSpec::Api(check) => api::run(self, check, variables, &deadline).await,
+            CheckSpec::Tcp(check) => tcp::run(self, check, &deadline).await,
+            CheckSpec::Dns(check) => dns::run(check, &deadline).await,
+            CheckSpec::Tls(check) => tls::run(self, check, &deadline).await,
+            CheckSpec::Ping(check) => ping::run(self, check, &deadline).await,
+        };
+        report.duration_ms = elapsed_ms(start);
+        secrets.mask_report(&mut report);
+        report
+    }
+
+    /// Whether this process may send ICMP echo requests; the error says what
+    /// the system refused and how to allow it. Checked when a ping monitor
+    /// is configured, so that it fails there and not silently later.
+    pub fn ping_available(&self) -> Result<(), String> {
+        self.inner.icmp.available()
+    }
+}
+
+/// The point in time a check must be done by; every phase waits at most
+/// until then, and a phase that runs out says which one it was.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Deadline {
+    at: tokio::time::Instant,
+    timeout: Duration,
+}
+
+impl Deadline {
+    fn after(timeout: Duration) -> Self {
+        Deadline {
+            at: tokio::time::Instant::now() + timeout,
+            timeout,
+        }
+    }
+
+    /// What is left of the time.
+    pub fn remaining(&self) -> Duration {
+        self.at
+            .saturating_duration_since(tokio::time::Instant::now())
+    }
+
+    /// Runs one phase; running out of time is a timeout problem naming it.
+    pub async fn run<F: Future>(&self, phase: &str, future: F) -> Result<F::Output, Problem> {
+        tokio::time::timeout_at(self.at, future).await.map_err(|_| {
+            Problem::new(
+                ProblemKind::Timeout,
+                format!(
+                    "timed out after {} while {phase}",
+                    sightline_core::duration_text::format(self.timeout)
+                ),
+            )
+        })
+    }
+}
+
+/// The values `{{name}}` placeholders are filled with: variables of a
+/// multi-step check, built-ins (`timestamp`, `uuid`) and vault secrets.
+#[derive(Debug)]
+pub(crate) struct Variables<'a> {
+    values: BTreeMap<String, String>,
+    now_seconds: i64,
+    secrets: &'a Secrets,
+}
+
+impl<'a> Variables<'a> {
+    fn new(clock: &dyn Clock, secrets: &'a Secrets) -> Self {
+        Variables {
+            values: BTreeMap::new(),
+            now_seconds: clock.now().as_millis().div_euclid(1000),
+            secrets,
+        }
+    }
+
+    /// Sets a variable.
+    pub fn set(&mut self, name: &str, value: String) {
+        self.values.insert(name.to_owned(), value);
+    }
+
+    fn lookup(&self, name: &str) -> Option<String> {
+        if let Some(secret) = name.strip_prefix("secrets.") {
+            return self.secrets.get(secret).map(str::to_owned);
+        }
+        match name {
+            "timestamp" => Some(self.now_seconds.to_string()),
+            "uuid" => Some(uuid::Uuid::new_v4().to_string()),
+            _ => self.values.get(name).cloned(),
+        }
+    }
+
+    /// Fills the placeholders of `text`; an unknown name is a problem that
+    /// says where it was used.
+    pub fn fill(&self, text: &str, place: &str) -> Result<String, Problem> {
+        template::fill(text, |name| self.lookup(name)).map_err(|name| {
+            let what = if name.starts_with("secrets.") {
+                "no such secret in the vault"
+            } else {
+                "no such variable"
+            };
+            Problem::new(
+                ProblemKind::Step,
+                format!("{place} uses `{{{{{name}}}}}`: {what}"),
+            )
+        })
+    }
+}

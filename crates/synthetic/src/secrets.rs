@@ -1,0 +1,89 @@
+//! Secret values a check may use (`{{secrets.NAME}}`) and the masking that
+//! keeps them out of everything a check reports.
+
+use sightline_core::monitor::CheckReport;
+use std::collections::BTreeMap;
+
+/// Values shorter than this are not masked: replacing every `a` or `1` in a
+/// report would hide more than it protects.
+const SHORTEST_MASKED: usize = 4;
+
+/// The vault's secrets, decrypted, for one run of checks.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secrets {
+    values: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.values.keys()).finish()
+    }
+}
+
+impl Secrets {
+    /// Secrets from name-value pairs.
+    pub fn new(values: impl IntoIterator<Item = (String, String)>) -> Self {
+        Secrets {
+            values: values.into_iter().collect(),
+        }
+    }
+
+    /// One secret's value.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// `text` with every secret value replaced by `***`.
+    pub fn mask(&self, text: &str) -> String {
+        let mut masked = text.to_owned();
+        for value in self.values.values() {
+            if value.len() >= SHORTEST_MASKED && masked.contains(value.as_str()) {
+                masked = masked.replace(value.as_str(), "***");
+            }
+        }
+        masked
+    }
+
+    /// Masks every text a report carries: the problem and all strings of
+    /// the detail (body excerpts, URLs, step messages).
+    pub fn mask_report(&self, report: &mut CheckReport) {
+        if self.values.is_empty() {
+            return;
+        }
+        if let Some(problem) = &mut report.problem {
+            problem.message = self.mask(&problem.message);
+        }
+        self.mask_json(&mut report.detail);
+    }
+
+    fn mask_json(&self, value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::String(text) => *text = self.mask(text),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
+            serde_json::Value::Object(fields) => {
+                fields.values_mut().for_each(|v| self.mask_json(v));
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_core::monitor::{Problem, ProblemKind};
+
+    #[test]
+    fn secret_values_are_masked_everywhere_and_never_debug_printed() {
+        let secrets = Secrets::new([("KEY".to_owned(), "hunter22".to_owned())]);
+        let mut report = CheckReport::failed(
+            Problem::new(ProblemKind::Status, "sent hunter22, got 401"),
+            5,
+        );
+        report.detail = serde_json::json!({"steps": [{"url": "https://x/?k=hunter22"}]});
+        secrets.mask_report(&mut report);
+        assert_eq!(report.problem.unwrap().message, "sent ***, got 401");
+        assert_eq!(report.detail["steps"][0]["url"], "https://x/?k=***");
+        assert!(!format!("{secrets:?}").contains("hunter22"));
+    }
+}
