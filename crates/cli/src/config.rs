@@ -50,6 +50,31 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check one URL now and print the result with its timing breakdown;
+    /// exits non-zero when the check fails.
+    Check(CheckArgs),
+}
+
+/// Settings of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The URL to request (`https://shop.example.com/`).
+    pub url: String,
+    /// Give up after this long [default: 30s].
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Accepted status code (repeatable); any 2xx when not given.
+    #[arg(long = "status")]
+    pub status: Vec<u16>,
+    /// Text the body must contain.
+    #[arg(long)]
+    pub contains: Option<String>,
+    /// Do not verify the server's certificate.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Print the full result as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Settings of `serve`.

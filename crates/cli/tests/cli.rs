@@ -494,3 +494,65 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
     let (code, _) = server.wait(Duration::from_secs(10));
     assert_eq!(code, Some(0));
 }
+
+/// Serves `responses` in turn, one connection each, as raw HTTP/1.1.
+fn raw_http_server(responses: Vec<&'static str>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for response in responses {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut request = [0u8; 4096];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            let _ = stream.write_all(response.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn check_prints_the_timing_breakdown_and_fails_with_the_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = raw_http_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 22\r\nConnection: close\r\n\r\n<p>Add to cart</p>\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 11\r\nConnection: close\r\n\r\nmaintenance",
+    ]);
+    let url = format!("http://localhost:{port}/");
+
+    let up = run(
+        dir.path(),
+        &["check", &url, "--contains", "Add to cart"],
+        "",
+    );
+    let out = text(&up.stdout);
+    assert!(up.status.success(), "{out}\n{}", text(&up.stderr));
+    assert!(out.starts_with(&format!("UP  HTTP 200  {url}\n")), "{out}");
+    for phase in ["dns", "connect", "first byte", "download", "total"] {
+        let line = out
+            .lines()
+            .find(|line| line.trim_start().starts_with(phase))
+            .unwrap_or_else(|| panic!("no {phase} line in\n{out}"));
+        assert!(line.ends_with(" ms"), "{line}");
+    }
+    assert!(out.contains("size") && out.contains("22 B"), "{out}");
+
+    let down = run(dir.path(), &["check", &url], "");
+    let out = text(&down.stdout);
+    assert!(!down.status.success());
+    assert!(
+        out.contains("status: expected a 2xx status, got 503"),
+        "{out}"
+    );
+    assert!(out.contains("body starts: maintenance"), "{out}");
+    assert!(text(&down.stderr).contains("the check failed"));
+
+    let bad = run(dir.path(), &["check", "ftp://example.com/"], "");
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad.stderr).contains("URL: `ftp://example.com/` must start with http:// or https://"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

@@ -1,6 +1,7 @@
 //! One module per command; each turns settings into a running store and does
 //! its one job.
 
+mod check;
 mod serve;
 mod tokens;
 mod users;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             store.close().await;
             result
         }
+        Command::Check(args) => check::run(args).await,
         Command::Token(command) => {
             let store = open_store(&Settings::resolve(&cli.global, None)?).await?;
             let result = tokens::run(&store, command).await;
