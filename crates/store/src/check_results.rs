@@ -23,6 +23,11 @@ pub struct NewCheckResult {
     pub report: CheckReport,
     /// Ran during a maintenance window: recorded, not counted.
     pub in_maintenance: bool,
+    /// A failure that a re-run confirmed: it counts against uptime.
+    pub confirmed_error: bool,
+    /// The downtime a confirmed error stands for (its share of the
+    /// schedule period); 0 otherwise.
+    pub downtime_ms: i64,
 }
 
 /// A stored result.
@@ -55,6 +60,8 @@ struct CheckResultRow {
     response_bytes: Option<i64>,
     detail: Option<String>,
     in_maintenance: bool,
+    confirmed_error: bool,
+    downtime_ms: i64,
 }
 
 impl TryFrom<CheckResultRow> for CheckResult {
@@ -104,6 +111,8 @@ impl TryFrom<CheckResultRow> for CheckResult {
                     detail,
                 },
                 in_maintenance: row.in_maintenance,
+                confirmed_error: row.confirmed_error,
+                downtime_ms: row.downtime_ms,
             },
         })
     }
@@ -111,54 +120,20 @@ impl TryFrom<CheckResultRow> for CheckResult {
 
 const RESULT_COLUMNS: &str = "id, monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
      error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
-     response_bytes, detail, in_maintenance";
+     response_bytes, detail, in_maintenance, confirmed_error, downtime_ms";
 
 impl Store {
     /// Records a result. Reporting the same (monitor, checkpoint, due time,
     /// attempt) again is a no-op that returns the stored result, so an agent
     /// may safely re-send what it is not sure arrived.
     pub async fn record_check_result(&self, result: &NewCheckResult) -> Result<CheckResult> {
-        let sql = "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
-             error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
-             response_bytes, detail, in_maintenance) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-             ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING";
-        let report = &result.report;
-        let timings = &report.timings;
-        let detail = (!report.detail.is_null()).then(|| report.detail.to_string());
-        write!(self.backend, |pool| {
-            sqlx::query(sql)
-                .bind(result.monitor_id)
-                .bind(result.checkpoint_id)
-                .bind(result.due_at.as_millis())
-                .bind(result.attempt)
-                .bind(result.started_at.as_millis())
-                .bind(report.duration_ms)
-                .bind(report.outcome.as_str())
-                .bind(report.problem.as_ref().map(|p| p.kind.as_str()))
-                .bind(report.problem.as_ref().map(|p| p.message.as_str()))
-                .bind(report.status_code.map(i64::from))
-                .bind(timings.dns_ms)
-                .bind(timings.connect_ms)
-                .bind(timings.tls_ms)
-                .bind(timings.first_byte_ms)
-                .bind(timings.download_ms)
-                .bind(report.response_bytes)
-                .bind(&detail)
-                .bind(result.in_maintenance)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::UnknownReference {
-                    field: "monitor_id",
-                    message: "the monitor or checkpoint does not exist".to_owned(),
-                }
-            }
-            _ => StoreError::Database(error),
-        })?;
+        self.complete_jobs(&[crate::Completion {
+            job_id: None,
+            result: result.clone(),
+            follow_up: Vec::new(),
+            status: None,
+        }])
+        .await?;
         let sql = format!(
             "SELECT {RESULT_COLUMNS} FROM check_results \
              WHERE monitor_id = $1 AND checkpoint_id = $2 AND due_at = $3 AND attempt = $4"

@@ -16,6 +16,7 @@
 //! scheduler's policy; SQL lives here and nowhere else.
 
 mod backend;
+mod check_jobs;
 mod check_results;
 mod checkpoints;
 mod error;
@@ -37,6 +38,7 @@ mod view_columns;
 pub mod testing;
 
 pub use backend::{BackendKind, Readiness};
+pub use check_jobs::{Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan};
 pub use check_results::{CheckResult, NewCheckResult};
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;

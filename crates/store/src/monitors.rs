@@ -15,6 +15,8 @@ pub struct Monitor {
     pub site_id: Option<i64>,
     /// Current status (`unknown` until the first confirmed result).
     pub status: String,
+    /// Since when it has had that status.
+    pub status_since: Option<Timestamp>,
     /// When the monitor was created.
     pub created_at: Timestamp,
     /// When its configuration last changed.
@@ -22,11 +24,12 @@ pub struct Monitor {
 }
 
 #[derive(sqlx::FromRow)]
-struct MonitorRow {
+pub(crate) struct MonitorRow {
     id: i64,
     spec: String,
     site_id: Option<i64>,
     status: String,
+    status_since: Option<i64>,
     created_at: i64,
     updated_at: i64,
 }
@@ -47,13 +50,15 @@ impl TryFrom<MonitorRow> for Monitor {
             spec,
             site_id: row.site_id,
             status: row.status,
+            status_since: row.status_since.map(Timestamp::from),
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
         })
     }
 }
 
-const MONITOR_COLUMNS: &str = "id, spec, site_id, status, created_at, updated_at";
+pub(crate) const MONITOR_COLUMNS: &str =
+    "id, spec, site_id, status, status_since, created_at, updated_at";
 
 fn name_taken(spec: &MonitorSpec) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     StoreError::conflict_on("name", move || {
@@ -118,12 +123,13 @@ impl Store {
         row.ok_or(StoreError::NotFound("monitor"))?.try_into()
     }
 
-    /// Replaces a monitor's configuration; its history stays.
+    /// Replaces a monitor's configuration; its history stays. Its schedule
+    /// starts afresh from the new settings.
     pub async fn update_monitor(&self, id: i64, spec: &MonitorSpec) -> Result<Monitor> {
         let site_id = self.linked_site_id(spec).await?;
         let now = self.now().as_millis();
         let sql = format!(
-            "UPDATE monitors SET name = $1, monitor_type = $2, enabled = $3, spec = $4, site_id = $5, updated_at = $6 \
+            "UPDATE monitors SET name = $1, monitor_type = $2, enabled = $3, spec = $4, site_id = $5, updated_at = $6, next_due_at = NULL \
              WHERE id = $7 RETURNING {MONITOR_COLUMNS}"
         );
         let row: Option<MonitorRow> = write!(self.backend, |pool| {

@@ -58,6 +58,7 @@ on_both_backends!(
     tokens_are_capped_by_their_user_and_can_be_revoked,
     sites_and_monitors_are_stored_as_validated_documents,
     results_are_idempotent_per_due_time,
+    due_monitors_become_jobs_leased_once_and_completed_with_their_effects,
     incidents_keep_one_open_per_monitor_with_a_timeline,
     the_outbox_leases_each_notification_to_one_sender,
     page_views_are_stored_in_batches_and_expire,
@@ -498,6 +499,8 @@ fn result_at(
             detail: json!({"body_start": "<html>"}),
         },
         in_maintenance: false,
+        confirmed_error: false,
+        downtime_ms: 0,
     }
 }
 
@@ -1046,4 +1049,134 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
         error.to_string().contains(&third.as_millis().to_string()),
         "{error}"
     );
+}
+
+async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(kind: BackendKind) {
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
+    // A new monitor is due at once, without a due time yet.
+    let due = store.due_monitors(START, 100).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].monitor.id, due[0].due_at), (monitor.id, None));
+    let first_due = START.plus(Duration::from_secs(5));
+    let plan = |expected, next, jobs| SchedulePlan {
+        monitor_id: monitor.id,
+        expected,
+        next,
+        jobs,
+    };
+    assert_eq!(
+        store
+            .schedule(&[plan(None, first_due, vec![])])
+            .await
+            .unwrap(),
+        1
+    );
+    // A second process holding the same stale view moves nothing.
+    assert_eq!(
+        store
+            .schedule(&[plan(None, first_due, vec![])])
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(store.due_monitors(START, 100).await.unwrap().is_empty());
+
+    clock.set(first_due);
+    let due = store.due_monitors(first_due, 100).await.unwrap();
+    assert_eq!(due[0].due_at, Some(first_due));
+    let job = NewJob {
+        monitor_id: monitor.id,
+        checkpoint_id: local.id,
+        due_at: first_due,
+        attempt: 0,
+    };
+    let next_due = first_due.plus(Duration::from_secs(30));
+    assert_eq!(
+        store
+            .schedule(&[plan(Some(first_due), next_due, vec![job.clone()])])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.pending_jobs(monitor.id).await.unwrap(), [job.clone()]);
+
+    // Leased once: a second lease finds nothing until the first runs out.
+    let leased = store.lease_jobs(local.id, 10).await.unwrap();
+    assert_eq!(leased.len(), 1);
+    assert_eq!((leased[0].due_at, leased[0].attempt), (first_due, 0));
+    assert_eq!(leased[0].spec.settings.name, "home");
+    assert!(store.lease_jobs(local.id, 10).await.unwrap().is_empty());
+    clock.set(leased[0].leased_until.plus(Duration::from_millis(1)));
+    let again = store.lease_jobs(local.id, 10).await.unwrap();
+    assert_eq!(again.len(), 1, "an expired lease frees the job");
+
+    // Completing stores the result, removes the job, queues the follow-up
+    // and changes the status, all at once.
+    let mut result = result_at(monitor.id, local.id, first_due, CheckOutcome::Error);
+    result.attempt = 0;
+    let confirmation = NewJob {
+        attempt: 1,
+        ..job.clone()
+    };
+    store
+        .complete_jobs(&[Completion {
+            job_id: Some(again[0].id),
+            result: result.clone(),
+            follow_up: vec![confirmation.clone()],
+            status: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.pending_jobs(monitor.id).await.unwrap(),
+        [confirmation]
+    );
+    let leased = store.lease_jobs(local.id, 10).await.unwrap();
+    assert_eq!(leased[0].attempt, 1);
+    let mut confirmed = result.clone();
+    confirmed.attempt = 1;
+    confirmed.confirmed_error = true;
+    confirmed.downtime_ms = 30_000;
+    store
+        .complete_jobs(&[Completion {
+            job_id: Some(leased[0].id),
+            result: confirmed.clone(),
+            follow_up: vec![],
+            status: Some("down".to_owned()),
+        }])
+        .await
+        .unwrap();
+    assert!(store.pending_jobs(monitor.id).await.unwrap().is_empty());
+    let monitor_now = store.monitor(monitor.id).await.unwrap();
+    assert_eq!(monitor_now.status, "down");
+    assert_eq!(monitor_now.status_since, Some(confirmed.started_at));
+    let stored = store
+        .check_results(monitor.id, START, next_due, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].result, confirmed, "newest first, stored as given");
+
+    // Changing a monitor starts its schedule afresh; pausing takes it off.
+    store
+        .update_monitor(monitor.id, &monitor_spec("home", None))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.due_monitors(START, 100).await.unwrap()[0].due_at,
+        None
+    );
+    let mut paused = monitor_spec("home", None);
+    paused.settings.enabled = false;
+    store.update_monitor(monitor.id, &paused).await.unwrap();
+    assert!(store.due_monitors(next_due, 100).await.unwrap().is_empty());
 }

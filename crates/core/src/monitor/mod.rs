@@ -24,7 +24,9 @@ pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
 pub use ping::PingCheck;
 pub use report::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind, Verdict};
-pub use schedule::{MAX_INTERVAL, MIN_INTERVAL, Schedule};
+pub use schedule::{
+    CATCH_UP_WINDOW, DueDecision, MAX_INTERVAL, MIN_INTERVAL, MISSED_AFTER, Schedule,
+};
 pub use tcp::TcpCheck;
 pub use tls::TlsCheck;
 
