@@ -1107,7 +1107,7 @@ async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(k
             .unwrap(),
         1
     );
-    assert_eq!(store.pending_jobs(monitor.id).await.unwrap(), [job.clone()]);
+    assert_eq!(store.pending_jobs(monitor.id).await.unwrap(), std::slice::from_ref(&job));
 
     // Leased once: a second lease finds nothing until the first runs out.
     let leased = store.lease_jobs(local.id, 10).await.unwrap();
