@@ -10,6 +10,7 @@
 //! Anything that needs the outside world takes it as an argument.
 
 pub mod duration_text;
+pub mod maintenance;
 pub mod monitor;
 pub mod rum;
 pub mod site;
@@ -17,6 +18,7 @@ pub mod time;
 pub mod user;
 pub mod validation;
 
+pub use maintenance::MaintenanceWindowSpec;
 pub use monitor::{CheckSpec, MonitorSpec};
 pub use site::SiteSpec;
 pub use time::{Clock, ManualClock, Timestamp};

@@ -246,19 +246,25 @@ impl Store {
         })
     }
 
-    /// Leases up to `limit` jobs of a checkpoint that are due and free, each
-    /// for its monitor's timeout plus [`LEASE_SLACK`].
-    pub async fn lease_jobs(&self, checkpoint_id: i64, limit: i64) -> Result<Vec<LeasedJob>> {
+    /// Leases up to `limit` free jobs of a checkpoint due by `due_by`, each
+    /// until its due time plus its monitor's timeout plus [`LEASE_SLACK`].
+    pub async fn lease_jobs(
+        &self,
+        checkpoint_id: i64,
+        due_by: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<LeasedJob>> {
         let now = self.now();
         let rows: Vec<JobRow> = read!(self.backend, |pool| {
             sqlx::query_as(
                 "SELECT j.id, j.monitor_id, j.due_at, j.attempt, m.spec FROM check_jobs j \
                  JOIN monitors m ON m.id = j.monitor_id \
                  WHERE j.checkpoint_id = $1 AND j.due_at <= $2 \
-                 AND (j.leased_until IS NULL OR j.leased_until < $2) \
-                 ORDER BY j.due_at LIMIT $3",
+                 AND (j.leased_until IS NULL OR j.leased_until < $3) \
+                 ORDER BY j.due_at LIMIT $4",
             )
             .bind(checkpoint_id)
+            .bind(due_by.as_millis())
             .bind(now.as_millis())
             .bind(limit)
             .fetch_all(pool)
@@ -277,7 +283,8 @@ impl Store {
                     id: row.monitor_id,
                     reason,
                 })?;
-            let leased_until = now.plus(spec.timeout() + LEASE_SLACK);
+            let due_at = Timestamp::from(row.due_at);
+            let leased_until = now.max(due_at).plus(spec.timeout() + LEASE_SLACK);
             candidates.push(LeasedJob {
                 id: row.id,
                 monitor_id: row.monitor_id,

@@ -21,6 +21,7 @@ mod check_results;
 mod checkpoints;
 mod error;
 mod incidents;
+mod maintenance_windows;
 mod monitors;
 mod notifications;
 mod page_views;
@@ -32,6 +33,7 @@ mod sqlite_scans;
 mod stored_names;
 mod tokens;
 mod users;
+mod vault_secrets;
 mod view_columns;
 
 #[cfg(feature = "testing")]
@@ -40,6 +42,8 @@ pub mod testing;
 pub use backend::{BackendKind, Readiness};
 pub use check_jobs::{Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan};
 pub use check_results::{CheckResult, NewCheckResult};
+pub use maintenance_windows::MaintenanceWindow;
+pub use vault_secrets::SealedSecret;
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};

@@ -1,9 +1,21 @@
 //! Synthetic monitoring: the runners that check a site the way a visitor or
-//! a client would (HTTP, multi-step API, TCP, DNS, TLS, ICMP), each
-//! reporting what it found with a timing breakdown.
+//! a client would (HTTP, multi-step API, TCP, DNS, TLS, ICMP), the
+//! scheduler that turns monitors into due checks, the checkpoint protocol
+//! (lease, run, report) every checkpoint speaks, and the rules that turn a
+//! failure into a confirmed error.
 
+pub mod checkpoint;
+pub mod confirmation;
+pub mod coordinator;
+pub mod directory;
 mod probe;
+pub mod runtime;
+pub mod scheduler;
 mod secrets;
+pub mod vault;
 
+pub use coordinator::{Coordinator, JobReport};
 pub use probe::{Prober, ProberConfig, ProberError, TlsSetupError};
+pub use runtime::{Synthetic, SyntheticConfig};
 pub use secrets::Secrets;
+pub use vault::{Vault, VaultError};

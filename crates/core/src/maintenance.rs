@@ -1,0 +1,192 @@
+//! Maintenance windows: periods during which checks still run and their
+//! results are recorded, but failures do not count as errors, change no
+//! status and alert nobody.
+
+use crate::validation::{from_json_value, require_text};
+use crate::{Timestamp, ValidationError, duration_text};
+use serde::{Deserialize, Serialize};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The longest a (recurring) window may last.
+pub const MAX_WINDOW: Duration = Duration::from_secs(7 * 86_400);
+
+/// A maintenance window: one-off (`starts_at` to `ends_at`) or recurring
+/// (`cron` start times, each lasting `duration`), for the monitors it names,
+/// the monitors with the tags it names, or every monitor when it names none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MaintenanceWindowSpec {
+    /// Unique, human name (`nightly deploy`).
+    pub name: String,
+    /// Monitors it covers, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub monitors: Vec<String>,
+    /// Monitors it covers, by tag.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Start of a one-off window (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<String>,
+    /// End of a one-off window (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
+    /// Start times of a recurring window (`0 2 * * 0`, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// How long each recurring window lasts (`30m`).
+    #[serde(
+        default,
+        with = "duration_text::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, example = "30m")]
+    pub duration: Option<Duration>,
+}
+
+fn parse_time(field: &str, text: &str) -> Result<Timestamp, ValidationError> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| Timestamp::from(time.timestamp_millis()))
+        .map_err(|e| {
+            ValidationError::new(
+                field,
+                format!("`{text}` is not an RFC 3339 time like 2026-12-01T02:00:00Z ({e})"),
+            )
+        })
+}
+
+impl MaintenanceWindowSpec {
+    /// Parses and validates a window from a JSON (or YAML-turned-JSON) document.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        let spec: MaintenanceWindowSpec = from_json_value(value)?;
+        spec.validate()?;
+        Ok(spec)
+    }
+
+    /// Checks the rules the types do not express.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        require_text("name", &self.name, 200)?;
+        for (index, name) in self.monitors.iter().enumerate() {
+            require_text(&format!("monitors[{index}]"), name, 200)?;
+        }
+        for (index, tag) in self.tags.iter().enumerate() {
+            require_text(&format!("tags[{index}]"), tag, 64)?;
+        }
+        match (
+            &self.starts_at,
+            &self.ends_at,
+            &self.cron,
+            &self.duration,
+        ) {
+            (Some(starts), Some(ends), None, None) => {
+                let starts = parse_time("starts_at", starts)?;
+                let ends = parse_time("ends_at", ends)?;
+                if ends <= starts {
+                    return Err(ValidationError::new("ends_at", "must be after starts_at"));
+                }
+                Ok(())
+            }
+            (None, None, Some(expression), Some(duration)) => {
+                croner::Cron::from_str(expression).map_err(|e| {
+                    ValidationError::new(
+                        "cron",
+                        format!("`{expression}` is not a cron expression: {e}"),
+                    )
+                })?;
+                if duration.is_zero() || *duration > MAX_WINDOW {
+                    return Err(ValidationError::new(
+                        "duration",
+                        format!(
+                            "must be more than 0 and at most {}",
+                            duration_text::format(MAX_WINDOW)
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Err(ValidationError::new(
+                "",
+                "give either `starts_at` and `ends_at` (one-off) or `cron` and `duration` (recurring)",
+            )),
+        }
+    }
+
+    /// Whether the window covers a monitor with this name and these tags.
+    pub fn applies_to(&self, monitor_name: &str, monitor_tags: &[String]) -> bool {
+        (self.monitors.is_empty() && self.tags.is_empty())
+            || self.monitors.iter().any(|name| name == monitor_name)
+            || self.tags.iter().any(|tag| monitor_tags.contains(tag))
+    }
+
+    /// Whether the window is open at `at`.
+    pub fn covers(&self, at: Timestamp) -> bool {
+        if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
+            return match (parse_time("", starts), parse_time("", ends)) {
+                (Ok(starts), Ok(ends)) => starts <= at && at < ends,
+                _ => false,
+            };
+        }
+        let (Some(expression), Some(duration)) = (&self.cron, self.duration) else {
+            return false;
+        };
+        let Ok(cron) = croner::Cron::from_str(expression) else {
+            return false;
+        };
+        let Some(time) = chrono::DateTime::from_timestamp_millis(at.as_millis()) else {
+            return false;
+        };
+        match cron.find_previous_occurrence(&time, true) {
+            Ok(start) => at.as_millis() < start.timestamp_millis() + duration.as_millis() as i64,
+            Err(_) => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn at(text: &str) -> Timestamp {
+        parse_time("", text).unwrap()
+    }
+
+    #[test]
+    fn one_off_and_recurring_windows_cover_their_periods() {
+        let once = MaintenanceWindowSpec::from_json(json!({"name": "migration",
+            "starts_at": "2026-12-01T02:00:00Z", "ends_at": "2026-12-01T03:00:00Z"}))
+        .unwrap();
+        assert!(!once.covers(at("2026-12-01T01:59:59Z")));
+        assert!(once.covers(at("2026-12-01T02:00:00Z")));
+        assert!(!once.covers(at("2026-12-01T03:00:00Z")));
+
+        let nightly = MaintenanceWindowSpec::from_json(json!({"name": "nightly",
+            "cron": "0 2 * * *", "duration": "30m", "tags": ["shop"]}))
+        .unwrap();
+        assert!(nightly.covers(at("2026-12-05T02:29:00Z")));
+        assert!(!nightly.covers(at("2026-12-05T02:31:00Z")));
+        assert!(!nightly.covers(at("2026-12-05T01:59:00Z")));
+        assert!(nightly.applies_to("home", &["shop".to_owned()]));
+        assert!(!nightly.applies_to("home", &["blog".to_owned()]));
+        assert!(once.applies_to("anything", &[]), "no names: every monitor");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let error = |document| MaintenanceWindowSpec::from_json(document).unwrap_err();
+        assert_eq!(
+            error(json!({"name": "x", "starts_at": "2026-12-01T03:00:00Z", "ends_at": "2026-12-01T02:00:00Z"})).field,
+            "ends_at"
+        );
+        assert_eq!(
+            error(json!({"name": "x", "starts_at": "tomorrow", "ends_at": "2026-12-01T02:00:00Z"})).field,
+            "starts_at"
+        );
+        assert_eq!(error(json!({"name": "x", "cron": "0 2 * * *"})).field, "");
+        assert_eq!(
+            error(json!({"name": "x", "cron": "0 2 * * *", "duration": "30d"})).field,
+            "duration"
+        );
+        assert_eq!(error(json!({"name": "x", "cron": "often", "duration": "1h"})).field, "cron");
+    }
+}

@@ -1,0 +1,162 @@
+//! The local checkpoint: leases this process's share of due checks through
+//! the same protocol remote agents use (lease, run, report), runs them with
+//! bounded concurrency, starting each at its due time, and reports results
+//! in batches.
+
+use crate::coordinator::{Coordinator, JobReport};
+use crate::probe::Prober;
+use crate::scheduler::{LOOKAHEAD, TICK};
+use crate::secrets::Secrets;
+use crate::vault::Vault;
+use sightline_core::{Clock, MonitorSpec};
+use sightline_store::{LeasedJob, Store};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore, mpsc};
+
+/// Results stored per transaction at most.
+const REPORT_BATCH: usize = 512;
+
+/// A checkpoint running in this process.
+#[derive(Debug)]
+pub struct LocalCheckpoint {
+    /// Where results are stored.
+    pub store: Store,
+    /// Runs the checks.
+    pub prober: Prober,
+    /// Stores results with their consequences.
+    pub coordinator: Arc<Coordinator>,
+    /// Time, for due times and start times.
+    pub clock: Arc<dyn Clock>,
+    /// This checkpoint's id.
+    pub checkpoint_id: i64,
+    /// This checkpoint's name.
+    pub name: String,
+    /// Checks run at once at most.
+    pub concurrency: usize,
+    /// Told when jobs are queued.
+    pub wake: Arc<Notify>,
+    /// Opens secrets for checks that use them.
+    pub vault: Option<Vault>,
+}
+
+impl LocalCheckpoint {
+    /// Leases, runs and reports forever.
+    pub async fn run(self) {
+        let (results, received) = mpsc::unbounded_channel();
+        let reporter = tokio::spawn(report(
+            received,
+            self.coordinator.clone(),
+            self.checkpoint_id,
+            self.name.clone(),
+        ));
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        loop {
+            let woken = self.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let free = permits.available_permits();
+            if free == 0 {
+                // Wait for a running check to finish.
+                drop(permits.acquire().await);
+                continue;
+            }
+            let due_by = self.clock.now().plus(LOOKAHEAD);
+            let jobs = match self
+                .store
+                .lease_jobs(self.checkpoint_id, due_by, free as i64)
+                .await
+            {
+                Ok(jobs) => jobs,
+                Err(error) => {
+                    tracing::warn!(%error, "leasing checks");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                tokio::select! {
+                    () = &mut woken => {}
+                    () = tokio::time::sleep(TICK) => {}
+                }
+                continue;
+            }
+            let secrets = Arc::new(self.secrets_for(&jobs).await);
+            for job in jobs {
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let prober = self.prober.clone();
+                let clock = self.clock.clone();
+                let results = results.clone();
+                let secrets = secrets.clone();
+                tokio::spawn(async move {
+                    let wait = job.due_at.as_millis() - clock.now().as_millis();
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                    }
+                    let started_at = clock.now();
+                    let report = prober.run(&job.spec, &secrets).await;
+                    let _ = results.send((
+                        JobReport {
+                            job_id: job.id,
+                            monitor_id: job.monitor_id,
+                            due_at: job.due_at,
+                            attempt: job.attempt,
+                            started_at,
+                            report,
+                        },
+                        job.spec,
+                    ));
+                    drop(permit);
+                });
+            }
+            if reporter.is_finished() {
+                return;
+            }
+        }
+    }
+
+    /// The vault's secrets, when a leased check refers to any.
+    async fn secrets_for(&self, jobs: &[LeasedJob]) -> Secrets {
+        let uses_secrets = jobs
+            .iter()
+            .any(|job| job.spec.to_json().to_string().contains("secrets."));
+        match (&self.vault, uses_secrets) {
+            (Some(vault), true) => match vault.secrets(&self.store).await {
+                Ok(secrets) => secrets,
+                Err(error) => {
+                    tracing::warn!(%error, "opening the vault");
+                    Secrets::default()
+                }
+            },
+            _ => Secrets::default(),
+        }
+    }
+}
+
+/// Stores finished checks in batches: whatever has arrived while the last
+/// batch was being written goes into the next.
+async fn report(
+    mut received: mpsc::UnboundedReceiver<(JobReport, MonitorSpec)>,
+    coordinator: Arc<Coordinator>,
+    checkpoint_id: i64,
+    name: String,
+) {
+    let mut batch = Vec::with_capacity(REPORT_BATCH);
+    loop {
+        if received.recv_many(&mut batch, REPORT_BATCH).await == 0 {
+            return;
+        }
+        let mut attempts = 0;
+        while let Err(error) = coordinator.record(checkpoint_id, &name, &batch).await {
+            attempts += 1;
+            tracing::warn!(%error, attempts, "storing check results");
+            if attempts >= 5 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200 * attempts)).await;
+        }
+        batch.clear();
+    }
+}

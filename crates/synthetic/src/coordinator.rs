@@ -1,0 +1,132 @@
+//! The server's side of reporting: a checkpoint's finished checks become
+//! stored results with their consequences (confirmation re-runs, confirmed
+//! errors, status), whichever checkpoint ran them.
+
+use crate::confirmation::consequence;
+use crate::directory::CheckpointDirectory;
+use serde::{Deserialize, Serialize};
+use sightline_core::monitor::CheckReport;
+use sightline_core::{MaintenanceWindowSpec, MonitorSpec, Timestamp};
+use sightline_store::{Completion, NewCheckResult, NewJob, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// A finished check, as a checkpoint reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobReport {
+    /// The leased job it completes.
+    pub job_id: i64,
+    /// The monitor checked.
+    pub monitor_id: i64,
+    /// The due time it answers (Unix milliseconds).
+    #[schema(value_type = i64)]
+    pub due_at: Timestamp,
+    /// 0 for the scheduled run, 1 and up for confirmations.
+    pub attempt: i64,
+    /// When the check started (Unix milliseconds).
+    #[schema(value_type = i64)]
+    pub started_at: Timestamp,
+    /// What it found.
+    pub report: CheckReport,
+}
+
+/// Turns reports into stored results.
+#[derive(Debug)]
+pub struct Coordinator {
+    store: Store,
+    checkpoints: Arc<CheckpointDirectory>,
+    wake: Arc<Notify>,
+}
+
+impl Coordinator {
+    /// A coordinator storing into `store`; `wake` is told when confirmation
+    /// jobs are queued, so a local checkpoint takes them at once.
+    pub fn new(store: Store, checkpoints: Arc<CheckpointDirectory>, wake: Arc<Notify>) -> Self {
+        Coordinator {
+            store,
+            checkpoints,
+            wake,
+        }
+    }
+
+    /// Stores the reports of checkpoint `checkpoint_id` (named `checkpoint`),
+    /// each with the spec of its monitor. A report for a monitor deleted
+    /// meanwhile is dropped; the others are stored.
+    pub async fn record(
+        &self,
+        checkpoint_id: i64,
+        checkpoint: &str,
+        reports: &[(JobReport, MonitorSpec)],
+    ) -> Result<(), StoreError> {
+        if reports.is_empty() {
+            return Ok(());
+        }
+        let windows: Vec<MaintenanceWindowSpec> = self
+            .store
+            .list_maintenance_windows()
+            .await?
+            .into_iter()
+            .map(|window| window.spec)
+            .collect();
+        let mut completions = Vec::with_capacity(reports.len());
+        let mut confirmations = false;
+        for (job, spec) in reports {
+            let settings = &spec.settings;
+            let in_maintenance = windows.iter().any(|window| {
+                window.applies_to(&settings.name, &settings.tags) && window.covers(job.started_at)
+            });
+            let effect = consequence(
+                job.monitor_id,
+                spec,
+                checkpoint,
+                job.due_at,
+                job.attempt,
+                job.report.outcome,
+                in_maintenance,
+            );
+            let mut follow_up = Vec::new();
+            if let Some(name) = &effect.confirm_from {
+                follow_up.push(NewJob {
+                    monitor_id: job.monitor_id,
+                    checkpoint_id: self.checkpoints.id(&self.store, name).await?,
+                    due_at: job.due_at,
+                    attempt: job.attempt + 1,
+                });
+                confirmations = true;
+            }
+            completions.push(Completion {
+                job_id: Some(job.job_id),
+                result: NewCheckResult {
+                    monitor_id: job.monitor_id,
+                    checkpoint_id,
+                    due_at: job.due_at,
+                    attempt: job.attempt,
+                    started_at: job.started_at,
+                    report: job.report.clone(),
+                    in_maintenance,
+                    confirmed_error: effect.confirmed_error,
+                    downtime_ms: effect.downtime.as_millis() as i64,
+                },
+                follow_up,
+                status: effect.status.map(str::to_owned),
+            });
+        }
+        match self.store.complete_jobs(&completions).await {
+            Err(StoreError::UnknownReference { .. }) => {
+                // One monitor was deleted while its check ran: store the
+                // rest one by one.
+                for completion in completions {
+                    match self.store.complete_jobs(&[completion]).await {
+                        Ok(()) | Err(StoreError::UnknownReference { .. }) => {}
+                        Err(error) => return Err(error),
+                    }
+                }
+            }
+            other => other?,
+        }
+        if confirmations {
+            self.wake.notify_waiters();
+        }
+        Ok(())
+    }
+}

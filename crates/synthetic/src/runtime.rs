@@ -1,0 +1,156 @@
+//! Synthetic monitoring as it runs inside `sightline serve`: the scheduler,
+//! the local checkpoint and the coordinator, started together and stopped
+//! together.
+
+use crate::checkpoint::LocalCheckpoint;
+use crate::coordinator::Coordinator;
+use crate::directory::CheckpointDirectory;
+use crate::probe::Prober;
+use crate::scheduler::Scheduler;
+use crate::vault::Vault;
+use sightline_core::{Clock, Timestamp};
+use sightline_store::{NewJob, Store, StoreError};
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+/// The name of the checkpoint every server process runs.
+pub const LOCAL_CHECKPOINT: &str = "local";
+
+/// How synthetic monitoring runs in this process.
+#[derive(Debug, Clone)]
+pub struct SyntheticConfig {
+    /// Run the scheduler and the local checkpoint (off for processes that
+    /// only serve the API).
+    pub enabled: bool,
+    /// Checks the local checkpoint runs at once at most.
+    pub concurrency: usize,
+}
+
+impl Default for SyntheticConfig {
+    fn default() -> Self {
+        SyntheticConfig {
+            enabled: true,
+            concurrency: 256,
+        }
+    }
+}
+
+/// The running synthetic side of a server.
+#[derive(Debug)]
+pub struct Synthetic {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    checkpoints: Arc<CheckpointDirectory>,
+    coordinator: Arc<Coordinator>,
+    prober: Prober,
+    vault: Option<Vault>,
+    wake: Arc<Notify>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Synthetic {
+    /// Starts the scheduler and the local checkpoint (when enabled).
+    pub async fn start(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        prober: Prober,
+        vault: Option<Vault>,
+        config: &SyntheticConfig,
+    ) -> Result<Self, StoreError> {
+        let checkpoints = Arc::new(CheckpointDirectory::default());
+        let wake = Arc::new(Notify::new());
+        let coordinator = Arc::new(Coordinator::new(
+            store.clone(),
+            checkpoints.clone(),
+            wake.clone(),
+        ));
+        let local_id = checkpoints.id(&store, LOCAL_CHECKPOINT).await?;
+        let mut tasks = Vec::new();
+        if config.enabled {
+            let scheduler = Scheduler::new(
+                store.clone(),
+                clock.clone(),
+                checkpoints.clone(),
+                wake.clone(),
+            );
+            tasks.push(tokio::spawn(scheduler.run()));
+            let checkpoint = LocalCheckpoint {
+                store: store.clone(),
+                prober: prober.clone(),
+                coordinator: coordinator.clone(),
+                clock: clock.clone(),
+                checkpoint_id: local_id,
+                name: LOCAL_CHECKPOINT.to_owned(),
+                concurrency: config.concurrency,
+                wake: wake.clone(),
+                vault: vault.clone(),
+            };
+            tasks.push(tokio::spawn(checkpoint.run()));
+        }
+        Ok(Synthetic {
+            store,
+            clock,
+            checkpoints,
+            coordinator,
+            prober,
+            vault,
+            wake,
+            tasks,
+        })
+    }
+
+    /// Queues a run of a monitor from each of its checkpoints now; returns
+    /// the due time the results will carry.
+    pub async fn run_now(&self, monitor_id: i64) -> Result<Timestamp, StoreError> {
+        let monitor = self.store.monitor(monitor_id).await?;
+        let due_at = self.clock.now();
+        let mut jobs = Vec::new();
+        for name in &monitor.spec.settings.checkpoints {
+            jobs.push(NewJob {
+                monitor_id,
+                checkpoint_id: self.checkpoints.id(&self.store, name).await?,
+                due_at,
+                attempt: 0,
+            });
+        }
+        self.store.enqueue_jobs(&jobs).await?;
+        self.wake.notify_waiters();
+        Ok(due_at)
+    }
+
+    /// Stores results reported by a checkpoint.
+    pub fn coordinator(&self) -> &Arc<Coordinator> {
+        &self.coordinator
+    }
+
+    /// Runs checks for `sightline check` and the ping permission probe.
+    pub fn prober(&self) -> &Prober {
+        &self.prober
+    }
+
+    /// The vault, when a key is configured.
+    pub fn vault(&self) -> Option<&Vault> {
+        self.vault.as_ref()
+    }
+
+    /// Checkpoint ids by name.
+    pub fn checkpoints(&self) -> &Arc<CheckpointDirectory> {
+        &self.checkpoints
+    }
+
+    /// Stops the scheduler and the local checkpoint. Checks cut short keep
+    /// their leases until they run out; then another process (or the next
+    /// start) runs them.
+    pub fn stop(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl Drop for Synthetic {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

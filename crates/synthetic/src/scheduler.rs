@@ -1,0 +1,124 @@
+//! The scheduler: turns due monitors into jobs for their checkpoints, a
+//! little ahead of time so that checkpoints can start each check on the
+//! dot. Every process may run one; the store's compare-and-set lets only
+//! one of them queue each due time.
+
+use crate::directory::CheckpointDirectory;
+use sightline_core::monitor::{CATCH_UP_WINDOW, Schedule};
+use sightline_core::{Clock, Timestamp};
+use sightline_store::{DueMonitor, NewJob, SchedulePlan, Store, StoreError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How far ahead due times are queued.
+pub const LOOKAHEAD: Duration = Duration::from_secs(1);
+/// How often the scheduler looks for due monitors.
+pub const TICK: Duration = Duration::from_millis(250);
+/// Monitors planned per transaction.
+const BATCH: i64 = 2000;
+
+/// Plans due monitors into jobs.
+#[derive(Debug)]
+pub struct Scheduler {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    checkpoints: Arc<CheckpointDirectory>,
+    wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    /// A scheduler over `store`; `wake` is told when jobs are queued.
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        checkpoints: Arc<CheckpointDirectory>,
+        wake: Arc<Notify>,
+    ) -> Self {
+        Scheduler {
+            store,
+            clock,
+            checkpoints,
+            wake,
+        }
+    }
+
+    /// Plans every monitor due within [`LOOKAHEAD`]; returns how many jobs
+    /// it queued.
+    pub async fn tick(&self) -> Result<usize, StoreError> {
+        let mut queued = 0;
+        loop {
+            let now = self.clock.now();
+            let due = self.store.due_monitors(now.plus(LOOKAHEAD), BATCH).await?;
+            let found = due.len() as i64;
+            let mut plans = Vec::with_capacity(due.len());
+            for monitor in due {
+                if let Some(plan) = self.plan(monitor, now).await? {
+                    plans.push(plan);
+                }
+            }
+            let jobs: usize = plans.iter().map(|plan| plan.jobs.len()).sum();
+            self.store.schedule(&plans).await?;
+            queued += jobs;
+            if jobs > 0 {
+                self.wake.notify_waiters();
+            }
+            if found < BATCH {
+                return Ok(queued);
+            }
+        }
+    }
+
+    async fn plan(&self, due: DueMonitor, now: Timestamp) -> Result<Option<SchedulePlan>, StoreError> {
+        let monitor = &due.monitor;
+        let Ok(schedule) = monitor.spec.schedule() else {
+            // Validated when saved; a schedule that no longer parses stays
+            // off the plan rather than stopping every other monitor.
+            tracing::warn!(monitor = monitor.id, "monitor has an invalid schedule");
+            return Ok(None);
+        };
+        let (run, next, due_at) = match due.due_at {
+            // New, changed or resumed: the first run comes at its next slot,
+            // or within the catch-up window when that slot is far off.
+            None => {
+                let window = CATCH_UP_WINDOW.as_millis() as i64;
+                let soon = now.as_millis() + 1 + Schedule::offset_ms(monitor.id, window);
+                let next = schedule.next_due(monitor.id, now).as_millis().min(soon);
+                (false, Timestamp::from(next), now)
+            }
+            Some(due_at) => {
+                let decision = schedule.on_due(monitor.id, due_at, now);
+                (decision.run, decision.next, due_at)
+            }
+        };
+        let mut jobs = Vec::new();
+        if run {
+            for name in &monitor.spec.settings.checkpoints {
+                jobs.push(NewJob {
+                    monitor_id: monitor.id,
+                    checkpoint_id: self.checkpoints.id(&self.store, name).await?,
+                    due_at,
+                    attempt: 0,
+                });
+            }
+        }
+        Ok(Some(SchedulePlan {
+            monitor_id: monitor.id,
+            expected: due.due_at,
+            next,
+            jobs,
+        }))
+    }
+
+    /// Plans forever, every [`TICK`].
+    pub async fn run(self) {
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = self.tick().await {
+                tracing::warn!(%error, "scheduling due monitors");
+            }
+        }
+    }
+}
