@@ -72,12 +72,7 @@ impl MaintenanceWindowSpec {
         for (index, tag) in self.tags.iter().enumerate() {
             require_text(&format!("tags[{index}]"), tag, 64)?;
         }
-        match (
-            &self.starts_at,
-            &self.ends_at,
-            &self.cron,
-            &self.duration,
-        ) {
+        match (&self.starts_at, &self.ends_at, &self.cron, &self.duration) {
             (Some(starts), Some(ends), None, None) => {
                 let starts = parse_time("starts_at", starts)?;
                 let ends = parse_time("ends_at", ends)?;
@@ -179,7 +174,8 @@ mod tests {
             "ends_at"
         );
         assert_eq!(
-            error(json!({"name": "x", "starts_at": "tomorrow", "ends_at": "2026-12-01T02:00:00Z"})).field,
+            error(json!({"name": "x", "starts_at": "tomorrow", "ends_at": "2026-12-01T02:00:00Z"}))
+                .field,
             "starts_at"
         );
         assert_eq!(error(json!({"name": "x", "cron": "0 2 * * *"})).field, "");
@@ -187,6 +183,9 @@ mod tests {
             error(json!({"name": "x", "cron": "0 2 * * *", "duration": "30d"})).field,
             "duration"
         );
-        assert_eq!(error(json!({"name": "x", "cron": "often", "duration": "1h"})).field, "cron");
+        assert_eq!(
+            error(json!({"name": "x", "cron": "often", "duration": "1h"})).field,
+            "cron"
+        );
     }
 }

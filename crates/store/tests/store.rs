@@ -1107,14 +1107,23 @@ async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(k
             .unwrap(),
         1
     );
-    assert_eq!(store.pending_jobs(monitor.id).await.unwrap(), std::slice::from_ref(&job));
+    assert_eq!(
+        store.pending_jobs(monitor.id).await.unwrap(),
+        std::slice::from_ref(&job)
+    );
 
     // Leased once: a second lease finds nothing until the first runs out.
     let leased = store.lease_jobs(local.id, store.now(), 10).await.unwrap();
     assert_eq!(leased.len(), 1);
     assert_eq!((leased[0].due_at, leased[0].attempt), (first_due, 0));
     assert_eq!(leased[0].spec.settings.name, "home");
-    assert!(store.lease_jobs(local.id, store.now(), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .lease_jobs(local.id, store.now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     clock.set(leased[0].leased_until.plus(Duration::from_millis(1)));
     let again = store.lease_jobs(local.id, store.now(), 10).await.unwrap();
     assert_eq!(again.len(), 1, "an expired lease frees the job");

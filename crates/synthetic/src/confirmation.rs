@@ -70,15 +70,16 @@ fn confirming_checkpoint(spec: &MonitorSpec, failed_at: &str) -> String {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn spec(checkpoints: &[&str]) -> MonitorSpec {
-        MonitorSpec::from_json(json!({"name": "m", "type": "http", "url": "https://x.test/",
-            "every": "1m", "checkpoints": checkpoints}))
+        MonitorSpec::from_json(
+            json!({"name": "m", "type": "http", "url": "https://x.test/",
+            "every": "1m", "checkpoints": checkpoints}),
+        )
         .unwrap()
     }
 
@@ -92,7 +93,11 @@ mod tests {
         let confirmed = consequence(1, &two, "eu-west", due, 1, CheckOutcome::Error, false);
         assert!(confirmed.confirmed_error);
         assert_eq!(confirmed.status, Some("down"));
-        assert_eq!(confirmed.downtime, Duration::from_secs(30), "shared by two checkpoints");
+        assert_eq!(
+            confirmed.downtime,
+            Duration::from_secs(30),
+            "shared by two checkpoints"
+        );
         let passed = consequence(1, &two, "eu-west", due, 1, CheckOutcome::Up, false);
         assert_eq!((passed.confirmed_error, passed.status), (false, Some("up")));
 

@@ -4,7 +4,6 @@
 //! one of them queue each due time.
 
 use crate::directory::CheckpointDirectory;
-use sightline_core::monitor::{CATCH_UP_WINDOW, Schedule};
 use sightline_core::{Clock, Timestamp};
 use sightline_store::{DueMonitor, NewJob, SchedulePlan, Store, StoreError};
 use std::sync::Arc;
@@ -69,7 +68,11 @@ impl Scheduler {
         }
     }
 
-    async fn plan(&self, due: DueMonitor, now: Timestamp) -> Result<Option<SchedulePlan>, StoreError> {
+    async fn plan(
+        &self,
+        due: DueMonitor,
+        now: Timestamp,
+    ) -> Result<Option<SchedulePlan>, StoreError> {
         let monitor = &due.monitor;
         let Ok(schedule) = monitor.spec.schedule() else {
             // Validated when saved; a schedule that no longer parses stays
@@ -80,12 +83,7 @@ impl Scheduler {
         let (run, next, due_at) = match due.due_at {
             // New, changed or resumed: the first run comes at its next slot,
             // or within the catch-up window when that slot is far off.
-            None => {
-                let window = CATCH_UP_WINDOW.as_millis() as i64;
-                let soon = now.as_millis() + 1 + Schedule::offset_ms(monitor.id, window);
-                let next = schedule.next_due(monitor.id, now).as_millis().min(soon);
-                (false, Timestamp::from(next), now)
-            }
+            None => (false, schedule.first_due(monitor.id, now), now),
             Some(due_at) => {
                 let decision = schedule.on_due(monitor.id, due_at, now);
                 (decision.run, decision.next, due_at)

@@ -15,7 +15,9 @@ pub const KEY_VARIABLE: &str = "SIGHTLINE_VAULT_KEY";
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     /// No key was configured.
-    #[error("the vault has no key: set {KEY_VARIABLE} to 32 random bytes in base64 (e.g. `openssl rand -base64 32`)")]
+    #[error(
+        "the vault has no key: set {KEY_VARIABLE} to 32 random bytes in base64 (e.g. `openssl rand -base64 32`)"
+    )]
     NoKey,
     /// The configured key is not 32 bytes of base64.
     #[error("{KEY_VARIABLE} must be 32 bytes in base64: {0}")]
@@ -24,7 +26,9 @@ pub enum VaultError {
     #[error("secret `{0}` cannot be decrypted with this key (was the key changed?)")]
     Undecryptable(String),
     /// A secret name that checks could not refer to.
-    #[error("`{0}` is not a secret name (letters, digits and _, starting with a letter, at most 64)")]
+    #[error(
+        "`{0}` is not a secret name (letters, digits and _, starting with a letter, at most 64)"
+    )]
     BadName(String),
     /// The store failed.
     #[error(transparent)]

@@ -244,11 +244,16 @@ impl MonitorSpec {
         Schedule::from_settings(self.settings.every, self.settings.cron.as_deref())
     }
 
-    /// How long one check may take.
+    /// How long one check may take: as set, or the type's default, but
+    /// never longer than the interval.
     pub fn timeout(&self) -> Duration {
-        self.settings
-            .timeout
-            .unwrap_or_else(|| self.check.default_timeout())
+        self.settings.timeout.unwrap_or_else(|| {
+            let default = self.check.default_timeout();
+            match self.schedule() {
+                Ok(Schedule::Every(interval)) => default.min(interval),
+                _ => default,
+            }
+        })
     }
 
     /// The document as JSON, in the same flat shape [`MonitorSpec::from_json`] reads.

@@ -120,13 +120,23 @@ impl Schedule {
                 next: self.next_due(monitor_id, due.max(now.minus(MISSED_AFTER))),
             };
         }
-        let window = CATCH_UP_WINDOW.as_millis() as i64;
-        let catch_up = now.as_millis() + 1 + Self::offset_ms(monitor_id, window);
-        let next = self.next_due(monitor_id, now).as_millis().min(catch_up);
         DueDecision {
             run: false,
-            next: crate::Timestamp::from(next),
+            next: self.first_due(monitor_id, now),
         }
+    }
+
+    /// The first due time of a monitor that starts (or resumes) at `now`:
+    /// its next slot, or, when that is further off than
+    /// [`CATCH_UP_WINDOW`], a point within the window that is the monitor's
+    /// own, so that monitors starting together do not run together.
+    pub fn first_due(&self, monitor_id: i64, now: crate::Timestamp) -> crate::Timestamp {
+        let window = CATCH_UP_WINDOW.as_millis() as i64;
+        let next = self.next_due(monitor_id, now);
+        if next.as_millis() - now.as_millis() <= window {
+            return next;
+        }
+        crate::Timestamp::from(now.as_millis() + 1 + Self::offset_ms(monitor_id, window))
     }
 
     /// How long one due time stands for: the interval, or for a cron

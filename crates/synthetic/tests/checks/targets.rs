@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, UdpSocket};
@@ -26,6 +26,8 @@ use tokio::net::{TcpListener, UdpSocket};
 #[derive(Clone, Default)]
 pub struct App {
     pub changed: Arc<AtomicBool>,
+    /// What `/health` answers; 0 means 200.
+    pub health: Arc<AtomicU16>,
 }
 
 pub const PAGE: &str = "<html><body><h1>Shop</h1><p>Add to cart</p></body></html>";
@@ -38,6 +40,7 @@ pub async fn http_app(app: App) -> SocketAddr {
             get(|| async { ([(header::CONTENT_TYPE, "text/html")], PAGE) }),
         )
         .route("/slow", get(slow))
+        .route("/health", get(health))
         .route("/status/{code}", get(status))
         .route("/redirect/{hops}", get(redirect))
         .route("/api/login", post(login))
@@ -55,6 +58,13 @@ async fn slow(Query(query): Query<HashMap<String, u64>>) -> &'static str {
     ))
     .await;
     "finally"
+}
+
+async fn health(State(app): State<App>) -> Response {
+    match app.health.load(Ordering::SeqCst) {
+        0 => "healthy".into_response(),
+        code => status(Path(code)).await,
+    }
 }
 
 async fn status(Path(code): Path<u16>) -> Response {
