@@ -18,6 +18,7 @@
 mod backend;
 mod check_jobs;
 mod check_results;
+mod check_summaries;
 mod checkpoints;
 mod error;
 mod incidents;
@@ -42,6 +43,7 @@ pub mod testing;
 pub use backend::{BackendKind, Readiness};
 pub use check_jobs::{Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan};
 pub use check_results::{CheckResult, NewCheckResult};
+pub use check_summaries::CheckTotals;
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};

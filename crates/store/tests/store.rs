@@ -59,6 +59,7 @@ on_both_backends!(
     sites_and_monitors_are_stored_as_validated_documents,
     results_are_idempotent_per_due_time,
     due_monitors_become_jobs_leased_once_and_completed_with_their_effects,
+    summaries_answer_like_raw_results_and_outlive_them,
     incidents_keep_one_open_per_monitor_with_a_timeline,
     the_outbox_leases_each_notification_to_one_sender,
     page_views_are_stored_in_batches_and_expire,
@@ -1188,4 +1189,147 @@ async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(k
     paused.settings.enabled = false;
     store.update_monitor(monitor.id, &paused).await.unwrap();
     assert!(store.due_monitors(next_due, 100).await.unwrap().is_empty());
+}
+
+async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
+    // Three days of results every 20 minutes, some failing (confirmed or
+    // not), some degraded, some in maintenance.
+    let day_start = Timestamp::from(START.as_millis().div_euclid(86_400_000) * 86_400_000);
+    let mut seed = 7u64;
+    for index in 0..(3 * 72) {
+        let due = day_start.plus(Duration::from_secs(index * 1200 + 17));
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let roll = (seed >> 33) % 10;
+        let outcome = match roll {
+            0 | 1 => CheckOutcome::Error,
+            2 => CheckOutcome::Degraded,
+            _ => CheckOutcome::Up,
+        };
+        let mut result = result_at(monitor.id, local.id, due, outcome);
+        result.report.duration_ms = 50 + (seed >> 40) as i64 % 900;
+        result.in_maintenance = roll == 9;
+        store.record_check_result(&result).await.unwrap();
+        if outcome == CheckOutcome::Error {
+            let mut confirmation = result.clone();
+            confirmation.attempt = 1;
+            confirmation.confirmed_error = roll == 0;
+            confirmation.downtime_ms = if roll == 0 { 1_200_000 } else { 0 };
+            confirmation.report.outcome = if roll == 0 {
+                CheckOutcome::Error
+            } else {
+                CheckOutcome::Up
+            };
+            store.record_check_result(&confirmation).await.unwrap();
+        }
+    }
+    let periods = [
+        (day_start, day_start.plus(Duration::from_secs(3 * 86_400))),
+        (
+            day_start.plus(Duration::from_secs(5_000)),
+            day_start.plus(Duration::from_secs(2 * 86_400 + 7_777)),
+        ),
+        (
+            day_start.plus(Duration::from_secs(3_600)),
+            day_start.plus(Duration::from_secs(10_000)),
+        ),
+    ];
+    let mut raw = Vec::new();
+    for (from, to) in periods {
+        raw.push(store.check_totals(monitor.id, from, to).await.unwrap());
+    }
+    let whole = &raw[0];
+    assert_eq!(
+        whole.checks,
+        (3 * 72) - whole_maintenance(&store, monitor.id).await
+    );
+    assert!(whole.confirmed_errors > 0 && whole.degraded > 0);
+    assert_eq!(whole.downtime_ms, whole.confirmed_errors * 1_200_000);
+
+    // Only results stored a while ago are rolled.
+    assert_eq!(store.roll_check_summaries(START, 10_000).await.unwrap(), 0);
+    clock.advance(Duration::from_secs(120));
+    let rolled = store
+        .roll_check_summaries(START.plus(Duration::from_secs(60)), 10_000)
+        .await
+        .unwrap();
+    assert!(rolled > 3 * 72);
+    assert_eq!(
+        store
+            .roll_check_summaries(store.now(), 10_000)
+            .await
+            .unwrap(),
+        0
+    );
+    for ((from, to), expected) in periods.iter().zip(&raw) {
+        let summarized = store.check_totals(monitor.id, *from, *to).await.unwrap();
+        assert_eq!(&summarized, expected, "{from}..{to}");
+    }
+    // A result reported late is counted both before and after its roll.
+    let late = result_at(
+        monitor.id,
+        local.id,
+        day_start.plus(Duration::from_secs(600)),
+        CheckOutcome::Up,
+    );
+    store.record_check_result(&late).await.unwrap();
+    let with_late = store
+        .check_totals(monitor.id, periods[0].0, periods[0].1)
+        .await
+        .unwrap();
+    assert_eq!(with_late.checks, whole.checks + 1);
+    clock.advance(Duration::from_secs(120));
+    store
+        .roll_check_summaries(store.now(), 10_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .check_totals(monitor.id, periods[0].0, periods[0].1)
+            .await
+            .unwrap(),
+        with_late
+    );
+
+    // Raw results expire; whole days still answer from the summaries.
+    let deleted = store
+        .delete_check_results_before(periods[0].1)
+        .await
+        .unwrap();
+    assert!(deleted > 3 * 72);
+    assert_eq!(
+        store
+            .check_totals(monitor.id, periods[0].0, periods[0].1)
+            .await
+            .unwrap(),
+        with_late
+    );
+    let uptime = with_late.uptime_percent().unwrap();
+    assert!((0.0..100.0).contains(&uptime));
+}
+
+async fn whole_maintenance(store: &Store, monitor_id: i64) -> i64 {
+    store
+        .check_results(
+            monitor_id,
+            Timestamp::from(0),
+            Timestamp::from(i64::MAX),
+            10_000,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .filter(|stored| stored.result.in_maintenance && stored.result.attempt == 0)
+        .count() as i64
 }

@@ -11,6 +11,7 @@ use crate::vault::Vault;
 use sightline_core::{Clock, Timestamp};
 use sightline_store::{NewJob, Store, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -25,6 +26,8 @@ pub struct SyntheticConfig {
     pub enabled: bool,
     /// Checks the local checkpoint runs at once at most.
     pub concurrency: usize,
+    /// How long raw results are kept; summaries are kept for good.
+    pub result_retention: Duration,
 }
 
 impl Default for SyntheticConfig {
@@ -32,6 +35,7 @@ impl Default for SyntheticConfig {
         SyntheticConfig {
             enabled: true,
             concurrency: 256,
+            result_retention: Duration::from_secs(90 * 86_400),
         }
     }
 }
@@ -88,6 +92,11 @@ impl Synthetic {
             };
             tasks.push(tokio::spawn(checkpoint.run()));
         }
+        tasks.push(tokio::spawn(keep_history(
+            store.clone(),
+            clock.clone(),
+            config.result_retention,
+        )));
         Ok(Synthetic {
             store,
             clock,
@@ -152,5 +161,41 @@ impl Synthetic {
 impl Drop for Synthetic {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// How often results are summarized and expired.
+const HISTORY_TICK: Duration = Duration::from_secs(60);
+/// Results stored this recently are not rolled yet (a transaction that
+/// took an id may not have committed).
+const SETTLE: Duration = Duration::from_secs(60);
+/// Results rolled per transaction.
+const ROLL_BATCH: i64 = 20_000;
+
+/// Rolls results into summaries and removes raw results past retention.
+async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Duration) {
+    let mut tick = tokio::time::interval(HISTORY_TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        loop {
+            let settled = clock.now().minus(SETTLE);
+            match store.roll_check_summaries(settled, ROLL_BATCH).await {
+                Ok(rolled) if rolled as i64 == ROLL_BATCH => continue,
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "summarizing check results");
+                    break;
+                }
+            }
+        }
+        match store
+            .delete_check_results_before(clock.now().minus(retention))
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "removed check results past retention"),
+            Err(error) => tracing::warn!(%error, "removing check results past retention"),
+        }
     }
 }

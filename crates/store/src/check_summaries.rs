@@ -1,0 +1,373 @@
+//! Hourly and daily summaries of check results, kept for years so that the
+//! uptime and response time of any period answer from a few hundred rows,
+//! while raw results expire.
+//!
+//! Results are rolled in id order behind one progress marker, each into the
+//! hour and the day of its start, so that results reported late (a remote
+//! checkpoint catching up) are still counted. Only results stored a while
+//! ago are rolled: a transaction still open when the roll passes its id
+//! cannot be passed over.
+
+use crate::backend::{read, write};
+use crate::{Result, Store, StoreError};
+use sightline_core::Timestamp;
+use sightline_core::rum::QuantileSketch;
+use std::collections::BTreeMap;
+
+/// One hour in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
+/// One day in milliseconds.
+pub const DAY_MS: i64 = 86_400_000;
+
+/// What a set of results adds up to.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckTotals {
+    /// Scheduled checks (first attempts), outside maintenance.
+    pub checks: i64,
+    /// Failures a re-run confirmed.
+    pub confirmed_errors: i64,
+    /// Checks that were slower than their degraded threshold.
+    pub degraded: i64,
+    /// The downtime the confirmed errors stand for.
+    pub downtime_ms: i64,
+    /// Response times of the checks.
+    pub response_ms: QuantileSketch,
+}
+
+impl CheckTotals {
+    /// Adds another set.
+    pub fn merge(&mut self, other: &CheckTotals) {
+        self.checks += other.checks;
+        self.confirmed_errors += other.confirmed_errors;
+        self.degraded += other.degraded;
+        self.downtime_ms += other.downtime_ms;
+        self.response_ms.merge(&other.response_ms);
+    }
+
+    fn add(&mut self, row: &RollRow) {
+        if row.in_maintenance {
+            return;
+        }
+        if row.attempt == 0 {
+            self.checks += 1;
+            if row.outcome == "degraded" {
+                self.degraded += 1;
+            }
+            self.response_ms.add(row.duration_ms as f64);
+        }
+        if row.confirmed_error {
+            self.confirmed_errors += 1;
+            self.downtime_ms += row.downtime_ms;
+        }
+    }
+
+    /// The share of checks without a confirmed error, in percent; `None`
+    /// without checks.
+    pub fn uptime_percent(&self) -> Option<f64> {
+        (self.checks > 0).then(|| {
+            let good = (self.checks - self.confirmed_errors).max(0);
+            good as f64 * 100.0 / self.checks as f64
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct RollRow {
+    id: i64,
+    monitor_id: i64,
+    started_at: i64,
+    attempt: i64,
+    outcome: String,
+    duration_ms: i64,
+    in_maintenance: bool,
+    confirmed_error: bool,
+    downtime_ms: i64,
+    recorded_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    monitor_id: i64,
+    bucket_start: i64,
+    checks: i64,
+    confirmed_errors: i64,
+    degraded: i64,
+    downtime_ms: i64,
+    response_sketch: Vec<u8>,
+}
+
+impl SummaryRow {
+    fn totals(&self) -> Result<CheckTotals> {
+        let sketch =
+            QuantileSketch::from_bytes(&self.response_sketch).map_err(|e| StoreError::Corrupt {
+                what: "check summary",
+                id: self.monitor_id,
+                reason: format!("bucket {}: {e}", self.bucket_start),
+            })?;
+        Ok(CheckTotals {
+            checks: self.checks,
+            confirmed_errors: self.confirmed_errors,
+            degraded: self.degraded,
+            downtime_ms: self.downtime_ms,
+            response_ms: sketch,
+        })
+    }
+}
+
+const ROLL_COLUMNS: &str = "id, monitor_id, started_at, attempt, outcome, duration_ms, in_maintenance, \
+     confirmed_error, downtime_ms, recorded_at";
+
+impl Store {
+    /// How far the summaries reach: every result with an id up to this is in them.
+    pub async fn summarized_through(&self) -> Result<i64> {
+        let marker: Option<i64> = read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT rolled_id FROM check_summary_progress WHERE id = 1")
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(marker.unwrap_or(0))
+    }
+
+    /// Rolls up to `limit` results stored before `recorded_before` into the
+    /// summaries; returns how many it rolled (0 when another process rolled
+    /// them first or there were none).
+    pub async fn roll_check_summaries(
+        &self,
+        recorded_before: Timestamp,
+        limit: i64,
+    ) -> Result<usize> {
+        let marker = self.summarized_through().await?;
+        let sql =
+            format!("SELECT {ROLL_COLUMNS} FROM check_results WHERE id > $1 ORDER BY id LIMIT $2");
+        let rows: Vec<RollRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(marker)
+                .bind(limit)
+                .fetch_all(pool)
+                .await
+        })?;
+        let settled = rows
+            .iter()
+            .position(|row| row.recorded_at >= recorded_before.as_millis())
+            .unwrap_or(rows.len());
+        let rows = &rows[..settled];
+        let Some(last) = rows.last() else {
+            return Ok(0);
+        };
+        let mut buckets: BTreeMap<(i64, i64, i64), CheckTotals> = BTreeMap::new();
+        for row in rows {
+            for resolution in [HOUR_MS, DAY_MS] {
+                let start = row.started_at.div_euclid(resolution) * resolution;
+                buckets
+                    .entry((row.monitor_id, resolution, start))
+                    .or_default()
+                    .add(row);
+            }
+        }
+        let until = last.id;
+        let rolled = rows.len();
+        let moved = write!(self.backend, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            let moved = if marker == 0 {
+                sqlx::query(
+                    "INSERT INTO check_summary_progress (id, rolled_id) VALUES (1, $1) ON CONFLICT DO NOTHING",
+                )
+                .bind(until)
+                .execute(&mut *tx)
+                .await?
+            } else {
+                sqlx::query("UPDATE check_summary_progress SET rolled_id = $1 WHERE id = 1 AND rolled_id = $2")
+                    .bind(until)
+                    .bind(marker)
+                    .execute(&mut *tx)
+                    .await?
+            };
+            if moved.rows_affected() == 0 {
+                return Ok::<_, sqlx::Error>(false);
+            }
+            for ((monitor_id, resolution, start), add) in &buckets {
+                let existing: Option<SummaryRow> = sqlx::query_as(
+                    "SELECT monitor_id, bucket_start, checks, confirmed_errors, degraded, \
+                     downtime_ms, response_sketch FROM check_summaries \
+                     WHERE monitor_id = $1 AND resolution_ms = $2 AND bucket_start = $3",
+                )
+                .bind(monitor_id)
+                .bind(resolution)
+                .bind(start)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let mut total = match existing {
+                    // A sketch that does not decode is replaced rather than
+                    // stopping every later roll.
+                    Some(row) => row.totals().unwrap_or_default(),
+                    None => CheckTotals::default(),
+                };
+                total.merge(add);
+                sqlx::query(
+                    "INSERT INTO check_summaries (monitor_id, resolution_ms, bucket_start, checks, \
+                     confirmed_errors, degraded, downtime_ms, response_sketch) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (monitor_id, resolution_ms, bucket_start) DO UPDATE SET \
+                     checks = excluded.checks, confirmed_errors = excluded.confirmed_errors, \
+                     degraded = excluded.degraded, downtime_ms = excluded.downtime_ms, \
+                     response_sketch = excluded.response_sketch",
+                )
+                .bind(monitor_id)
+                .bind(resolution)
+                .bind(start)
+                .bind(total.checks)
+                .bind(total.confirmed_errors)
+                .bind(total.degraded)
+                .bind(total.downtime_ms)
+                .bind(total.response_ms.to_bytes())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            Ok(true)
+        }
+        .await
+        })?;
+        Ok(if moved { rolled } else { 0 })
+    }
+
+    /// What a monitor's results in `[from, to)` add up to: whole days and
+    /// hours from the summaries, the rest (and anything not rolled yet) from
+    /// raw results.
+    pub async fn check_totals(
+        &self,
+        monitor_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<CheckTotals> {
+        let (from, to) = (from.as_millis(), to.as_millis());
+        let mut totals = CheckTotals::default();
+        if to <= from {
+            return Ok(totals);
+        }
+        let marker = self.summarized_through().await?;
+        // Whole days, then whole hours on either side, then raw edges.
+        let day_from = ceil_to(from, DAY_MS);
+        let day_to = floor_to(to, DAY_MS);
+        let (hour_spans, covered) = if day_from < day_to {
+            (
+                vec![
+                    (ceil_to(from, HOUR_MS), day_from),
+                    (day_to, floor_to(to, HOUR_MS)),
+                ],
+                vec![(day_from, day_to)],
+            )
+        } else {
+            (
+                vec![(ceil_to(from, HOUR_MS), floor_to(to, HOUR_MS))],
+                vec![],
+            )
+        };
+        let mut summarized = covered.clone();
+        if day_from < day_to {
+            self.add_summaries(&mut totals, monitor_id, DAY_MS, day_from, day_to)
+                .await?;
+        }
+        for &(start, end) in &hour_spans {
+            if start < end {
+                self.add_summaries(&mut totals, monitor_id, HOUR_MS, start, end)
+                    .await?;
+                summarized.push((start, end));
+            }
+        }
+        summarized.sort_unstable();
+        // Raw results outside the summarized spans, and those inside them
+        // not rolled yet.
+        let mut cursor = from;
+        for &(start, end) in &summarized {
+            if cursor < start {
+                self.add_raw(&mut totals, monitor_id, cursor, start, 0)
+                    .await?;
+            }
+            self.add_raw(&mut totals, monitor_id, start, end, marker)
+                .await?;
+            cursor = end;
+        }
+        if cursor < to {
+            self.add_raw(&mut totals, monitor_id, cursor, to, 0).await?;
+        }
+        Ok(totals)
+    }
+
+    async fn add_summaries(
+        &self,
+        totals: &mut CheckTotals,
+        monitor_id: i64,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<()> {
+        let rows: Vec<SummaryRow> = read!(self.backend, |pool| {
+            sqlx::query_as(
+                "SELECT monitor_id, bucket_start, checks, confirmed_errors, degraded, \
+                 downtime_ms, response_sketch FROM check_summaries \
+                 WHERE monitor_id = $1 AND resolution_ms = $2 AND bucket_start >= $3 AND bucket_start < $4",
+            )
+            .bind(monitor_id)
+            .bind(resolution)
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await
+        })?;
+        for row in rows {
+            totals.merge(&row.totals()?);
+        }
+        Ok(())
+    }
+
+    async fn add_raw(
+        &self,
+        totals: &mut CheckTotals,
+        monitor_id: i64,
+        from: i64,
+        to: i64,
+        after_id: i64,
+    ) -> Result<()> {
+        let sql = format!(
+            "SELECT {ROLL_COLUMNS} FROM check_results \
+             WHERE monitor_id = $1 AND started_at >= $2 AND started_at < $3 AND id > $4"
+        );
+        let rows: Vec<RollRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(monitor_id)
+                .bind(from)
+                .bind(to)
+                .bind(after_id)
+                .fetch_all(pool)
+                .await
+        })?;
+        for row in &rows {
+            totals.add(row);
+        }
+        Ok(())
+    }
+
+    /// Removes raw results that started before `before` and are already in
+    /// the summaries; returns how many.
+    pub async fn delete_check_results_before(&self, before: Timestamp) -> Result<u64> {
+        let marker = self.summarized_through().await?;
+        Ok(write!(self.backend, |pool| {
+            sqlx::query("DELETE FROM check_results WHERE started_at < $1 AND id <= $2")
+                .bind(before.as_millis())
+                .bind(marker)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })?)
+    }
+}
+
+fn floor_to(value: i64, step: i64) -> i64 {
+    value.div_euclid(step) * step
+}
+
+fn ceil_to(value: i64, step: i64) -> i64 {
+    -((-value).div_euclid(step) * step)
+}
