@@ -111,6 +111,16 @@ pub struct ServeArgs {
     /// How long raw RUM page views are kept, e.g. `30days` [default: 30days].
     #[arg(long, env = "SIGHTLINE_RUM_RETENTION", value_parser = parse_duration)]
     pub rum_retention: Option<Duration>,
+    /// How long raw check results are kept; hourly and daily summaries stay [default: 90days].
+    #[arg(long, env = "SIGHTLINE_RESULT_RETENTION", value_parser = parse_duration)]
+    pub result_retention: Option<Duration>,
+    /// Checks the local checkpoint runs at once at most [default: 256].
+    #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
+    pub check_concurrency: Option<usize>,
+    /// The vault key for check secrets: 32 random bytes in base64
+    /// (`openssl rand -base64 32`). Prefer the environment variable.
+    #[arg(long, env = "SIGHTLINE_VAULT_KEY", hide_env_values = true)]
+    pub vault_key: Option<String>,
 }
 
 /// A network (`10.0.0.0/8`) or a single address (`127.0.0.1`).
@@ -219,6 +229,9 @@ struct ServerSection {
     rum_address_rate: Option<NonZeroU32>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     rum_retention: Option<Duration>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    result_retention: Option<Duration>,
+    check_concurrency: Option<usize>,
 }
 
 /// Settings after every source has had its say.
@@ -248,6 +261,12 @@ pub struct Settings {
     pub rum_address_rate: Option<NonZeroU32>,
     /// How long raw page views are kept.
     pub rum_retention: Duration,
+    /// How long raw check results are kept.
+    pub result_retention: Duration,
+    /// Checks run at once by the local checkpoint.
+    pub check_concurrency: usize,
+    /// The vault key, from the flag or the environment only (never the file).
+    pub vault_key: Option<String>,
 }
 
 /// The default listen address.
@@ -324,6 +343,15 @@ impl Settings {
                 .and_then(|s| s.rum_retention)
                 .or(server.rum_retention)
                 .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+            result_retention: serve
+                .and_then(|s| s.result_retention)
+                .or(server.result_retention)
+                .unwrap_or(Duration::from_secs(90 * 24 * 3600)),
+            check_concurrency: serve
+                .and_then(|s| s.check_concurrency)
+                .or(server.check_concurrency)
+                .unwrap_or(256),
+            vault_key: serve.and_then(|s| s.vault_key.clone()),
         })
     }
 

@@ -107,6 +107,8 @@ pub struct Principal {
     pub role: Role,
     /// How they proved it.
     pub credential: Credential,
+    /// For an agent token: the one checkpoint it acts for.
+    pub checkpoint_id: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for Principal {
@@ -144,6 +146,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
             user,
             role: token.role,
             credential: Credential::Token(token.id),
+            checkpoint_id: token.checkpoint_id,
         });
     }
     let secret = session_cookie(&parts.headers).ok_or(ApiError::Unauthenticated)?;
@@ -156,6 +159,7 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
         role: user.role,
         user,
         credential: Credential::Session,
+        checkpoint_id: None,
     })
 }
 

@@ -6,6 +6,7 @@ use sightline_rum::enrich::{Enricher, GeoIp};
 use sightline_rum::writer::WriterTask;
 use sightline_rum::{Collector, CollectorConfig};
 use sightline_store::Store;
+use sightline_synthetic::{Prober, ProberConfig, Synthetic, SyntheticConfig, Vault};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -36,6 +37,12 @@ pub struct ServerConfig {
     pub collector: CollectorConfig,
     /// How long raw page views are kept (rollups are kept beyond).
     pub rum_retention: Duration,
+    /// How synthetic monitoring runs in this process.
+    pub synthetic: SyntheticConfig,
+    /// What the check runners trust beyond the system's roots.
+    pub prober: ProberConfig,
+    /// The vault key (32 bytes, base64); without it no secret can be stored.
+    pub vault_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -51,6 +58,9 @@ impl Default for ServerConfig {
             geoip_db: None,
             collector: CollectorConfig::default(),
             rum_retention: Duration::from_secs(30 * 24 * 3600),
+            synthetic: SyntheticConfig::default(),
+            prober: ProberConfig::default(),
+            vault_key: None,
         }
     }
 }
@@ -84,6 +94,8 @@ pub struct SharedState {
     pub request_permits: Arc<tokio::sync::Semaphore>,
     /// The RUM collector.
     pub collector: Arc<Collector>,
+    /// The scheduler, local checkpoint and result path of synthetic monitoring.
+    pub synthetic: Arc<Synthetic>,
     /// The collector's page-view writer, awaited at shutdown.
     writer_task: Arc<Mutex<Option<WriterTask>>>,
 }
@@ -97,14 +109,39 @@ pub enum StartError {
     /// The embedded User-Agent rules do not load.
     #[error(transparent)]
     UserAgentRules(#[from] sightline_rum::enrich::RulesError),
+    /// The check runners cannot be set up.
+    #[error("cannot set up synthetic checks: {0}")]
+    Prober(#[from] sightline_synthetic::ProberError),
+    /// The vault key is unusable.
+    #[error(transparent)]
+    Vault(#[from] sightline_synthetic::VaultError),
+    /// The database failed while starting.
+    #[error("cannot start synthetic monitoring: {0}")]
+    Store(#[from] sightline_store::StoreError),
 }
 
 impl AppState {
     /// State for a server on `store` with `config`. Starts the RUM
-    /// collector's writer, so it must run inside the async runtime.
-    pub fn new(store: Store, config: ServerConfig) -> Result<Self, StartError> {
+    /// collector's writer and synthetic monitoring (scheduler and local
+    /// checkpoint).
+    pub async fn new(store: Store, config: ServerConfig) -> Result<Self, StartError> {
         let geo = config.geoip_db.as_deref().map(GeoIp::open).transpose()?;
         let enricher = Enricher::new(geo)?;
+        let prober = Prober::new(config.prober.clone(), store.clock())?;
+        let vault = config
+            .vault_key
+            .as_deref()
+            .filter(|key| !key.trim().is_empty())
+            .map(Vault::from_base64)
+            .transpose()?;
+        let synthetic = Synthetic::start(
+            store.clone(),
+            store.clock(),
+            prober,
+            vault,
+            &config.synthetic,
+        )
+        .await?;
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
@@ -113,6 +150,7 @@ impl AppState {
             )),
             metrics: Arc::new(Metrics::default()),
             collector: Arc::new(collector),
+            synthetic: Arc::new(synthetic),
             writer_task: Arc::new(Mutex::new(Some(writer_task))),
             config: Arc::new(config),
             store,
@@ -121,6 +159,7 @@ impl AppState {
 
     /// Stops the collector and waits until every queued page view is stored.
     pub async fn drain(&self) {
+        self.synthetic.stop();
         self.collector.close();
         let task = self
             .writer_task

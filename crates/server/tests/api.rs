@@ -14,11 +14,17 @@ use std::sync::Arc;
 mod browser;
 #[path = "api/collector.rs"]
 mod collector;
+#[path = "api/synthetic.rs"]
+mod synthetic;
 use browser::real_chromium_page_views_arrive_with_plausible_metrics;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
     beacons_become_enriched_page_views, countries_come_from_the_database_behind_trusted_proxies,
     the_script_is_small_compressed_and_cached,
+};
+use synthetic::{
+    agents_lease_and_report_for_their_checkpoint_only,
+    monitors_run_report_results_uptime_and_confirmed_downtime, secrets_are_sealed_and_never_shown,
 };
 
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
@@ -54,7 +60,7 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
-        let state = AppState::new(store.clone(), config).unwrap();
+        let state = AppState::new(store.clone(), config).await.unwrap();
         let task = tokio::spawn(sightline_server::serve(listener, state, async {
             let _ = signal.await;
         }));
@@ -175,6 +181,9 @@ on_both_backends!(
     the_script_is_small_compressed_and_cached,
     real_chromium_page_views_arrive_with_plausible_metrics,
     countries_come_from_the_database_behind_trusted_proxies,
+    monitors_run_report_results_uptime_and_confirmed_downtime,
+    secrets_are_sealed_and_never_shown,
+    agents_lease_and_report_for_their_checkpoint_only,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -176,7 +176,7 @@ impl Store {
             return Ok(0);
         }
         let now = self.now().as_millis();
-        write!(self.backend, |pool| {
+        write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
             let mut moved = 0;
             for plan in plans {
@@ -214,14 +214,15 @@ impl Store {
             }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(moved)
-        })
+        }
+        .await)
         .map_err(StoreError::from)
     }
 
     /// Queues checks outside the schedule (a run asked for by hand).
     pub async fn enqueue_jobs(&self, jobs: &[NewJob]) -> Result<()> {
         let now = self.now().as_millis();
-        write!(self.backend, |pool| {
+        write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
             for job in jobs {
                 sqlx::query(INSERT_JOB)
@@ -234,7 +235,8 @@ impl Store {
                     .await?;
             }
             tx.commit().await
-        })
+        }
+        .await)
         .map_err(|error| match &error {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::UnknownReference {
@@ -294,7 +296,7 @@ impl Store {
                 leased_until,
             });
         }
-        let won: Vec<bool> = write!(self.backend, |pool| {
+        let won: Vec<bool> = write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
             let mut won = Vec::with_capacity(candidates.len());
             for job in &candidates {
@@ -311,7 +313,8 @@ impl Store {
             }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(won)
-        })?;
+        }
+        .await)?;
         Ok(candidates
             .into_iter()
             .zip(won)
@@ -327,7 +330,7 @@ impl Store {
             return Ok(());
         }
         let now = self.now().as_millis();
-        write!(self.backend, |pool| {
+        write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
             for completion in completions {
                 bind_result!(&completion.result, now)
@@ -361,7 +364,8 @@ impl Store {
                 }
             }
             tx.commit().await
-        })
+        }
+        .await)
         .map_err(|error| match &error {
             sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
                 StoreError::UnknownReference {

@@ -124,6 +124,11 @@ impl Store {
         self.backend.close().await;
     }
 
+    /// The clock the store reads, for components that must agree with it.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
+    }
+
     /// The store's notion of now.
     pub fn now(&self) -> Timestamp {
         self.clock.now()

@@ -61,14 +61,6 @@ impl Vault {
         })
     }
 
-    /// The vault configured by [`KEY_VARIABLE`], if any.
-    pub fn from_environment() -> Result<Option<Self>, VaultError> {
-        match std::env::var(KEY_VARIABLE) {
-            Ok(key) if !key.trim().is_empty() => Self::from_base64(&key).map(Some),
-            _ => Ok(None),
-        }
-    }
-
     /// Seals and stores a secret. The name is bound into the seal, so a
     /// ciphertext copied to another name does not open.
     pub async fn put(&self, store: &Store, name: &str, value: &str) -> Result<(), VaultError> {

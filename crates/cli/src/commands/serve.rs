@@ -13,7 +13,6 @@ pub async fn run(settings: Settings) -> Result<()> {
     let store = open_store(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), "database ready");
     bootstrap_admin(&store).await?;
-    store.ensure_checkpoint("local").await?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -34,9 +33,17 @@ pub async fn run(settings: Settings) -> Result<()> {
         geoip_db: settings.geoip_db.clone(),
         collector,
         rum_retention: settings.rum_retention,
+        synthetic: sightline_synthetic::SyntheticConfig {
+            enabled: true,
+            concurrency: settings.check_concurrency,
+            result_retention: settings.result_retention,
+        },
+        vault_key: settings.vault_key.clone(),
         ..ServerConfig::default()
     };
-    let state = AppState::new(store, config).context("cannot start the server")?;
+    let state = AppState::new(store, config)
+        .await
+        .context("cannot start the server")?;
     sightline_server::serve(listener, state, shutdown_signal())
         .await
         .context("the server failed")?;

@@ -2,11 +2,14 @@
 //! shapes; this module puts them together with the OpenAPI document and the
 //! authentication gate in front of `/api/v1`.
 
+mod checkpoints;
 mod health;
+mod maintenance;
 mod monitors;
 mod openapi;
 mod rum;
 mod script;
+mod secrets;
 mod session;
 mod site_rum;
 mod sites;
@@ -43,7 +46,10 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "users", description = "People who log in"),
         (name = "tokens", description = "API tokens for scripts and agents"),
         (name = "sites", description = "Websites measured by real-user monitoring"),
-        (name = "monitors", description = "Synthetic checks"),
+        (name = "monitors", description = "Synthetic checks, their results and uptime"),
+        (name = "maintenance", description = "Maintenance windows: results recorded, not counted"),
+        (name = "secrets", description = "The vault: secrets checks use as {{secrets.NAME}}"),
+        (name = "checkpoints", description = "Where checks run, and the protocol agents lease and report with"),
         (name = "rum", description = "Real-user monitoring: the beacon collector"),
     )
 )]
@@ -93,7 +99,10 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(tokens::router())
                 .merge(sites::router())
                 .merge(site_rum::router())
-                .merge(monitors::router()),
+                .merge(monitors::router())
+                .merge(maintenance::router())
+                .merge(secrets::router())
+                .merge(checkpoints::router()),
         )
 }
 
@@ -132,8 +141,16 @@ pub(crate) async fn require_auth(
         Ok(principal) => principal,
         Err(error) => return error.into_response(),
     };
+    let agent_path = parts.uri.path().starts_with("/api/v1/checkpoints/");
+    if principal.checkpoint_id.is_some() && !agent_path {
+        return ApiError::Forbidden(
+            "an agent token may only use its checkpoint's protocol".to_owned(),
+        )
+        .into_response();
+    }
     let reads_only = parts.method == Method::GET || parts.method == Method::HEAD;
-    if !reads_only && !principal.role.can_write() && !is_self_service(parts.uri.path()) {
+    let agent = agent_path && principal.checkpoint_id.is_some();
+    if !reads_only && !principal.role.can_write() && !is_self_service(parts.uri.path()) && !agent {
         return ApiError::Forbidden("viewers can read but not change anything".to_owned())
             .into_response();
     }
@@ -153,6 +170,46 @@ pub(crate) fn request_span(request: &Request) -> tracing::Span {
 pub(crate) fn parse_id(text: &str) -> Result<i64, ApiError> {
     text.parse()
         .map_err(|_| ApiError::invalid("id", format!("`{text}` is not an id")))
+}
+
+/// Reads a time parameter given as RFC 3339 or Unix milliseconds.
+pub(crate) fn time_param(
+    params: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<sightline_core::Timestamp>, ApiError> {
+    let Some(text) = params.get(name) else {
+        return Ok(None);
+    };
+    if let Ok(millis) = text.parse::<i64>() {
+        return Ok(Some(sightline_core::Timestamp::from_millis(millis)));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| {
+            Some(sightline_core::Timestamp::from_millis(
+                time.timestamp_millis(),
+            ))
+        })
+        .map_err(|_| ApiError::BadQuery {
+            field: name.to_owned(),
+            message: format!("`{text}` is neither an RFC 3339 time nor Unix milliseconds"),
+        })
+}
+
+/// Refuses query parameters other than `allowed`.
+pub(crate) fn only_params(
+    params: &std::collections::HashMap<String, String>,
+    allowed: &[&str],
+) -> Result<(), ApiError> {
+    match params.keys().find(|name| !allowed.contains(&name.as_str())) {
+        Some(name) => Err(ApiError::BadQuery {
+            field: name.clone(),
+            message: format!(
+                "unknown parameter `{name}`; expected {}",
+                allowed.join(", ")
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Removes the read-only keys a GET answer carries, so that what was read

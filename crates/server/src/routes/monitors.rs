@@ -1,25 +1,38 @@
 //! Monitors: create, read, change and remove synthetic checks.
 
-use super::{parse_id, without_read_only};
+use super::{only_params, parse_id, time_param, without_read_only};
 use crate::auth::Principal;
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::JsonDocument;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use sightline_core::MonitorSpec;
-use sightline_store::Monitor;
+use sightline_core::monitor::CheckReport;
+use sightline_store::{CheckResult, Monitor};
+use std::collections::HashMap;
+use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_monitors, create_monitor))
         .routes(routes!(get_monitor, replace_monitor, delete_monitor))
+        .routes(routes!(monitor_results))
+        .routes(routes!(monitor_uptime))
+        .routes(routes!(run_monitor))
 }
 
-const READ_ONLY: &[&str] = &["id", "site_id", "status", "created_at", "updated_at"];
+const READ_ONLY: &[&str] = &[
+    "id",
+    "site_id",
+    "status",
+    "status_since",
+    "created_at",
+    "updated_at",
+];
 
 /// A monitor as the API shows it: its document plus what the server adds.
 /// What a GET answers can be PUT back unchanged.
@@ -29,8 +42,11 @@ struct MonitorView {
     id: i64,
     /// The linked RUM site's id.
     site_id: Option<i64>,
-    /// `up`, `degraded`, `down`, `unknown`, `paused` or `maintenance`.
+    /// `up`, `degraded`, `down`, `unknown`, `paused` or `maintenance`;
+    /// only a confirmed failure makes it `down`.
     status: String,
+    /// Since when (RFC 3339).
+    status_since: Option<String>,
     /// The monitor as configured.
     #[serde(flatten)]
     spec: MonitorSpec,
@@ -51,6 +67,7 @@ impl From<Monitor> for MonitorView {
             id: monitor.id,
             site_id: monitor.site_id,
             status,
+            status_since: monitor.status_since.map(|at| at.to_rfc3339()),
             spec: monitor.spec,
             created_at: monitor.created_at.to_rfc3339(),
             updated_at: monitor.updated_at.to_rfc3339(),
@@ -82,6 +99,7 @@ async fn create_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<(StatusCode, Json<MonitorView>)> {
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    runnable(&state, &spec)?;
     let monitor = state.store.create_monitor(&spec).await?;
     Ok((StatusCode::CREATED, Json(monitor.into())))
 }
@@ -113,6 +131,7 @@ async fn replace_monitor(
 ) -> ApiResult<Json<MonitorView>> {
     let id = parse_id(&id)?;
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    runnable(&state, &spec)?;
     Ok(Json(state.store.update_monitor(id, &spec).await?.into()))
 }
 
@@ -126,4 +145,254 @@ async fn delete_monitor(
 ) -> ApiResult<StatusCode> {
     state.store.delete_monitor(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One check result as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct ResultView {
+    /// Stable id.
+    id: i64,
+    /// The checkpoint that ran it.
+    checkpoint: String,
+    /// The due time it answers (RFC 3339).
+    due_at: String,
+    /// When it started (RFC 3339).
+    started_at: String,
+    /// 0 for the scheduled run, 1 and up for confirmation re-runs.
+    attempt: i64,
+    /// Ran in a maintenance window: recorded, not counted.
+    in_maintenance: bool,
+    /// A failure a re-run confirmed.
+    confirmed_error: bool,
+    /// What the check found: outcome, problem, status, timings, detail.
+    #[serde(flatten)]
+    report: CheckReport,
+}
+
+impl ResultView {
+    fn new(stored: CheckResult, checkpoints: &HashMap<i64, String>) -> Self {
+        let result = stored.result;
+        ResultView {
+            id: stored.id,
+            checkpoint: checkpoints
+                .get(&result.checkpoint_id)
+                .cloned()
+                .unwrap_or_default(),
+            due_at: result.due_at.to_rfc3339(),
+            started_at: result.started_at.to_rfc3339(),
+            attempt: result.attempt,
+            in_maintenance: result.in_maintenance,
+            confirmed_error: result.confirmed_error,
+            report: result.report,
+        }
+    }
+}
+
+async fn checkpoint_names(state: &AppState) -> ApiResult<HashMap<i64, String>> {
+    Ok(state
+        .store
+        .list_checkpoints()
+        .await?
+        .into_iter()
+        .map(|checkpoint| (checkpoint.id, checkpoint.name))
+        .collect())
+}
+
+/// A monitor's results, newest first.
+#[utoipa::path(get, path = "/monitors/{id}/results", tag = "monitors",
+    params(
+        ("id" = i64, Path),
+        ("from" = Option<String>, Query, description = "start, RFC 3339 or Unix ms (default: 24 h before `to`)"),
+        ("to" = Option<String>, Query, description = "end, RFC 3339 or Unix ms (default: now)"),
+        ("limit" = Option<i64>, Query, description = "at most this many (default 100, at most 1000)")
+    ),
+    responses((status = 200, body = Vec<ResultView>), (status = 404, body = ErrorBody)))]
+async fn monitor_results(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Vec<ResultView>>> {
+    only_params(&params, &["from", "to", "limit"])?;
+    let monitor = state.store.monitor(parse_id(&id)?).await?;
+    let to = time_param(&params, "to")?
+        .unwrap_or_else(|| state.store.now().plus(Duration::from_millis(1)));
+    let from =
+        time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(86_400)));
+    let limit = match params.get("limit") {
+        None => 100,
+        Some(text) => match text.parse::<i64>() {
+            Ok(limit) if (1..=1000).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::BadQuery {
+                    field: "limit".to_owned(),
+                    message: format!("`{text}` is not a number from 1 to 1000"),
+                });
+            }
+        },
+    };
+    let names = checkpoint_names(&state).await?;
+    let results = state
+        .store
+        .check_results(monitor.id, from, to, limit)
+        .await?;
+    Ok(Json(
+        results
+            .into_iter()
+            .map(|stored| ResultView::new(stored, &names))
+            .collect(),
+    ))
+}
+
+/// Response-time percentiles, in milliseconds.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ResponsePercentiles {
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+}
+
+/// Uptime over a period: an SLA report counting confirmed errors only.
+#[derive(Serialize, utoipa::ToSchema)]
+struct UptimeView {
+    /// Start of the period (RFC 3339).
+    from: String,
+    /// End of the period (RFC 3339).
+    to: String,
+    /// Scheduled checks outside maintenance windows.
+    checks: i64,
+    /// Failures a re-run confirmed.
+    confirmed_errors: i64,
+    /// Checks slower than their degraded threshold.
+    degraded: i64,
+    /// The downtime the confirmed errors stand for, in milliseconds.
+    downtime_ms: i64,
+    /// Share of checks without a confirmed error; `null` without checks.
+    uptime_percent: Option<f64>,
+    /// Response times of the checks.
+    response_ms: ResponsePercentiles,
+}
+
+/// A monitor's uptime and response times over any period (default: the
+/// last 30 days), answered from hourly and daily summaries.
+#[utoipa::path(get, path = "/monitors/{id}/uptime", tag = "monitors",
+    params(
+        ("id" = i64, Path),
+        ("from" = Option<String>, Query, description = "start, RFC 3339 or Unix ms (default: 30 days before `to`)"),
+        ("to" = Option<String>, Query, description = "end, RFC 3339 or Unix ms (default: now)")
+    ),
+    responses((status = 200, body = UptimeView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn monitor_uptime(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<UptimeView>> {
+    only_params(&params, &["from", "to"])?;
+    let monitor = state.store.monitor(parse_id(&id)?).await?;
+    let to = time_param(&params, "to")?.unwrap_or_else(|| state.store.now());
+    let from =
+        time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(30 * 86_400)));
+    if from >= to {
+        return Err(ApiError::BadQuery {
+            field: "from".to_owned(),
+            message: "`from` must be before `to`".to_owned(),
+        });
+    }
+    let totals = state.store.check_totals(monitor.id, from, to).await?;
+    Ok(Json(UptimeView {
+        from: from.to_rfc3339(),
+        to: to.to_rfc3339(),
+        checks: totals.checks,
+        confirmed_errors: totals.confirmed_errors,
+        degraded: totals.degraded,
+        downtime_ms: totals.downtime_ms,
+        uptime_percent: totals.uptime_percent(),
+        response_ms: ResponsePercentiles {
+            p50: totals.response_ms.quantile(0.50),
+            p95: totals.response_ms.quantile(0.95),
+            p99: totals.response_ms.quantile(0.99),
+        },
+    }))
+}
+
+/// Runs a monitor now from each of its checkpoints (admins only) and
+/// answers with the results once they are in; 202 with those in so far when
+/// remote checkpoints take part or the checks outlast the request.
+#[utoipa::path(post, path = "/monitors/{id}/run", tag = "monitors", params(("id" = i64, Path)),
+    responses(
+        (status = 200, description = "the results", body = Vec<ResultView>),
+        (status = 202, description = "queued; the results are not in yet", body = Vec<ResultView>),
+        (status = 404, body = ErrorBody)
+    ))]
+async fn run_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<Vec<ResultView>>)> {
+    let monitor = state.store.monitor(parse_id(&id)?).await?;
+    let due_at = state.synthetic.run_now(monitor.id).await?;
+    let expected = monitor.spec.settings.checkpoints.len();
+    // Remote agents take their jobs at their own pace: only a run that
+    // includes this server's own checkpoint is waited for, and never for
+    // longer than a request may take.
+    let runs_here = monitor
+        .spec
+        .settings
+        .checkpoints
+        .iter()
+        .any(|name| name == sightline_synthetic::runtime::LOCAL_CHECKPOINT);
+    let wait = if runs_here {
+        (monitor.spec.timeout() + Duration::from_secs(2)).min(
+            state
+                .config
+                .request_timeout
+                .saturating_sub(Duration::from_secs(2)),
+        )
+    } else {
+        Duration::ZERO
+    };
+    let give_up = tokio::time::Instant::now() + wait;
+    loop {
+        let found: Vec<CheckResult> = state
+            .store
+            .check_results(
+                monitor.id,
+                due_at,
+                state.store.now().plus(Duration::from_secs(3600)),
+                100,
+            )
+            .await?
+            .into_iter()
+            .filter(|stored| stored.result.due_at == due_at && stored.result.attempt == 0)
+            .collect();
+        let done = found.len() >= expected;
+        if done || tokio::time::Instant::now() >= give_up {
+            let names = checkpoint_names(&state).await?;
+            let status = if done {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            let views = found
+                .into_iter()
+                .map(|stored| ResultView::new(stored, &names))
+                .collect();
+            return Ok((status, Json(views)));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Refuses what cannot run here: a ping monitor where the system allows no
+/// ICMP sockets, so that it fails now and not silently on every check.
+fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
+    if spec.settings.enabled && matches!(spec.check, sightline_core::CheckSpec::Ping(_)) {
+        state
+            .synthetic
+            .prober()
+            .ping_available()
+            .map_err(|reason| ApiError::invalid("type", reason))?;
+    }
+    Ok(())
 }

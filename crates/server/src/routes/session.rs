@@ -106,6 +106,7 @@ async fn log_in(
         role: user.role,
         user,
         credential: Credential::Session,
+        checkpoint_id: None,
     });
     Ok((
         AppendHeaders([(header::SET_COOKIE, cookie)]),

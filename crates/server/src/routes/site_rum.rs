@@ -36,20 +36,7 @@ fn scope(
     now: Timestamp,
     allowed_extra: &[&str],
 ) -> Result<Scope, ApiError> {
-    let time = |name: &str| -> Result<Option<Timestamp>, ApiError> {
-        let Some(text) = params.get(name) else {
-            return Ok(None);
-        };
-        if let Ok(millis) = text.parse::<i64>() {
-            return Ok(Some(Timestamp::from_millis(millis)));
-        }
-        chrono::DateTime::parse_from_rfc3339(text)
-            .map(|time| Some(Timestamp::from_millis(time.timestamp_millis())))
-            .map_err(|_| ApiError::BadQuery {
-                field: name.to_owned(),
-                message: format!("`{text}` is neither an RFC 3339 time nor Unix milliseconds"),
-            })
-    };
+    let time = |name: &str| super::time_param(params, name);
     let to = time("to")?.unwrap_or(now);
     let from = time("from")?.unwrap_or_else(|| to.minus(Duration::from_secs(24 * 3600)));
     if from >= to {

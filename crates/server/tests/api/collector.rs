@@ -480,6 +480,6 @@ pub(super) async fn countries_come_from_the_database_behind_trusted_proxies(kind
     };
     let store = TestDatabase::new(kind).await;
     let store = store.store(Arc::new(SystemClock)).await;
-    let error = AppState::new(store, broken).unwrap_err().to_string();
+    let error = AppState::new(store, broken).await.unwrap_err().to_string();
     assert!(error.contains("/nonexistent/country.mmdb"), "{error}");
 }

@@ -1,0 +1,172 @@
+//! Checkpoints and the protocol every checkpoint speaks: lease due checks,
+//! run them, report the results. The local checkpoint uses the same steps
+//! in-process; a remote agent uses these endpoints with a token bound to
+//! its checkpoint.
+
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::json::JsonDocument;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use sightline_core::MonitorSpec;
+use sightline_synthetic::JobReport;
+use sightline_synthetic::scheduler::LOOKAHEAD;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_checkpoints))
+        .routes(routes!(lease))
+        .routes(routes!(report))
+}
+
+/// A checkpoint as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CheckpointView {
+    /// Stable id.
+    id: i64,
+    /// Name, as monitors refer to it.
+    name: String,
+    /// When it last leased work or reported (RFC 3339), if ever.
+    last_seen_at: Option<String>,
+    /// The version its agent reported.
+    agent_version: Option<String>,
+}
+
+/// Every checkpoint.
+#[utoipa::path(get, path = "/checkpoints", tag = "checkpoints", responses((status = 200, body = Vec<CheckpointView>)))]
+async fn list_checkpoints(
+    State(state): State<AppState>,
+    _: Principal,
+) -> ApiResult<Json<Vec<CheckpointView>>> {
+    let checkpoints = state.store.list_checkpoints().await?;
+    Ok(Json(
+        checkpoints
+            .into_iter()
+            .map(|checkpoint| CheckpointView {
+                id: checkpoint.id,
+                name: checkpoint.name,
+                last_seen_at: checkpoint
+                    .last_seen_at
+                    .map(|at| sightline_core::Timestamp::from(at).to_rfc3339()),
+                agent_version: checkpoint.agent_version,
+            })
+            .collect(),
+    ))
+}
+
+/// What an agent asks for.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct LeaseRequest {
+    /// At most this many jobs (1 to 1000).
+    max: i64,
+    /// The agent's version, shown with the checkpoint.
+    #[serde(default)]
+    agent_version: Option<String>,
+}
+
+/// A leased job: what to check and for which due time.
+#[derive(Serialize, utoipa::ToSchema)]
+struct LeasedJobView {
+    /// Report with this id.
+    job_id: i64,
+    /// The monitor.
+    monitor_id: i64,
+    /// The due time (Unix ms); start the check then.
+    due_at: i64,
+    /// 0 for the scheduled run, 1 and up for confirmations.
+    attempt: i64,
+    /// Until when the lease holds (Unix ms).
+    leased_until: i64,
+    /// The monitor's settings.
+    spec: MonitorSpec,
+}
+
+/// The checkpoint a request may act for: a token bound to it, or an admin.
+async fn acting_checkpoint(state: &AppState, principal: &Principal, name: &str) -> ApiResult<i64> {
+    sightline_core::monitor::validate_checkpoint_name(name).map_err(|e| e.within("name"))?;
+    let checkpoint = state.store.ensure_checkpoint(name).await?;
+    let allowed = match principal.checkpoint_id {
+        Some(bound) => bound == checkpoint.id,
+        None => principal.role.can_write(),
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden(format!(
+            "this credential may not act for checkpoint `{name}`"
+        )));
+    }
+    Ok(checkpoint.id)
+}
+
+/// Leases due checks for a checkpoint (agent protocol, step 1).
+#[utoipa::path(post, path = "/checkpoints/{name}/lease", tag = "checkpoints", params(("name" = String, Path)),
+    request_body = LeaseRequest,
+    responses((status = 200, body = Vec<LeasedJobView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn lease(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<Json<Vec<LeasedJobView>>> {
+    let request: LeaseRequest = sightline_core::validation::from_json_value(document)?;
+    if !(1..=1000).contains(&request.max) {
+        return Err(ApiError::invalid("max", "must be between 1 and 1000"));
+    }
+    let checkpoint_id = acting_checkpoint(&state, &principal, &name).await?;
+    state
+        .store
+        .touch_checkpoint(checkpoint_id, request.agent_version.as_deref())
+        .await?;
+    let due_by = state.store.now().plus(LOOKAHEAD);
+    let jobs = state
+        .store
+        .lease_jobs(checkpoint_id, due_by, request.max)
+        .await?;
+    Ok(Json(
+        jobs.into_iter()
+            .map(|job| LeasedJobView {
+                job_id: job.id,
+                monitor_id: job.monitor_id,
+                due_at: job.due_at.as_millis(),
+                attempt: job.attempt,
+                leased_until: job.leased_until.as_millis(),
+                spec: job.spec,
+            })
+            .collect(),
+    ))
+}
+
+/// Reports finished checks (agent protocol, step 2). Reporting the same
+/// result twice stores it once.
+#[utoipa::path(post, path = "/checkpoints/{name}/results", tag = "checkpoints", params(("name" = String, Path)),
+    request_body = Vec<JobReport>,
+    responses((status = 204, description = "stored"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn report(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<StatusCode> {
+    let reports: Vec<JobReport> = sightline_core::validation::from_json_value(document)?;
+    let checkpoint_id = acting_checkpoint(&state, &principal, &name).await?;
+    state.store.touch_checkpoint(checkpoint_id, None).await?;
+    let mut with_specs = Vec::with_capacity(reports.len());
+    for report in reports {
+        match state.store.monitor(report.monitor_id).await {
+            Ok(monitor) => with_specs.push((report, monitor.spec)),
+            // Deleted while the agent ran it: nothing to store.
+            Err(sightline_store::StoreError::NotFound(_)) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    state
+        .synthetic
+        .coordinator()
+        .record(checkpoint_id, &name, &with_specs)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

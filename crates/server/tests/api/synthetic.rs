@@ -1,0 +1,428 @@
+//! Synthetic monitoring through the API: running a monitor, its results and
+//! uptime, confirmation before down, maintenance windows, the vault, and the
+//! checkpoint protocol a remote agent speaks.
+
+use super::{ADMIN, Auth, TestServer, VIEWER, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sightline_server::ServerConfig;
+use sightline_store::BackendKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// An HTTP target whose `/health` answers the status held in the returned cell.
+async fn target() -> (String, Arc<AtomicU16>) {
+    let status = Arc::new(AtomicU16::new(200));
+    let shared = status.clone();
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let status = shared.load(Ordering::SeqCst);
+            async move {
+                (
+                    axum::http::StatusCode::from_u16(status).unwrap(),
+                    format!("health {status}"),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/health", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, status)
+}
+
+async fn wait_for_status(server: &TestServer, auth: &Auth, id: i64, expected: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, monitor) = server
+            .call(Method::GET, &format!("/api/v1/monitors/{id}"), auth, None)
+            .await;
+        if monitor["status"] == expected {
+            return monitor;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "status stayed {}",
+            monitor["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub(super) async fn monitors_run_report_results_uptime_and_confirmed_downtime(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let viewer = Auth::Cookie(server.log_in(VIEWER).await);
+    let (url, health) = target().await;
+    let (status, monitor) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "health", "type": "http", "url": url, "every": "1h",
+                        "expect": {"status": [200], "body_contains": "health"}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{monitor}");
+    let id = monitor["id"].as_i64().unwrap();
+    let run = format!("/api/v1/monitors/{id}/run");
+
+    let (status, results) = server.call(Method::POST, &run, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    let first = &results[0];
+    assert_eq!(first["outcome"], "up", "{first}");
+    assert_eq!(
+        (first["checkpoint"].as_str(), first["attempt"].as_i64()),
+        (Some("local"), Some(0))
+    );
+    assert_eq!(first["status_code"], 200);
+    assert!(first["timings"]["connect_ms"].is_i64() && first["timings"]["first_byte_ms"].is_i64());
+    let (status, _) = server.call(Method::POST, &run, &viewer, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers cannot run checks");
+    wait_for_status(&server, &viewer, id, "up").await;
+
+    // The site breaks: the failure is confirmed by a re-run before the
+    // monitor goes down, and uptime counts the confirmed error.
+    health.store(503, Ordering::SeqCst);
+    let (status, results) = server.call(Method::POST, &run, &admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(results[0]["outcome"], "error");
+    assert_eq!(results[0]["problem"]["kind"], "status");
+    assert_eq!(
+        results[0]["problem"]["message"],
+        "expected status 200, got 503"
+    );
+    assert_eq!(results[0]["detail"]["body_excerpt"], "health 503");
+    let down = wait_for_status(&server, &viewer, id, "down").await;
+    assert!(down["status_since"].is_string());
+    let (status, listed) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/results"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(
+        (
+            listed[0]["attempt"].as_i64(),
+            listed[0]["confirmed_error"].as_bool()
+        ),
+        (Some(1), Some(true))
+    );
+    let (status, uptime) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/uptime"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{uptime}");
+    assert_eq!(
+        (
+            uptime["checks"].as_i64(),
+            uptime["confirmed_errors"].as_i64()
+        ),
+        (Some(2), Some(1))
+    );
+    assert_eq!(uptime["uptime_percent"], 50.0);
+    assert_eq!(uptime["downtime_ms"], 3_600_000);
+    assert!(uptime["response_ms"]["p50"].as_f64().unwrap() >= 0.0);
+
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/uptime?from=yesterday"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(body["field"], "from");
+    let (status, body) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/results?limit=0"),
+            &viewer,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("limit"))
+    );
+
+    // In a maintenance window, failures are recorded but not confirmed.
+    let (status, window) = server
+        .call(
+            Method::POST,
+            "/api/v1/maintenance-windows",
+            &admin,
+            Some(json!({"name": "deploy", "monitors": ["health"], "cron": "* * * * *", "duration": "1h"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{window}");
+    assert_eq!(window["active"], true);
+    let (status, results) = server.call(Method::POST, &run, &admin, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(results[0]["in_maintenance"], true);
+    wait_for_status(&server, &viewer, id, "maintenance").await;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/maintenance-windows",
+            &admin,
+            Some(json!({"name": "bad", "starts_at": "2026-12-01T03:00:00Z", "ends_at": "2026-12-01T02:00:00Z"})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "ends_at");
+    let window_id = window["id"].as_i64().unwrap();
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/maintenance-windows/{window_id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+pub(super) async fn secrets_are_sealed_and_never_shown(kind: BackendKind) {
+    // Without a key the vault refuses, saying how to set one.
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/API_KEY",
+            &admin,
+            Some(json!({"value": "s3cret-value"})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("SIGHTLINE_VAULT_KEY"),
+        "{body}"
+    );
+    server.stop().await;
+
+    let config = ServerConfig {
+        vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/API_KEY",
+            &admin,
+            Some(json!({"value": "s3cret-value"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/9lives",
+            &admin,
+            Some(json!({"value": "x"})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    let (status, listed) = server
+        .call(Method::GET, "/api/v1/secrets", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "API_KEY");
+    assert!(
+        !listed.to_string().contains("s3cret-value"),
+        "values are never returned"
+    );
+    let sealed = server.store.sealed_secrets().await.unwrap();
+    assert!(
+        !sealed[0]
+            .ciphertext
+            .windows(12)
+            .any(|w| w == b"s3cret-value"),
+        "stored encrypted"
+    );
+    let (status, _) = server
+        .call(Method::DELETE, "/api/v1/secrets/API_KEY", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    server.stop().await;
+}
+
+pub(super) async fn agents_lease_and_report_for_their_checkpoint_only(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, token) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "east agent", "role": "viewer", "checkpoint": "east"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let (status, monitor) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
+                        "every": "1h", "checkpoints": ["east"]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{monitor}");
+    let id = monitor["id"].as_i64().unwrap();
+    // Queue a run; the local checkpoint does not take east's job.
+    let monitor_id = id;
+    let due = server_run_now(&server, &admin, monitor_id).await;
+
+    let (status, jobs) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/east/lease",
+            &agent,
+            Some(json!({"max": 10, "agent_version": "0.1.0"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{jobs}");
+    let jobs = jobs.as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(
+        (jobs[0]["monitor_id"].as_i64(), jobs[0]["due_at"].as_i64()),
+        (Some(id), Some(due))
+    );
+    assert_eq!(jobs[0]["spec"]["type"], "tcp");
+    let (_, again) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/east/lease",
+            &agent,
+            Some(json!({"max": 10})),
+        )
+        .await;
+    assert_eq!(again, json!([]), "a leased job is not handed out twice");
+
+    let report = json!([{
+        "job_id": jobs[0]["job_id"], "monitor_id": id, "due_at": due, "attempt": 0,
+        "started_at": due + 3,
+        "report": {"outcome": "up", "duration_ms": 4, "timings": {"connect_ms": 1}}
+    }]);
+    for _ in 0..2 {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/api/v1/checkpoints/east/results",
+                &agent,
+                Some(report.clone()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let (_, results) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/results"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        results.as_array().unwrap().len(),
+        1,
+        "reported twice, stored once"
+    );
+    assert_eq!(results[0]["checkpoint"], "east");
+    let (_, checkpoints) = server
+        .call(Method::GET, "/api/v1/checkpoints", &admin, None)
+        .await;
+    let east = checkpoints
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "east")
+        .unwrap()
+        .clone();
+    assert_eq!(east["agent_version"], "0.1.0");
+
+    // The agent's token works for its checkpoint's protocol and nothing else.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/local/lease",
+            &agent,
+            Some(json!({"max": 1})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = server
+        .call(Method::GET, "/api/v1/monitors", &agent, None)
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/east/results",
+            &agent,
+            Some(json!([{"job_id": 1, "monitor_id": id}])),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    server.stop().await;
+}
+
+/// Queues a run without waiting for it (its checkpoint is remote) and
+/// returns its due time.
+async fn server_run_now(server: &TestServer, admin: &Auth, id: i64) -> i64 {
+    let before = server.store.now().as_millis();
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let jobs = server.store.pending_jobs(id).await.unwrap();
+    let due = jobs.last().unwrap().due_at.as_millis();
+    assert!(due >= before);
+    due
+}
