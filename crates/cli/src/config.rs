@@ -53,6 +53,24 @@ pub enum Command {
     /// Check one URL now and print the result with its timing breakdown;
     /// exits non-zero when the check fails.
     Check(CheckArgs),
+    /// Make the configuration match a YAML file of sites, monitors and
+    /// maintenance windows (create and update; delete too with --prune).
+    Apply {
+        /// The YAML file.
+        file: PathBuf,
+        /// Also delete what the file does not name.
+        #[arg(long)]
+        prune: bool,
+        /// Show what would change without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Write the configuration as a YAML file `apply` reads back unchanged.
+    Export {
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// Settings of `check`.
@@ -210,6 +228,14 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 struct ConfigFile {
     #[serde(default)]
     server: ServerSection,
+    // Declared configuration: read and applied by `serve` at start (see
+    // `as_code`), skipped here.
+    #[serde(default, rename = "sites")]
+    _sites: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "monitors")]
+    _monitors: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "maintenance_windows")]
+    _maintenance_windows: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -267,6 +293,9 @@ pub struct Settings {
     pub check_concurrency: usize,
     /// The vault key, from the flag or the environment only (never the file).
     pub vault_key: Option<String>,
+    /// The config file, whose declared sites, monitors and windows `serve`
+    /// applies at start.
+    pub config_file: Option<PathBuf>,
 }
 
 /// The default listen address.
@@ -352,6 +381,7 @@ impl Settings {
                 .or(server.check_concurrency)
                 .unwrap_or(256),
             vault_key: serve.and_then(|s| s.vault_key.clone()),
+            config_file: global.config.clone(),
         })
     }
 

@@ -1,6 +1,7 @@
 //! The `sightline` binary: one process that serves everything, plus the
 //! commands that manage its database, users and tokens.
 
+mod as_code;
 mod commands;
 mod config;
 

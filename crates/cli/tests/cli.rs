@@ -247,7 +247,8 @@ fn settings_come_from_flags_then_environment_then_the_file() {
 
 on_both_backends!(
     every_acknowledged_write_survives_sigterm_mid_burst,
-    users_and_tokens_are_managed_from_the_command_line
+    users_and_tokens_are_managed_from_the_command_line,
+    monitors_as_code_apply_idempotently_and_export_round_trips
 );
 
 async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) {
@@ -555,4 +556,113 @@ fn check_prints_the_timing_breakdown_and_fails_with_the_site() {
         "{}",
         text(&bad.stderr)
     );
+}
+
+const DECLARED: &str = "sites:
+  - name: shop
+    origins: [\"https://shop.example.com\"]
+monitors:
+  - name: shop home
+    type: http
+    url: https://shop.example.com/
+    every: 1m
+    site: shop
+    expect: { status: [200], body_contains: \"Add to cart\", max_response_ms: 2000 }
+  - name: mail
+    type: tcp
+    host: mail.example.com
+    port: 25
+    expect_banner: \"220\"
+maintenance_windows:
+  - name: nightly
+    cron: \"0 2 * * *\"
+    duration: 30m
+    tags: [shop]
+";
+
+async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = ["--database-url", database.url()];
+    let cli = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(db);
+        let output = run(dir.path(), &all, "");
+        (
+            output.status.success(),
+            text(&output.stdout),
+            text(&output.stderr),
+        )
+    };
+    let file = dir.path().join("sightline.yaml");
+    std::fs::write(&file, DECLARED).unwrap();
+    let path = file.to_str().unwrap();
+
+    let (ok, out, err) = cli(&["apply", path]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "created site `shop`\ncreated monitor `shop home`\ncreated monitor `mail`\n\
+         created maintenance window `nightly`\n4 changed, 0 unchanged\n"
+    );
+    let (ok, out, _) = cli(&["apply", path]);
+    assert!(ok);
+    assert_eq!(
+        out, "0 changed, 4 unchanged\n",
+        "applying twice changes nothing"
+    );
+
+    // What export writes applies as a no-op, and carries every setting.
+    let exported = dir.path().join("exported.yaml");
+    let (ok, _, err) = cli(&["export", "--output", exported.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, _) = cli(&["apply", exported.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(out, "0 changed, 4 unchanged\n");
+    let (_, printed, _) = cli(&["export"]);
+    assert_eq!(printed, std::fs::read_to_string(&exported).unwrap());
+    assert!(printed.contains("body_contains: Add to cart"), "{printed}");
+
+    // A change updates; a dry run changes nothing; prune deletes the rest.
+    std::fs::write(&file, DECLARED.replace("port: 25", "port: 587")).unwrap();
+    let (_, out, _) = cli(&["apply", "--dry-run", path]);
+    assert_eq!(out, "updated monitor `mail`\n1 would change, 3 unchanged\n");
+    let (_, out, _) = cli(&["apply", path]);
+    assert_eq!(out, "updated monitor `mail`\n1 changed, 3 unchanged\n");
+    let only_sites = dir.path().join("sites.yaml");
+    std::fs::write(&only_sites, DECLARED.split("monitors:").next().unwrap()).unwrap();
+    let (ok, out, _) = cli(&["apply", "--prune", only_sites.to_str().unwrap()]);
+    assert!(ok);
+    assert_eq!(
+        out,
+        "deleted maintenance window `nightly`\ndeleted monitor `mail`\n\
+         deleted monitor `shop home`\n3 changed, 1 unchanged\n"
+    );
+
+    // A broken file names the file, the line and the field, and changes nothing.
+    std::fs::write(
+        &file,
+        DECLARED.replace("status: [200]", "status: [200, 999]"),
+    )
+    .unwrap();
+    let (ok, out, err) = cli(&["apply", path]);
+    assert!(!ok);
+    assert_eq!(out, "");
+    assert!(
+        err.contains(&format!(
+            "{path}:10: monitors[0].expect.status[1]: 999 is not an HTTP status code (100-599)"
+        )),
+        "{err}"
+    );
+    std::fs::write(&file, DECLARED.replace("type: tcp", "type: smtp")).unwrap();
+    let (ok, _, err) = cli(&["apply", path]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{path}:12: monitors[1].type: unknown monitor type `smtp`"
+        )),
+        "{err}"
+    );
+    let (_, out, _) = cli(&["export"]);
+    assert!(!out.contains("monitors:"), "nothing was applied: {out}");
 }

@@ -57,6 +57,16 @@ pub fn new_secret() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A new site key. Site keys are public (they are in every page) but
+/// unguessable, so nobody can send beacons for a site they cannot see.
+pub fn new_site_key() -> String {
+    new_secret()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(20)
+        .collect()
+}
+
 /// What is stored for a secret: its SHA-256, hex. Secrets are random and
 /// long, so a fast hash is enough; a database leak reveals no usable secret.
 pub fn secret_hash(secret: &str) -> String {

@@ -17,7 +17,9 @@ mod metrics;
 mod routes;
 mod state;
 
-pub use auth::{TOKEN_PREFIX, hash_password, mint_token, new_secret, secret_hash, verify_password};
+pub use auth::{
+    TOKEN_PREFIX, hash_password, mint_token, new_secret, new_site_key, secret_hash, verify_password,
+};
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
 pub use sightline_rum::CollectorConfig;

@@ -28,6 +28,29 @@ pub async fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Check(args) => check::run(args).await,
+        Command::Apply {
+            file,
+            prune,
+            dry_run,
+        } => {
+            let declared = crate::as_code::Declared::read(file)?;
+            let store = open_store(&Settings::resolve(&cli.global, None)?).await?;
+            let result = apply(&store, &declared, *prune, *dry_run).await;
+            store.close().await;
+            result
+        }
+        Command::Export { output } => {
+            let store = open_store(&Settings::resolve(&cli.global, None)?).await?;
+            let result = crate::as_code::export(&store).await;
+            store.close().await;
+            let text = result?;
+            match output {
+                Some(path) => std::fs::write(path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => print!("{text}"),
+            }
+            Ok(())
+        }
         Command::Token(command) => {
             let store = open_store(&Settings::resolve(&cli.global, None)?).await?;
             let result = tokens::run(&store, command).await;
@@ -90,4 +113,25 @@ pub fn read_password(prompt: &str) -> Result<String> {
     sightline_core::user::validate_password(&password)
         .map_err(|e| anyhow::anyhow!("password {}", e.message))?;
     Ok(password)
+}
+
+/// Applies a declared configuration and says what changed (or, in a dry
+/// run, what would).
+async fn apply(
+    store: &Store,
+    declared: &crate::as_code::Declared,
+    prune: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let applied = crate::as_code::apply(store, declared, prune, dry_run).await?;
+    for change in &applied.changes {
+        println!("{change}");
+    }
+    let verb = if dry_run { "would change" } else { "changed" };
+    println!(
+        "{} {verb}, {} unchanged",
+        applied.changes.len(),
+        applied.unchanged
+    );
+    Ok(())
 }

@@ -13,6 +13,18 @@ pub async fn run(settings: Settings) -> Result<()> {
     let store = open_store(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), "database ready");
     bootstrap_admin(&store).await?;
+    if let Some(path) = &settings.config_file {
+        let declared = crate::as_code::Declared::read(path)?;
+        if !declared.is_empty() {
+            let applied = crate::as_code::apply(&store, &declared, false, false).await?;
+            tracing::info!(
+                file = %path.display(),
+                changed = applied.changes.len(),
+                unchanged = applied.unchanged,
+                "applied the declared configuration"
+            );
+        }
+    }
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

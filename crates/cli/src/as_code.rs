@@ -1,0 +1,424 @@
+//! Monitors as code: one YAML file describes sites, monitors and
+//! maintenance windows; `apply` makes the database match it (creating,
+//! updating and, with `--prune`, deleting), `export` writes the database
+//! back as such a file. Applying the same file twice changes nothing, and
+//! so does applying what `export` wrote.
+//!
+//! Values are read with serde_yaml_ng; where a value breaks a rule, the
+//! error names the file, the line (found with marked-yaml, which keeps
+//! where each node stands) and the field.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use sightline_core::{MaintenanceWindowSpec, MonitorSpec, SiteSpec, ValidationError};
+use sightline_store::{Store, StoreError};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+/// The sections a file may have. `server` holds the server's own settings
+/// and is read by `serve`, not applied.
+const SECTIONS: &[&str] = &["server", "sites", "monitors", "maintenance_windows"];
+
+/// What a file declares.
+#[derive(Debug, Default)]
+pub struct Declared {
+    sites: Vec<SiteSpec>,
+    monitors: Vec<MonitorSpec>,
+    windows: Vec<MaintenanceWindowSpec>,
+}
+
+/// A rule a file breaks, with where.
+#[derive(Debug)]
+pub struct FileError {
+    file: String,
+    line: Option<usize>,
+    field: String,
+    message: String,
+}
+
+impl fmt::Display for FileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for FileError {}
+
+impl Declared {
+    /// Whether the file declares anything to apply.
+    pub fn is_empty(&self) -> bool {
+        self.sites.is_empty() && self.monitors.is_empty() && self.windows.is_empty()
+    }
+
+    /// Reads and validates a file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Self::parse(&path.display().to_string(), &text)?)
+    }
+
+    /// Parses and validates the text of `file`.
+    pub fn parse(file: &str, text: &str) -> Result<Self, FileError> {
+        let error = |line: Option<usize>, field: &str, message: String| FileError {
+            file: file.to_owned(),
+            line,
+            field: field.to_owned(),
+            message,
+        };
+        if text.trim().is_empty() {
+            return Ok(Declared::default());
+        }
+        let document: Value = serde_yaml_ng::from_str(text).map_err(|e| {
+            let line = e.location().map(|at| at.line());
+            error(line, "", e.to_string())
+        })?;
+        let positions = marked_yaml::parse_yaml(0, text).ok();
+        let locate = |path: &str| positions.as_ref().and_then(|root| line_of(root, path));
+        let invalid = |section: &str, index: usize, e: ValidationError| {
+            let path =
+                sightline_core::validation::join_path(&format!("{section}[{index}]"), &e.field);
+            error(locate(&path), &path, e.message)
+        };
+        let Value::Object(sections) = document else {
+            return Err(error(
+                Some(1),
+                "",
+                "the file must be a mapping of sections".to_owned(),
+            ));
+        };
+        for key in sections.keys() {
+            if !SECTIONS.contains(&key.as_str()) {
+                return Err(error(
+                    locate(key),
+                    key,
+                    format!("unknown section; expected one of {}", SECTIONS.join(", ")),
+                ));
+            }
+        }
+        let list = |name: &str| -> Result<Vec<Value>, FileError> {
+            match sections.get(name) {
+                None | Some(Value::Null) => Ok(Vec::new()),
+                Some(Value::Array(items)) => Ok(items.clone()),
+                Some(_) => Err(error(locate(name), name, "must be a list".to_owned())),
+            }
+        };
+        let mut declared = Declared::default();
+        for (index, item) in list("sites")?.into_iter().enumerate() {
+            declared
+                .sites
+                .push(SiteSpec::from_json(item).map_err(|e| invalid("sites", index, e))?);
+        }
+        for (index, item) in list("monitors")?.into_iter().enumerate() {
+            declared
+                .monitors
+                .push(MonitorSpec::from_json(item).map_err(|e| invalid("monitors", index, e))?);
+        }
+        for (index, item) in list("maintenance_windows")?.into_iter().enumerate() {
+            declared.windows.push(
+                MaintenanceWindowSpec::from_json(item)
+                    .map_err(|e| invalid("maintenance_windows", index, e))?,
+            );
+        }
+        let duplicate = |section: &str, names: Vec<&str>| -> Result<(), FileError> {
+            let mut seen = BTreeSet::new();
+            for (index, name) in names.into_iter().enumerate() {
+                if !seen.insert(name) {
+                    let path = format!("{section}[{index}].name");
+                    return Err(error(
+                        locate(&path),
+                        &path,
+                        format!("`{name}` is named twice"),
+                    ));
+                }
+            }
+            Ok(())
+        };
+        duplicate(
+            "sites",
+            declared.sites.iter().map(|s| s.name.as_str()).collect(),
+        )?;
+        duplicate(
+            "monitors",
+            declared
+                .monitors
+                .iter()
+                .map(|m| m.settings.name.as_str())
+                .collect(),
+        )?;
+        duplicate(
+            "maintenance_windows",
+            declared.windows.iter().map(|w| w.name.as_str()).collect(),
+        )?;
+        Ok(declared)
+    }
+}
+
+/// The line (1-based) of the node at a field path like
+/// `monitors[2].expect.status[0]`, or of the deepest node on the way there
+/// that exists (a missing field is reported where its parent is).
+fn line_of(root: &marked_yaml::Node, path: &str) -> Option<usize> {
+    let mut node = root;
+    let mut line = node.span().start().map(|at| at.line());
+    for segment in path_segments(path) {
+        // A field is reported where its key stands; a list item where it starts.
+        let next = match (&segment, node) {
+            (Segment::Key(key), marked_yaml::Node::Mapping(mapping)) => mapping
+                .iter()
+                .find(|(name, _)| name.as_str() == key)
+                .map(|(name, value)| (name.span().start().map(|at| at.line()), value)),
+            (Segment::Index(index), marked_yaml::Node::Sequence(sequence)) => sequence
+                .get_node(*index)
+                .map(|item| (item.span().start().map(|at| at.line()), item)),
+            _ => None,
+        };
+        let Some((at, next)) = next else {
+            break;
+        };
+        node = next;
+        line = at.or(line);
+    }
+    line
+}
+
+enum Segment {
+    Key(String),
+    Index(usize),
+}
+
+fn path_segments(path: &str) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    for part in path.split('.').filter(|part| !part.is_empty()) {
+        let (key, mut rest) = match part.find('[') {
+            Some(at) => (&part[..at], &part[at..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            segments.push(Segment::Key(key.to_owned()));
+        }
+        while let Some(end) = rest.find(']') {
+            if let Ok(index) = rest[1..end].parse() {
+                segments.push(Segment::Index(index));
+            }
+            rest = &rest[end + 1..];
+        }
+    }
+    segments
+}
+
+/// What `apply` did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// `created monitor `x`` and the like, in order.
+    pub changes: Vec<String>,
+    /// How many declared objects were already as declared.
+    pub unchanged: usize,
+}
+
+/// Makes the database match `declared`; with `prune`, also deletes what it
+/// does not name. A dry run only says what it would change.
+pub async fn apply(
+    store: &Store,
+    declared: &Declared,
+    prune: bool,
+    dry_run: bool,
+) -> Result<Applied> {
+    let mut applied = Applied::default();
+    let sites = store.list_sites().await?;
+    for spec in &declared.sites {
+        match sites.iter().find(|site| site.spec.name == spec.name) {
+            None => {
+                if !dry_run {
+                    store
+                        .create_site(spec, &sightline_server::new_site_key())
+                        .await?;
+                }
+                applied
+                    .changes
+                    .push(format!("created site `{}`", spec.name));
+            }
+            Some(site) if site.spec == *spec => applied.unchanged += 1,
+            Some(site) => {
+                if !dry_run {
+                    store.update_site(site.id, spec).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("updated site `{}`", spec.name));
+            }
+        }
+    }
+    let monitors = store.list_monitors().await?;
+    for spec in &declared.monitors {
+        let existing = monitors
+            .iter()
+            .find(|m| m.spec.settings.name == spec.settings.name);
+        let result = match existing {
+            Some(monitor) if monitor.spec == *spec => {
+                applied.unchanged += 1;
+                continue;
+            }
+            None if dry_run => Ok("created"),
+            Some(_) if dry_run => Ok("updated"),
+            None => store.create_monitor(spec).await.map(|_| "created"),
+            Some(monitor) => store
+                .update_monitor(monitor.id, spec)
+                .await
+                .map(|_| "updated"),
+        };
+        let verb = result.map_err(|e| named(e, "monitor", &spec.settings.name))?;
+        applied
+            .changes
+            .push(format!("{verb} monitor `{}`", spec.settings.name));
+    }
+    let windows = store.list_maintenance_windows().await?;
+    for spec in &declared.windows {
+        match windows.iter().find(|w| w.spec.name == spec.name) {
+            None => {
+                if !dry_run {
+                    store.create_maintenance_window(spec).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("created maintenance window `{}`", spec.name));
+            }
+            Some(window) if window.spec == *spec => applied.unchanged += 1,
+            Some(window) => {
+                if !dry_run {
+                    store.update_maintenance_window(window.id, spec).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("updated maintenance window `{}`", spec.name));
+            }
+        }
+    }
+    if prune {
+        for window in windows {
+            if !declared.windows.iter().any(|w| w.name == window.spec.name) {
+                if !dry_run {
+                    store.delete_maintenance_window(window.id).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("deleted maintenance window `{}`", window.spec.name));
+            }
+        }
+        for monitor in monitors {
+            let name = &monitor.spec.settings.name;
+            if !declared.monitors.iter().any(|m| &m.settings.name == name) {
+                if !dry_run {
+                    store.delete_monitor(monitor.id).await?;
+                }
+                applied.changes.push(format!("deleted monitor `{name}`"));
+            }
+        }
+        for site in sites {
+            if !declared.sites.iter().any(|s| s.name == site.spec.name) {
+                if !dry_run {
+                    store.delete_site(site.id).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("deleted site `{}`", site.spec.name));
+            }
+        }
+    }
+    Ok(applied)
+}
+
+fn named(error: StoreError, what: &str, name: &str) -> anyhow::Error {
+    anyhow::anyhow!("{what} `{name}`: {error}")
+}
+
+/// The database's sites, monitors and maintenance windows as a file `apply`
+/// reads back unchanged.
+pub async fn export(store: &Store) -> Result<String> {
+    let sites: Vec<Value> = store
+        .list_sites()
+        .await?
+        .into_iter()
+        .map(|site| serde_json::to_value(site.spec))
+        .collect::<Result<_, _>>()?;
+    let monitors: Vec<Value> = store
+        .list_monitors()
+        .await?
+        .into_iter()
+        .map(|monitor| monitor.spec.to_json())
+        .collect();
+    let windows: Vec<Value> = store
+        .list_maintenance_windows()
+        .await?
+        .into_iter()
+        .map(|window| serde_json::to_value(window.spec))
+        .collect::<Result<_, _>>()?;
+    let mut document = serde_json::Map::new();
+    for (name, items) in [
+        ("sites", sites),
+        ("monitors", monitors),
+        ("maintenance_windows", windows),
+    ] {
+        if !items.is_empty() {
+            document.insert(name.to_owned(), Value::Array(items));
+        }
+    }
+    Ok(serde_yaml_ng::to_string(&Value::Object(document))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "sites:
+  - name: shop
+    origins: [\"https://shop.example.com\"]
+monitors:
+  - name: shop home
+    type: http
+    url: https://shop.example.com/
+    every: 1m
+    site: shop
+    expect:
+      status: [200, 999]
+";
+
+    #[test]
+    fn errors_name_the_file_line_and_field() {
+        let error = Declared::parse("monitors.yaml", FILE).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "monitors.yaml:11: monitors[0].expect.status[1]: 999 is not an HTTP status code (100-599)"
+        );
+        let missing =
+            Declared::parse("m.yaml", "monitors:\n  - name: x\n    type: http\n").unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "m.yaml:2: monitors[0].url: missing field `url`"
+        );
+        let unknown = Declared::parse("m.yaml", "monitor:\n  - name: x\n").unwrap_err();
+        assert!(
+            unknown
+                .to_string()
+                .starts_with("m.yaml:1: monitor: unknown section"),
+            "{unknown}"
+        );
+        let broken = Declared::parse("m.yaml", "monitors:\n  - name: [x\n").unwrap_err();
+        assert!(broken.to_string().starts_with("m.yaml:"), "{broken}");
+        let twice = Declared::parse(
+            "m.yaml",
+            "monitors:\n  - {name: a, type: tcp, host: x.test, port: 1}\n  - {name: a, type: tcp, host: y.test, port: 1}\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            twice.to_string(),
+            "m.yaml:3: monitors[1].name: `a` is named twice"
+        );
+    }
+}
