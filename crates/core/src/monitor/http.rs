@@ -36,7 +36,7 @@ pub struct HttpCheck {
     #[serde(default = "yes")]
     pub verify_tls: bool,
     /// What the response must look like.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "HttpExpect::is_unset")]
     pub expect: HttpExpect,
 }
 
@@ -142,6 +142,11 @@ impl HttpCheck {
 }
 
 impl HttpExpect {
+    /// Whether no condition is set (any 2xx passes).
+    pub fn is_unset(&self) -> bool {
+        *self == HttpExpect::default()
+    }
+
     pub(super) fn validate(&self) -> Result<(), ValidationError> {
         validate_status_codes("status", &self.status)?;
         if let Some(pattern) = &self.body_matches {
