@@ -43,9 +43,15 @@ pub fn join_path(parent: &str, child: &str) -> String {
 
 /// Parses a JSON document into `T`, reporting a type error, a missing field or
 /// an unknown field with the path where it happened.
+///
+/// Valid input is read once, by reference and without path tracking; only
+/// input that fails is read again to name the offending field.
 pub fn from_json_value<T: serde::de::DeserializeOwned>(
     value: serde_json::Value,
 ) -> Result<T, ValidationError> {
+    if let Ok(parsed) = T::deserialize(&value) {
+        return Ok(parsed);
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let field = if path == "." { String::new() } else { path };

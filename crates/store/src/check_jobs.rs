@@ -99,44 +99,47 @@ struct JobRow {
     spec: String,
 }
 
-const INSERT_JOB: &str = "INSERT INTO check_jobs (monitor_id, checkpoint_id, due_at, attempt, created_at) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING";
-
-pub(crate) const INSERT_RESULT: &str = "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
+/// The start of a multi-row insert of results (`VALUES` follows).
+const INSERT_RESULT_INTO: &str = "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
      error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
-     response_bytes, detail, in_maintenance, recorded_at, downtime_ms, confirmed_error) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) \
-     ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING";
+     response_bytes, detail, in_maintenance, recorded_at, downtime_ms, confirmed_error) ";
 
-/// Binds a result to [`INSERT_RESULT`].
-macro_rules! bind_result {
-    ($result:expr, $now:expr) => {{
-        let result: &NewCheckResult = $result;
-        let report = &result.report;
-        let timings = &report.timings;
-        sqlx::query(INSERT_RESULT)
-            .bind(result.monitor_id)
-            .bind(result.checkpoint_id)
-            .bind(result.due_at.as_millis())
-            .bind(result.attempt)
-            .bind(result.started_at.as_millis())
-            .bind(report.duration_ms)
-            .bind(report.outcome.as_str())
-            .bind(report.problem.as_ref().map(|p| p.kind.as_str()))
-            .bind(report.problem.as_ref().map(|p| p.message.clone()))
-            .bind(report.status_code.map(i64::from))
-            .bind(timings.dns_ms)
-            .bind(timings.connect_ms)
-            .bind(timings.tls_ms)
-            .bind(timings.first_byte_ms)
-            .bind(timings.download_ms)
-            .bind(report.response_bytes)
-            .bind((!report.detail.is_null()).then(|| report.detail.to_string()))
-            .bind(result.in_maintenance)
-            .bind($now)
-            .bind(result.downtime_ms)
-            .bind(result.confirmed_error)
-    }};
+/// Rows per multi-row statement, well under both databases' limits on bound
+/// parameters.
+const ROWS_PER_STATEMENT: usize = 1000;
+
+/// Inserts jobs within a transaction (a job already queued stays as it
+/// is). A macro, so that it expands for each backend's transaction type.
+macro_rules! insert_jobs {
+    ($tx:expr, $jobs:expr, $now:expr) => {
+        for chunk in $jobs.chunks(ROWS_PER_STATEMENT) {
+            let mut insert = sqlx::QueryBuilder::new(
+                "INSERT INTO check_jobs (monitor_id, checkpoint_id, due_at, attempt, created_at) ",
+            );
+            insert.push_values(chunk, |mut row, job: &&NewJob| {
+                row.push_bind(job.monitor_id)
+                    .push_bind(job.checkpoint_id)
+                    .push_bind(job.due_at.as_millis())
+                    .push_bind(job.attempt)
+                    .push_bind($now);
+            });
+            insert.push(" ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING");
+            insert.build().execute(&mut *$tx).await?;
+        }
+    };
+}
+
+/// A foreign-key failure means a monitor (or checkpoint) is gone.
+fn unknown_monitor(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::UnknownReference {
+                field: "monitor_id",
+                message: "the monitor or checkpoint does not exist".to_owned(),
+            }
+        }
+        _ => StoreError::Database(error),
+    }
 }
 
 impl Store {
@@ -178,42 +181,32 @@ impl Store {
         let now = self.now().as_millis();
         write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
-            let mut moved = 0;
-            for plan in plans {
-                let done = match plan.expected {
-                    Some(expected) => sqlx::query(
-                        "UPDATE monitors SET next_due_at = $1 WHERE id = $2 AND enabled AND next_due_at = $3",
-                    )
-                    .bind(plan.next.as_millis())
-                    .bind(plan.monitor_id)
-                    .bind(expected.as_millis())
-                    .execute(&mut *tx)
-                    .await?,
-                    None => sqlx::query(
-                        "UPDATE monitors SET next_due_at = $1 WHERE id = $2 AND enabled AND next_due_at IS NULL",
-                    )
-                    .bind(plan.next.as_millis())
-                    .bind(plan.monitor_id)
-                    .execute(&mut *tx)
-                    .await?,
-                };
-                if done.rows_affected() == 0 {
-                    continue;
-                }
-                moved += 1;
-                for job in &plan.jobs {
-                    sqlx::query(INSERT_JOB)
-                        .bind(job.monitor_id)
-                        .bind(job.checkpoint_id)
-                        .bind(job.due_at.as_millis())
-                        .bind(job.attempt)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
+            let mut moved = Vec::with_capacity(plans.len());
+            for chunk in plans.chunks(ROWS_PER_STATEMENT) {
+                // One compare-and-set for the whole chunk: each monitor moves
+                // only from the due time this scheduler read.
+                let mut update =
+                    sqlx::QueryBuilder::new("UPDATE monitors SET next_due_at = v.column3 FROM (");
+                update.push_values(chunk, |mut row, plan| {
+                    row.push_bind(plan.monitor_id)
+                        .push_bind(plan.expected.map(Timestamp::as_millis))
+                        .push_bind(plan.next.as_millis());
+                });
+                update.push(
+                    ") AS v WHERE monitors.id = v.column1 AND monitors.enabled \
+                     AND monitors.next_due_at IS NOT DISTINCT FROM v.column2 RETURNING monitors.id",
+                );
+                let ids: Vec<i64> = update.build_query_scalar().fetch_all(&mut *tx).await?;
+                moved.extend(ids);
             }
+            let jobs: Vec<&NewJob> = plans
+                .iter()
+                .filter(|plan| moved.contains(&plan.monitor_id))
+                .flat_map(|plan| &plan.jobs)
+                .collect();
+            insert_jobs!(tx, jobs, now);
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(moved)
+            Ok::<_, sqlx::Error>(moved.len())
         }
         .await)
         .map_err(StoreError::from)
@@ -222,30 +215,14 @@ impl Store {
     /// Queues checks outside the schedule (a run asked for by hand).
     pub async fn enqueue_jobs(&self, jobs: &[NewJob]) -> Result<()> {
         let now = self.now().as_millis();
+        let jobs: Vec<&NewJob> = jobs.iter().collect();
         write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
-            for job in jobs {
-                sqlx::query(INSERT_JOB)
-                    .bind(job.monitor_id)
-                    .bind(job.checkpoint_id)
-                    .bind(job.due_at.as_millis())
-                    .bind(job.attempt)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            insert_jobs!(tx, jobs, now);
             tx.commit().await
         }
         .await)
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::UnknownReference {
-                    field: "monitor_id",
-                    message: "the monitor or checkpoint does not exist".to_owned(),
-                }
-            }
-            _ => StoreError::Database(error),
-        })
+        .map_err(unknown_monitor)
     }
 
     /// Leases up to `limit` free jobs of a checkpoint due by `due_by`, each
@@ -296,85 +273,119 @@ impl Store {
                 leased_until,
             });
         }
-        let won: Vec<bool> = write!(self.backend, |pool| async {
-            let mut tx = pool.begin().await?;
-            let mut won = Vec::with_capacity(candidates.len());
+        // One compare-and-set for the batch, holding every job as long as
+        // the longest of them needs.
+        let leased_until = candidates
+            .iter()
+            .map(|job| job.leased_until)
+            .max()
+            .unwrap_or(now);
+        let won: Vec<i64> = write!(self.backend, |pool| async {
+            let mut update = sqlx::QueryBuilder::new("UPDATE check_jobs SET leased_until = ");
+            update.push_bind(leased_until.as_millis());
+            update.push(" WHERE (leased_until IS NULL OR leased_until < ");
+            update.push_bind(now.as_millis());
+            update.push(") AND id IN (");
+            let mut ids = update.separated(", ");
             for job in &candidates {
-                let done = sqlx::query(
-                    "UPDATE check_jobs SET leased_until = $1 \
-                     WHERE id = $2 AND (leased_until IS NULL OR leased_until < $3)",
-                )
-                .bind(job.leased_until.as_millis())
-                .bind(job.id)
-                .bind(now.as_millis())
-                .execute(&mut *tx)
-                .await?;
-                won.push(done.rows_affected() == 1);
+                ids.push_bind(job.id);
             }
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>(won)
+            update.push(") RETURNING id");
+            update.build_query_scalar().fetch_all(pool).await
         }
         .await)?;
         Ok(candidates
             .into_iter()
-            .zip(won)
-            .filter_map(|(job, won)| won.then_some(job))
+            .filter(|job| won.contains(&job.id))
+            .map(|job| LeasedJob {
+                leased_until,
+                ..job
+            })
             .collect())
     }
 
     /// Stores results with what they change, in one transaction: each
     /// result (idempotent per monitor, checkpoint, due time and attempt),
-    /// the job it completes, the follow-up jobs and the monitor's status.
+    /// the job it completes, the follow-up jobs and the monitors' statuses
+    /// (each monitor takes the status of its last result in the batch).
     pub async fn complete_jobs(&self, completions: &[Completion]) -> Result<()> {
         if completions.is_empty() {
             return Ok(());
         }
         let now = self.now().as_millis();
+        let done: Vec<i64> = completions.iter().filter_map(|c| c.job_id).collect();
+        let follow_up: Vec<&NewJob> = completions.iter().flat_map(|c| &c.follow_up).collect();
+        let mut statuses: Vec<(i64, &str, i64)> = Vec::new();
+        for completion in completions.iter().rev() {
+            let monitor_id = completion.result.monitor_id;
+            if let Some(status) = &completion.status {
+                if !statuses.iter().any(|(id, _, _)| *id == monitor_id) {
+                    statuses.push((
+                        monitor_id,
+                        status.as_str(),
+                        completion.result.started_at.as_millis(),
+                    ));
+                }
+            }
+        }
         write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
-            for completion in completions {
-                bind_result!(&completion.result, now)
-                    .execute(&mut *tx)
-                    .await?;
-                if let Some(job_id) = completion.job_id {
-                    sqlx::query("DELETE FROM check_jobs WHERE id = $1")
-                        .bind(job_id)
-                        .execute(&mut *tx)
-                        .await?;
+            for chunk in completions.chunks(ROWS_PER_STATEMENT / 8) {
+                let mut insert = sqlx::QueryBuilder::new(INSERT_RESULT_INTO);
+                insert.push_values(chunk, |mut row, completion| {
+                    let result = &completion.result;
+                    let report = &result.report;
+                    let timings = &report.timings;
+                    row.push_bind(result.monitor_id)
+                        .push_bind(result.checkpoint_id)
+                        .push_bind(result.due_at.as_millis())
+                        .push_bind(result.attempt)
+                        .push_bind(result.started_at.as_millis())
+                        .push_bind(report.duration_ms)
+                        .push_bind(report.outcome.as_str())
+                        .push_bind(report.problem.as_ref().map(|p| p.kind.as_str()))
+                        .push_bind(report.problem.as_ref().map(|p| p.message.clone()))
+                        .push_bind(report.status_code.map(i64::from))
+                        .push_bind(timings.dns_ms)
+                        .push_bind(timings.connect_ms)
+                        .push_bind(timings.tls_ms)
+                        .push_bind(timings.first_byte_ms)
+                        .push_bind(timings.download_ms)
+                        .push_bind(report.response_bytes)
+                        .push_bind((!report.detail.is_null()).then(|| report.detail.to_string()))
+                        .push_bind(result.in_maintenance)
+                        .push_bind(now)
+                        .push_bind(result.downtime_ms)
+                        .push_bind(result.confirmed_error);
+                });
+                insert.push(" ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING");
+                insert.build().execute(&mut *tx).await?;
+            }
+            for chunk in done.chunks(ROWS_PER_STATEMENT) {
+                let mut delete = sqlx::QueryBuilder::new("DELETE FROM check_jobs WHERE id IN (");
+                let mut ids = delete.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
                 }
-                for job in &completion.follow_up {
-                    sqlx::query(INSERT_JOB)
-                        .bind(job.monitor_id)
-                        .bind(job.checkpoint_id)
-                        .bind(job.due_at.as_millis())
-                        .bind(job.attempt)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                if let Some(status) = &completion.status {
-                    sqlx::query(
-                        "UPDATE monitors SET status = $1, status_since = $2 WHERE id = $3 AND status <> $1",
-                    )
-                    .bind(status)
-                    .bind(completion.result.started_at.as_millis())
-                    .bind(completion.result.monitor_id)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                delete.push(")");
+                delete.build().execute(&mut *tx).await?;
+            }
+            insert_jobs!(tx, follow_up, now);
+            for chunk in statuses.chunks(ROWS_PER_STATEMENT) {
+                let mut update = sqlx::QueryBuilder::new(
+                    "UPDATE monitors SET status = v.column2, status_since = v.column3 FROM (",
+                );
+                update.push_values(chunk, |mut row, (id, status, since)| {
+                    row.push_bind(*id).push_bind(*status).push_bind(*since);
+                });
+                update
+                    .push(") AS v WHERE monitors.id = v.column1 AND monitors.status <> v.column2");
+                update.build().execute(&mut *tx).await?;
             }
             tx.commit().await
         }
         .await)
-        .map_err(|error| match &error {
-            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                StoreError::UnknownReference {
-                    field: "monitor_id",
-                    message: "the monitor or checkpoint does not exist".to_owned(),
-                }
-            }
-            _ => StoreError::Database(error),
-        })
+        .map_err(unknown_monitor)
     }
 
     /// The jobs queued for a monitor, for tests and the UI's "pending" view.
