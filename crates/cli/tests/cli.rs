@@ -666,3 +666,60 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     let (_, out, _) = cli(&["export"]);
     assert!(!out.contains("monitors:"), "nothing was applied: {out}");
 }
+
+#[tokio::test]
+async fn serve_applies_the_declared_monitors_at_start_and_runs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "Add to cart" }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let config = dir.path().join("sightline.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "server:\n  listen: 127.0.0.1:0\nmonitors:\n  - name: shop home\n    type: http\n    url: {target}\n    every: 1h\n    expect: {{ body_contains: Add to cart }}\n"
+        ),
+    )
+    .unwrap();
+    let server = ServerProcess::start(
+        dir.path(),
+        &["--config", config.to_str().unwrap()],
+        &[
+            ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+            ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+        ],
+    );
+    let http = reqwest::Client::new();
+    let cookie = log_in(&http, &server).await;
+    let monitors: Value = http
+        .get(server.url("/api/v1/monitors"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(monitors[0]["name"], "shop home", "{monitors}");
+    let id = monitors[0]["id"].as_i64().unwrap();
+    let results: Value = http
+        .post(server.url(&format!("/api/v1/monitors/{id}/run")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(results[0]["outcome"], "up", "{results}");
+    assert_eq!(results[0]["checkpoint"], "local");
+    server.signal("TERM");
+    let (code, log) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, Some(0), "{log:?}");
+    assert!(
+        log.iter()
+            .any(|line| line.contains("applied the declared configuration")),
+        "{log:?}"
+    );
+}
