@@ -723,3 +723,27 @@ async fn serve_applies_the_declared_monitors_at_start_and_runs_them() {
         "{log:?}"
     );
 }
+
+#[test]
+fn check_runs_on_a_system_without_trusted_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = raw_http_server(vec![
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+    ]);
+    let empty = dir.path().join("no-roots.pem");
+    std::fs::write(&empty, "").unwrap();
+    let output = Command::new(BINARY)
+        .current_dir(dir.path())
+        .args(["check", &format!("http://127.0.0.1:{port}/")])
+        .env("SSL_CERT_FILE", &empty)
+        .env("SSL_CERT_DIR", dir.path().join("none"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    assert!(text(&output.stdout).starts_with("UP  HTTP 200"));
+}

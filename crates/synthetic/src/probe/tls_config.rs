@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub(crate) struct TlsSettings {
     provider: Arc<CryptoProvider>,
-    verifier: Arc<WebPkiServerVerifier>,
+    verifier: Arc<dyn ServerCertVerifier>,
     /// Verifies the server's chain and name.
     pub verified: Arc<ClientConfig>,
     /// Accepts any certificate (signatures are still checked).
@@ -24,9 +24,6 @@ pub(crate) struct TlsSettings {
 /// Why the TLS settings cannot be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    /// No trusted root certificate could be loaded.
-    #[error("no trusted root certificates: {0}")]
-    NoRoots(String),
     /// rustls refused the settings.
     #[error("TLS settings: {0}")]
     Rustls(#[from] rustls::Error),
@@ -43,15 +40,20 @@ impl TlsSettings {
         let native = rustls_native_certs::load_native_certs();
         roots.add_parsable_certificates(native.certs);
         roots.add_parsable_certificates(extra_roots.iter().cloned());
-        if roots.is_empty() {
-            return Err(TlsSetupError::NoRoots(format!(
-                "the system store gave none ({} errors) and none were added",
-                native.errors.len()
-            )));
-        }
-        let roots = Arc::new(roots);
-        let verifier =
-            WebPkiServerVerifier::builder_with_provider(roots.clone(), provider.clone()).build()?;
+        let verifier: Arc<dyn ServerCertVerifier> = if roots.is_empty() {
+            // Checks still run; every certificate they verify is reported
+            // as untrusted, saying why, rather than the server not starting.
+            tracing::warn!(
+                "no trusted root certificates: the system store gave none; \
+                 install the CA bundle (ca-certificates) for HTTPS checks to verify"
+            );
+            Arc::new(TrustNothing {
+                algorithms: provider.signature_verification_algorithms,
+            })
+        } else {
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .build()?
+        };
         let verified = Self::config(&provider, verifier.clone())?;
         let unverified = Self::config(
             &provider,
@@ -111,7 +113,7 @@ impl VerdictSlot {
 
 #[derive(Debug)]
 struct Recording {
-    inner: Arc<WebPkiServerVerifier>,
+    inner: Arc<dyn ServerCertVerifier>,
     slot: VerdictSlot,
 }
 
@@ -175,6 +177,50 @@ impl ServerCertVerifier for AcceptAny {
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// The verifier when the system has no trusted roots: every chain is
+/// untrusted, with the reason in words.
+#[derive(Debug)]
+struct TrustNothing {
+    algorithms: WebPkiSupportedAlgorithms,
+}
+
+impl ServerCertVerifier for TrustNothing {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(
+            "this system has no trusted root certificates (install ca-certificates)".to_owned(),
+        ))
     }
 
     fn verify_tls12_signature(
