@@ -388,6 +388,24 @@ impl Store {
         .map_err(unknown_monitor)
     }
 
+    /// Removes jobs due before `before` that no checkpoint holds: those of
+    /// a checkpoint no agent runs would otherwise pile up for ever. Returns
+    /// how many.
+    pub async fn delete_stale_jobs(&self, before: Timestamp) -> Result<u64> {
+        let now = self.now().as_millis();
+        Ok(write!(self.backend, |pool| {
+            sqlx::query(
+                "DELETE FROM check_jobs WHERE due_at < $1 \
+                 AND (leased_until IS NULL OR leased_until < $2)",
+            )
+            .bind(before.as_millis())
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?)
+    }
+
     /// The jobs queued for a monitor, for tests and the UI's "pending" view.
     pub async fn pending_jobs(&self, monitor_id: i64) -> Result<Vec<NewJob>> {
         let rows: Vec<(i64, i64, i64, i64)> = read!(self.backend, |pool| {

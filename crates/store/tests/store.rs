@@ -1176,6 +1176,24 @@ async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(k
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].result, confirmed, "newest first, stored as given");
 
+    // A job no checkpoint takes is dropped once stale; a held one stays.
+    let stale = NewJob {
+        due_at: first_due.minus(Duration::from_secs(7200)),
+        ..job.clone()
+    };
+    store
+        .enqueue_jobs(std::slice::from_ref(&stale))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_stale_jobs(first_due.minus(Duration::from_secs(3600)))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.pending_jobs(monitor.id).await.unwrap().is_empty());
+
     // Changing a monitor starts its schedule afresh; pausing takes it off.
     store
         .update_monitor(monitor.id, &monitor_spec("home", None))

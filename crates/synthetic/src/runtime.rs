@@ -169,6 +169,8 @@ const HISTORY_TICK: Duration = Duration::from_secs(60);
 /// Results stored this recently are not rolled yet (a transaction that
 /// took an id may not have committed).
 const SETTLE: Duration = Duration::from_secs(60);
+/// Checks no checkpoint has taken this long after their due time are dropped.
+const STALE_JOB: Duration = Duration::from_secs(3600);
 /// Results rolled per transaction.
 const ROLL_BATCH: i64 = 20_000;
 
@@ -188,6 +190,14 @@ async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Duration) 
                     break;
                 }
             }
+        }
+        match store.delete_stale_jobs(clock.now().minus(STALE_JOB)).await {
+            Ok(0) => {}
+            Ok(deleted) => tracing::warn!(
+                deleted,
+                "dropped checks no checkpoint took within an hour (is every checkpoint's agent running?)"
+            ),
+            Err(error) => tracing::warn!(%error, "dropping stale checks"),
         }
         match store
             .delete_check_results_before(clock.now().minus(retention))
