@@ -2,6 +2,7 @@
 //!
 //! `cargo xtask test` makes a fresh machine able to run every test and then
 //! runs them: it installs headless Chromium and chromedriver when missing,
+//! and the SMTP server the alerting tests send real e-mail to (aiosmtpd),
 //! starts (or installs, then starts) the PostgreSQL server the tests use when
 //! none answers, and runs the whole workspace's tests with
 //! cargo-nextest (or `cargo test` where nextest is missing). Each requirement
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
 /// Installs what the tests need, then runs them all.
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
+    ensure_smtp_server()?;
     let postgres_url = ensure_postgres()?;
     eprintln!("xtask: tests use PostgreSQL at {postgres_url}");
     let nextest = Command::new("cargo")
@@ -75,6 +77,26 @@ fn ensure_chromium() -> Result<(), String> {
         "apt-get",
         &["install", "-y", "-q", "chromium", "chromium-driver"],
     )
+}
+
+/// Makes sure the SMTP server the alerting tests start is installed: Debian's
+/// aiosmtpd, run by the system Python (`/usr/bin/python3 -m aiosmtpd`).
+fn ensure_smtp_server() -> Result<(), String> {
+    let python =
+        std::env::var("SIGHTLINE_SMTP_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".to_owned());
+    let installed = Command::new(&python)
+        .args(["-c", "import aiosmtpd"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if installed {
+        return Ok(());
+    }
+    eprintln!("xtask: installing the aiosmtpd SMTP server from the Debian packages");
+    if run("apt-get", &["install", "-y", "-q", "python3-aiosmtpd"]).is_err() {
+        run("apt-get", &["update", "-q"])?;
+        run("apt-get", &["install", "-y", "-q", "python3-aiosmtpd"])?;
+    }
+    Ok(())
 }
 
 /// Makes sure a PostgreSQL server answers and returns the URL to reach it.
