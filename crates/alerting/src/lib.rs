@@ -1,0 +1,8 @@
+//! Alerting: the outbox that every notification goes through and the
+//! senders that deliver it (e-mail over SMTP, webhooks).
+
+pub mod outbox;
+pub mod smtp;
+
+pub use outbox::{Deliverer, Delivery, OutboxConfig};
+pub use smtp::{Email, Mailer, SendError, SmtpSecurity, SmtpSettings};
