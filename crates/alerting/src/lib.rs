@@ -3,6 +3,8 @@
 
 pub mod outbox;
 pub mod smtp;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use outbox::{Deliverer, Delivery, OutboxConfig};
 pub use smtp::{Email, Mailer, SendError, SmtpSecurity, SmtpSettings};

@@ -101,7 +101,7 @@ impl Deliverer {
                         );
                         if self
                             .store
-                            .mark_notification_sent(notification.id, &self.owner)
+                            .mark_notification_sent(notification.id, &self.owner, &answer)
                             .await?
                         {
                             delivered += 1;

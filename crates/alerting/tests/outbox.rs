@@ -3,66 +3,14 @@
 //! after the server was down.
 
 use mailparse::MailHeaderMap;
+use sightline_alerting::testing::SmtpServer;
 use sightline_alerting::{Deliverer, Email, Mailer, OutboxConfig, SmtpSecurity, SmtpSettings};
 use sightline_store::testing::TestDatabase;
 use sightline_store::{
     BackendKind, Channel, NewNotification, NotificationStatus, Store, SystemClock, on_both_backends,
 };
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-/// A real SMTP server that keeps every message it receives.
-struct SmtpServer {
-    child: Child,
-    maildir: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SmtpServer {
-    fn start(port: u16) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let maildir = dir.path().join("mail");
-        let python =
-            std::env::var("SIGHTLINE_SMTP_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
-            .arg(&maildir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start aiosmtpd (cargo xtask test installs it)");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        SmtpServer {
-            child,
-            maildir,
-            _dir: dir,
-        }
-    }
-
-    /// The raw messages received so far.
-    fn received(&self) -> Vec<Vec<u8>> {
-        let Ok(entries) = std::fs::read_dir(self.maildir.join("new")) else {
-            return Vec::new();
-        };
-        entries
-            .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use std::time::Duration;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

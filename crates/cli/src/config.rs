@@ -139,6 +139,36 @@ pub struct ServeArgs {
     /// (`openssl rand -base64 32`). Prefer the environment variable.
     #[arg(long, env = "SIGHTLINE_VAULT_KEY", hide_env_values = true)]
     pub vault_key: Option<String>,
+    /// SMTP server for alert e-mail [default: none; e-mail waits in the outbox].
+    #[arg(long, env = "SIGHTLINE_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    /// SMTP port [default: 587 for starttls, 465 for tls, 25 for plain].
+    #[arg(long, env = "SIGHTLINE_SMTP_PORT")]
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` or `plain` [default: starttls].
+    #[arg(long, env = "SIGHTLINE_SMTP_SECURITY")]
+    pub smtp_security: Option<SmtpSecurityArg>,
+    /// SMTP login name.
+    #[arg(long, env = "SIGHTLINE_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    /// SMTP password. Prefer the environment variable.
+    #[arg(long, env = "SIGHTLINE_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// The sender of alert e-mail [default: `Sightline <sightline@SMTP_HOST>`].
+    #[arg(long, env = "SIGHTLINE_SMTP_FROM")]
+    pub smtp_from: Option<String>,
+}
+
+/// How the SMTP connection is protected, as written on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurityArg {
+    /// Upgrade with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption.
+    Plain,
 }
 
 /// A network (`10.0.0.0/8`) or a single address (`127.0.0.1`).
@@ -258,6 +288,12 @@ struct ServerSection {
     #[serde(default, with = "sightline_core::duration_text::option")]
     result_retention: Option<Duration>,
     check_concurrency: Option<usize>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_security: Option<SmtpSecurityArg>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_from: Option<String>,
 }
 
 /// Settings after every source has had its say.
@@ -296,6 +332,8 @@ pub struct Settings {
     /// The config file, whose declared sites, monitors and windows `serve`
     /// applies at start.
     pub config_file: Option<PathBuf>,
+    /// Where alert e-mail goes, if anywhere.
+    pub smtp: Option<sightline_alerting::SmtpSettings>,
 }
 
 /// The default listen address.
@@ -310,6 +348,7 @@ impl Settings {
             None => ConfigFile::default(),
         };
         let server = file.server;
+        let smtp = smtp_settings(serve, &server);
         let data_dir = global
             .data_dir
             .clone()
@@ -335,6 +374,7 @@ impl Settings {
             bail!("public_url `{public_url}` must start with http:// or https://");
         }
         Ok(Settings {
+            smtp,
             database_url,
             data_dir,
             listen,
@@ -389,6 +429,46 @@ impl Settings {
     pub fn uses_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// The SMTP settings from flags, environment and file, when a host is given.
+fn smtp_settings(
+    serve: Option<&ServeArgs>,
+    file: &ServerSection,
+) -> Option<sightline_alerting::SmtpSettings> {
+    use sightline_alerting::SmtpSecurity;
+    let host = serve
+        .and_then(|s| s.smtp_host.clone())
+        .or(file.smtp_host.clone())?;
+    let security = match serve.and_then(|s| s.smtp_security).or(file.smtp_security) {
+        Some(SmtpSecurityArg::Plain) => SmtpSecurity::Plain,
+        Some(SmtpSecurityArg::Tls) => SmtpSecurity::Tls,
+        Some(SmtpSecurityArg::Starttls) | None => SmtpSecurity::Starttls,
+    };
+    let default_port = match security {
+        SmtpSecurity::Plain => 25,
+        SmtpSecurity::Starttls => 587,
+        SmtpSecurity::Tls => 465,
+    };
+    Some(sightline_alerting::SmtpSettings {
+        port: serve
+            .and_then(|s| s.smtp_port)
+            .or(file.smtp_port)
+            .unwrap_or(default_port),
+        security,
+        username: serve
+            .and_then(|s| s.smtp_username.clone())
+            .or(file.smtp_username.clone()),
+        password: serve
+            .and_then(|s| s.smtp_password.clone())
+            .or(file.smtp_password.clone()),
+        from: serve
+            .and_then(|s| s.smtp_from.clone())
+            .or(file.smtp_from.clone())
+            .unwrap_or_else(|| format!("Sightline <sightline@{host}>")),
+        timeout: Duration::from_secs(30),
+        host,
+    })
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {
@@ -447,6 +527,43 @@ mod tests {
         let settings = Settings::resolve(&cli.global, serve_args(&cli)).unwrap();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:9001");
         assert_eq!(settings.public_url, "https://mon.example.com");
+    }
+
+    #[test]
+    fn smtp_settings_default_their_port_and_sender_from_the_security() {
+        let cli = parse(&["serve"]);
+        assert_eq!(
+            Settings::resolve(&cli.global, serve_args(&cli))
+                .unwrap()
+                .smtp,
+            None
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.yaml");
+        std::fs::write(
+            &path,
+            "server:\n  smtp_host: mail.example.com\n  smtp_username: alerts\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let cli = parse(&["serve", "--config", config, "--smtp-security", "tls"]);
+        let smtp = Settings::resolve(&cli.global, serve_args(&cli))
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!((smtp.host.as_str(), smtp.port), ("mail.example.com", 465));
+        assert_eq!(smtp.security, sightline_alerting::SmtpSecurity::Tls);
+        assert_eq!(smtp.username.as_deref(), Some("alerts"));
+        assert_eq!(smtp.from, "Sightline <sightline@mail.example.com>");
+        let cli = parse(&["serve", "--config", config, "--smtp-port", "2525"]);
+        let smtp = Settings::resolve(&cli.global, serve_args(&cli))
+            .unwrap()
+            .smtp
+            .unwrap();
+        assert_eq!(
+            (smtp.port, smtp.security),
+            (2525, sightline_alerting::SmtpSecurity::Starttls)
+        );
     }
 
     #[test]

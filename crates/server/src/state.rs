@@ -2,6 +2,7 @@
 
 use crate::login_limit::{LoginLimiter, LoginLimits};
 use crate::metrics::Metrics;
+use sightline_alerting::{Deliverer, Mailer, OutboxConfig, SmtpSettings};
 use sightline_rum::enrich::{Enricher, GeoIp};
 use sightline_rum::writer::WriterTask;
 use sightline_rum::{Collector, CollectorConfig};
@@ -43,6 +44,10 @@ pub struct ServerConfig {
     pub prober: ProberConfig,
     /// The vault key (32 bytes, base64); without it no secret can be stored.
     pub vault_key: Option<String>,
+    /// The SMTP server e-mail goes through; without it e-mail waits in the outbox.
+    pub smtp: Option<SmtpSettings>,
+    /// How the outbox is worked.
+    pub outbox: OutboxConfig,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +66,8 @@ impl Default for ServerConfig {
             synthetic: SyntheticConfig::default(),
             prober: ProberConfig::default(),
             vault_key: None,
+            smtp: None,
+            outbox: OutboxConfig::default(),
         }
     }
 }
@@ -96,6 +103,9 @@ pub struct SharedState {
     pub collector: Arc<Collector>,
     /// The scheduler, local checkpoint and result path of synthetic monitoring.
     pub synthetic: Arc<Synthetic>,
+    /// Tells the outbox sender that there is something to send.
+    pub outbox: Arc<tokio::sync::Notify>,
+    deliverer_task: tokio::task::JoinHandle<()>,
     /// The collector's page-view writer, awaited at shutdown.
     writer_task: Arc<Mutex<Option<WriterTask>>>,
 }
@@ -118,6 +128,9 @@ pub enum StartError {
     /// The database failed while starting.
     #[error("cannot start synthetic monitoring: {0}")]
     Store(#[from] sightline_store::StoreError),
+    /// The SMTP settings are unusable.
+    #[error("SMTP settings: {0}")]
+    Smtp(#[from] sightline_alerting::SendError),
 }
 
 impl AppState {
@@ -142,6 +155,10 @@ impl AppState {
             &config.synthetic,
         )
         .await?;
+        let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
+        let deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
+        let outbox = deliverer.waker();
+        let deliverer_task = tokio::spawn(deliverer.run());
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
@@ -151,6 +168,8 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             collector: Arc::new(collector),
             synthetic: Arc::new(synthetic),
+            outbox,
+            deliverer_task,
             writer_task: Arc::new(Mutex::new(Some(writer_task))),
             config: Arc::new(config),
             store,
@@ -160,6 +179,9 @@ impl AppState {
     /// Stops the collector and waits until every queued page view is stored.
     pub async fn drain(&self) {
         self.synthetic.stop();
+        // A send cut short keeps its lease until it runs out; it is sent
+        // again then, by this process after a restart or by another.
+        self.deliverer_task.abort();
         self.collector.close();
         let task = self
             .writer_task

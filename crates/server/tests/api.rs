@@ -10,12 +10,15 @@ use sightline_store::{BackendKind, NewUser, Store, SystemClock, on_both_backends
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
+#[path = "api/alerting.rs"]
+mod alerting;
 #[path = "api/browser.rs"]
 mod browser;
 #[path = "api/collector.rs"]
 mod collector;
 #[path = "api/synthetic.rs"]
 mod synthetic;
+use alerting::test_notifications_report_what_the_receiver_said;
 use browser::real_chromium_page_views_arrive_with_plausible_metrics;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
@@ -184,6 +187,7 @@ on_both_backends!(
     monitors_run_report_results_uptime_and_confirmed_downtime,
     secrets_are_sealed_and_never_shown,
     agents_lease_and_report_for_their_checkpoint_only,
+    test_notifications_report_what_the_receiver_said,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -86,10 +86,12 @@ pub struct Notification {
     pub expires_at: Timestamp,
     /// When it was delivered.
     pub sent_at: Option<i64>,
+    /// What the receiving server answered when it was delivered.
+    pub delivery_answer: Option<String>,
 }
 
 const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, incident_id, channel, recipient, subject, payload, status, \
-     attempts, last_error, created_at, next_attempt_at, expires_at, sent_at";
+     attempts, last_error, created_at, next_attempt_at, expires_at, sent_at, delivery_answer";
 
 impl Notification {
     /// The rendered message as a JSON document.
@@ -160,18 +162,20 @@ impl Store {
         Ok(leased)
     }
 
-    /// Records a delivery. Only the lease holder may; returns whether it was.
-    pub async fn mark_notification_sent(&self, id: i64, owner: &str) -> Result<bool> {
+    /// Records a delivery and the receiver's answer. Only the lease holder
+    /// may; returns whether it was.
+    pub async fn mark_notification_sent(&self, id: i64, owner: &str, answer: &str) -> Result<bool> {
         let now = self.now().as_millis();
         let updated = write!(self.backend, |pool| {
             sqlx::query(
                 "UPDATE notifications SET status = 'sent', sent_at = $1, attempts = attempts + 1, \
-                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL \
+                 lease_owner = NULL, lease_expires_at = NULL, last_error = NULL, delivery_answer = $4 \
                  WHERE id = $2 AND lease_owner = $3 AND status = 'pending'",
             )
             .bind(now)
             .bind(id)
             .bind(owner)
+            .bind(answer)
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
@@ -211,6 +215,16 @@ impl Store {
         let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id = $1");
         read!(self.backend, |pool| sqlx::query_as(&sql)
             .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("notification"))
+    }
+
+    /// One notification by its dedupe key.
+    pub async fn notification_by_key(&self, dedupe_key: &str) -> Result<Notification> {
+        let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE dedupe_key = $1");
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(dedupe_key)
             .fetch_optional(pool)
             .await)?
         .ok_or(StoreError::NotFound("notification"))

@@ -758,13 +758,13 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
     // Only the lease holder records the outcome.
     assert!(
         !store
-            .mark_notification_sent(leased[0].id, "sender-b")
+            .mark_notification_sent(leased[0].id, "sender-b", "250 OK")
             .await
             .unwrap()
     );
     assert!(
         store
-            .mark_notification_sent(leased[0].id, "sender-a")
+            .mark_notification_sent(leased[0].id, "sender-a", "250 OK")
             .await
             .unwrap()
     );
@@ -814,7 +814,7 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
     assert_eq!(taken_over[0].id, leased[1].id);
     assert!(
         !store
-            .mark_notification_sent(leased[1].id, "sender-b")
+            .mark_notification_sent(leased[1].id, "sender-b", "250 OK")
             .await
             .unwrap()
     );

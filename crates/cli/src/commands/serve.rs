@@ -51,6 +51,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             result_retention: settings.result_retention,
         },
         vault_key: settings.vault_key.clone(),
+        smtp: settings.smtp.clone(),
         ..ServerConfig::default()
     };
     let state = AppState::new(store, config)

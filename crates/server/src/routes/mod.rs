@@ -6,6 +6,7 @@ mod checkpoints;
 mod health;
 mod maintenance;
 mod monitors;
+mod notifications;
 mod openapi;
 mod rum;
 mod script;
@@ -49,6 +50,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "monitors", description = "Synthetic checks, their results and uptime"),
         (name = "maintenance", description = "Maintenance windows: results recorded, not counted"),
         (name = "secrets", description = "The vault: secrets checks use as {{secrets.NAME}}"),
+        (name = "alerting", description = "Notifications: e-mail and webhooks through the outbox"),
         (name = "checkpoints", description = "Where checks run, and the protocol agents lease and report with"),
         (name = "rum", description = "Real-user monitoring: the beacon collector"),
     )
@@ -102,7 +104,8 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(monitors::router())
                 .merge(maintenance::router())
                 .merge(secrets::router())
-                .merge(checkpoints::router()),
+                .merge(checkpoints::router())
+                .merge(notifications::router()),
         )
 }
 

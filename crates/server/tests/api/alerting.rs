@@ -1,0 +1,143 @@
+//! Alerting through the API: test notifications go through the real outbox
+//! to a real SMTP server (or webhook) and answer with what it said.
+
+use super::{ADMIN, Auth, TestServer, VIEWER, assert_error};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use sightline_alerting::testing::SmtpServer;
+use sightline_alerting::{SmtpSecurity, SmtpSettings};
+use sightline_server::ServerConfig;
+use sightline_store::BackendKind;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub(super) async fn test_notifications_report_what_the_receiver_said(kind: BackendKind) {
+    let smtp_port = free_port();
+    let config = ServerConfig {
+        smtp: Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: smtp_port,
+            security: SmtpSecurity::Plain,
+            username: None,
+            password: None,
+            from: "Sightline <alerts@sightline.test>".into(),
+            timeout: Duration::from_secs(5),
+        }),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let test = "/api/v1/notifications/test";
+
+    // The SMTP server is down: the answer says so, and nothing is retried.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            test,
+            &admin,
+            Some(json!({"email": "ops@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "failed", "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("SMTP: "),
+        "{body}"
+    );
+
+    let smtp = SmtpServer::start(smtp_port);
+    let (status, body) = server
+        .call(
+            Method::POST,
+            test,
+            &admin,
+            Some(json!({"email": "ops@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "sent", "{body}");
+    assert!(
+        body["answer"].as_str().unwrap().starts_with("250"),
+        "{body}"
+    );
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "the failed test was not retried");
+    let text = String::from_utf8_lossy(&received[0]);
+    assert!(
+        text.contains("Subject: Sightline test notification"),
+        "{text}"
+    );
+    assert!(text.contains("X-RcptTo: ops@example.com"), "{text}");
+
+    // A webhook gets the JSON; its HTTP answer is reported.
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<serde_json::Value>| {
+            let counted = counted.clone();
+            async move {
+                assert_eq!(body["type"], "test");
+                counted.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (_, body) = server
+        .call(Method::POST, test, &admin, Some(json!({"webhook": hook})))
+        .await;
+    assert_eq!(
+        (body["status"].as_str(), body["answer"].as_str()),
+        (Some("sent"), Some("HTTP 200")),
+        "{body}"
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+    let (status, body) = server
+        .call(
+            Method::POST,
+            test,
+            &admin,
+            Some(json!({"email": "not an address"})),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "email");
+    let (status, body) = server
+        .call(Method::POST, test, &admin, Some(json!({})))
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    let viewer = Auth::Cookie(server.log_in(VIEWER).await);
+    let (status, _) = server
+        .call(
+            Method::POST,
+            test,
+            &viewer,
+            Some(json!({"email": "ops@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    server.stop().await;
+}
