@@ -9,6 +9,7 @@
 //! This crate must never do I/O: no tokio, no sqlx, no axum, no clock reads.
 //! Anything that needs the outside world takes it as an argument.
 
+pub mod alert_policy;
 pub mod duration_text;
 pub mod maintenance;
 pub mod monitor;
@@ -18,6 +19,7 @@ pub mod time;
 pub mod user;
 pub mod validation;
 
+pub use alert_policy::AlertPolicySpec;
 pub use maintenance::MaintenanceWindowSpec;
 pub use monitor::{CheckSpec, MonitorSpec};
 pub use site::SiteSpec;
