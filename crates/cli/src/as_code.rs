@@ -1,5 +1,5 @@
-//! Monitors as code: one YAML file describes sites, monitors and
-//! maintenance windows; `apply` makes the database match it (creating,
+//! Monitors as code: one YAML file describes sites, alert policies,
+//! monitors and maintenance windows; `apply` makes the database match it (creating,
 //! updating and, with `--prune`, deleting), `export` writes the database
 //! back as such a file. Applying the same file twice changes nothing, and
 //! so does applying what `export` wrote.
@@ -10,7 +10,10 @@
 
 use anyhow::{Context, Result};
 use serde_json::Value;
-use sightline_core::{MaintenanceWindowSpec, MonitorSpec, SiteSpec, ValidationError};
+use sightline_core::{
+    AlertPolicySpec, MaintenanceWindowSpec, MonitorSpec, SiteSpec, ValidationError,
+};
+use sightline_store::{NamedDocument, Stored};
 use sightline_store::{Store, StoreError};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -18,7 +21,13 @@ use std::path::Path;
 
 /// The sections a file may have. `server` holds the server's own settings
 /// and is read by `serve`, not applied.
-const SECTIONS: &[&str] = &["server", "sites", "monitors", "maintenance_windows"];
+const SECTIONS: &[&str] = &[
+    "server",
+    "sites",
+    "alert_policies",
+    "monitors",
+    "maintenance_windows",
+];
 
 /// What a file declares.
 #[derive(Debug, Default)]
@@ -26,6 +35,7 @@ pub struct Declared {
     sites: Vec<SiteSpec>,
     monitors: Vec<MonitorSpec>,
     windows: Vec<MaintenanceWindowSpec>,
+    policies: Vec<AlertPolicySpec>,
 }
 
 /// A rule a file breaks, with where.
@@ -55,7 +65,10 @@ impl std::error::Error for FileError {}
 impl Declared {
     /// Whether the file declares anything to apply.
     pub fn is_empty(&self) -> bool {
-        self.sites.is_empty() && self.monitors.is_empty() && self.windows.is_empty()
+        self.sites.is_empty()
+            && self.monitors.is_empty()
+            && self.windows.is_empty()
+            && self.policies.is_empty()
     }
 
     /// Reads and validates a file.
@@ -121,6 +134,12 @@ impl Declared {
                 .monitors
                 .push(MonitorSpec::from_json(item).map_err(|e| invalid("monitors", index, e))?);
         }
+        for (index, item) in list("alert_policies")?.into_iter().enumerate() {
+            declared.policies.push(
+                AlertPolicySpec::from_json(item)
+                    .map_err(|e| invalid("alert_policies", index, e))?,
+            );
+        }
         for (index, item) in list("maintenance_windows")?.into_iter().enumerate() {
             declared.windows.push(
                 MaintenanceWindowSpec::from_json(item)
@@ -152,6 +171,10 @@ impl Declared {
                 .iter()
                 .map(|m| m.settings.name.as_str())
                 .collect(),
+        )?;
+        duplicate(
+            "alert_policies",
+            declared.policies.iter().map(|p| p.name.as_str()).collect(),
         )?;
         duplicate(
             "maintenance_windows",
@@ -255,6 +278,7 @@ pub async fn apply(
             }
         }
     }
+    let policies = apply_named(store, &declared.policies, dry_run, &mut applied).await?;
     let monitors = store.list_monitors().await?;
     for spec in &declared.monitors {
         let existing = monitors
@@ -278,39 +302,10 @@ pub async fn apply(
             .changes
             .push(format!("{verb} monitor `{}`", spec.settings.name));
     }
-    let windows = store.list_maintenance_windows().await?;
-    for spec in &declared.windows {
-        match windows.iter().find(|w| w.spec.name == spec.name) {
-            None => {
-                if !dry_run {
-                    store.create_maintenance_window(spec).await?;
-                }
-                applied
-                    .changes
-                    .push(format!("created maintenance window `{}`", spec.name));
-            }
-            Some(window) if window.spec == *spec => applied.unchanged += 1,
-            Some(window) => {
-                if !dry_run {
-                    store.update_maintenance_window(window.id, spec).await?;
-                }
-                applied
-                    .changes
-                    .push(format!("updated maintenance window `{}`", spec.name));
-            }
-        }
-    }
+    let windows = apply_named(store, &declared.windows, dry_run, &mut applied).await?;
     if prune {
-        for window in windows {
-            if !declared.windows.iter().any(|w| w.name == window.spec.name) {
-                if !dry_run {
-                    store.delete_maintenance_window(window.id).await?;
-                }
-                applied
-                    .changes
-                    .push(format!("deleted maintenance window `{}`", window.spec.name));
-            }
-        }
+        prune_named(store, windows, &declared.windows, dry_run, &mut applied).await?;
+        prune_named(store, policies, &declared.policies, dry_run, &mut applied).await?;
         for monitor in monitors {
             let name = &monitor.spec.settings.name;
             if !declared.monitors.iter().any(|m| &m.settings.name == name) {
@@ -334,11 +329,72 @@ pub async fn apply(
     Ok(applied)
 }
 
+/// Creates and updates named documents (windows, policies) as declared;
+/// returns what was stored before, for pruning.
+async fn apply_named<T: NamedDocument + PartialEq>(
+    store: &Store,
+    declared: &[T],
+    dry_run: bool,
+    applied: &mut Applied,
+) -> Result<Vec<Stored<T>>> {
+    let existing = store.list_documents::<T>().await?;
+    for spec in declared {
+        match existing
+            .iter()
+            .find(|stored| stored.spec.name() == spec.name())
+        {
+            Some(stored) if stored.spec == *spec => applied.unchanged += 1,
+            Some(stored) => {
+                if !dry_run {
+                    store.update_document(stored.id, spec).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("updated {} `{}`", T::WHAT, spec.name()));
+            }
+            None => {
+                if !dry_run {
+                    store.create_document(spec).await?;
+                }
+                applied
+                    .changes
+                    .push(format!("created {} `{}`", T::WHAT, spec.name()));
+            }
+        }
+    }
+    Ok(existing)
+}
+
+/// Deletes the stored named documents `declared` does not name.
+async fn prune_named<T: NamedDocument>(
+    store: &Store,
+    existing: Vec<Stored<T>>,
+    declared: &[T],
+    dry_run: bool,
+    applied: &mut Applied,
+) -> Result<()> {
+    for stored in existing {
+        if !declared
+            .iter()
+            .any(|spec| spec.name() == stored.spec.name())
+        {
+            if !dry_run {
+                store.delete_document::<T>(stored.id).await?;
+            }
+            applied
+                .changes
+                .push(format!("deleted {} `{}`", T::WHAT, stored.spec.name()));
+        }
+    }
+    Ok(())
+}
+
 fn named(error: StoreError, what: &str, name: &str) -> anyhow::Error {
     anyhow::anyhow!("{what} `{name}`: {error}")
 }
 
-/// The database's sites, monitors and maintenance windows as a file `apply`
+/// The database's sites, alert policies, monitors and maintenance windows
+/// as a file `apply`
 /// reads back unchanged.
 pub async fn export(store: &Store) -> Result<String> {
     let sites: Vec<Value> = store
@@ -353,15 +409,12 @@ pub async fn export(store: &Store) -> Result<String> {
         .into_iter()
         .map(|monitor| monitor.spec.to_json())
         .collect();
-    let windows: Vec<Value> = store
-        .list_maintenance_windows()
-        .await?
-        .into_iter()
-        .map(|window| serde_json::to_value(window.spec))
-        .collect::<Result<_, _>>()?;
+    let windows = named_values::<MaintenanceWindowSpec>(store).await?;
+    let policies = named_values::<AlertPolicySpec>(store).await?;
     let mut document = serde_json::Map::new();
     for (name, items) in [
         ("sites", sites),
+        ("alert_policies", policies),
         ("monitors", monitors),
         ("maintenance_windows", windows),
     ] {
@@ -370,6 +423,16 @@ pub async fn export(store: &Store) -> Result<String> {
         }
     }
     Ok(serde_yaml_ng::to_string(&Value::Object(document))?)
+}
+
+/// Every stored document of a kind, as written in a file.
+async fn named_values<T: NamedDocument>(store: &Store) -> Result<Vec<Value>> {
+    Ok(store
+        .list_documents::<T>()
+        .await?
+        .into_iter()
+        .map(|stored| serde_json::from_str(&stored.spec.text()))
+        .collect::<Result<_, _>>()?)
 }
 
 #[cfg(test)]

@@ -561,12 +561,21 @@ fn check_prints_the_timing_breakdown_and_fails_with_the_site() {
 const DECLARED: &str = "sites:
   - name: shop
     origins: [\"https://shop.example.com\"]
+alert_policies:
+  - name: on-call
+    levels:
+      - after: 1 confirmed error
+        email: [ops@example.com]
+      - after: 15m
+        email: [cto@example.com]
+    remind_every: 30m
 monitors:
   - name: shop home
     type: http
     url: https://shop.example.com/
     every: 1m
     site: shop
+    alert_policy: on-call
     expect: { status: [200], body_contains: \"Add to cart\", max_response_ms: 2000 }
   - name: mail
     type: tcp
@@ -602,13 +611,13 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(ok, "{err}");
     assert_eq!(
         out,
-        "created site `shop`\ncreated monitor `shop home`\ncreated monitor `mail`\n\
-         created maintenance window `nightly`\n4 changed, 0 unchanged\n"
+        "created site `shop`\ncreated alert policy `on-call`\ncreated monitor `shop home`\n\
+         created monitor `mail`\ncreated maintenance window `nightly`\n5 changed, 0 unchanged\n"
     );
     let (ok, out, _) = cli(&["apply", path]);
     assert!(ok);
     assert_eq!(
-        out, "0 changed, 4 unchanged\n",
+        out, "0 changed, 5 unchanged\n",
         "applying twice changes nothing"
     );
 
@@ -618,25 +627,27 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(ok, "{err}");
     let (ok, out, _) = cli(&["apply", exported.to_str().unwrap()]);
     assert!(ok);
-    assert_eq!(out, "0 changed, 4 unchanged\n");
+    assert_eq!(out, "0 changed, 5 unchanged\n");
     let (_, printed, _) = cli(&["export"]);
     assert_eq!(printed, std::fs::read_to_string(&exported).unwrap());
     assert!(printed.contains("body_contains: Add to cart"), "{printed}");
+    assert!(printed.contains("after: 1 confirmed error"), "{printed}");
 
     // A change updates; a dry run changes nothing; prune deletes the rest.
     std::fs::write(&file, DECLARED.replace("port: 25", "port: 587")).unwrap();
     let (_, out, _) = cli(&["apply", "--dry-run", path]);
-    assert_eq!(out, "updated monitor `mail`\n1 would change, 3 unchanged\n");
+    assert_eq!(out, "updated monitor `mail`\n1 would change, 4 unchanged\n");
     let (_, out, _) = cli(&["apply", path]);
-    assert_eq!(out, "updated monitor `mail`\n1 changed, 3 unchanged\n");
+    assert_eq!(out, "updated monitor `mail`\n1 changed, 4 unchanged\n");
     let only_sites = dir.path().join("sites.yaml");
+    // The file now names the site and the alert policy only.
     std::fs::write(&only_sites, DECLARED.split("monitors:").next().unwrap()).unwrap();
     let (ok, out, _) = cli(&["apply", "--prune", only_sites.to_str().unwrap()]);
     assert!(ok);
     assert_eq!(
         out,
         "deleted maintenance window `nightly`\ndeleted monitor `mail`\n\
-         deleted monitor `shop home`\n3 changed, 1 unchanged\n"
+         deleted monitor `shop home`\n3 changed, 2 unchanged\n"
     );
 
     // A broken file names the file, the line and the field, and changes nothing.
@@ -650,7 +661,7 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert_eq!(out, "");
     assert!(
         err.contains(&format!(
-            "{path}:10: monitors[0].expect.status[1]: 999 is not an HTTP status code (100-599)"
+            "{path}:19: monitors[0].expect.status[1]: 999 is not an HTTP status code (100-599)"
         )),
         "{err}"
     );
@@ -659,7 +670,7 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(!ok);
     assert!(
         err.contains(&format!(
-            "{path}:12: monitors[1].type: unknown monitor type `smtp`"
+            "{path}:21: monitors[1].type: unknown monitor type `smtp`"
         )),
         "{err}"
     );

@@ -73,9 +73,11 @@ impl Escalation {
             }
             return Ok(Escalation::ConfirmedErrors(count));
         }
-        duration_text::parse(text).map(Escalation::Down).map_err(|_| {
-            format!("`{text}` is neither `N confirmed errors` nor a duration like `15m`")
-        })
+        duration_text::parse(text)
+            .map(Escalation::Down)
+            .map_err(|_| {
+                format!("`{text}` is neither `N confirmed errors` nor a duration like `15m`")
+            })
     }
 }
 
@@ -114,7 +116,10 @@ impl AlertPolicySpec {
     pub fn validate(&self) -> Result<(), ValidationError> {
         require_text("name", &self.name, 100)?;
         if self.levels.is_empty() {
-            return Err(ValidationError::new("levels", "must have at least one level"));
+            return Err(ValidationError::new(
+                "levels",
+                "must have at least one level",
+            ));
         }
         for (index, level) in self.levels.iter().enumerate() {
             level
@@ -175,7 +180,10 @@ mod tests {
         let spec = AlertPolicySpec::from_json(document.clone()).unwrap();
         assert_eq!(spec.levels[0].after, Escalation::ConfirmedErrors(1));
         assert_eq!(spec.levels[1].after, Escalation::ConfirmedErrors(3));
-        assert_eq!(spec.levels[2].after, Escalation::Down(Duration::from_secs(900)));
+        assert_eq!(
+            spec.levels[2].after,
+            Escalation::Down(Duration::from_secs(900))
+        );
         assert!(spec.notify_recovery);
         let written = serde_json::to_value(&spec).unwrap();
         assert_eq!(written["levels"], document["levels"]);
@@ -186,7 +194,8 @@ mod tests {
     fn errors_name_the_field() {
         let error = |document| AlertPolicySpec::from_json(document).unwrap_err();
         assert_eq!(error(json!({"name": "p", "levels": []})).field, "levels");
-        let bad_after = error(json!({"name": "p", "levels": [{"after": "soon", "email": ["a@b.co"]}]}));
+        let bad_after =
+            error(json!({"name": "p", "levels": [{"after": "soon", "email": ["a@b.co"]}]}));
         assert_eq!(bad_after.field, "levels[0].after");
         assert_eq!(
             error(json!({"name": "p", "levels": [{"after": "5m"}]})).field,

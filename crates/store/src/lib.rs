@@ -24,6 +24,7 @@ mod error;
 mod incidents;
 mod maintenance_windows;
 mod monitors;
+mod named_documents;
 mod notifications;
 mod page_views;
 mod progress;
@@ -48,6 +49,9 @@ pub use checkpoints::Checkpoint;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, Severity};
 pub use maintenance_windows::MaintenanceWindow;
+pub use named_documents::{NamedDocument, Stored};
+/// A stored alert policy.
+pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
 pub use monitors::Monitor;
 pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
 pub use page_views::{Measured, MeasurementScan};
