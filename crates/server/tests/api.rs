@@ -18,7 +18,10 @@ mod browser;
 mod collector;
 #[path = "api/synthetic.rs"]
 mod synthetic;
-use alerting::test_notifications_report_what_the_receiver_said;
+use alerting::{
+    alert_policies_are_managed_and_list_their_monitors,
+    test_notifications_report_what_the_receiver_said,
+};
 use browser::real_chromium_page_views_arrive_with_plausible_metrics;
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
@@ -188,6 +191,7 @@ on_both_backends!(
     secrets_are_sealed_and_never_shown,
     agents_lease_and_report_for_their_checkpoint_only,
     test_notifications_report_what_the_receiver_said,
+    alert_policies_are_managed_and_list_their_monitors,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -2,6 +2,7 @@
 //! shapes; this module puts them together with the OpenAPI document and the
 //! authentication gate in front of `/api/v1`.
 
+mod alert_policies;
 mod checkpoints;
 mod health;
 mod maintenance;
@@ -105,7 +106,8 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(maintenance::router())
                 .merge(secrets::router())
                 .merge(checkpoints::router())
-                .merge(notifications::router()),
+                .merge(notifications::router())
+                .merge(alert_policies::router()),
         )
 }
 

@@ -141,3 +141,71 @@ pub(super) async fn test_notifications_report_what_the_receiver_said(kind: Backe
     assert_eq!(status, StatusCode::FORBIDDEN);
     server.stop().await;
 }
+
+pub(super) async fn alert_policies_are_managed_and_list_their_monitors(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let policy = json!({"name": "on-call", "remind_every": "30m", "levels": [
+        {"after": "1 confirmed error", "email": ["ops@example.com"]},
+        {"after": "15m", "email": ["cto@example.com"], "webhook": ["https://hooks.example.com/x"]}
+    ]});
+    let (status, created) = server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(policy.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["levels"], policy["levels"]);
+    let id = created["id"].as_i64().unwrap();
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "shop", "type": "tcp", "host": "shop.example.com", "port": 443,
+                        "every": "1h", "alert_policy": "on-call"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let path = format!("/api/v1/alert-policies/{id}");
+    let (_, read) = server.call(Method::GET, &path, &admin, None).await;
+    assert_eq!(read["monitors"], json!(["shop"]));
+    // What a GET answers can be PUT back.
+    let (status, again) = server
+        .call(Method::PUT, &path, &admin, Some(read.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["levels"], read["levels"]);
+
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(
+                json!({"name": "bad", "levels": [{"after": "soon", "email": ["ops@example.com"]}]}),
+            ),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "levels[0].after");
+    let (status, body) = server
+        .call(Method::POST, "/api/v1/alert-policies", &admin, Some(policy))
+        .await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    let (status, _) = server.call(Method::DELETE, &path, &admin, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = server.call(Method::GET, &path, &admin, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    server.stop().await;
+}
