@@ -2,9 +2,11 @@
 //! senders that deliver it (e-mail over SMTP, webhooks).
 
 pub mod outbox;
+pub mod render;
 pub mod smtp;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 pub use outbox::{Deliverer, Delivery, OutboxConfig};
+pub use render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
 pub use smtp::{Email, Mailer, SendError, SmtpSecurity, SmtpSettings};

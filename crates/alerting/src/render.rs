@@ -1,0 +1,219 @@
+//! Alert messages from the templates in `alerts/` (minijinja): one message
+//! may list several incidents, so that monitors failing together reach each
+//! recipient as one e-mail. The HTML part is auto-escaped; the text part and
+//! the subject are not.
+
+use crate::smtp::Email;
+use minijinja::{AutoEscape, Environment};
+use serde::Serialize;
+
+/// What a message says has happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageKind {
+    /// Monitors went down (or escalated).
+    Down,
+    /// Monitors are still down.
+    Reminder,
+    /// Monitors recovered.
+    Recovered,
+}
+
+/// One incident as a message shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IncidentLine {
+    /// The monitor's name.
+    pub monitor: String,
+    /// What it checks (`https://shop.example.com/`, `mail.example.com:25`).
+    pub target: String,
+    /// What failed, in words.
+    pub problem: String,
+    /// Where it failed.
+    pub checkpoints: Vec<String>,
+    /// The timing breakdown of the failing check, in words.
+    pub timings: Option<String>,
+    /// The correlation verdict (`confirmed outage, real users affected`).
+    pub classification: Option<String>,
+    /// The real-user traffic picture, in words.
+    pub traffic: Option<String>,
+    /// When it went down (RFC 3339).
+    pub since: String,
+    /// How long it has been (or was) down, in words.
+    pub duration: Option<String>,
+    /// The incident's page.
+    pub link: String,
+}
+
+/// Everything a message is rendered from.
+#[derive(Debug, Clone, Serialize)]
+pub struct MessageContext {
+    /// What happened.
+    pub kind: MessageKind,
+    /// The incidents it is about (one, or several failing together).
+    pub incidents: Vec<IncidentLine>,
+    /// What the incidents share, named in a grouped subject (a host, a site).
+    pub group: Option<String>,
+    /// The server's public URL.
+    pub server: String,
+}
+
+/// A template that does not render.
+#[derive(Debug, thiserror::Error)]
+#[error("alert template `{template}`: {source}")]
+pub struct RenderError {
+    template: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+/// The alert templates, compiled once.
+#[derive(Debug)]
+pub struct Templates {
+    environment: Environment<'static>,
+}
+
+const SUBJECT: &str = "subject.txt.j2";
+const TEXT: &str = "alert.txt.j2";
+const HTML: &str = "alert.html.j2";
+
+impl Templates {
+    /// The templates built into the binary from `alerts/`.
+    pub fn embedded() -> Result<Self, RenderError> {
+        let mut environment = Environment::new();
+        environment.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        for (name, source) in [
+            (SUBJECT, include_str!("../../../alerts/subject.txt.j2")),
+            (TEXT, include_str!("../../../alerts/alert.txt.j2")),
+            (HTML, include_str!("../../../alerts/alert.html.j2")),
+        ] {
+            environment
+                .add_template(name, source)
+                .map_err(|source| RenderError {
+                    template: name,
+                    source,
+                })?;
+        }
+        Ok(Templates { environment })
+    }
+
+    /// Renders the e-mail for `context`.
+    pub fn email(&self, context: &MessageContext) -> Result<Email, RenderError> {
+        let render = |name: &'static str| {
+            self.environment
+                .get_template(name)
+                .and_then(|template| template.render(context))
+                .map_err(|source| RenderError {
+                    template: name,
+                    source,
+                })
+        };
+        let subject = render(SUBJECT)?
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        Ok(Email {
+            subject,
+            text: render(TEXT)?,
+            html: render(HTML)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(monitor: &str) -> IncidentLine {
+        IncidentLine {
+            monitor: monitor.to_owned(),
+            target: "https://shop.example.com/".to_owned(),
+            problem: "expected status 200, got 503".to_owned(),
+            checkpoints: vec!["local".to_owned(), "eu-west".to_owned()],
+            timings: Some("dns 3 ms, connect 10 ms, first byte 70 ms".to_owned()),
+            classification: Some("confirmed outage, real users affected".to_owned()),
+            traffic: Some("4 page views in 10 min, 120 expected".to_owned()),
+            since: "2026-12-01T02:00:00Z".to_owned(),
+            duration: None,
+            link: "https://mon.example.com/incidents/7".to_owned(),
+        }
+    }
+
+    #[test]
+    fn one_incident_is_named_in_the_subject_and_escaped_in_html() {
+        let templates = Templates::embedded().unwrap();
+        let mut incident = line("shop <home>");
+        incident.problem = "the body does not contain `Add to cart`".to_owned();
+        let email = templates
+            .email(&MessageContext {
+                kind: MessageKind::Down,
+                incidents: vec![incident],
+                group: None,
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap();
+        assert_eq!(
+            email.subject,
+            "[DOWN] shop <home>: the body does not contain `Add to cart` (local, eu-west)"
+        );
+        assert!(
+            email
+                .text
+                .contains("What failed: the body does not contain `Add to cart`")
+        );
+        assert!(
+            email
+                .text
+                .contains("Real users: 4 page views in 10 min, 120 expected")
+        );
+        assert!(
+            email
+                .text
+                .contains("Incident: https://mon.example.com/incidents/7")
+        );
+        assert!(email.html.contains("shop &lt;home&gt;"), "{}", email.html);
+        assert!(!email.html.contains("shop <home>"));
+    }
+
+    #[test]
+    fn several_incidents_make_one_message_that_lists_them_all() {
+        let templates = Templates::embedded().unwrap();
+        let incidents: Vec<IncidentLine> = (1..=20).map(|n| line(&format!("api {n}"))).collect();
+        let email = templates
+            .email(&MessageContext {
+                kind: MessageKind::Down,
+                incidents,
+                group: Some("shop.example.com".to_owned()),
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap();
+        assert!(
+            email
+                .subject
+                .starts_with("[DOWN] 20 monitors on shop.example.com: api 1, api 2,"),
+            "{}",
+            email.subject
+        );
+        for n in 1..=20 {
+            assert!(
+                email.text.contains(&format!("api {n} (")),
+                "api {n} missing"
+            );
+        }
+        let recovered = templates
+            .email(&MessageContext {
+                kind: MessageKind::Recovered,
+                incidents: vec![line("shop home")],
+                group: None,
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap();
+        assert_eq!(recovered.subject, "[RECOVERED] shop home");
+        assert!(!recovered.text.contains("What failed"));
+    }
+}
