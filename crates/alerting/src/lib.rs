@@ -1,12 +1,14 @@
 //! Alerting: the outbox that every notification goes through and the
 //! senders that deliver it (e-mail over SMTP, webhooks).
 
+pub mod engine;
 pub mod outbox;
 pub mod render;
 pub mod smtp;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use engine::{Engine, EngineError, Pass};
 pub use outbox::{Deliverer, Delivery, OutboxConfig};
 pub use render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
 pub use smtp::{Email, Mailer, SendError, SmtpSecurity, SmtpSettings};

@@ -2,7 +2,7 @@
 
 use crate::login_limit::{LoginLimiter, LoginLimits};
 use crate::metrics::Metrics;
-use sightline_alerting::{Deliverer, Mailer, OutboxConfig, SmtpSettings};
+use sightline_alerting::{Deliverer, Engine, Mailer, OutboxConfig, SmtpSettings, Templates};
 use sightline_rum::enrich::{Enricher, GeoIp};
 use sightline_rum::writer::WriterTask;
 use sightline_rum::{Collector, CollectorConfig};
@@ -106,6 +106,7 @@ pub struct SharedState {
     /// Tells the outbox sender that there is something to send.
     pub outbox: Arc<tokio::sync::Notify>,
     deliverer_task: tokio::task::JoinHandle<()>,
+    engine_task: tokio::task::JoinHandle<()>,
     /// The collector's page-view writer, awaited at shutdown.
     writer_task: Arc<Mutex<Option<WriterTask>>>,
 }
@@ -128,6 +129,9 @@ pub enum StartError {
     /// The database failed while starting.
     #[error("cannot start synthetic monitoring: {0}")]
     Store(#[from] sightline_store::StoreError),
+    /// The alert templates do not compile.
+    #[error(transparent)]
+    Templates(#[from] sightline_alerting::RenderError),
     /// The SMTP settings are unusable.
     #[error("SMTP settings: {0}")]
     Smtp(#[from] sightline_alerting::SendError),
@@ -159,6 +163,14 @@ impl AppState {
         let deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
         let outbox = deliverer.waker();
         let deliverer_task = tokio::spawn(deliverer.run());
+        let engine = Engine::new(
+            store.clone(),
+            Arc::new(Templates::embedded()?),
+            config.public_url.clone(),
+            outbox.clone(),
+        );
+        let engine_task =
+            tokio::spawn(engine.run(synthetic.coordinator().stored(), Duration::from_secs(5)));
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
@@ -170,6 +182,7 @@ impl AppState {
             synthetic: Arc::new(synthetic),
             outbox,
             deliverer_task,
+            engine_task,
             writer_task: Arc::new(Mutex::new(Some(writer_task))),
             config: Arc::new(config),
             store,
@@ -182,6 +195,7 @@ impl AppState {
         // A send cut short keeps its lease until it runs out; it is sent
         // again then, by this process after a restart or by another.
         self.deliverer_task.abort();
+        self.engine_task.abort();
         self.collector.close();
         let task = self
             .writer_task

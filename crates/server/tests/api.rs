@@ -19,6 +19,7 @@ mod collector;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 use alerting::{
+    a_confirmed_failure_emails_the_alert_policy,
     alert_policies_are_managed_and_list_their_monitors,
     test_notifications_report_what_the_receiver_said,
 };
@@ -192,6 +193,7 @@ on_both_backends!(
     agents_lease_and_report_for_their_checkpoint_only,
     test_notifications_report_what_the_receiver_said,
     alert_policies_are_managed_and_list_their_monitors,
+    a_confirmed_failure_emails_the_alert_policy,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -36,6 +36,7 @@ pub struct Coordinator {
     store: Store,
     checkpoints: Arc<CheckpointDirectory>,
     wake: Arc<Notify>,
+    stored: Arc<Notify>,
 }
 
 impl Coordinator {
@@ -46,7 +47,14 @@ impl Coordinator {
             store,
             checkpoints,
             wake,
+            stored: Arc::new(Notify::new()),
         }
+    }
+
+    /// Told after every batch of results is stored, so that alerting looks
+    /// at the statuses they changed at once.
+    pub fn stored(&self) -> Arc<Notify> {
+        self.stored.clone()
     }
 
     /// Stores the reports of checkpoint `checkpoint_id` (named `checkpoint`),
@@ -127,6 +135,7 @@ impl Coordinator {
         if confirmations {
             self.wake.notify_waiters();
         }
+        self.stored.notify_waiters();
         Ok(())
     }
 }

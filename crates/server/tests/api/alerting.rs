@@ -209,3 +209,72 @@ pub(super) async fn alert_policies_are_managed_and_list_their_monitors(kind: Bac
     assert_eq!(status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
+
+pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKind) {
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let config = ServerConfig {
+        smtp: Some(SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: smtp_port,
+            security: SmtpSecurity::Plain,
+            username: None,
+            password: None,
+            from: "Sightline <alerts@sightline.test>".into(),
+            timeout: Duration::from_secs(5),
+        }),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(json!({"name": "on-call", "levels": [{"after": "1 confirmed error", "email": ["ops@example.com"]}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, monitor) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(json!({"name": "shop", "type": "http", "url": url, "every": "1h", "alert_policy": "on-call"})),
+        )
+        .await;
+    let id = monitor["id"].as_i64().unwrap();
+    let started = std::time::Instant::now();
+    server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            &admin,
+            None,
+        )
+        .await;
+    while smtp.received().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no e-mail arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = String::from_utf8_lossy(&smtp.received()[0]).into_owned();
+    assert!(
+        text.contains("Subject: [DOWN] shop: expected a 2xx status, got 503 (local)"),
+        "{text}"
+    );
+    assert!(text.contains("X-RcptTo: ops@example.com"), "{text}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1, "one e-mail");
+    server.stop().await;
+}

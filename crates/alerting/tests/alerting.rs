@@ -1,0 +1,369 @@
+//! Alerting against a real SMTP server (aiosmtpd, started on 127.0.0.1 and
+//! writing what it receives to a maildir): the outbox (what arrives, once,
+//! and after the server was down) and the engine (incidents and escalation
+//! from monitor status).
+
+use mailparse::MailHeaderMap;
+use sightline_alerting::testing::SmtpServer;
+use sightline_alerting::{
+    Deliverer, Email, Engine, Mailer, OutboxConfig, Pass, SmtpSecurity, SmtpSettings, Templates,
+};
+use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
+use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, Timestamp};
+use sightline_store::testing::TestDatabase;
+use sightline_store::{
+    BackendKind, Channel, Completion, NewCheckResult, NewNotification, NotificationStatus, Store,
+    SystemClock, on_both_backends,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn mailer(port: u16) -> Mailer {
+    Mailer::new(&SmtpSettings {
+        host: "127.0.0.1".into(),
+        port,
+        security: SmtpSecurity::Plain,
+        username: None,
+        password: None,
+        from: "Sightline <alerts@sightline.test>".into(),
+        timeout: Duration::from_secs(5),
+    })
+    .unwrap()
+}
+
+fn email_notification(key: &str, to: &str) -> NewNotification {
+    let email = Email {
+        subject: "DOWN: shop home (HTTP 503 from local)".into(),
+        text: "shop home is down: expected status 200, got 503.".into(),
+        html: "<p><b>shop home</b> is down: expected status 200, got 503.</p>".into(),
+    };
+    NewNotification {
+        dedupe_key: key.into(),
+        incident_id: None,
+        channel: Channel::Email,
+        recipient: to.into(),
+        subject: email.subject.clone(),
+        payload: serde_json::to_value(&email).unwrap(),
+        lifetime: Duration::from_secs(3600),
+    }
+}
+
+async fn store(database: &TestDatabase) -> Store {
+    database.store(Arc::new(SystemClock)).await
+}
+
+on_both_backends!(
+    an_email_arrives_once_with_both_parts,
+    an_email_waits_for_the_smtp_server_to_come_back,
+    confirmed_downtime_opens_an_incident_escalates_and_recovers,
+);
+
+async fn an_email_arrives_once_with_both_parts(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let store = store(&database).await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let deliverer = Deliverer::new(store.clone(), Some(mailer(port)), OutboxConfig::default());
+
+    assert!(
+        store
+            .enqueue_notification(&email_notification(
+                "incident-1/down/ops",
+                "ops@example.com"
+            ))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_notification(&email_notification(
+                "incident-1/down/ops",
+                "ops@example.com"
+            ))
+            .await
+            .unwrap(),
+        "the same notification is enqueued once"
+    );
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 1);
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 0, "sent once");
+
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    let mail = mailparse::parse_mail(&received[0]).unwrap();
+    let headers = mail.get_headers();
+    assert_eq!(
+        headers.get_first_value("Subject").unwrap(),
+        "DOWN: shop home (HTTP 503 from local)"
+    );
+    assert_eq!(headers.get_first_value("To").unwrap(), "ops@example.com");
+    assert_eq!(
+        headers.get_first_value("X-RcptTo").unwrap(),
+        "ops@example.com"
+    );
+    assert!(
+        headers
+            .get_first_value("From")
+            .unwrap()
+            .contains("alerts@sightline.test")
+    );
+    assert_eq!(mail.ctype.mimetype, "multipart/alternative");
+    let parts: Vec<(String, String)> = mail
+        .subparts
+        .iter()
+        .map(|part| {
+            (
+                part.ctype.mimetype.clone(),
+                part.get_body().unwrap().trim().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (
+                "text/plain".to_owned(),
+                "shop home is down: expected status 200, got 503.".to_owned()
+            ),
+            (
+                "text/html".to_owned(),
+                "<p><b>shop home</b> is down: expected status 200, got 503.</p>".to_owned()
+            ),
+        ]
+    );
+}
+
+async fn an_email_waits_for_the_smtp_server_to_come_back(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let store = store(&database).await;
+    let port = free_port();
+    let config = OutboxConfig {
+        first_retry: Duration::from_millis(300),
+        ..OutboxConfig::default()
+    };
+    let deliverer = Deliverer::new(store.clone(), Some(mailer(port)), config);
+    store
+        .enqueue_notification(&email_notification(
+            "incident-2/down/ops",
+            "ops@example.com",
+        ))
+        .await
+        .unwrap();
+
+    // Nobody listens: the attempt fails, is recorded, and waits its turn.
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 0);
+    let pending = store.notification(1).await.unwrap();
+    assert_eq!(
+        (pending.status, pending.attempts),
+        (NotificationStatus::Pending, 1)
+    );
+    let reason = pending.last_error.clone().unwrap();
+    assert!(reason.starts_with("SMTP: "), "{reason}");
+    assert_eq!(
+        deliverer.deliver_due().await.unwrap(),
+        0,
+        "not before its retry time"
+    );
+
+    let smtp = SmtpServer::start(port);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 1);
+    assert_eq!(deliverer.deliver_due().await.unwrap(), 0);
+    assert_eq!(smtp.received().len(), 1);
+    let sent = store.notification(1).await.unwrap();
+    assert_eq!(
+        (sent.status, sent.attempts, sent.last_error),
+        (NotificationStatus::Sent, 2, None)
+    );
+}
+
+fn result(
+    monitor_id: i64,
+    checkpoint_id: i64,
+    due: Timestamp,
+    attempt: i64,
+    outcome: CheckOutcome,
+) -> NewCheckResult {
+    let failed = outcome == CheckOutcome::Error;
+    NewCheckResult {
+        monitor_id,
+        checkpoint_id,
+        due_at: due,
+        attempt,
+        started_at: due,
+        report: CheckReport {
+            outcome,
+            problem: failed
+                .then(|| Problem::new(ProblemKind::Status, "expected status 200, got 503")),
+            status_code: Some(if failed { 503 } else { 200 }),
+            timings: PhaseTimings::default(),
+            duration_ms: 12,
+            response_bytes: None,
+            detail: serde_json::Value::Null,
+        },
+        in_maintenance: false,
+        confirmed_error: failed && attempt > 0,
+        downtime_ms: if failed && attempt > 0 { 60_000 } else { 0 },
+    }
+}
+
+async fn report(store: &Store, result: NewCheckResult, status: Option<&str>) {
+    store
+        .complete_jobs(&[Completion {
+            job_id: None,
+            result,
+            follow_up: Vec::new(),
+            status: status.map(str::to_owned),
+        }])
+        .await
+        .unwrap();
+}
+
+async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let start = Timestamp::from(1_800_000_000_000);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = database.store(clock.clone()).await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let outbox = Deliverer::new(store.clone(), Some(mailer(port)), OutboxConfig::default());
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(Templates::embedded().unwrap()),
+        "https://mon.example.com".into(),
+        outbox.waker(),
+    );
+    store
+        .create_document(
+            &AlertPolicySpec::from_json(serde_json::json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com"]},
+                {"after": "15m", "email": ["cto@example.com"]}
+            ]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let monitor_spec = |name: &str| {
+        MonitorSpec::from_json(serde_json::json!({"name": name, "type": "http",
+            "url": "https://shop.example.com/", "every": "1m", "alert_policy": "on-call"}))
+        .unwrap()
+    };
+    let shop = store.create_monitor(&monitor_spec("shop")).await.unwrap();
+    let flaky = store.create_monitor(&monitor_spec("flaky")).await.unwrap();
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    assert_eq!(engine.pass().await.unwrap(), Pass::default());
+
+    // A failure the re-run contradicts changes nothing and tells nobody.
+    report(
+        &store,
+        result(flaky.id, local.id, start, 0, CheckOutcome::Error),
+        None,
+    )
+    .await;
+    report(
+        &store,
+        result(flaky.id, local.id, start, 1, CheckOutcome::Up),
+        Some("up"),
+    )
+    .await;
+    // A confirmed failure opens an incident and tells the first level once.
+    report(
+        &store,
+        result(shop.id, local.id, start, 0, CheckOutcome::Error),
+        None,
+    )
+    .await;
+    report(
+        &store,
+        result(shop.id, local.id, start, 1, CheckOutcome::Error),
+        Some("down"),
+    )
+    .await;
+    let first = engine.pass().await.unwrap();
+    assert_eq!(
+        first,
+        Pass {
+            opened: 1,
+            closed: 0,
+            queued: 1
+        }
+    );
+    assert_eq!(
+        engine.pass().await.unwrap(),
+        Pass::default(),
+        "each level is queued once"
+    );
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
+
+    // Fifteen minutes down reach the second level.
+    clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(engine.pass().await.unwrap().queued, 1);
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
+
+    // Recovery closes the incident and tells everyone who was told.
+    report(
+        &store,
+        result(shop.id, local.id, clock.now(), 0, CheckOutcome::Up),
+        Some("up"),
+    )
+    .await;
+    assert_eq!(
+        engine.pass().await.unwrap(),
+        Pass {
+            opened: 0,
+            closed: 1,
+            queued: 2
+        }
+    );
+    assert_eq!(outbox.deliver_due().await.unwrap(), 2);
+    assert_eq!(engine.pass().await.unwrap(), Pass::default());
+
+    let mut messages: Vec<(String, String)> = smtp
+        .received()
+        .iter()
+        .map(|raw| {
+            let mail = mailparse::parse_mail(raw).unwrap();
+            let headers = mail.get_headers();
+            (
+                headers.get_first_value("X-RcptTo").unwrap(),
+                headers.get_first_value("Subject").unwrap(),
+            )
+        })
+        .collect();
+    messages.sort();
+    assert_eq!(
+        messages,
+        [
+            (
+                "cto@example.com".to_owned(),
+                "[DOWN] shop: expected status 200, got 503 (local)".to_owned()
+            ),
+            ("cto@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
+            (
+                "ops@example.com".to_owned(),
+                "[DOWN] shop: expected status 200, got 503 (local)".to_owned()
+            ),
+            ("ops@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
+        ]
+    );
+    let incidents = store
+        .list_incidents(false, Timestamp::from(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(incidents.len(), 1, "the flaky monitor has none");
+    let timeline: Vec<String> = store
+        .incident_events(incidents[0].id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| event.kind)
+        .collect();
+    assert_eq!(timeline, ["opened", "recovered"]);
+}
