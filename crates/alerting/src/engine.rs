@@ -186,6 +186,17 @@ impl Engine {
             queued += self
                 .queue(level, incident, &format!("level-{index}"), &context)
                 .await?;
+            // Reminders: the n-th once n intervals have passed, to this
+            // level's recipients.
+            if let Some(every) = policy.remind_every {
+                let reminders = down_for.as_millis() / every.as_millis().max(1);
+                if reminders > 0 {
+                    let context = self.context(MessageKind::Reminder, monitor, incident, now);
+                    queued += self
+                        .queue(level, incident, &format!("reminder-{reminders}"), &context)
+                        .await?;
+                }
+            }
         }
         Ok(queued)
     }

@@ -242,10 +242,12 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
     );
     store
         .create_document(
-            &AlertPolicySpec::from_json(serde_json::json!({"name": "on-call", "levels": [
-                {"after": "1 confirmed error", "email": ["ops@example.com"]},
-                {"after": "15m", "email": ["cto@example.com"]}
-            ]}))
+            &AlertPolicySpec::from_json(
+                serde_json::json!({"name": "on-call", "remind_every": "20m", "levels": [
+                    {"after": "1 confirmed error", "email": ["ops@example.com"]},
+                    {"after": "15m", "email": ["cto@example.com"]}
+                ]}),
+            )
             .unwrap(),
         )
         .await
@@ -307,6 +309,12 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
     assert_eq!(engine.pass().await.unwrap().queued, 1);
     assert_eq!(outbox.deliver_due().await.unwrap(), 1);
 
+    // Twenty minutes down: one reminder to each level reached so far.
+    clock.advance(Duration::from_secs(5 * 60));
+    assert_eq!(engine.pass().await.unwrap().queued, 2);
+    assert_eq!(engine.pass().await.unwrap().queued, 0, "each reminder once");
+    assert_eq!(outbox.deliver_due().await.unwrap(), 2);
+
     // Recovery closes the incident and tells everyone who was told.
     report(
         &store,
@@ -347,10 +355,18 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
             ),
             ("cto@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
             (
+                "cto@example.com".to_owned(),
+                "[REMINDER] shop: expected status 200, got 503 (local)".to_owned()
+            ),
+            (
                 "ops@example.com".to_owned(),
                 "[DOWN] shop: expected status 200, got 503 (local)".to_owned()
             ),
             ("ops@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
+            (
+                "ops@example.com".to_owned(),
+                "[REMINDER] shop: expected status 200, got 503 (local)".to_owned()
+            ),
         ]
     );
     let incidents = store
