@@ -218,6 +218,16 @@ impl Store {
         })?)
     }
 
+    /// One incident by id.
+    pub async fn incident(&self, id: i64) -> Result<Incident> {
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        read!(self.backend, |pool| sqlx::query_as(&sql)
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?
+        .ok_or(StoreError::NotFound("incident"))
+    }
+
     /// An incident's timeline, oldest first.
     pub async fn incident_events(&self, incident_id: i64) -> Result<Vec<IncidentEvent>> {
         Ok(read!(self.backend, |pool| {

@@ -5,6 +5,7 @@
 mod alert_policies;
 mod checkpoints;
 mod health;
+mod incidents;
 mod maintenance;
 mod monitors;
 mod notifications;
@@ -107,7 +108,8 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(secrets::router())
                 .merge(checkpoints::router())
                 .merge(notifications::router())
-                .merge(alert_policies::router()),
+                .merge(alert_policies::router())
+                .merge(incidents::router()),
         )
 }
 

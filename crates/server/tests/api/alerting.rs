@@ -276,5 +276,36 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
     assert!(text.contains("X-RcptTo: ops@example.com"), "{text}");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(smtp.received().len(), 1, "one e-mail");
+
+    // The incident, its timeline and the e-mail it sent.
+    let (status, open) = server
+        .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{open}");
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["monitor_id"], id);
+    assert_eq!(open[0]["cause"], "expected a 2xx status, got 503");
+    let incident = open[0]["id"].as_i64().unwrap();
+    let (_, detail) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{incident}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(detail["events"][0]["kind"], "opened");
+    assert_eq!(detail["notifications"][0]["recipient"], "ops@example.com");
+    assert_eq!(detail["notifications"][0]["status"], "sent", "{detail}");
+    assert!(
+        detail["notifications"][0]["answer"]
+            .as_str()
+            .unwrap()
+            .starts_with("250")
+    );
+    let (status, body) = server
+        .call(Method::GET, "/api/v1/incidents?open=maybe", &admin, None)
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
     server.stop().await;
 }
