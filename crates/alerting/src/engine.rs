@@ -70,7 +70,7 @@ impl Engine {
     /// One pass over every monitor and open incident.
     pub async fn pass(&self) -> Result<Pass, EngineError> {
         let mut pass = Pass::default();
-        let monitors = self.store.list_monitors().await?;
+        let monitors = self.store.monitors_down_or_in_incident().await?;
         let mut open = self
             .store
             .list_incidents(true, Timestamp::from(0), 100_000)

@@ -13,6 +13,19 @@ pub struct SmtpServer {
 }
 
 impl SmtpServer {
+    /// Settings that send to a test server on 127.0.0.1:`port`, unencrypted.
+    pub fn settings(port: u16) -> crate::SmtpSettings {
+        crate::SmtpSettings {
+            host: "127.0.0.1".into(),
+            port,
+            security: crate::SmtpSecurity::Plain,
+            username: None,
+            password: None,
+            from: "Sightline <alerts@sightline.test>".into(),
+            timeout: Duration::from_secs(5),
+        }
+    }
+
     /// Starts aiosmtpd on 127.0.0.1:`port` and waits until it answers.
     pub fn start(port: u16) -> Self {
         let dir = tempfile::tempdir().unwrap();

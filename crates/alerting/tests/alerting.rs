@@ -5,9 +5,7 @@
 
 use mailparse::MailHeaderMap;
 use sightline_alerting::testing::SmtpServer;
-use sightline_alerting::{
-    Deliverer, Email, Engine, Mailer, OutboxConfig, Pass, SmtpSecurity, SmtpSettings, Templates,
-};
+use sightline_alerting::{Deliverer, Email, Engine, Mailer, OutboxConfig, Pass, Templates};
 use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
 use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, Timestamp};
 use sightline_store::testing::TestDatabase;
@@ -27,16 +25,7 @@ fn free_port() -> u16 {
 }
 
 fn mailer(port: u16) -> Mailer {
-    Mailer::new(&SmtpSettings {
-        host: "127.0.0.1".into(),
-        port,
-        security: SmtpSecurity::Plain,
-        username: None,
-        password: None,
-        from: "Sightline <alerts@sightline.test>".into(),
-        timeout: Duration::from_secs(5),
-    })
-    .unwrap()
+    Mailer::new(&SmtpServer::settings(port)).unwrap()
 }
 
 fn email_notification(key: &str, to: &str) -> NewNotification {

@@ -199,6 +199,7 @@ impl Store {
                 let ids: Vec<i64> = update.build_query_scalar().fetch_all(&mut *tx).await?;
                 moved.extend(ids);
             }
+            let moved: std::collections::HashSet<i64> = moved.into_iter().collect();
             let jobs: Vec<&NewJob> = plans
                 .iter()
                 .filter(|plan| moved.contains(&plan.monitor_id))
@@ -294,6 +295,7 @@ impl Store {
             update.build_query_scalar().fetch_all(pool).await
         }
         .await)?;
+        let won: std::collections::HashSet<i64> = won.into_iter().collect();
         Ok(candidates
             .into_iter()
             .filter(|job| won.contains(&job.id))

@@ -114,6 +114,20 @@ impl Store {
         rows.into_iter().map(Monitor::try_from).collect()
     }
 
+    /// The monitors alerting has to look at: those down and those with an
+    /// open incident. A few among thousands, so a pass after every batch of
+    /// results does not read every monitor.
+    pub async fn monitors_down_or_in_incident(&self) -> Result<Vec<Monitor>> {
+        let sql = format!(
+            "SELECT {MONITOR_COLUMNS} FROM monitors WHERE status = 'down' \
+             OR id IN (SELECT monitor_id FROM incidents WHERE closed_at IS NULL) ORDER BY name"
+        );
+        let rows: Vec<MonitorRow> = read!(self.backend, |pool| sqlx::query_as(&sql)
+            .fetch_all(pool)
+            .await)?;
+        rows.into_iter().map(Monitor::try_from).collect()
+    }
+
     /// One monitor by id.
     pub async fn monitor(&self, id: i64) -> Result<Monitor> {
         let sql = format!("SELECT {MONITOR_COLUMNS} FROM monitors WHERE id = $1");

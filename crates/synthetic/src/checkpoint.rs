@@ -121,19 +121,20 @@ impl LocalCheckpoint {
 
     /// The vault's secrets, when a leased check refers to any.
     async fn secrets_for(&self, jobs: &[LeasedJob]) -> Secrets {
+        // Without a vault there is nothing to look for in the specs.
+        let Some(vault) = &self.vault else {
+            return Secrets::default();
+        };
         let uses_secrets = jobs
             .iter()
             .any(|job| job.spec.to_json().to_string().contains("secrets."));
-        match (&self.vault, uses_secrets) {
-            (Some(vault), true) => match vault.secrets(&self.store).await {
-                Ok(secrets) => secrets,
-                Err(error) => {
-                    tracing::warn!(%error, "opening the vault");
-                    Secrets::default()
-                }
-            },
-            _ => Secrets::default(),
+        if !uses_secrets {
+            return Secrets::default();
         }
+        vault.secrets(&self.store).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "opening the vault");
+            Secrets::default()
+        })
     }
 }
 

@@ -5,7 +5,6 @@ use super::{ADMIN, Auth, TestServer, VIEWER, assert_error};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sightline_alerting::testing::SmtpServer;
-use sightline_alerting::{SmtpSecurity, SmtpSettings};
 use sightline_server::ServerConfig;
 use sightline_store::BackendKind;
 use std::sync::Arc;
@@ -23,15 +22,7 @@ fn free_port() -> u16 {
 pub(super) async fn test_notifications_report_what_the_receiver_said(kind: BackendKind) {
     let smtp_port = free_port();
     let config = ServerConfig {
-        smtp: Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: smtp_port,
-            security: SmtpSecurity::Plain,
-            username: None,
-            password: None,
-            from: "Sightline <alerts@sightline.test>".into(),
-            timeout: Duration::from_secs(5),
-        }),
+        smtp: Some(SmtpServer::settings(smtp_port)),
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(kind, config).await;
@@ -214,15 +205,7 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
     let smtp_port = free_port();
     let smtp = SmtpServer::start(smtp_port);
     let config = ServerConfig {
-        smtp: Some(SmtpSettings {
-            host: "127.0.0.1".into(),
-            port: smtp_port,
-            security: SmtpSecurity::Plain,
-            username: None,
-            password: None,
-            from: "Sightline <alerts@sightline.test>".into(),
-            timeout: Duration::from_secs(5),
-        }),
+        smtp: Some(SmtpServer::settings(smtp_port)),
         ..ServerConfig::default()
     };
     let server = TestServer::start_with(kind, config).await;

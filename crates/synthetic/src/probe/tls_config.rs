@@ -47,8 +47,11 @@ impl TlsSettings {
                 "no trusted root certificates: the system store gave none; \
                  install the CA bundle (ca-certificates) for HTTPS checks to verify"
             );
-            Arc::new(TrustNothing {
+            Arc::new(FixedVerdict {
                 algorithms: provider.signature_verification_algorithms,
+                refusal: Some(
+                    "this system has no trusted root certificates (install ca-certificates)",
+                ),
             })
         } else {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -57,8 +60,9 @@ impl TlsSettings {
         let verified = Self::config(&provider, verifier.clone())?;
         let unverified = Self::config(
             &provider,
-            Arc::new(AcceptAny {
+            Arc::new(FixedVerdict {
                 algorithms: provider.signature_verification_algorithms,
+                refusal: None,
             }),
         )?;
         Ok(TlsSettings {
@@ -159,15 +163,18 @@ impl ServerCertVerifier for Recording {
     }
 }
 
-/// Accepts any certificate chain, for monitors with `verify_tls: false`.
-/// The handshake signatures are still verified, so the connection is still
-/// bound to the key the server presented.
+/// A verifier that does not judge chains by roots: it accepts every chain
+/// (monitors with `verify_tls: false`) or refuses every one with a reason
+/// (a system without trusted roots). Handshake signatures are still
+/// verified, so the connection is bound to the key the server presented.
 #[derive(Debug)]
-struct AcceptAny {
+struct FixedVerdict {
     algorithms: WebPkiSupportedAlgorithms,
+    /// `None` accepts; `Some(reason)` refuses.
+    refusal: Option<&'static str>,
 }
 
-impl ServerCertVerifier for AcceptAny {
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -176,51 +183,10 @@ impl ServerCertVerifier for AcceptAny {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.algorithms.supported_schemes()
-    }
-}
-
-/// The verifier when the system has no trusted roots: every chain is
-/// untrusted, with the reason in words.
-#[derive(Debug)]
-struct TrustNothing {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for TrustNothing {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(
-            "this system has no trusted root certificates (install ca-certificates)".to_owned(),
-        ))
+        match self.refusal {
+            None => Ok(ServerCertVerified::assertion()),
+            Some(reason) => Err(rustls::Error::General(reason.to_owned())),
+        }
     }
 
     fn verify_tls12_signature(
