@@ -1,23 +1,52 @@
-//! The alerting engine, first part: it keeps incidents in step with monitor
-//! status (one opens when a monitor is confirmed down, it closes when the
-//! monitor recovers) and puts the notifications their alert policy asks for
-//! in the outbox.
+//! The alerting engine. Each pass:
 //!
-//! Every pass looks at the whole state and only adds what is missing, with
-//! a dedupe key per (incident, level or recovery, recipient), so that
-//! passes may run in any process, any number of times, after any restart,
-//! and each notification is still queued once.
+//! 1. opens an incident for every monitor confirmed down;
+//! 2. every few seconds, watches RUM sites: real-user traffic that went
+//!    silent while the site's checks pass, and Core Web Vitals gone poor,
+//!    open incidents of their own (`watch_sites`);
+//! 3. classifies each monitor incident against its site's traffic
+//!    (confirmed outage, or a synthetic failure while real users are still
+//!    served), holds back the incidents of monitors whose parent is down,
+//!    closes what recovered;
+//! 4. works out who must hear of what (levels reached, routed by class;
+//!    reminders; recovery notices) and puts one message per recipient in the
+//!    outbox listing every incident due to them, grouped by host or site.
+//!
+//! Incidents of monitors whose relatives are still being checked wait a few
+//! seconds, so that a host going down reaches each recipient once, listing
+//! all its monitors. Every notification claims its (incident, step,
+//! recipient) keys in the store, so passes may run in any process, any
+//! number of times, after any restart, and each is still told once.
 
 use crate::render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
+use crate::traffic::{TrafficWatch, site_of};
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
-use sightline_core::{AlertPolicySpec, CheckSpec, Timestamp};
-use sightline_store::{Channel, Incident, Monitor, NewNotification, Severity, Store, StoreError};
-use std::sync::Arc;
-use std::time::Duration;
+use sightline_core::correlation::TrafficVerdict;
+use sightline_core::{AlertPolicySpec, CheckSpec, IncidentClass, Timestamp};
+use sightline_store::{
+    Channel, Claim, Enqueued, Incident, IncidentKind, Monitor, NewNotification, Severity, Site,
+    Store, StoreError,
+};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// How long an alert may wait in the outbox before it is given up.
 const ALERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// The longest a new incident waits for its monitor's relatives (same
+/// host, parent, dependants) to be checked, so that they are told together.
+const GROUP_WAIT: Duration = Duration::from_secs(15);
+/// The longest a new incident waits for its site's traffic to give a
+/// verdict, so that its first message says whether real users are hit.
+const CLASSIFY_WAIT: Duration = Duration::from_secs(30);
+/// How often RUM sites are watched for silence.
+const SILENCE_EVERY: Duration = Duration::from_secs(5);
+/// How often RUM sites are watched for poor Core Web Vitals.
+const PERFORMANCE_EVERY: Duration = Duration::from_secs(60);
+/// Attempts to store a grouped message whose claims another process took
+/// meanwhile.
+const CLAIM_ATTEMPTS: usize = 4;
 
 /// Why a pass failed.
 #[derive(Debug, thiserror::Error)]
@@ -37,17 +66,101 @@ pub struct Pass {
     pub opened: usize,
     /// Incidents closed.
     pub closed: usize,
-    /// Notifications queued.
+    /// Messages queued (one may cover several incidents).
     pub queued: usize,
 }
 
-/// Keeps incidents and notifications in step with monitor status.
+/// Keeps incidents and notifications in step with monitor status and
+/// real-user traffic.
 #[derive(Debug)]
 pub struct Engine {
     store: Store,
     templates: Arc<Templates>,
     server: String,
     outbox: Arc<Notify>,
+    traffic: TrafficWatch,
+    watched: Mutex<Watched>,
+}
+
+/// When sites were last watched.
+#[derive(Debug, Default)]
+struct Watched {
+    silence: Option<Instant>,
+    performance: Option<Instant>,
+}
+
+/// One incident's part in a message to one recipient.
+#[derive(Debug, Clone)]
+struct Due {
+    incident_id: i64,
+    step: String,
+    kind: MessageKind,
+    channel: Channel,
+    recipient: String,
+}
+
+impl Due {
+    fn claim_key(&self) -> String {
+        format!(
+            "incident/{}/{}/{}",
+            self.incident_id, self.step, self.recipient
+        )
+    }
+}
+
+/// Everything a pass knows.
+struct World {
+    monitors: Vec<Monitor>,
+    sites: Vec<Site>,
+    policies: Vec<AlertPolicySpec>,
+    /// Monitors with a check queued or running.
+    busy: HashSet<i64>,
+    now: Timestamp,
+}
+
+impl World {
+    fn monitor(&self, id: Option<i64>) -> Option<&Monitor> {
+        self.monitors.iter().find(|monitor| Some(monitor.id) == id)
+    }
+
+    fn site(&self, id: Option<i64>) -> Option<&Site> {
+        self.sites.iter().find(|site| Some(site.id) == id)
+    }
+
+    fn policy(&self, name: Option<&str>) -> Option<&AlertPolicySpec> {
+        self.policies
+            .iter()
+            .find(|policy| Some(policy.name.as_str()) == name)
+    }
+
+    /// The monitors watching `site`.
+    fn linked(&self, site: &Site) -> Vec<&Monitor> {
+        self.monitors
+            .iter()
+            .filter(|monitor| monitor.spec.settings.enabled)
+            .filter(|monitor| site_of(monitor, &self.sites).is_some_and(|s| s.id == site.id))
+            .collect()
+    }
+
+    /// The policy told about a site: its own, else its monitors' first.
+    fn site_policy(&self, site: &Site) -> Option<&AlertPolicySpec> {
+        let name = site.spec.alert_policy.clone().or_else(|| {
+            self.linked(site)
+                .iter()
+                .find_map(|monitor| monitor.spec.settings.alert_policy.clone())
+        });
+        self.policy(name.as_deref())
+    }
+}
+
+/// An incident as this pass sees it, ready to be told.
+struct Told<'a> {
+    incident: &'a Incident,
+    class: IncidentClass,
+    line: IncidentLine,
+    policy: Option<&'a AlertPolicySpec>,
+    /// Waiting for relatives' checks or a traffic verdict.
+    waiting: bool,
 }
 
 impl Engine {
@@ -64,31 +177,25 @@ impl Engine {
             templates,
             server,
             outbox,
+            traffic: TrafficWatch::default(),
+            watched: Mutex::new(Watched::default()),
         }
     }
 
-    /// One pass over every monitor and open incident.
+    /// One pass over monitor status, site traffic and open incidents.
     pub async fn pass(&self) -> Result<Pass, EngineError> {
         let mut pass = Pass::default();
-        let monitors = self.store.monitors_down_or_in_incident().await?;
+        let down = self.store.monitors_down_or_in_incident().await?;
         let mut open = self
             .store
             .list_incidents(true, Timestamp::from(0), 100_000)
             .await?;
-        let policies: Vec<AlertPolicySpec> = self
-            .store
-            .list_documents::<AlertPolicySpec>()
-            .await?
-            .into_iter()
-            .map(|stored| stored.spec)
-            .collect();
-        let now = self.store.now();
-        for monitor in &monitors {
-            let down = monitor.status == "down" && monitor.spec.settings.enabled;
-            let incident = open
+        for monitor in &down {
+            let is_down = monitor.status == "down" && monitor.spec.settings.enabled;
+            let has_incident = open
                 .iter()
-                .find(|incident| incident.monitor_id == monitor.id);
-            if down && incident.is_none() {
+                .any(|incident| incident.monitor_id == Some(monitor.id));
+            if is_down && !has_incident {
                 let cause = self.last_problem(monitor).await?;
                 let incident = self
                     .store
@@ -98,41 +205,633 @@ impl Engine {
                 pass.opened += 1;
             }
         }
-        for incident in &open {
-            let Some(monitor) = monitors.iter().find(|m| m.id == incident.monitor_id) else {
-                continue;
-            };
-            let policy = monitor
-                .spec
-                .settings
-                .alert_policy
-                .as_ref()
-                .and_then(|name| policies.iter().find(|policy| &policy.name == name));
-            let recovered = !matches!(monitor.status.as_str(), "down" | "maintenance");
-            if recovered {
-                self.store
-                    .close_incident(
-                        incident.id,
-                        &format!("{} recovered", monitor.spec.settings.name),
-                    )
-                    .await?;
-                pass.closed += 1;
-                if let Some(policy) = policy.filter(|policy| policy.notify_recovery) {
-                    pass.queued += self.recovery(policy, monitor, incident, now).await?;
+        let (silence, performance) = self.sites_due();
+        if open.is_empty() && !silence && !performance {
+            return Ok(pass);
+        }
+        let world = World {
+            monitors: self.store.list_monitors().await?,
+            sites: self.store.list_sites().await?,
+            policies: self
+                .store
+                .list_documents::<AlertPolicySpec>()
+                .await?
+                .into_iter()
+                .map(|stored| stored.spec)
+                .collect(),
+            busy: self.store.monitors_with_jobs().await?.into_iter().collect(),
+            now: self.store.now(),
+        };
+        if silence || performance {
+            let opened = self
+                .watch_sites(&world, &mut open, silence, performance)
+                .await?;
+            pass.opened += opened;
+        }
+        open.sort_by_key(|incident| incident.id);
+        let mut closed = Vec::new();
+        let mut still_open = Vec::new();
+        for incident in open {
+            match self.recovery_of(&world, &incident).await? {
+                Some(message) => {
+                    let incident = self.store.close_incident(incident.id, &message).await?;
+                    closed.push(incident);
                 }
-                continue;
-            }
-            if monitor.status == "maintenance" {
-                continue;
-            }
-            if let Some(policy) = policy {
-                pass.queued += self.escalate(policy, monitor, incident, now).await?;
+                None => still_open.push(incident),
             }
         }
+        pass.closed = closed.len();
+        self.hold_dependants(&world, &mut still_open).await?;
+
+        let mut due = Vec::new();
+        let mut lines = HashMap::new();
+        for incident in &still_open {
+            let Some(told) = self.prepare(&world, incident, &still_open).await? else {
+                continue;
+            };
+            if !told.waiting {
+                due.extend(self.levels_due(&world, &told).await?);
+            }
+            lines.insert(incident.id, told.line);
+        }
+        for incident in &closed {
+            let Some(told) = self.prepare(&world, incident, &still_open).await? else {
+                continue;
+            };
+            due.extend(self.recovery_due(&told).await?);
+            lines.insert(incident.id, told.line);
+        }
+        pass.queued = self.send(due, &lines).await?;
         if pass.queued > 0 {
             self.outbox.notify_waiters();
         }
         Ok(pass)
+    }
+
+    /// Whether sites are due to be watched for silence and for performance
+    /// (and notes that they are being watched).
+    fn sites_due(&self) -> (bool, bool) {
+        let Ok(mut watched) = self.watched.lock() else {
+            return (false, false);
+        };
+        let due = |last: &mut Option<Instant>, every: Duration| {
+            let now = Instant::now();
+            let due = last.is_none_or(|at| now.duration_since(at) >= every);
+            if due {
+                *last = Some(now);
+            }
+            due
+        };
+        (
+            due(&mut watched.silence, SILENCE_EVERY),
+            due(&mut watched.performance, PERFORMANCE_EVERY),
+        )
+    }
+
+    /// Opens incidents for sites whose real-user traffic went silent while
+    /// their monitors pass, and for sites whose Core Web Vitals turned poor.
+    async fn watch_sites(
+        &self,
+        world: &World,
+        open: &mut Vec<Incident>,
+        silence: bool,
+        performance: bool,
+    ) -> Result<usize, EngineError> {
+        let mut opened = 0;
+        for site in &world.sites {
+            let linked = world.linked(site);
+            if linked.is_empty() && site.spec.alert_policy.is_none() {
+                continue;
+            }
+            let has_open = |open: &[Incident], kind| {
+                open.iter()
+                    .any(|incident| incident.site_id == Some(site.id) && incident.kind == kind)
+            };
+            let all_up = !linked.is_empty()
+                && linked
+                    .iter()
+                    .all(|monitor| matches!(monitor.status.as_str(), "up" | "degraded"));
+            if silence && all_up && !has_open(open, IncidentKind::RumSilent) {
+                if let Some(verdict @ TrafficVerdict::Silent { .. }) = self
+                    .traffic
+                    .recent_verdict(&self.store, site, world.now)
+                    .await?
+                {
+                    let cause =
+                        format!("{}, while its checks pass", capitalise(&verdict.describe()));
+                    let incident = self
+                        .store
+                        .open_site_incident(
+                            IncidentKind::RumSilent,
+                            site.id,
+                            Severity::Warning,
+                            &cause,
+                        )
+                        .await?;
+                    self.store
+                        .set_incident_correlation(
+                            incident.id,
+                            Severity::Warning,
+                            IncidentClass::RumSilent.as_str(),
+                            IncidentClass::RumSilent.label(),
+                        )
+                        .await?;
+                    open.push(self.store.incident(incident.id).await?);
+                    opened += 1;
+                }
+            }
+            if performance && !has_open(open, IncidentKind::RumPerformance) {
+                let poor = self
+                    .traffic
+                    .poor_vitals(&self.store, site, world.now)
+                    .await?;
+                if !poor.is_empty() {
+                    let cause = poor
+                        .iter()
+                        .map(|vital| vital.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    let incident = self
+                        .store
+                        .open_site_incident(
+                            IncidentKind::RumPerformance,
+                            site.id,
+                            Severity::Warning,
+                            &cause,
+                        )
+                        .await?;
+                    self.store
+                        .set_incident_correlation(
+                            incident.id,
+                            Severity::Warning,
+                            IncidentClass::RumPerformance.as_str(),
+                            IncidentClass::RumPerformance.label(),
+                        )
+                        .await?;
+                    open.push(self.store.incident(incident.id).await?);
+                    opened += 1;
+                }
+            }
+        }
+        Ok(opened)
+    }
+
+    /// Why an open incident is over, if it is.
+    async fn recovery_of(
+        &self,
+        world: &World,
+        incident: &Incident,
+    ) -> Result<Option<String>, EngineError> {
+        match incident.kind {
+            IncidentKind::MonitorDown => {
+                let Some(monitor) = world.monitor(incident.monitor_id) else {
+                    return Ok(Some("the monitor was removed".to_owned()));
+                };
+                let recovered = !matches!(monitor.status.as_str(), "down" | "maintenance")
+                    || !monitor.spec.settings.enabled;
+                Ok(recovered.then(|| format!("{} recovered", monitor.spec.settings.name)))
+            }
+            IncidentKind::RumSilent => {
+                let Some(site) = world.site(incident.site_id) else {
+                    return Ok(Some("the site was removed".to_owned()));
+                };
+                let linked = world.linked(site);
+                if let Some(down) = linked.iter().find(|monitor| monitor.status == "down") {
+                    return Ok(Some(format!(
+                        "{} is down: its incident takes over",
+                        down.spec.settings.name
+                    )));
+                }
+                let verdict = self
+                    .traffic
+                    .recent_verdict(&self.store, site, world.now)
+                    .await?;
+                Ok(match verdict {
+                    Some(verdict @ TrafficVerdict::Normal { .. }) => {
+                        Some(capitalise(&verdict.describe()))
+                    }
+                    _ => None,
+                })
+            }
+            IncidentKind::RumPerformance => {
+                let Some(site) = world.site(incident.site_id) else {
+                    return Ok(Some("the site was removed".to_owned()));
+                };
+                let poor = self
+                    .traffic
+                    .poor_vitals(&self.store, site, world.now)
+                    .await?;
+                Ok(poor
+                    .is_empty()
+                    .then(|| "Core Web Vitals are no longer poor".to_owned()))
+            }
+        }
+    }
+
+    /// Holds back incidents whose monitor depends on one that is down, and
+    /// releases those whose parent recovered.
+    async fn hold_dependants(
+        &self,
+        world: &World,
+        open: &mut [Incident],
+    ) -> Result<(), EngineError> {
+        let mut held: HashSet<i64> = HashSet::new();
+        for index in 0..open.len() {
+            let incident = open[index].clone();
+            let Some(monitor) = world.monitor(incident.monitor_id) else {
+                continue;
+            };
+            let parent = monitor
+                .spec
+                .settings
+                .depends_on
+                .as_deref()
+                .and_then(|name| world.monitors.iter().find(|m| m.spec.settings.name == name))
+                .and_then(|parent| {
+                    open.iter().find(|other| {
+                        other.monitor_id == Some(parent.id) && !held.contains(&other.id)
+                    })
+                })
+                .map(|parent_incident| (parent_incident.id, parent_incident.monitor_id));
+            let name = &monitor.spec.settings.name;
+            let parent_name = monitor.spec.settings.depends_on.clone().unwrap_or_default();
+            match (parent, incident.held_by) {
+                (Some((parent_id, _)), None) => {
+                    self.store
+                        .set_incident_held(
+                            incident.id,
+                            Some(parent_id),
+                            &format!("held back: {name} depends on {parent_name}, which is down"),
+                        )
+                        .await?;
+                    self.store
+                        .add_incident_event(
+                            parent_id,
+                            "dependant",
+                            &format!("{name}, which depends on {parent_name}, is down too"),
+                        )
+                        .await?;
+                    open[index].held_by = Some(parent_id);
+                    held.insert(incident.id);
+                }
+                (Some(_), Some(_)) => {
+                    held.insert(incident.id);
+                }
+                (None, Some(_)) => {
+                    self.store
+                        .set_incident_held(
+                            incident.id,
+                            None,
+                            &format!("released: {parent_name} is no longer down, {name} still is"),
+                        )
+                        .await?;
+                    open[index].held_by = None;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The incident's line in messages, its class and whether it must wait;
+    /// `None` when its subject is gone.
+    async fn prepare<'a>(
+        &self,
+        world: &'a World,
+        incident: &'a Incident,
+        open: &[Incident],
+    ) -> Result<Option<Told<'a>>, EngineError> {
+        let now = world.now;
+        let age =
+            Duration::from_millis((now.as_millis() - incident.opened_at.as_millis()).max(0) as u64);
+        let minutes = age.as_secs() / 60;
+        let link = format!(
+            "{}/incidents/{}",
+            self.server.trim_end_matches('/'),
+            incident.id
+        );
+        let since = incident.opened_at.to_rfc3339();
+        let duration = Some(format!("{minutes} min"));
+        let stored_class = incident
+            .correlation
+            .as_deref()
+            .and_then(IncidentClass::parse);
+        if incident.kind != IncidentKind::MonitorDown {
+            let Some(site) = world.site(incident.site_id) else {
+                return Ok(None);
+            };
+            let class = stored_class.unwrap_or(IncidentClass::RumSilent);
+            let line = IncidentLine {
+                monitor: format!("site {}", site.spec.name),
+                target: site.spec.origins.join(", "),
+                problem: incident.cause.clone(),
+                checkpoints: Vec::new(),
+                timings: None,
+                classification: Some(class.label().to_owned()),
+                explanation: Some(class.explanation().to_owned()),
+                traffic: None,
+                group: site.spec.name.clone(),
+                dependants: Vec::new(),
+                since,
+                duration,
+                link,
+            };
+            return Ok(Some(Told {
+                incident,
+                class,
+                line,
+                policy: world.site_policy(site),
+                waiting: false,
+            }));
+        }
+        let Some(monitor) = world.monitor(incident.monitor_id) else {
+            return Ok(None);
+        };
+        let site = site_of(monitor, &world.sites);
+        let (class, traffic, verdict_pending) =
+            self.classify(incident, site, stored_class, now).await?;
+        let relatives_busy = world.monitors.iter().any(|other| {
+            other.id != monitor.id
+                && world.busy.contains(&other.id)
+                && monitor.spec.is_related(&other.spec)
+                && !open.iter().any(|o| o.monitor_id == Some(other.id))
+        });
+        let waiting = incident.held_by.is_some()
+            || monitor.status == "maintenance"
+            || (relatives_busy && age < GROUP_WAIT)
+            || (verdict_pending && age < CLASSIFY_WAIT);
+        let dependants = open
+            .iter()
+            .filter(|other| other.held_by == Some(incident.id))
+            .filter_map(|other| world.monitor(other.monitor_id))
+            .map(|m| m.spec.settings.name.clone())
+            .collect();
+        let group = site
+            .map(|site| site.spec.name.clone())
+            .or_else(|| monitor.spec.check.host())
+            .unwrap_or_else(|| monitor.spec.settings.name.clone());
+        let line = IncidentLine {
+            monitor: monitor.spec.settings.name.clone(),
+            target: target(&monitor.spec.check),
+            problem: incident.cause.clone(),
+            checkpoints: monitor.spec.settings.checkpoints.clone(),
+            timings: None,
+            classification: (class != IncidentClass::Down).then(|| class.label().to_owned()),
+            explanation: (class != IncidentClass::Down).then(|| class.explanation().to_owned()),
+            traffic,
+            group,
+            dependants,
+            since,
+            duration,
+            link,
+        };
+        let policy = world.policy(monitor.spec.settings.alert_policy.as_deref());
+        Ok(Some(Told {
+            incident,
+            class,
+            line,
+            policy,
+            waiting,
+        }))
+    }
+
+    /// A monitor incident's class from its site's traffic since it opened:
+    /// silent makes it a confirmed outage, normal a synthetic failure. A
+    /// confirmed outage stays one. Returns the class, the traffic picture in
+    /// words, and whether a verdict is still to come.
+    async fn classify(
+        &self,
+        incident: &Incident,
+        site: Option<&Site>,
+        stored: Option<IncidentClass>,
+        now: Timestamp,
+    ) -> Result<(IncidentClass, Option<String>, bool), EngineError> {
+        let Some(site) = site else {
+            return Ok((stored.unwrap_or(IncidentClass::Down), None, false));
+        };
+        let Some(baseline) = self.traffic.baseline(&self.store, site, now).await? else {
+            return Ok((
+                stored.unwrap_or(IncidentClass::Down),
+                Some(format!(
+                    "no verdict: site {} has less than {} hours of real-user traffic recorded",
+                    site.spec.name,
+                    sightline_core::correlation::MIN_RECENT_HOURS
+                )),
+                false,
+            ));
+        };
+        let verdict = self
+            .traffic
+            .verdict(&self.store, site, incident.opened_at, now)
+            .await?;
+        let found = match verdict {
+            Some(TrafficVerdict::Silent { .. }) => Some(IncidentClass::ConfirmedOutage),
+            Some(TrafficVerdict::Normal { .. }) => Some(IncidentClass::SyntheticFailure),
+            _ => None,
+        };
+        let class = match (stored, found) {
+            (Some(IncidentClass::ConfirmedOutage), _) => IncidentClass::ConfirmedOutage,
+            (_, Some(found)) => found,
+            (Some(stored), None) => stored,
+            (None, None) => IncidentClass::Down,
+        };
+        let traffic = verdict.map(|verdict| verdict.describe());
+        if Some(class) != stored && class != IncidentClass::Down {
+            let severity = if class.is_critical() {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            self.store
+                .set_incident_correlation(
+                    incident.id,
+                    severity,
+                    class.as_str(),
+                    &format!(
+                        "{}: {}",
+                        class.label(),
+                        traffic.as_deref().unwrap_or_default()
+                    ),
+                )
+                .await?;
+        }
+        let pending = class == IncidentClass::Down && baseline.silence_window().is_some();
+        Ok((class, traffic, pending))
+    }
+
+    /// The levels (and reminders) an open incident has reached, for the
+    /// recipients routed its class.
+    async fn levels_due(&self, world: &World, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
+        let Some(policy) = told.policy else {
+            return Ok(Vec::new());
+        };
+        let incident = told.incident;
+        let errors = match incident.monitor_id {
+            Some(monitor_id) => {
+                self.store
+                    .check_totals(
+                        monitor_id,
+                        incident.opened_at.minus(Duration::from_secs(3600)),
+                        world.now.plus(Duration::from_secs(1)),
+                    )
+                    .await?
+                    .confirmed_errors
+            }
+            None => i64::MAX,
+        };
+        let down_for = Duration::from_millis(
+            (world.now.as_millis() - incident.opened_at.as_millis()).max(0) as u64,
+        );
+        let mut due = Vec::new();
+        for (index, level) in policy.levels.iter().enumerate() {
+            if !level.routes(told.class) {
+                continue;
+            }
+            let reached = match level.after {
+                Escalation::ConfirmedErrors(count) => errors >= i64::from(count),
+                Escalation::Down(after) => down_for >= after,
+            };
+            if !reached {
+                continue;
+            }
+            due.extend(recipients(
+                level,
+                incident.id,
+                &format!("level-{index}"),
+                MessageKind::Down,
+            ));
+            // Reminders: the n-th once n intervals have passed.
+            if let Some(every) = policy.remind_every {
+                let reminders = down_for.as_millis() / every.as_millis().max(1);
+                if reminders > 0 {
+                    due.extend(recipients(
+                        level,
+                        incident.id,
+                        &format!("reminder-{reminders}"),
+                        MessageKind::Reminder,
+                    ));
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Recovery notices for everyone the incident's levels told.
+    async fn recovery_due(&self, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
+        let Some(policy) = told.policy.filter(|policy| policy.notify_recovery) else {
+            return Ok(Vec::new());
+        };
+        let sent = self.store.incident_notifications(told.incident.id).await?;
+        let mut due = Vec::new();
+        for level in &policy.levels {
+            due.extend(
+                recipients(level, told.incident.id, "recovered", MessageKind::Recovered)
+                    .into_iter()
+                    .filter(|item| sent.iter().any(|n| n.recipient == item.recipient)),
+            );
+        }
+        Ok(due)
+    }
+
+    /// Puts one message per recipient and kind in the outbox, listing every
+    /// incident due to them, minus what was told before.
+    async fn send(
+        &self,
+        due: Vec<Due>,
+        lines: &HashMap<i64, IncidentLine>,
+    ) -> Result<usize, EngineError> {
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = due.iter().map(Due::claim_key).collect();
+        let taken: HashSet<String> = self.store.claimed(&keys).await?.into_iter().collect();
+        let mut messages: BTreeMap<(String, &'static str, MessageKind), Vec<Due>> = BTreeMap::new();
+        for item in due {
+            if taken.contains(&item.claim_key()) {
+                continue;
+            }
+            messages
+                .entry((item.recipient.clone(), item.channel.as_str(), item.kind))
+                .or_default()
+                .push(item);
+        }
+        let mut queued = 0;
+        for ((recipient, _, kind), mut items) in messages {
+            items.sort_by_key(|item| (item.incident_id, item.step.clone()));
+            for _ in 0..CLAIM_ATTEMPTS {
+                if items.is_empty() {
+                    break;
+                }
+                match self.enqueue(&recipient, kind, &items, lines).await? {
+                    Enqueued::Queued => {
+                        queued += 1;
+                        break;
+                    }
+                    Enqueued::AlreadyClaimed(taken) => {
+                        items.retain(|item| !taken.contains(&item.claim_key()));
+                    }
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Renders and stores one message about `items` (same recipient, kind
+    /// and channel) with its claims.
+    async fn enqueue(
+        &self,
+        recipient: &str,
+        kind: MessageKind,
+        items: &[Due],
+        lines: &HashMap<i64, IncidentLine>,
+    ) -> Result<Enqueued, EngineError> {
+        let mut ids: Vec<i64> = items.iter().map(|item| item.incident_id).collect();
+        ids.dedup();
+        let mut incidents: Vec<IncidentLine> =
+            ids.iter().filter_map(|id| lines.get(id).cloned()).collect();
+        incidents.sort_by(|a, b| (&a.group, &a.monitor).cmp(&(&b.group, &b.monitor)));
+        let first_group = incidents.first().map(|line| line.group.clone());
+        let group = first_group.filter(|group| incidents.iter().all(|line| &line.group == group));
+        let context = MessageContext {
+            kind,
+            incidents,
+            group,
+            server: self.server.clone(),
+        };
+        let email = self.templates.email(&context)?;
+        let channel = items[0].channel;
+        let claims: Vec<Claim> = items
+            .iter()
+            .map(|item| Claim {
+                key: item.claim_key(),
+                incident_id: item.incident_id,
+            })
+            .collect();
+        let payload = match channel {
+            Channel::Email => serde_json::to_value(&email).unwrap_or_default(),
+            Channel::Webhook => serde_json::json!({
+                "type": kind,
+                "text": email.subject,
+                "incident": ids[0],
+                "incidents": ids,
+                "details": email.text,
+            }),
+        };
+        Ok(self
+            .store
+            .enqueue_claimed(
+                &NewNotification {
+                    dedupe_key: claims[0].key.clone(),
+                    incident_id: Some(ids[0]),
+                    channel,
+                    recipient: recipient.to_owned(),
+                    subject: email.subject.clone(),
+                    payload,
+                    lifetime: ALERT_LIFETIME,
+                },
+                &claims,
+            )
+            .await?)
     }
 
     /// The problem of the monitor's latest confirmed error.
@@ -154,174 +853,8 @@ impl Engine {
             .unwrap_or_else(|| "confirmed down".to_owned()))
     }
 
-    /// Queues the levels of `policy` the incident has reached.
-    async fn escalate(
-        &self,
-        policy: &AlertPolicySpec,
-        monitor: &Monitor,
-        incident: &Incident,
-        now: Timestamp,
-    ) -> Result<usize, EngineError> {
-        let errors = self
-            .store
-            .check_totals(
-                monitor.id,
-                incident.opened_at.minus(Duration::from_secs(3600)),
-                now.plus(Duration::from_secs(1)),
-            )
-            .await?
-            .confirmed_errors;
-        let down_for =
-            Duration::from_millis((now.as_millis() - incident.opened_at.as_millis()).max(0) as u64);
-        let mut queued = 0;
-        for (index, level) in policy.levels.iter().enumerate() {
-            let reached = match level.after {
-                Escalation::ConfirmedErrors(count) => errors >= i64::from(count),
-                Escalation::Down(after) => down_for >= after,
-            };
-            if !reached {
-                continue;
-            }
-            let context = self.context(MessageKind::Down, monitor, incident, now);
-            queued += self
-                .queue(level, incident, &format!("level-{index}"), &context)
-                .await?;
-            // Reminders: the n-th once n intervals have passed, to this
-            // level's recipients.
-            if let Some(every) = policy.remind_every {
-                let reminders = down_for.as_millis() / every.as_millis().max(1);
-                if reminders > 0 {
-                    let context = self.context(MessageKind::Reminder, monitor, incident, now);
-                    queued += self
-                        .queue(level, incident, &format!("reminder-{reminders}"), &context)
-                        .await?;
-                }
-            }
-        }
-        Ok(queued)
-    }
-
-    /// Tells everyone the policy's reached levels told that it is over.
-    async fn recovery(
-        &self,
-        policy: &AlertPolicySpec,
-        monitor: &Monitor,
-        incident: &Incident,
-        now: Timestamp,
-    ) -> Result<usize, EngineError> {
-        let told = self.store.incident_notifications(incident.id).await?;
-        let context = self.context(MessageKind::Recovered, monitor, incident, now);
-        let mut queued = 0;
-        for level in &policy.levels {
-            let reached: Vec<&str> = level
-                .email
-                .iter()
-                .chain(&level.webhook)
-                .map(String::as_str)
-                .filter(|recipient| told.iter().any(|n| n.recipient == *recipient))
-                .collect();
-            if reached.is_empty() {
-                continue;
-            }
-            let only_told = EscalationLevel {
-                after: level.after,
-                email: level
-                    .email
-                    .iter()
-                    .filter(|r| reached.contains(&r.as_str()))
-                    .cloned()
-                    .collect(),
-                webhook: level
-                    .webhook
-                    .iter()
-                    .filter(|r| reached.contains(&r.as_str()))
-                    .cloned()
-                    .collect(),
-            };
-            queued += self
-                .queue(&only_told, incident, "recovered", &context)
-                .await?;
-        }
-        Ok(queued)
-    }
-
-    fn context(
-        &self,
-        kind: MessageKind,
-        monitor: &Monitor,
-        incident: &Incident,
-        now: Timestamp,
-    ) -> MessageContext {
-        let minutes = (now.as_millis() - incident.opened_at.as_millis()).max(0) / 60_000;
-        MessageContext {
-            kind,
-            incidents: vec![IncidentLine {
-                monitor: monitor.spec.settings.name.clone(),
-                target: target(&monitor.spec.check),
-                problem: incident.cause.clone(),
-                checkpoints: monitor.spec.settings.checkpoints.clone(),
-                timings: None,
-                classification: incident.correlation.clone(),
-                traffic: None,
-                since: incident.opened_at.to_rfc3339(),
-                duration: Some(format!("{minutes} min")),
-                link: format!(
-                    "{}/incidents/{}",
-                    self.server.trim_end_matches('/'),
-                    incident.id
-                ),
-            }],
-            group: None,
-            server: self.server.clone(),
-        }
-    }
-
-    /// Queues one message for each recipient of `level`.
-    async fn queue(
-        &self,
-        level: &EscalationLevel,
-        incident: &Incident,
-        step: &str,
-        context: &MessageContext,
-    ) -> Result<usize, EngineError> {
-        let email = self.templates.email(context)?;
-        let mut queued = 0;
-        for (channel, recipients) in [
-            (Channel::Email, &level.email),
-            (Channel::Webhook, &level.webhook),
-        ] {
-            for recipient in recipients {
-                let payload = match channel {
-                    Channel::Email => serde_json::to_value(&email).unwrap_or_default(),
-                    Channel::Webhook => serde_json::json!({
-                        "type": context.kind,
-                        "text": email.subject,
-                        "incident": incident.id,
-                        "details": email.text,
-                    }),
-                };
-                let fresh = self
-                    .store
-                    .enqueue_notification(&NewNotification {
-                        dedupe_key: format!("incident/{}/{step}/{recipient}", incident.id),
-                        incident_id: Some(incident.id),
-                        channel,
-                        recipient: recipient.clone(),
-                        subject: email.subject.clone(),
-                        payload,
-                        lifetime: ALERT_LIFETIME,
-                    })
-                    .await?;
-                if fresh {
-                    queued += 1;
-                }
-            }
-        }
-        Ok(queued)
-    }
-
     /// Passes forever: when woken (a result changed a status) and every
-    /// `every` (for time-based levels).
+    /// `every` (for time-based levels and site traffic).
     pub async fn run(self, wake: Arc<Notify>, every: Duration) {
         loop {
             let woken = wake.notified();
@@ -335,6 +868,35 @@ impl Engine {
                 () = tokio::time::sleep(every) => {}
             }
         }
+    }
+}
+
+/// One [`Due`] per recipient of `level`.
+fn recipients(
+    level: &EscalationLevel,
+    incident_id: i64,
+    step: &str,
+    kind: MessageKind,
+) -> Vec<Due> {
+    let email = level.email.iter().map(|r| (Channel::Email, r));
+    let webhook = level.webhook.iter().map(|r| (Channel::Webhook, r));
+    email
+        .chain(webhook)
+        .map(|(channel, recipient)| Due {
+            incident_id,
+            step: step.to_owned(),
+            kind,
+            channel,
+            recipient: recipient.clone(),
+        })
+        .collect()
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod render;
 pub mod smtp;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod traffic;
 
 pub use engine::{Engine, EngineError, Pass};
 pub use outbox::{Deliverer, Delivery, OutboxConfig};

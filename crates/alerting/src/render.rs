@@ -8,7 +8,7 @@ use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
 
 /// What a message says has happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// Monitors went down (or escalated).
@@ -34,6 +34,8 @@ pub struct IncidentLine {
     pub timings: Option<String>,
     /// The correlation verdict (`confirmed outage, real users affected`).
     pub classification: Option<String>,
+    /// What the verdict means for the reader.
+    pub explanation: Option<String>,
     /// The real-user traffic picture, in words.
     pub traffic: Option<String>,
     /// When it went down (RFC 3339).
@@ -42,6 +44,10 @@ pub struct IncidentLine {
     pub duration: Option<String>,
     /// The incident's page.
     pub link: String,
+    /// The host or site it is grouped under in a message.
+    pub group: String,
+    /// Monitors held back because they depend on this one.
+    pub dependants: Vec<String>,
 }
 
 /// Everything a message is rendered from.
@@ -137,10 +143,13 @@ mod tests {
             checkpoints: vec!["local".to_owned(), "eu-west".to_owned()],
             timings: Some("dns 3 ms, connect 10 ms, first byte 70 ms".to_owned()),
             classification: Some("confirmed outage, real users affected".to_owned()),
+            explanation: None,
             traffic: Some("4 page views in 10 min, 120 expected".to_owned()),
             since: "2026-12-01T02:00:00Z".to_owned(),
             duration: None,
             link: "https://mon.example.com/incidents/7".to_owned(),
+            group: "shop.example.com".to_owned(),
+            dependants: Vec::new(),
         }
     }
 
@@ -159,7 +168,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             email.subject,
-            "[DOWN] shop <home>: the body does not contain `Add to cart` (local, eu-west)"
+            "[DOWN] shop <home>: confirmed outage, real users affected — the body does not contain `Add to cart` (local, eu-west)"
         );
         assert!(
             email
@@ -195,7 +204,8 @@ mod tests {
         assert!(
             email
                 .subject
-                .starts_with("[DOWN] 20 monitors on shop.example.com: api 1, api 2,"),
+                .starts_with("[DOWN] 20 monitors on shop.example.com: api 1, api 2,")
+                && email.subject.ends_with("and 15 more"),
             "{}",
             email.subject
         );

@@ -67,6 +67,7 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
         name: "bench".to_owned(),
         origins: vec!["https://shop.example.com".to_owned()],
         keep_query_string: false,
+        alert_policy: None,
     };
     let site = store
         .create_site(&spec, "bench-site-key")

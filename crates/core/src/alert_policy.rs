@@ -2,7 +2,7 @@
 //! how often they are reminded, and whether they hear of the recovery.
 
 use crate::validation::{from_json_value, require_text};
-use crate::{Email, ValidationError, duration_text};
+use crate::{Email, IncidentClass, ValidationError, duration_text};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::time::Duration;
 
@@ -48,6 +48,18 @@ pub struct EscalationLevel {
     /// Webhook URLs (JSON, Slack-compatible `text`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook: Vec<String>,
+    /// Only incidents of these classes reach this level (`confirmed_outage`,
+    /// `synthetic_failure`, `rum_silent`, `rum_performance`, `down`); all
+    /// classes when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<IncidentClass>,
+}
+
+impl EscalationLevel {
+    /// Whether an incident of `class` reaches this level.
+    pub fn routes(&self, class: IncidentClass) -> bool {
+        self.classes.is_empty() || self.classes.contains(&class)
+    }
 }
 
 /// When an escalation level is reached.

@@ -10,6 +10,7 @@
 //! Anything that needs the outside world takes it as an argument.
 
 pub mod alert_policy;
+pub mod correlation;
 pub mod duration_text;
 pub mod maintenance;
 pub mod monitor;
@@ -20,6 +21,7 @@ pub mod user;
 pub mod validation;
 
 pub use alert_policy::AlertPolicySpec;
+pub use correlation::IncidentClass;
 pub use maintenance::MaintenanceWindowSpec;
 pub use monitor::{CheckSpec, MonitorSpec};
 pub use site::SiteSpec;

@@ -19,6 +19,11 @@ pub struct SiteSpec {
     /// often carry personal data.
     #[serde(default)]
     pub keep_query_string: bool,
+    /// The alert policy told when the site's real-user traffic stops or a
+    /// Core Web Vital turns poor. Without one, the policies of the monitors
+    /// linked to the site are told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert_policy: Option<String>,
 }
 
 impl SiteSpec {
@@ -35,6 +40,9 @@ impl SiteSpec {
     pub fn normalise(&mut self) -> Result<(), ValidationError> {
         require_text("name", &self.name, 100)?;
         self.name = self.name.trim().to_owned();
+        if let Some(policy) = &self.alert_policy {
+            require_text("alert_policy", policy, 100)?;
+        }
         let mut origins = Vec::with_capacity(self.origins.len());
         for (index, origin) in self.origins.iter().enumerate() {
             let canonical = canonical_origin(origin)

@@ -138,6 +138,7 @@ async fn shop(store: &sightline_store::Store) -> sightline_store::Site {
                 name: "shop".into(),
                 origins: vec![],
                 keep_query_string: false,
+                alert_policy: None,
             },
             "key",
         )

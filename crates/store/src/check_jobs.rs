@@ -430,3 +430,15 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// The monitors with a check queued or running: a scheduled run due
+    /// within the lookahead, a confirmation re-run, or a run asked for.
+    pub async fn monitors_with_jobs(&self) -> Result<Vec<i64>> {
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT DISTINCT monitor_id FROM check_jobs")
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+}

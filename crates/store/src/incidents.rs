@@ -1,4 +1,5 @@
-//! Incidents: a monitor's time down, with its timeline.
+//! Incidents: a monitor's time down, or a RUM site's real-user traffic
+//! gone silent or slow, with its timeline.
 
 use crate::backend::{read, write};
 use crate::stored_names::stored_names;
@@ -18,13 +19,35 @@ pub enum Severity {
 
 stored_names!(Severity { Critical = "critical", Warning = "warning", Info = "info" });
 
+/// What an incident is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IncidentKind {
+    /// A monitor is confirmed down.
+    MonitorDown,
+    /// A site's real-user traffic stopped while its checks pass.
+    RumSilent,
+    /// A Core Web Vital of a site is poor for real users.
+    RumPerformance,
+}
+
+stored_names!(IncidentKind {
+    MonitorDown = "monitor_down",
+    RumSilent = "rum_silent",
+    RumPerformance = "rum_performance"
+});
+
 /// A stored incident.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Incident {
     /// Stable id.
     pub id: i64,
-    /// The monitor that is down.
-    pub monitor_id: i64,
+    /// What it is about.
+    #[sqlx(try_from = "String")]
+    pub kind: IncidentKind,
+    /// The monitor that is down (`MonitorDown`).
+    pub monitor_id: Option<i64>,
+    /// The site whose real users it is about (the RUM kinds).
+    pub site_id: Option<i64>,
     /// How bad it is.
     #[sqlx(try_from = "String")]
     pub severity: Severity,
@@ -32,6 +55,10 @@ pub struct Incident {
     pub cause: String,
     /// The correlation with real-user traffic, once known.
     pub correlation: Option<String>,
+    /// The incident of the monitor this one depends on, while that one is
+    /// open: this incident's notifications are held back and the parent's
+    /// name it.
+    pub held_by: Option<i64>,
     /// When it opened.
     #[sqlx(try_from = "i64")]
     pub opened_at: Timestamp,
@@ -55,7 +82,8 @@ pub struct IncidentEvent {
     pub message: String,
 }
 
-const INCIDENT_COLUMNS: &str = "id, monitor_id, severity, cause, correlation, opened_at, closed_at";
+const INCIDENT_COLUMNS: &str =
+    "id, kind, monitor_id, site_id, severity, cause, correlation, held_by, opened_at, closed_at";
 
 impl Store {
     /// Opens an incident for a monitor, with an `opened` event. A monitor has
@@ -66,18 +94,48 @@ impl Store {
         severity: Severity,
         cause: &str,
     ) -> Result<Incident> {
+        self.open(IncidentKind::MonitorDown, monitor_id, severity, cause)
+            .await
+    }
+
+    /// Opens an incident of a RUM kind for a site, with an `opened` event. A
+    /// site has at most one open incident of each kind: opening another
+    /// returns the open one.
+    pub async fn open_site_incident(
+        &self,
+        kind: IncidentKind,
+        site_id: i64,
+        severity: Severity,
+        cause: &str,
+    ) -> Result<Incident> {
+        debug_assert!(kind != IncidentKind::MonitorDown);
+        self.open(kind, site_id, severity, cause).await
+    }
+
+    async fn open(
+        &self,
+        kind: IncidentKind,
+        subject: i64,
+        severity: Severity,
+        cause: &str,
+    ) -> Result<Incident> {
         let now = self.now().as_millis();
+        let (column, conflict) = match kind {
+            IncidentKind::MonitorDown => ("monitor_id", "(monitor_id)"),
+            _ => ("site_id", "(site_id, kind)"),
+        };
         let insert = format!(
-            "INSERT INTO incidents (monitor_id, severity, cause, opened_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (monitor_id) WHERE closed_at IS NULL DO NOTHING RETURNING {INCIDENT_COLUMNS}"
+            "INSERT INTO incidents (kind, {column}, severity, cause, opened_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT {conflict} WHERE closed_at IS NULL DO NOTHING RETURNING {INCIDENT_COLUMNS}"
         );
         let open = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE monitor_id = $1 AND closed_at IS NULL"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE kind = $1 AND {column} = $2 AND closed_at IS NULL"
         );
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
             let created: Option<Incident> = sqlx::query_as(&insert)
-                .bind(monitor_id)
+                .bind(kind.as_str())
+                .bind(subject)
                 .bind(severity.as_str())
                 .bind(cause)
                 .bind(now)
@@ -85,7 +143,11 @@ impl Store {
                 .await
                 .map_err(|error| match &error {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound("monitor")
+                        StoreError::NotFound(if column == "monitor_id" {
+                            "monitor"
+                        } else {
+                            "site"
+                        })
                     }
                     _ => StoreError::Database(error),
                 })?;
@@ -101,7 +163,8 @@ impl Store {
                 }
                 None => {
                     sqlx::query_as(&open)
-                        .bind(monitor_id)
+                        .bind(kind.as_str())
+                        .bind(subject)
                         .fetch_one(&mut *tx)
                         .await?
                 }
@@ -137,26 +200,80 @@ impl Store {
         })
     }
 
-    /// Sets what the correlation with real-user traffic says about an incident.
+    /// Sets what the correlation with real-user traffic says about an
+    /// incident, with a `classified` event when it changes. Returns whether
+    /// it changed.
     pub async fn set_incident_correlation(
         &self,
         incident_id: i64,
         severity: Severity,
         correlation: &str,
-    ) -> Result<()> {
+        message: &str,
+    ) -> Result<bool> {
+        let now = self.now().as_millis();
         let updated = write!(self.backend, |pool| {
-            sqlx::query("UPDATE incidents SET severity = $1, correlation = $2 WHERE id = $3")
-                .bind(severity.as_str())
-                .bind(correlation)
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE incidents SET severity = $1, correlation = $2 WHERE id = $3 \
+                 AND (correlation IS NULL OR correlation <> $2 OR severity <> $1)",
+            )
+            .bind(severity.as_str())
+            .bind(correlation)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM incidents WHERE id = $1")
                 .bind(incident_id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+                .fetch_optional(&mut *tx)
+                .await?;
+            if changed == 1 {
+                sqlx::query("INSERT INTO incident_events (incident_id, at, kind, message) VALUES ($1, $2, 'classified', $3)")
+                    .bind(incident_id)
+                    .bind(now)
+                    .bind(message)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(exists.map(|_| changed == 1))
         })?;
-        if updated == 0 {
-            return Err(StoreError::NotFound("incident"));
-        }
-        Ok(())
+        updated.ok_or(StoreError::NotFound("incident"))
+    }
+
+    /// Holds an incident back behind the incident of the monitor it depends
+    /// on (`Some`), or releases it (`None`), with a timeline event saying
+    /// why. Returns `false` when it was already so.
+    pub async fn set_incident_held(
+        &self,
+        incident_id: i64,
+        held_by: Option<i64>,
+        message: &str,
+    ) -> Result<bool> {
+        let now = self.now().as_millis();
+        write!(self.backend, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE incidents SET held_by = $1 WHERE id = $2 AND closed_at IS NULL \
+                 AND (held_by IS NULL) <> ($1 IS NULL)",
+            )
+            .bind(held_by)
+            .bind(incident_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed == 1 {
+                sqlx::query("INSERT INTO incident_events (incident_id, at, kind, message) VALUES ($1, $2, $3, $4)")
+                    .bind(incident_id)
+                    .bind(now)
+                    .bind(if held_by.is_some() { "held" } else { "released" })
+                    .bind(message)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(changed == 1)
+        })
     }
 
     /// Closes an incident with a `recovered` event. Closing a closed incident

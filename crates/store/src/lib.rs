@@ -47,13 +47,15 @@ pub use check_results::{CheckResult, NewCheckResult};
 pub use check_summaries::CheckTotals;
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;
-pub use incidents::{Incident, IncidentEvent, Severity};
+pub use incidents::{Incident, IncidentEvent, IncidentKind, Severity};
 pub use maintenance_windows::MaintenanceWindow;
 pub use named_documents::{NamedDocument, Stored};
 /// A stored alert policy.
 pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
 pub use monitors::Monitor;
-pub use notifications::{Channel, NewNotification, Notification, NotificationStatus};
+pub use notifications::{
+    Channel, Claim, Enqueued, NewNotification, Notification, NotificationStatus,
+};
 pub use page_views::{Measured, MeasurementScan};
 pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
 pub use sessions::Session;

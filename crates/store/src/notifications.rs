@@ -50,6 +50,26 @@ pub struct NewNotification {
     pub lifetime: Duration,
 }
 
+/// What a notification speaks for: one incident at one step (a level, a
+/// reminder, the recovery) for one recipient. Each claim is made once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// `incident/{id}/{step}/{recipient}`.
+    pub key: String,
+    /// The incident.
+    pub incident_id: i64,
+}
+
+/// What became of a notification put in the outbox with its claims.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored, with every claim.
+    Queued,
+    /// Nothing stored: these claims were already made (by another message,
+    /// another process, or before a restart).
+    AlreadyClaimed(Vec<String>),
+}
+
 /// A stored notification.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Notification {
@@ -103,28 +123,105 @@ impl Notification {
 impl Store {
     /// Puts a notification in the outbox. Returns `false` when one with the
     /// same dedupe key is already there (enqueued by another process or
-    /// before a restart), in which case nothing changes.
+    /// before a restart), in which case nothing changes. A notification
+    /// about an incident claims its dedupe key for it.
     pub async fn enqueue_notification(&self, notification: &NewNotification) -> Result<bool> {
+        let claims: Vec<Claim> = notification
+            .incident_id
+            .map(|incident_id| Claim {
+                key: notification.dedupe_key.clone(),
+                incident_id,
+            })
+            .into_iter()
+            .collect();
+        Ok(self.enqueue_claimed(notification, &claims).await? == Enqueued::Queued)
+    }
+
+    /// Puts a notification in the outbox together with the claims it makes,
+    /// all or nothing: when any claim (or the dedupe key) is taken, nothing
+    /// is stored and the taken claims are returned, so that the caller can
+    /// send the rest in a message without them.
+    pub async fn enqueue_claimed(
+        &self,
+        notification: &NewNotification,
+        claims: &[Claim],
+    ) -> Result<Enqueued> {
         let now = self.now();
-        let inserted = write!(self.backend, |pool| {
-            sqlx::query(
-                "INSERT INTO notifications (dedupe_key, incident_id, channel, recipient, subject, payload, status, \
-                 attempts, created_at, next_attempt_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING",
-            )
-            .bind(&notification.dedupe_key)
-            .bind(notification.incident_id)
-            .bind(notification.channel.as_str())
-            .bind(&notification.recipient)
-            .bind(&notification.subject)
-            .bind(notification.payload.to_string())
-            .bind(now.as_millis())
-            .bind(now.plus(notification.lifetime).as_millis())
-            .execute(pool)
+        let queued = write!(self.backend, |pool| {
+            async {
+                let mut tx = pool.begin().await?;
+                let id: Option<i64> = sqlx::query_scalar(
+                    "INSERT INTO notifications (dedupe_key, incident_id, channel, recipient, subject, payload, status, \
+                     attempts, created_at, next_attempt_at, expires_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING \
+                     RETURNING id",
+                )
+                .bind(&notification.dedupe_key)
+                .bind(notification.incident_id)
+                .bind(notification.channel.as_str())
+                .bind(&notification.recipient)
+                .bind(&notification.subject)
+                .bind(notification.payload.to_string())
+                .bind(now.as_millis())
+                .bind(now.plus(notification.lifetime).as_millis())
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(id) = id else {
+                    return Ok(false);
+                };
+                let mut made = 0;
+                for chunk in claims.chunks(1000) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO notification_claims (claim_key, incident_id, notification_id) ",
+                    );
+                    insert.push_values(chunk, |mut row, claim| {
+                        row.push_bind(&claim.key)
+                            .push_bind(claim.incident_id)
+                            .push_bind(id);
+                    });
+                    insert.push(" ON CONFLICT (claim_key) DO NOTHING");
+                    made += insert.build().execute(&mut *tx).await?.rows_affected();
+                }
+                if made as usize == claims.len() {
+                    tx.commit().await?;
+                    return Ok(true);
+                }
+                tx.rollback().await?;
+                Ok::<_, sqlx::Error>(false)
+            }
             .await
-            .map(|done| done.rows_affected())
         })?;
-        Ok(inserted == 1)
+        if queued {
+            return Ok(Enqueued::Queued);
+        }
+        let mut keys: Vec<String> = claims.iter().map(|claim| claim.key.clone()).collect();
+        keys.push(notification.dedupe_key.clone());
+        let mut taken = self.claimed(&keys).await?;
+        if taken.is_empty() {
+            // Only the dedupe key was taken (a notification without claims).
+            taken.push(notification.dedupe_key.clone());
+        }
+        Ok(Enqueued::AlreadyClaimed(taken))
+    }
+
+    /// Which of these claims are made already.
+    pub async fn claimed(&self, keys: &[String]) -> Result<Vec<String>> {
+        let mut taken = Vec::new();
+        for chunk in keys.chunks(1000) {
+            let found: Vec<String> = read!(self.backend, |pool| {
+                let mut select = sqlx::QueryBuilder::new(
+                    "SELECT claim_key FROM notification_claims WHERE claim_key IN (",
+                );
+                let mut list = select.separated(", ");
+                for key in chunk {
+                    list.push_bind(key);
+                }
+                select.push(")");
+                select.build_query_scalar().fetch_all(pool).await
+            })?;
+            taken.extend(found);
+        }
+        Ok(taken)
     }
 
     /// Leases up to `limit` due notifications to `owner` for `lease`. A
@@ -230,10 +327,11 @@ impl Store {
         .ok_or(StoreError::NotFound("notification"))
     }
 
-    /// Notifications about one incident, oldest first.
+    /// Notifications about one incident (alone or among others), oldest first.
     pub async fn incident_notifications(&self, incident_id: i64) -> Result<Vec<Notification>> {
         let sql = format!(
-            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE incident_id = $1 ORDER BY id"
+            "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE id IN \
+             (SELECT notification_id FROM notification_claims WHERE incident_id = $1) ORDER BY id"
         );
         Ok(read!(self.backend, |pool| sqlx::query_as(&sql)
             .bind(incident_id)

@@ -26,6 +26,7 @@ struct SiteRow {
     site_key: String,
     origins: String,
     keep_query_string: bool,
+    alert_policy: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -46,6 +47,7 @@ impl TryFrom<SiteRow> for Site {
                 name: row.name,
                 origins,
                 keep_query_string: row.keep_query_string,
+                alert_policy: row.alert_policy,
             },
             created_at: row.created_at.into(),
             updated_at: row.updated_at.into(),
@@ -53,7 +55,8 @@ impl TryFrom<SiteRow> for Site {
     }
 }
 
-const SITE_COLUMNS: &str = "id, name, site_key, origins, keep_query_string, created_at, updated_at";
+const SITE_COLUMNS: &str =
+    "id, name, site_key, origins, keep_query_string, alert_policy, created_at, updated_at";
 
 fn origins_json(spec: &SiteSpec) -> String {
     serde_json::Value::from(spec.origins.clone()).to_string()
@@ -70,8 +73,8 @@ impl Store {
     pub async fn create_site(&self, spec: &SiteSpec, site_key: &str) -> Result<Site> {
         let now = self.now().as_millis();
         let sql = format!(
-            "INSERT INTO sites (name, site_key, origins, keep_query_string, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {SITE_COLUMNS}"
+            "INSERT INTO sites (name, site_key, origins, keep_query_string, created_at, updated_at, alert_policy) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) RETURNING {SITE_COLUMNS}"
         );
         let row: SiteRow = write!(self.backend, |pool| {
             sqlx::query_as(&sql)
@@ -80,6 +83,7 @@ impl Store {
                 .bind(origins_json(spec))
                 .bind(spec.keep_query_string)
                 .bind(now)
+                .bind(&spec.alert_policy)
                 .fetch_one(pool)
                 .await
         })
@@ -134,8 +138,8 @@ impl Store {
     pub async fn update_site(&self, id: i64, spec: &SiteSpec) -> Result<Site> {
         let now = self.now().as_millis();
         let sql = format!(
-            "UPDATE sites SET name = $1, origins = $2, keep_query_string = $3, updated_at = $4 \
-             WHERE id = $5 RETURNING {SITE_COLUMNS}"
+            "UPDATE sites SET name = $1, origins = $2, keep_query_string = $3, updated_at = $4, \
+             alert_policy = $6 WHERE id = $5 RETURNING {SITE_COLUMNS}"
         );
         let row: Option<SiteRow> = write!(self.backend, |pool| {
             sqlx::query_as(&sql)
@@ -144,6 +148,7 @@ impl Store {
                 .bind(spec.keep_query_string)
                 .bind(now)
                 .bind(id)
+                .bind(&spec.alert_policy)
                 .fetch_optional(pool)
                 .await
         })

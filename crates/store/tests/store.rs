@@ -625,10 +625,35 @@ async fn incidents_keep_one_open_per_monitor_with_a_timeline(kind: BackendKind) 
         .add_incident_event(incident.id, "confirmed", "failed from east too")
         .await
         .unwrap();
-    store
-        .set_incident_correlation(incident.id, Severity::Critical, "confirmed_outage")
-        .await
-        .unwrap();
+    assert!(
+        store
+            .set_incident_correlation(
+                incident.id,
+                Severity::Critical,
+                "confirmed_outage",
+                "real users affected"
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_incident_correlation(incident.id, Severity::Critical, "confirmed_outage", "again")
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_incident_held(incident.id, Some(incident.id), "held")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_incident_held(incident.id, Some(incident.id), "held again")
+            .await
+            .unwrap()
+    );
     assert_eq!(
         store.list_incidents(true, START, 10).await.unwrap().len(),
         1
@@ -655,7 +680,10 @@ async fn incidents_keep_one_open_per_monitor_with_a_timeline(kind: BackendKind) 
         .into_iter()
         .map(|e| e.kind)
         .collect();
-    assert_eq!(kinds, ["opened", "confirmed", "recovered"]);
+    assert_eq!(
+        kinds,
+        ["opened", "confirmed", "classified", "held", "recovered"]
+    );
 
     let next = store
         .open_incident(monitor.id, Severity::Warning, "timeout")

@@ -4,6 +4,7 @@
 
 use crate::confirmation::consequence;
 use crate::directory::CheckpointDirectory;
+use crate::related::RelatedChecks;
 use serde::{Deserialize, Serialize};
 use sightline_core::monitor::CheckReport;
 use sightline_core::{MaintenanceWindowSpec, MonitorSpec, Timestamp};
@@ -37,6 +38,7 @@ pub struct Coordinator {
     checkpoints: Arc<CheckpointDirectory>,
     wake: Arc<Notify>,
     stored: Arc<Notify>,
+    related: RelatedChecks,
 }
 
 impl Coordinator {
@@ -48,6 +50,7 @@ impl Coordinator {
             checkpoints,
             wake,
             stored: Arc::new(Notify::new()),
+            related: RelatedChecks::default(),
         }
     }
 
@@ -78,6 +81,7 @@ impl Coordinator {
             .collect();
         let mut completions = Vec::with_capacity(reports.len());
         let mut confirmations = false;
+        let mut first_failures = Vec::new();
         for (job, spec) in reports {
             let settings = &spec.settings;
             let in_maintenance = windows.iter().any(|window| {
@@ -101,6 +105,9 @@ impl Coordinator {
                     attempt: job.attempt + 1,
                 });
                 confirmations = true;
+                if job.attempt == 0 {
+                    first_failures.push(job.monitor_id);
+                }
             }
             completions.push(Completion {
                 job_id: Some(job.job_id),
@@ -131,6 +138,19 @@ impl Coordinator {
                 }
             }
             other => other?,
+        }
+        if !first_failures.is_empty() {
+            let now = self.store.now();
+            match (self.related)
+                .queue(&self.store, &self.checkpoints, &first_failures, now)
+                .await
+            {
+                Ok(0) => {}
+                Ok(count) => {
+                    tracing::info!(count, "checking the relatives of failing monitors now")
+                }
+                Err(error) => tracing::warn!(%error, "could not queue checks of related monitors"),
+            }
         }
         if confirmations {
             self.wake.notify_waiters();

@@ -9,6 +9,7 @@ pub mod confirmation;
 pub mod coordinator;
 pub mod directory;
 mod probe;
+pub mod related;
 pub mod runtime;
 pub mod scheduler;
 mod secrets;

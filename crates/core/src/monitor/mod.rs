@@ -92,6 +92,10 @@ pub struct MonitorSettings {
     /// The alert policy that says who is told when it fails.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alert_policy: Option<String>,
+    /// The monitor (by name) this one depends on: while that one is down,
+    /// this one's notifications are held back and named in its incident.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub depends_on: Option<String>,
 }
 
 fn yes() -> bool {
@@ -150,6 +154,22 @@ impl CheckSpec {
         }
     }
 
+    /// The host name (or address) the check talks to, lower case: monitors
+    /// of one host fail together, and their alerts are grouped by it. `None`
+    /// when it is only known at run time (an API step URL built from a
+    /// variable).
+    pub fn host(&self) -> Option<String> {
+        let host = match self {
+            CheckSpec::Http(http) => url_host(&http.url)?,
+            CheckSpec::Tcp(tcp) => tcp.host.clone(),
+            CheckSpec::Dns(dns) => dns.host.clone(),
+            CheckSpec::Tls(tls) => tls.host.clone(),
+            CheckSpec::Ping(ping) => ping.host.clone(),
+            CheckSpec::Api(api) => url_host(&api.steps.first()?.url)?,
+        };
+        Some(host.trim_end_matches('.').to_ascii_lowercase())
+    }
+
     /// How long a check of this type may take when the monitor does not say.
     pub fn default_timeout(&self) -> Duration {
         match self {
@@ -158,6 +178,11 @@ impl CheckSpec {
             _ => Duration::from_secs(30),
         }
     }
+}
+
+fn url_host(url: &str) -> Option<String> {
+    let url = url::Url::parse(url).ok()?;
+    Some(url.host_str()?.trim_matches(['[', ']']).to_owned())
 }
 
 /// Keys of the flat document that belong to [`MonitorSettings`]; every other
@@ -172,6 +197,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "tags",
     "site",
     "alert_policy",
+    "depends_on",
 ];
 
 impl MonitorSpec {
@@ -236,7 +262,26 @@ impl MonitorSpec {
         if let Some(policy) = &settings.alert_policy {
             require_text("alert_policy", policy, 100)?;
         }
+        if let Some(parent) = &settings.depends_on {
+            require_text("depends_on", parent, 200)?;
+            if parent.trim() == settings.name.trim() {
+                return Err(ValidationError::new(
+                    "depends_on",
+                    "a monitor cannot depend on itself",
+                ));
+            }
+        }
         self.check.validate()
+    }
+
+    /// Whether this monitor and `other` tend to fail together: they check
+    /// the same host, or one depends on the other.
+    pub fn is_related(&self, other: &MonitorSpec) -> bool {
+        let host = self.check.host();
+        let same_host = host.is_some() && host == other.check.host();
+        let parent = self.settings.depends_on.as_deref() == Some(other.settings.name.as_str());
+        let child = other.settings.depends_on.as_deref() == Some(self.settings.name.as_str());
+        same_host || parent || child
     }
 
     /// When the monitor runs.

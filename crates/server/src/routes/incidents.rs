@@ -25,13 +25,22 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 struct IncidentView {
     /// Stable id.
     id: i64,
-    /// The monitor that was down.
-    monitor_id: i64,
+    /// `monitor_down`, `rum_silent` (a site's real-user traffic stopped
+    /// while its checks pass) or `rum_performance` (a Core Web Vital is poor).
+    kind: String,
+    /// The monitor that was down (`monitor_down`).
+    monitor_id: Option<i64>,
+    /// The RUM site (the `rum_*` kinds).
+    site_id: Option<i64>,
+    /// The incident of the monitor this one depends on, while that one is
+    /// down: this one's notifications are held back.
+    held_by: Option<i64>,
     /// `critical`, `warning` or `info`.
     severity: String,
     /// What failed, in words.
     cause: String,
-    /// The correlation with real-user traffic, once known.
+    /// The class from correlation with real-user traffic, once known:
+    /// `confirmed_outage`, `synthetic_failure`, `rum_silent`, `rum_performance`.
     correlation: Option<String>,
     /// When it opened (RFC 3339).
     opened_at: String,
@@ -43,7 +52,10 @@ impl From<Incident> for IncidentView {
     fn from(incident: Incident) -> Self {
         IncidentView {
             id: incident.id,
+            kind: incident.kind.as_str().to_owned(),
             monitor_id: incident.monitor_id,
+            site_id: incident.site_id,
+            held_by: incident.held_by,
             severity: incident.severity.as_str().to_owned(),
             cause: incident.cause,
             correlation: incident.correlation,
