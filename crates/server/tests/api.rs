@@ -19,7 +19,8 @@ mod collector;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 use alerting::{
-    a_confirmed_failure_emails_the_alert_policy,
+    a_confirmed_failure_emails_the_alert_policy, a_dependant_is_held_back_behind_its_parent,
+    a_host_going_down_sends_one_email_per_recipient,
     alert_policies_are_managed_and_list_their_monitors,
     test_notifications_report_what_the_receiver_said,
 };
@@ -194,6 +195,8 @@ on_both_backends!(
     test_notifications_report_what_the_receiver_said,
     alert_policies_are_managed_and_list_their_monitors,
     a_confirmed_failure_emails_the_alert_policy,
+    a_host_going_down_sends_one_email_per_recipient,
+    a_dependant_is_held_back_behind_its_parent,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -292,3 +292,175 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
     server.stop().await;
 }
+
+/// Waits until `count` e-mails arrived, then a little longer to see that no
+/// more follow; returns them as text.
+async fn emails(smtp: &SmtpServer, count: usize) -> Vec<String> {
+    let started = std::time::Instant::now();
+    while smtp.received().len() < count {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} of {count} e-mails arrived",
+            smtp.received().len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    smtp.received()
+        .iter()
+        .map(|mail| String::from_utf8_lossy(mail).into_owned())
+        .collect()
+}
+
+pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: BackendKind) {
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let config = ServerConfig {
+        smtp: Some(SmtpServer::settings(smtp_port)),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let closed = free_port();
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com", "dev@example.com"]}
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut first = 0;
+    for n in 1..=20 {
+        let (status, monitor) = server
+            .call(
+                Method::POST,
+                "/api/v1/monitors",
+                &admin,
+                Some(json!({"name": format!("page {n:02}"), "type": "http",
+                    "url": format!("http://127.0.0.1:{closed}/{n}"), "every": "1h",
+                    "alert_policy": "on-call"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{monitor}");
+        if n == 1 {
+            first = monitor["id"].as_i64().unwrap();
+        }
+    }
+    // One check fails; its nineteen relatives on the same host are checked
+    // at once, and all twenty reach each recipient in one message.
+    server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{first}/run"),
+            &admin,
+            None,
+        )
+        .await;
+    let received = emails(&smtp, 2).await;
+    assert_eq!(received.len(), 2, "one e-mail per recipient");
+    for recipient in ["ops@example.com", "dev@example.com"] {
+        let mail = received
+            .iter()
+            .find(|mail| mail.contains(&format!("X-RcptTo: {recipient}")))
+            .unwrap_or_else(|| panic!("nothing for {recipient}"));
+        assert!(
+            mail.contains("Subject: [DOWN] 20 monitors on 127.0.0.1: page 01, page 02,"),
+            "{mail}"
+        );
+        let parsed = mailparse::parse_mail(mail.as_bytes()).unwrap();
+        let text = parsed.subparts[0].get_body().unwrap();
+        for n in 1..=20 {
+            assert!(
+                text.contains(&format!("page {n:02} (")),
+                "page {n:02}: {text}"
+            );
+        }
+    }
+    let (_, open) = server
+        .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+        .await;
+    assert_eq!(open.as_array().unwrap().len(), 20);
+    server.stop().await;
+}
+
+pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind) {
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let config = ServerConfig {
+        smtp: Some(SmtpServer::settings(smtp_port)),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com"]}
+            ]})),
+        )
+        .await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "database", "type": "tcp", "host": "127.0.0.1",
+                "port": free_port(), "every": "1h", "alert_policy": "on-call"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, api) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(json!({"name": "api", "type": "http",
+                "url": format!("http://localhost:{}/", free_port()), "every": "1h",
+                "alert_policy": "on-call", "depends_on": "database"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{api}");
+    // The dependant fails first; its parent is checked at once, found down,
+    // and only the parent's incident is told, naming the dependant.
+    server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{}/run", api["id"]),
+            &admin,
+            None,
+        )
+        .await;
+    let received = emails(&smtp, 1).await;
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert!(
+        received[0].contains("Subject: [DOWN] database:"),
+        "{}",
+        received[0]
+    );
+    assert!(
+        received[0].contains("held back because they depend on it: api"),
+        "{}",
+        received[0]
+    );
+    let (_, open) = server
+        .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+        .await;
+    let held: Vec<_> = open
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|incident| !incident["held_by"].is_null())
+        .collect();
+    assert_eq!(held.len(), 1, "{open}");
+    assert_eq!(held[0]["monitor_id"], api["id"]);
+    server.stop().await;
+}
