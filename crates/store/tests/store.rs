@@ -875,6 +875,46 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
             .len(),
         2
     );
+    // A message covering several incidents claims each; a second message
+    // whose claims overlap stores nothing and names what was taken.
+    let claims = |keys: &[&str]| -> Vec<Claim> {
+        keys.iter()
+            .map(|key| Claim {
+                key: (*key).to_owned(),
+                incident_id: incident.id,
+            })
+            .collect()
+    };
+    assert_eq!(
+        store
+            .enqueue_claimed(&message("group/a"), &claims(&["a", "b"]))
+            .await
+            .unwrap(),
+        Enqueued::Queued
+    );
+    assert_eq!(
+        store
+            .enqueue_claimed(&message("group/b"), &claims(&["b", "c"]))
+            .await
+            .unwrap(),
+        Enqueued::AlreadyClaimed(vec!["b".to_owned()])
+    );
+    assert!(store.notification_by_key("group/b").await.is_err());
+    assert_eq!(
+        store
+            .enqueue_claimed(&message("group/c"), &claims(&["c"]))
+            .await
+            .unwrap(),
+        Enqueued::Queued
+    );
+    assert_eq!(
+        store
+            .claimed(&["a".to_owned(), "c".to_owned(), "d".to_owned()])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 fn clock_now(store: &Store) -> Timestamp {
