@@ -232,7 +232,10 @@ impl Engine {
         let mut closed = Vec::new();
         let mut still_open = Vec::new();
         for incident in open {
-            match self.recovery_of(&world, &incident).await? {
+            match self
+                .recovery_of(&world, &incident, (silence, performance))
+                .await?
+            {
                 Some(message) => {
                     let incident = self.store.close_incident(incident.id, &message).await?;
                     closed.push(incident);
@@ -319,24 +322,10 @@ impl Engine {
                 {
                     let cause =
                         format!("{}, while its checks pass", capitalise(&verdict.describe()));
-                    let incident = self
-                        .store
-                        .open_site_incident(
-                            IncidentKind::RumSilent,
-                            site.id,
-                            Severity::Warning,
-                            &cause,
-                        )
-                        .await?;
-                    self.store
-                        .set_incident_correlation(
-                            incident.id,
-                            Severity::Warning,
-                            IncidentClass::RumSilent.as_str(),
-                            IncidentClass::RumSilent.label(),
-                        )
-                        .await?;
-                    open.push(self.store.incident(incident.id).await?);
+                    open.push(
+                        self.open_for_site(site, IncidentClass::RumSilent, &cause)
+                            .await?,
+                    );
                     opened += 1;
                 }
             }
@@ -351,24 +340,10 @@ impl Engine {
                         .map(|vital| vital.describe())
                         .collect::<Vec<_>>()
                         .join("; ");
-                    let incident = self
-                        .store
-                        .open_site_incident(
-                            IncidentKind::RumPerformance,
-                            site.id,
-                            Severity::Warning,
-                            &cause,
-                        )
-                        .await?;
-                    self.store
-                        .set_incident_correlation(
-                            incident.id,
-                            Severity::Warning,
-                            IncidentClass::RumPerformance.as_str(),
-                            IncidentClass::RumPerformance.label(),
-                        )
-                        .await?;
-                    open.push(self.store.incident(incident.id).await?);
+                    open.push(
+                        self.open_for_site(site, IncidentClass::RumPerformance, &cause)
+                            .await?,
+                    );
                     opened += 1;
                 }
             }
@@ -376,11 +351,41 @@ impl Engine {
         Ok(opened)
     }
 
-    /// Why an open incident is over, if it is.
+    /// Opens a site incident of a RUM class, classified as such.
+    async fn open_for_site(
+        &self,
+        site: &Site,
+        class: IncidentClass,
+        cause: &str,
+    ) -> Result<Incident, EngineError> {
+        let kind = match class {
+            IncidentClass::RumPerformance => IncidentKind::RumPerformance,
+            _ => IncidentKind::RumSilent,
+        };
+        let mut incident = self
+            .store
+            .open_site_incident(kind, site.id, Severity::Warning, cause)
+            .await?;
+        self.store
+            .set_incident_correlation(
+                incident.id,
+                Severity::Warning,
+                class.as_str(),
+                class.label(),
+            )
+            .await?;
+        incident.severity = Severity::Warning;
+        incident.correlation = Some(class.as_str().to_owned());
+        Ok(incident)
+    }
+
+    /// Why an open incident is over, if it is. Site traffic is read only
+    /// when that watch is due (`silence`, `performance`), not every pass.
     async fn recovery_of(
         &self,
         world: &World,
         incident: &Incident,
+        (silence, performance): (bool, bool),
     ) -> Result<Option<String>, EngineError> {
         match incident.kind {
             IncidentKind::MonitorDown => {
@@ -402,6 +407,9 @@ impl Engine {
                         down.spec.settings.name
                     )));
                 }
+                if !silence {
+                    return Ok(None);
+                }
                 let verdict = self
                     .traffic
                     .recent_verdict(&self.store, site, world.now)
@@ -417,6 +425,9 @@ impl Engine {
                 let Some(site) = world.site(incident.site_id) else {
                     return Ok(Some("the site was removed".to_owned()));
                 };
+                if !performance {
+                    return Ok(None);
+                }
                 let poor = self
                     .traffic
                     .poor_vitals(&self.store, site, world.now)
@@ -452,11 +463,11 @@ impl Engine {
                         other.monitor_id == Some(parent.id) && !held.contains(&other.id)
                     })
                 })
-                .map(|parent_incident| (parent_incident.id, parent_incident.monitor_id));
+                .map(|parent_incident| parent_incident.id);
             let name = &monitor.spec.settings.name;
             let parent_name = monitor.spec.settings.depends_on.clone().unwrap_or_default();
             match (parent, incident.held_by) {
-                (Some((parent_id, _)), None) => {
+                (Some(parent_id), None) => {
                     self.store
                         .set_incident_held(
                             incident.id,
