@@ -534,6 +534,7 @@ impl Engine {
             let class = stored_class.unwrap_or(IncidentClass::RumSilent);
             let line = IncidentLine {
                 monitor: format!("site {}", site.spec.name),
+                site: true,
                 target: site.spec.origins.join(", "),
                 problem: incident.cause.clone(),
                 checkpoints: Vec::new(),
@@ -583,6 +584,7 @@ impl Engine {
             .unwrap_or_else(|| monitor.spec.settings.name.clone());
         let line = IncidentLine {
             monitor: monitor.spec.settings.name.clone(),
+            site: false,
             target: target(&monitor.spec.check),
             problem: incident.cause.clone(),
             checkpoints: monitor.spec.settings.checkpoints.clone(),

@@ -22,8 +22,11 @@ pub enum MessageKind {
 /// One incident as a message shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IncidentLine {
-    /// The monitor's name.
+    /// The monitor's name (`site shop` for a site's own incident).
     pub monitor: String,
+    /// Whether it is a site's own incident (real-user traffic stopped or
+    /// turned slow) rather than a monitor's.
+    pub site: bool,
     /// What it checks (`https://shop.example.com/`, `mail.example.com:25`).
     pub target: String,
     /// What failed, in words.
@@ -138,6 +141,7 @@ mod tests {
     fn line(monitor: &str) -> IncidentLine {
         IncidentLine {
             monitor: monitor.to_owned(),
+            site: false,
             target: "https://shop.example.com/".to_owned(),
             problem: "expected status 200, got 503".to_owned(),
             checkpoints: vec!["local".to_owned(), "eu-west".to_owned()],
@@ -225,5 +229,57 @@ mod tests {
             .unwrap();
         assert_eq!(recovered.subject, "[RECOVERED] shop home");
         assert!(!recovered.text.contains("What failed"));
+    }
+
+    #[test]
+    fn a_sites_own_incident_reads_as_a_real_user_alert() {
+        let templates = Templates::embedded().unwrap();
+        let mut incident = line("site shop");
+        incident.site = true;
+        incident.checkpoints = Vec::new();
+        incident.classification = Some("real users see poor performance".to_owned());
+        incident.problem = "LCP p75 5.2 s over the last 15 min".to_owned();
+        let email = templates
+            .email(&MessageContext {
+                kind: MessageKind::Down,
+                incidents: vec![incident.clone(), line("shop home")],
+                group: Some("shop".to_owned()),
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap();
+        assert!(
+            email.subject.starts_with("[DOWN] 2 incidents on shop:"),
+            "{}",
+            email.subject
+        );
+        assert!(
+            email
+                .text
+                .starts_with("1 monitor down; 1 site with a real-user problem."),
+            "{}",
+            email.text
+        );
+        let email = templates
+            .email(&MessageContext {
+                kind: MessageKind::Down,
+                incidents: vec![incident],
+                group: None,
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap();
+        assert_eq!(
+            email.subject,
+            "[ALERT] site shop: real users see poor performance — LCP p75 5.2 s over the last 15 min"
+        );
+        assert!(
+            email
+                .text
+                .contains("What real users see: LCP p75 5.2 s over the last 15 min"),
+            "{}",
+            email.text
+        );
+        assert!(!email.text.contains("Where:"), "{}", email.text);
+        assert!(email.text.contains("  Since: 2026-12-01T02:00:00Z"));
+        assert!(!email.html.contains("from unknown"), "{}", email.html);
     }
 }

@@ -16,6 +16,8 @@ mod alerting;
 mod browser;
 #[path = "api/collector.rs"]
 mod collector;
+#[path = "api/correlation.rs"]
+mod correlation;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 use alerting::{
@@ -30,6 +32,7 @@ use collector::{
     beacons_become_enriched_page_views, countries_come_from_the_database_behind_trusted_proxies,
     the_script_is_small_compressed_and_cached,
 };
+use correlation::outages_are_classified_by_what_real_users_see;
 use synthetic::{
     agents_lease_and_report_for_their_checkpoint_only,
     monitors_run_report_results_uptime_and_confirmed_downtime, secrets_are_sealed_and_never_shown,
@@ -53,6 +56,16 @@ impl TestServer {
     }
 
     async fn start_with(kind: BackendKind, config: ServerConfig) -> Self {
+        Self::start_after(kind, config, async |_| {}).await
+    }
+
+    /// Starts a server on a store `prepare` filled first, as if with data
+    /// from before the server's time.
+    async fn start_after(
+        kind: BackendKind,
+        config: ServerConfig,
+        prepare: impl AsyncFnOnce(&Store),
+    ) -> Self {
         let database = TestDatabase::new(kind).await;
         let store = database.store(Arc::new(SystemClock)).await;
         for ((email, password), role) in [(ADMIN, Role::Admin), (VIEWER, Role::Viewer)] {
@@ -65,6 +78,7 @@ impl TestServer {
                 .await
                 .unwrap();
         }
+        prepare(&store).await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
@@ -197,6 +211,7 @@ on_both_backends!(
     a_confirmed_failure_emails_the_alert_policy,
     a_host_going_down_sends_one_email_per_recipient,
     a_dependant_is_held_back_behind_its_parent,
+    outages_are_classified_by_what_real_users_see,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {
