@@ -247,6 +247,7 @@ fn settings_come_from_flags_then_environment_then_the_file() {
 
 on_both_backends!(
     every_acknowledged_write_survives_sigterm_mid_burst,
+    an_alert_stored_before_a_kill_9_is_sent_once_after_restart,
     users_and_tokens_are_managed_from_the_command_line,
     monitors_as_code_apply_idempotently_and_export_round_trips
 );
@@ -757,4 +758,138 @@ fn check_runs_on_a_system_without_trusted_roots() {
         text(&output.stderr)
     );
     assert!(text(&output.stdout).starts_with("UP  HTTP 200"));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The incident's detail, once `ready` says it is what is waited for.
+async fn incident_when(
+    http: &reqwest::Client,
+    server: &ServerProcess,
+    cookie: &str,
+    within: Duration,
+    ready: impl Fn(&Value) -> bool,
+) -> Value {
+    let started = Instant::now();
+    loop {
+        let open: Value = http
+            .get(server.url("/api/v1/incidents?open=true"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if let Some(id) = open[0]["id"].as_i64() {
+            let detail: Value = http
+                .get(server.url(&format!("/api/v1/incidents/{id}")))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if ready(&detail) {
+                return detail;
+            }
+            assert!(started.elapsed() < within, "{detail}");
+        } else {
+            assert!(started.elapsed() < within, "no incident opened: {open}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn an_alert_stored_before_a_kill_9_is_sent_once_after_restart(kind: BackendKind) {
+    use sightline_alerting::testing::SmtpServer;
+    let database = TestDatabase::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let smtp_port = free_port().to_string();
+    let args = [
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        database.url(),
+        "--smtp-host",
+        "127.0.0.1",
+        "--smtp-port",
+        &smtp_port,
+        "--smtp-security",
+        "plain",
+    ];
+    let env = [
+        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let server = ServerProcess::start(dir.path(), &args, &env);
+    let http = reqwest::Client::new();
+    let cookie = log_in(&http, &server).await;
+    let create = async |path: &str, body: Value| {
+        let response = http
+            .post(server.url(path))
+            .header("cookie", &cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()
+    };
+    create(
+        "/api/v1/alert-policies",
+        json!({"name": "on-call", "levels": [{"after": "1 confirmed error", "email": ["ops@example.com"]}]}),
+    )
+    .await;
+    let monitor = create(
+        "/api/v1/monitors",
+        json!({"name": "database", "type": "tcp", "host": "127.0.0.1", "port": free_port(),
+               "every": "1h", "alert_policy": "on-call"}),
+    )
+    .await;
+    http.post(server.url(&format!("/api/v1/monitors/{}/run", monitor["id"])))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+
+    // The alert is stored and its first attempt finds no SMTP server; the
+    // process is killed before it can try again.
+    let detail = incident_when(&http, &server, &cookie, Duration::from_secs(30), |detail| {
+        detail["notifications"][0]["attempts"].as_i64() >= Some(1)
+    })
+    .await;
+    assert_eq!(detail["notifications"][0]["status"], "pending", "{detail}");
+    server.signal("KILL");
+    let (code, _) = server.wait(Duration::from_secs(10));
+    assert_eq!(code, None, "killed by a signal");
+
+    // The SMTP server comes up, the server restarts: the alert arrives once.
+    let smtp = SmtpServer::start(smtp_port.parse().unwrap());
+    let server = ServerProcess::start(dir.path(), &args, &env);
+    let cookie = log_in(&http, &server).await;
+    let detail = incident_when(&http, &server, &cookie, Duration::from_secs(60), |detail| {
+        detail["notifications"][0]["status"] == "sent"
+    })
+    .await;
+    assert_eq!(
+        detail["notifications"].as_array().map(Vec::len),
+        Some(1),
+        "{detail}"
+    );
+    // A few more passes of the restarted engine and sender send nothing new.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let received = smtp.received();
+    assert_eq!(received.len(), 1, "sent once");
+    let mail = String::from_utf8_lossy(&received[0]);
+    assert!(mail.contains("Subject: [DOWN] database:"), "{mail}");
+    assert!(mail.contains("X-RcptTo: ops@example.com"), "{mail}");
+    drop(server);
 }
