@@ -53,6 +53,7 @@ fn monitor_spec(name: &str, site: Option<&str>) -> MonitorSpec {
 
 on_both_backends!(
     migrations_apply_once_and_readiness_follows_them,
+    incidents_keep_their_timeline_and_notifications_through_the_site_incidents_migration,
     users_are_unique_and_the_last_admin_stays,
     sessions_expire_slide_and_end_with_a_new_password,
     tokens_are_capped_by_their_user_and_can_be_revoked,
@@ -1418,4 +1419,114 @@ async fn whole_maintenance(store: &Store, monitor_id: i64) -> i64 {
         .iter()
         .filter(|stored| stored.result.in_maintenance && stored.result.attempt == 0)
         .count() as i64
+}
+
+/// The migration that let incidents be about sites rebuilds SQLite's
+/// `incidents` table; what incidents recorded before it must come through:
+/// the incident, its timeline, its notifications, and their claims.
+async fn incidents_keep_their_timeline_and_notifications_through_the_site_incidents_migration(
+    kind: BackendKind,
+) {
+    use sqlx::migrate::Migrator;
+    const BEFORE: &str = "20261128000012";
+    let database = TestDatabase::new(kind).await;
+    let directory = match kind {
+        BackendKind::Sqlite => "sqlite",
+        BackendKind::Postgres => "postgres",
+    };
+    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(directory);
+    let earlier = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(&source).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.as_str() < BEFORE {
+            std::fs::copy(&path, earlier.path().join(&name)).unwrap();
+        }
+    }
+    let migrator = Migrator::new(earlier.path()).await.unwrap();
+    assert_eq!(migrator.iter().count(), 11);
+    let spec = serde_json::to_string(&json!({
+        "name": "shop", "type": "http", "url": "https://shop.example.com/"
+    }))
+    .unwrap();
+    let statements = [
+        format!(
+            "INSERT INTO monitors (id, name, monitor_type, enabled, spec, status, created_at, updated_at) \
+             VALUES (7, 'shop', 'http', TRUE, '{spec}', 'down', 1000, 1000)"
+        ),
+        "INSERT INTO incidents (id, monitor_id, severity, cause, opened_at) \
+         VALUES (3, 7, 'critical', 'expected a 2xx status, got 503', 2000)"
+            .to_owned(),
+        "INSERT INTO incident_events (incident_id, at, kind, message) VALUES \
+         (3, 2000, 'opened', 'expected a 2xx status, got 503'), \
+         (3, 2500, 'confirmed', 'confirmed from local')"
+            .to_owned(),
+        "INSERT INTO notifications (dedupe_key, incident_id, channel, recipient, subject, payload, \
+         status, attempts, created_at, next_attempt_at, expires_at, sent_at, delivery_answer) \
+         VALUES ('incident/3/level-1/ops@example.com', 3, 'email', 'ops@example.com', \
+         '[DOWN] shop', '{}', 'sent', 1, 2600, 2600, 90000, 2700, '250 OK')"
+            .to_owned(),
+    ];
+    match kind {
+        BackendKind::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = database.url().parse().unwrap();
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .unwrap();
+            migrator.run(&pool).await.unwrap();
+            for statement in &statements {
+                sqlx::query(statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+        BackendKind::Postgres => {
+            let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+            migrator.run(&pool).await.unwrap();
+            for statement in &statements {
+                // Keep the ids given, as SQLite does.
+                let statement =
+                    statement.replacen(") VALUES", ") OVERRIDING SYSTEM VALUE VALUES", 1);
+                sqlx::query(&statement).execute(&pool).await.unwrap();
+            }
+            pool.close().await;
+        }
+    }
+
+    let store = database.store(Arc::new(ManualClock::new(START))).await;
+    let incident = store.incident(3).await.unwrap();
+    assert_eq!(incident.kind, IncidentKind::MonitorDown);
+    assert_eq!(incident.monitor_id, Some(7));
+    assert_eq!(incident.site_id, None);
+    assert_eq!(incident.cause, "expected a 2xx status, got 503");
+    let events: Vec<_> = store
+        .incident_events(3)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|event| (event.kind, event.message))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            (
+                "opened".to_owned(),
+                "expected a 2xx status, got 503".to_owned()
+            ),
+            ("confirmed".to_owned(), "confirmed from local".to_owned()),
+        ]
+    );
+    let notifications = store.incident_notifications(3).await.unwrap();
+    assert_eq!(notifications.len(), 1);
+    assert_eq!(notifications[0].incident_id, Some(3));
+    assert_eq!(notifications[0].delivery_answer.as_deref(), Some("250 OK"));
+    let key = "incident/3/level-1/ops@example.com".to_owned();
+    assert_eq!(
+        store.claimed(std::slice::from_ref(&key)).await.unwrap(),
+        [key]
+    );
+    // The incident goes on as any other: it closes, its timeline grows.
+    store.close_incident(3, "recovered").await.unwrap();
+    assert_eq!(store.incident_events(3).await.unwrap().len(), 3);
 }
