@@ -539,6 +539,7 @@ impl Engine {
                 problem: incident.cause.clone(),
                 checkpoints: Vec::new(),
                 timings: None,
+                class: class.as_str().to_owned(),
                 classification: Some(class.label().to_owned()),
                 explanation: Some(class.explanation().to_owned()),
                 traffic: None,
@@ -589,6 +590,7 @@ impl Engine {
             problem: incident.cause.clone(),
             checkpoints: monitor.spec.settings.checkpoints.clone(),
             timings: None,
+            class: class.as_str().to_owned(),
             classification: (class != IncidentClass::Down).then(|| class.label().to_owned()),
             explanation: (class != IncidentClass::Down).then(|| class.explanation().to_owned()),
             traffic,
@@ -822,11 +824,13 @@ impl Engine {
             .collect();
         let payload = match channel {
             Channel::Email => serde_json::to_value(&email).unwrap_or_default(),
+            // Slack and compatible chats show `text`; anything else reads
+            // the incidents.
             Channel::Webhook => serde_json::json!({
                 "type": kind,
                 "text": email.subject,
-                "incident": ids[0],
-                "incidents": ids,
+                "incident_ids": ids,
+                "incidents": context.incidents,
                 "details": email.text,
             }),
         };

@@ -35,6 +35,9 @@ pub struct IncidentLine {
     pub checkpoints: Vec<String>,
     /// The timing breakdown of the failing check, in words.
     pub timings: Option<String>,
+    /// The incident's class by its stable name (`confirmed_outage`), for
+    /// machines reading a webhook.
+    pub class: String,
     /// The correlation verdict (`confirmed outage, real users affected`).
     pub classification: Option<String>,
     /// What the verdict means for the reader.
@@ -146,6 +149,7 @@ mod tests {
             problem: "expected status 200, got 503".to_owned(),
             checkpoints: vec!["local".to_owned(), "eu-west".to_owned()],
             timings: Some("dns 3 ms, connect 10 ms, first byte 70 ms".to_owned()),
+            class: "confirmed_outage".to_owned(),
             classification: Some("confirmed outage, real users affected".to_owned()),
             explanation: None,
             traffic: Some("4 page views in 10 min, 120 expected".to_owned()),

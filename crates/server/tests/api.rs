@@ -21,8 +21,9 @@ mod correlation;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 use alerting::{
-    a_confirmed_failure_emails_the_alert_policy, a_dependant_is_held_back_behind_its_parent,
-    a_host_going_down_sends_one_email_per_recipient,
+    a_confirmed_failure_emails_the_alert_policy,
+    a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
+    a_dependant_is_held_back_behind_its_parent, a_host_going_down_sends_one_email_per_recipient,
     alert_policies_are_managed_and_list_their_monitors,
     test_notifications_report_what_the_receiver_said,
 };
@@ -211,6 +212,7 @@ on_both_backends!(
     a_confirmed_failure_emails_the_alert_policy,
     a_host_going_down_sends_one_email_per_recipient,
     a_dependant_is_held_back_behind_its_parent,
+    a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
     outages_are_classified_by_what_real_users_see,
 );
 

@@ -464,3 +464,168 @@ pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind
     assert_eq!(held[0]["monitor_id"], api["id"]);
     server.stop().await;
 }
+
+pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel(
+    kind: BackendKind,
+) {
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let config = ServerConfig {
+        smtp: Some(SmtpServer::settings(smtp_port)),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+
+    // The target fails the requests it is told to fail, then answers.
+    let failures = Arc::new(AtomicUsize::new(1));
+    let left = failures.clone();
+    let target = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let left = left.clone();
+            async move {
+                let failing = left
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
+                if failing {
+                    (axum::http::StatusCode::BAD_GATEWAY, "down")
+                } else {
+                    (axum::http::StatusCode::OK, "up")
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, target).await });
+    // A webhook receiver keeping what it is sent.
+    let hooked = Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
+    let kept = hooked.clone();
+    let receiver = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().unwrap().push(body);
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await });
+
+    server
+        .call(
+            Method::POST,
+            "/api/v1/alert-policies",
+            &admin,
+            Some(json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com"], "webhook": [hook]}
+            ]})),
+        )
+        .await;
+    let (status, monitor) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "shop", "type": "http", "url": url, "every": "1h",
+                "alert_policy": "on-call"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{monitor}");
+    let id = monitor["id"].as_i64().unwrap();
+    let run = async || {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/monitors/{id}/run"),
+                &admin,
+                None,
+            )
+            .await;
+        assert!(status.is_success(), "{status} {body}");
+    };
+
+    // One failure; the confirmation re-run passes: nobody hears of it.
+    run().await;
+    let started = std::time::Instant::now();
+    loop {
+        let (_, results) = server
+            .call(
+                Method::GET,
+                &format!("/api/v1/monitors/{id}/results"),
+                &admin,
+                None,
+            )
+            .await;
+        let results = results.as_array().cloned().unwrap_or_default();
+        if results.iter().any(|result| result["attempt"] == 1) {
+            assert!(
+                results
+                    .iter()
+                    .all(|result| result["confirmed_error"] == false),
+                "{results:?}"
+            );
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no confirmation re-run: {results:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(smtp.received().is_empty(), "no e-mail for a false alarm");
+    assert!(hooked.lock().unwrap().is_empty(), "no webhook either");
+    let (_, open) = server
+        .call(Method::GET, "/api/v1/incidents", &admin, None)
+        .await;
+    assert_eq!(open, json!([]), "no incident");
+
+    // Failing for good: one e-mail, one webhook call.
+    failures.store(usize::MAX, Ordering::SeqCst);
+    run().await;
+    let received = emails(&smtp, 1).await;
+    assert_eq!(received.len(), 1);
+    assert!(
+        received[0].contains("Subject: [DOWN] shop:"),
+        "{}",
+        received[0]
+    );
+    let started = std::time::Instant::now();
+    while hooked.lock().unwrap().is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no webhook call"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls = hooked.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    let call = &calls[0];
+    assert_eq!(call["type"], "down");
+    assert_eq!(
+        call["text"],
+        "[DOWN] shop: expected a 2xx status, got 502 (local)"
+    );
+    assert_eq!(call["incidents"][0]["monitor"], "shop");
+    assert_eq!(call["incidents"][0]["class"], "down");
+    assert_eq!(
+        call["incidents"][0]["problem"],
+        "expected a 2xx status, got 502"
+    );
+    let incident = call["incident_ids"][0].as_i64().unwrap();
+    assert!(
+        call["incidents"][0]["link"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/incidents/{incident}")),
+        "{call}"
+    );
+    server.stop().await;
+}
