@@ -715,6 +715,16 @@ impl Engine {
                 &format!("level-{index}"),
                 MessageKind::Down,
             ));
+            // A failure that turns out to hit real users is told again to
+            // those told of it before; told at once, it is one message.
+            if told.class == IncidentClass::ConfirmedOutage {
+                due.extend(recipients(
+                    level,
+                    incident.id,
+                    &format!("level-{index}-{}", told.class.as_str()),
+                    MessageKind::Down,
+                ));
+            }
             // Reminders: the n-th once n intervals have passed.
             if let Some(every) = policy.remind_every {
                 let reminders = down_for.as_millis() / every.as_millis().max(1);

@@ -6,8 +6,10 @@
 use mailparse::MailHeaderMap;
 use sightline_alerting::testing::SmtpServer;
 use sightline_alerting::{Deliverer, Email, Engine, Mailer, OutboxConfig, Pass, Templates};
+use sightline_core::correlation::HOUR_MS;
 use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
-use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, Timestamp};
+use sightline_core::rum::{Dimension, DimensionValues, MetricValues, PageView};
+use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, SiteSpec, Timestamp};
 use sightline_store::testing::TestDatabase;
 use sightline_store::{
     BackendKind, Channel, Completion, NewCheckResult, NewNotification, NotificationStatus, Store,
@@ -53,6 +55,7 @@ on_both_backends!(
     an_email_arrives_once_with_both_parts,
     an_email_waits_for_the_smtp_server_to_come_back,
     confirmed_downtime_opens_an_incident_escalates_and_recovers,
+    a_failure_that_turns_into_an_outage_is_told_again,
 );
 
 async fn an_email_arrives_once_with_both_parts(kind: BackendKind) {
@@ -371,4 +374,130 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
         .map(|event| event.kind)
         .collect();
     assert_eq!(timeline, ["opened", "recovered"]);
+}
+
+/// Page views of `site`, `per_second` a second over `[from, to)`.
+fn page_views(site_id: i64, from: Timestamp, to: Timestamp, per_second: i64) -> Vec<PageView> {
+    let step = 1000 / per_second;
+    (from.as_millis()..to.as_millis())
+        .step_by(step as usize)
+        .map(|at| {
+            let mut dimensions = DimensionValues::default();
+            dimensions.set(Dimension::Page, "/");
+            PageView {
+                site_id,
+                at: Timestamp::from(at),
+                dimensions,
+                metrics: MetricValues::default(),
+            }
+        })
+        .collect()
+}
+
+async fn a_failure_that_turns_into_an_outage_is_told_again(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    // Half past an hour, with two whole hours of traffic before it.
+    let hour = 1_800_000_000_000 / HOUR_MS * HOUR_MS;
+    let start = Timestamp::from(hour + HOUR_MS / 2);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = database.store(clock.clone()).await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let outbox = Deliverer::new(store.clone(), Some(mailer(port)), OutboxConfig::default());
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(Templates::embedded().unwrap()),
+        "https://mon.example.com".into(),
+        outbox.waker(),
+    );
+    let site = store
+        .create_site(
+            &SiteSpec::from_json(serde_json::json!({"name": "shop",
+                "origins": ["https://shop.example.com"]}))
+            .unwrap(),
+            "key-shop",
+        )
+        .await
+        .unwrap();
+    store
+        .insert_page_views(&page_views(
+            site.id,
+            Timestamp::from(hour - 2 * HOUR_MS),
+            start,
+            2,
+        ))
+        .await
+        .unwrap();
+    store
+        .create_document(
+            &AlertPolicySpec::from_json(serde_json::json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com"]}
+            ]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let monitor = store
+        .create_monitor(
+            &MonitorSpec::from_json(serde_json::json!({"name": "shop home", "type": "http",
+                "url": "https://shop.example.com/", "every": "1m", "site": "shop",
+                "alert_policy": "on-call"}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    report(
+        &store,
+        result(monitor.id, local.id, start, 0, CheckOutcome::Error),
+        None,
+    )
+    .await;
+    report(
+        &store,
+        result(monitor.id, local.id, start, 1, CheckOutcome::Error),
+        Some("down"),
+    )
+    .await;
+    // Too soon to tell what real users see: the incident waits.
+    let opened = engine.pass().await.unwrap();
+    assert_eq!((opened.opened, opened.queued), (1, 0));
+
+    // Real users keep arriving for fifteen seconds: a synthetic failure.
+    let later = start.plus(Duration::from_secs(15));
+    store
+        .insert_page_views(&page_views(site.id, start, later, 2))
+        .await
+        .unwrap();
+    clock.set(later);
+    assert_eq!(engine.pass().await.unwrap().queued, 1);
+    assert_eq!(engine.pass().await.unwrap().queued, 0, "told once");
+
+    // Then they stop: a minute later it is a confirmed outage, and whoever
+    // was told of a synthetic failure is told again.
+    clock.set(later.plus(Duration::from_secs(60)));
+    assert_eq!(engine.pass().await.unwrap().queued, 1);
+    assert_eq!(engine.pass().await.unwrap().queued, 0, "told once");
+    assert_eq!(outbox.deliver_due().await.unwrap(), 2);
+    let mut subjects: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|raw| {
+            mailparse::parse_mail(raw)
+                .unwrap()
+                .get_headers()
+                .get_first_value("Subject")
+                .unwrap()
+        })
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[DOWN] shop home: confirmed outage, real users affected — expected status 200, got 503 (local)",
+            "[DOWN] shop home: synthetic failure, real users still served — expected status 200, got 503 (local)",
+        ]
+    );
+    let incident = store.incident(1).await.unwrap();
+    assert_eq!(incident.correlation.as_deref(), Some("confirmed_outage"));
 }

@@ -186,10 +186,15 @@ impl Store {
             .map(|(index, (dimension, _))| format!(" AND {} = ${}", dimension.name(), index + 4))
             .collect();
         let group_column = group.map_or("''", Dimension::name);
-        let metrics = metric_columns(wanted);
+        // A question may want no measurements at all (page views counted).
+        let columns: Vec<&str> = ["at", group_column]
+            .into_iter()
+            .chain(wanted.iter().map(Metric::name))
+            .collect();
         let sql = format!(
-            "SELECT at, {group_column}, {metrics} FROM page_views \
-             WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}"
+            "SELECT {} FROM page_views \
+             WHERE site_id = $1 AND at >= $2 AND at < $3{conditions}",
+            columns.join(", ")
         );
         if let crate::backend::Backend::Sqlite(pools) = &self.backend
             && let Some(scans) = &pools.scans
