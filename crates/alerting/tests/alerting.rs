@@ -56,6 +56,7 @@ on_both_backends!(
     an_email_waits_for_the_smtp_server_to_come_back,
     confirmed_downtime_opens_an_incident_escalates_and_recovers,
     a_failure_that_turns_into_an_outage_is_told_again,
+    two_processes_tell_each_incident_once,
 );
 
 async fn an_email_arrives_once_with_both_parts(kind: BackendKind) {
@@ -500,4 +501,109 @@ async fn a_failure_that_turns_into_an_outage_is_told_again(kind: BackendKind) {
     );
     let incident = store.incident(1).await.unwrap();
     assert_eq!(incident.correlation.as_deref(), Some("confirmed_outage"));
+}
+
+/// Two server processes share one database: their engines pass at the same
+/// moments and their outboxes deliver at the same moments, and still every
+/// incident reaches every recipient once per step (first message, reminder).
+async fn two_processes_tell_each_incident_once(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let start = Timestamp::from(1_800_000_000_000);
+    let clock = Arc::new(ManualClock::new(start));
+    // Two stores with pools of their own, as two processes have.
+    let stores = [
+        database.store(clock.clone()).await,
+        database.store(clock.clone()).await,
+    ];
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let templates = Arc::new(Templates::embedded().unwrap());
+    let outboxes = stores
+        .clone()
+        .map(|store| Deliverer::new(store, Some(mailer(port)), OutboxConfig::default()));
+    let engines = [0, 1].map(|n| {
+        Engine::new(
+            stores[n].clone(),
+            templates.clone(),
+            "https://mon.example.com".into(),
+            outboxes[n].waker(),
+        )
+    });
+    let store = &stores[0];
+    store
+        .create_document(
+            &AlertPolicySpec::from_json(serde_json::json!({"name": "on-call",
+                "remind_every": "10m", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com", "dev@example.com"]}
+            ]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    const MONITORS: usize = 10;
+    for n in 0..MONITORS {
+        let monitor = store
+            .create_monitor(
+                &MonitorSpec::from_json(serde_json::json!({"name": format!("page {n:02}"),
+                    "type": "http", "url": format!("https://shop.example.com/{n}"),
+                    "every": "1m", "alert_policy": "on-call"}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        report(
+            store,
+            result(monitor.id, local.id, start, 0, CheckOutcome::Error),
+            None,
+        )
+        .await;
+        report(
+            store,
+            result(monitor.id, local.id, start, 1, CheckOutcome::Error),
+            Some("down"),
+        )
+        .await;
+    }
+    let both_pass = async || {
+        for _ in 0..4 {
+            let (first, second) = tokio::join!(engines[0].pass(), engines[1].pass());
+            first.unwrap();
+            second.unwrap();
+        }
+    };
+    let both_deliver = async || {
+        loop {
+            let (first, second) =
+                tokio::join!(outboxes[0].deliver_due(), outboxes[1].deliver_due());
+            if first.unwrap() + second.unwrap() == 0 {
+                break;
+            }
+        }
+    };
+    both_pass().await;
+    both_deliver().await;
+    clock.advance(Duration::from_secs(10 * 60));
+    both_pass().await;
+    both_deliver().await;
+
+    // Who heard of what: every (recipient, kind, monitor) exactly once.
+    let mut told = std::collections::BTreeMap::new();
+    for raw in smtp.received() {
+        let mail = mailparse::parse_mail(&raw).unwrap();
+        let headers = mail.get_headers();
+        let recipient = headers.get_first_value("X-RcptTo").unwrap();
+        let subject = headers.get_first_value("Subject").unwrap();
+        let kind = subject.split(']').next().unwrap().to_owned();
+        let text = mail.subparts[0].get_body().unwrap();
+        for n in 0..MONITORS {
+            if text.contains(&format!("page {n:02} (")) {
+                *told
+                    .entry((recipient.clone(), kind.clone(), n))
+                    .or_insert(0) += 1;
+            }
+        }
+    }
+    assert_eq!(told.len(), 2 * 2 * MONITORS, "{told:?}");
+    assert!(told.values().all(|&count| count == 1), "{told:?}");
 }
