@@ -2,6 +2,7 @@
 //! (runners), and the scheduler, checkpoint and confirmation rules over a
 //! real database (scheduling).
 
+mod browsers;
 mod runners;
 mod scheduling;
 mod targets;

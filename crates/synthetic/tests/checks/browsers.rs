@@ -1,0 +1,165 @@
+//! The browser pool with real headless Chromium and chromedriver: a check
+//! gets a working browser, a check past its time limit is stopped, a
+//! crashed browser does not reach the next check, and nothing is left
+//! running afterwards.
+
+use sightline_synthetic::browser::{BrowserConfig, BrowserError, BrowserPool};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+fn config(profiles: &Path, sessions: usize) -> BrowserConfig {
+    let path = |variable: &str, default: &str| {
+        PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_owned()))
+    };
+    BrowserConfig {
+        chromium: path("SIGHTLINE_CHROMIUM", "/usr/bin/chromium"),
+        chromedriver: path("SIGHTLINE_CHROMEDRIVER", "/usr/bin/chromedriver"),
+        sessions,
+        profiles: profiles.to_owned(),
+    }
+}
+
+/// Processes whose command line names `needle`.
+fn processes_naming(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(format!(
+                "{}: {cmdline}",
+                entry.file_name().to_string_lossy()
+            ));
+        }
+    }
+    found
+}
+
+/// Children of this test process that are chromedriver.
+fn drivers_left() -> Vec<String> {
+    let me = std::process::id().to_string();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let parent = rest.split_whitespace().nth(1).unwrap_or_default();
+        if parent == me && name.contains("chromedriver") {
+            found.push(stat);
+        }
+    }
+    found
+}
+
+async fn page(body: &'static str) -> String {
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || async move { axum::response::Html(body) }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn browsers_are_fresh_bounded_stopped_and_leave_nothing_behind() {
+    let profiles = tempfile::tempdir().unwrap();
+    let root = profiles.path().to_string_lossy().into_owned();
+    let pool = BrowserPool::new(config(profiles.path(), 2)).unwrap();
+    let url = page("<!doctype html><title>Shop</title><h1>Welcome</h1>").await;
+
+    // A check gets a working browser.
+    let title = pool
+        .run(Duration::from_secs(30), async |browser| {
+            browser.goto(&url).await.unwrap();
+            browser.title().await.unwrap()
+        })
+        .await
+        .unwrap();
+    assert_eq!(title, "Shop");
+
+    // A browser killed in the middle of a check fails that check only.
+    let crashed = pool
+        .run(Duration::from_secs(30), async |browser| {
+            browser.goto(&url).await.unwrap();
+            for process in processes_naming(&root) {
+                let pid = process.split(':').next().unwrap().to_owned();
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status();
+            }
+            browser.goto(&url).await.is_err()
+        })
+        .await
+        .unwrap();
+    assert!(crashed, "the killed browser cannot load pages");
+    let title = pool
+        .run(Duration::from_secs(30), async |browser| {
+            browser.goto(&url).await.unwrap();
+            browser.title().await.unwrap()
+        })
+        .await
+        .unwrap();
+    assert_eq!(title, "Shop", "the next check has a healthy browser");
+
+    // A check past its time limit is stopped.
+    let started = Instant::now();
+    let stopped = pool
+        .run(Duration::from_secs(5), async |browser| {
+            browser.goto(&url).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        })
+        .await;
+    assert!(
+        matches!(stopped, Err(BrowserError::TimedOut(_))),
+        "{stopped:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(12));
+
+    // Six checks on a pool of two: never more than two browsers at once.
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let checks = (0..6).map(|_| {
+        let (pool, url, running, most) = (pool.clone(), url.clone(), running.clone(), most.clone());
+        tokio::spawn(async move {
+            pool.run(Duration::from_secs(60), async |browser| {
+                use std::sync::atomic::Ordering::SeqCst;
+                let now = running.fetch_add(1, SeqCst) + 1;
+                most.fetch_max(now, SeqCst);
+                browser.goto(&url).await.unwrap();
+                running.fetch_sub(1, SeqCst);
+            })
+            .await
+            .unwrap()
+        })
+    });
+    for check in checks.collect::<Vec<_>>() {
+        check.await.unwrap();
+    }
+    assert_eq!(most.load(std::sync::atomic::Ordering::SeqCst), 2);
+
+    // Nothing is left: no Chromium with a profile of this pool, no
+    // chromedriver, no profile directory.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(processes_naming(&root), Vec::<String>::new());
+    assert_eq!(drivers_left(), Vec::<String>::new());
+    assert_eq!(std::fs::read_dir(profiles.path()).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn a_checkpoint_without_a_browser_says_so() {
+    let profiles = tempfile::tempdir().unwrap();
+    let mut missing = config(profiles.path(), 1);
+    missing.chromedriver = PathBuf::from("/nonexistent/chromedriver");
+    let error = BrowserPool::new(missing).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "this checkpoint has no browser: /nonexistent/chromedriver not found (install the `chromium` and `chromium-driver` packages, or set its path)"
+    );
+}
