@@ -163,3 +163,94 @@ async fn a_checkpoint_without_a_browser_says_so() {
         "this checkpoint has no browser: /nonexistent/chromedriver not found (install the `chromium` and `chromium-driver` packages, or set its path)"
     );
 }
+
+/// A page with an image, a broken image, a layout shift and a long task.
+async fn heavy_page() -> String {
+    const PAGE: &str = "<!doctype html><html><head><title>Shop</title></head><body>\
+        <div id=banner></div><h1 style='font-size:48px'>Welcome to the shop</h1>\
+        <img src='/logo.svg' width=200 height=100><img src='/missing.png' width=10 height=10>\
+        <p>Fresh coffee, roasted daily.</p>\
+        <script>addEventListener('load', function () { setTimeout(function () {\
+          document.getElementById('banner').innerHTML = '<p style=\"height:300px;margin:0\">sale</p>';\
+          var end = performance.now() + 250; while (performance.now() < end) {}\
+        }, 50); });</script></body></html>";
+    let logo = format!(
+        "<svg xmlns='http://www.w3.org/2000/svg' width='200' height='100'><!-- {} --></svg>",
+        "x".repeat(20_000)
+    );
+    let app = axum::Router::new()
+        .route(
+            "/",
+            axum::routing::get(|| async { axum::response::Html(PAGE) }),
+        )
+        .route(
+            "/logo.svg",
+            axum::routing::get(move || async move {
+                ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], logo)
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+#[tokio::test]
+async fn a_page_load_is_measured_like_a_real_visit() {
+    use sightline_core::rum::Metric;
+    use sightline_synthetic::browser::measure_page_load;
+    let profiles = tempfile::tempdir().unwrap();
+    let pool = BrowserPool::new(config(profiles.path(), 1)).unwrap();
+    let url = heavy_page().await;
+    let load = pool
+        .run(Duration::from_secs(30), async |browser| {
+            measure_page_load(browser, &url).await
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let metric = |metric: Metric| {
+        load.metrics
+            .get(metric)
+            .unwrap_or_else(|| panic!("no {}: {load:?}", metric.name()))
+    };
+    // The phases come in the order a page loads in.
+    assert!(metric(Metric::Ttfb) > 0.0);
+    assert!(metric(Metric::Ttfb) <= metric(Metric::Fcp), "{load:?}");
+    assert!(metric(Metric::Fcp) <= metric(Metric::Lcp), "{load:?}");
+    assert!(
+        metric(Metric::DomContentLoaded) <= metric(Metric::Load),
+        "{load:?}"
+    );
+    assert_eq!(
+        load.metrics.get(Metric::Inp),
+        None,
+        "no visitor, no interaction"
+    );
+    // The late banner pushed the page down; the busy loop blocked it.
+    assert!(metric(Metric::Cls) > 0.05, "{load:?}");
+    assert!(
+        (150.0..2_000.0).contains(&load.total_blocking_time_ms),
+        "{load:?}"
+    );
+    // The waterfall: the document, the logo, the broken image.
+    let request = |path: &str| {
+        load.requests
+            .iter()
+            .find(|request| request.url.ends_with(path))
+            .unwrap_or_else(|| panic!("no request for {path}: {:?}", load.requests))
+    };
+    let document = &load.requests[0];
+    assert_eq!((document.kind.as_str(), document.status), ("document", 200));
+    assert_eq!(
+        (
+            request("/logo.svg").kind.as_str(),
+            request("/logo.svg").status
+        ),
+        ("img", 200)
+    );
+    assert!(request("/logo.svg").body_bytes > 20_000);
+    assert!(request("/missing.png").failed());
+    assert_eq!(request("/missing.png").status, 404);
+    assert!(load.page_bytes() > 20_000);
+}
