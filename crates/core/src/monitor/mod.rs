@@ -9,6 +9,7 @@
 
 mod api;
 mod assess;
+mod browser;
 mod dns;
 mod http;
 mod ping;
@@ -20,6 +21,9 @@ mod tls;
 
 pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
 pub use assess::HttpResponse;
+pub use browser::{
+    BrowserCheck, BrowserExpect, FailedRequest, PageFacts, REQUEST_KINDS, Screenshot, request_kind,
+};
 pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
 pub use ping::PingCheck;

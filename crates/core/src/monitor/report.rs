@@ -77,11 +77,14 @@ pub enum ProblemKind {
     Step,
     /// The check cannot run here at all (no ICMP permission, bad settings).
     Setup,
+    /// A page loaded in a browser broke a condition (too slow, too heavy,
+    /// a request failed).
+    Page,
 }
 
 impl ProblemKind {
     /// Every kind, for parsing stored names.
-    pub const ALL: [ProblemKind; 17] = [
+    pub const ALL: [ProblemKind; 18] = [
         ProblemKind::Timeout,
         ProblemKind::Dns,
         ProblemKind::Connect,
@@ -99,6 +102,7 @@ impl ProblemKind {
         ProblemKind::Loss,
         ProblemKind::Step,
         ProblemKind::Setup,
+        ProblemKind::Page,
     ];
 
     /// The kind with this stable name.
@@ -126,6 +130,7 @@ impl ProblemKind {
             ProblemKind::Loss => "loss",
             ProblemKind::Step => "step",
             ProblemKind::Setup => "setup",
+            ProblemKind::Page => "page",
         }
     }
 }
