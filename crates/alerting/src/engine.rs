@@ -936,5 +936,6 @@ fn target(check: &CheckSpec) -> String {
         CheckSpec::Tls(tls) => format!("{}:{}", tls.host, tls.port),
         CheckSpec::Ping(ping) => ping.host.clone(),
         CheckSpec::Api(api) => format!("{} steps", api.steps.len()),
+        CheckSpec::Browser(browser) => browser.url.clone(),
     }
 }

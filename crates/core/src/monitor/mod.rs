@@ -129,6 +129,8 @@ pub enum CheckSpec {
     Ping(PingCheck),
     /// An ordered list of HTTP requests sharing variables.
     Api(ApiCheck),
+    /// A page loaded in a real browser and measured.
+    Browser(BrowserCheck),
 }
 
 impl CheckSpec {
@@ -141,11 +143,13 @@ impl CheckSpec {
             CheckSpec::Tls(_) => "tls",
             CheckSpec::Ping(_) => "ping",
             CheckSpec::Api(_) => "api",
+            CheckSpec::Browser(_) => "browser",
         }
     }
 
     /// Every type name a monitor may have.
-    pub const TYPE_NAMES: &'static [&'static str] = &["http", "tcp", "dns", "tls", "ping", "api"];
+    pub const TYPE_NAMES: &'static [&'static str] =
+        &["http", "tcp", "dns", "tls", "ping", "api", "browser"];
 
     fn validate(&self) -> Result<(), ValidationError> {
         match self {
@@ -155,6 +159,7 @@ impl CheckSpec {
             CheckSpec::Tls(check) => check.validate(),
             CheckSpec::Ping(check) => check.validate(),
             CheckSpec::Api(check) => check.validate(),
+            CheckSpec::Browser(check) => check.validate(),
         }
     }
 
@@ -170,6 +175,7 @@ impl CheckSpec {
             CheckSpec::Tls(tls) => tls.host.clone(),
             CheckSpec::Ping(ping) => ping.host.clone(),
             CheckSpec::Api(api) => url_host(&api.steps.first()?.url)?,
+            CheckSpec::Browser(browser) => url_host(&browser.url)?,
         };
         Some(host.trim_end_matches('.').to_ascii_lowercase())
     }
@@ -177,7 +183,7 @@ impl CheckSpec {
     /// How long a check of this type may take when the monitor does not say.
     pub fn default_timeout(&self) -> Duration {
         match self {
-            CheckSpec::Api(_) => Duration::from_secs(60),
+            CheckSpec::Api(_) | CheckSpec::Browser(_) => Duration::from_secs(60),
             CheckSpec::Ping(_) => Duration::from_secs(10),
             _ => Duration::from_secs(30),
         }
@@ -335,6 +341,7 @@ fn parse_check(
         "tls" => CheckSpec::Tls(from_json_value(settings)?),
         "ping" => CheckSpec::Ping(from_json_value(settings)?),
         "api" => CheckSpec::Api(from_json_value(settings)?),
+        "browser" => CheckSpec::Browser(from_json_value(settings)?),
         other => {
             return Err(ValidationError::new(
                 "type",

@@ -385,13 +385,21 @@ async fn run_monitor(
 }
 
 /// Refuses what cannot run here: a ping monitor where the system allows no
-/// ICMP sockets, so that it fails now and not silently on every check.
+/// ICMP sockets, a browser monitor where there is no browser, so that it
+/// fails now and not on every check.
 fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
     if spec.settings.enabled && matches!(spec.check, sightline_core::CheckSpec::Ping(_)) {
         state
             .synthetic
             .prober()
             .ping_available()
+            .map_err(|reason| ApiError::invalid("type", reason))?;
+    }
+    if spec.settings.enabled && matches!(spec.check, sightline_core::CheckSpec::Browser(_)) {
+        state
+            .synthetic
+            .prober()
+            .browser_available()
             .map_err(|reason| ApiError::invalid("type", reason))?;
     }
     Ok(())

@@ -6,6 +6,7 @@
 //! a remote agent, `sightline check`) runs checks through one.
 
 mod api;
+mod browser;
 mod dns;
 pub(crate) mod http;
 mod net;
@@ -16,6 +17,7 @@ mod tls_config;
 
 pub use tls_config::TlsSetupError;
 
+use crate::browser::{BrowserConfig, BrowserPool};
 use crate::secrets::Secrets;
 use hickory_resolver::TokioResolver;
 use net::elapsed_ms;
@@ -44,6 +46,8 @@ pub enum ProberError {
 pub struct ProberConfig {
     /// Root certificates trusted in addition to the system's (a private CA).
     pub extra_roots: Vec<CertificateDer<'static>>,
+    /// The browsers of browser checks.
+    pub browser: BrowserConfig,
 }
 
 /// Runs checks. Clones share one resolver, TLS setup and ICMP sockets.
@@ -59,6 +63,8 @@ struct Inner {
     clock: Arc<dyn Clock>,
     user_agent: String,
     icmp: ping::IcmpClients,
+    /// The browser pool, or why this checkpoint has none.
+    browsers: Result<BrowserPool, String>,
 }
 
 impl Prober {
@@ -78,6 +84,7 @@ impl Prober {
                     env!("CARGO_PKG_VERSION")
                 ),
                 icmp: ping::IcmpClients::default(),
+                browsers: BrowserPool::new(config.browser).map_err(|error| error.to_string()),
             }),
         })
     }
@@ -95,6 +102,7 @@ impl Prober {
             CheckSpec::Dns(check) => dns::run(check, &deadline).await,
             CheckSpec::Tls(check) => tls::run(self, check, &deadline).await,
             CheckSpec::Ping(check) => ping::run(self, check, &deadline).await,
+            CheckSpec::Browser(check) => browser::run(self, check, &deadline).await,
         };
         report.duration_ms = elapsed_ms(start);
         secrets.mask_report(&mut report);
@@ -107,6 +115,17 @@ impl Prober {
     pub fn ping_available(&self) -> Result<(), String> {
         self.inner.icmp.available()
     }
+
+    /// Whether this checkpoint can run browser checks; the error says what
+    /// is missing. Checked when a browser monitor is configured, so that it
+    /// is refused there instead of failing on every check.
+    pub fn browser_available(&self) -> Result<(), String> {
+        self.inner
+            .browsers
+            .as_ref()
+            .map(|_| ())
+            .map_err(Clone::clone)
+    }
 }
 
 /// The point in time a check must be done by; every phase waits at most
@@ -114,7 +133,7 @@ impl Prober {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     at: tokio::time::Instant,
-    timeout: Duration,
+    pub(crate) timeout: Duration,
 }
 
 impl Deadline {

@@ -254,3 +254,84 @@ async fn a_page_load_is_measured_like_a_real_visit() {
     assert_eq!(request("/missing.png").status, 404);
     assert!(load.page_bytes() > 20_000);
 }
+
+#[tokio::test]
+async fn performance_monitors_pass_and_fail_on_what_the_page_did() {
+    use serde_json::json;
+    use sightline_core::monitor::{CheckOutcome, ProblemKind};
+    use sightline_core::{ManualClock, MonitorSpec, Timestamp};
+    use sightline_synthetic::{Prober, ProberConfig, Secrets};
+    let profiles = tempfile::tempdir().unwrap();
+    let prober = Prober::new(
+        ProberConfig {
+            browser: config(profiles.path(), 2),
+            ..ProberConfig::default()
+        },
+        std::sync::Arc::new(ManualClock::new(Timestamp::from(1_800_000_000_000))),
+    )
+    .unwrap();
+    prober.browser_available().unwrap();
+    let url = heavy_page().await;
+    let run = async |expect: serde_json::Value| {
+        let spec = MonitorSpec::from_json(json!({"name": "shop", "type": "browser",
+            "url": url, "expect": expect}))
+        .unwrap();
+        prober.run(&spec, &Secrets::default()).await
+    };
+
+    let passing = run(json!({"max_load_ms": 10_000, "text": "Welcome to the shop",
+        "element": "h1", "no_failed_requests": ["document", "script"]}))
+    .await;
+    assert_eq!(passing.outcome, CheckOutcome::Up, "{passing:?}");
+    assert_eq!(passing.status_code, Some(200));
+    assert!(passing.response_bytes.unwrap() > 20_000);
+    assert!(passing.timings.first_byte_ms.is_some());
+    assert!(
+        passing.detail["metrics"]["lcp"].as_f64().unwrap() > 0.0,
+        "{:?}",
+        passing.detail
+    );
+    assert!(passing.detail["requests"].as_array().unwrap().len() >= 3);
+
+    let broken_image = run(json!({"no_failed_requests": ["img"]})).await;
+    assert_eq!(broken_image.outcome, CheckOutcome::Error);
+    let problem = broken_image.problem.unwrap();
+    assert_eq!(problem.kind, ProblemKind::Page);
+    assert!(
+        problem.message.starts_with("img request http://")
+            && problem.message.ends_with("/missing.png failed: status 404"),
+        "{problem:?}"
+    );
+    let missing = run(json!({"element": "#checkout"})).await;
+    assert_eq!(
+        missing.problem.unwrap().message,
+        "no element of the page matches `#checkout`"
+    );
+    let heavy = run(json!({"max_page_bytes": 1000})).await;
+    assert!(
+        heavy
+            .problem
+            .unwrap()
+            .message
+            .starts_with("the page weighs "),
+    );
+
+    // Without a browser, the checkpoint says so.
+    let without = Prober::new(
+        ProberConfig {
+            browser: sightline_synthetic::browser::BrowserConfig {
+                chromium: "/nonexistent/chromium".into(),
+                ..config(profiles.path(), 1)
+            },
+            ..ProberConfig::default()
+        },
+        std::sync::Arc::new(ManualClock::new(Timestamp::from(1_800_000_000_000))),
+    )
+    .unwrap();
+    assert!(
+        without
+            .browser_available()
+            .unwrap_err()
+            .contains("/nonexistent/chromium not found")
+    );
+}

@@ -19,7 +19,10 @@ fn now() -> Timestamp {
 
 fn prober(extra_roots: Vec<rustls::pki_types::CertificateDer<'static>>) -> Prober {
     Prober::new(
-        ProberConfig { extra_roots },
+        ProberConfig {
+            extra_roots,
+            ..ProberConfig::default()
+        },
         Arc::new(ManualClock::new(now())),
     )
     .unwrap()
