@@ -39,6 +39,8 @@ pub struct GlobalArgs {
 
 /// The commands.
 #[derive(Debug, Subcommand)]
+// Parsed once at start; boxing the largest would only complicate its use.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// Run the server: API, UI, RUM collector, scheduler, local checkpoint, alerting.
     Serve(ServeArgs),
@@ -135,6 +137,15 @@ pub struct ServeArgs {
     /// Checks the local checkpoint runs at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
+    /// The Chromium binary browser checks run in [default: /usr/bin/chromium].
+    #[arg(long, env = "SIGHTLINE_CHROMIUM")]
+    pub chromium: Option<PathBuf>,
+    /// The chromedriver binary, same major version as Chromium [default: /usr/bin/chromedriver].
+    #[arg(long, env = "SIGHTLINE_CHROMEDRIVER")]
+    pub chromedriver: Option<PathBuf>,
+    /// Browser checks the local checkpoint runs at once [default: 2].
+    #[arg(long, env = "SIGHTLINE_BROWSER_SESSIONS")]
+    pub browser_sessions: Option<usize>,
     /// The vault key for check secrets: 32 random bytes in base64
     /// (`openssl rand -base64 32`). Prefer the environment variable.
     #[arg(long, env = "SIGHTLINE_VAULT_KEY", hide_env_values = true)]
@@ -288,6 +299,9 @@ struct ServerSection {
     #[serde(default, with = "sightline_core::duration_text::option")]
     result_retention: Option<Duration>,
     check_concurrency: Option<usize>,
+    chromium: Option<PathBuf>,
+    chromedriver: Option<PathBuf>,
+    browser_sessions: Option<usize>,
     smtp_host: Option<String>,
     smtp_port: Option<u16>,
     smtp_security: Option<SmtpSecurityArg>,
@@ -334,6 +348,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// Where alert e-mail goes, if anywhere.
     pub smtp: Option<sightline_alerting::SmtpSettings>,
+    /// The browsers of browser checks.
+    pub browser: sightline_synthetic::browser::BrowserConfig,
 }
 
 /// The default listen address.
@@ -349,6 +365,7 @@ impl Settings {
         };
         let server = file.server;
         let smtp = smtp_settings(serve, &server);
+        let browser = browser_config(serve, &server)?;
         let data_dir = global
             .data_dir
             .clone()
@@ -422,6 +439,7 @@ impl Settings {
                 .unwrap_or(256),
             vault_key: serve.and_then(|s| s.vault_key.clone()),
             config_file: global.config.clone(),
+            browser,
         })
     }
 
@@ -429,6 +447,33 @@ impl Settings {
     pub fn uses_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// Where the browsers of browser checks are, and how many may run.
+fn browser_config(
+    serve: Option<&ServeArgs>,
+    file: &ServerSection,
+) -> Result<sightline_synthetic::browser::BrowserConfig> {
+    let defaults = sightline_synthetic::browser::BrowserConfig::default();
+    let sessions = serve
+        .and_then(|s| s.browser_sessions)
+        .or(file.browser_sessions)
+        .unwrap_or(defaults.sessions);
+    if sessions == 0 {
+        bail!("browser_sessions must be at least 1");
+    }
+    Ok(sightline_synthetic::browser::BrowserConfig {
+        chromium: serve
+            .and_then(|s| s.chromium.clone())
+            .or(file.chromium.clone())
+            .unwrap_or(defaults.chromium),
+        chromedriver: serve
+            .and_then(|s| s.chromedriver.clone())
+            .or(file.chromedriver.clone())
+            .unwrap_or(defaults.chromedriver),
+        sessions,
+        profiles: defaults.profiles,
+    })
 }
 
 /// The SMTP settings from flags, environment and file, when a host is given.
@@ -564,6 +609,42 @@ mod tests {
             (smtp.port, smtp.security),
             (2525, sightline_alerting::SmtpSecurity::Starttls)
         );
+    }
+
+    #[test]
+    fn browser_settings_come_from_flags_then_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.yaml");
+        std::fs::write(
+            &path,
+            "server:\n  chromium: /opt/chromium/chrome\n  browser_sessions: 4\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let cli = parse(&[
+            "serve",
+            "--config",
+            config,
+            "--chromium",
+            "/usr/local/bin/chromium",
+            "--chromedriver",
+            "/usr/local/bin/chromedriver",
+        ]);
+        let browser = Settings::resolve(&cli.global, serve_args(&cli))
+            .unwrap()
+            .browser;
+        assert_eq!(browser.chromium, PathBuf::from("/usr/local/bin/chromium"));
+        assert_eq!(
+            browser.chromedriver,
+            PathBuf::from("/usr/local/bin/chromedriver")
+        );
+        assert_eq!(browser.sessions, 4);
+        let cli = parse(&["serve", "--config", config, "--browser-sessions", "0"]);
+        let error = format!(
+            "{:#}",
+            Settings::resolve(&cli.global, serve_args(&cli)).unwrap_err()
+        );
+        assert_eq!(error, "browser_sessions must be at least 1");
     }
 
     #[test]

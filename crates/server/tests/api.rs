@@ -35,6 +35,7 @@ use collector::{
 };
 use correlation::outages_are_classified_by_what_real_users_see;
 use synthetic::{
+    a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
     monitors_run_report_results_uptime_and_confirmed_downtime, secrets_are_sealed_and_never_shown,
 };
@@ -206,6 +207,7 @@ on_both_backends!(
     countries_come_from_the_database_behind_trusted_proxies,
     monitors_run_report_results_uptime_and_confirmed_downtime,
     secrets_are_sealed_and_never_shown,
+    a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
     test_notifications_report_what_the_receiver_said,
     alert_policies_are_managed_and_list_their_monitors,

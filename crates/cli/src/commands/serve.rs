@@ -52,6 +52,10 @@ pub async fn run(settings: Settings) -> Result<()> {
         },
         vault_key: settings.vault_key.clone(),
         smtp: settings.smtp.clone(),
+        prober: sightline_synthetic::ProberConfig {
+            browser: settings.browser.clone(),
+            ..sightline_synthetic::ProberConfig::default()
+        },
         ..ServerConfig::default()
     };
     let state = AppState::new(store, config)

@@ -426,3 +426,50 @@ async fn server_run_now(server: &TestServer, admin: &Auth, id: i64) -> i64 {
     assert!(due >= before);
     due
 }
+
+pub(super) async fn a_server_without_a_browser_refuses_browser_monitors(kind: BackendKind) {
+    let config = ServerConfig {
+        prober: sightline_synthetic::ProberConfig {
+            browser: sightline_synthetic::browser::BrowserConfig {
+                chromedriver: "/nonexistent/chromedriver".into(),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let browser = json!({"name": "shop page", "type": "browser",
+        "url": "https://shop.example.com/", "expect": {"max_lcp_ms": 2500}});
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(browser.clone()),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "type");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("this checkpoint has no browser: /nonexistent/chromedriver not found"),
+        "{body}"
+    );
+    // Paused, it is kept: nothing would run it.
+    let mut paused = browser;
+    paused["enabled"] = json!(false);
+    let (status, body) = server
+        .call(Method::POST, "/api/v1/monitors", &admin, Some(paused))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    server.stop().await;
+}
