@@ -141,6 +141,18 @@ impl Templates {
 mod tests {
     use super::*;
 
+    fn render(kind: MessageKind, incidents: Vec<IncidentLine>, group: Option<String>) -> Email {
+        Templates::embedded()
+            .unwrap()
+            .email(&MessageContext {
+                kind,
+                incidents,
+                group,
+                server: "https://mon.example.com".to_owned(),
+            })
+            .unwrap()
+    }
+
     fn line(monitor: &str) -> IncidentLine {
         IncidentLine {
             monitor: monitor.to_owned(),
@@ -163,17 +175,9 @@ mod tests {
 
     #[test]
     fn one_incident_is_named_in_the_subject_and_escaped_in_html() {
-        let templates = Templates::embedded().unwrap();
         let mut incident = line("shop <home>");
         incident.problem = "the body does not contain `Add to cart`".to_owned();
-        let email = templates
-            .email(&MessageContext {
-                kind: MessageKind::Down,
-                incidents: vec![incident],
-                group: None,
-                server: "https://mon.example.com".to_owned(),
-            })
-            .unwrap();
+        let email = render(MessageKind::Down, vec![incident], None);
         assert_eq!(
             email.subject,
             "[DOWN] shop <home>: confirmed outage, real users affected — the body does not contain `Add to cart` (local, eu-west)"
@@ -199,16 +203,12 @@ mod tests {
 
     #[test]
     fn several_incidents_make_one_message_that_lists_them_all() {
-        let templates = Templates::embedded().unwrap();
         let incidents: Vec<IncidentLine> = (1..=20).map(|n| line(&format!("api {n}"))).collect();
-        let email = templates
-            .email(&MessageContext {
-                kind: MessageKind::Down,
-                incidents,
-                group: Some("shop.example.com".to_owned()),
-                server: "https://mon.example.com".to_owned(),
-            })
-            .unwrap();
+        let email = render(
+            MessageKind::Down,
+            incidents,
+            Some("shop.example.com".to_owned()),
+        );
         assert!(
             email
                 .subject
@@ -223,34 +223,23 @@ mod tests {
                 "api {n} missing"
             );
         }
-        let recovered = templates
-            .email(&MessageContext {
-                kind: MessageKind::Recovered,
-                incidents: vec![line("shop home")],
-                group: None,
-                server: "https://mon.example.com".to_owned(),
-            })
-            .unwrap();
+        let recovered = render(MessageKind::Recovered, vec![line("shop home")], None);
         assert_eq!(recovered.subject, "[RECOVERED] shop home");
         assert!(!recovered.text.contains("What failed"));
     }
 
     #[test]
     fn a_sites_own_incident_reads_as_a_real_user_alert() {
-        let templates = Templates::embedded().unwrap();
         let mut incident = line("site shop");
         incident.site = true;
         incident.checkpoints = Vec::new();
         incident.classification = Some("real users see poor performance".to_owned());
         incident.problem = "LCP p75 5.2 s over the last 15 min".to_owned();
-        let email = templates
-            .email(&MessageContext {
-                kind: MessageKind::Down,
-                incidents: vec![incident.clone(), line("shop home")],
-                group: Some("shop".to_owned()),
-                server: "https://mon.example.com".to_owned(),
-            })
-            .unwrap();
+        let email = render(
+            MessageKind::Down,
+            vec![incident.clone(), line("shop home")],
+            Some("shop".to_owned()),
+        );
         assert!(
             email.subject.starts_with("[DOWN] 2 incidents on shop:"),
             "{}",
@@ -263,14 +252,7 @@ mod tests {
             "{}",
             email.text
         );
-        let email = templates
-            .email(&MessageContext {
-                kind: MessageKind::Down,
-                incidents: vec![incident],
-                group: None,
-                server: "https://mon.example.com".to_owned(),
-            })
-            .unwrap();
+        let email = render(MessageKind::Down, vec![incident], None);
         assert_eq!(
             email.subject,
             "[ALERT] site shop: real users see poor performance — LCP p75 5.2 s over the last 15 min"

@@ -10,21 +10,13 @@ use sightline_core::correlation::HOUR_MS;
 use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
 use sightline_core::rum::{Dimension, DimensionValues, MetricValues, PageView};
 use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, SiteSpec, Timestamp};
-use sightline_store::testing::TestDatabase;
+use sightline_store::testing::{TestDatabase, free_port};
 use sightline_store::{
     BackendKind, Channel, Completion, NewCheckResult, NewNotification, NotificationStatus, Store,
     SystemClock, on_both_backends,
 };
 use std::sync::Arc;
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn mailer(port: u16) -> Mailer {
     Mailer::new(&SmtpServer::settings(port)).unwrap()
@@ -219,6 +211,22 @@ async fn report(store: &Store, result: NewCheckResult, status: Option<&str>) {
         .unwrap();
 }
 
+/// A failure at `due` and its confirmation: the monitor is down.
+async fn confirm_down(store: &Store, monitor_id: i64, checkpoint_id: i64, due: Timestamp) {
+    report(
+        store,
+        result(monitor_id, checkpoint_id, due, 0, CheckOutcome::Error),
+        None,
+    )
+    .await;
+    report(
+        store,
+        result(monitor_id, checkpoint_id, due, 1, CheckOutcome::Error),
+        Some("down"),
+    )
+    .await;
+}
+
 async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
     let start = Timestamp::from(1_800_000_000_000);
@@ -269,18 +277,7 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
     )
     .await;
     // A confirmed failure opens an incident and tells the first level once.
-    report(
-        &store,
-        result(shop.id, local.id, start, 0, CheckOutcome::Error),
-        None,
-    )
-    .await;
-    report(
-        &store,
-        result(shop.id, local.id, start, 1, CheckOutcome::Error),
-        Some("down"),
-    )
-    .await;
+    confirm_down(&store, shop.id, local.id, start).await;
     let first = engine.pass().await.unwrap();
     assert_eq!(
         first,
@@ -448,18 +445,7 @@ async fn a_failure_that_turns_into_an_outage_is_told_again(kind: BackendKind) {
         .await
         .unwrap();
     let local = store.ensure_checkpoint("local").await.unwrap();
-    report(
-        &store,
-        result(monitor.id, local.id, start, 0, CheckOutcome::Error),
-        None,
-    )
-    .await;
-    report(
-        &store,
-        result(monitor.id, local.id, start, 1, CheckOutcome::Error),
-        Some("down"),
-    )
-    .await;
+    confirm_down(&store, monitor.id, local.id, start).await;
     // Too soon to tell what real users see: the incident waits.
     let opened = engine.pass().await.unwrap();
     assert_eq!((opened.opened, opened.queued), (1, 0));
@@ -552,18 +538,7 @@ async fn two_processes_tell_each_incident_once(kind: BackendKind) {
             )
             .await
             .unwrap();
-        report(
-            store,
-            result(monitor.id, local.id, start, 0, CheckOutcome::Error),
-            None,
-        )
-        .await;
-        report(
-            store,
-            result(monitor.id, local.id, start, 1, CheckOutcome::Error),
-            Some("down"),
-        )
-        .await;
+        confirm_down(store, monitor.id, local.id, start).await;
     }
     let both_pass = async || {
         for _ in 0..4 {

@@ -17,32 +17,10 @@ use serde_json::json;
 use sightline_alerting::testing::SmtpServer;
 use sightline_alerting::{Email, Mailer};
 use std::time::{Duration, Instant};
-use support::{Server, ensure_package, free_port};
+use support::{Server, ensure_package, env_number, free_port, now_ms, percentile};
 
 /// The goal for the confirming result to reach the SMTP server.
 const GOAL: Duration = Duration::from_secs(5);
-
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Waits until the SMTP server holds `count` messages; returns when the
 /// last one was seen (Unix ms) and the messages.
@@ -80,11 +58,9 @@ fn confirmed_at(database: &rusqlite::Connection, monitor: i64) -> i64 {
         .expect("a confirming result")
 }
 
-async fn run() {
-    let samples = std::env::var("SIGHTLINE_BENCH_ALERTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_usize);
+#[tokio::main]
+async fn main() {
+    let samples = env_number("SIGHTLINE_BENCH_ALERTS", 20) as usize;
     ensure_package(
         "/usr/lib/python3/dist-packages/aiosmtpd/__init__.py",
         "python3-aiosmtpd",

@@ -13,16 +13,12 @@ mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::{Server, cpu_seconds, ensure_package, free_port, peak_memory_mib, wait_for};
+use support::{
+    Server, cpu_seconds, ensure_package, env_number, free_port, now_ms, peak_memory_mib,
+    percentile, wait_for,
+};
 
 const BLACKBOX: &str = "/usr/bin/prometheus-blackbox-exporter";
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -59,20 +55,6 @@ fn target(port: &str) {
             .expect("bind");
         axum::serve(listener, app).await.expect("serve");
     });
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_millis() as i64
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 async fn run() {

@@ -22,19 +22,12 @@ use sightline_store::testing::TestDatabase;
 use sightline_store::{BackendKind, RumTable, Store, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::Server;
+use support::{Server, env_number};
 
 const DAY_MS: i64 = 24 * 3_600_000;
 const PAGES: usize = 500;
 const BATCH: usize = 10_000;
 const RUNS: usize = 5;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|value| value.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 use sightline_core::ManualClock;
-use sightline_store::testing::TestDatabase;
+use sightline_store::testing::{TestDatabase, free_port};
 use sightline_store::{BackendKind, on_both_backends};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -760,14 +760,6 @@ fn check_runs_on_a_system_without_trusted_roots() {
     assert!(text(&output.stdout).starts_with("UP  HTTP 200"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The incident's detail, once `ready` says it is what is waited for.
 async fn incident_when(
     http: &reqwest::Client,
@@ -776,27 +768,15 @@ async fn incident_when(
     within: Duration,
     ready: impl Fn(&Value) -> bool,
 ) -> Value {
+    let get = async |path: &str| -> Value {
+        let response = http.get(server.url(path)).header("cookie", cookie);
+        response.send().await.unwrap().json().await.unwrap()
+    };
     let started = Instant::now();
     loop {
-        let open: Value = http
-            .get(server.url("/api/v1/incidents?open=true"))
-            .header("cookie", cookie)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let open = get("/api/v1/incidents?open=true").await;
         if let Some(id) = open[0]["id"].as_i64() {
-            let detail: Value = http
-                .get(server.url(&format!("/api/v1/incidents/{id}")))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let detail = get(&format!("/api/v1/incidents/{id}")).await;
             if ready(&detail) {
                 return detail;
             }

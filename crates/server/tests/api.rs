@@ -162,6 +162,15 @@ enum Auth {
     Bearer(String),
 }
 
+/// Serves `app` on a loopback port; returns its base URL
+/// (`http://127.0.0.1:PORT`).
+async fn serve_app(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
 /// Every error answer has the one shape.
 fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, code: &str) {
     assert_eq!(status, expected_status, "{body}");

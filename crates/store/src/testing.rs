@@ -1,4 +1,5 @@
-//! Fresh, throw-away databases for tests, on both backends.
+//! Fresh, throw-away databases for tests, on both backends (and free ports
+//! for the servers tests start beside them).
 //!
 //! Every test gets its own SQLite file in a temporary directory or its own
 //! PostgreSQL database (created from the server named by
@@ -11,6 +12,15 @@ use sightline_core::Clock;
 use sqlx::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A loopback port nothing listens on now: for a test server to be started
+/// on later, or for a target that refuses connections.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
 
 /// The server test databases are created on, when the environment does not say.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

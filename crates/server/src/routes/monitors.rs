@@ -388,19 +388,14 @@ async fn run_monitor(
 /// ICMP sockets, a browser monitor where there is no browser, so that it
 /// fails now and not on every check.
 fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
-    if spec.settings.enabled && matches!(spec.check, sightline_core::CheckSpec::Ping(_)) {
-        state
-            .synthetic
-            .prober()
-            .ping_available()
-            .map_err(|reason| ApiError::invalid("type", reason))?;
+    if !spec.settings.enabled {
+        return Ok(());
     }
-    if spec.settings.enabled && matches!(spec.check, sightline_core::CheckSpec::Browser(_)) {
-        state
-            .synthetic
-            .prober()
-            .browser_available()
-            .map_err(|reason| ApiError::invalid("type", reason))?;
-    }
-    Ok(())
+    let prober = state.synthetic.prober();
+    let available = match spec.check {
+        sightline_core::CheckSpec::Ping(_) => prober.ping_available(),
+        sightline_core::CheckSpec::Browser(_) => prober.browser_available(),
+        _ => Ok(()),
+    };
+    available.map_err(|reason| ApiError::invalid("type", reason))
 }

@@ -1,22 +1,25 @@
 //! Alerting through the API: test notifications go through the real outbox
 //! to a real SMTP server (or webhook) and answer with what it said.
 
-use super::{ADMIN, Auth, TestServer, VIEWER, assert_error};
+use super::{ADMIN, Auth, TestServer, VIEWER, assert_error, serve_app};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sightline_alerting::testing::SmtpServer;
 use sightline_server::ServerConfig;
 use sightline_store::BackendKind;
+use sightline_store::testing::free_port;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A fresh SMTP server, and a server configuration that sends to it.
+pub(super) fn smtp_server() -> (SmtpServer, ServerConfig) {
+    let port = free_port();
+    let config = ServerConfig {
+        smtp: Some(SmtpServer::settings(port)),
+        ..ServerConfig::default()
+    };
+    (SmtpServer::start(port), config)
 }
 
 pub(super) async fn test_notifications_report_what_the_receiver_said(kind: BackendKind) {
@@ -83,9 +86,7 @@ pub(super) async fn test_notifications_report_what_the_receiver_said(kind: Backe
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let hook = format!("{}/hook", serve_app(app).await);
     let (_, body) = server
         .call(Method::POST, test, &admin, Some(json!({"webhook": hook})))
         .await;
@@ -202,21 +203,14 @@ pub(super) async fn alert_policies_are_managed_and_list_their_monitors(kind: Bac
 }
 
 pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKind) {
-    let smtp_port = free_port();
-    let smtp = SmtpServer::start(smtp_port);
-    let config = ServerConfig {
-        smtp: Some(SmtpServer::settings(smtp_port)),
-        ..ServerConfig::default()
-    };
+    let (smtp, config) = smtp_server();
     let server = TestServer::start_with(kind, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let app = axum::Router::new().route(
         "/",
         axum::routing::get(|| async { (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down") }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("{}/", serve_app(app).await);
     let (status, _) = server
         .call(
             Method::POST,
@@ -313,12 +307,7 @@ async fn emails(smtp: &SmtpServer, count: usize) -> Vec<String> {
 }
 
 pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: BackendKind) {
-    let smtp_port = free_port();
-    let smtp = SmtpServer::start(smtp_port);
-    let config = ServerConfig {
-        smtp: Some(SmtpServer::settings(smtp_port)),
-        ..ServerConfig::default()
-    };
+    let (smtp, config) = smtp_server();
     let server = TestServer::start_with(kind, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let closed = free_port();
@@ -388,12 +377,7 @@ pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: Backen
 }
 
 pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind) {
-    let smtp_port = free_port();
-    let smtp = SmtpServer::start(smtp_port);
-    let config = ServerConfig {
-        smtp: Some(SmtpServer::settings(smtp_port)),
-        ..ServerConfig::default()
-    };
+    let (smtp, config) = smtp_server();
     let server = TestServer::start_with(kind, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     server
@@ -468,12 +452,7 @@ pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind
 pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel(
     kind: BackendKind,
 ) {
-    let smtp_port = free_port();
-    let smtp = SmtpServer::start(smtp_port);
-    let config = ServerConfig {
-        smtp: Some(SmtpServer::settings(smtp_port)),
-        ..ServerConfig::default()
-    };
+    let (smtp, config) = smtp_server();
     let server = TestServer::start_with(kind, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
 
@@ -496,9 +475,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, target).await });
+    let url = format!("{}/", serve_app(target).await);
     // A webhook receiver keeping what it is sent.
     let hooked = Arc::new(std::sync::Mutex::new(Vec::<serde_json::Value>::new()));
     let kept = hooked.clone();
@@ -512,9 +489,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, receiver).await });
+    let hook = format!("{}/hook", serve_app(receiver).await);
 
     server
         .call(

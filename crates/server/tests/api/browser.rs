@@ -144,10 +144,7 @@ async fn start_website(script_url: String, site_key: String) -> String {
             "/app",
             axum::routing::get(move || async move { axum::response::Html(app) }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    origin
+    serve_app(router).await
 }
 
 pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind: BackendKind) {

@@ -24,16 +24,20 @@ fn origin(site: &str) -> String {
     format!("https://{site}.example.com")
 }
 
-/// Records page views from two whole hours ago until now.
-async fn record_past(store: &Store, site: &str, policy: &str) -> String {
+/// Creates a site whose key is `key-NAME` and whose alert policy has its name.
+async fn create_site(store: &Store, name: &str) -> i64 {
     let spec = SiteSpec {
-        name: site.to_owned(),
-        origins: vec![origin(site)],
+        name: name.to_owned(),
+        origins: vec![origin(name)],
         keep_query_string: false,
-        alert_policy: Some(policy.to_owned()),
+        alert_policy: Some(name.to_owned()),
     };
-    let key = format!("key-{site}");
-    let stored = store.create_site(&spec, &key).await.unwrap();
+    let key = format!("key-{name}");
+    store.create_site(&spec, &key).await.unwrap().id
+}
+
+/// Records page views of a site from two whole hours ago until now.
+async fn record_past(store: &Store, site_id: i64) {
     let now = store.now().as_millis();
     let from = now.div_euclid(HOUR_MS) * HOUR_MS - 2 * HOUR_MS;
     let step = 1000 / PER_SECOND as i64;
@@ -45,7 +49,7 @@ async fn record_past(store: &Store, site: &str, policy: &str) -> String {
             let mut metrics = MetricValues::default();
             metrics.set(Metric::Lcp, Some(1200.0));
             PageView {
-                site_id: stored.id,
+                site_id,
                 at: Timestamp::from_millis(at),
                 dimensions,
                 metrics,
@@ -53,7 +57,6 @@ async fn record_past(store: &Store, site: &str, policy: &str) -> String {
         })
         .collect();
     store.insert_page_views(&views).await.unwrap();
-    key
 }
 
 /// Sends beacons for a site through the collector, `per_second` a second,
@@ -98,29 +101,6 @@ fn send_beacons(
     stop
 }
 
-/// A target that answers 200 until it is switched to fail with 503.
-async fn target() -> (String, Arc<AtomicBool>) {
-    let failing = Arc::new(AtomicBool::new(false));
-    let state = failing.clone();
-    let app = axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let failing = state.clone();
-            async move {
-                if failing.load(Ordering::SeqCst) {
-                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
-                } else {
-                    (axum::http::StatusCode::OK, "up")
-                }
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, failing)
-}
-
 /// The e-mail sent to `recipient`, waiting for it up to `within`.
 async fn email_to(smtp: &SmtpServer, recipient: &str, within: Duration) -> String {
     let started = Instant::now();
@@ -152,30 +132,16 @@ fn subject(mail: &str) -> String {
 }
 
 pub(super) async fn outages_are_classified_by_what_real_users_see(kind: BackendKind) {
-    let smtp_port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
-    let smtp = SmtpServer::start(smtp_port);
-    let config = ServerConfig {
-        smtp: Some(SmtpServer::settings(smtp_port)),
-        collector: sightline_server::CollectorConfig {
-            per_address_per_minute: NonZeroU32::new(100_000).unwrap(),
-            ..Default::default()
-        },
-        ..ServerConfig::default()
+    let (smtp, mut config) = super::alerting::smtp_server();
+    config.collector = sightline_server::CollectorConfig {
+        per_address_per_minute: NonZeroU32::new(100_000).unwrap(),
+        ..Default::default()
     };
     let server = TestServer::start_after(kind, config, async |store| {
         for site in ["outage", "failure", "silent"] {
-            record_past(store, site, site).await;
+            record_past(store, create_site(store, site).await).await;
         }
-        let spec = SiteSpec {
-            name: "slow".to_owned(),
-            origins: vec![origin("slow")],
-            keep_query_string: false,
-            alert_policy: Some("slow".to_owned()),
-        };
-        store.create_site(&spec, "key-slow").await.unwrap();
+        create_site(store, "slow").await;
     })
     .await;
     let started = Instant::now();
@@ -209,7 +175,7 @@ pub(super) async fn outages_are_classified_by_what_real_users_see(kind: BackendK
     let mut monitors = HashMap::new();
     let mut targets = HashMap::new();
     for site in ["outage", "failure", "silent"] {
-        let (url, failing) = target().await;
+        let (url, health) = super::synthetic::target().await;
         let (status, monitor) = server
             .call(
                 Method::POST,
@@ -223,7 +189,7 @@ pub(super) async fn outages_are_classified_by_what_real_users_see(kind: BackendK
             .await;
         assert_eq!(status, StatusCode::CREATED, "{monitor}");
         monitors.insert(site, monitor["id"].as_i64().unwrap());
-        targets.insert(site, failing);
+        targets.insert(site, health);
     }
     let run = async |site: &str| {
         let (status, body) = server
@@ -242,8 +208,8 @@ pub(super) async fn outages_are_classified_by_what_real_users_see(kind: BackendK
     // failure site's checks fail while its real users are still served.
     tokio::time::sleep(Duration::from_secs(3)).await;
     outage_beacons.store(true, Ordering::SeqCst);
-    targets["outage"].store(true, Ordering::SeqCst);
-    targets["failure"].store(true, Ordering::SeqCst);
+    targets["outage"].store(503, Ordering::SeqCst);
+    targets["failure"].store(503, Ordering::SeqCst);
     run("outage").await;
     run("failure").await;
     // The silent site's checks pass, but its beacons stop.

@@ -2,7 +2,7 @@
 //! uptime, confirmation before down, maintenance windows, the vault, and the
 //! checkpoint protocol a remote agent speaks.
 
-use super::{ADMIN, Auth, TestServer, VIEWER, assert_error};
+use super::{ADMIN, Auth, TestServer, VIEWER, assert_error, serve_app};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sightline_server::ServerConfig;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 /// An HTTP target whose `/health` answers the status held in the returned cell.
-async fn target() -> (String, Arc<AtomicU16>) {
+pub(super) async fn target() -> (String, Arc<AtomicU16>) {
     let status = Arc::new(AtomicU16::new(200));
     let shared = status.clone();
     let app = axum::Router::new().route(
@@ -27,9 +27,7 @@ async fn target() -> (String, Arc<AtomicU16>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/health", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = format!("{}/health", serve_app(app).await);
     (url, status)
 }
 

@@ -111,8 +111,39 @@ impl BrowserPool {
 
 /// One chromedriver with its Chromium session.
 struct Browser {
-    driver: Child,
+    driver: Driver,
     client: fantoccini::Client,
+}
+
+/// A chromedriver leading a process group of its own. Dropped, even with
+/// its check cancelled halfway, it kills the whole group.
+struct Driver(Child);
+
+impl Driver {
+    /// Kills the group and reaps its leader.
+    async fn stop(&mut self) {
+        self.kill_group();
+        let _ = self.0.wait().await;
+    }
+
+    /// Kills every process of the group; nothing once the leader is reaped
+    /// (its id could be another's by then).
+    fn kill_group(&self) {
+        if let Some(pid) = self
+            .0
+            .id()
+            .and_then(|id| rustix::process::Pid::from_raw(id as i32))
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // `kill_on_drop` reaps the leader.
+        self.kill_group();
+    }
 }
 
 impl Browser {
@@ -135,11 +166,12 @@ impl Browser {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()
+            .map(Driver)
             .map_err(|e| BrowserError::Driver(format!("{}: {e}", config.chromedriver.display())))?;
         let url = format!("http://127.0.0.1:{port}");
         let listening = async {
             loop {
-                if let Ok(Some(status)) = driver.try_wait() {
+                if let Ok(Some(status)) = driver.0.try_wait() {
                     return Err(BrowserError::Driver(format!("it exited ({status})")));
                 }
                 if tokio::net::TcpStream::connect(("127.0.0.1", port))
@@ -154,17 +186,9 @@ impl Browser {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
-        let started = match listening.await {
-            Ok(()) => Self::session(config, profile, &url, deadline).await,
-            Err(error) => Err(error),
-        };
-        let client = match started {
-            Ok(client) => client,
-            Err(error) => {
-                kill_group(&mut driver).await;
-                return Err(error);
-            }
-        };
+        // On an error the driver is dropped, and its group with it.
+        listening.await?;
+        let client = Self::session(config, profile, &url, deadline).await?;
         Ok(Browser { driver, client })
     }
 
@@ -206,17 +230,6 @@ impl Browser {
     async fn stop(&mut self) {
         let closing = self.client.clone().close();
         let _ = tokio::time::timeout(Duration::from_secs(5), closing).await;
-        kill_group(&mut self.driver).await;
+        self.driver.stop().await;
     }
-}
-
-/// Kills a process group led by `leader` and reaps the leader.
-async fn kill_group(leader: &mut Child) {
-    if let Some(pid) = leader
-        .id()
-        .and_then(|id| rustix::process::Pid::from_raw(id as i32))
-    {
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
-    let _ = leader.kill().await;
 }

@@ -69,17 +69,10 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
     let found = match found {
         Ok(Ok(found)) => found,
         Ok(Err(problem)) => return CheckReport::failed(problem, 0),
+        // The pool keeps the time limit itself, so that a browser cut off
+        // is stopped whole.
         Err(BrowserError::TimedOut(_)) => {
-            return CheckReport::failed(
-                Problem::new(
-                    ProblemKind::Timeout,
-                    format!(
-                        "timed out after {} while loading the page in the browser",
-                        sightline_core::duration_text::format(deadline.timeout)
-                    ),
-                ),
-                0,
-            );
+            return CheckReport::failed(deadline.expired("loading the page in the browser"), 0);
         }
         Err(error) => {
             return CheckReport::failed(Problem::new(ProblemKind::Setup, error.to_string()), 0);
@@ -117,9 +110,10 @@ fn report(check: &BrowserCheck, found: Found) -> CheckReport {
         first_byte_ms: ms(document.wait_ms),
         download_ms: ms(document.download_ms),
     });
-    let metrics: serde_json::Map<String, serde_json::Value> = Metric::ALL
-        .into_iter()
-        .filter_map(|metric| Some((metric.name().to_owned(), json!(load.metrics.get(metric)?))))
+    let metrics: serde_json::Map<String, serde_json::Value> = load
+        .metrics
+        .iter()
+        .map(|(metric, value)| (metric.name().to_owned(), json!(value)))
         .collect();
     CheckReport {
         outcome,

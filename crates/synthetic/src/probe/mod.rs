@@ -133,7 +133,7 @@ impl Prober {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline {
     at: tokio::time::Instant,
-    pub(crate) timeout: Duration,
+    timeout: Duration,
 }
 
 impl Deadline {
@@ -152,15 +152,20 @@ impl Deadline {
 
     /// Runs one phase; running out of time is a timeout problem naming it.
     pub async fn run<F: Future>(&self, phase: &str, future: F) -> Result<F::Output, Problem> {
-        tokio::time::timeout_at(self.at, future).await.map_err(|_| {
-            Problem::new(
-                ProblemKind::Timeout,
-                format!(
-                    "timed out after {} while {phase}",
-                    sightline_core::duration_text::format(self.timeout)
-                ),
-            )
-        })
+        tokio::time::timeout_at(self.at, future)
+            .await
+            .map_err(|_| self.expired(phase))
+    }
+
+    /// The problem of running out of time during `phase`.
+    pub fn expired(&self, phase: &str) -> Problem {
+        Problem::new(
+            ProblemKind::Timeout,
+            format!(
+                "timed out after {} while {phase}",
+                sightline_core::duration_text::format(self.timeout)
+            ),
+        )
     }
 }
 

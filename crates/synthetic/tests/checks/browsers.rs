@@ -3,6 +3,7 @@
 //! crashed browser does not reach the next check, and nothing is left
 //! running afterwards.
 
+use crate::targets::serve;
 use sightline_synthetic::browser::{BrowserConfig, BrowserError, BrowserPool};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -61,10 +62,7 @@ async fn page(body: &'static str) -> String {
         "/",
         axum::routing::get(move || async move { axum::response::Html(body) }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    format!("http://{}/", serve(app).await)
 }
 
 #[tokio::test]
@@ -189,10 +187,7 @@ async fn heavy_page() -> String {
                 ([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], logo)
             }),
         );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    format!("http://{}/", serve(app).await)
 }
 
 #[tokio::test]

@@ -46,6 +46,11 @@ pub async fn http_app(app: App) -> SocketAddr {
         .route("/api/login", post(login))
         .route("/api/me", get(me))
         .with_state(app);
+    serve(router).await
+}
+
+/// Serves `router` on a loopback port; returns its address.
+pub async fn serve(router: axum::Router) -> SocketAddr {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router).await });
