@@ -192,6 +192,7 @@ fn result(
             duration_ms: 12,
             response_bytes: None,
             detail: serde_json::Value::Null,
+            screenshots: Vec::new(),
         },
         in_maintenance: false,
         confirmed_error: failed && attempt > 0,

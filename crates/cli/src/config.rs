@@ -134,6 +134,9 @@ pub struct ServeArgs {
     /// How long raw check results are kept; hourly and daily summaries stay [default: 90days].
     #[arg(long, env = "SIGHTLINE_RESULT_RETENTION", value_parser = parse_duration)]
     pub result_retention: Option<Duration>,
+    /// How long screenshots of browser checks are kept [default: 30days].
+    #[arg(long, env = "SIGHTLINE_SCREENSHOT_RETENTION", value_parser = parse_duration)]
+    pub screenshot_retention: Option<Duration>,
     /// Checks the local checkpoint runs at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
@@ -298,6 +301,8 @@ struct ServerSection {
     rum_retention: Option<Duration>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     result_retention: Option<Duration>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    screenshot_retention: Option<Duration>,
     check_concurrency: Option<usize>,
     chromium: Option<PathBuf>,
     chromedriver: Option<PathBuf>,
@@ -339,6 +344,8 @@ pub struct Settings {
     pub rum_retention: Duration,
     /// How long raw check results are kept.
     pub result_retention: Duration,
+    /// How long screenshots of browser checks are kept.
+    pub screenshot_retention: Duration,
     /// Checks run at once by the local checkpoint.
     pub check_concurrency: usize,
     /// The vault key, from the flag or the environment only (never the file).
@@ -433,6 +440,10 @@ impl Settings {
                 .and_then(|s| s.result_retention)
                 .or(server.result_retention)
                 .unwrap_or(Duration::from_secs(90 * 24 * 3600)),
+            screenshot_retention: serve
+                .and_then(|s| s.screenshot_retention)
+                .or(server.screenshot_retention)
+                .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
             check_concurrency: serve
                 .and_then(|s| s.check_concurrency)
                 .or(server.check_concurrency)

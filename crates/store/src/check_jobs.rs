@@ -372,6 +372,7 @@ impl Store {
                 delete.push(")");
                 delete.build().execute(&mut *tx).await?;
             }
+            crate::screenshots::insert_screenshots!(tx, completions);
             insert_jobs!(tx, follow_up, now);
             for chunk in statuses.chunks(ROWS_PER_STATEMENT) {
                 let mut update = sqlx::QueryBuilder::new(

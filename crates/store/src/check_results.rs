@@ -109,6 +109,7 @@ impl TryFrom<CheckResultRow> for CheckResult {
                     duration_ms: row.duration_ms,
                     response_bytes: row.response_bytes,
                     detail,
+                    screenshots: Vec::new(),
                 },
                 in_maintenance: row.in_maintenance,
                 confirmed_error: row.confirmed_error,
@@ -148,6 +149,20 @@ impl Store {
                 .await
         })?;
         row.try_into()
+    }
+
+    /// Result `id` of monitor `monitor_id`.
+    pub async fn check_result(&self, monitor_id: i64, id: i64) -> Result<CheckResult> {
+        let sql =
+            format!("SELECT {RESULT_COLUMNS} FROM check_results WHERE id = $1 AND monitor_id = $2");
+        let row: Option<CheckResultRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(id)
+                .bind(monitor_id)
+                .fetch_optional(pool)
+                .await
+        })?;
+        row.ok_or(StoreError::NotFound("check result"))?.try_into()
     }
 
     /// A monitor's results that started in `[from, to)`, newest first, at most `limit`.

@@ -29,6 +29,7 @@ mod notifications;
 mod page_views;
 mod progress;
 mod rollups;
+mod screenshots;
 mod sessions;
 mod sites;
 mod sqlite_scans;
@@ -58,6 +59,7 @@ pub use notifications::{
 };
 pub use page_views::{Measured, MeasurementScan};
 pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
+pub use screenshots::StoredScreenshot;
 pub use sessions::Session;
 pub use sites::Site;
 pub use tokens::{ApiToken, NewApiToken};

@@ -499,6 +499,7 @@ fn result_at(
             duration_ms: 120,
             response_bytes: Some(5120),
             detail: json!({"body_start": "<html>"}),
+            screenshots: Vec::new(),
         },
         in_maintenance: false,
         confirmed_error: false,

@@ -28,6 +28,9 @@ pub struct SyntheticConfig {
     pub concurrency: usize,
     /// How long raw results are kept; summaries are kept for good.
     pub result_retention: Duration,
+    /// How long screenshots of browser checks are kept (they are large);
+    /// never longer than their results.
+    pub screenshot_retention: Duration,
 }
 
 impl Default for SyntheticConfig {
@@ -36,6 +39,7 @@ impl Default for SyntheticConfig {
             enabled: true,
             concurrency: 256,
             result_retention: Duration::from_secs(90 * 86_400),
+            screenshot_retention: Duration::from_secs(30 * 86_400),
         }
     }
 }
@@ -95,7 +99,10 @@ impl Synthetic {
         tasks.push(tokio::spawn(keep_history(
             store.clone(),
             clock.clone(),
-            config.result_retention,
+            Retention {
+                results: config.result_retention,
+                screenshots: config.screenshot_retention.min(config.result_retention),
+            },
         )));
         Ok(Synthetic {
             store,
@@ -174,8 +181,16 @@ const STALE_JOB: Duration = Duration::from_secs(3600);
 /// Results rolled per transaction.
 const ROLL_BATCH: i64 = 20_000;
 
-/// Rolls results into summaries and removes raw results past retention.
-async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Duration) {
+/// How long raw results and their screenshots are kept.
+#[derive(Debug, Clone, Copy)]
+struct Retention {
+    results: Duration,
+    screenshots: Duration,
+}
+
+/// Rolls results into summaries and removes raw results and screenshots
+/// past retention.
+async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Retention) {
     let mut tick = tokio::time::interval(HISTORY_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -200,12 +215,20 @@ async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Duration) 
             Err(error) => tracing::warn!(%error, "dropping stale checks"),
         }
         match store
-            .delete_check_results_before(clock.now().minus(retention))
+            .delete_check_results_before(clock.now().minus(retention.results))
             .await
         {
             Ok(0) => {}
             Ok(deleted) => tracing::info!(deleted, "removed check results past retention"),
             Err(error) => tracing::warn!(%error, "removing check results past retention"),
+        }
+        match store
+            .delete_screenshots_before(clock.now().minus(retention.screenshots))
+            .await
+        {
+            Ok(0) => {}
+            Ok(deleted) => tracing::info!(deleted, "removed screenshots past retention"),
+            Err(error) => tracing::warn!(%error, "removing screenshots past retention"),
         }
     }
 }

@@ -49,6 +49,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             enabled: true,
             concurrency: settings.check_concurrency,
             result_retention: settings.result_retention,
+            screenshot_retention: settings.screenshot_retention,
         },
         vault_key: settings.vault_key.clone(),
         smtp: settings.smtp.clone(),

@@ -27,7 +27,9 @@ pub use browser::{
 pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};
 pub use ping::PingCheck;
-pub use report::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind, Verdict};
+pub use report::{
+    CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind, ScreenshotCapture, Verdict,
+};
 pub use schedule::{
     CATCH_UP_WINDOW, DueDecision, MAX_INTERVAL, MIN_INTERVAL, MISSED_AFTER, Schedule,
 };

@@ -222,6 +222,65 @@ pub struct CheckReport {
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     #[schema(value_type = Object)]
     pub detail: serde_json::Value,
+    /// Screenshots taken during the run (browser checks), stored beside the
+    /// result and listed in `detail.screenshots`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub screenshots: Vec<ScreenshotCapture>,
+}
+
+/// A screenshot a browser check took: PNG bytes and what it shows. Its
+/// place in [`CheckReport::screenshots`] (from 1) is its number.
+#[derive(Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ScreenshotCapture {
+    /// What it shows (`failed at step 3`, `after login`).
+    pub label: String,
+    /// The step of a transaction it was taken at, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u32>,
+    /// The image, PNG (base64 in JSON).
+    #[serde(with = "png_base64")]
+    #[schema(value_type = String, format = Byte)]
+    pub png: Vec<u8>,
+}
+
+impl std::fmt::Debug for ScreenshotCapture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScreenshotCapture")
+            .field("label", &self.label)
+            .field("step", &self.step)
+            .field("png_bytes", &self.png.len())
+            .finish()
+    }
+}
+
+impl ScreenshotCapture {
+    /// What `detail.screenshots` says of it, numbered from 1.
+    pub fn summary(&self, number: usize) -> serde_json::Value {
+        serde_json::json!({
+            "number": number,
+            "label": self.label,
+            "step": self.step,
+            "bytes": self.png.len(),
+        })
+    }
+}
+
+/// Screenshots cross the agent protocol as base64 in JSON.
+mod png_base64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(png: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&STANDARD.encode(png))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        STANDARD
+            .decode(text.as_bytes())
+            .map_err(|error| serde::de::Error::custom(format!("not base64: {error}")))
+    }
 }
 
 impl CheckReport {
@@ -235,6 +294,7 @@ impl CheckReport {
             duration_ms,
             response_bytes: None,
             detail: serde_json::Value::Null,
+            screenshots: Vec::new(),
         }
     }
 }

@@ -7,8 +7,9 @@ use crate::json::JsonDocument;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use serde::Serialize;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde::{Deserialize, Serialize};
 use sightline_core::MonitorSpec;
 use sightline_core::monitor::CheckReport;
 use sightline_store::{CheckResult, Monitor};
@@ -21,6 +22,8 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_monitors, create_monitor))
         .routes(routes!(get_monitor, replace_monitor, delete_monitor))
         .routes(routes!(monitor_results))
+        .routes(routes!(monitor_result))
+        .routes(routes!(result_screenshot))
         .routes(routes!(monitor_uptime))
         .routes(routes!(run_monitor))
 }
@@ -167,12 +170,50 @@ pub(crate) struct ResultView {
     /// What the check found: outcome, problem, status, timings, detail.
     #[serde(flatten)]
     report: CheckReport,
+    /// The screenshots a browser check took, each at its own URL (gone
+    /// from there once past screenshot retention).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    screenshots: Vec<ScreenshotLink>,
+}
+
+/// Where a result's screenshot is, and what it shows.
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
+struct ScreenshotLink {
+    /// Its number within the result, from 1.
+    number: i64,
+    /// What it shows (`failed at step 3`).
+    label: String,
+    /// The transaction step it was taken at, from 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    step: Option<i64>,
+    /// The PNG image, under `/api/v1`.
+    #[serde(default)]
+    url: String,
 }
 
 impl ResultView {
     fn new(stored: CheckResult, checkpoints: &HashMap<i64, String>) -> Self {
-        let result = stored.result;
+        let mut result = stored.result;
+        // The images themselves are served one by one; the detail's list
+        // of them becomes links.
+        let listed = match &mut result.report.detail {
+            serde_json::Value::Object(detail) => detail.remove("screenshots"),
+            _ => None,
+        };
+        let screenshots = listed
+            .and_then(|listed| serde_json::from_value::<Vec<ScreenshotLink>>(listed).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|link| ScreenshotLink {
+                url: format!(
+                    "/api/v1/monitors/{}/results/{}/screenshots/{}",
+                    result.monitor_id, stored.id, link.number
+                ),
+                ..link
+            })
+            .collect();
         ResultView {
+            screenshots,
             id: stored.id,
             checkpoint: checkpoints
                 .get(&result.checkpoint_id)
@@ -241,6 +282,51 @@ async fn monitor_results(
             .into_iter()
             .map(|stored| ResultView::new(stored, &names))
             .collect(),
+    ))
+}
+
+/// One result of a monitor, with its whole detail (the waterfall of a
+/// browser check, the steps of a transaction).
+#[utoipa::path(get, path = "/monitors/{id}/results/{result_id}", tag = "monitors",
+    params(("id" = i64, Path), ("result_id" = i64, Path)),
+    responses((status = 200, body = ResultView), (status = 404, body = ErrorBody)))]
+async fn monitor_result(
+    State(state): State<AppState>,
+    _: Principal,
+    Path((id, result_id)): Path<(String, String)>,
+) -> ApiResult<Json<ResultView>> {
+    let stored = state
+        .store
+        .check_result(parse_id(&id)?, parse_id(&result_id)?)
+        .await?;
+    let names = checkpoint_names(&state).await?;
+    Ok(Json(ResultView::new(stored, &names)))
+}
+
+/// A screenshot a browser check took, as PNG.
+#[utoipa::path(get, path = "/monitors/{id}/results/{result_id}/screenshots/{number}", tag = "monitors",
+    params(("id" = i64, Path), ("result_id" = i64, Path), ("number" = i64, Path, description = "from 1, as the result lists them")),
+    responses(
+        (status = 200, description = "the image", content_type = "image/png", body = Vec<u8>),
+        (status = 404, description = "no such screenshot, or past screenshot retention", body = ErrorBody)
+    ))]
+async fn result_screenshot(
+    State(state): State<AppState>,
+    _: Principal,
+    Path((id, result_id, number)): Path<(String, String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    let screenshot = state
+        .store
+        .screenshot(parse_id(&id)?, parse_id(&result_id)?, parse_id(&number)?)
+        .await?
+        .ok_or(ApiError::NotFound("screenshot"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            // Screenshots never change once taken.
+            (header::CACHE_CONTROL, "private, max-age=86400, immutable"),
+        ],
+        screenshot.png,
     ))
 }
 

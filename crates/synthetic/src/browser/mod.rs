@@ -3,6 +3,8 @@
 
 mod measure;
 mod pool;
+mod screenshot;
 
 pub use measure::{MeasureError, PageLoad, Request, measure_page_load};
 pub use pool::{BrowserConfig, BrowserError, BrowserPool};
+pub use screenshot::{attach, capture};

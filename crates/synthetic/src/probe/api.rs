@@ -147,6 +147,7 @@ fn finish(
         duration_ms: 0,
         response_bytes: Some(bytes),
         detail: json!({ "steps": steps }),
+        screenshots: Vec::new(),
     }
 }
 

@@ -2,15 +2,18 @@
 //! Chromium from the pool and measured; core's rules judge the result.
 
 use super::{Deadline, Prober};
-use crate::browser::{BrowserError, PageLoad, measure_page_load};
+use crate::browser::{BrowserError, PageLoad, attach, capture, measure_page_load};
 use fantoccini::Locator;
+use fantoccini::wd::TimeoutConfiguration;
 use serde_json::json;
 use sightline_core::monitor::{
-    BrowserCheck, CheckReport, FailedRequest, PageFacts, PhaseTimings, Problem, ProblemKind,
-    request_kind,
+    BrowserCheck, CheckOutcome, CheckReport, FailedRequest, PageFacts, PhaseTimings, Problem,
+    ProblemKind, Screenshot, request_kind,
 };
 use sightline_core::rum::Metric;
+use std::future::Future;
 use std::ops::Not;
+use std::time::Duration;
 
 /// What the browser found: the load and the answers to the conditions
 /// that need the rendered page.
@@ -26,59 +29,124 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
         Ok(pool) => pool,
         Err(reason) => return CheckReport::failed(Problem::new(ProblemKind::Setup, reason), 0),
     };
-    let found = pool
+    let done = pool
         .run(deadline.remaining(), async |browser| {
-            let load = measure_page_load(browser, &check.url)
-                .await
-                .map_err(|error| Problem::new(ProblemKind::Page, error.to_string()))?;
-            let text_found = match &check.expect.text {
-                Some(text) => {
-                    let shown = match browser.find(Locator::Css("body")).await {
-                        Ok(body) => body.text().await.unwrap_or_default(),
-                        Err(_) => String::new(),
-                    };
-                    Some(shown.contains(text.as_str()))
-                }
-                None => None,
+            let inspected = within_soft_limit(
+                browser,
+                deadline,
+                "loading the page in the browser",
+                inspect(browser, check),
+            )
+            .await;
+            let mut report = match inspected {
+                Ok(found) => report(check, found),
+                Err(problem) => CheckReport::failed(problem, 0),
             };
-            let element_found = match &check.expect.element {
-                Some(selector) => Some(
-                    browser
-                        .find_all(Locator::Css(selector))
-                        .await
-                        .map_err(|error| {
-                            Problem::new(
-                                ProblemKind::Setup,
-                                format!(
-                                    "`{selector}` is not a CSS selector the browser takes: {error}"
-                                ),
-                            )
-                        })?
-                        .is_empty()
-                        .not(),
-                ),
-                None => None,
+            let wanted = match check.screenshot {
+                Screenshot::Always => true,
+                Screenshot::OnError => report.outcome == CheckOutcome::Error,
+                Screenshot::Never => false,
             };
-            Ok::<_, Problem>(Found {
-                load,
-                text_found,
-                element_found,
-            })
+            if wanted {
+                let label = if report.outcome == CheckOutcome::Error {
+                    "the page when the check failed"
+                } else {
+                    "the page once loaded"
+                };
+                let shots = capture(browser, label, None, &[])
+                    .await
+                    .into_iter()
+                    .collect();
+                attach(&mut report, shots);
+            }
+            report
         })
         .await;
-    let found = match found {
-        Ok(Ok(found)) => found,
-        Ok(Err(problem)) => return CheckReport::failed(problem, 0),
-        // The pool keeps the time limit itself, so that a browser cut off
-        // is stopped whole.
-        Err(BrowserError::TimedOut(_)) => {
-            return CheckReport::failed(deadline.expired("loading the page in the browser"), 0);
+    match done {
+        Ok(report) => report,
+        Err(error) => browser_failed(error, deadline, "loading the page in the browser"),
+    }
+}
+
+/// The time kept back from a check's work for its screenshot: a page that
+/// hangs is shown as it hung, before the pool's hard limit stops the
+/// browser.
+fn screenshot_reserve(remaining: Duration) -> Duration {
+    (remaining / 5).min(Duration::from_secs(3))
+}
+
+/// Runs `work` in `browser` until shortly before the deadline; running out
+/// is a timeout problem naming `phase`. The browser's own page-load and
+/// script timeouts end at the same moment, so that it answers again (a
+/// navigation still waiting would hold up every later command).
+pub(super) async fn within_soft_limit<T>(
+    browser: &fantoccini::Client,
+    deadline: &Deadline,
+    phase: &str,
+    work: impl Future<Output = Result<T, Problem>>,
+) -> Result<T, Problem> {
+    let remaining = deadline.remaining();
+    let soft = remaining.saturating_sub(screenshot_reserve(remaining));
+    let timeouts = TimeoutConfiguration::new(Some(soft), Some(soft), Some(Duration::ZERO));
+    browser.update_timeouts(timeouts).await.map_err(|error| {
+        Problem::new(
+            ProblemKind::Setup,
+            format!("the browser refused its time limits: {error}"),
+        )
+    })?;
+    match tokio::time::timeout(soft, work).await {
+        Ok(done) => done,
+        Err(_) => Err(deadline.expired(phase)),
+    }
+}
+
+/// The report of a check the pool could not run or had to stop.
+pub(super) fn browser_failed(error: BrowserError, deadline: &Deadline, phase: &str) -> CheckReport {
+    match error {
+        // The pool keeps the hard time limit itself, so that a browser cut
+        // off is stopped whole.
+        BrowserError::TimedOut(_) => CheckReport::failed(deadline.expired(phase), 0),
+        error => CheckReport::failed(Problem::new(ProblemKind::Setup, error.to_string()), 0),
+    }
+}
+
+/// Loads and measures the page, and answers the conditions that need the
+/// rendered page.
+async fn inspect(browser: &fantoccini::Client, check: &BrowserCheck) -> Result<Found, Problem> {
+    let load = measure_page_load(browser, &check.url)
+        .await
+        .map_err(|error| Problem::new(ProblemKind::Page, error.to_string()))?;
+    let text_found = match &check.expect.text {
+        Some(text) => {
+            let shown = match browser.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            Some(shown.contains(text.as_str()))
         }
-        Err(error) => {
-            return CheckReport::failed(Problem::new(ProblemKind::Setup, error.to_string()), 0);
-        }
+        None => None,
     };
-    report(check, found)
+    let element_found = match &check.expect.element {
+        Some(selector) => Some(
+            browser
+                .find_all(Locator::Css(selector))
+                .await
+                .map_err(|error| {
+                    Problem::new(
+                        ProblemKind::Setup,
+                        format!("`{selector}` is not a CSS selector the browser takes: {error}"),
+                    )
+                })?
+                .is_empty()
+                .not(),
+        ),
+        None => None,
+    };
+    Ok(Found {
+        load,
+        text_found,
+        element_found,
+    })
 }
 
 fn report(check: &BrowserCheck, found: Found) -> CheckReport {
@@ -129,5 +197,6 @@ fn report(check: &BrowserCheck, found: Found) -> CheckReport {
             "total_blocking_time_ms": load.total_blocking_time_ms,
             "requests": load.requests,
         }),
+        screenshots: Vec::new(),
     }
 }

@@ -101,6 +101,7 @@ pub(crate) async fn run(check: &DnsCheck, deadline: &Deadline) -> CheckReport {
         duration_ms: 0,
         response_bytes: None,
         detail,
+        screenshots: Vec::new(),
     }
 }
 

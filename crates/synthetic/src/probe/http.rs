@@ -377,6 +377,7 @@ pub(crate) fn judge(
             duration_ms: 0,
             response_bytes: None,
             detail,
+            screenshots: Vec::new(),
         },
         Ok(exchange) => {
             let (outcome, problem) = assess(&exchange);
@@ -395,6 +396,7 @@ pub(crate) fn judge(
                 duration_ms: 0,
                 response_bytes: Some(exchange.body_bytes),
                 detail,
+                screenshots: Vec::new(),
             }
         }
     }

@@ -147,5 +147,6 @@ pub(crate) async fn run(prober: &Prober, check: &PingCheck, deadline: &Deadline)
             "rtt_avg_ms": average,
             "rtt_max_ms": max,
         }),
+        screenshots: Vec::new(),
     }
 }

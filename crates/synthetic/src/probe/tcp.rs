@@ -40,6 +40,7 @@ pub(crate) async fn run(prober: &Prober, check: &TcpCheck, deadline: &Deadline) 
             duration_ms: 0,
             response_bytes: None,
             detail,
+            screenshots: Vec::new(),
         };
     };
     let start = Instant::now();
@@ -86,6 +87,7 @@ pub(crate) async fn run(prober: &Prober, check: &TcpCheck, deadline: &Deadline) 
         duration_ms: 0,
         response_bytes: Some(banner.len() as i64),
         detail,
+        screenshots: Vec::new(),
     }
 }
 

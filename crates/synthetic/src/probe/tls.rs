@@ -64,6 +64,7 @@ pub(crate) async fn run(prober: &Prober, check: &TlsCheck, deadline: &Deadline) 
         duration_ms: 0,
         response_bytes: None,
         detail,
+        screenshots: Vec::new(),
     }
 }
 
