@@ -937,5 +937,10 @@ fn target(check: &CheckSpec) -> String {
         CheckSpec::Ping(ping) => ping.host.clone(),
         CheckSpec::Api(api) => format!("{} steps", api.steps.len()),
         CheckSpec::Browser(browser) => browser.url.clone(),
+        CheckSpec::Transaction(transaction) => format!(
+            "{} steps from {}",
+            transaction.steps.len(),
+            transaction.start_url().unwrap_or("?")
+        ),
     }
 }

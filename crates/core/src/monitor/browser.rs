@@ -36,7 +36,7 @@ pub enum Screenshot {
 }
 
 impl Screenshot {
-    fn is_default(&self) -> bool {
+    pub(super) fn is_default(&self) -> bool {
         *self == Screenshot::OnError
     }
 }

@@ -18,6 +18,7 @@ mod schedule;
 mod tcp;
 pub mod template;
 mod tls;
+mod transaction;
 
 pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
 pub use assess::HttpResponse;
@@ -35,6 +36,10 @@ pub use schedule::{
 };
 pub use tcp::TcpCheck;
 pub use tls::TlsCheck;
+pub use transaction::{
+    DEFAULT_STEP_WAIT, ElementQuery, Key, MAX_TRANSACTION_STEPS, NamedKey, STEP_ACTIONS,
+    SelectOption, StepAction, TransactionCheck, TransactionStep, TypeText, UrlAssertion, WaitFor,
+};
 
 use crate::ValidationError;
 use crate::duration_text;
@@ -133,6 +138,8 @@ pub enum CheckSpec {
     Api(ApiCheck),
     /// A page loaded in a real browser and measured.
     Browser(BrowserCheck),
+    /// A user journey walked step by step in a real browser.
+    Transaction(TransactionCheck),
 }
 
 impl CheckSpec {
@@ -146,12 +153,21 @@ impl CheckSpec {
             CheckSpec::Ping(_) => "ping",
             CheckSpec::Api(_) => "api",
             CheckSpec::Browser(_) => "browser",
+            CheckSpec::Transaction(_) => "transaction",
         }
     }
 
     /// Every type name a monitor may have.
-    pub const TYPE_NAMES: &'static [&'static str] =
-        &["http", "tcp", "dns", "tls", "ping", "api", "browser"];
+    pub const TYPE_NAMES: &'static [&'static str] = &[
+        "http",
+        "tcp",
+        "dns",
+        "tls",
+        "ping",
+        "api",
+        "browser",
+        "transaction",
+    ];
 
     fn validate(&self) -> Result<(), ValidationError> {
         match self {
@@ -162,6 +178,7 @@ impl CheckSpec {
             CheckSpec::Ping(check) => check.validate(),
             CheckSpec::Api(check) => check.validate(),
             CheckSpec::Browser(check) => check.validate(),
+            CheckSpec::Transaction(check) => check.validate(),
         }
     }
 
@@ -178,6 +195,7 @@ impl CheckSpec {
             CheckSpec::Ping(ping) => ping.host.clone(),
             CheckSpec::Api(api) => url_host(&api.steps.first()?.url)?,
             CheckSpec::Browser(browser) => url_host(&browser.url)?,
+            CheckSpec::Transaction(transaction) => url_host(transaction.start_url()?)?,
         };
         Some(host.trim_end_matches('.').to_ascii_lowercase())
     }
@@ -186,6 +204,7 @@ impl CheckSpec {
     pub fn default_timeout(&self) -> Duration {
         match self {
             CheckSpec::Api(_) | CheckSpec::Browser(_) => Duration::from_secs(60),
+            CheckSpec::Transaction(_) => Duration::from_secs(120),
             CheckSpec::Ping(_) => Duration::from_secs(10),
             _ => Duration::from_secs(30),
         }
@@ -344,6 +363,7 @@ fn parse_check(
         "ping" => CheckSpec::Ping(from_json_value(settings)?),
         "api" => CheckSpec::Api(from_json_value(settings)?),
         "browser" => CheckSpec::Browser(from_json_value(settings)?),
+        "transaction" => CheckSpec::Transaction(from_json_value(settings)?),
         other => {
             return Err(ValidationError::new(
                 "type",

@@ -480,7 +480,9 @@ fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
     let prober = state.synthetic.prober();
     let available = match spec.check {
         sightline_core::CheckSpec::Ping(_) => prober.ping_available(),
-        sightline_core::CheckSpec::Browser(_) => prober.browser_available(),
+        sightline_core::CheckSpec::Browser(_) | sightline_core::CheckSpec::Transaction(_) => {
+            prober.browser_available()
+        }
         _ => Ok(()),
     };
     available.map_err(|reason| ApiError::invalid("type", reason))

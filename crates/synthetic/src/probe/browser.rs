@@ -8,7 +8,7 @@ use fantoccini::wd::TimeoutConfiguration;
 use serde_json::json;
 use sightline_core::monitor::{
     BrowserCheck, CheckOutcome, CheckReport, FailedRequest, PageFacts, PhaseTimings, Problem,
-    ProblemKind, Screenshot, request_kind,
+    ProblemKind, Screenshot, ScreenshotCapture, request_kind,
 };
 use sightline_core::rum::Metric;
 use std::future::Future;
@@ -53,7 +53,7 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
                 } else {
                     "the page once loaded"
                 };
-                let shots = capture(browser, label, None, &[])
+                let shots = capture_in_time(browser, deadline, label, None, &[])
                     .await
                     .into_iter()
                     .collect();
@@ -71,15 +71,34 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
 /// The time kept back from a check's work for its screenshot: a page that
 /// hangs is shown as it hung, before the pool's hard limit stops the
 /// browser.
-fn screenshot_reserve(remaining: Duration) -> Duration {
-    (remaining / 5).min(Duration::from_secs(3))
+pub(super) fn screenshot_reserve(remaining: Duration) -> Duration {
+    (remaining / 4).min(Duration::from_secs(5))
+}
+
+/// Takes a screenshot if the browser gives one before the check's hard
+/// limit (less a margin for stopping it): a browser too slow to answer
+/// must not cost the report of what went wrong.
+pub(super) async fn capture_in_time(
+    browser: &fantoccini::Client,
+    deadline: &Deadline,
+    label: impl Into<String>,
+    step: Option<u32>,
+    hidden: &[String],
+) -> Option<ScreenshotCapture> {
+    let time = deadline
+        .remaining()
+        .saturating_sub(Duration::from_millis(300));
+    tokio::time::timeout(time, capture(browser, label, step, hidden))
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Runs `work` in `browser` until shortly before the deadline; running out
 /// is a timeout problem naming `phase`. The browser's own page-load and
 /// script timeouts end at the same moment, so that it answers again (a
 /// navigation still waiting would hold up every later command).
-pub(super) async fn within_soft_limit<T>(
+async fn within_soft_limit<T>(
     browser: &fantoccini::Client,
     deadline: &Deadline,
     phase: &str,

@@ -14,6 +14,7 @@ mod ping;
 mod tcp;
 mod tls;
 mod tls_config;
+mod transaction;
 
 pub use tls_config::TlsSetupError;
 
@@ -103,6 +104,9 @@ impl Prober {
             CheckSpec::Tls(check) => tls::run(self, check, &deadline).await,
             CheckSpec::Ping(check) => ping::run(self, check, &deadline).await,
             CheckSpec::Browser(check) => browser::run(self, check, &deadline).await,
+            CheckSpec::Transaction(check) => {
+                transaction::run(self, check, &variables, &deadline).await
+            }
         };
         report.duration_ms = elapsed_ms(start);
         secrets.mask_report(&mut report);

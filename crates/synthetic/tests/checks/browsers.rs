@@ -8,7 +8,7 @@ use sightline_synthetic::browser::{BrowserConfig, BrowserError, BrowserPool};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-fn config(profiles: &Path, sessions: usize) -> BrowserConfig {
+pub fn config(profiles: &Path, sessions: usize) -> BrowserConfig {
     let path = |variable: &str, default: &str| {
         PathBuf::from(std::env::var(variable).unwrap_or_else(|_| default.to_owned()))
     };
@@ -21,7 +21,7 @@ fn config(profiles: &Path, sessions: usize) -> BrowserConfig {
 }
 
 /// Processes whose command line names `needle`.
-fn processes_naming(needle: &str) -> Vec<String> {
+pub fn processes_naming(needle: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
@@ -39,7 +39,7 @@ fn processes_naming(needle: &str) -> Vec<String> {
 }
 
 /// Children of this test process that are chromedriver.
-fn drivers_left() -> Vec<String> {
+pub fn drivers_left() -> Vec<String> {
     let me = std::process::id().to_string();
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -162,7 +162,9 @@ async fn a_checkpoint_without_a_browser_says_so() {
     );
 }
 
-/// A page with an image, a broken image, a layout shift and a long task.
+/// A page with an image, a broken image, a layout shift and long tasks
+/// (three, so that a measurement injected late on a busy machine still
+/// sees some: long tasks are not buffered for observers that come later).
 async fn heavy_page() -> String {
     const PAGE: &str = "<!doctype html><html><head><title>Shop</title></head><body>\
         <div id=banner></div><h1 style='font-size:48px'>Welcome to the shop</h1>\
@@ -170,8 +172,10 @@ async fn heavy_page() -> String {
         <p>Fresh coffee, roasted daily.</p>\
         <script>addEventListener('load', function () { setTimeout(function () {\
           document.getElementById('banner').innerHTML = '<p style=\"height:300px;margin:0\">sale</p>';\
+        }, 50);\
+        [50, 400, 800].forEach(function (at) { setTimeout(function () {\
           var end = performance.now() + 250; while (performance.now() < end) {}\
-        }, 50); });</script></body></html>";
+        }, at); }); });</script></body></html>";
     let logo = format!(
         "<svg xmlns='http://www.w3.org/2000/svg' width='200' height='100'><!-- {} --></svg>",
         "x".repeat(20_000)
@@ -297,11 +301,20 @@ async fn performance_monitors_pass_and_fail_on_what_the_page_did() {
             && problem.message.ends_with("/missing.png failed: status 404"),
         "{problem:?}"
     );
+    assert!(passing.screenshots.is_empty(), "on error only, by default");
     let missing = run(json!({"element": "#checkout"})).await;
     assert_eq!(
         missing.problem.unwrap().message,
         "no element of the page matches `#checkout`"
     );
+    // A failed check keeps what the page showed, listed in the detail.
+    assert_eq!(missing.screenshots.len(), 1);
+    assert_eq!(
+        missing.screenshots[0].label,
+        "the page when the check failed"
+    );
+    assert_eq!(&missing.screenshots[0].png[..4], b"\x89PNG");
+    assert_eq!(missing.detail["screenshots"][0]["number"], 1);
     let heavy = run(json!({"max_page_bytes": 1000})).await;
     assert!(
         heavy

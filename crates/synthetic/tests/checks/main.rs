@@ -6,3 +6,4 @@ mod browsers;
 mod runners;
 mod scheduling;
 mod targets;
+mod transactions;
