@@ -7,6 +7,11 @@ use axum::extract::{FromRequest, Request};
 use axum::http::header;
 use serde::de::DeserializeOwned;
 
+/// A larger body limit than [`crate::API_BODY_LIMIT`] for one route, set
+/// beside axum's `DefaultBodyLimit` so that the error names the right size.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
 /// A JSON request body, parsed into `T` with errors that name the field
 /// (`expect.status[0]: invalid type: string "ok", expected u16`).
 #[derive(Debug)]
@@ -38,7 +43,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonDocument {
                     .to_owned(),
             });
         }
-        let limit = crate::API_BODY_LIMIT;
+        let limit = request
+            .extensions()
+            .get::<BodyLimit>()
+            .map_or(crate::API_BODY_LIMIT, |limit| limit.0);
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {

@@ -18,6 +18,8 @@ mod browser;
 mod collector;
 #[path = "api/correlation.rs"]
 mod correlation;
+#[path = "api/journeys.rs"]
+mod journeys;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 use alerting::{
@@ -34,6 +36,10 @@ use collector::{
     the_script_is_small_compressed_and_cached,
 };
 use correlation::outages_are_classified_by_what_real_users_see;
+use journeys::{
+    agents_report_screenshots_with_their_results,
+    journeys_report_steps_screenshots_and_never_a_secret,
+};
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
@@ -225,6 +231,8 @@ on_both_backends!(
     a_dependant_is_held_back_behind_its_parent,
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
     outages_are_classified_by_what_real_users_see,
+    journeys_report_steps_screenshots_and_never_a_secret,
+    agents_report_screenshots_with_their_results,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

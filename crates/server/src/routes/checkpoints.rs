@@ -5,7 +5,7 @@
 
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::json::JsonDocument;
+use crate::json::{BodyLimit, JsonDocument};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,11 +16,22 @@ use sightline_synthetic::JobReport;
 use sightline_synthetic::scheduler::LOOKAHEAD;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+/// The largest batch of reports an agent may send: screenshots of browser
+/// checks travel in them.
+pub const REPORT_BODY_LIMIT: usize = 32 * 1024 * 1024;
+
+/// How every PNG file begins.
+const PNG_SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
+
 pub(super) fn router() -> OpenApiRouter<AppState> {
+    let reports = OpenApiRouter::new()
+        .routes(routes!(report))
+        .layer(axum::Extension(BodyLimit(REPORT_BODY_LIMIT)))
+        .layer(axum::extract::DefaultBodyLimit::max(REPORT_BODY_LIMIT));
     OpenApiRouter::new()
         .routes(routes!(list_checkpoints))
         .routes(routes!(lease))
-        .routes(routes!(report))
+        .merge(reports)
 }
 
 /// A checkpoint as the API shows it.
@@ -152,6 +163,16 @@ async fn report(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<StatusCode> {
     let reports: Vec<JobReport> = sightline_core::validation::from_json_value(document)?;
+    for (index, job) in reports.iter().enumerate() {
+        for (number, shot) in job.report.screenshots.iter().enumerate() {
+            if !shot.png.starts_with(PNG_SIGNATURE) {
+                return Err(ApiError::invalid(
+                    format!("[{index}].report.screenshots[{number}].png"),
+                    "not a PNG image",
+                ));
+            }
+        }
+    }
     let checkpoint_id = acting_checkpoint(&state, &principal, &name).await?;
     state.store.touch_checkpoint(checkpoint_id, None).await?;
     let mut with_specs = Vec::with_capacity(reports.len());
