@@ -34,6 +34,22 @@ fn the_document_round_trips() {
     assert_eq!(spec, again);
     assert_eq!(spec.to_json()["every"], "30s");
     assert_eq!(spec.to_json()["type"], "http");
+
+    // A journey comes back as written: `type` steps, timeouts as text, the
+    // secret's placeholder.
+    let journey = json!({"name": "log in", "type": "transaction", "screenshot": "always",
+    "steps": [
+        {"navigate": "https://shop.example.com/login"},
+        {"type": {"into": "#password", "text": "{{secrets.PASSWORD}}"}},
+        {"name": "go", "click": "#login", "timeout": "5s"},
+        {"assert_url": {"matches": "/account$"}}
+    ]});
+    let spec = MonitorSpec::from_json(journey.clone()).unwrap();
+    assert_eq!(MonitorSpec::from_json(spec.to_json()).unwrap(), spec);
+    let written = spec.to_json();
+    assert_eq!(written["steps"], journey["steps"]);
+    assert_eq!(written["screenshot"], "always");
+    assert_eq!(spec.check.host().as_deref(), Some("shop.example.com"));
 }
 
 #[test]
