@@ -67,12 +67,48 @@ pub enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Run a remote checkpoint: lease this checkpoint's due checks from a
+    /// server, run them here, report the results (kept on disk while the
+    /// server cannot be reached).
+    Agent(AgentArgs),
     /// Write the configuration as a YAML file `apply` reads back unchanged.
     Export {
         /// Write here instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+/// Settings of `agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// The server's URL (`https://sightline.example.com`).
+    #[arg(long, env = "SIGHTLINE_SERVER")]
+    pub server: url::Url,
+    /// A token bound to this checkpoint (`sightline token add NAME --checkpoint NAME`).
+    #[arg(long, env = "SIGHTLINE_AGENT_TOKEN", hide_env_values = true)]
+    pub token: String,
+    /// The checkpoint this agent is (`eu-west`).
+    #[arg(long, env = "SIGHTLINE_CHECKPOINT")]
+    pub checkpoint: String,
+    /// Where results wait while the server cannot be reached [default: ./sightline-agent-spool].
+    #[arg(long, env = "SIGHTLINE_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
+    /// The spool's bound in megabytes; past it the oldest results are dropped [default: 256].
+    #[arg(long, env = "SIGHTLINE_SPOOL_MB")]
+    pub spool_mb: Option<u64>,
+    /// Checks run at once at most [default: 256].
+    #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
+    pub check_concurrency: Option<usize>,
+    /// The Chromium binary browser checks run in [default: /usr/bin/chromium].
+    #[arg(long, env = "SIGHTLINE_CHROMIUM")]
+    pub chromium: Option<PathBuf>,
+    /// The chromedriver binary, same major version as Chromium [default: /usr/bin/chromedriver].
+    #[arg(long, env = "SIGHTLINE_CHROMEDRIVER")]
+    pub chromedriver: Option<PathBuf>,
+    /// Browser checks run at once [default: 2].
+    #[arg(long, env = "SIGHTLINE_BROWSER_SESSIONS")]
+    pub browser_sessions: Option<usize>,
 }
 
 /// Settings of `check`.

@@ -873,3 +873,212 @@ async fn an_alert_stored_before_a_kill_9_is_sent_once_after_restart(kind: Backen
     assert!(mail.contains("X-RcptTo: ops@example.com"), "{mail}");
     drop(server);
 }
+
+/// A `sightline agent` process, its log kept.
+struct AgentProcess {
+    child: Child,
+}
+
+impl AgentProcess {
+    fn start(dir: &Path, server: &str, token: &str, checkpoint: &str) -> Self {
+        let child = Command::new(BINARY)
+            .current_dir(dir)
+            .args(["agent", "--server", server, "--checkpoint", checkpoint])
+            .args(["--spool-dir", "spool"])
+            .env("SIGHTLINE_AGENT_TOKEN", token)
+            .env("SIGHTLINE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start sightline agent");
+        AgentProcess { child }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn an_agent_runs_its_checkpoints_checks_and_reports_them_after_an_outage() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let args = ["--listen", listen.as_str(), "--data-dir", "data"];
+    let env = [
+        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    // The target: `/slow` answers after 4 s and counts who asked.
+    let slow_hits = Arc::new(AtomicUsize::new(0));
+    let hits = slow_hits.clone();
+    let app = axum::Router::new()
+        .route("/ok", axum::routing::get(|| async { "fine" }))
+        .route(
+            "/slow",
+            axum::routing::get(move || {
+                let hits = hits.clone();
+                async move {
+                    hits.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(4)).await;
+                    "finally"
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let server = ServerProcess::start(dir.path(), &args, &env);
+    let http = reqwest::Client::new();
+    let cookie = log_in(&http, &server).await;
+    let post = async |server: &ServerProcess, cookie: &str, path: &str, body: Value| {
+        let response = http
+            .post(server.url(path))
+            .header("cookie", cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+    let token = post(
+        &server,
+        &cookie,
+        "/api/v1/tokens",
+        json!({"name": "east agent", "role": "viewer", "checkpoint": "east"}),
+    )
+    .await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fast = post(
+        &server,
+        &cookie,
+        "/api/v1/monitors",
+        json!({"name": "east fast", "type": "http", "url": format!("{target}/ok"),
+               "every": "10s", "checkpoints": ["east"]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let slow = post(
+        &server,
+        &cookie,
+        "/api/v1/monitors",
+        json!({"name": "east slow", "type": "http", "url": format!("{target}/slow"),
+               "every": "10s", "timeout": "8s", "checkpoints": ["east"]}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
+    let _agent = AgentProcess::start(dir.path(), &server.url(""), &token, "east");
+    let results = async |server: &ServerProcess, cookie: &str, id: i64| -> Vec<Value> {
+        let response = http
+            .get(server.url(&format!("/api/v1/monitors/{id}/results")))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        response.json::<Vec<Value>>().await.unwrap_or_default()
+    };
+
+    // The agent leases east's checks, runs them here, reports them.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let first = loop {
+        let found = results(&server, &cookie, fast).await;
+        if let Some(result) = found.first() {
+            break result.clone();
+        }
+        assert!(Instant::now() < deadline, "no result from the agent");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(first["checkpoint"], "east", "{first}");
+    assert_eq!(first["outcome"], "up", "{first}");
+    let checkpoints = http
+        .get(server.url("/api/v1/checkpoints"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let east = checkpoints
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|checkpoint| checkpoint["name"] == "east")
+        .unwrap();
+    assert_eq!(east["agent_version"], env!("CARGO_PKG_VERSION"));
+
+    // The server dies while the agent runs a slow check: the result waits
+    // on the agent's disk and arrives once the server is back.
+    let before = slow_hits.load(Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while slow_hits.load(Ordering::SeqCst) == before {
+        assert!(Instant::now() < deadline, "the slow check never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    server.signal("KILL");
+    let _ = server.wait(Duration::from_secs(10));
+    let spool = dir.path().join("spool");
+    let spooled = || {
+        std::fs::read_dir(&spool)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter(|entry| entry.file_name().to_string_lossy().ends_with(".json"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while spooled() == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing was kept while the server was away"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let server = ServerProcess::start(dir.path(), &args, &env);
+    let cookie = log_in(&http, &server).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let delivered = loop {
+        let found = results(&server, &cookie, slow).await;
+        let during = found
+            .iter()
+            .find(|result| {
+                let started = result["started_at"].as_str().unwrap();
+                started <= rfc3339(killed_at).as_str()
+                    && started >= rfc3339(killed_at - 2_000).as_str()
+            })
+            .cloned();
+        if let (Some(result), 0) = (during, spooled()) {
+            break result;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the kept result did not arrive: {found:?}, {} spooled",
+            spooled()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(delivered["checkpoint"], "east");
+    assert_eq!(delivered["outcome"], "up", "{delivered}");
+    assert!(delivered["duration_ms"].as_i64().unwrap() >= 3_900);
+}
+
+/// An RFC 3339 time as the API writes it, so that times compare as text.
+fn rfc3339(unix_ms: i64) -> String {
+    sightline_core::Timestamp::from(unix_ms).to_rfc3339()
+}

@@ -4,6 +4,7 @@
 //! (lease, run, report) every checkpoint speaks, and the rules that turn a
 //! failure into a confirmed error.
 
+pub mod agent;
 pub mod browser;
 pub mod checkpoint;
 pub mod confirmation;

@@ -1,6 +1,7 @@
 //! One module per command; each turns settings into a running store and does
 //! its one job.
 
+mod agent;
 mod check;
 mod serve;
 mod tokens;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Check(args) => check::run(args).await,
+        Command::Agent(args) => agent::run(args).await,
         Command::Apply {
             file,
             prune,

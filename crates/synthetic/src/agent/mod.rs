@@ -1,0 +1,393 @@
+//! A remote checkpoint: leases its checkpoint's due checks from a server
+//! over the checkpoint protocol (`/api/v1/checkpoints/{name}/…`), runs them
+//! where it stands at their due times, and reports the results.
+//!
+//! Every result goes to the disk spool first and leaves it only once the
+//! server has answered 204, so a server that cannot be reached costs
+//! nothing but delay: leased checks keep running, their results wait in
+//! order, and are reported oldest first when the server is back.
+
+mod spool;
+
+pub use spool::{Spool, SpoolError, Spooled};
+
+use crate::coordinator::JobReport;
+use crate::probe::Prober;
+use crate::secrets::Secrets;
+use sightline_core::{Clock, MonitorSpec, Timestamp};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{Notify, Semaphore};
+
+/// How often an idle agent asks for work.
+const POLL: Duration = Duration::from_millis(250);
+/// Results per report request at most.
+const REPORT_BATCH: usize = 100;
+/// Bytes of results per report request at most (screenshots are large;
+/// the server takes 32 MiB).
+const REPORT_BYTES: usize = 16 * 1024 * 1024;
+/// The longest wait between attempts while the server cannot be reached.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Where the agent reports and what it may do.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The server's base URL (`https://sightline.example.com`).
+    pub server: url::Url,
+    /// A token bound to this checkpoint.
+    pub token: String,
+    /// The checkpoint's name.
+    pub checkpoint: String,
+    /// Where results wait until the server has them.
+    pub spool: PathBuf,
+    /// The spool's bound, in bytes.
+    pub spool_bytes: u64,
+    /// Checks run at once at most.
+    pub concurrency: usize,
+}
+
+/// Why the agent cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The spool cannot be opened.
+    #[error(transparent)]
+    Spool(#[from] SpoolError),
+    /// The HTTP client cannot be built.
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+    /// The server's URL cannot carry the protocol's paths.
+    #[error("`{0}` cannot be the server's URL")]
+    ServerUrl(String),
+}
+
+/// A running remote checkpoint.
+#[derive(Debug)]
+pub struct Agent {
+    config: AgentConfig,
+    prober: Prober,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    spool: Arc<Mutex<Spool>>,
+    spooled: Arc<Notify>,
+}
+
+/// A job as the server leases it.
+#[derive(Debug, serde::Deserialize)]
+struct Leased {
+    job_id: i64,
+    monitor_id: i64,
+    due_at: i64,
+    attempt: i64,
+    spec: serde_json::Value,
+}
+
+impl Agent {
+    /// An agent for `config`, running checks with `prober`.
+    pub fn new(
+        config: AgentConfig,
+        prober: Prober,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, AgentError> {
+        if config.server.cannot_be_a_base() {
+            return Err(AgentError::ServerUrl(config.server.to_string()));
+        }
+        let spool = Spool::open(&config.spool, config.spool_bytes)?;
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .user_agent(format!("sightline-agent/{}", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|error| AgentError::Client(error.to_string()))?;
+        Ok(Agent {
+            config,
+            prober,
+            clock,
+            http,
+            spool: Arc::new(Mutex::new(spool)),
+            spooled: Arc::new(Notify::new()),
+        })
+    }
+
+    fn url(&self, step: &str) -> String {
+        let base = self.config.server.as_str().trim_end_matches('/');
+        format!(
+            "{base}/api/v1/checkpoints/{}/{step}",
+            self.config.checkpoint
+        )
+    }
+
+    /// Leases, runs and reports until the process ends.
+    pub async fn run(self) {
+        let agent = Arc::new(self);
+        let reporter = tokio::spawn(agent.clone().report_forever());
+        agent.lease_forever().await;
+        reporter.abort();
+    }
+
+    async fn lease_forever(self: Arc<Self>) {
+        let permits = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let mut backoff = Backoff::default();
+        loop {
+            let free = permits.available_permits();
+            if free == 0 {
+                drop(permits.acquire().await);
+                continue;
+            }
+            let jobs = match self.lease(free.min(1000)).await {
+                Ok(jobs) => {
+                    backoff.reset();
+                    jobs
+                }
+                Err(error) => {
+                    let wait = backoff.next();
+                    tracing::warn!(%error, retry_in = ?wait, "leasing checks");
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            };
+            if jobs.is_empty() {
+                tokio::time::sleep(POLL).await;
+                continue;
+            }
+            for job in jobs {
+                let spec = match MonitorSpec::from_json(job.spec) {
+                    Ok(spec) => spec,
+                    Err(error) => {
+                        // A server newer than this agent: say so, and let
+                        // the lease run out for another checkpoint.
+                        tracing::error!(monitor = job.monitor_id, %error, "a leased check this agent cannot read (is the agent older than the server?)");
+                        continue;
+                    }
+                };
+                let Ok(permit) = permits.clone().acquire_owned().await else {
+                    return;
+                };
+                let agent = self.clone();
+                tokio::spawn(async move {
+                    let due_at = Timestamp::from(job.due_at);
+                    let wait = due_at.as_millis() - agent.clock.now().as_millis();
+                    if wait > 0 {
+                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                    }
+                    let started_at = agent.clock.now();
+                    let report = agent.prober.run(&spec, &Secrets::default()).await;
+                    agent
+                        .keep(JobReport {
+                            job_id: job.job_id,
+                            monitor_id: job.monitor_id,
+                            due_at,
+                            attempt: job.attempt,
+                            started_at,
+                            report,
+                        })
+                        .await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    async fn lease(&self, max: usize) -> Result<Vec<Leased>, String> {
+        let response = self
+            .http
+            .post(self.url("lease"))
+            .bearer_auth(&self.config.token)
+            .json(&serde_json::json!({
+                "max": max,
+                "agent_version": env!("CARGO_PKG_VERSION"),
+            }))
+            .send()
+            .await
+            .map_err(|error| format!("the server cannot be reached: {error}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("the server answered {status}: {body}"));
+        }
+        response
+            .json()
+            .await
+            .map_err(|error| format!("the server's answer is not a list of jobs: {error}"))
+    }
+
+    /// Puts a result in the spool and wakes the reporter.
+    async fn keep(&self, report: JobReport) {
+        let spool = self.spool.clone();
+        let kept = tokio::task::spawn_blocking(move || {
+            spool
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(&report)
+        })
+        .await;
+        match kept {
+            Ok(Ok(0)) => {}
+            Ok(Ok(dropped)) => {
+                tracing::warn!(
+                    dropped,
+                    "the result spool is full: dropped the oldest results"
+                )
+            }
+            Ok(Err(error)) => tracing::error!(%error, "a result could not be kept"),
+            Err(error) => tracing::error!(%error, "a result could not be kept"),
+        }
+        self.spooled.notify_one();
+    }
+
+    /// Reports spooled results, oldest first, for ever.
+    async fn report_forever(self: Arc<Self>) {
+        let mut backoff = Backoff::default();
+        loop {
+            let batch = {
+                let spool = self.spool.clone();
+                tokio::task::spawn_blocking(move || {
+                    spool
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .oldest(REPORT_BATCH)
+                })
+                .await
+            };
+            let batch = match batch {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "reading the result spool");
+                    tokio::time::sleep(backoff.next()).await;
+                    continue;
+                }
+                Err(_) => return,
+            };
+            if batch.is_empty() {
+                let woken = self.spooled.notified();
+                tokio::select! {
+                    () = woken => {}
+                    () = tokio::time::sleep(POLL) => {}
+                }
+                continue;
+            }
+            let batch = within_bytes(batch);
+            match self.report(&batch).await {
+                Ok(()) => {
+                    backoff.reset();
+                    self.forget(&batch).await;
+                }
+                Err(Refused::Invalid(reason)) if batch.len() > 1 => {
+                    // Find the one the server refuses: send them one by one.
+                    tracing::warn!(%reason, "the server refused a batch of results; sending them one by one");
+                    for one in batch {
+                        match self.report(std::slice::from_ref(&one)).await {
+                            Ok(()) => self.forget(std::slice::from_ref(&one)).await,
+                            Err(Refused::Invalid(reason)) => {
+                                tracing::error!(monitor = one.report.monitor_id, %reason, "the server refused a result; dropping it");
+                                self.forget(std::slice::from_ref(&one)).await;
+                            }
+                            Err(Refused::Later(_)) => break,
+                        }
+                    }
+                }
+                Err(Refused::Invalid(reason)) => {
+                    tracing::error!(%reason, "the server refused a result; dropping it");
+                    self.forget(&batch).await;
+                }
+                Err(Refused::Later(reason)) => {
+                    let wait = backoff.next();
+                    tracing::warn!(%reason, retry_in = ?wait, waiting = batch.len(), "reporting results");
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    async fn report(&self, batch: &[Spooled]) -> Result<(), Refused> {
+        let reports: Vec<&JobReport> = batch.iter().map(|spooled| &spooled.report).collect();
+        let response = self
+            .http
+            .post(self.url("results"))
+            .bearer_auth(&self.config.token)
+            .json(&reports)
+            .send()
+            .await
+            .map_err(|error| Refused::Later(format!("the server cannot be reached: {error}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let body = response.text().await.unwrap_or_default();
+        let reason = format!("the server answered {status}: {body}");
+        // A result the server will never take (it names what is wrong) is
+        // dropped; anything else (overload, a server being restarted, a
+        // token not yet valid) is tried again.
+        if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY
+            || status == reqwest::StatusCode::PAYLOAD_TOO_LARGE
+        {
+            Err(Refused::Invalid(reason))
+        } else {
+            Err(Refused::Later(reason))
+        }
+    }
+
+    async fn forget(&self, batch: &[Spooled]) {
+        let sequences: Vec<u64> = batch.iter().map(|spooled| spooled.sequence).collect();
+        let spool = self.spool.clone();
+        let removed = tokio::task::spawn_blocking(move || {
+            let spool = spool
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            sequences
+                .into_iter()
+                .try_for_each(|sequence| spool.remove(sequence))
+        })
+        .await;
+        if let Ok(Err(error)) = removed {
+            // Reported again later; the server stores a result once.
+            tracing::warn!(%error, "removing reported results from the spool");
+        }
+    }
+}
+
+/// Why a report did not go through.
+enum Refused {
+    /// The server will never take it.
+    Invalid(String),
+    /// Try again later.
+    Later(String),
+}
+
+/// The oldest results that fit one request.
+fn within_bytes(batch: Vec<Spooled>) -> Vec<Spooled> {
+    let mut total = 0;
+    let mut kept = Vec::with_capacity(batch.len());
+    for spooled in batch {
+        let size: usize = spooled
+            .report
+            .report
+            .screenshots
+            .iter()
+            .map(|shot| shot.png.len() * 4 / 3 + 200)
+            .sum::<usize>()
+            + 2048;
+        if !kept.is_empty() && total + size > REPORT_BYTES {
+            break;
+        }
+        total += size;
+        kept.push(spooled);
+    }
+    kept
+}
+
+/// Waits that double from 1 s up to [`MAX_BACKOFF`].
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    fn next(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        Duration::from_secs(1u64 << (self.failures - 1).min(5)).min(MAX_BACKOFF)
+    }
+
+    fn reset(&mut self) {
+        self.failures = 0;
+    }
+}
