@@ -33,6 +33,27 @@ impl Secrets {
         self.values.get(name).map(String::as_str)
     }
 
+    /// The secrets the given monitors use (`{{secrets.NAME}}` anywhere in
+    /// their settings), by name: what a remote checkpoint needs to run
+    /// them, and nothing more.
+    pub fn used_by<'a>(
+        &self,
+        specs: impl IntoIterator<Item = &'a sightline_core::MonitorSpec>,
+    ) -> BTreeMap<String, String> {
+        let mut used = BTreeMap::new();
+        for spec in specs {
+            let text = spec.to_json().to_string();
+            for name in sightline_core::monitor::template::placeholders(&text) {
+                if let Some(secret) = name.strip_prefix("secrets.") {
+                    if let Some(value) = self.values.get(secret) {
+                        used.insert(secret.to_owned(), value.clone());
+                    }
+                }
+            }
+        }
+        used
+    }
+
     /// `text` with every secret value replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
         let mut masked = text.to_owned();

@@ -97,6 +97,17 @@ struct LeasedJobView {
     spec: MonitorSpec,
 }
 
+/// What a lease hands out: the jobs, and the vault secrets they use (the
+/// agent keeps them in memory for those checks only).
+#[derive(Serialize, utoipa::ToSchema)]
+struct LeaseView {
+    /// The jobs, due soonest first.
+    jobs: Vec<LeasedJobView>,
+    /// `{{secrets.NAME}}` values the jobs' settings use, by name.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    secrets: std::collections::BTreeMap<String, String>,
+}
+
 /// The checkpoint a request may act for: a token bound to it, or an admin.
 async fn acting_checkpoint(state: &AppState, principal: &Principal, name: &str) -> ApiResult<i64> {
     sightline_core::monitor::validate_checkpoint_name(name).map_err(|e| e.within("name"))?;
@@ -116,13 +127,13 @@ async fn acting_checkpoint(state: &AppState, principal: &Principal, name: &str) 
 /// Leases due checks for a checkpoint (agent protocol, step 1).
 #[utoipa::path(post, path = "/checkpoints/{name}/lease", tag = "checkpoints", params(("name" = String, Path)),
     request_body = LeaseRequest,
-    responses((status = 200, body = Vec<LeasedJobView>), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LeaseView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn lease(
     State(state): State<AppState>,
     principal: Principal,
     Path(name): Path<String>,
     JsonDocument(document): JsonDocument,
-) -> ApiResult<Json<Vec<LeasedJobView>>> {
+) -> ApiResult<Json<LeaseView>> {
     let request: LeaseRequest = sightline_core::validation::from_json_value(document)?;
     if !(1..=1000).contains(&request.max) {
         return Err(ApiError::invalid("max", "must be between 1 and 1000"));
@@ -137,18 +148,32 @@ async fn lease(
         .store
         .lease_jobs(checkpoint_id, due_by, request.max)
         .await?;
-    Ok(Json(
-        jobs.into_iter()
-            .map(|job| LeasedJobView {
-                job_id: job.id,
-                monitor_id: job.monitor_id,
-                due_at: job.due_at.as_millis(),
-                attempt: job.attempt,
-                leased_until: job.leased_until.as_millis(),
-                spec: job.spec,
-            })
-            .collect(),
-    ))
+    let secrets = match state.synthetic.vault() {
+        Some(vault)
+            if jobs
+                .iter()
+                .any(|job| job.spec.to_json().to_string().contains("secrets.")) =>
+        {
+            vault
+                .secrets(&state.store)
+                .await
+                .map_err(|error| ApiError::Internal(format!("opening the vault: {error}")))?
+                .used_by(jobs.iter().map(|job| &job.spec))
+        }
+        _ => Default::default(),
+    };
+    let jobs = jobs
+        .into_iter()
+        .map(|job| LeasedJobView {
+            job_id: job.id,
+            monitor_id: job.monitor_id,
+            due_at: job.due_at.as_millis(),
+            attempt: job.attempt,
+            leased_until: job.leased_until.as_millis(),
+            spec: job.spec,
+        })
+        .collect();
+    Ok(Json(LeaseView { jobs, secrets }))
 }
 
 /// Reports finished checks (agent protocol, step 2). Reporting the same

@@ -98,6 +98,60 @@ pub(super) async fn journeys_report_steps_screenshots_and_never_a_secret(kind: B
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 
+    // An agent leasing a check that uses a secret gets that secret, and
+    // no other.
+    let (status, _) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/UNUSED",
+            &admin,
+            Some(json!({"value": "not for agents"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, token) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "north agent", "role": "viewer", "checkpoint": "north"})),
+        )
+        .await;
+    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let (status, remote) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(json!({"name": "north journey", "type": "transaction", "every": "1h",
+                "checkpoints": ["north"], "steps": [
+                    {"navigate": format!("{base}/login")},
+                    {"type": {"into": "#password", "text": "{{secrets.SHOP_PASSWORD}}"}}
+                ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{remote}");
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{}/run", remote["id"]),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, lease) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/north/lease",
+            &agent,
+            Some(json!({"max": 10})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lease}");
+    assert_eq!(lease["jobs"].as_array().unwrap().len(), 1, "{lease}");
+    assert_eq!(lease["secrets"], json!({"SHOP_PASSWORD": PASSWORD}));
+
     // A passing journey: every step timed, no screenshot (on error only).
     let steps = json!([
         {"navigate": format!("{base}/login")},

@@ -72,6 +72,14 @@ pub struct Agent {
     spooled: Arc<Notify>,
 }
 
+/// What a lease answers.
+#[derive(Debug, serde::Deserialize)]
+struct Lease {
+    jobs: Vec<Leased>,
+    #[serde(default)]
+    secrets: std::collections::BTreeMap<String, String>,
+}
+
 /// A job as the server leases it.
 #[derive(Debug, serde::Deserialize)]
 struct Leased {
@@ -133,10 +141,10 @@ impl Agent {
                 drop(permits.acquire().await);
                 continue;
             }
-            let jobs = match self.lease(free.min(1000)).await {
-                Ok(jobs) => {
+            let Lease { jobs, secrets } = match self.lease(free.min(1000)).await {
+                Ok(lease) => {
                     backoff.reset();
-                    jobs
+                    lease
                 }
                 Err(error) => {
                     let wait = backoff.next();
@@ -149,6 +157,8 @@ impl Agent {
                 tokio::time::sleep(POLL).await;
                 continue;
             }
+            // Kept in memory for these checks only, never written down.
+            let secrets = Arc::new(Secrets::new(secrets));
             for job in jobs {
                 let spec = match MonitorSpec::from_json(job.spec) {
                     Ok(spec) => spec,
@@ -163,6 +173,7 @@ impl Agent {
                     return;
                 };
                 let agent = self.clone();
+                let secrets = secrets.clone();
                 tokio::spawn(async move {
                     let due_at = Timestamp::from(job.due_at);
                     let wait = due_at.as_millis() - agent.clock.now().as_millis();
@@ -170,7 +181,7 @@ impl Agent {
                         tokio::time::sleep(Duration::from_millis(wait as u64)).await;
                     }
                     let started_at = agent.clock.now();
-                    let report = agent.prober.run(&spec, &Secrets::default()).await;
+                    let report = agent.prober.run(&spec, &secrets).await;
                     agent
                         .keep(JobReport {
                             job_id: job.job_id,
@@ -187,7 +198,7 @@ impl Agent {
         }
     }
 
-    async fn lease(&self, max: usize) -> Result<Vec<Leased>, String> {
+    async fn lease(&self, max: usize) -> Result<Lease, String> {
         let response = self
             .http
             .post(self.url("lease"))
@@ -207,7 +218,7 @@ impl Agent {
         response
             .json()
             .await
-            .map_err(|error| format!("the server's answer is not a list of jobs: {error}"))
+            .map_err(|error| format!("the server's answer is not a lease: {error}"))
     }
 
     /// Puts a result in the spool and wakes the reporter.
