@@ -2,7 +2,8 @@
 //!
 //! `cargo xtask test` makes a fresh machine able to run every test and then
 //! runs them: it installs headless Chromium and chromedriver when missing,
-//! and the SMTP server the alerting tests send real e-mail to (aiosmtpd),
+//! the SMTP server the alerting tests send real e-mail to (aiosmtpd) and
+//! `systemd-analyze` for the deploy test,
 //! starts (or installs, then starts) the PostgreSQL server the tests use when
 //! none answers, and runs the whole workspace's tests with
 //! cargo-nextest (or `cargo test` where nextest is missing). Each requirement
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
 fn test(extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
     ensure_smtp_server()?;
+    ensure_systemd_analyze()?;
     let postgres_url = ensure_postgres()?;
     eprintln!("xtask: tests use PostgreSQL at {postgres_url}");
     let nextest = Command::new("cargo")
@@ -77,6 +79,20 @@ fn ensure_chromium() -> Result<(), String> {
         "apt-get",
         &["install", "-y", "-q", "chromium", "chromium-driver"],
     )
+}
+
+/// Makes sure `systemd-analyze` is there: the deploy test verifies the
+/// systemd unit with it.
+fn ensure_systemd_analyze() -> Result<(), String> {
+    if std::path::Path::new("/usr/bin/systemd-analyze").is_file() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing systemd-analyze from the Debian packages");
+    if run("apt-get", &["install", "-y", "-q", "systemd"]).is_err() {
+        run("apt-get", &["update", "-q"])?;
+        run("apt-get", &["install", "-y", "-q", "systemd"])?;
+    }
+    Ok(())
 }
 
 /// Makes sure the SMTP server the alerting tests start is installed: Debian's

@@ -1082,3 +1082,152 @@ async fn an_agent_runs_its_checkpoints_checks_and_reports_them_after_an_outage()
 fn rfc3339(unix_ms: i64) -> String {
     sightline_core::Timestamp::from(unix_ms).to_rfc3339()
 }
+
+/// The deploy files, read from the repository.
+fn deploy_file(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn yaml_documents(name: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    serde_yaml_ng::Deserializer::from_str(&deploy_file(name))
+        .map(|document| {
+            let value = serde_yaml_ng::Value::deserialize(document).unwrap();
+            serde_json::to_value(value).unwrap()
+        })
+        .collect()
+}
+
+/// The environment variables a command reads, from its `--help`.
+fn variables_read_by(command: &str) -> Vec<String> {
+    let help = run(Path::new("."), &[command, "--help"], "");
+    let help = text(&help.stdout);
+    help.split("[env: ")
+        .skip(1)
+        .filter_map(|rest| rest.split(['=', ']']).next())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_deploy_files_agree_with_the_binary() {
+    let serve_reads = variables_read_by("serve");
+    let agent_reads = variables_read_by("agent");
+    assert!(
+        serve_reads.contains(&"SIGHTLINE_DATABASE_URL".to_owned()),
+        "{serve_reads:?}"
+    );
+    let known = |variable: &str, reads: &[String]| {
+        // The first admin is read from the environment at start, not a flag.
+        matches!(
+            variable,
+            "SIGHTLINE_ADMIN_EMAIL" | "SIGHTLINE_ADMIN_PASSWORD"
+        ) || reads.iter().any(|read| read == variable)
+    };
+
+    // Compose: two servers on PostgreSQL behind one port, settings the
+    // binary knows.
+    let compose = &yaml_documents("compose.yaml")[0];
+    let services = &compose["services"];
+    for name in ["sightline-1", "sightline-2"] {
+        let server = &services[name];
+        assert_eq!(server["image"], "sightline:latest", "{name}");
+        assert_eq!(server["command"], json!(["serve"]));
+        let environment = server["environment"].as_object().unwrap();
+        for variable in environment.keys() {
+            assert!(
+                known(variable, &serve_reads),
+                "{name}: `serve` does not read {variable}"
+            );
+        }
+        assert!(
+            environment["SIGHTLINE_DATABASE_URL"]
+                .as_str()
+                .unwrap()
+                .starts_with("postgres://")
+        );
+        assert_eq!(environment["SIGHTLINE_LISTEN"], "0.0.0.0:8080");
+        assert_eq!(
+            server["depends_on"]["postgres"]["condition"],
+            "service_healthy"
+        );
+    }
+    assert!(services["postgres"]["healthcheck"].is_object());
+    assert_eq!(services["proxy"]["ports"], json!(["8080:8080"]));
+    let nginx = deploy_file("nginx.conf");
+    assert!(nginx.contains("server sightline-1:8080") && nginx.contains("server sightline-2:8080"));
+
+    // Kubernetes: probes on the health endpoints, the port the server
+    // listens on, secrets that exist.
+    let secret = &yaml_documents("kubernetes/secret.yaml")[0];
+    let secret_keys: Vec<&String> = secret["stringData"].as_object().unwrap().keys().collect();
+    let check_env = |container: &Value, reads: &[String]| {
+        for variable in container["env"].as_array().unwrap() {
+            let name = variable["name"].as_str().unwrap();
+            assert!(
+                known(name, reads),
+                "the container sets {name}, which is not read"
+            );
+            if let Some(key) = variable["valueFrom"]["secretKeyRef"]["key"].as_str() {
+                assert!(secret_keys.iter().any(|k| *k == key), "no secret key {key}");
+            }
+        }
+    };
+    let server = &yaml_documents("kubernetes/server.yaml");
+    let deployment = &server[0];
+    assert_eq!(deployment["kind"], "Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"], json!(["serve"]));
+    assert_eq!(container["ports"][0]["containerPort"], 8080);
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"],
+        true
+    );
+    check_env(container, &serve_reads);
+    let env = container["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|v| v["name"] == "SIGHTLINE_LISTEN" && v["value"] == "0.0.0.0:8080")
+    );
+    assert_eq!(server[1]["kind"], "Service");
+    assert_eq!(server[1]["spec"]["ports"][0]["targetPort"], "http");
+    let agent = &yaml_documents("kubernetes/agent.yaml")[0];
+    let container = &agent["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["args"], json!(["agent"]));
+    check_env(container, &agent_reads);
+
+    // The image: non-root, the port the others name.
+    let dockerfile = deploy_file("Dockerfile");
+    assert!(dockerfile.contains("\nUSER 10001\n"));
+    assert!(dockerfile.contains("\nEXPOSE 8080\n"));
+    assert!(dockerfile.contains("SIGHTLINE_LISTEN=0.0.0.0:8080"));
+
+    // The systemd unit passes `systemd-analyze verify` (with the binary
+    // where the unit expects it: here, the one under test).
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = dir.path().join("sightline.service");
+        std::fs::write(
+            &unit,
+            deploy_file("sightline.service").replace("/usr/local/bin/sightline", BINARY),
+        )
+        .unwrap();
+        let verified = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(&unit)
+            .output()
+            .unwrap();
+        assert!(
+            verified.status.success() && verified.stderr.is_empty(),
+            "{}",
+            text(&verified.stderr)
+        );
+    } else {
+        panic!("systemd-analyze is missing: install systemd (`cargo xtask test` does)");
+    }
+}

@@ -123,11 +123,13 @@ pub(super) async fn journeys_report_steps_screenshots_and_never_a_secret(kind: B
             Method::POST,
             "/api/v1/monitors",
             &admin,
-            Some(json!({"name": "north journey", "type": "transaction", "every": "1h",
+            Some(
+                json!({"name": "north journey", "type": "transaction", "every": "1h",
                 "checkpoints": ["north"], "steps": [
                     {"navigate": format!("{base}/login")},
                     {"type": {"into": "#password", "text": "{{secrets.SHOP_PASSWORD}}"}}
-                ]})),
+                ]}),
+            ),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{remote}");
