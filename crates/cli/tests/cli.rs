@@ -1231,3 +1231,46 @@ fn the_deploy_files_agree_with_the_binary() {
         panic!("systemd-analyze is missing: install systemd (`cargo xtask test` does)");
     }
 }
+
+#[test]
+fn an_agent_refuses_bad_settings_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = |args: &[&str]| {
+        let mut all = vec!["agent", "--token", "t"];
+        all.extend_from_slice(args);
+        let output = run(dir.path(), &all, "");
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
+        text(&output.stderr)
+    };
+    let error = refused(&["--server", "ftp://example.com", "--checkpoint", "east"]);
+    assert!(
+        error.contains("--server: `ftp://example.com/` must start with http:// or https://"),
+        "{error}"
+    );
+    let error = refused(&[
+        "--server",
+        "http://127.0.0.1:9",
+        "--checkpoint",
+        "East Coast",
+    ]);
+    assert!(error.starts_with("error: --checkpoint: "), "{error}");
+    let output = run(
+        dir.path(),
+        &[
+            "agent",
+            "--server",
+            "not a url",
+            "--token",
+            "t",
+            "--checkpoint",
+            "east",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--server"),
+        "{}",
+        text(&output.stderr)
+    );
+}
