@@ -100,6 +100,14 @@ pub struct AgentArgs {
     /// Checks run at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
+    /// Where the browsers of browser checks are.
+    #[command(flatten)]
+    pub browser: BrowserArgs,
+}
+
+/// The browser flags `serve` and `agent` share.
+#[derive(Debug, Default, Args)]
+pub struct BrowserArgs {
     /// The Chromium binary browser checks run in [default: /usr/bin/chromium].
     #[arg(long, env = "SIGHTLINE_CHROMIUM")]
     pub chromium: Option<PathBuf>,
@@ -176,15 +184,9 @@ pub struct ServeArgs {
     /// Checks the local checkpoint runs at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
-    /// The Chromium binary browser checks run in [default: /usr/bin/chromium].
-    #[arg(long, env = "SIGHTLINE_CHROMIUM")]
-    pub chromium: Option<PathBuf>,
-    /// The chromedriver binary, same major version as Chromium [default: /usr/bin/chromedriver].
-    #[arg(long, env = "SIGHTLINE_CHROMEDRIVER")]
-    pub chromedriver: Option<PathBuf>,
-    /// Browser checks the local checkpoint runs at once [default: 2].
-    #[arg(long, env = "SIGHTLINE_BROWSER_SESSIONS")]
-    pub browser_sessions: Option<usize>,
+    /// Where the browsers of browser checks are.
+    #[command(flatten)]
+    pub browser: BrowserArgs,
     /// The vault key for check secrets: 32 random bytes in base64
     /// (`openssl rand -base64 32`). Prefer the environment variable.
     #[arg(long, env = "SIGHTLINE_VAULT_KEY", hide_env_values = true)]
@@ -408,7 +410,7 @@ impl Settings {
         };
         let server = file.server;
         let smtp = smtp_settings(serve, &server);
-        let browser = browser_config(serve, &server)?;
+        let browser = browser_config(serve.map(|s| &s.browser), &server)?;
         let data_dir = global
             .data_dir
             .clone()
@@ -496,31 +498,39 @@ impl Settings {
     }
 }
 
-/// Where the browsers of browser checks are, and how many may run.
+/// Where the browsers of browser checks are, and how many may run: flags
+/// (or their environment variables), then the file's `server:` section.
 fn browser_config(
-    serve: Option<&ServeArgs>,
+    flags: Option<&BrowserArgs>,
     file: &ServerSection,
 ) -> Result<sightline_synthetic::browser::BrowserConfig> {
     let defaults = sightline_synthetic::browser::BrowserConfig::default();
-    let sessions = serve
-        .and_then(|s| s.browser_sessions)
+    let sessions = flags
+        .and_then(|f| f.browser_sessions)
         .or(file.browser_sessions)
         .unwrap_or(defaults.sessions);
     if sessions == 0 {
         bail!("browser_sessions must be at least 1");
     }
     Ok(sightline_synthetic::browser::BrowserConfig {
-        chromium: serve
-            .and_then(|s| s.chromium.clone())
+        chromium: flags
+            .and_then(|f| f.chromium.clone())
             .or(file.chromium.clone())
             .unwrap_or(defaults.chromium),
-        chromedriver: serve
-            .and_then(|s| s.chromedriver.clone())
+        chromedriver: flags
+            .and_then(|f| f.chromedriver.clone())
             .or(file.chromedriver.clone())
             .unwrap_or(defaults.chromedriver),
         sessions,
         profiles: defaults.profiles,
     })
+}
+
+/// The browsers of an agent, which has flags but no config file.
+pub fn agent_browser_config(
+    flags: &BrowserArgs,
+) -> Result<sightline_synthetic::browser::BrowserConfig> {
+    browser_config(Some(flags), &ServerSection::default())
 }
 
 /// The SMTP settings from flags, environment and file, when a host is given.

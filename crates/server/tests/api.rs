@@ -125,6 +125,33 @@ impl TestServer {
         set_cookie.split(';').next().unwrap().to_owned()
     }
 
+    /// A request to `path` with `auth`'s credentials.
+    fn request(&self, method: Method, path: &str, auth: &Auth) -> reqwest::RequestBuilder {
+        let request = self.http.request(method, self.url(path));
+        match auth {
+            Auth::None => request,
+            Auth::Cookie(cookie) => request.header(header::COOKIE, cookie),
+            Auth::Bearer(token) => request.bearer_auth(token),
+        }
+    }
+
+    /// The credentials of an agent for `checkpoint`: a token bound to it.
+    async fn agent(&self, admin: &Auth, checkpoint: &str) -> Auth {
+        let (status, token) = self
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                admin,
+                Some(
+                    json!({"name": format!("{checkpoint} agent"), "role": "viewer",
+                            "checkpoint": checkpoint}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{token}");
+        Auth::Bearer(token["token"].as_str().unwrap().to_owned())
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -132,12 +159,7 @@ impl TestServer {
         auth: &Auth,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method, self.url(path));
-        request = match auth {
-            Auth::None => request,
-            Auth::Cookie(cookie) => request.header(header::COOKIE, cookie),
-            Auth::Bearer(token) => request.bearer_auth(token),
-        };
+        let mut request = self.request(method, path, auth);
         if let Some(body) = body {
             request = request.json(&body);
         }

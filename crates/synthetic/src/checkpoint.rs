@@ -125,10 +125,7 @@ impl LocalCheckpoint {
         let Some(vault) = &self.vault else {
             return Secrets::default();
         };
-        let uses_secrets = jobs
-            .iter()
-            .any(|job| job.spec.to_json().to_string().contains("secrets."));
-        if !uses_secrets {
+        if crate::secrets::secret_names(jobs.iter().map(|job| &job.spec)).is_empty() {
             return Secrets::default();
         }
         vault.secrets(&self.store).await.unwrap_or_else(|error| {

@@ -20,5 +20,5 @@ pub mod vault;
 pub use coordinator::{Coordinator, JobReport};
 pub use probe::{Prober, ProberConfig, ProberError, TlsSetupError};
 pub use runtime::{Synthetic, SyntheticConfig};
-pub use secrets::Secrets;
+pub use secrets::{Secrets, secret_names};
 pub use vault::{Vault, VaultError};

@@ -1,12 +1,29 @@
 //! Secret values a check may use (`{{secrets.NAME}}`) and the masking that
 //! keeps them out of everything a check reports.
 
-use sightline_core::monitor::CheckReport;
-use std::collections::BTreeMap;
+use sightline_core::MonitorSpec;
+use sightline_core::monitor::{CheckReport, template};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Values shorter than this are not masked: replacing every `a` or `1` in a
 /// report would hide more than it protects.
 const SHORTEST_MASKED: usize = 4;
+
+/// The names of the vault secrets the given monitors use
+/// (`{{secrets.NAME}}` anywhere in their settings); empty when none does,
+/// and then the vault need not be opened.
+pub fn secret_names<'a>(specs: impl IntoIterator<Item = &'a MonitorSpec>) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for spec in specs {
+        let text = spec.to_json().to_string();
+        for name in template::placeholders(&text) {
+            if let Some(secret) = name.strip_prefix("secrets.") {
+                names.insert(secret.to_owned());
+            }
+        }
+    }
+    names
+}
 
 /// The vault's secrets, decrypted, for one run of checks.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -33,25 +50,13 @@ impl Secrets {
         self.values.get(name).map(String::as_str)
     }
 
-    /// The secrets the given monitors use (`{{secrets.NAME}}` anywhere in
-    /// their settings), by name: what a remote checkpoint needs to run
-    /// them, and nothing more.
-    pub fn used_by<'a>(
-        &self,
-        specs: impl IntoIterator<Item = &'a sightline_core::MonitorSpec>,
-    ) -> BTreeMap<String, String> {
-        let mut used = BTreeMap::new();
-        for spec in specs {
-            let text = spec.to_json().to_string();
-            for name in sightline_core::monitor::template::placeholders(&text) {
-                if let Some(secret) = name.strip_prefix("secrets.") {
-                    if let Some(value) = self.values.get(secret) {
-                        used.insert(secret.to_owned(), value.clone());
-                    }
-                }
-            }
-        }
-        used
+    /// Only the secrets named in `names` (from [`secret_names`]): what a
+    /// remote checkpoint needs to run its checks, and nothing more.
+    pub fn only(&self, names: &BTreeSet<String>) -> BTreeMap<String, String> {
+        names
+            .iter()
+            .filter_map(|name| Some((name.clone(), self.values.get(name)?.clone())))
+            .collect()
     }
 
     /// `text` with every secret value replaced by `***`.

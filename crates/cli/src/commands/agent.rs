@@ -5,7 +5,6 @@ use crate::config::{AgentArgs, LogFormat};
 use anyhow::{Context, Result, bail};
 use sightline_store::SystemClock;
 use sightline_synthetic::agent::{Agent, AgentConfig};
-use sightline_synthetic::browser::BrowserConfig;
 use sightline_synthetic::{Prober, ProberConfig};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,17 +19,7 @@ pub async fn run(args: &AgentArgs) -> Result<()> {
             args.server
         );
     }
-    let defaults = BrowserConfig::default();
-    let sessions = args.browser_sessions.unwrap_or(defaults.sessions);
-    if sessions == 0 {
-        bail!("--browser-sessions must be at least 1");
-    }
-    let browser = BrowserConfig {
-        chromium: args.chromium.clone().unwrap_or(defaults.chromium),
-        chromedriver: args.chromedriver.clone().unwrap_or(defaults.chromedriver),
-        sessions,
-        profiles: defaults.profiles,
-    };
+    let browser = crate::config::agent_browser_config(&args.browser)?;
     let prober = Prober::new(
         ProberConfig {
             browser,

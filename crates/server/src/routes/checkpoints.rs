@@ -148,18 +148,13 @@ async fn lease(
         .store
         .lease_jobs(checkpoint_id, due_by, request.max)
         .await?;
+    let used = sightline_synthetic::secret_names(jobs.iter().map(|job| &job.spec));
     let secrets = match state.synthetic.vault() {
-        Some(vault)
-            if jobs
-                .iter()
-                .any(|job| job.spec.to_json().to_string().contains("secrets.")) =>
-        {
-            vault
-                .secrets(&state.store)
-                .await
-                .map_err(|error| ApiError::Internal(format!("opening the vault: {error}")))?
-                .used_by(jobs.iter().map(|job| &job.spec))
-        }
+        Some(vault) if !used.is_empty() => vault
+            .secrets(&state.store)
+            .await
+            .map_err(|error| ApiError::Internal(format!("opening the vault: {error}")))?
+            .only(&used),
         _ => Default::default(),
     };
     let jobs = jobs

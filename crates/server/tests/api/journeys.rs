@@ -60,13 +60,8 @@ async fn fetch_bytes(
     auth: &Auth,
     path: &str,
 ) -> (StatusCode, String, Vec<u8>) {
-    let Auth::Cookie(cookie) = auth else {
-        panic!("a session is needed")
-    };
     let response = server
-        .http
-        .get(server.url(path))
-        .header(header::COOKIE, cookie)
+        .request(Method::GET, path, auth)
         .send()
         .await
         .unwrap();
@@ -109,15 +104,7 @@ pub(super) async fn journeys_report_steps_screenshots_and_never_a_secret(kind: B
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (_, token) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "north agent", "role": "viewer", "checkpoint": "north"})),
-        )
-        .await;
-    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let agent = server.agent(&admin, "north").await;
     let (status, remote) = server
         .call(
             Method::POST,
@@ -271,15 +258,7 @@ pub(super) async fn journeys_report_steps_screenshots_and_never_a_secret(kind: B
 pub(super) async fn agents_report_screenshots_with_their_results(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (_, token) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "west agent", "role": "viewer", "checkpoint": "west"})),
-        )
-        .await;
-    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let agent = server.agent(&admin, "west").await;
     let (status, monitor) = server
         .call(
             Method::POST,

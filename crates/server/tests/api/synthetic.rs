@@ -280,16 +280,7 @@ pub(super) async fn secrets_are_sealed_and_never_shown(kind: BackendKind) {
 pub(super) async fn agents_lease_and_report_for_their_checkpoint_only(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, token) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "east agent", "role": "viewer", "checkpoint": "east"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{token}");
-    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let agent = server.agent(&admin, "east").await;
     let (status, monitor) = server
         .call(
             Method::POST,

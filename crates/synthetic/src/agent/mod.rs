@@ -221,26 +221,36 @@ impl Agent {
             .map_err(|error| format!("the server's answer is not a lease: {error}"))
     }
 
+    /// Runs `work` on the spool off the async threads (its writes sync to
+    /// disk); `None` if that task died.
+    async fn with_spool<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Spool) -> T + Send + 'static,
+    ) -> Option<T> {
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || {
+            work(
+                &mut spool
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()),
+            )
+        })
+        .await
+        .ok()
+    }
+
     /// Puts a result in the spool and wakes the reporter.
     async fn keep(&self, report: JobReport) {
-        let spool = self.spool.clone();
-        let kept = tokio::task::spawn_blocking(move || {
-            spool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .push(&report)
-        })
-        .await;
-        match kept {
-            Ok(Ok(0)) => {}
-            Ok(Ok(dropped)) => {
+        match self.with_spool(move |spool| spool.push(&report)).await {
+            Some(Ok(0)) => {}
+            Some(Ok(dropped)) => {
                 tracing::warn!(
                     dropped,
                     "the result spool is full: dropped the oldest results"
                 )
             }
-            Ok(Err(error)) => tracing::error!(%error, "a result could not be kept"),
-            Err(error) => tracing::error!(%error, "a result could not be kept"),
+            Some(Err(error)) => tracing::error!(%error, "a result could not be kept"),
+            None => tracing::error!("a result could not be kept"),
         }
         self.spooled.notify_one();
     }
@@ -249,24 +259,14 @@ impl Agent {
     async fn report_forever(self: Arc<Self>) {
         let mut backoff = Backoff::default();
         loop {
-            let batch = {
-                let spool = self.spool.clone();
-                tokio::task::spawn_blocking(move || {
-                    spool
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .oldest(REPORT_BATCH)
-                })
-                .await
-            };
-            let batch = match batch {
-                Ok(Ok(batch)) => batch,
-                Ok(Err(error)) => {
+            let batch = match self.with_spool(|spool| spool.oldest(REPORT_BATCH)).await {
+                Some(Ok(batch)) => batch,
+                Some(Err(error)) => {
                     tracing::error!(%error, "reading the result spool");
                     tokio::time::sleep(backoff.next()).await;
                     continue;
                 }
-                Err(_) => return,
+                None => return,
             };
             if batch.is_empty() {
                 let woken = self.spooled.notified();
@@ -339,17 +339,14 @@ impl Agent {
 
     async fn forget(&self, batch: &[Spooled]) {
         let sequences: Vec<u64> = batch.iter().map(|spooled| spooled.sequence).collect();
-        let spool = self.spool.clone();
-        let removed = tokio::task::spawn_blocking(move || {
-            let spool = spool
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            sequences
-                .into_iter()
-                .try_for_each(|sequence| spool.remove(sequence))
-        })
-        .await;
-        if let Ok(Err(error)) = removed {
+        let removed = self
+            .with_spool(move |spool| {
+                sequences
+                    .into_iter()
+                    .try_for_each(|sequence| spool.remove(sequence))
+            })
+            .await;
+        if let Some(Err(error)) = removed {
             // Reported again later; the server stores a result once.
             tracing::warn!(%error, "removing reported results from the spool");
         }

@@ -8,6 +8,7 @@
 //! reporting what it sees now than what it saw hours ago.
 
 use crate::coordinator::JobReport;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -24,12 +25,19 @@ pub enum SpoolError {
     },
 }
 
-/// Results waiting to be reported, oldest first.
+/// Results waiting to be reported, oldest first. The directory is read
+/// once, when the spool opens; after that the spool keeps its own list of
+/// the files it holds, so that a spool of many results costs no directory
+/// scan per result.
 #[derive(Debug)]
 pub struct Spool {
     directory: PathBuf,
     next: u64,
     max_bytes: u64,
+    /// The files held, oldest first: sequence number and size.
+    files: VecDeque<(u64, u64)>,
+    /// Their total size.
+    bytes: u64,
 }
 
 /// A spooled result: its place in the order and the result itself.
@@ -50,13 +58,14 @@ impl Spool {
             source,
         };
         std::fs::create_dir_all(directory).map_err(io)?;
-        let next = Self::sequences(directory)?
-            .last()
-            .map_or(0, |(sequence, _)| sequence + 1);
+        let files: VecDeque<(u64, u64)> = Self::sequences(directory)?.into();
+        let next = files.back().map_or(0, |(sequence, _)| sequence + 1);
         Ok(Spool {
             directory: directory.to_owned(),
             next,
             max_bytes,
+            bytes: files.iter().map(|(_, size)| size).sum(),
+            files,
         })
     }
 
@@ -109,21 +118,18 @@ impl Spool {
         file.sync_all().map_err(io)?;
         std::fs::rename(&temporary, &path).map_err(io)?;
         self.next += 1;
+        self.files.push_back((sequence, bytes.len() as u64));
+        self.bytes += bytes.len() as u64;
         self.trim()
     }
 
     /// Drops the oldest results while the spool is over its bound (the
     /// newest is always kept).
-    fn trim(&self) -> Result<usize, SpoolError> {
-        let files = Self::sequences(&self.directory)?;
-        let mut total: u64 = files.iter().map(|(_, size)| size).sum();
+    fn trim(&mut self) -> Result<usize, SpoolError> {
         let mut dropped = 0;
-        for (sequence, size) in &files[..files.len().saturating_sub(1)] {
-            if total <= self.max_bytes {
-                break;
-            }
-            self.remove(*sequence)?;
-            total -= size;
+        while self.bytes > self.max_bytes && self.files.len() > 1 {
+            let (sequence, _) = self.files[0];
+            self.remove(sequence)?;
             dropped += 1;
         }
         Ok(dropped)
@@ -131,9 +137,10 @@ impl Spool {
 
     /// The oldest results, at most `limit`, in order. A file that cannot be
     /// read as a result (a disk fault) is set aside as `.bad` and skipped.
-    pub fn oldest(&self, limit: usize) -> Result<Vec<Spooled>, SpoolError> {
+    pub fn oldest(&mut self, limit: usize) -> Result<Vec<Spooled>, SpoolError> {
         let mut found = Vec::new();
-        for (sequence, _) in Self::sequences(&self.directory)? {
+        let mut unreadable = Vec::new();
+        for &(sequence, _) in &self.files {
             if found.len() >= limit {
                 break;
             }
@@ -147,30 +154,39 @@ impl Spool {
                 Err(error) => {
                     tracing::warn!(path = %path.display(), %error, "setting aside an unreadable spooled result");
                     let _ = std::fs::rename(&path, path.with_extension("bad"));
+                    unreadable.push(sequence);
                 }
             }
         }
+        self.forget(&unreadable);
         Ok(found)
     }
 
     /// Forgets a result the server has.
-    pub fn remove(&self, sequence: u64) -> Result<(), SpoolError> {
+    pub fn remove(&mut self, sequence: u64) -> Result<(), SpoolError> {
         let path = self.path(sequence);
         match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(source) => Err(SpoolError::Io { path, source }),
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(source) => return Err(SpoolError::Io { path, source }),
         }
+        self.forget(&[sequence]);
+        Ok(())
     }
 
-    /// How many results wait.
-    pub fn len(&self) -> Result<usize, SpoolError> {
-        Ok(Self::sequences(&self.directory)?.len())
-    }
-
-    /// Whether none wait.
-    pub fn is_empty(&self) -> Result<bool, SpoolError> {
-        Ok(self.len()? == 0)
+    /// Drops files from the list (and their sizes from the total).
+    fn forget(&mut self, sequences: &[u64]) {
+        if sequences.is_empty() {
+            return;
+        }
+        let bytes = &mut self.bytes;
+        self.files.retain(|(sequence, size)| {
+            let gone = sequences.contains(sequence);
+            if gone {
+                *bytes -= size;
+            }
+            !gone
+        });
     }
 }
 
@@ -203,7 +219,7 @@ mod tests {
         drop(spool);
         let mut spool = Spool::open(directory.path(), 1 << 20).unwrap();
         spool.push(&report(4)).unwrap();
-        let jobs = |spool: &Spool| -> Vec<i64> {
+        let jobs = |spool: &mut Spool| -> Vec<i64> {
             spool
                 .oldest(10)
                 .unwrap()
@@ -211,11 +227,11 @@ mod tests {
                 .map(|spooled| spooled.report.job_id)
                 .collect()
         };
-        assert_eq!(jobs(&spool), [1, 2, 3, 4]);
+        assert_eq!(jobs(&mut spool), [1, 2, 3, 4]);
         let first = spool.oldest(2).unwrap();
         assert_eq!(first.len(), 2);
         spool.remove(first[0].sequence).unwrap();
-        assert_eq!(jobs(&spool), [2, 3, 4]);
+        assert_eq!(jobs(&mut spool), [2, 3, 4]);
 
         // Past the bound, the oldest go.
         let one = serde_json::to_vec(&report(1)).unwrap().len() as u64;
@@ -223,6 +239,6 @@ mod tests {
         for job in 1..=5 {
             small.push(&report(job)).unwrap();
         }
-        assert_eq!(jobs(&small), [4, 5]);
+        assert_eq!(jobs(&mut small), [4, 5]);
     }
 }

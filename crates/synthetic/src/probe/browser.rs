@@ -13,7 +13,7 @@ use sightline_core::monitor::{
 use sightline_core::rum::Metric;
 use std::future::Future;
 use std::ops::Not;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What the browser found: the load and the answers to the conditions
 /// that need the rendered page.
@@ -68,11 +68,52 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
     }
 }
 
-/// The time kept back from a check's work for its screenshot: a page that
-/// hangs is shown as it hung, before the pool's hard limit stops the
-/// browser.
-pub(super) fn screenshot_reserve(remaining: Duration) -> Duration {
-    (remaining / 4).min(Duration::from_secs(5))
+/// Until when a browser check's work may go: a little before its deadline,
+/// the rest (a quarter, at most 5 s) kept back for the screenshot, so that
+/// a page that hangs is shown as it hung before the pool's hard limit
+/// stops the browser.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct WorkLimit {
+    end: Instant,
+}
+
+impl WorkLimit {
+    pub(super) fn before(deadline: &Deadline) -> Self {
+        let remaining = deadline.remaining();
+        let reserve = (remaining / 4).min(Duration::from_secs(5));
+        WorkLimit {
+            end: Instant::now() + remaining.saturating_sub(reserve),
+        }
+    }
+
+    /// What is left of it.
+    pub(super) fn left(&self) -> Duration {
+        self.end.saturating_duration_since(Instant::now())
+    }
+
+    /// Sets the browser's own script and page-load timeouts to end with it
+    /// (the page load `margin` earlier), so that it answers again in time
+    /// for the screenshot: a navigation still waiting would hold up every
+    /// later command. The page-load timeout counts from each navigation,
+    /// so this is set again before each one.
+    pub(super) async fn apply(
+        &self,
+        browser: &fantoccini::Client,
+        margin: Duration,
+    ) -> Result<(), Problem> {
+        let left = self.left();
+        let timeouts = TimeoutConfiguration::new(
+            Some(left),
+            Some(left.saturating_sub(margin)),
+            Some(Duration::ZERO),
+        );
+        browser.update_timeouts(timeouts).await.map_err(|error| {
+            Problem::new(
+                ProblemKind::Setup,
+                format!("the browser refused its time limits: {error}"),
+            )
+        })
+    }
 }
 
 /// Takes a screenshot if the browser gives one before the check's hard
@@ -94,26 +135,17 @@ pub(super) async fn capture_in_time(
         .flatten()
 }
 
-/// Runs `work` in `browser` until shortly before the deadline; running out
-/// is a timeout problem naming `phase`. The browser's own page-load and
-/// script timeouts end at the same moment, so that it answers again (a
-/// navigation still waiting would hold up every later command).
+/// Runs `work` in `browser` within the check's [`WorkLimit`]; running out
+/// is a timeout problem naming `phase`.
 async fn within_soft_limit<T>(
     browser: &fantoccini::Client,
     deadline: &Deadline,
     phase: &str,
     work: impl Future<Output = Result<T, Problem>>,
 ) -> Result<T, Problem> {
-    let remaining = deadline.remaining();
-    let soft = remaining.saturating_sub(screenshot_reserve(remaining));
-    let timeouts = TimeoutConfiguration::new(Some(soft), Some(soft), Some(Duration::ZERO));
-    browser.update_timeouts(timeouts).await.map_err(|error| {
-        Problem::new(
-            ProblemKind::Setup,
-            format!("the browser refused its time limits: {error}"),
-        )
-    })?;
-    match tokio::time::timeout(soft, work).await {
+    let limit = WorkLimit::before(deadline);
+    limit.apply(browser, Duration::ZERO).await?;
+    match tokio::time::timeout(limit.left(), work).await {
         Ok(done) => done,
         Err(_) => Err(deadline.expired(phase)),
     }

@@ -3,12 +3,11 @@
 //! fails ends the journey with its number, action and reason, and a
 //! screenshot of what the page showed.
 
-use super::browser::{browser_failed, capture_in_time, screenshot_reserve};
+use super::browser::{WorkLimit, browser_failed, capture_in_time};
 use super::{Deadline, Prober, Variables};
 use crate::browser::{attach, capture};
 use fantoccini::elements::Element;
 use fantoccini::error::CmdError;
-use fantoccini::wd::TimeoutConfiguration;
 use fantoccini::{Client, Locator};
 use serde::Serialize;
 use serde_json::json;
@@ -137,18 +136,9 @@ async fn walk(
     deadline: &Deadline,
     journey: &mut Journey,
 ) {
-    let remaining = deadline.remaining();
-    let soft_end = Instant::now() + remaining.saturating_sub(screenshot_reserve(remaining));
-    let left = || soft_end.saturating_duration_since(Instant::now());
-    // The browser's own page-load and script limits end with the journey's,
-    // so that a hanging navigation gives the browser back in time for the
-    // screenshot.
-    let timeouts = TimeoutConfiguration::new(Some(left()), Some(left()), Some(Duration::ZERO));
-    if let Err(error) = browser.update_timeouts(timeouts).await {
-        journey.problem = Some(Problem::new(
-            ProblemKind::Setup,
-            format!("the browser refused its time limits: {error}"),
-        ));
+    let limit = WorkLimit::before(deadline);
+    if let Err(problem) = limit.apply(browser, NAVIGATION_MARGIN).await {
+        journey.problem = Some(problem);
         return;
     }
     for (index, step) in check.steps.iter().enumerate() {
@@ -178,10 +168,10 @@ async fn walk(
             continue;
         }
         let started = Instant::now();
-        let wait = step.wait().min(left());
+        let wait = step.wait().min(limit.left());
         let outcome = match tokio::time::timeout(
-            left(),
-            perform(browser, action, number, wait, left(), variables, journey),
+            limit.left(),
+            perform(browser, action, number, wait, limit, variables, journey),
         )
         .await
         {
@@ -244,7 +234,7 @@ async fn perform(
     action: StepAction<'_>,
     number: usize,
     wait: Duration,
-    left: Duration,
+    limit: WorkLimit,
     variables: &Variables<'_>,
     journey: &mut Journey,
 ) -> Result<(), Failure> {
@@ -253,14 +243,8 @@ async fn perform(
         StepAction::Navigate(url) => {
             let url = variables.fill(url, &place)?;
             // The browser gives up on the page itself a moment before the
-            // journey's time runs out, so that it answers again in time
-            // for the screenshot (a navigation still waiting would hold up
-            // every later command).
-            let page_load = left.saturating_sub(NAVIGATION_MARGIN);
-            let timeouts = TimeoutConfiguration::new(None, Some(page_load), None);
-            browser.update_timeouts(timeouts).await.map_err(|error| {
-                Failure::new(format!("the browser refused its time limit: {error}"))
-            })?;
+            // journey's time runs out.
+            limit.apply(browser, NAVIGATION_MARGIN).await?;
             browser.goto(&url).await.map_err(|error| {
                 if error.is_timeout() {
                     Failure {
