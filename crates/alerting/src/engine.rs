@@ -21,11 +21,12 @@
 use crate::render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
 use crate::traffic::{TrafficWatch, site_of};
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
+use sightline_core::checkpoint::{self, DEFAULT_OFFLINE_AFTER};
 use sightline_core::correlation::TrafficVerdict;
 use sightline_core::{AlertPolicySpec, CheckSpec, IncidentClass, Timestamp};
 use sightline_store::{
-    Channel, Claim, Enqueued, Incident, IncidentKind, Monitor, NewNotification, Severity, Site,
-    Store, StoreError,
+    Channel, Checkpoint, Claim, Enqueued, Incident, IncidentKind, Monitor, NewNotification,
+    Severity, Site, Store, StoreError,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -80,6 +81,7 @@ pub struct Engine {
     outbox: Arc<Notify>,
     traffic: TrafficWatch,
     watched: Mutex<Watched>,
+    offline_after: Duration,
 }
 
 /// When sites were last watched.
@@ -112,6 +114,7 @@ impl Due {
 struct World {
     monitors: Vec<Monitor>,
     sites: Vec<Site>,
+    checkpoints: Vec<Checkpoint>,
     policies: Vec<AlertPolicySpec>,
     /// Monitors with a check queued or running.
     busy: HashSet<i64>,
@@ -142,6 +145,35 @@ impl World {
             .collect()
     }
 
+    fn checkpoint(&self, id: Option<i64>) -> Option<&Checkpoint> {
+        self.checkpoints
+            .iter()
+            .find(|checkpoint| Some(checkpoint.id) == id)
+    }
+
+    /// The enabled monitors that run from `checkpoint`.
+    fn running_from(&self, checkpoint: &Checkpoint) -> Vec<&Monitor> {
+        self.monitors
+            .iter()
+            .filter(|monitor| monitor.spec.settings.enabled)
+            .filter(|monitor| monitor.spec.settings.checkpoints.contains(&checkpoint.name))
+            .collect()
+    }
+
+    /// The policies told about a checkpoint: those of the monitors that run
+    /// from it, each once.
+    fn checkpoint_policies(&self, checkpoint: &Checkpoint) -> Vec<&AlertPolicySpec> {
+        let mut policies: Vec<&AlertPolicySpec> = Vec::new();
+        for monitor in self.running_from(checkpoint) {
+            if let Some(policy) = self.policy(monitor.spec.settings.alert_policy.as_deref()) {
+                if !policies.iter().any(|known| known.name == policy.name) {
+                    policies.push(policy);
+                }
+            }
+        }
+        policies
+    }
+
     /// The policy told about a site: its own, else its monitors' first.
     fn site_policy(&self, site: &Site) -> Option<&AlertPolicySpec> {
         let name = site.spec.alert_policy.clone().or_else(|| {
@@ -158,7 +190,7 @@ struct Told<'a> {
     incident: &'a Incident,
     class: IncidentClass,
     line: IncidentLine,
-    policy: Option<&'a AlertPolicySpec>,
+    policies: Vec<&'a AlertPolicySpec>,
     /// Waiting for relatives' checks or a traffic verdict.
     waiting: bool,
 }
@@ -179,7 +211,15 @@ impl Engine {
             outbox,
             traffic: TrafficWatch::default(),
             watched: Mutex::new(Watched::default()),
+            offline_after: DEFAULT_OFFLINE_AFTER,
         }
+    }
+
+    /// Says how long a checkpoint may go without contact before it is
+    /// offline (and an incident of its own).
+    pub fn with_offline_after(mut self, offline_after: Duration) -> Self {
+        self.offline_after = offline_after;
+        self
     }
 
     /// One pass over monitor status, site traffic and open incidents.
@@ -205,6 +245,8 @@ impl Engine {
                 pass.opened += 1;
             }
         }
+        let checkpoints = self.store.list_checkpoints().await?;
+        pass.opened += self.watch_checkpoints(&checkpoints, &mut open).await?;
         let (silence, performance) = self.sites_due();
         if open.is_empty() && !silence && !performance {
             return Ok(pass);
@@ -212,6 +254,7 @@ impl Engine {
         let world = World {
             monitors: self.store.list_monitors().await?,
             sites: self.store.list_sites().await?,
+            checkpoints,
             policies: self
                 .store
                 .list_documents::<AlertPolicySpec>()
@@ -289,6 +332,61 @@ impl Engine {
             due(&mut watched.silence, SILENCE_EVERY),
             due(&mut watched.performance, PERFORMANCE_EVERY),
         )
+    }
+
+    /// Opens an incident for every checkpoint that was in contact before,
+    /// is offline now, and runs checks of an enabled monitor: one incident
+    /// for the checkpoint, where its monitors fail nothing (their checks
+    /// move to their other checkpoints).
+    async fn watch_checkpoints(
+        &self,
+        checkpoints: &[Checkpoint],
+        open: &mut Vec<Incident>,
+    ) -> Result<usize, EngineError> {
+        let now = self.store.now();
+        let newly_offline: Vec<&Checkpoint> = checkpoints
+            .iter()
+            .filter(|c| c.last_seen_at.is_some())
+            .filter(|c| checkpoint::is_offline(c.last_contact(), now, self.offline_after))
+            .filter(|c| {
+                !open
+                    .iter()
+                    .any(|incident| incident.checkpoint_id == Some(c.id))
+            })
+            .collect();
+        if newly_offline.is_empty() {
+            return Ok(0);
+        }
+        let monitors = self.store.list_monitors().await?;
+        let mut opened = 0;
+        for offline in newly_offline {
+            let named: Vec<&Monitor> = monitors
+                .iter()
+                .filter(|monitor| monitor.spec.settings.enabled)
+                .filter(|monitor| monitor.spec.settings.checkpoints.contains(&offline.name))
+                .collect();
+            if named.is_empty() {
+                continue;
+            }
+            let cause = offline_cause(offline, &named, checkpoints, now, self.offline_after);
+            let mut incident = self
+                .store
+                .open_checkpoint_incident(offline.id, Severity::Warning, &cause)
+                .await?;
+            let class = IncidentClass::CheckpointOffline;
+            self.store
+                .set_incident_correlation(
+                    incident.id,
+                    Severity::Warning,
+                    class.as_str(),
+                    class.label(),
+                )
+                .await?;
+            incident.correlation = Some(class.as_str().to_owned());
+            open.push(incident);
+            opened += 1;
+        }
+        Ok(opened)
     }
 
     /// Opens incidents for sites whose real-user traffic went silent while
@@ -421,6 +519,20 @@ impl Engine {
                     _ => None,
                 })
             }
+            IncidentKind::CheckpointOffline => {
+                let Some(offline) = world.checkpoint(incident.checkpoint_id) else {
+                    return Ok(Some("the checkpoint was removed".to_owned()));
+                };
+                let back =
+                    !checkpoint::is_offline(offline.last_contact(), world.now, self.offline_after);
+                Ok(back.then(|| {
+                    format!(
+                        "checkpoint {} is back in contact (at {})",
+                        offline.name,
+                        offline.last_contact().to_rfc3339()
+                    )
+                }))
+            }
             IncidentKind::RumPerformance => {
                 let Some(site) = world.site(incident.site_id) else {
                     return Ok(Some("the site was removed".to_owned()));
@@ -527,6 +639,46 @@ impl Engine {
             .correlation
             .as_deref()
             .and_then(IncidentClass::parse);
+        if incident.kind == IncidentKind::CheckpointOffline {
+            let Some(offline) = world.checkpoint(incident.checkpoint_id) else {
+                return Ok(None);
+            };
+            let class = IncidentClass::CheckpointOffline;
+            let monitors: Vec<String> = world
+                .running_from(offline)
+                .iter()
+                .map(|monitor| monitor.spec.settings.name.clone())
+                .collect();
+            let line = IncidentLine {
+                monitor: format!("checkpoint {}", offline.name),
+                site: false,
+                checkpoint: true,
+                target: format!(
+                    "{} monitor{} run from it",
+                    monitors.len(),
+                    if monitors.len() == 1 { "" } else { "s" }
+                ),
+                problem: incident.cause.clone(),
+                checkpoints: Vec::new(),
+                timings: None,
+                class: class.as_str().to_owned(),
+                classification: Some(class.label().to_owned()),
+                explanation: Some(class.explanation().to_owned()),
+                traffic: None,
+                group: "checkpoints".to_owned(),
+                dependants: Vec::new(),
+                since,
+                duration,
+                link,
+            };
+            return Ok(Some(Told {
+                incident,
+                class,
+                line,
+                policies: world.checkpoint_policies(offline),
+                waiting: false,
+            }));
+        }
         if incident.kind != IncidentKind::MonitorDown {
             let Some(site) = world.site(incident.site_id) else {
                 return Ok(None);
@@ -535,6 +687,7 @@ impl Engine {
             let line = IncidentLine {
                 monitor: format!("site {}", site.spec.name),
                 site: true,
+                checkpoint: false,
                 target: site.spec.origins.join(", "),
                 problem: incident.cause.clone(),
                 checkpoints: Vec::new(),
@@ -553,7 +706,7 @@ impl Engine {
                 incident,
                 class,
                 line,
-                policy: world.site_policy(site),
+                policies: world.site_policy(site).into_iter().collect(),
                 waiting: false,
             }));
         }
@@ -586,6 +739,7 @@ impl Engine {
         let line = IncidentLine {
             monitor: monitor.spec.settings.name.clone(),
             site: false,
+            checkpoint: false,
             target: target(&monitor.spec.check),
             problem: incident.cause.clone(),
             checkpoints: monitor.spec.settings.checkpoints.clone(),
@@ -600,12 +754,15 @@ impl Engine {
             duration,
             link,
         };
-        let policy = world.policy(monitor.spec.settings.alert_policy.as_deref());
+        let policies = world
+            .policy(monitor.spec.settings.alert_policy.as_deref())
+            .into_iter()
+            .collect();
         Ok(Some(Told {
             incident,
             class,
             line,
-            policy,
+            policies,
             waiting,
         }))
     }
@@ -677,9 +834,9 @@ impl Engine {
     /// The levels (and reminders) an open incident has reached, for the
     /// recipients routed its class.
     async fn levels_due(&self, world: &World, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
-        let Some(policy) = told.policy else {
+        if told.policies.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let incident = told.incident;
         let errors = match incident.monitor_id {
             Some(monitor_id) => {
@@ -698,43 +855,45 @@ impl Engine {
             (world.now.as_millis() - incident.opened_at.as_millis()).max(0) as u64,
         );
         let mut due = Vec::new();
-        for (index, level) in policy.levels.iter().enumerate() {
-            if !level.routes(told.class) {
-                continue;
-            }
-            let reached = match level.after {
-                Escalation::ConfirmedErrors(count) => errors >= i64::from(count),
-                Escalation::Down(after) => down_for >= after,
-            };
-            if !reached {
-                continue;
-            }
-            due.extend(recipients(
-                level,
-                incident.id,
-                &format!("level-{index}"),
-                MessageKind::Down,
-            ));
-            // A failure that turns out to hit real users is told again to
-            // those told of it before; told at once, it is one message.
-            if told.class == IncidentClass::ConfirmedOutage {
+        for policy in &told.policies {
+            for (index, level) in policy.levels.iter().enumerate() {
+                if !level.routes(told.class) {
+                    continue;
+                }
+                let reached = match level.after {
+                    Escalation::ConfirmedErrors(count) => errors >= i64::from(count),
+                    Escalation::Down(after) => down_for >= after,
+                };
+                if !reached {
+                    continue;
+                }
                 due.extend(recipients(
                     level,
                     incident.id,
-                    &format!("level-{index}-{}", told.class.as_str()),
+                    &format!("level-{index}"),
                     MessageKind::Down,
                 ));
-            }
-            // Reminders: the n-th once n intervals have passed.
-            if let Some(every) = policy.remind_every {
-                let reminders = down_for.as_millis() / every.as_millis().max(1);
-                if reminders > 0 {
+                // A failure that turns out to hit real users is told again to
+                // those told of it before; told at once, it is one message.
+                if told.class == IncidentClass::ConfirmedOutage {
                     due.extend(recipients(
                         level,
                         incident.id,
-                        &format!("reminder-{reminders}"),
-                        MessageKind::Reminder,
+                        &format!("level-{index}-{}", told.class.as_str()),
+                        MessageKind::Down,
                     ));
+                }
+                // Reminders: the n-th once n intervals have passed.
+                if let Some(every) = policy.remind_every {
+                    let reminders = down_for.as_millis() / every.as_millis().max(1);
+                    if reminders > 0 {
+                        due.extend(recipients(
+                            level,
+                            incident.id,
+                            &format!("reminder-{reminders}"),
+                            MessageKind::Reminder,
+                        ));
+                    }
                 }
             }
         }
@@ -743,12 +902,17 @@ impl Engine {
 
     /// Recovery notices for everyone the incident's levels told.
     async fn recovery_due(&self, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
-        let Some(policy) = told.policy.filter(|policy| policy.notify_recovery) else {
+        let policies: Vec<&&AlertPolicySpec> = told
+            .policies
+            .iter()
+            .filter(|policy| policy.notify_recovery)
+            .collect();
+        if policies.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         let sent = self.store.incident_notifications(told.incident.id).await?;
         let mut due = Vec::new();
-        for level in &policy.levels {
+        for level in policies.iter().flat_map(|policy| &policy.levels) {
             due.extend(
                 recipients(level, told.incident.id, "recovered", MessageKind::Recovered)
                     .into_iter()
@@ -917,6 +1081,58 @@ fn recipients(
             recipient: recipient.clone(),
         })
         .collect()
+}
+
+/// Why a checkpoint's incident opened: how long it has been silent, and
+/// what became of its monitors' checks.
+fn offline_cause(
+    offline: &Checkpoint,
+    monitors: &[&Monitor],
+    checkpoints: &[Checkpoint],
+    now: Timestamp,
+    offline_after: Duration,
+) -> String {
+    let silent_for = Duration::from_secs(
+        ((now.as_millis() - offline.last_contact().as_millis()).max(0) / 1000) as u64,
+    );
+    let online = |name: &str| {
+        checkpoints.iter().any(|other| {
+            other.name == name && !checkpoint::is_offline(other.last_contact(), now, offline_after)
+        })
+    };
+    let (moved, stranded): (Vec<&&Monitor>, Vec<&&Monitor>) =
+        monitors.iter().partition(|monitor| {
+            monitor
+                .spec
+                .settings
+                .checkpoints
+                .iter()
+                .any(|name| name != &offline.name && online(name))
+        });
+    let names = |list: &[&&Monitor]| {
+        list.iter()
+            .map(|monitor| monitor.spec.settings.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut cause = format!(
+        "no contact for {} (last at {})",
+        sightline_core::duration_text::format(silent_for),
+        offline.last_contact().to_rfc3339()
+    );
+    if !moved.is_empty() {
+        cause.push_str(&format!(
+            "; the checks of {} run from their other checkpoints",
+            names(&moved)
+        ));
+    }
+    if !stranded.is_empty() {
+        cause.push_str(&format!(
+            "; {} name no other checkpoint online and are not checked",
+            names(&stranded)
+        ));
+    }
+    cause
 }
 
 fn capitalise(text: &str) -> String {

@@ -27,6 +27,9 @@ pub struct IncidentLine {
     /// Whether it is a site's own incident (real-user traffic stopped or
     /// turned slow) rather than a monitor's.
     pub site: bool,
+    /// Whether it is a checkpoint's own incident (it stopped making
+    /// contact) rather than a monitor's.
+    pub checkpoint: bool,
     /// What it checks (`https://shop.example.com/`, `mail.example.com:25`).
     pub target: String,
     /// What failed, in words.
@@ -157,6 +160,7 @@ mod tests {
         IncidentLine {
             monitor: monitor.to_owned(),
             site: false,
+            checkpoint: false,
             target: "https://shop.example.com/".to_owned(),
             problem: "expected status 200, got 503".to_owned(),
             checkpoints: vec!["local".to_owned(), "eu-west".to_owned()],
@@ -267,5 +271,53 @@ mod tests {
         assert!(!email.text.contains("Where:"), "{}", email.text);
         assert!(email.text.contains("  Since: 2026-12-01T02:00:00Z"));
         assert!(!email.html.contains("from unknown"), "{}", email.html);
+    }
+
+    #[test]
+    fn a_checkpoints_own_incident_says_it_is_offline_not_down() {
+        let mut incident = line("checkpoint west");
+        incident.checkpoint = true;
+        incident.checkpoints = Vec::new();
+        incident.target = "2 monitors run from it".to_owned();
+        incident.classification = Some("checkpoint offline".to_owned());
+        incident.problem = "no contact for 1m 5s (last at 2026-12-01T02:00:00Z)".to_owned();
+        let email = render(MessageKind::Down, vec![incident.clone()], None);
+        assert_eq!(
+            email.subject,
+            "[ALERT] checkpoint west: checkpoint offline — no contact for 1m 5s (last at 2026-12-01T02:00:00Z)"
+        );
+        assert!(
+            email.text.starts_with("1 checkpoint offline."),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.text.contains("What happened: no contact"),
+            "{}",
+            email.text
+        );
+        assert!(!email.text.contains("Down since"), "{}", email.text);
+        assert!(
+            email.html.contains("1 checkpoint offline"),
+            "{}",
+            email.html
+        );
+        let both = render(
+            MessageKind::Down,
+            vec![incident.clone(), line("shop home")],
+            None,
+        );
+        assert!(
+            both.text
+                .starts_with("1 monitor down; 1 checkpoint offline."),
+            "{}",
+            both.text
+        );
+        let back = render(MessageKind::Recovered, vec![incident], None);
+        assert!(
+            back.text.starts_with("1 checkpoint back in contact."),
+            "{}",
+            back.text
+        );
     }
 }

@@ -184,6 +184,11 @@ pub struct ServeArgs {
     /// Checks the local checkpoint runs at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
+    /// A checkpoint that makes no contact for this long is offline: an
+    /// incident of its own, and its checks move to the monitors' other
+    /// checkpoints [default: 1m].
+    #[arg(long, env = "SIGHTLINE_CHECKPOINT_OFFLINE_AFTER", value_parser = parse_duration)]
+    pub checkpoint_offline_after: Option<Duration>,
     /// Where the browsers of browser checks are.
     #[command(flatten)]
     pub browser: BrowserArgs,
@@ -342,6 +347,8 @@ struct ServerSection {
     #[serde(default, with = "sightline_core::duration_text::option")]
     screenshot_retention: Option<Duration>,
     check_concurrency: Option<usize>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    checkpoint_offline_after: Option<Duration>,
     chromium: Option<PathBuf>,
     chromedriver: Option<PathBuf>,
     browser_sessions: Option<usize>,
@@ -386,6 +393,8 @@ pub struct Settings {
     pub screenshot_retention: Duration,
     /// Checks run at once by the local checkpoint.
     pub check_concurrency: usize,
+    /// How long a checkpoint may go without contact before it is offline.
+    pub checkpoint_offline_after: Duration,
     /// The vault key, from the flag or the environment only (never the file).
     pub vault_key: Option<String>,
     /// The config file, whose declared sites, monitors and windows `serve`
@@ -486,6 +495,10 @@ impl Settings {
                 .and_then(|s| s.check_concurrency)
                 .or(server.check_concurrency)
                 .unwrap_or(256),
+            checkpoint_offline_after: serve
+                .and_then(|s| s.checkpoint_offline_after)
+                .or(server.checkpoint_offline_after)
+                .unwrap_or(sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER),
             vault_key: serve.and_then(|s| s.vault_key.clone()),
             config_file: global.config.clone(),
             browser,

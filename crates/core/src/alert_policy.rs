@@ -49,7 +49,7 @@ pub struct EscalationLevel {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub webhook: Vec<String>,
     /// Only incidents of these classes reach this level (`confirmed_outage`,
-    /// `synthetic_failure`, `rum_silent`, `rum_performance`, `down`); all
+    /// `synthetic_failure`, `rum_silent`, `rum_performance`, `checkpoint_offline`, `down`); all
     /// classes when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<IncidentClass>,

@@ -50,16 +50,20 @@ pub enum IncidentClass {
     RumSilent,
     /// A Core Web Vital's 75th percentile is poor for real users.
     RumPerformance,
+    /// A checkpoint stopped making contact; its checks moved to the other
+    /// checkpoints of their monitors.
+    CheckpointOffline,
 }
 
 impl IncidentClass {
     /// Every class.
-    pub const ALL: [IncidentClass; 5] = [
+    pub const ALL: [IncidentClass; 6] = [
         IncidentClass::Down,
         IncidentClass::ConfirmedOutage,
         IncidentClass::SyntheticFailure,
         IncidentClass::RumSilent,
         IncidentClass::RumPerformance,
+        IncidentClass::CheckpointOffline,
     ];
 
     /// The stable name (`confirmed_outage`), as stored and as policies
@@ -71,6 +75,7 @@ impl IncidentClass {
             IncidentClass::SyntheticFailure => "synthetic_failure",
             IncidentClass::RumSilent => "rum_silent",
             IncidentClass::RumPerformance => "rum_performance",
+            IncidentClass::CheckpointOffline => "checkpoint_offline",
         }
     }
 
@@ -89,6 +94,7 @@ impl IncidentClass {
                 "real-user data stopped: is the RUM script still on the pages?"
             }
             IncidentClass::RumPerformance => "real users see poor performance",
+            IncidentClass::CheckpointOffline => "checkpoint offline",
         }
     }
 
@@ -106,6 +112,9 @@ impl IncidentClass {
                 "The checks pass but no real-user data arrives: is the RUM script still on the pages?"
             }
             IncidentClass::RumPerformance => "Real users see a Core Web Vital at its poor level.",
+            IncidentClass::CheckpointOffline => {
+                "The checkpoint stopped making contact with the server. Its checks run from the monitors' other checkpoints meanwhile; monitors that name no other run nowhere until it is back."
+            }
         }
     }
 

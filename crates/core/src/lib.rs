@@ -10,6 +10,7 @@
 //! Anything that needs the outside world takes it as an argument.
 
 pub mod alert_policy;
+pub mod checkpoint;
 pub mod correlation;
 pub mod duration_text;
 pub mod maintenance;

@@ -168,7 +168,8 @@ impl AppState {
             Arc::new(Templates::embedded()?),
             config.public_url.clone(),
             outbox.clone(),
-        );
+        )
+        .with_offline_after(config.synthetic.offline_after);
         let engine_task =
             tokio::spawn(engine.run(synthetic.coordinator().stored(), Duration::from_secs(5)));
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);

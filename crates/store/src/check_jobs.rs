@@ -67,6 +67,20 @@ pub struct LeasedJob {
     pub leased_until: Timestamp,
 }
 
+/// A queued job no checkpoint holds, with the checkpoints its monitor
+/// names: what may move when its checkpoint is offline.
+#[derive(Debug, Clone)]
+pub struct WaitingJob {
+    /// The job's id.
+    pub id: i64,
+    /// The monitor.
+    pub monitor_id: i64,
+    /// The checkpoint it waits for.
+    pub checkpoint_id: i64,
+    /// The checkpoints the monitor names, in its order.
+    pub checkpoints: Vec<String>,
+}
+
 /// A job's result with what it changes.
 #[derive(Debug, Clone)]
 pub struct Completion {
@@ -407,6 +421,95 @@ impl Store {
             .await
             .map(|done| done.rows_affected())
         })?)
+    }
+
+    /// Jobs queued for these checkpoints that no lease holds (never leased,
+    /// or their lease ran out), oldest first.
+    pub async fn waiting_jobs(
+        &self,
+        checkpoint_ids: &[i64],
+        limit: i64,
+    ) -> Result<Vec<WaitingJob>> {
+        if checkpoint_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = self.now().as_millis();
+        let rows: Vec<(i64, i64, i64, String)> = read!(self.backend, |pool| {
+            let mut select = sqlx::QueryBuilder::new(
+                "SELECT j.id, j.monitor_id, j.checkpoint_id, m.spec FROM check_jobs j \
+                 JOIN monitors m ON m.id = j.monitor_id WHERE (j.leased_until IS NULL OR j.leased_until < ",
+            );
+            select.push_bind(now);
+            select.push(") AND j.checkpoint_id IN (");
+            let mut ids = select.separated(", ");
+            for id in checkpoint_ids {
+                ids.push_bind(*id);
+            }
+            select.push(") ORDER BY j.due_at LIMIT ");
+            select.push_bind(limit);
+            select.build_query_as().fetch_all(pool).await
+        })?;
+        rows.into_iter()
+            .map(|(id, monitor_id, checkpoint_id, spec)| {
+                let spec = serde_json::from_str(&spec)
+                    .map_err(|e| e.to_string())
+                    .and_then(|document| {
+                        MonitorSpec::from_json(document).map_err(|e| e.to_string())
+                    })
+                    .map_err(|reason| StoreError::Corrupt {
+                        what: "monitor",
+                        id: monitor_id,
+                        reason,
+                    })?;
+                Ok(WaitingJob {
+                    id,
+                    monitor_id,
+                    checkpoint_id,
+                    checkpoints: spec.settings.checkpoints,
+                })
+            })
+            .collect()
+    }
+
+    /// Moves a job no lease holds to another checkpoint; when that one has
+    /// the same check queued already, the job is dropped instead (its due
+    /// time is covered). Returns whether the job was moved or dropped; not
+    /// when a checkpoint leased it meanwhile.
+    pub async fn move_job(&self, job_id: i64, to_checkpoint_id: i64) -> Result<bool> {
+        let now = self.now().as_millis();
+        write!(self.backend, |pool| async {
+            let mut tx = pool.begin().await?;
+            let covered = sqlx::query(
+                "DELETE FROM check_jobs WHERE id = $1 AND (leased_until IS NULL OR leased_until < $2) \
+                 AND EXISTS (SELECT 1 FROM check_jobs other WHERE other.checkpoint_id = $3 \
+                 AND other.monitor_id = check_jobs.monitor_id AND other.due_at = check_jobs.due_at \
+                 AND other.attempt = check_jobs.attempt)",
+            )
+            .bind(job_id)
+            .bind(now)
+            .bind(to_checkpoint_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            let moved = if covered > 0 {
+                covered
+            } else {
+                sqlx::query(
+                    "UPDATE check_jobs SET checkpoint_id = $1, leased_until = NULL \
+                     WHERE id = $2 AND (leased_until IS NULL OR leased_until < $3)",
+                )
+                .bind(to_checkpoint_id)
+                .bind(job_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(moved > 0)
+        }
+        .await)
+        .map_err(StoreError::from)
     }
 
     /// The jobs queued for a monitor, for tests and the UI's "pending" view.

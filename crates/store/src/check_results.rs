@@ -119,6 +119,39 @@ impl TryFrom<CheckResultRow> for CheckResult {
     }
 }
 
+/// One checkpoint's scheduled run of a due time, as agreement between
+/// checkpoints is judged from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimeResult {
+    /// The result's id.
+    pub id: i64,
+    /// Where it ran.
+    pub checkpoint_id: i64,
+    /// What it found.
+    pub outcome: CheckOutcome,
+    /// Ran during a maintenance window.
+    pub in_maintenance: bool,
+    /// When it started.
+    pub started_at: Timestamp,
+}
+
+/// The verdict on one due time of a monitor whose checkpoints must agree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimeVerdict {
+    /// The monitor.
+    pub monitor_id: i64,
+    /// The due time judged.
+    pub due_at: Timestamp,
+    /// The failed results that now count as confirmed errors.
+    pub confirmed: Vec<i64>,
+    /// The downtime each of them stands for.
+    pub downtime_ms: i64,
+    /// The monitor's status after it, if the due time sets one.
+    pub status: Option<&'static str>,
+    /// When that status began (the latest result's start).
+    pub since: Timestamp,
+}
+
 const RESULT_COLUMNS: &str = "id, monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
      error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
      response_bytes, detail, in_maintenance, confirmed_error, downtime_ms";
@@ -149,6 +182,84 @@ impl Store {
                 .await
         })?;
         row.try_into()
+    }
+
+    /// The scheduled runs (attempt 0) of one due time of a monitor, from
+    /// every checkpoint that reported it.
+    pub async fn due_time_results(
+        &self,
+        monitor_id: i64,
+        due_at: Timestamp,
+    ) -> Result<Vec<DueTimeResult>> {
+        let rows: Vec<(i64, i64, String, bool, i64)> = read!(self.backend, |pool| {
+            sqlx::query_as(
+                "SELECT id, checkpoint_id, outcome, in_maintenance, started_at FROM check_results \
+                 WHERE monitor_id = $1 AND due_at = $2 AND attempt = 0 ORDER BY id",
+            )
+            .bind(monitor_id)
+            .bind(due_at.as_millis())
+            .fetch_all(pool)
+            .await
+        })?;
+        rows.into_iter()
+            .map(|(id, checkpoint_id, outcome, in_maintenance, started_at)| {
+                Ok(DueTimeResult {
+                    id,
+                    checkpoint_id,
+                    outcome: CheckOutcome::from_name(&outcome).ok_or_else(|| {
+                        StoreError::Corrupt {
+                            what: "check result",
+                            id,
+                            reason: format!("unknown outcome `{outcome}`"),
+                        }
+                    })?,
+                    in_maintenance,
+                    started_at: started_at.into(),
+                })
+            })
+            .collect()
+    }
+
+    /// Stores a verdict on a due time in one transaction: its confirmed
+    /// errors with their downtime, and the monitor's status unless a later
+    /// due time has been reported already (results an agent kept through an
+    /// outage arrive late and must not undo newer ones). Judging the same
+    /// due time again writes the same values.
+    pub async fn settle_due_time(&self, verdict: &DueTimeVerdict) -> Result<()> {
+        write!(self.backend, |pool| {
+            async {
+            let mut tx = pool.begin().await?;
+            if !verdict.confirmed.is_empty() {
+                let mut update = sqlx::QueryBuilder::new(
+                    "UPDATE check_results SET confirmed_error = TRUE, downtime_ms = ",
+                );
+                update.push_bind(verdict.downtime_ms);
+                update.push(" WHERE id IN (");
+                let mut ids = update.separated(", ");
+                for id in &verdict.confirmed {
+                    ids.push_bind(*id);
+                }
+                update.push(")");
+                update.build().execute(&mut *tx).await?;
+            }
+            if let Some(status) = verdict.status {
+                sqlx::query(
+                    "UPDATE monitors SET status = $1, status_since = $2 WHERE id = $3 AND status <> $1 \
+                     AND NOT EXISTS (SELECT 1 FROM check_results later WHERE later.monitor_id = $3 \
+                     AND later.due_at > $4 AND later.attempt = 0)",
+                )
+                .bind(status)
+                .bind(verdict.since.as_millis())
+                .bind(verdict.monitor_id)
+                .bind(verdict.due_at.as_millis())
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await
+        }
+        .await
+        })?;
+        Ok(())
     }
 
     /// Result `id` of monitor `monitor_id`.

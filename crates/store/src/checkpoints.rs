@@ -20,6 +20,14 @@ pub struct Checkpoint {
     pub agent_version: Option<String>,
 }
 
+impl Checkpoint {
+    /// When it was last heard from: its last lease or report, or its
+    /// creation when it never made contact.
+    pub fn last_contact(&self) -> Timestamp {
+        self.last_seen_at.map_or(self.created_at, Timestamp::from)
+    }
+}
+
 const CHECKPOINT_COLUMNS: &str = "id, name, created_at, last_seen_at, agent_version";
 
 impl Store {

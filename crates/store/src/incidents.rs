@@ -28,12 +28,15 @@ pub enum IncidentKind {
     RumSilent,
     /// A Core Web Vital of a site is poor for real users.
     RumPerformance,
+    /// A checkpoint stopped making contact.
+    CheckpointOffline,
 }
 
 stored_names!(IncidentKind {
     MonitorDown = "monitor_down",
     RumSilent = "rum_silent",
-    RumPerformance = "rum_performance"
+    RumPerformance = "rum_performance",
+    CheckpointOffline = "checkpoint_offline"
 });
 
 /// A stored incident.
@@ -48,6 +51,8 @@ pub struct Incident {
     pub monitor_id: Option<i64>,
     /// The site whose real users it is about (the RUM kinds).
     pub site_id: Option<i64>,
+    /// The checkpoint that is offline (`CheckpointOffline`).
+    pub checkpoint_id: Option<i64>,
     /// How bad it is.
     #[sqlx(try_from = "String")]
     pub severity: Severity,
@@ -82,8 +87,7 @@ pub struct IncidentEvent {
     pub message: String,
 }
 
-const INCIDENT_COLUMNS: &str =
-    "id, kind, monitor_id, site_id, severity, cause, correlation, held_by, opened_at, closed_at";
+const INCIDENT_COLUMNS: &str = "id, kind, monitor_id, site_id, checkpoint_id, severity, cause, correlation, held_by, opened_at, closed_at";
 
 impl Store {
     /// Opens an incident for a monitor, with an `opened` event. A monitor has
@@ -108,8 +112,29 @@ impl Store {
         severity: Severity,
         cause: &str,
     ) -> Result<Incident> {
-        debug_assert!(kind != IncidentKind::MonitorDown);
+        debug_assert!(matches!(
+            kind,
+            IncidentKind::RumSilent | IncidentKind::RumPerformance
+        ));
         self.open(kind, site_id, severity, cause).await
+    }
+
+    /// Opens an incident for a checkpoint that stopped making contact, with
+    /// an `opened` event. A checkpoint has at most one open incident:
+    /// opening another returns the open one.
+    pub async fn open_checkpoint_incident(
+        &self,
+        checkpoint_id: i64,
+        severity: Severity,
+        cause: &str,
+    ) -> Result<Incident> {
+        self.open(
+            IncidentKind::CheckpointOffline,
+            checkpoint_id,
+            severity,
+            cause,
+        )
+        .await
     }
 
     async fn open(
@@ -120,9 +145,12 @@ impl Store {
         cause: &str,
     ) -> Result<Incident> {
         let now = self.now().as_millis();
-        let (column, conflict) = match kind {
-            IncidentKind::MonitorDown => ("monitor_id", "(monitor_id)"),
-            _ => ("site_id", "(site_id, kind)"),
+        let (column, conflict, subject_name) = match kind {
+            IncidentKind::MonitorDown => ("monitor_id", "(monitor_id)", "monitor"),
+            IncidentKind::CheckpointOffline => ("checkpoint_id", "(checkpoint_id)", "checkpoint"),
+            IncidentKind::RumSilent | IncidentKind::RumPerformance => {
+                ("site_id", "(site_id, kind)", "site")
+            }
         };
         let insert = format!(
             "INSERT INTO incidents (kind, {column}, severity, cause, opened_at) VALUES ($1, $2, $3, $4, $5) \
@@ -143,11 +171,7 @@ impl Store {
                 .await
                 .map_err(|error| match &error {
                     sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-                        StoreError::NotFound(if column == "monitor_id" {
-                            "monitor"
-                        } else {
-                            "site"
-                        })
+                        StoreError::NotFound(subject_name)
                     }
                     _ => StoreError::Database(error),
                 })?;

@@ -43,8 +43,10 @@ mod view_columns;
 pub mod testing;
 
 pub use backend::{BackendKind, Readiness};
-pub use check_jobs::{Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan};
-pub use check_results::{CheckResult, NewCheckResult};
+pub use check_jobs::{
+    Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan, WaitingJob,
+};
+pub use check_results::{CheckResult, DueTimeResult, DueTimeVerdict, NewCheckResult};
 pub use check_summaries::CheckTotals;
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;

@@ -19,6 +19,10 @@ const REPORT_BATCH: usize = 512;
 /// How long a batch of results gathers before it is stored.
 const REPORT_LINGER: Duration = Duration::from_millis(200);
 
+/// How often the local checkpoint records that it is alive (remote agents
+/// are recorded by their every lease).
+const CONTACT_EVERY: Duration = Duration::from_secs(5);
+
 /// A checkpoint running in this process.
 #[derive(Debug)]
 pub struct LocalCheckpoint {
@@ -53,7 +57,16 @@ impl LocalCheckpoint {
             self.name.clone(),
         ));
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut last_contact: Option<std::time::Instant> = None;
         loop {
+            if last_contact.is_none_or(|at| at.elapsed() >= CONTACT_EVERY) {
+                match self.store.touch_checkpoint(self.checkpoint_id, None).await {
+                    Ok(()) => last_contact = Some(std::time::Instant::now()),
+                    Err(error) => {
+                        tracing::warn!(%error, "recording the local checkpoint's contact")
+                    }
+                }
+            }
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();

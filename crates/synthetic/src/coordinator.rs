@@ -2,10 +2,11 @@
 //! stored results with their consequences (confirmation re-runs, confirmed
 //! errors, status), whichever checkpoint ran them.
 
-use crate::confirmation::consequence;
+use crate::confirmation::{Ran, agreement, consequence};
 use crate::directory::CheckpointDirectory;
 use crate::related::RelatedChecks;
 use serde::{Deserialize, Serialize};
+use sightline_core::checkpoint;
 use sightline_core::monitor::CheckReport;
 use sightline_core::{MaintenanceWindowSpec, MonitorSpec, Timestamp};
 use sightline_store::{Completion, NewCheckResult, NewJob, Store, StoreError};
@@ -79,23 +80,33 @@ impl Coordinator {
             .into_iter()
             .map(|window| window.spec)
             .collect();
+        let presence = self.checkpoints.presence(&self.store).await?;
+        let offline = |name: &str| presence.is_offline(name);
         let mut completions = Vec::with_capacity(reports.len());
         let mut confirmations = false;
         let mut first_failures = Vec::new();
+        let mut judge_together: Vec<(i64, Timestamp, &MonitorSpec)> = Vec::new();
         for (job, spec) in reports {
             let settings = &spec.settings;
             let in_maintenance = windows.iter().any(|window| {
                 window.applies_to(&settings.name, &settings.tags) && window.covers(job.started_at)
             });
-            let effect = consequence(
-                job.monitor_id,
+            let ran = Ran {
+                monitor_id: job.monitor_id,
                 spec,
                 checkpoint,
-                job.due_at,
-                job.attempt,
-                job.report.outcome,
-                in_maintenance,
-            );
+                due_at: job.due_at,
+                attempt: job.attempt,
+                outcome: job.report.outcome,
+            };
+            let effect = consequence(&ran, in_maintenance, offline);
+            if effect.judged_together
+                && !judge_together
+                    .iter()
+                    .any(|(id, due, _)| (*id, *due) == (job.monitor_id, job.due_at))
+            {
+                judge_together.push((job.monitor_id, job.due_at, spec));
+            }
             let mut follow_up = Vec::new();
             if let Some(name) = &effect.confirm_from {
                 follow_up.push(NewJob {
@@ -138,6 +149,14 @@ impl Coordinator {
                 }
             }
             other => other?,
+        }
+        // Judged after the results are stored: whichever process stores the
+        // last result of a due time sees all of them.
+        for (monitor_id, due_at, spec) in judge_together {
+            let results = self.store.due_time_results(monitor_id, due_at).await?;
+            let running = checkpoint::running(&spec.settings.checkpoints, offline).len();
+            let verdict = agreement(monitor_id, spec, due_at, &results, running);
+            self.store.settle_due_time(&verdict).await?;
         }
         if !first_failures.is_empty() {
             let now = self.store.now();

@@ -31,6 +31,9 @@ pub struct SyntheticConfig {
     /// How long screenshots of browser checks are kept (they are large);
     /// never longer than their results.
     pub screenshot_retention: Duration,
+    /// A checkpoint silent this long is offline: its checks move to the
+    /// other checkpoints of their monitors.
+    pub offline_after: Duration,
 }
 
 impl Default for SyntheticConfig {
@@ -40,6 +43,7 @@ impl Default for SyntheticConfig {
             concurrency: 256,
             result_retention: Duration::from_secs(90 * 86_400),
             screenshot_retention: Duration::from_secs(30 * 86_400),
+            offline_after: sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER,
         }
     }
 }
@@ -66,7 +70,7 @@ impl Synthetic {
         vault: Option<Vault>,
         config: &SyntheticConfig,
     ) -> Result<Self, StoreError> {
-        let checkpoints = Arc::new(CheckpointDirectory::default());
+        let checkpoints = Arc::new(CheckpointDirectory::new(config.offline_after));
         let wake = Arc::new(Notify::new());
         let coordinator = Arc::new(Coordinator::new(
             store.clone(),
@@ -121,8 +125,13 @@ impl Synthetic {
     pub async fn run_now(&self, monitor_id: i64) -> Result<Timestamp, StoreError> {
         let monitor = self.store.monitor(monitor_id).await?;
         let due_at = self.clock.now();
+        let presence = self.checkpoints.presence(&self.store).await?;
         let mut jobs = Vec::new();
-        for name in &monitor.spec.settings.checkpoints {
+        let running =
+            sightline_core::checkpoint::running(&monitor.spec.settings.checkpoints, |name| {
+                presence.is_offline(name)
+            });
+        for name in running {
             jobs.push(NewJob {
                 monitor_id,
                 checkpoint_id: self.checkpoints.id(&self.store, name).await?,

@@ -3,7 +3,8 @@
 //! dot. Every process may run one; the store's compare-and-set lets only
 //! one of them queue each due time.
 
-use crate::directory::CheckpointDirectory;
+use crate::directory::{CheckpointDirectory, Presence};
+use sightline_core::checkpoint;
 use sightline_core::{Clock, Timestamp};
 use sightline_store::{DueMonitor, NewJob, SchedulePlan, Store, StoreError};
 use std::sync::Arc;
@@ -17,7 +18,8 @@ pub const TICK: Duration = Duration::from_millis(250);
 /// Monitors planned per transaction.
 const BATCH: i64 = 2000;
 
-/// Plans due monitors into jobs.
+/// Plans due monitors into jobs, and moves checks away from checkpoints
+/// that went offline.
 #[derive(Debug)]
 pub struct Scheduler {
     store: Store,
@@ -45,14 +47,15 @@ impl Scheduler {
     /// Plans every monitor due within [`LOOKAHEAD`]; returns how many jobs
     /// it queued.
     pub async fn tick(&self) -> Result<usize, StoreError> {
-        let mut queued = 0;
+        let presence = self.checkpoints.presence(&self.store).await?;
+        let mut queued = self.move_from_offline(&presence).await?;
         loop {
             let now = self.clock.now();
             let due = self.store.due_monitors(now.plus(LOOKAHEAD), BATCH).await?;
             let found = due.len() as i64;
             let mut plans = Vec::with_capacity(due.len());
             for monitor in due {
-                if let Some(plan) = self.plan(monitor, now).await? {
+                if let Some(plan) = self.plan(monitor, now, &presence).await? {
                     plans.push(plan);
                 }
             }
@@ -68,10 +71,46 @@ impl Scheduler {
         }
     }
 
+    /// Moves the checks waiting for offline checkpoints to the next online
+    /// checkpoint of their monitor (dropped when that one has the same check
+    /// queued already); returns how many moved.
+    async fn move_from_offline(&self, presence: &Presence) -> Result<usize, StoreError> {
+        let offline = presence.offline_ids();
+        if offline.is_empty() {
+            return Ok(0);
+        }
+        let mut moved = 0;
+        for job in self.store.waiting_jobs(&offline, BATCH).await? {
+            let Some(from) = presence.name_of(job.checkpoint_id) else {
+                continue;
+            };
+            let Some(to) =
+                checkpoint::next_online(&job.checkpoints, from, |name| presence.is_offline(name))
+            else {
+                continue;
+            };
+            let to_id = self.checkpoints.id(&self.store, to).await?;
+            if self.store.move_job(job.id, to_id).await? {
+                tracing::info!(
+                    monitor = job.monitor_id,
+                    from,
+                    to,
+                    "checkpoint offline: its check moved"
+                );
+                moved += 1;
+            }
+        }
+        if moved > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(moved)
+    }
+
     async fn plan(
         &self,
         due: DueMonitor,
         now: Timestamp,
+        presence: &Presence,
     ) -> Result<Option<SchedulePlan>, StoreError> {
         let monitor = &due.monitor;
         let Ok(schedule) = monitor.spec.schedule() else {
@@ -91,7 +130,11 @@ impl Scheduler {
         };
         let mut jobs = Vec::new();
         if run {
-            for name in &monitor.spec.settings.checkpoints {
+            // Offline checkpoints are left out while another one runs.
+            let running = checkpoint::running(&monitor.spec.settings.checkpoints, |name| {
+                presence.is_offline(name)
+            });
+            for name in running {
                 jobs.push(NewJob {
                     monitor_id: monitor.id,
                     checkpoint_id: self.checkpoints.id(&self.store, name).await?,

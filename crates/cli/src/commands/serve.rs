@@ -50,6 +50,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             concurrency: settings.check_concurrency,
             result_retention: settings.result_retention,
             screenshot_retention: settings.screenshot_retention,
+            offline_after: settings.checkpoint_offline_after,
         },
         vault_key: settings.vault_key.clone(),
         smtp: settings.smtp.clone(),

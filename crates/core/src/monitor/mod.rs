@@ -94,6 +94,12 @@ pub struct MonitorSettings {
     /// Checkpoints (locations) the monitor runs from.
     #[serde(default = "default_checkpoints")]
     pub checkpoints: Vec<String>,
+    /// Down only when at least this many of its checkpoints fail the same
+    /// due time ("down when 2 of 4 locations fail"). Unset, one failure is
+    /// re-run from another checkpoint and confirmed there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = 2)]
+    pub down_when_failing: Option<u32>,
     /// Free labels for filtering and grouping.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
@@ -225,6 +231,7 @@ const SETTINGS_KEYS: &[&str] = &[
     "cron",
     "timeout",
     "checkpoints",
+    "down_when_failing",
     "tags",
     "site",
     "alert_policy",
@@ -283,6 +290,23 @@ impl MonitorSpec {
         for (index, checkpoint) in settings.checkpoints.iter().enumerate() {
             validate_checkpoint_name(checkpoint)
                 .map_err(|e| e.within(&format!("checkpoints[{index}]")))?;
+            if settings.checkpoints[..index].contains(checkpoint) {
+                return Err(ValidationError::new(
+                    &format!("checkpoints[{index}]"),
+                    format!("`{checkpoint}` is named twice"),
+                ));
+            }
+        }
+        if let Some(failing) = settings.down_when_failing {
+            let named = settings.checkpoints.len();
+            if failing == 0 || failing as usize > named {
+                return Err(ValidationError::new(
+                    "down_when_failing",
+                    format!(
+                        "must be between 1 and the number of checkpoints ({named}), not {failing}"
+                    ),
+                ));
+            }
         }
         for (index, tag) in settings.tags.iter().enumerate() {
             require_text(&format!("tags[{index}]"), tag, 64)?;
@@ -303,6 +327,13 @@ impl MonitorSpec {
             }
         }
         self.check.validate()
+    }
+
+    /// How many of its checkpoints must fail the same due time for the
+    /// monitor to be down; 1 (one failure, confirmed by a re-run elsewhere)
+    /// unless `down_when_failing` says more.
+    pub fn failures_needed(&self) -> usize {
+        self.settings.down_when_failing.unwrap_or(1).max(1) as usize
     }
 
     /// Whether this monitor and `other` tend to fail together: they check

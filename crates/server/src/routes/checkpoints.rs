@@ -45,6 +45,11 @@ struct CheckpointView {
     last_seen_at: Option<String>,
     /// The version its agent reported.
     agent_version: Option<String>,
+    /// `online`, or `offline` once it has made no contact for the server's
+    /// `--checkpoint-offline-after` (its checks then run from the monitors'
+    /// other checkpoints).
+    #[schema(example = "online")]
+    status: &'static str,
 }
 
 /// Every checkpoint.
@@ -54,10 +59,21 @@ async fn list_checkpoints(
     _: Principal,
 ) -> ApiResult<Json<Vec<CheckpointView>>> {
     let checkpoints = state.store.list_checkpoints().await?;
+    let now = state.store.now();
+    let offline_after = state.config.synthetic.offline_after;
     Ok(Json(
         checkpoints
             .into_iter()
             .map(|checkpoint| CheckpointView {
+                status: if sightline_core::checkpoint::is_offline(
+                    checkpoint.last_contact(),
+                    now,
+                    offline_after,
+                ) {
+                    "offline"
+                } else {
+                    "online"
+                },
                 id: checkpoint.id,
                 name: checkpoint.name,
                 last_seen_at: checkpoint
