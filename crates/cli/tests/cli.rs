@@ -888,7 +888,7 @@ impl AgentProcess {
             .env("SIGHTLINE_AGENT_TOKEN", token)
             .env("SIGHTLINE_LOG", "info")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("agent.log")).expect("an agent log"))
             .spawn()
             .expect("start sightline agent");
         AgentProcess { child }
@@ -1273,4 +1273,446 @@ fn an_agent_refuses_bad_settings_by_name() {
         "{}",
         text(&output.stderr)
     );
+}
+
+/// What the checkpoints test's target has been asked, by path.
+#[derive(Default)]
+struct Hits {
+    by_path: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    /// When `/flaky` last failed: it fails the first request of every five
+    /// seconds, so of two checkpoints checking at once one fails and the
+    /// other passes.
+    flaky_failed: std::sync::Mutex<Option<Instant>>,
+}
+
+impl Hits {
+    fn count(&self, path: &str) -> usize {
+        self.by_path.lock().unwrap().get(path).copied().unwrap_or(0)
+    }
+}
+
+/// Serves `/ok/{name}`, `/slow` (3 s), `/down` (503) and `/flaky`, counting
+/// every request by path (`/slow` once it has answered).
+async fn counting_target(hits: Arc<Hits>, address: &str) -> String {
+    use axum::http::StatusCode;
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let hits = hits.clone();
+        async move {
+            let path = uri.path().to_owned();
+            let count = |hits: &Hits| {
+                *hits
+                    .by_path
+                    .lock()
+                    .unwrap()
+                    .entry(path.clone())
+                    .or_default() += 1;
+            };
+            if path == "/slow" {
+                // Counted once answered: a check cut short by a killed
+                // process has no result to show for it.
+                tokio::time::sleep(Duration::from_secs(3)).await;
+                count(&hits);
+                return StatusCode::OK;
+            }
+            count(&hits);
+            match path.as_str() {
+                "/down" => StatusCode::SERVICE_UNAVAILABLE,
+                "/flaky" => {
+                    let mut failed = hits.flaky_failed.lock().unwrap();
+                    if failed.is_none_or(|at| at.elapsed() > Duration::from_secs(5)) {
+                        *failed = Some(Instant::now());
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::OK
+                    }
+                }
+                _ => StatusCode::OK,
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind((address, 0)).await.unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    target
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time the API wrote.
+fn unix_ms(text: &Value) -> i64 {
+    let text = text.as_str().expect("a time");
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|_| panic!("not RFC 3339: {text}"))
+        .timestamp_millis()
+}
+
+#[tokio::test]
+async fn two_servers_and_two_agents_split_the_work_and_survive_a_kill_9() {
+    use sightline_alerting::testing::SmtpServer;
+    let database = TestDatabase::new(BackendKind::Postgres).await;
+    let dir = tempfile::tempdir().unwrap();
+    let east_dir = tempfile::tempdir().unwrap();
+    let west_dir = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let smtp_port = smtp_port.to_string();
+    let hits = Arc::new(Hits::default());
+    let (a_listen, b_listen) = (
+        format!("127.0.0.1:{}", free_port()),
+        format!("127.0.0.1:{}", free_port()),
+    );
+    let args = |listen: &str| -> Vec<String> {
+        [
+            "--listen",
+            listen,
+            "--database-url",
+            database.url(),
+            "--checkpoint-offline-after",
+            "5s",
+            "--smtp-host",
+            "127.0.0.1",
+            "--smtp-port",
+            &smtp_port,
+            "--smtp-security",
+            "plain",
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let (a_args, b_args) = (args(&a_listen), args(&b_listen));
+    let env = [
+        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let server_a = ServerProcess::start(dir.path(), &strs(&a_args), &env);
+    let server_b = ServerProcess::start(dir.path(), &strs(&b_args), &env);
+    let http = reqwest::Client::new();
+    let cookie = log_in(&http, &server_b).await;
+    let post = async |path: &str, body: Value| {
+        let response = http
+            .post(server_b.url(path))
+            .header("cookie", &cookie)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{path}");
+        response.json::<Value>().await.unwrap()
+    };
+    let get = async |path: &str| -> Value {
+        let response = http.get(server_b.url(path)).header("cookie", &cookie);
+        response.send().await.unwrap().json().await.unwrap()
+    };
+    let mut tokens = Vec::new();
+    for checkpoint in ["east", "west"] {
+        let body = json!({"name": format!("{checkpoint} agent"), "role": "viewer", "checkpoint": checkpoint});
+        tokens.push(
+            post("/api/v1/tokens", body).await["token"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    post(
+        "/api/v1/alert-policies",
+        json!({"name": "ops", "levels": [{"after": "1 confirmed error", "email": ["ops@example.com"]}]}),
+    )
+    .await;
+    // Each monitor checks a host of its own: monitors of one host are
+    // checked together when one fails, which is not what is counted here.
+    let mut monitors = std::collections::BTreeMap::new();
+    for (host, (name, path, checkpoints, extra)) in (2..).zip([
+        (
+            "everywhere",
+            "/ok/everywhere",
+            json!(["local", "east", "west"]),
+            json!({}),
+        ),
+        ("east slow", "/slow", json!(["east"]), json!({})),
+        ("flaky", "/flaky", json!(["east", "west"]), json!({})),
+        (
+            "two of three",
+            "/down",
+            json!(["local", "east", "west"]),
+            json!({"down_when_failing": 2, "alert_policy": "ops"}),
+        ),
+    ]) {
+        let target = counting_target(hits.clone(), &format!("127.0.0.{host}")).await;
+        let mut body = json!({"name": name, "type": "http", "url": format!("{target}{path}"),
+            "every": "10s", "timeout": "5s", "checkpoints": checkpoints});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        monitors.insert(
+            name,
+            (
+                post("/api/v1/monitors", body).await["id"].as_i64().unwrap(),
+                path,
+            ),
+        );
+    }
+    let east = AgentProcess::start(east_dir.path(), &server_a.url(""), &tokens[0], "east");
+    let west = AgentProcess::start(west_dir.path(), &server_b.url(""), &tokens[1], "west");
+    let results = async |name: &str| -> Vec<Value> {
+        let id = monitors[name].0;
+        let found = get(&format!("/api/v1/monitors/{id}/results?limit=1000")).await;
+        found.as_array().cloned().unwrap_or_default()
+    };
+    let at = |results: &[Value], checkpoint: &str| -> usize {
+        results
+            .iter()
+            .filter(|r| r["checkpoint"] == checkpoint && r["attempt"] == 0)
+            .count()
+    };
+
+    // Both servers plan, run and store; each agent reports to its own.
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let everywhere = results("everywhere").await;
+        if ["local", "east", "west"]
+            .iter()
+            .all(|c| at(&everywhere, c) >= 2)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not every checkpoint reported twice: {everywhere:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Server A dies mid-run, its local checks leased; east's agent, which
+    // reports to A, is cut off for a minute.
+    let killed_at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    server_a.signal("KILL");
+    let _ = server_a.wait(Duration::from_secs(10));
+    let checkpoint_id = async |name: &str| -> Value {
+        let checkpoints = get("/api/v1/checkpoints").await;
+        let found = checkpoints
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name);
+        found.unwrap()["id"].clone()
+    };
+    let (east_id, west_id) = (checkpoint_id("east").await, checkpoint_id("west").await);
+    let open_offline = async |id: &Value| -> bool {
+        let open = get("/api/v1/incidents?open=true").await;
+        open.as_array().unwrap().iter().any(|incident| {
+            incident["kind"] == "checkpoint_offline" && &incident["checkpoint_id"] == id
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !open_offline(&east_id).await {
+        assert!(Instant::now() < deadline, "east was not marked offline");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let checkpoints = get("/api/v1/checkpoints").await;
+    let status = |name: &str| {
+        checkpoints
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(
+        (status("east"), status("west"), status("local")),
+        (json!("offline"), json!("online"), json!("online"))
+    );
+    let cut = Duration::from_secs(60);
+    tokio::time::sleep(
+        cut.saturating_sub(Duration::from_millis(
+            (std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64
+                - killed_at) as u64,
+        )),
+    )
+    .await;
+    let server_a = ServerProcess::start(dir.path(), &strs(&a_args), &env);
+    let back_at = killed_at + cut.as_millis() as i64;
+
+    // East is back: its kept results arrive and its incident closes.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let everywhere = results("everywhere").await;
+        let east_after = everywhere
+            .iter()
+            .filter(|r| r["checkpoint"] == "east" && unix_ms(&r["started_at"]) > back_at)
+            .count();
+        if east_after >= 2 && !open_offline(&east_id).await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "east did not come back");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // West's agent stops for good: one incident, one alert.
+    drop(west);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if open_offline(&west_id).await {
+            break;
+        }
+        assert!(Instant::now() < deadline, "west was not marked offline");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // West's alert goes out; a few more passes of both engines add nothing.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !smtp.received().iter().any(|mail| {
+        String::from_utf8_lossy(mail).contains("Subject: [ALERT] checkpoint west")
+    }) {
+        assert!(Instant::now() < deadline, "west's alert was not sent");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    drop(east);
+
+    // Every check ran once per due time: what the target was asked is what
+    // was stored, beyond the one check server A was running when killed.
+    let everywhere = results("everywhere").await;
+    let stored = everywhere.len();
+    let asked = hits.count("/ok/everywhere");
+    assert!(
+        stored <= asked && asked <= stored + 2,
+        "asked {asked}, stored {stored}"
+    );
+    let slow = results("east slow").await;
+    let runs: Vec<(&Value, &Value)> = slow
+        .iter()
+        .map(|r| (&r["due_at"], &r["started_at"]))
+        .collect();
+    assert_eq!(
+        hits.count("/slow"),
+        slow.len(),
+        "east's agent lost nothing: {runs:?}\n{}",
+        std::fs::read_to_string(east_dir.path().join("agent.log")).unwrap_or_default()
+    );
+    // Results carry their checkpoint, and local's due times have no gap,
+    // across the kill of one server.
+    let mut local_due: Vec<i64> = everywhere
+        .iter()
+        .filter(|r| r["checkpoint"] == "local" && r["attempt"] == 0)
+        .map(|r| unix_ms(&r["due_at"]))
+        .collect();
+    local_due.sort_unstable();
+    for pair in local_due.windows(2) {
+        assert_eq!(
+            pair[1] - pair[0],
+            10_000,
+            "a due time was lost or doubled: {local_due:?}"
+        );
+    }
+    assert!(local_due.len() >= 9, "{local_due:?}");
+    // While east was away its share ran elsewhere and nothing queued for it.
+    let during = |r: &&Value| {
+        let due = unix_ms(&r["due_at"]);
+        due > killed_at + 12_000 && due < back_at - 1_000
+    };
+    assert_eq!(
+        everywhere
+            .iter()
+            .filter(during)
+            .filter(|r| r["checkpoint"] == "east")
+            .count(),
+        0
+    );
+    assert!(
+        everywhere
+            .iter()
+            .filter(during)
+            .filter(|r| r["checkpoint"] == "west")
+            .count()
+            >= 3
+    );
+    // East's results arrived in the order they finished, kept ones first.
+    let mut from_east: Vec<&Value> = everywhere
+        .iter()
+        .chain(slow.iter())
+        .filter(|r| r["checkpoint"] == "east")
+        .collect();
+    from_east.sort_by_key(|r| r["id"].as_i64());
+    let finished: Vec<i64> = from_east
+        .iter()
+        .map(|r| unix_ms(&r["started_at"]) + r["duration_ms"].as_i64().unwrap())
+        .collect();
+    for pair in finished.windows(2) {
+        assert!(
+            pair[1] + 50 >= pair[0],
+            "reported out of order: {finished:?}"
+        );
+    }
+
+    // A failure is confirmed from the other checkpoint.
+    let flaky = results("flaky").await;
+    let confirmations: Vec<&Value> = flaky
+        .iter()
+        .filter(|r| r["attempt"] == 1 && unix_ms(&r["due_at"]) < killed_at - 1_000)
+        .collect();
+    assert!(!confirmations.is_empty(), "{flaky:?}");
+    for confirmation in confirmations {
+        let failed = flaky
+            .iter()
+            .find(|r| {
+                r["attempt"] == 0
+                    && r["due_at"] == confirmation["due_at"]
+                    && r["outcome"] == "error"
+            })
+            .unwrap_or_else(|| panic!("no failure for {confirmation}"));
+        assert_ne!(
+            failed["checkpoint"], confirmation["checkpoint"],
+            "{flaky:?}"
+        );
+        assert_eq!(confirmation["outcome"], "up");
+    }
+
+    // Two of three failing is down, without re-runs, told once.
+    let two = results("two of three").await;
+    assert!(two.iter().all(|r| r["attempt"] == 0));
+    assert!(two.iter().any(|r| r["confirmed_error"] == true), "{two:?}");
+    let monitor = get(&format!("/api/v1/monitors/{}", monitors["two of three"].0)).await;
+    assert_eq!(monitor["status"], "down", "{monitor}");
+
+    // Each incident was told to ops once, whichever server told it.
+    let received: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|m| String::from_utf8_lossy(m).into_owned())
+        .collect();
+    let subjects: Vec<&str> = received
+        .iter()
+        .filter_map(|mail| mail.lines().find(|line| line.starts_with("Subject: ")))
+        .collect();
+    let told = |needle: &str| subjects.iter().filter(|s| s.contains(needle)).count();
+    assert_eq!(told("[DOWN] two of three"), 1, "{subjects:?}");
+    assert_eq!(
+        told("checkpoint east: checkpoint offline"),
+        1,
+        "{subjects:?}"
+    );
+    assert_eq!(told("[RECOVERED] checkpoint east"), 1, "{subjects:?}");
+    assert_eq!(
+        told("checkpoint west: checkpoint offline"),
+        1,
+        "{subjects:?}"
+    );
+    assert_eq!(subjects.len(), 4, "{subjects:?}");
+    let incidents = get("/api/v1/incidents").await;
+    let offline: Vec<&Value> = incidents
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "checkpoint_offline")
+        .collect();
+    assert_eq!(offline.len(), 2, "one incident per checkpoint: {incidents}");
+    drop(server_a);
 }

@@ -19,10 +19,6 @@ const REPORT_BATCH: usize = 512;
 /// How long a batch of results gathers before it is stored.
 const REPORT_LINGER: Duration = Duration::from_millis(200);
 
-/// How often the local checkpoint records that it is alive (remote agents
-/// are recorded by their every lease).
-const CONTACT_EVERY: Duration = Duration::from_secs(5);
-
 /// A checkpoint running in this process.
 #[derive(Debug)]
 pub struct LocalCheckpoint {
@@ -44,6 +40,9 @@ pub struct LocalCheckpoint {
     pub wake: Arc<Notify>,
     /// Opens secrets for checks that use them.
     pub vault: Option<Vault>,
+    /// How often it records that it is alive (remote agents are recorded
+    /// by their every lease): well within the offline threshold.
+    pub contact_every: Duration,
 }
 
 impl LocalCheckpoint {
@@ -59,7 +58,7 @@ impl LocalCheckpoint {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut last_contact: Option<std::time::Instant> = None;
         loop {
-            if last_contact.is_none_or(|at| at.elapsed() >= CONTACT_EVERY) {
+            if last_contact.is_none_or(|at| at.elapsed() >= self.contact_every) {
                 match self.store.touch_checkpoint(self.checkpoint_id, None).await {
                     Ok(()) => last_contact = Some(std::time::Instant::now()),
                     Err(error) => {
@@ -72,8 +71,9 @@ impl LocalCheckpoint {
             woken.as_mut().enable();
             let free = permits.available_permits();
             if free == 0 {
-                // Wait for a running check to finish.
-                drop(permits.acquire().await);
+                // Wait for a running check to finish, still recording
+                // contact meanwhile.
+                let _ = tokio::time::timeout(self.contact_every, permits.acquire()).await;
                 continue;
             }
             let due_by = self.clock.now().plus(LOOKAHEAD);

@@ -97,6 +97,8 @@ impl Synthetic {
                 concurrency: config.concurrency,
                 wake: wake.clone(),
                 vault: vault.clone(),
+                contact_every: (config.offline_after / 4)
+                    .clamp(Duration::from_millis(250), Duration::from_secs(15)),
             };
             tasks.push(tokio::spawn(checkpoint.run()));
         }

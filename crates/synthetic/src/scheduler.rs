@@ -130,7 +130,9 @@ impl Scheduler {
         };
         let mut jobs = Vec::new();
         if run {
-            // Offline checkpoints are left out while another one runs.
+            // Offline checkpoints are left out: their share moves to the
+            // others, and a monitor whose checkpoints are all offline is not
+            // checked until one is back.
             let running = checkpoint::running(&monitor.spec.settings.checkpoints, |name| {
                 presence.is_offline(name)
             });

@@ -89,7 +89,9 @@ async fn list_checkpoints(
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LeaseRequest {
-    /// At most this many jobs (1 to 1000).
+    /// At most this many jobs (0 to 1000). 0 leases nothing and only says
+    /// the checkpoint is alive: an agent busy with as many checks as it may
+    /// run sends it so as not to be taken for offline.
     max: i64,
     /// The agent's version, shown with the checkpoint.
     #[serde(default)]
@@ -151,8 +153,8 @@ async fn lease(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<LeaseView>> {
     let request: LeaseRequest = sightline_core::validation::from_json_value(document)?;
-    if !(1..=1000).contains(&request.max) {
-        return Err(ApiError::invalid("max", "must be between 1 and 1000"));
+    if !(0..=1000).contains(&request.max) {
+        return Err(ApiError::invalid("max", "must be between 0 and 1000"));
     }
     let checkpoint_id = acting_checkpoint(&state, &principal, &name).await?;
     state

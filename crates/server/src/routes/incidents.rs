@@ -26,12 +26,15 @@ struct IncidentView {
     /// Stable id.
     id: i64,
     /// `monitor_down`, `rum_silent` (a site's real-user traffic stopped
-    /// while its checks pass) or `rum_performance` (a Core Web Vital is poor).
+    /// while its checks pass), `rum_performance` (a Core Web Vital is poor)
+    /// or `checkpoint_offline` (a checkpoint stopped making contact).
     kind: String,
     /// The monitor that was down (`monitor_down`).
     monitor_id: Option<i64>,
     /// The RUM site (the `rum_*` kinds).
     site_id: Option<i64>,
+    /// The checkpoint (`checkpoint_offline`).
+    checkpoint_id: Option<i64>,
     /// The incident of the monitor this one depends on, while that one is
     /// down: this one's notifications are held back.
     held_by: Option<i64>,
@@ -40,7 +43,8 @@ struct IncidentView {
     /// What failed, in words.
     cause: String,
     /// The class from correlation with real-user traffic, once known:
-    /// `confirmed_outage`, `synthetic_failure`, `rum_silent`, `rum_performance`.
+    /// `confirmed_outage`, `synthetic_failure`, `rum_silent`, `rum_performance`,
+    /// `checkpoint_offline`.
     correlation: Option<String>,
     /// When it opened (RFC 3339).
     opened_at: String,
@@ -55,6 +59,7 @@ impl From<Incident> for IncidentView {
             kind: incident.kind.as_str().to_owned(),
             monitor_id: incident.monitor_id,
             site_id: incident.site_id,
+            checkpoint_id: incident.checkpoint_id,
             held_by: incident.held_by,
             severity: incident.severity.as_str().to_owned(),
             cause: incident.cause,

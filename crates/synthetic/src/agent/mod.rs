@@ -15,6 +15,7 @@ use crate::coordinator::JobReport;
 use crate::probe::Prober;
 use crate::secrets::Secrets;
 use sightline_core::{Clock, MonitorSpec, Timestamp};
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,13 +23,18 @@ use tokio::sync::{Notify, Semaphore};
 
 /// How often an idle agent asks for work.
 const POLL: Duration = Duration::from_millis(250);
+/// How often an agent busy with as many checks as it may run still tells
+/// the server it is alive, well within the server's offline threshold.
+const CONTACT_EVERY: Duration = Duration::from_secs(2);
 /// Results per report request at most.
 const REPORT_BATCH: usize = 100;
 /// Bytes of results per report request at most (screenshots are large;
 /// the server takes 32 MiB).
 const REPORT_BYTES: usize = 16 * 1024 * 1024;
-/// The longest wait between attempts while the server cannot be reached.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest wait between attempts while the server cannot be reached:
+/// one small request every few seconds costs nothing, and a server that is
+/// back hears from its agents at once.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// Where the agent reports and what it may do.
 #[derive(Debug, Clone)]
@@ -70,6 +76,13 @@ pub struct Agent {
     http: reqwest::Client,
     spool: Arc<Mutex<Spool>>,
     spooled: Arc<Notify>,
+    /// Jobs running here or whose results wait in the spool: a lease that
+    /// ran out while the server was away hands them out again, and they
+    /// must not run twice.
+    in_hand: Mutex<HashSet<i64>>,
+    /// Told when a lease succeeds after failures: the reporter stops
+    /// waiting and sends what it kept.
+    server_back: Notify,
 }
 
 /// What a lease answers.
@@ -100,7 +113,12 @@ impl Agent {
         if config.server.cannot_be_a_base() {
             return Err(AgentError::ServerUrl(config.server.to_string()));
         }
-        let spool = Spool::open(&config.spool, config.spool_bytes)?;
+        let mut spool = Spool::open(&config.spool, config.spool_bytes)?;
+        let in_hand = spool
+            .oldest(usize::MAX)?
+            .into_iter()
+            .map(|spooled| spooled.report.job_id)
+            .collect();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .user_agent(format!("sightline-agent/{}", env!("CARGO_PKG_VERSION")))
@@ -113,6 +131,8 @@ impl Agent {
             http,
             spool: Arc::new(Mutex::new(spool)),
             spooled: Arc::new(Notify::new()),
+            in_hand: Mutex::new(in_hand),
+            server_back: Notify::new(),
         })
     }
 
@@ -138,12 +158,18 @@ impl Agent {
         loop {
             let free = permits.available_permits();
             if free == 0 {
-                drop(permits.acquire().await);
-                continue;
+                // Busy with every check it may run: wait for one to end,
+                // but keep in contact meanwhile (a lease of none).
+                if let Ok(permit) = tokio::time::timeout(CONTACT_EVERY, permits.acquire()).await {
+                    drop(permit);
+                    continue;
+                }
             }
             let Lease { jobs, secrets } = match self.lease(free.min(1000)).await {
                 Ok(lease) => {
-                    backoff.reset();
+                    if backoff.reset() {
+                        self.server_back.notify_one();
+                    }
                     lease
                 }
                 Err(error) => {
@@ -160,12 +186,16 @@ impl Agent {
             // Kept in memory for these checks only, never written down.
             let secrets = Arc::new(Secrets::new(secrets));
             for job in jobs {
+                if !self.take(job.job_id) {
+                    continue;
+                }
                 let spec = match MonitorSpec::from_json(job.spec) {
                     Ok(spec) => spec,
                     Err(error) => {
                         // A server newer than this agent: say so, and let
                         // the lease run out for another checkpoint.
                         tracing::error!(monitor = job.monitor_id, %error, "a leased check this agent cannot read (is the agent older than the server?)");
+                        self.release(&[job.job_id]);
                         continue;
                     }
                 };
@@ -195,6 +225,26 @@ impl Agent {
                     drop(permit);
                 });
             }
+        }
+    }
+
+    /// Marks a leased job as in hand; `false` when it already is.
+    fn take(&self, job_id: i64) -> bool {
+        let mut in_hand = self
+            .in_hand
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        in_hand.insert(job_id)
+    }
+
+    /// Jobs whose results the server has (or will never take).
+    fn release(&self, job_ids: &[i64]) {
+        let mut in_hand = self
+            .in_hand
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for job_id in job_ids {
+            in_hand.remove(job_id);
         }
     }
 
@@ -303,7 +353,12 @@ impl Agent {
                 Err(Refused::Later(reason)) => {
                     let wait = backoff.next();
                     tracing::warn!(%reason, retry_in = ?wait, waiting = batch.len(), "reporting results");
-                    tokio::time::sleep(wait).await;
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = self.server_back.notified() => {
+                            backoff.reset();
+                        }
+                    }
                 }
             }
         }
@@ -338,6 +393,8 @@ impl Agent {
     }
 
     async fn forget(&self, batch: &[Spooled]) {
+        let job_ids: Vec<i64> = batch.iter().map(|spooled| spooled.report.job_id).collect();
+        self.release(&job_ids);
         let sequences: Vec<u64> = batch.iter().map(|spooled| spooled.sequence).collect();
         let removed = self
             .with_spool(move |spool| {
@@ -395,7 +452,8 @@ impl Backoff {
         Duration::from_secs(1u64 << (self.failures - 1).min(5)).min(MAX_BACKOFF)
     }
 
-    fn reset(&mut self) {
-        self.failures = 0;
+    /// Starts over; returns whether there had been failures.
+    fn reset(&mut self) -> bool {
+        std::mem::take(&mut self.failures) > 0
     }
 }
