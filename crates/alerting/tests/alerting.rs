@@ -49,6 +49,7 @@ on_both_backends!(
     confirmed_downtime_opens_an_incident_escalates_and_recovers,
     a_failure_that_turns_into_an_outage_is_told_again,
     two_processes_tell_each_incident_once,
+    a_checkpoint_that_goes_silent_is_one_incident_told_once,
 );
 
 async fn an_email_arrives_once_with_both_parts(kind: BackendKind) {
@@ -582,4 +583,101 @@ async fn two_processes_tell_each_incident_once(kind: BackendKind) {
     }
     assert_eq!(told.len(), 2 * 2 * MONITORS, "{told:?}");
     assert!(told.values().all(|&count| count == 1), "{told:?}");
+}
+
+async fn a_checkpoint_that_goes_silent_is_one_incident_told_once(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let start = Timestamp::from(1_800_000_000_000);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = database.store(clock.clone()).await;
+    let port = free_port();
+    let smtp = SmtpServer::start(port);
+    let outbox = Deliverer::new(store.clone(), Some(mailer(port)), OutboxConfig::default());
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(Templates::embedded().unwrap()),
+        "https://mon.example.com".into(),
+        outbox.waker(),
+    )
+    .with_offline_after(Duration::from_secs(60));
+    store
+        .create_document(
+            &AlertPolicySpec::from_json(serde_json::json!({"name": "on-call", "levels": [
+                {"after": "1 confirmed error", "email": ["ops@example.com"]}
+            ]}))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    for (name, checkpoints) in [
+        ("shop", serde_json::json!(["local", "west"])),
+        ("api", serde_json::json!(["west"])),
+        ("planned", serde_json::json!(["north"])),
+    ] {
+        store
+            .create_monitor(
+                &MonitorSpec::from_json(serde_json::json!({"name": name, "type": "http",
+                    "url": "https://shop.example.com/", "every": "1m",
+                    "checkpoints": checkpoints, "alert_policy": "on-call"}))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+    }
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let west = store.ensure_checkpoint("west").await.unwrap();
+    // `north` is named but no agent ever came: it is not an incident.
+    store.ensure_checkpoint("north").await.unwrap();
+    store.touch_checkpoint(local.id, None).await.unwrap();
+    store
+        .touch_checkpoint(west.id, Some("1.0.0"))
+        .await
+        .unwrap();
+    assert_eq!(engine.pass().await.unwrap(), Pass::default());
+
+    // West goes silent: one incident for it, one message, however many
+    // passes run.
+    clock.advance(Duration::from_secs(61));
+    store.touch_checkpoint(local.id, None).await.unwrap();
+    let first = engine.pass().await.unwrap();
+    assert_eq!((first.opened, first.queued), (1, 1));
+    assert_eq!(engine.pass().await.unwrap(), Pass::default());
+    let open = store
+        .list_incidents(true, Timestamp::from(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].checkpoint_id, Some(west.id));
+    assert_eq!(
+        open[0].cause,
+        "no contact for 1m 1s (last at 2027-01-15T08:00:00.000Z); \
+         the checks of shop run from their other checkpoints; \
+         api name no other checkpoint online and are not checked"
+    );
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
+
+    // West is back: the incident closes and whoever was told hears so.
+    clock.advance(Duration::from_secs(30));
+    store.touch_checkpoint(west.id, None).await.unwrap();
+    let back = engine.pass().await.unwrap();
+    assert_eq!((back.closed, back.queued), (1, 1));
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
+    let subjects: Vec<String> = smtp
+        .received()
+        .iter()
+        .map(|raw| {
+            let mail = mailparse::parse_mail(raw).unwrap();
+            mail.get_headers().get_first_value("Subject").unwrap()
+        })
+        .collect();
+    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    assert!(
+        subjects.contains(&"[RECOVERED] checkpoint west".to_owned()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.iter().any(|subject| subject
+            .starts_with("[ALERT] checkpoint west: checkpoint offline — no contact for 1m 1s")),
+        "{subjects:?}"
+    );
 }

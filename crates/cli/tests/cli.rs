@@ -1568,9 +1568,11 @@ async fn two_servers_and_two_agents_split_the_work_and_survive_a_kill_9() {
     }
     // West's alert goes out; a few more passes of both engines add nothing.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !smtp.received().iter().any(|mail| {
-        String::from_utf8_lossy(mail).contains("Subject: [ALERT] checkpoint west")
-    }) {
+    while !smtp
+        .received()
+        .iter()
+        .any(|mail| String::from_utf8_lossy(mail).contains("Subject: [ALERT] checkpoint west"))
+    {
         assert!(Instant::now() < deadline, "west's alert was not sent");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

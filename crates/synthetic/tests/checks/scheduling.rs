@@ -19,6 +19,8 @@ on_both_backends!(
     failures_are_confirmed_before_the_monitor_goes_down,
     scheduled_checks_start_on_their_slot,
     the_schedule_survives_a_restart_without_a_storm,
+    checks_leave_an_offline_checkpoint_for_the_monitors_others,
+    checkpoints_that_must_agree_are_judged_together,
 );
 
 fn spec(document: serde_json::Value) -> MonitorSpec {
@@ -225,4 +227,180 @@ async fn the_schedule_survives_a_restart_without_a_storm(kind: BackendKind) {
         per_second.values().all(|count| *count <= 10),
         "spread over the minute: {per_second:?}"
     );
+}
+
+/// The jobs of a monitor as (checkpoint, attempt).
+async fn queued(
+    store: &Store,
+    monitor_id: i64,
+    names: &[(i64, &'static str)],
+) -> Vec<(&'static str, i64)> {
+    let mut jobs: Vec<(&str, i64)> = store
+        .pending_jobs(monitor_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| {
+            let name = names
+                .iter()
+                .find(|(id, _)| *id == job.checkpoint_id)
+                .unwrap()
+                .1;
+            (name, job.attempt)
+        })
+        .collect();
+    jobs.sort_unstable();
+    jobs
+}
+
+async fn checks_leave_an_offline_checkpoint_for_the_monitors_others(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let start = Timestamp::from(1_800_000_000_000);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = database.store(clock.clone()).await;
+    let scheduler = Scheduler::new(
+        store.clone(),
+        clock.clone(),
+        Arc::new(CheckpointDirectory::new(Duration::from_secs(60))),
+        Arc::new(Notify::new()),
+    );
+    let east = store.ensure_checkpoint("east").await.unwrap();
+    let west = store.ensure_checkpoint("west").await.unwrap();
+    let names = [(east.id, "east"), (west.id, "west")];
+    let both = store
+        .create_monitor(&spec(json!({"name": "both", "type": "http", "every": "1m",
+            "url": "http://127.0.0.1:9/", "checkpoints": ["east", "west"]})))
+        .await
+        .unwrap();
+    let west_only = store
+        .create_monitor(&spec(
+            json!({"name": "west only", "type": "http", "every": "1m",
+            "url": "http://127.0.0.1:9/", "checkpoints": ["west"]}),
+        ))
+        .await
+        .unwrap();
+    let job = |monitor_id, checkpoint_id, attempt| sightline_store::NewJob {
+        monitor_id,
+        checkpoint_id,
+        due_at: start,
+        attempt,
+    };
+    store
+        .enqueue_jobs(&[
+            job(both.id, east.id, 0),
+            job(both.id, west.id, 0),
+            job(both.id, west.id, 1),
+            job(west_only.id, west.id, 0),
+        ])
+        .await
+        .unwrap();
+
+    // West has not been heard from for over a minute; east has.
+    clock.advance(Duration::from_secs(61));
+    store.touch_checkpoint(east.id, None).await.unwrap();
+    scheduler.tick().await.unwrap();
+    assert_eq!(
+        queued(&store, both.id, &names).await,
+        [("east", 0), ("east", 1)],
+        "west's run is covered by east's, its confirmation moves to east"
+    );
+    assert_eq!(
+        queued(&store, west_only.id, &names).await,
+        [("west", 0)],
+        "no other checkpoint to move to"
+    );
+
+    // Due times to come are planned for online checkpoints only; a monitor
+    // whose checkpoints are all offline is not checked until one is back.
+    let mut planned = 0;
+    for _ in 0..60 {
+        clock.advance(Duration::from_secs(1));
+        store.touch_checkpoint(east.id, None).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        planned += scheduler.tick().await.unwrap();
+    }
+    assert!(planned >= 1);
+    let later = |jobs: Vec<sightline_store::NewJob>| -> Vec<i64> {
+        jobs.into_iter()
+            .filter(|job| job.due_at > start)
+            .map(|job| job.checkpoint_id)
+            .collect()
+    };
+    let planned_for = later(store.pending_jobs(both.id).await.unwrap());
+    assert!(
+        !planned_for.is_empty() && planned_for.iter().all(|id| *id == east.id),
+        "{planned_for:?}"
+    );
+    assert!(later(store.pending_jobs(west_only.id).await.unwrap()).is_empty());
+}
+
+async fn checkpoints_that_must_agree_are_judged_together(kind: BackendKind) {
+    use sightline_core::monitor::{CheckReport, Problem, ProblemKind};
+    use sightline_synthetic::{Coordinator, JobReport};
+    let database = TestDatabase::new(kind).await;
+    let store = database.store(Arc::new(SystemClock)).await;
+    let directory = Arc::new(CheckpointDirectory::default());
+    let coordinator = Coordinator::new(store.clone(), directory.clone(), Arc::new(Notify::new()));
+    let monitor = store
+        .create_monitor(&spec(
+            json!({"name": "two of three", "type": "http", "every": "1m",
+            "url": "http://127.0.0.1:9/", "checkpoints": ["a", "b", "c"], "down_when_failing": 2}),
+        ))
+        .await
+        .unwrap();
+    let due = SystemClock.now();
+    let report = |checkpoint: &'static str, outcome: CheckOutcome| {
+        let coordinator = &coordinator;
+        let directory = &directory;
+        let store = &store;
+        let monitor = &monitor;
+        async move {
+            let checkpoint_id = directory.id(store, checkpoint).await.unwrap();
+            let report = JobReport {
+                job_id: 0,
+                monitor_id: monitor.id,
+                due_at: due,
+                attempt: 0,
+                started_at: due,
+                report: CheckReport {
+                    outcome,
+                    problem: (outcome == CheckOutcome::Error).then(|| {
+                        Problem::new(ProblemKind::Status, "expected a 2xx status, got 503")
+                    }),
+                    status_code: None,
+                    timings: Default::default(),
+                    duration_ms: 5,
+                    response_bytes: None,
+                    detail: serde_json::Value::Null,
+                    screenshots: Vec::new(),
+                },
+            };
+            coordinator
+                .record(checkpoint_id, checkpoint, &[(report, monitor.spec.clone())])
+                .await
+                .unwrap();
+        }
+    };
+    let status = async || store.monitor(monitor.id).await.unwrap().status;
+
+    // One failure of three is no verdict and no re-run; a pass makes it up.
+    report("a", CheckOutcome::Error).await;
+    assert_eq!(status().await, "unknown");
+    assert!(
+        store.pending_jobs(monitor.id).await.unwrap().is_empty(),
+        "no re-run"
+    );
+    report("b", CheckOutcome::Up).await;
+    assert_eq!(status().await, "up");
+    // A second failure of the same due time: down, both failures confirmed,
+    // sharing the minute.
+    report("c", CheckOutcome::Error).await;
+    assert_eq!(status().await, "down");
+    let stored = results(&store, monitor.id, 3).await;
+    let confirmed: Vec<i64> = stored
+        .iter()
+        .filter(|r| r.result.confirmed_error)
+        .map(|r| r.result.downtime_ms)
+        .collect();
+    assert_eq!(confirmed, [30_000, 30_000]);
 }
