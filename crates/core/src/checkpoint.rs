@@ -19,7 +19,7 @@ pub fn is_offline(last_contact: Timestamp, now: Timestamp, offline_after: Durati
 /// not offline. None when every one is offline: the monitor is not checked
 /// until one comes back, rather than piling up checks that would all run
 /// late at once.
-pub fn running<'a>(named: &'a [String], offline: impl Fn(&str) -> bool) -> Vec<&'a str> {
+pub fn running(named: &[String], offline: impl Fn(&str) -> bool) -> Vec<&str> {
     named
         .iter()
         .map(String::as_str)

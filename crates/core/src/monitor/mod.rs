@@ -292,7 +292,7 @@ impl MonitorSpec {
                 .map_err(|e| e.within(&format!("checkpoints[{index}]")))?;
             if settings.checkpoints[..index].contains(checkpoint) {
                 return Err(ValidationError::new(
-                    &format!("checkpoints[{index}]"),
+                    format!("checkpoints[{index}]"),
                     format!("`{checkpoint}` is named twice"),
                 ));
             }
