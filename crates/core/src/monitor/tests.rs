@@ -115,6 +115,15 @@ fn rules_beyond_types_are_enforced() {
             "checkpoints[1]",
         ),
         (
+            http(json!({"checkpoints": ["east", "west", "east"]})),
+            "checkpoints[2]",
+        ),
+        (
+            http(json!({"checkpoints": ["east", "west"], "down_when_failing": 3})),
+            "down_when_failing",
+        ),
+        (http(json!({"down_when_failing": 0})), "down_when_failing"),
+        (
             http(json!({"expect": {"status": [700]}})),
             "expect.status[0]",
         ),
