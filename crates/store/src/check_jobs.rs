@@ -323,7 +323,8 @@ impl Store {
     /// Stores results with what they change, in one transaction: each
     /// result (idempotent per monitor, checkpoint, due time and attempt),
     /// the job it completes, the follow-up jobs and the monitors' statuses
-    /// (each monitor takes the status of its last result in the batch).
+    /// (each monitor takes the status of its last result in the batch,
+    /// unless a later due time of it is stored already).
     pub async fn complete_jobs(&self, completions: &[Completion]) -> Result<()> {
         if completions.is_empty() {
             return Ok(());
@@ -331,17 +332,27 @@ impl Store {
         let now = self.now().as_millis();
         let done: Vec<i64> = completions.iter().filter_map(|c| c.job_id).collect();
         let follow_up: Vec<&NewJob> = completions.iter().flat_map(|c| &c.follow_up).collect();
-        let mut statuses: Vec<(i64, &str, i64)> = Vec::new();
-        for completion in completions.iter().rev() {
-            let monitor_id = completion.result.monitor_id;
-            if let Some(status) = &completion.status {
-                if !statuses.iter().any(|(id, _, _)| *id == monitor_id) {
-                    statuses.push((
-                        monitor_id,
-                        status.as_str(),
-                        completion.result.started_at.as_millis(),
-                    ));
-                }
+        // Per monitor, the status of its latest due time in the batch (the
+        // last of them when several answer it).
+        let mut statuses: Vec<(i64, &str, i64, i64)> = Vec::new();
+        for completion in completions {
+            let Some(status) = &completion.status else {
+                continue;
+            };
+            let result = &completion.result;
+            let entry = (
+                result.monitor_id,
+                status.as_str(),
+                result.started_at.as_millis(),
+                result.due_at.as_millis(),
+            );
+            match statuses
+                .iter_mut()
+                .find(|(id, ..)| *id == result.monitor_id)
+            {
+                Some(known) if known.3 <= entry.3 => *known = entry,
+                Some(_) => {}
+                None => statuses.push(entry),
             }
         }
         write!(self.backend, |pool| async {
@@ -392,11 +403,22 @@ impl Store {
                 let mut update = sqlx::QueryBuilder::new(
                     "UPDATE monitors SET status = v.column2, status_since = v.column3 FROM (",
                 );
-                update.push_values(chunk, |mut row, (id, status, since)| {
-                    row.push_bind(*id).push_bind(*status).push_bind(*since);
+                update.push_values(chunk, |mut row, (id, status, since, due_at)| {
+                    row.push_bind(*id)
+                        .push_bind(*status)
+                        .push_bind(*since)
+                        .push_bind(*due_at);
                 });
-                update
-                    .push(") AS v WHERE monitors.id = v.column1 AND monitors.status <> v.column2");
+                // A result of an older due time than one that set a status
+                // already (an agent's results kept through an outage) sets
+                // none; a later failure still waiting for its confirmation
+                // does not count.
+                update.push(
+                    ") AS v WHERE monitors.id = v.column1 AND monitors.status <> v.column2 \
+                     AND NOT EXISTS (SELECT 1 FROM check_results later \
+                     WHERE later.monitor_id = v.column1 AND later.due_at > v.column4 \
+                     AND (later.outcome <> 'error' OR later.attempt > 0))",
+                );
                 update.build().execute(&mut *tx).await?;
             }
             tx.commit().await

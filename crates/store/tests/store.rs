@@ -1245,6 +1245,24 @@ async fn due_monitors_become_jobs_leased_once_and_completed_with_their_effects(k
         .unwrap();
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[0].result, confirmed, "newest first, stored as given");
+    // A result of an older due time arriving late (kept by an agent through
+    // an outage) is stored but sets no status.
+    let late = result_at(
+        monitor.id,
+        local.id,
+        first_due.minus(Duration::from_secs(30)),
+        CheckOutcome::Up,
+    );
+    store
+        .complete_jobs(&[Completion {
+            job_id: None,
+            result: late,
+            follow_up: vec![],
+            status: Some("up".to_owned()),
+        }])
+        .await
+        .unwrap();
+    assert_eq!(store.monitor(monitor.id).await.unwrap().status, "down");
 
     // A job no checkpoint takes is dropped once stale; a held one stays.
     let stale = NewJob {
