@@ -45,6 +45,9 @@ const CLASSIFY_WAIT: Duration = Duration::from_secs(30);
 const SILENCE_EVERY: Duration = Duration::from_secs(5);
 /// How often RUM sites are watched for poor Core Web Vitals.
 const PERFORMANCE_EVERY: Duration = Duration::from_secs(60);
+/// How long an offline checkpoint that no monitor names is left alone
+/// before the monitors are looked at again.
+const UNNAMED_RECHECK: Duration = Duration::from_secs(60);
 /// Attempts to store a grouped message whose claims another process took
 /// meanwhile.
 const CLAIM_ATTEMPTS: usize = 4;
@@ -82,6 +85,9 @@ pub struct Engine {
     traffic: TrafficWatch,
     watched: Mutex<Watched>,
     offline_after: Duration,
+    /// Offline checkpoints no enabled monitor named when last looked at,
+    /// and when: looked at again a minute later, not on every pass.
+    unnamed: Mutex<HashMap<i64, Instant>>,
 }
 
 /// When sites were last watched.
@@ -212,6 +218,7 @@ impl Engine {
             traffic: TrafficWatch::default(),
             watched: Mutex::new(Watched::default()),
             offline_after: DEFAULT_OFFLINE_AFTER,
+            unnamed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -353,6 +360,7 @@ impl Engine {
                     .iter()
                     .any(|incident| incident.checkpoint_id == Some(c.id))
             })
+            .filter(|c| !self.recently_unnamed(c.id))
             .collect();
         if newly_offline.is_empty() {
             return Ok(0);
@@ -366,6 +374,9 @@ impl Engine {
                 .filter(|monitor| monitor.spec.settings.checkpoints.contains(&offline.name))
                 .collect();
             if named.is_empty() {
+                if let Ok(mut unnamed) = self.unnamed.lock() {
+                    unnamed.insert(offline.id, Instant::now());
+                }
                 continue;
             }
             let cause = offline_cause(offline, &named, checkpoints, now, self.offline_after);
@@ -387,6 +398,16 @@ impl Engine {
             opened += 1;
         }
         Ok(opened)
+    }
+
+    /// Whether an offline checkpoint was found named by no enabled monitor
+    /// within the last minute.
+    fn recently_unnamed(&self, checkpoint_id: i64) -> bool {
+        self.unnamed.lock().is_ok_and(|unnamed| {
+            unnamed
+                .get(&checkpoint_id)
+                .is_some_and(|at| at.elapsed() < UNNAMED_RECHECK)
+        })
     }
 
     /// Opens incidents for sites whose real-user traffic went silent while

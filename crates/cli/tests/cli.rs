@@ -1615,6 +1615,12 @@ async fn two_servers_and_two_agents_split_the_work_and_survive_a_kill_9() {
         );
     }
     assert!(local_due.len() >= 9, "{local_due:?}");
+    // What the killed server held was taken over within its lease: the due
+    // time plus the 5 s timeout plus 30 s.
+    for result in everywhere.iter().filter(|r| r["checkpoint"] == "local") {
+        let late = unix_ms(&result["started_at"]) - unix_ms(&result["due_at"]);
+        assert!(late < 37_000, "started {late} ms late: {result}");
+    }
     // While east was away its share ran elsewhere and nothing queued for it.
     let during = |r: &&Value| {
         let due = unix_ms(&r["due_at"]);

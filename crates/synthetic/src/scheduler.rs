@@ -26,7 +26,12 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     checkpoints: Arc<CheckpointDirectory>,
     wake: Arc<Notify>,
+    /// When checks were last moved away from offline checkpoints.
+    moved_at: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How often checks waiting for offline checkpoints are looked for.
+const MOVE_EVERY: Duration = Duration::from_secs(1);
 
 impl Scheduler {
     /// A scheduler over `store`; `wake` is told when jobs are queued.
@@ -41,6 +46,7 @@ impl Scheduler {
             clock,
             checkpoints,
             wake,
+            moved_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -78,6 +84,12 @@ impl Scheduler {
         let offline = presence.offline_ids();
         if offline.is_empty() {
             return Ok(0);
+        }
+        if let Ok(mut moved_at) = self.moved_at.lock() {
+            if moved_at.is_some_and(|at| at.elapsed() < MOVE_EVERY) {
+                return Ok(0);
+            }
+            *moved_at = Some(std::time::Instant::now());
         }
         let mut moved = 0;
         for job in self.store.waiting_jobs(&offline, BATCH).await? {
