@@ -9,6 +9,7 @@
 //! and never holds domain rules that the core crate should (validation lives
 //! there, so the API and the YAML files agree).
 
+mod assets;
 mod auth;
 mod error;
 mod json;

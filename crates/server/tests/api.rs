@@ -22,6 +22,8 @@ mod correlation;
 mod journeys;
 #[path = "api/synthetic.rs"]
 mod synthetic;
+#[path = "api/ui.rs"]
+mod ui;
 use alerting::{
     a_confirmed_failure_emails_the_alert_policy,
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,

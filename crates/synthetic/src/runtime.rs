@@ -80,6 +80,10 @@ impl Synthetic {
         let local_id = checkpoints.id(&store, LOCAL_CHECKPOINT).await?;
         let mut tasks = Vec::new();
         if config.enabled {
+            // Alive from the start: the scheduler's first look must not take
+            // a checkpoint this process runs for one that went away (after
+            // a long stop its last contact is old).
+            store.touch_checkpoint(local_id, None).await?;
             let scheduler = Scheduler::new(
                 store.clone(),
                 clock.clone(),

@@ -17,6 +17,7 @@ mod session;
 mod site_rum;
 mod sites;
 mod tokens;
+mod ui;
 mod users;
 
 use crate::auth::Principal;
@@ -95,6 +96,7 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(script::router())
+        .merge(ui::router())
         .nest(
             "/api/v1",
             OpenApiRouter::new()

@@ -1,0 +1,159 @@
+//! The web UI in real headless Chromium, driven through chromedriver: it is
+//! served at `/` from the binary, logs in with the session, and its overview
+//! shows every monitor's status and the open incidents, filters them, and
+//! logs out.
+
+use super::browser::ChromeDriver;
+use super::*;
+use fantoccini::{Client, Locator};
+use std::time::{Duration, Instant};
+
+/// The text of the first element matching `css` once `ready` accepts it.
+async fn text_when(
+    browser: &Client,
+    css: &str,
+    ready: impl Fn(&str) -> bool,
+) -> Result<String, fantoccini::error::CmdError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(element) = browser.find(Locator::Css(css)).await {
+            let text = element.text().await.unwrap_or_default();
+            if ready(&text) {
+                return Ok(text);
+            }
+            assert!(Instant::now() < deadline, "`{css}` shows `{text}`");
+        } else {
+            assert!(Instant::now() < deadline, "`{css}` never appeared");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_overview_shows_every_monitor_and_the_open_incidents() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let closed_port = sightline_store::testing::free_port();
+    for monitor in [
+        json!({"name": "health", "type": "http", "url": server.url("/healthz"), "every": "1h",
+               "tags": ["core"]}),
+        json!({"name": "database", "type": "tcp", "host": "127.0.0.1", "port": closed_port,
+               "every": "1h"}),
+    ] {
+        let (status, created) = server
+            .call(Method::POST, "/api/v1/monitors", &admin, Some(monitor))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_i64().unwrap();
+        let path = format!("/api/v1/monitors/{id}/run");
+        let (status, ran) = server.call(Method::POST, &path, &admin, None).await;
+        assert_eq!(status, StatusCode::OK, "{ran}");
+    }
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        // Any screen's path serves the app; logged out, it asks to log in.
+        browser.goto(&server.url("/incidents/1")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form #email"))
+            .await?;
+        browser
+            .find(Locator::Css("#email"))
+            .await?
+            .send_keys(ADMIN.0)
+            .await?;
+        browser
+            .find(Locator::Css("#password"))
+            .await?
+            .send_keys("wrong password")
+            .await?;
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        let refused = text_when(&browser, "#login-error", |text| !text.is_empty()).await?;
+        assert!(refused.contains("password"), "{refused}");
+        let password = browser.find(Locator::Css("#password")).await?;
+        password.clear().await?;
+        password.send_keys(ADMIN.1).await?;
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+
+        // The overview: each monitor with its status, the incident with
+        // its monitor's name, and the summary of statuses.
+        text_when(&browser, "tr[data-monitor=health] .badge", |s| s == "up").await?;
+        text_when(&browser, "tr[data-monitor=database] .badge", |s| {
+            s == "down"
+        })
+        .await?;
+        let incident = text_when(&browser, ".incidents li", |s| s.contains("database")).await?;
+        assert!(incident.contains("since"), "{incident}");
+        let summary =
+            text_when(&browser, "[data-testid=summary]", |s| s.contains("1 down")).await?;
+        assert!(summary.contains("1 up"), "{summary}");
+        let rows = browser.find_all(Locator::Css("tbody tr")).await?;
+        let first = rows[0].attr("data-monitor").await?;
+        assert_eq!(
+            first.as_deref(),
+            Some("database"),
+            "what is down comes first"
+        );
+
+        // Filters: by text, by status, by tag.
+        browser
+            .find(Locator::Css("input[type=search]"))
+            .await?
+            .send_keys("heal")
+            .await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while browser.find_all(Locator::Css("tbody tr")).await?.len() != 1 {
+            assert!(Instant::now() < deadline, "the search did not filter");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        browser
+            .find(Locator::Css("input[type=search]"))
+            .await?
+            .clear()
+            .await?;
+        let tag = browser
+            .find(Locator::XPath("//label[contains(., 'Tag')]/select"))
+            .await?;
+        tag.select_by_value("core").await?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let rows = browser.find_all(Locator::Css("tbody tr")).await?;
+            if rows.len() == 1 && rows[0].attr("data-monitor").await?.as_deref() == Some("health") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the tag did not filter");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        // Logging out ends the session: the login form is back.
+        browser
+            .find(Locator::XPath("//button[.='Log out']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form #email"))
+            .await?;
+        browser.refresh().await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form #email"))
+            .await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+}

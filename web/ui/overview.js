@@ -1,0 +1,141 @@
+// The first screen: is everything fine? Every monitor with its status, the
+// open incidents with their class, every RUM site. Refreshes by itself.
+import { html, useEffect, useMemo, useState } from "./html.js";
+import { get } from "./api.js";
+import { ago, when } from "./format.js";
+
+/** How often the overview reads the API again. */
+const REFRESH_MS = 10_000;
+
+const STATUSES = ["down", "degraded", "maintenance", "unknown", "paused", "up"];
+
+/** The words for a monitor's target, by type. */
+function target(monitor) {
+  switch (monitor.type) {
+    case "http":
+    case "browser":
+      return monitor.url;
+    case "tcp":
+    case "tls":
+      return `${monitor.host}:${monitor.port ?? 443}`;
+    case "dns":
+    case "ping":
+      return monitor.host;
+    case "api":
+    case "transaction":
+      return `${monitor.steps.length} steps`;
+    default:
+      return "";
+  }
+}
+
+export function Overview() {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [text, setText] = useState("");
+  const [status, setStatus] = useState("");
+  const [tag, setTag] = useState("");
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      try {
+        const [monitors, incidents, sites] = await Promise.all([
+          get("/monitors"),
+          get("/incidents?open=true"),
+          get("/sites"),
+        ]);
+        if (!stopped) {
+          setData({ monitors, incidents, sites, at: Date.now() });
+          setError(null);
+        }
+      } catch (failure) {
+        if (!stopped) setError(failure.message);
+      }
+    };
+    load();
+    const timer = setInterval(load, REFRESH_MS);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, []);
+  const tags = useMemo(
+    () => [...new Set((data?.monitors ?? []).flatMap((m) => m.tags ?? []))].sort(),
+    [data],
+  );
+  if (!data) {
+    return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
+  }
+  const needle = text.trim().toLowerCase();
+  const shown = data.monitors
+    .filter((m) => !status || m.status === status)
+    .filter((m) => !tag || (m.tags ?? []).includes(tag))
+    .filter((m) => !needle || `${m.name} ${target(m)}`.toLowerCase().includes(needle))
+    .sort((a, b) => STATUSES.indexOf(a.status) - STATUSES.indexOf(b.status) || a.name.localeCompare(b.name));
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, data.monitors.filter((m) => m.status === s).length]));
+  const monitorName = (id) => data.monitors.find((m) => m.id === id)?.name;
+  const siteName = (id) => data.sites.find((s) => s.id === id)?.name;
+  return html`
+    <section aria-labelledby="summary-heading">
+      <h1 id="summary-heading">Overview</h1>
+      <p class="summary" data-testid="summary">
+        ${STATUSES.filter((s) => counts[s]).map((s) => html`<span class=${`badge ${s}`}>${counts[s]} ${s}</span> `)}
+        ${data.monitors.length === 0 && "No monitors yet."}
+        <small> updated ${ago(new Date(data.at).toISOString())}</small>
+      </p>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+    </section>
+    ${data.incidents.length > 0 && html`
+      <section aria-labelledby="incidents-heading">
+        <h2 id="incidents-heading">Open incidents</h2>
+        <ul class="incidents">
+          ${data.incidents.map((incident) => html`
+            <li key=${incident.id} class=${`incident ${incident.severity}`}>
+              <strong>${monitorName(incident.monitor_id) ?? (incident.site_id ? `site ${siteName(incident.site_id)}` : incident.kind.replace("_", " "))}</strong>
+              ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
+              <span> — ${incident.cause}</span>
+              <small> since ${when(incident.opened_at)}</small>
+            </li>`)}
+        </ul>
+      </section>`}
+    <section aria-labelledby="monitors-heading">
+      <h2 id="monitors-heading">Monitors</h2>
+      <div class="filters" role="search">
+        <label>Search <input type="search" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
+        <label>Status
+          <select value=${status} onChange=${(e) => setStatus(e.target.value)}>
+            <option value="">any</option>
+            ${STATUSES.map((s) => html`<option value=${s}>${s}</option>`)}
+          </select>
+        </label>
+        ${tags.length > 0 && html`
+          <label>Tag
+            <select value=${tag} onChange=${(e) => setTag(e.target.value)}>
+              <option value="">any</option>
+              ${tags.map((t) => html`<option value=${t}>${t}</option>`)}
+            </select>
+          </label>`}
+      </div>
+      <table class="monitors">
+        <thead><tr><th scope="col">Status</th><th scope="col">Monitor</th><th scope="col">Checks</th><th scope="col">From</th><th scope="col">Since</th></tr></thead>
+        <tbody>
+          ${shown.map((m) => html`
+            <tr key=${m.id} data-monitor=${m.name}>
+              <td><span class=${`badge ${m.status}`}>${m.status}</span></td>
+              <td><strong>${m.name}</strong> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}</td>
+              <td class="target">${target(m)}</td>
+              <td>${(m.checkpoints ?? ["local"]).join(", ")}</td>
+              <td>${m.status_since ? ago(m.status_since) : ""}</td>
+            </tr>`)}
+        </tbody>
+      </table>
+      ${shown.length === 0 && data.monitors.length > 0 && html`<p>No monitor matches.</p>`}
+    </section>
+    <section aria-labelledby="sites-heading">
+      <h2 id="sites-heading">Sites</h2>
+      ${data.sites.length === 0 ? html`<p>No RUM site yet.</p>` : html`
+        <ul class="sites">
+          ${data.sites.map((site) => html`<li key=${site.id}><strong>${site.name}</strong> <small>${(site.origins ?? []).join(", ")}</small></li>`)}
+        </ul>`}
+    </section>`;
+}
