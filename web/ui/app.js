@@ -1,14 +1,49 @@
 // The Sightline UI: a small client app over the public /api/v1 API and its
 // session login. Screens are picked by the URL path, so links (and the
-// links in alert e-mails) open the right one.
+// links in alert e-mails) open the right one; in-app links change the
+// path without reloading.
 import { html, render, useEffect, useState } from "./html.js";
 import { api } from "./api.js";
 import { Login } from "./login.js";
+import { MonitorDetail } from "./monitor.js";
 import { Overview } from "./overview.js";
+
+/** The screen for a path. */
+function screen(path) {
+  const monitor = path.match(/^\/monitors\/(\d+)$/);
+  if (monitor) return html`<${MonitorDetail} id=${monitor[1]} />`;
+  return html`<${Overview} />`;
+}
+
+/** The current path, following in-app links and the back button. */
+function usePath() {
+  const [path, setPath] = useState(location.pathname);
+  useEffect(() => {
+    const follow = (event) => {
+      const link = event.target.closest?.("a[href^='/']");
+      if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || link.target) {
+        return;
+      }
+      event.preventDefault();
+      history.pushState(null, "", link.getAttribute("href"));
+      setPath(location.pathname);
+      window.scrollTo(0, 0);
+    };
+    const back = () => setPath(location.pathname);
+    document.addEventListener("click", follow);
+    window.addEventListener("popstate", back);
+    return () => {
+      document.removeEventListener("click", follow);
+      window.removeEventListener("popstate", back);
+    };
+  }, []);
+  return path;
+}
 
 function App() {
   // undefined: not known yet; null: logged out.
   const [who, setWho] = useState(undefined);
+  const path = usePath();
   const check = () =>
     api("GET", "/session")
       .then(setWho)
@@ -29,11 +64,11 @@ function App() {
   return html`
     <header class="top">
       <a class="brand" href="/">Sightline</a>
-      <nav aria-label="Main"><a href="/" aria-current="page">Overview</a></nav>
+      <nav aria-label="Main"><a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a></nav>
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main><${Overview} /></main>`;
+    <main>${screen(path)}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -91,7 +91,9 @@ export function Overview() {
         <ul class="incidents">
           ${data.incidents.map((incident) => html`
             <li key=${incident.id} class=${`incident ${incident.severity}`}>
-              <strong>${monitorName(incident.monitor_id) ?? (incident.site_id ? `site ${siteName(incident.site_id)}` : incident.kind.replace("_", " "))}</strong>
+              <strong>${incident.monitor_id && monitorName(incident.monitor_id)
+                ? html`<a href=${`/monitors/${incident.monitor_id}`}>${monitorName(incident.monitor_id)}</a>`
+                : incident.site_id ? `site ${siteName(incident.site_id)}` : incident.kind.replaceAll("_", " ")}</strong>
               ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
               <span> — ${incident.cause}</span>
               <small> since ${when(incident.opened_at)}</small>
@@ -122,7 +124,7 @@ export function Overview() {
           ${shown.map((m) => html`
             <tr key=${m.id} data-monitor=${m.name}>
               <td><span class=${`badge ${m.status}`}>${m.status}</span></td>
-              <td><strong>${m.name}</strong> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}</td>
+              <td><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}</td>
               <td class="target">${target(m)}</td>
               <td>${(m.checkpoints ?? ["local"]).join(", ")}</td>
               <td>${m.status_since ? ago(m.status_since) : ""}</td>

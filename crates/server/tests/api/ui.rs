@@ -1,12 +1,28 @@
 //! The web UI in real headless Chromium, driven through chromedriver: it is
 //! served at `/` from the binary, logs in with the session, and its overview
-//! shows every monitor's status and the open incidents, filters them, and
-//! logs out.
+//! shows every monitor's status and the open incidents, filters them, opens
+//! a monitor's page (uptime, timing chart, results), and logs out.
 
 use super::browser::ChromeDriver;
 use super::*;
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
+
+/// Keeps a screenshot of the page at 1280×800 under `docs/screenshots/`
+/// when `SIGHTLINE_UPDATE_SCREENSHOTS` is set (the README shows them), else
+/// under the target directory, so that a run never dirties the tree.
+async fn keep_screenshot(browser: &Client, name: &str) -> Result<(), fantoccini::error::CmdError> {
+    let png = browser.screenshot().await?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let directory = if std::env::var_os("SIGHTLINE_UPDATE_SCREENSHOTS").is_some() {
+        root.join("docs/screenshots")
+    } else {
+        root.join("target/ui-screenshots")
+    };
+    std::fs::create_dir_all(&directory).unwrap();
+    std::fs::write(directory.join(format!("{name}.png")), png).unwrap();
+    Ok(())
+}
 
 /// The text of the first element matching `css` once `ready` accepts it.
 async fn text_when(
@@ -54,6 +70,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path(), None).await;
     let walk = async {
+        browser.set_window_size(1280, 800).await?;
         // Any screen's path serves the app; logged out, it asks to log in.
         browser.goto(&server.url("/incidents/1")).await?;
         browser
@@ -98,6 +115,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         let summary =
             text_when(&browser, "[data-testid=summary]", |s| s.contains("1 down")).await?;
         assert!(summary.contains("1 up"), "{summary}");
+        keep_screenshot(&browser, "overview").await?;
         let rows = browser.find_all(Locator::Css("tbody tr")).await?;
         let first = rows[0].attr("data-monitor").await?;
         assert_eq!(
@@ -135,6 +153,42 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             assert!(Instant::now() < deadline, "the tag did not filter");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+
+        // A monitor's page: its uptime, the timing chart, its results; the
+        // back button returns to the overview.
+        browser
+            .find(Locator::Css("tr[data-monitor=health] a"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "h1", |s| s.starts_with("health")).await?;
+        let day = text_when(&browser, "[data-period='24 h'] dd", |s| s.contains('%')).await?;
+        assert_eq!(day, "100 %");
+        browser
+            .wait()
+            .for_element(Locator::Css(".chart .uplot canvas"))
+            .await?;
+        // Its run, and the checks it got as a relative of `database` (same
+        // host) when that one failed.
+        let results = browser
+            .find_all(Locator::Css("tbody tr[data-result]"))
+            .await?;
+        assert!(!results.is_empty());
+        let row = results[0].text().await?;
+        assert!(row.contains("local") && row.contains("up"), "{row}");
+        keep_screenshot(&browser, "monitor").await?;
+        assert!(
+            browser
+                .current_url()
+                .await?
+                .path()
+                .starts_with("/monitors/")
+        );
+        browser.back().await?;
+        text_when(&browser, "tr[data-monitor=database] .badge", |s| {
+            s == "down"
+        })
+        .await?;
 
         // Logging out ends the session: the login form is back.
         browser

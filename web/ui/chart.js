@@ -1,0 +1,83 @@
+// Charts with uPlot (vendored, loaded once when a chart is first shown).
+import { html, useEffect, useRef } from "./html.js";
+
+let loading = null;
+
+/** uPlot's constructor, loading its script and style the first time. */
+export function loadUPlot() {
+  if (!loading) {
+    loading = new Promise((resolve, reject) => {
+      const style = document.createElement("link");
+      style.rel = "stylesheet";
+      style.href = "/ui/vendor/uPlot.min.css";
+      document.head.append(style);
+      const script = document.createElement("script");
+      script.src = "/ui/vendor/uPlot.iife.min.js";
+      script.onload = () => resolve(window.uPlot);
+      script.onerror = () => reject(new Error("the chart library did not load"));
+      document.head.append(script);
+    });
+  }
+  return loading;
+}
+
+/** The colours of the timing phases, stacked bottom up. */
+export const PHASES = [
+  ["dns_ms", "DNS", "#8250df"],
+  ["connect_ms", "connect", "#0b5cad"],
+  ["tls_ms", "TLS", "#1a7f37"],
+  ["first_byte_ms", "first byte", "#bf8700"],
+  ["download_ms", "download", "#cf222e"],
+];
+
+/**
+ * Response time over time with the timing breakdown stacked: one series
+ * per phase, each drawn on top of the ones below it.
+ */
+export function TimingChart({ results, label }) {
+  const box = useRef(null);
+  useEffect(() => {
+    let plot = null;
+    let cancelled = false;
+    const points = [...results]
+      .filter((r) => r.attempt === 0)
+      .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
+    loadUPlot().then((uPlot) => {
+      if (cancelled || !box.current) return;
+      const times = points.map((r) => Date.parse(r.started_at) / 1000);
+      const stacked = [];
+      let below = points.map(() => 0);
+      for (const [key] of PHASES) {
+        const top = points.map((r, i) => below[i] + (r.timings?.[key] ?? 0));
+        stacked.push(top);
+        below = top;
+      }
+      const total = points.map((r) => r.duration_ms);
+      plot = new uPlot(
+        {
+          title: label,
+          width: Math.max(300, box.current.clientWidth),
+          height: 260,
+          series: [
+            {},
+            ...PHASES.map(([, name, colour]) => ({
+              label: name,
+              stroke: colour,
+              fill: `${colour}55`,
+              value: (_, v) => (v == null ? "" : `${Math.round(v)} ms`),
+            })),
+            { label: "total", stroke: "#1b1f24", dash: [4, 4], value: (_, v) => (v == null ? "" : `${v} ms`) },
+          ],
+          axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => `${v} ms`) }],
+        },
+        [times, ...stacked, total],
+        box.current,
+      );
+    });
+    return () => {
+      cancelled = true;
+      if (plot) plot.destroy();
+    };
+  }, [results, label]);
+  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
+}

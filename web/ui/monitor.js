@@ -1,0 +1,99 @@
+// One monitor: its status, uptime over several periods, response time
+// with the timing breakdown stacked, and its results with their errors.
+import { html, useEffect, useState } from "./html.js";
+import { api, get } from "./api.js";
+import { ago, when } from "./format.js";
+import { TimingChart } from "./chart.js";
+
+const PERIODS = [
+  ["24 h", 24 * 3600 * 1000],
+  ["7 days", 7 * 24 * 3600 * 1000],
+  ["30 days", 30 * 24 * 3600 * 1000],
+];
+
+function percent(value) {
+  return value == null ? "no checks" : `${value.toFixed(value >= 99.995 ? 0 : 2)} %`;
+}
+
+export function MonitorDetail({ id }) {
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const [running, setRunning] = useState(false);
+  const load = async () => {
+    try {
+      const now = Date.now();
+      const [monitor, results, ...uptimes] = await Promise.all([
+        get(`/monitors/${id}`),
+        get(`/monitors/${id}/results?limit=500`),
+        ...PERIODS.map(([, span]) =>
+          get(`/monitors/${id}/uptime?from=${now - span}&to=${now}`),
+        ),
+      ]);
+      setData({ monitor, results, uptimes });
+      setError(null);
+    } catch (failure) {
+      setError(failure.message);
+    }
+  };
+  useEffect(() => {
+    load();
+    const timer = setInterval(load, 10_000);
+    return () => clearInterval(timer);
+  }, [id]);
+  if (!data) {
+    return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
+  }
+  const { monitor, results, uptimes } = data;
+  const runNow = async () => {
+    setRunning(true);
+    try {
+      await api("POST", `/monitors/${id}/run`);
+      await load();
+    } catch (failure) {
+      setError(failure.message);
+    } finally {
+      setRunning(false);
+    }
+  };
+  return html`
+    <p><a href="/">← Overview</a></p>
+    <h1>${monitor.name} <span class=${`badge ${monitor.status}`}>${monitor.status}</span></h1>
+    <p class="lead">
+      <span>${monitor.type}</span>
+      ${monitor.status_since && html`<span>${monitor.status} since ${when(monitor.status_since)}</span>`}
+      <span>from ${(monitor.checkpoints ?? []).join(", ")}</span>
+      <button type="button" onClick=${runNow} disabled=${running}>${running ? "Running…" : "Run now"}</button>
+    </p>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <section aria-labelledby="uptime-heading">
+      <h2 id="uptime-heading">Uptime</h2>
+      <dl class="uptime">
+        ${PERIODS.map(([name], i) => html`
+          <div data-period=${name}>
+            <dt>${name}</dt>
+            <dd>${percent(uptimes[i].uptime_percent)}</dd>
+            <dd><small>${uptimes[i].checks} checks, ${uptimes[i].confirmed_errors} confirmed errors${uptimes[i].response_ms.p95 != null ? `, p95 ${Math.round(uptimes[i].response_ms.p95)} ms` : ""}</small></dd>
+          </div>`)}
+      </dl>
+    </section>
+    <section aria-labelledby="timing-heading">
+      <h2 id="timing-heading">Response time</h2>
+      ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label="Response time by phase" />`}
+    </section>
+    <section aria-labelledby="results-heading">
+      <h2 id="results-heading">Results</h2>
+      <table class="results">
+        <thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">Outcome</th><th scope="col">Time</th><th scope="col">Problem</th></tr></thead>
+        <tbody>
+          ${results.slice(0, 100).map((r) => html`
+            <tr key=${r.id} data-result=${r.id}>
+              <td title=${when(r.started_at)}>${ago(r.started_at)}${r.attempt > 0 ? html` <small>(confirmation)</small>` : ""}</td>
+              <td>${r.checkpoint}</td>
+              <td><span class=${`badge ${r.outcome === "error" ? "down" : r.outcome}`}>${r.outcome}</span>${r.confirmed_error ? html` <small>confirmed</small>` : ""}</td>
+              <td>${r.duration_ms} ms</td>
+              <td class="problem">${r.problem ? r.problem.message : ""}</td>
+            </tr>`)}
+        </tbody>
+      </table>
+    </section>`;
+}
