@@ -6,18 +6,28 @@ import { html, render, useEffect, useState } from "./html.js";
 import { api } from "./api.js";
 import { Login } from "./login.js";
 import { MonitorDetail } from "./monitor.js";
+import { MonitorForm } from "./monitor_form.js";
 import { Overview } from "./overview.js";
 
 /** The screen for a path. */
-function screen(path) {
+function screen(path, navigate) {
+  if (path === "/monitors/new") return html`<${MonitorForm} navigate=${navigate} />`;
+  const edit = path.match(/^\/monitors\/(\d+)\/edit$/);
+  if (edit) return html`<${MonitorForm} key=${edit[1]} id=${edit[1]} navigate=${navigate} />`;
   const monitor = path.match(/^\/monitors\/(\d+)$/);
-  if (monitor) return html`<${MonitorDetail} id=${monitor[1]} />`;
+  if (monitor) return html`<${MonitorDetail} key=${monitor[1]} id=${monitor[1]} navigate=${navigate} />`;
   return html`<${Overview} />`;
 }
 
-/** The current path, following in-app links and the back button. */
+/** The current path, following in-app links and the back button; and a
+ * way to go to another. */
 function usePath() {
   const [path, setPath] = useState(location.pathname);
+  const navigate = (to) => {
+    history.pushState(null, "", to);
+    setPath(location.pathname);
+    window.scrollTo(0, 0);
+  };
   useEffect(() => {
     const follow = (event) => {
       const link = event.target.closest?.("a[href^='/']");
@@ -25,9 +35,7 @@ function usePath() {
         return;
       }
       event.preventDefault();
-      history.pushState(null, "", link.getAttribute("href"));
-      setPath(location.pathname);
-      window.scrollTo(0, 0);
+      navigate(link.getAttribute("href"));
     };
     const back = () => setPath(location.pathname);
     document.addEventListener("click", follow);
@@ -37,13 +45,13 @@ function usePath() {
       window.removeEventListener("popstate", back);
     };
   }, []);
-  return path;
+  return [path, navigate];
 }
 
 function App() {
   // undefined: not known yet; null: logged out.
   const [who, setWho] = useState(undefined);
-  const path = usePath();
+  const [path, navigate] = usePath();
   const check = () =>
     api("GET", "/session")
       .then(setWho)
@@ -68,7 +76,7 @@ function App() {
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main>${screen(path)}</main>`;
+    <main>${screen(path, navigate)}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

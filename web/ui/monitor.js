@@ -15,7 +15,7 @@ function percent(value) {
   return value == null ? "no checks" : `${value.toFixed(value >= 99.995 ? 0 : 2)} %`;
 }
 
-export function MonitorDetail({ id }) {
+export function MonitorDetail({ id, navigate }) {
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);
   const [running, setRunning] = useState(false);
@@ -44,6 +44,25 @@ export function MonitorDetail({ id }) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
   const { monitor, results, uptimes } = data;
+  const setEnabled = async (enabled) => {
+    const document = { ...monitor, enabled };
+    for (const key of ["id", "site_id", "status", "status_since", "created_at", "updated_at"]) delete document[key];
+    try {
+      await api("PUT", `/monitors/${id}`, document);
+      await load();
+    } catch (failure) {
+      setError(failure.message);
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm(`Delete ${monitor.name} with its results and incidents?`)) return;
+    try {
+      await api("DELETE", `/monitors/${id}`);
+      navigate("/");
+    } catch (failure) {
+      setError(failure.message);
+    }
+  };
   const runNow = async () => {
     setRunning(true);
     try {
@@ -63,6 +82,9 @@ export function MonitorDetail({ id }) {
       ${monitor.status_since && html`<span>${monitor.status} since ${when(monitor.status_since)}</span>`}
       <span>from ${(monitor.checkpoints ?? []).join(", ")}</span>
       <button type="button" onClick=${runNow} disabled=${running}>${running ? "Running…" : "Run now"}</button>
+      <a href=${`/monitors/${id}/edit`}>Edit</a>
+      <button type="button" onClick=${() => setEnabled(monitor.status === "paused")}>${monitor.status === "paused" ? "Resume" : "Pause"}</button>
+      <button type="button" onClick=${remove}>Delete</button>
     </p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <section aria-labelledby="uptime-heading">

@@ -101,7 +101,10 @@ export function Overview() {
         </ul>
       </section>`}
     <section aria-labelledby="monitors-heading">
-      <h2 id="monitors-heading">Monitors</h2>
+      <div class="toolbar">
+        <h2 id="monitors-heading">Monitors</h2>
+        <a class="button" href="/monitors/new">New monitor</a>
+      </div>
       <div class="filters" role="search">
         <label>Search <input type="search" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
         <label>Status

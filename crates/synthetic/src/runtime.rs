@@ -150,6 +150,22 @@ impl Synthetic {
         Ok(due_at)
     }
 
+    /// Runs unsaved settings once from this process, with the vault
+    /// secrets they use, so that a form can be tried before it is saved.
+    /// Nothing is stored.
+    pub async fn try_once(
+        &self,
+        spec: &sightline_core::MonitorSpec,
+    ) -> Result<sightline_core::monitor::CheckReport, crate::VaultError> {
+        let secrets = match &self.vault {
+            Some(vault) if !crate::secret_names([spec]).is_empty() => {
+                vault.secrets(&self.store).await?
+            }
+            _ => crate::Secrets::default(),
+        };
+        Ok(self.prober.run(spec, &secrets).await)
+    }
+
     /// Stores results reported by a checkpoint.
     pub fn coordinator(&self) -> &Arc<Coordinator> {
         &self.coordinator

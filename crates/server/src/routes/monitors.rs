@@ -20,6 +20,8 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_monitors, create_monitor))
+        .routes(routes!(validate_monitor))
+        .routes(routes!(try_monitor))
         .routes(routes!(get_monitor, replace_monitor, delete_monitor))
         .routes(routes!(monitor_results))
         .routes(routes!(monitor_result))
@@ -105,6 +107,47 @@ async fn create_monitor(
     runnable(&state, &spec)?;
     let monitor = state.store.create_monitor(&spec).await?;
     Ok((StatusCode::CREATED, Json(monitor.into())))
+}
+
+/// Checks a monitor's settings without saving them (admins only), by the
+/// same rules and with the same messages as creating one: for forms that
+/// validate as people type. Answers the settings as they would be saved.
+#[utoipa::path(post, path = "/monitors/validate", tag = "monitors", request_body = MonitorSpec,
+    responses(
+        (status = 200, description = "valid", body = MonitorSpec),
+        (status = 422, description = "invalid monitor", body = ErrorBody)
+    ))]
+async fn validate_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<Json<MonitorSpec>> {
+    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    runnable(&state, &spec)?;
+    Ok(Json(spec))
+}
+
+/// Runs unsaved settings once from this server (admins only) and answers
+/// what the check found, so that a monitor can be tried before it is saved.
+/// Nothing is stored.
+#[utoipa::path(post, path = "/monitors/try", tag = "monitors", request_body = MonitorSpec,
+    responses(
+        (status = 200, description = "what the check found", body = CheckReport),
+        (status = 422, description = "invalid monitor", body = ErrorBody)
+    ))]
+async fn try_monitor(
+    State(state): State<AppState>,
+    _: Principal,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<Json<CheckReport>> {
+    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    runnable(&state, &spec)?;
+    let report = state
+        .synthetic
+        .try_once(&spec)
+        .await
+        .map_err(|error| ApiError::Internal(format!("opening the vault: {error}")))?;
+    Ok(Json(report))
 }
 
 /// One monitor.

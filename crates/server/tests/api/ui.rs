@@ -211,3 +211,152 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
     let _ = browser.close().await;
     walked.unwrap();
 }
+
+/// Logs in through the form.
+async fn log_in_with_the_form(
+    browser: &Client,
+    server: &TestServer,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.set_window_size(1280, 800).await?;
+    browser.goto(&server.url("/")).await?;
+    browser
+        .wait()
+        .for_element(Locator::Css("form #email"))
+        .await?;
+    browser
+        .find(Locator::Css("#email"))
+        .await?
+        .send_keys(ADMIN.0)
+        .await?;
+    browser
+        .find(Locator::Css("#password"))
+        .await?
+        .send_keys(ADMIN.1)
+        .await?;
+    browser
+        .find(Locator::Css("button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    browser
+        .wait()
+        .for_element(Locator::Css("a[href='/monitors/new']"))
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_monitor_made_with_the_form_goes_up_then_down() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}/", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/", axum::routing::get(|| async { "fine" }));
+    let serving = tokio::spawn(async move { axum::serve(listener, app).await });
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let monitors = async || {
+        let (_, list) = server
+            .call(Method::GET, "/api/v1/monitors", &admin, None)
+            .await;
+        list.as_array().map_or(0, Vec::len)
+    };
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/monitors/new']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form.monitor-form"))
+            .await?;
+        let field = async |path: &str| {
+            browser
+                .find(Locator::Css(&format!("[data-field='{path}']")))
+                .await
+        };
+        field("name").await?.send_keys("shop home").await?;
+        field("every").await?.clear().await?;
+        field("every").await?.send_keys("10s").await?;
+
+        // Wrong input: the error shows next to its field, as the API words
+        // it, and saving stores nothing.
+        field("url")
+            .await?
+            .send_keys("ftp://shop.example.com/")
+            .await?;
+        let error = text_when(&browser, ".field.invalid .field-error", |s| !s.is_empty()).await?;
+        assert!(error.contains("http"), "{error}");
+        let invalid = browser
+            .find(Locator::Css(".field.invalid [data-field]"))
+            .await?;
+        assert_eq!(invalid.attr("data-field").await?.as_deref(), Some("url"));
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(monitors().await, 0, "nothing saved");
+
+        // Right input: the error goes, a try shows the check's answer
+        // before anything is saved, and saving opens the monitor's page.
+        field("url").await?.clear().await?;
+        field("url").await?.send_keys(&target).await?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while browser.find(Locator::Css(".field.invalid")).await.is_ok() {
+            assert!(Instant::now() < deadline, "the error stayed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        browser
+            .find(Locator::XPath("//button[.='Try it now']"))
+            .await?
+            .click()
+            .await?;
+        let tried = text_when(&browser, "[data-testid=tried]", |s| !s.is_empty()).await?;
+        assert!(
+            tried.starts_with("up") && tried.contains("HTTP 200"),
+            "{tried}"
+        );
+        assert_eq!(monitors().await, 0, "a try saves nothing");
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "h1", |s| s.starts_with("shop home")).await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while text_when(&browser, "h1 .badge", |_| true).await? != "up" {
+            assert!(Instant::now() < deadline, "the monitor did not come up");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+
+        // The target stops: the monitor goes down and its incident opens.
+        serving.abort();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while text_when(&browser, "h1 .badge", |_| true).await? != "down" {
+            assert!(Instant::now() < deadline, "the monitor did not go down");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        browser
+            .find(Locator::Css("a[href='/']"))
+            .await?
+            .click()
+            .await?;
+        let incident = text_when(&browser, ".incidents li", |s| s.contains("shop home")).await?;
+        assert!(incident.contains("since"), "{incident}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let (_, list) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
+    assert_eq!(list[0]["every"], "10s", "{list}");
+    assert_eq!(list[0]["url"], target, "{list}");
+}
