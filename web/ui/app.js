@@ -8,9 +8,12 @@ import { Login } from "./login.js";
 import { MonitorDetail } from "./monitor.js";
 import { MonitorForm } from "./monitor_form.js";
 import { Overview } from "./overview.js";
+import { SiteDashboard } from "./site.js";
 
 /** The screen for a path. */
-function screen(path, navigate) {
+function screen(path, search, navigate) {
+  const site = path.match(/^\/sites\/(\d+)$/);
+  if (site) return html`<${SiteDashboard} key=${site[1]} id=${site[1]} search=${search} navigate=${navigate} />`;
   if (path === "/monitors/new") return html`<${MonitorForm} navigate=${navigate} />`;
   const edit = path.match(/^\/monitors\/(\d+)\/edit$/);
   if (edit) return html`<${MonitorForm} key=${edit[1]} id=${edit[1]} navigate=${navigate} />`;
@@ -22,11 +25,13 @@ function screen(path, navigate) {
 /** The current path, following in-app links and the back button; and a
  * way to go to another. */
 function usePath() {
-  const [path, setPath] = useState(location.pathname);
+  const here = () => ({ path: location.pathname, search: location.search });
+  const [where, setWhere] = useState(here());
   const navigate = (to) => {
+    const samePage = to.split("?")[0] === location.pathname;
     history.pushState(null, "", to);
-    setPath(location.pathname);
-    window.scrollTo(0, 0);
+    setWhere(here());
+    if (!samePage) window.scrollTo(0, 0);
   };
   useEffect(() => {
     const follow = (event) => {
@@ -37,7 +42,7 @@ function usePath() {
       event.preventDefault();
       navigate(link.getAttribute("href"));
     };
-    const back = () => setPath(location.pathname);
+    const back = () => setWhere(here());
     document.addEventListener("click", follow);
     window.addEventListener("popstate", back);
     return () => {
@@ -45,13 +50,13 @@ function usePath() {
       window.removeEventListener("popstate", back);
     };
   }, []);
-  return [path, navigate];
+  return [where.path, where.search, navigate];
 }
 
 function App() {
   // undefined: not known yet; null: logged out.
   const [who, setWho] = useState(undefined);
-  const [path, navigate] = usePath();
+  const [path, search, navigate] = usePath();
   const check = () =>
     api("GET", "/session")
       .then(setWho)
@@ -76,7 +81,7 @@ function App() {
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main>${screen(path, navigate)}</main>`;
+    <main>${screen(path, search, navigate)}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -3,6 +3,7 @@
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
 import { ago, when } from "./format.js";
+import { VITALS, measure, rating } from "./vitals.js";
 
 /** How often the overview reads the API again. */
 const REFRESH_MS = 10_000;
@@ -44,8 +45,9 @@ export function Overview() {
           get("/incidents?open=true"),
           get("/sites"),
         ]);
+        const summaries = await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`)));
         if (!stopped) {
-          setData({ monitors, incidents, sites, at: Date.now() });
+          setData({ monitors, incidents, sites, summaries, at: Date.now() });
           setError(null);
         }
       } catch (failure) {
@@ -139,8 +141,19 @@ export function Overview() {
     <section aria-labelledby="sites-heading">
       <h2 id="sites-heading">Sites</h2>
       ${data.sites.length === 0 ? html`<p>No RUM site yet.</p>` : html`
-        <ul class="sites">
-          ${data.sites.map((site) => html`<li key=${site.id}><strong>${site.name}</strong> <small>${(site.origins ?? []).join(", ")}</small></li>`)}
-        </ul>`}
+        <table class="sites">
+          <thead><tr><th scope="col">Site</th><th scope="col">Page views (24 h)</th>${VITALS.map(([, label]) => html`<th scope="col">${label} p75</th>`)}</tr></thead>
+          <tbody>
+            ${data.sites.map((site, i) => html`
+              <tr key=${site.id} data-site=${site.name}>
+                <td><a href=${`/sites/${site.id}`}><strong>${site.name}</strong></a> <small>${(site.origins ?? []).join(", ")}</small></td>
+                <td>${data.summaries[i].page_views.toLocaleString()}</td>
+                ${VITALS.map(([name]) => {
+                  const value = data.summaries[i].metrics[name]?.p75;
+                  return html`<td class=${rating(name, value)}>${measure(name, value)}</td>`;
+                })}
+              </tr>`)}
+          </tbody>
+        </table>`}
     </section>`;
 }

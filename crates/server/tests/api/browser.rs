@@ -84,7 +84,7 @@ impl Drop for ChromeDriver {
 }
 
 /// The major version of the installed Chromium (`Chromium 156.0.…`).
-fn chromium_major() -> String {
+pub(super) fn chromium_major() -> String {
     let chromium =
         std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     let output = Command::new(chromium)
@@ -105,7 +105,7 @@ fn chromium_major() -> String {
 /// A small website carrying the snippet: a content page, a page that opts
 /// out with `data-no-rum`, and a single-page app whose buttons change the
 /// route through the History API.
-async fn start_website(script_url: String, site_key: String) -> String {
+pub(super) async fn start_website(script_url: String, site_key: String) -> String {
     let snippet = format!(r#"<script async src="{script_url}" data-site="{site_key}"></script>"#);
     let home = format!(
         "<!doctype html><html><head><title>Shop</title>{snippet}</head><body>\

@@ -360,3 +360,101 @@ async fn a_monitor_made_with_the_form_goes_up_then_down() {
     assert_eq!(list[0]["every"], "10s", "{list}");
     assert_eq!(list[0]["url"], target, "{list}");
 }
+
+#[tokio::test]
+async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let website = super::browser::start_website(server.url("/rum.js"), key).await;
+    let mut spec = site.clone();
+    spec["origins"] = json!([website]);
+    let path = format!("/api/v1/sites/{}", site["id"]);
+    assert_eq!(
+        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
+        StatusCode::OK
+    );
+
+    // A person's Chrome (headless Chromium's own name is dropped as a robot).
+    let major = super::browser::chromium_major();
+    let user_agent = format!(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+    );
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let summary_path = format!("/api/v1/sites/{}/rum/summary", site["id"]);
+    let walk = async {
+        for page in ["/", "/app", "/"] {
+            browser.goto(&format!("{website}{page}")).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        browser.goto("about:blank").await?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (_, summary) = server.call(Method::GET, &summary_path, &admin, None).await;
+            if summary["page_views"].as_u64() >= Some(3) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page views did not arrive: {summary}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        // The overview lists the site with its page views; its dashboard
+        // shows them with a breakdown by page.
+        log_in_with_the_form(&browser, &server).await?;
+        text_when(&browser, "tr[data-site=shop] td:nth-child(2)", |s| s == "3").await?;
+        browser
+            .find(Locator::Css("tr[data-site=shop] a"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "[data-metric=page_views] strong", |s| s == "3").await?;
+        let pages = text_when(&browser, "table[data-dimension=page] tbody", |s| {
+            s.contains("/app")
+        })
+        .await?;
+        assert!(pages.contains('2') && pages.contains('1'), "{pages}");
+        browser
+            .wait()
+            .for_element(Locator::Css(".chart .uplot canvas"))
+            .await?;
+        keep_screenshot(&browser, "rum").await?;
+
+        // A breakdown value is a filter, kept in the URL.
+        browser
+            .find(Locator::XPath(
+                "//table[@data-dimension='page']//button[.='/app']",
+            ))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "[data-metric=page_views] strong", |s| s == "1").await?;
+        let chips = text_when(&browser, "[data-testid=filters]", |s| {
+            s.contains("page: /app")
+        })
+        .await?;
+        assert!(chips.contains('×'), "{chips}");
+        let url = browser.current_url().await?;
+        assert!(url.query().unwrap_or("").contains("page=%2Fapp"), "{url}");
+        // Opened afresh from its URL, the view is the same.
+        browser.refresh().await?;
+        text_when(&browser, "[data-metric=page_views] strong", |s| s == "1").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+}

@@ -1,0 +1,189 @@
+// A RUM site's dashboard: what its real users saw over a period, the
+// Core Web Vitals rated, a metric over time, and breakdowns by page,
+// device, browser, OS, country and navigation type. Every breakdown value
+// is a filter; the period, metric and filters live in the URL.
+import { html, useEffect, useRef, useState } from "./html.js";
+import { get } from "./api.js";
+import { loadUPlot } from "./chart.js";
+import { VITALS, measure, rating } from "./vitals.js";
+
+const PERIODS = [
+  ["1h", "1 hour", 3600e3],
+  ["24h", "24 hours", 86400e3],
+  ["7d", "7 days", 7 * 86400e3],
+  ["30d", "30 days", 30 * 86400e3],
+];
+const DIMENSIONS = ["page", "device", "browser", "browser_version", "os", "os_version", "country", "navigation_type"];
+const METRICS = [...VITALS.map(([name, label]) => [name, label]), ["load", "load"]];
+const PERCENTILES = [50, 75, 95];
+
+/** The dashboard's state from the URL's query. */
+function stateOf(search) {
+  const query = new URLSearchParams(search);
+  const filters = DIMENSIONS.filter((d) => query.has(d)).map((d) => [d, query.get(d)]);
+  return {
+    period: PERIODS.find(([key]) => key === query.get("period")) ? query.get("period") : "24h",
+    metric: query.get("metric") ?? "lcp",
+    percentile: Number(query.get("percentile") ?? 75),
+    filters,
+  };
+}
+
+function queryOf(state) {
+  const query = new URLSearchParams();
+  query.set("period", state.period);
+  query.set("metric", state.metric);
+  query.set("percentile", String(state.percentile));
+  for (const [dimension, value] of state.filters) query.set(dimension, value);
+  return query.toString();
+}
+
+function SeriesChart({ series, label, from, to }) {
+  const box = useRef(null);
+  useEffect(() => {
+    let plot = null;
+    let cancelled = false;
+    loadUPlot().then((uPlot) => {
+      if (cancelled || !box.current) return;
+      const points = series[0]?.points ?? [];
+      plot = new uPlot(
+        {
+          title: label,
+          width: Math.max(300, box.current.clientWidth),
+          height: 220,
+          // The whole period, however few its points.
+          scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
+          series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
+          axes: [{}, { size: 70 }],
+        },
+        [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)],
+        box.current,
+      );
+    });
+    return () => {
+      cancelled = true;
+      if (plot) plot.destroy();
+    };
+  }, [series, label, from, to]);
+  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
+}
+
+export function SiteDashboard({ id, search, navigate }) {
+  const state = stateOf(search);
+  const [site, setSite] = useState(null);
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  const go = (next) => navigate(`/sites/${id}?${queryOf({ ...state, ...next })}`);
+  const key = queryOf(state);
+  useEffect(() => {
+    let stopped = false;
+    const load = async () => {
+      const span = PERIODS.find(([name]) => name === state.period)[2];
+      const to = Date.now();
+      const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
+      for (const [dimension, value] of state.filters) scope.set(dimension, value);
+      try {
+        const [siteView, summary, series, ...breakdowns] = await Promise.all([
+          get(`/sites/${id}`),
+          get(`/sites/${id}/rum/summary?${scope}`),
+          get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
+          ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
+        ]);
+        if (!stopped) {
+          setSite(siteView);
+          setData({ summary, series, breakdowns, from: to - span, to });
+          setError(null);
+        }
+      } catch (failure) {
+        if (!stopped) setError(failure.message);
+      }
+    };
+    load();
+    const timer = setInterval(load, 30_000);
+    return () => {
+      stopped = true;
+      clearInterval(timer);
+    };
+  }, [id, key]);
+  if (!site || !data) {
+    return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
+  }
+  const { summary, series, breakdowns } = data;
+  const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
+  return html`
+    <p><a href="/">← Overview</a></p>
+    <h1>${site.name}</h1>
+    <details class="snippet">
+      <summary>Snippet and allowed origins</summary>
+      <p>Paste into every page, before <code>${"</head>"}</code>:</p>
+      <pre><code>${site.snippet}</code></pre>
+      <p>Allowed origins: ${(site.origins ?? []).join(", ") || "none yet"}</p>
+    </details>
+    <form class="filters" onSubmit=${(e) => e.preventDefault()}>
+      <label>Period
+        <select value=${state.period} onChange=${(e) => go({ period: e.target.value })}>
+          ${PERIODS.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
+        </select>
+      </label>
+      <label>Metric
+        <select value=${state.metric} onChange=${(e) => go({ metric: e.target.value })}>
+          ${METRICS.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
+        </select>
+      </label>
+      <label>Percentile
+        <select value=${String(state.percentile)} onChange=${(e) => go({ percentile: Number(e.target.value) })}>
+          ${PERCENTILES.map((p) => html`<option value=${String(p)}>p${p}</option>`)}
+        </select>
+      </label>
+    </form>
+    ${state.filters.length > 0 && html`
+      <p class="chips" data-testid="filters">
+        ${state.filters.map(([dimension, value]) => html`
+          <button type="button" class="chip" aria-label=${`Remove filter ${dimension} ${value}`}
+            onClick=${() => go({ filters: state.filters.filter(([d]) => d !== dimension) })}>
+            ${dimension.replace("_", " ")}: ${value} ×
+          </button>`)}
+      </p>`}
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <section aria-labelledby="vitals-heading">
+      <h2 id="vitals-heading">What real users saw</h2>
+      <div class="cards">
+        <div class="card" data-metric="page_views"><span>Page views</span><strong>${summary.page_views.toLocaleString()}</strong></div>
+        ${VITALS.map(([name, label]) => {
+          const metric = summary.metrics[name];
+          const value = metric?.p75;
+          return html`
+            <div class=${`card ${rating(name, value)}`} data-metric=${name}>
+              <span>${label} p75</span>
+              <strong>${measure(name, value)}</strong>
+              ${metric?.ratings && html`
+                <span class="shares" title="good / needs improvement / poor">
+                  <i class="good" style=${`width:${metric.ratings.good * 100}%`}></i><i class="needs-improvement" style=${`width:${metric.ratings.needs_improvement * 100}%`}></i><i class="poor" style=${`width:${metric.ratings.poor * 100}%`}></i>
+                </span>`}
+            </div>`;
+        })}
+      </div>
+    </section>
+    <section aria-labelledby="series-heading">
+      <h2 id="series-heading">${metricLabel} p${state.percentile} over time</h2>
+      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} />`}
+    </section>
+    <section aria-labelledby="breakdowns-heading">
+      <h2 id="breakdowns-heading">Breakdowns</h2>
+      <div class="breakdowns">
+        ${breakdowns.map((breakdown) => html`
+          <table class="breakdown" data-dimension=${breakdown.dimension}>
+            <caption>${breakdown.dimension.replace("_", " ")}</caption>
+            <thead><tr><th scope="col">Value</th><th scope="col">Page views</th><th scope="col">LCP p75</th></tr></thead>
+            <tbody>
+              ${breakdown.rows.map((row) => html`
+                <tr key=${row.value}>
+                  <td><button type="button" class="link" onClick=${() => go({ filters: [...state.filters.filter(([d]) => d !== breakdown.dimension), [breakdown.dimension, row.value]] })}>${row.value}</button></td>
+                  <td>${row.page_views.toLocaleString()}</td>
+                  <td class=${rating("lcp", row.metrics.lcp?.p75)}>${measure("lcp", row.metrics.lcp?.p75)}</td>
+                </tr>`)}
+            </tbody>
+          </table>`)}
+      </div>
+    </section>`;
+}
