@@ -9,9 +9,11 @@ import { MonitorDetail } from "./monitor.js";
 import { MonitorForm } from "./monitor_form.js";
 import { Overview } from "./overview.js";
 import { SiteDashboard } from "./site.js";
+import { Compare } from "./compare.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate) {
+  if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
   const site = path.match(/^\/sites\/(\d+)$/);
   if (site) return html`<${SiteDashboard} key=${site[1]} id=${site[1]} search=${search} navigate=${navigate} />`;
   if (path === "/monitors/new") return html`<${MonitorForm} navigate=${navigate} />`;
@@ -77,7 +79,10 @@ function App() {
   return html`
     <header class="top">
       <a class="brand" href="/">Sightline</a>
-      <nav aria-label="Main"><a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a></nav>
+      <nav aria-label="Main">
+        <a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a>
+        <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
+      </nav>
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>

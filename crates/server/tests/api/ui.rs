@@ -458,3 +458,112 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
     let _ = browser.close().await;
     walked.unwrap();
 }
+
+#[tokio::test]
+async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let website = super::browser::start_website(server.url("/rum.js"), key).await;
+    let mut spec = site.clone();
+    spec["origins"] = json!([website]);
+    let path = format!("/api/v1/sites/{}", site["id"]);
+    assert_eq!(
+        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
+        StatusCode::OK
+    );
+    let (status, monitor) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors",
+            &admin,
+            Some(
+                json!({"name": "home page", "type": "browser", "url": format!("{website}/"),
+                        "every": "1h"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{monitor}");
+    let run = format!("/api/v1/monitors/{}/run", monitor["id"]);
+    let (status, ran) = server.call(Method::POST, &run, &admin, None).await;
+    assert_eq!(status, StatusCode::OK, "{ran}");
+    assert!(
+        ran[0]["detail"]["metrics"]["lcp"].as_f64().is_some(),
+        "{ran}"
+    );
+
+    let major = super::browser::chromium_major();
+    let user_agent = format!(
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+    );
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let summary_path = format!("/api/v1/sites/{}/rum/summary?page=%2F", site["id"]);
+    let walk = async {
+        for _ in 0..2 {
+            browser.goto(&format!("{website}/")).await?;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        browser.goto("about:blank").await?;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let (_, summary) = server.call(Method::GET, &summary_path, &admin, None).await;
+            if summary["page_views"].as_u64() >= Some(2) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the page views did not arrive: {summary}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/compare']"))
+            .await?
+            .click()
+            .await?;
+        let page = text_when(&browser, "label select", |s| s.contains("shop /")).await?;
+        assert!(page.contains("home page"), "{page}");
+        let synthetic = text_when(&browser, "[data-testid=synthetic] tbody", |s| {
+            s.contains("local")
+        })
+        .await?;
+        let (_, stored) = server
+            .call(
+                Method::GET,
+                &format!("/api/v1/monitors/{}/results", monitor["id"]),
+                &admin,
+                None,
+            )
+            .await;
+        let runs = stored.as_array().unwrap().len();
+        assert!(
+            synthetic.starts_with(&format!("local {runs} ")),
+            "{synthetic}, {runs} runs"
+        );
+        let real = text_when(&browser, "[data-testid=real]", |s| s.contains("p75")).await?;
+        assert!(real.contains("p50") && real.contains("p95"), "{real}");
+        browser
+            .wait()
+            .for_element(Locator::Css(".chart .uplot canvas"))
+            .await?;
+        let legend = text_when(&browser, ".uplot .u-legend", |s| s.contains("synthetic")).await?;
+        assert!(legend.contains("real users p75"), "{legend}");
+        keep_screenshot(&browser, "compare").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+}
