@@ -10,9 +10,11 @@ import { MonitorForm } from "./monitor_form.js";
 import { Overview } from "./overview.js";
 import { SiteDashboard } from "./site.js";
 import { Compare } from "./compare.js";
+import { Settings } from "./settings.js";
 
 /** The screen for a path. */
-function screen(path, search, navigate) {
+function screen(path, search, navigate, who) {
+  if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
   const site = path.match(/^\/sites\/(\d+)$/);
   if (site) return html`<${SiteDashboard} key=${site[1]} id=${site[1]} search=${search} navigate=${navigate} />`;
@@ -82,11 +84,12 @@ function App() {
       <nav aria-label="Main">
         <a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a>
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
+        <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>
       </nav>
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main>${screen(path, search, navigate)}</main>`;
+    <main>${screen(path, search, navigate, who)}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -567,3 +567,127 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
     let _ = browser.close().await;
     walked.unwrap();
 }
+
+#[tokio::test]
+async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens() {
+    let (smtp, config) = super::alerting::smtp_server();
+    let server = TestServer::start_with(BackendKind::Sqlite, config).await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/settings']"))
+            .await?
+            .click()
+            .await?;
+        let local = text_when(&browser, "tr[data-checkpoint=local]", |s| {
+            s.contains("online")
+        })
+        .await?;
+        assert!(local.contains("this server"), "{local}");
+
+        browser
+            .find(Locator::Css("#test-email"))
+            .await?
+            .send_keys("oncall@example.com")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Send test e-mail']"))
+            .await?
+            .click()
+            .await?;
+        let sent = text_when(&browser, "[data-testid=test-email]", |s| !s.is_empty()).await?;
+        assert!(sent.starts_with("sent"), "{sent}");
+
+        browser
+            .find(Locator::Css("#user-email"))
+            .await?
+            .send_keys("new@example.com")
+            .await?;
+        browser
+            .find(Locator::Css("#user-password"))
+            .await?
+            .send_keys("short")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Add user']"))
+            .await?
+            .click()
+            .await?;
+        let refused = text_when(
+            &browser,
+            "section[aria-labelledby=users-heading] .error",
+            |s| !s.is_empty(),
+        )
+        .await?;
+        assert!(refused.starts_with("password"), "{refused}");
+        let password = browser.find(Locator::Css("#user-password")).await?;
+        password.clear().await?;
+        password.send_keys("a long enough password").await?;
+        browser
+            .find(Locator::XPath("//button[.='Add user']"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "[data-testid=users]", |s| {
+            s.contains("new@example.com")
+        })
+        .await?;
+
+        browser
+            .find(Locator::Css("#token-name"))
+            .await?
+            .send_keys("east agent")
+            .await?;
+        browser
+            .find(Locator::Css("#token-checkpoint"))
+            .await?
+            .send_keys("east")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Create token']"))
+            .await?
+            .click()
+            .await?;
+        let shown = text_when(&browser, "[data-testid=new-token] code", |s| !s.is_empty()).await?;
+        let row = text_when(&browser, "tr[data-token='east agent']", |s| {
+            s.contains("Revoke")
+        })
+        .await?;
+        assert!(row.contains("checkpoint agent"), "{row}");
+        browser
+            .find(Locator::XPath(
+                "//tr[@data-token='east agent']//button[.='Revoke']",
+            ))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "tr[data-token='east agent']", |s| {
+            s.contains("revoked")
+        })
+        .await?;
+        Ok::<_, fantoccini::error::CmdError>(shown)
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    let token = walked.unwrap();
+    // The token the page showed was real, and is revoked now.
+    let (status, _) = server
+        .call(
+            Method::GET,
+            "/api/v1/checkpoints",
+            &Auth::Bearer(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    assert!(String::from_utf8_lossy(&received[0]).contains("oncall@example.com"));
+    // The new user can log in.
+    server
+        .log_in(("new@example.com", "a long enough password"))
+        .await;
+}

@@ -1,0 +1,180 @@
+// Settings: where checks run from (checkpoints and their last contact),
+// a test e-mail through the outbox, and, for admins, users and API tokens.
+import { html, useEffect, useState } from "./html.js";
+import { api, get } from "./api.js";
+import { ago, when } from "./format.js";
+
+function useList(path) {
+  const [list, setList] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () => get(path).then((found) => { setList(found); setError(null); }, (failure) => setError(failure.message));
+  useEffect(() => {
+    load();
+  }, [path]);
+  return [list, error, load];
+}
+
+/** A small form whose fields are named inputs; `submit` gets their values. */
+function useForm(prefix, initial) {
+  const [values, setValues] = useState(initial);
+  const bind = (name) => ({
+    name,
+    id: `${prefix}-${name}`,
+    value: values[name],
+    onInput: (event) => setValues({ ...values, [name]: event.target.value }),
+  });
+  return [values, bind, () => setValues(initial)];
+}
+
+function Checkpoints() {
+  const [checkpoints, error] = useList("/checkpoints");
+  return html`
+    <section aria-labelledby="checkpoints-heading">
+      <h2 id="checkpoints-heading">Checkpoints</h2>
+      ${error && html`<p class="error">${error}</p>`}
+      ${checkpoints && html`
+        <table data-testid="checkpoints">
+          <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last contact</th><th scope="col">Agent</th></tr></thead>
+          <tbody>${checkpoints.map((c) => html`
+            <tr key=${c.id} data-checkpoint=${c.name}>
+              <td>${c.name}</td>
+              <td><span class=${`badge ${c.status === "online" ? "up" : "down"}`}>${c.status}</span></td>
+              <td title=${when(c.last_seen_at)}>${ago(c.last_seen_at)}</td>
+              <td>${c.agent_version ?? (c.name === "local" ? "this server" : "")}</td>
+            </tr>`)}
+          </tbody>
+        </table>`}
+    </section>`;
+}
+
+function TestEmail() {
+  const [values, bind] = useForm("test", { email: "" });
+  const [result, setResult] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const send = async (event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      setResult(await api("POST", "/notifications/test", { email: values.email }));
+    } catch (failure) {
+      setResult({ status: "refused", error: failure.message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <section aria-labelledby="email-heading">
+      <h2 id="email-heading">E-mail</h2>
+      <p>Alerts go through the SMTP server the server was started with (<code>--smtp-host</code>).</p>
+      <form class="inline" onSubmit=${send}>
+        <label for="test-email">Send a test e-mail to</label>
+        <input type="email" required ...${bind("email")} />
+        <button type="submit" disabled=${busy}>Send test e-mail</button>
+      </form>
+      ${result && html`<p role="status" data-testid="test-email" class=${result.status === "sent" ? "" : "error"}>
+        ${result.status}${result.answer ? `: ${result.answer}` : ""}${result.error ? `: ${result.error}` : ""}</p>`}
+    </section>`;
+}
+
+function Users() {
+  const [users, error, reload] = useList("/users");
+  const [values, bind, reset] = useForm("user", { email: "", password: "", role: "viewer" });
+  const [problem, setProblem] = useState(null);
+  const add = async (event) => {
+    event.preventDefault();
+    try {
+      await api("POST", "/users", values);
+      reset();
+      setProblem(null);
+      reload();
+    } catch (failure) {
+      setProblem(failure);
+    }
+  };
+  const remove = async (user) => {
+    if (!window.confirm(`Remove ${user.email}?`)) return;
+    await api("DELETE", `/users/${user.id}`).then(reload, (failure) => setProblem(failure));
+  };
+  return html`
+    <section aria-labelledby="users-heading">
+      <h2 id="users-heading">Users</h2>
+      ${error && html`<p class="error">${error}</p>`}
+      ${users && html`
+        <table data-testid="users">
+          <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
+          <tbody>${users.map((u) => html`
+            <tr key=${u.id}><td>${u.email}</td><td>${u.role}</td><td>${when(u.created_at)}</td>
+              <td><button type="button" onClick=${() => remove(u)}>Remove</button></td></tr>`)}
+          </tbody>
+        </table>`}
+      <form class="inline" onSubmit=${add} aria-label="Add a user">
+        <label for="user-email">E-mail</label>
+        <input type="email" required ...${bind("email")} />
+        <label for="user-password">Password</label>
+        <input type="password" required autocomplete="new-password" ...${bind("password")} />
+        <label for="user-role">Role</label>
+        <select ...${bind("role")}>
+          <option value="viewer">viewer</option><option value="admin">admin</option>
+        </select>
+        <button type="submit">Add user</button>
+      </form>
+      ${problem && html`<p class="error" role="alert">${problem.field ? `${problem.field}: ` : ""}${problem.message}</p>`}
+    </section>`;
+}
+
+function Tokens() {
+  const [tokens, error, reload] = useList("/tokens");
+  const [values, bind, reset] = useForm("token", { name: "", role: "viewer", checkpoint: "" });
+  const [created, setCreated] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const create = async (event) => {
+    event.preventDefault();
+    const body = { name: values.name, role: values.role };
+    if (values.checkpoint.trim()) body.checkpoint = values.checkpoint.trim();
+    try {
+      setCreated(await api("POST", "/tokens", body));
+      reset();
+      setProblem(null);
+      reload();
+    } catch (failure) {
+      setProblem(failure);
+    }
+  };
+  const revoke = async (token) => {
+    await api("DELETE", `/tokens/${token.id}`).then(reload, (failure) => setProblem(failure));
+  };
+  return html`
+    <section aria-labelledby="tokens-heading">
+      <h2 id="tokens-heading">API tokens</h2>
+      ${error && html`<p class="error">${error}</p>`}
+      ${tokens && html`
+        <table data-testid="tokens">
+          <thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Role</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
+          <tbody>${tokens.map((t) => html`
+            <tr key=${t.id} data-token=${t.name}><td>${t.name}${t.checkpoint_id ? html` <small>(checkpoint agent)</small>` : ""}</td><td><code>${t.prefix}</code></td><td>${t.role}</td>
+              <td>${t.last_used_at ? ago(t.last_used_at) : "never"}</td>
+              <td>${t.revoked_at ? html`<small>revoked</small>` : html`<button type="button" onClick=${() => revoke(t)}>Revoke</button>`}</td></tr>`)}
+          </tbody>
+        </table>`}
+      <form class="inline" onSubmit=${create} aria-label="Create a token">
+        <label for="token-name">Name</label>
+        <input required ...${bind("name")} />
+        <label for="token-role">Role</label>
+        <select ...${bind("role")}>
+          <option value="viewer">viewer</option><option value="admin">admin</option>
+        </select>
+        <label for="token-checkpoint">For the agent of checkpoint</label>
+        <input placeholder="none" ...${bind("checkpoint")} />
+        <button type="submit">Create token</button>
+      </form>
+      ${problem && html`<p class="error" role="alert">${problem.field ? `${problem.field}: ` : ""}${problem.message}</p>`}
+      ${created && html`<p role="status" data-testid="new-token">Copy it now, it is shown only once: <code>${created.token}</code></p>`}
+    </section>`;
+}
+
+export function Settings({ canWrite }) {
+  return html`
+    <h1>Settings</h1>
+    <${Checkpoints} />
+    ${canWrite && html`<${TestEmail} /><${Users} /><${Tokens} />`}`;
+}
