@@ -11,9 +11,12 @@ import { Overview } from "./overview.js";
 import { SiteDashboard } from "./site.js";
 import { Compare } from "./compare.js";
 import { Settings } from "./settings.js";
+import { IncidentDetail } from "./incident.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
+  const incident = path.match(/^\/incidents\/(\d+)$/);
+  if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} />`;
   if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
   const site = path.match(/^\/sites\/(\d+)$/);

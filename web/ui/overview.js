@@ -98,7 +98,7 @@ export function Overview() {
                 : incident.site_id ? `site ${siteName(incident.site_id)}` : incident.kind.replaceAll("_", " ")}</strong>
               ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
               <span> — ${incident.cause}</span>
-              <small> since ${when(incident.opened_at)}</small>
+              <small> since ${when(incident.opened_at)} · <a href=${`/incidents/${incident.id}`}>details</a></small>
             </li>`)}
         </ul>
       </section>`}

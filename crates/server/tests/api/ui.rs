@@ -349,6 +349,19 @@ async fn a_monitor_made_with_the_form_goes_up_then_down() {
             .await?;
         let incident = text_when(&browser, ".incidents li", |s| s.contains("shop home")).await?;
         assert!(incident.contains("since"), "{incident}");
+        // Its page, as the alert e-mail links to it: the cause and the
+        // timeline.
+        browser
+            .find(Locator::XPath("//ul[@class='incidents']//a[.='details']"))
+            .await?
+            .click()
+            .await?;
+        let timeline =
+            text_when(&browser, "[data-testid=timeline]", |s| s.contains("opened")).await?;
+        assert!(timeline.contains("opened"), "{timeline}");
+        let cause = text_when(&browser, "[data-testid=cause]", |s| !s.is_empty()).await?;
+        assert!(cause.contains("connect"), "{cause}");
+        text_when(&browser, "h1", |s| s.starts_with("shop home")).await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };
     let walked = walk.await;
