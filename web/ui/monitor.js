@@ -102,6 +102,21 @@ export function MonitorDetail({ id, navigate }) {
       <h2 id="timing-heading">Response time</h2>
       ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label="Response time by phase" />`}
     </section>
+    ${results[0]?.detail?.steps && html`
+      <section aria-labelledby="steps-heading">
+        <h2 id="steps-heading">Steps of the last run</h2>
+        <ol class="step-timings" data-testid="step-timings">
+          ${results[0].detail.steps.map((step) => html`
+            <li class=${step.status}>
+              <span class=${`badge ${step.status === "passed" ? "up" : step.status === "failed" ? "down" : "unknown"}`}>${step.status.replace("_", " ")}</span>
+              ${" "}${step.name ?? step.description}
+              ${step.duration_ms != null && html` <span class="ms">${step.duration_ms} ms</span>`}
+              ${step.error && html`<span class="problem"> — ${step.error}</span>`}
+            </li>`)}
+        </ol>
+        ${(results[0].screenshots ?? []).map((shot) => html`
+          <figure class="shot"><img src=${shot.url} alt=${shot.label} loading="lazy" /><figcaption>${shot.label}</figcaption></figure>`)}
+      </section>`}
     <section aria-labelledby="results-heading">
       <h2 id="results-heading">Results</h2>
       <table class="results">

@@ -4,6 +4,7 @@
 // exactly the document the API (and `sightline export`) holds.
 import { html, useEffect, useRef, useState } from "./html.js";
 import { api, get } from "./api.js";
+import { StepsEditor } from "./steps.js";
 
 const TYPES = [
   ["http", "HTTP(S)"],
@@ -45,7 +46,7 @@ const FIELDS = {
     ["expect.max_lcp_ms", "Slowest acceptable LCP (ms)", "number", ""],
   ],
   api: [["steps", "Steps (JSON)", "json", "[]"]],
-  transaction: [["steps", "Steps (JSON)", "json", "[]"]],
+  transaction: [["steps", "Steps", "steps", ""]],
 };
 
 /** Settings every type has. */
@@ -224,9 +225,11 @@ export function MonitorForm({ id, navigate }) {
           ${TYPES.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
         </select>
       </div>
-      ${fields.map(([path, label, kind, hint]) => html`
-        <${Field} key=${`${document.type}-${path}`} path=${path} label=${label} kind=${kind} hint=${hint}
-          document=${document} error=${errorFor(error, path)} onChange=${change} />`)}
+      ${fields.map(([path, label, kind, hint]) =>
+        kind === "steps"
+          ? html`<${StepsEditor} key=${`${document.type}-${path}`} steps=${document.steps} error=${error} onChange=${(steps) => change("steps", steps)} />`
+          : html`<${Field} key=${`${document.type}-${path}`} path=${path} label=${label} kind=${kind} hint=${hint}
+              document=${document} error=${errorFor(error, path)} onChange=${change} />`)}
       ${error && !known && html`<p class="error" role="alert">${error.message}</p>`}
       <div class="actions">
         <button type="button" onClick=${tryIt} disabled=${busy}>Try it now</button>

@@ -704,3 +704,115 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
         .log_in(("new@example.com", "a long enough password"))
         .await;
 }
+
+#[tokio::test]
+async fn a_transaction_made_in_the_steps_editor_shows_its_step_timings() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let shop = serve_app(
+        axum::Router::new()
+            .route(
+                "/",
+                axum::routing::get(|| async {
+                    axum::response::Html(
+                        "<!doctype html><title>Shop</title><a id=go href=/welcome>Enter</a>",
+                    )
+                }),
+            )
+            .route(
+                "/welcome",
+                axum::routing::get(|| async {
+                    axum::response::Html("<!doctype html><h1>Welcome in</h1>")
+                }),
+            ),
+    )
+    .await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/monitors/new']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form.monitor-form"))
+            .await?;
+        browser
+            .find(Locator::Css("#field-type"))
+            .await?
+            .select_by_value("transaction")
+            .await?;
+        browser
+            .find(Locator::Css("[data-field=name]"))
+            .await?
+            .send_keys("enter the shop")
+            .await?;
+        let every = browser.find(Locator::Css("[data-field=every]")).await?;
+        every.clear().await?;
+        every.send_keys("1h").await?;
+        for (index, (action, target)) in [
+            ("navigate", format!("{shop}/")),
+            ("click", "#go".to_owned()),
+            ("assert_text", "Welcome in".to_owned()),
+        ]
+        .iter()
+        .enumerate()
+        {
+            browser
+                .find(Locator::XPath("//button[.='Add step']"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .find(Locator::Css(&format!("#step-{index}-action")))
+                .await?
+                .select_by_value(action)
+                .await?;
+            browser
+                .find(Locator::Css(&format!("#step-{index}-target")))
+                .await?
+                .send_keys(target)
+                .await?;
+        }
+        browser
+            .find(Locator::XPath("//button[.='Try it now']"))
+            .await?
+            .click()
+            .await?;
+        let tried = text_when(&browser, "[data-testid=tried]", |s| !s.is_empty()).await?;
+        assert!(tried.starts_with("up"), "{tried}");
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "h1", |s| s.starts_with("enter the shop")).await?;
+        browser
+            .find(Locator::XPath("//button[.='Run now']"))
+            .await?
+            .click()
+            .await?;
+        let steps = text_when(&browser, "[data-testid=step-timings]", |s| {
+            s.matches("passed").count() == 3
+        })
+        .await?;
+        assert!(steps.contains(" ms"), "{steps}");
+        keep_screenshot(&browser, "transaction").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, list) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
+    assert_eq!(
+        list[0]["steps"],
+        json!([{"navigate": format!("{shop}/")}, {"click": "#go"}, {"assert_text": "Welcome in"}]),
+        "the editor saves the steps as the API writes them"
+    );
+}
