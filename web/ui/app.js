@@ -12,12 +12,14 @@ import { SiteDashboard } from "./site.js";
 import { Compare } from "./compare.js";
 import { Settings } from "./settings.js";
 import { IncidentDetail } from "./incident.js";
+import { Alerting } from "./alerting.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
   const incident = path.match(/^\/incidents\/(\d+)$/);
   if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} />`;
   if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
+  if (path === "/alerting") return html`<${Alerting} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
   const site = path.match(/^\/sites\/(\d+)$/);
   if (site) return html`<${SiteDashboard} key=${site[1]} id=${site[1]} search=${search} navigate=${navigate} />`;
@@ -87,6 +89,7 @@ function App() {
       <nav aria-label="Main">
         <a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a>
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
+        <a href="/alerting" aria-current=${path === "/alerting" ? "page" : undefined}>Alerting</a>
         <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>
       </nav>
       <span class="who">${who.user.email}</span>

@@ -50,6 +50,7 @@ const PAGES: &[&str] = &[
     "/incidents",
     "/incidents/{*rest}",
     "/compare",
+    "/alerting",
     "/settings",
     "/settings/{*rest}",
 ];

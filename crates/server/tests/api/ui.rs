@@ -102,6 +102,13 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             .await?
             .click()
             .await?;
+        // Logged in, the path's own screen shows: the incident's page.
+        text_when(&browser, "[data-testid=timeline]", |s| s.contains("opened")).await?;
+        browser
+            .find(Locator::Css("nav a[href='/']"))
+            .await?
+            .click()
+            .await?;
 
         // The overview: each monitor with its status, the incident with
         // its monitor's name, and the summary of statuses.
@@ -814,5 +821,117 @@ async fn a_transaction_made_in_the_steps_editor_shows_its_step_timings() {
         list[0]["steps"],
         json!([{"navigate": format!("{shop}/")}, {"click": "#go"}, {"assert_text": "Welcome in"}]),
         "the editor saves the steps as the API writes them"
+    );
+}
+
+#[tokio::test]
+async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/alerting']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='New policy']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .find(Locator::Css("#policy-name"))
+            .await?
+            .send_keys("on-call")
+            .await?;
+        let after = browser.find(Locator::Css("#level-0-after")).await?;
+        after.clear().await?;
+        after.send_keys("soon").await?;
+        browser
+            .find(Locator::Css("#level-0-email"))
+            .await?
+            .send_keys("ops@example.com")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Save policy']"))
+            .await?
+            .click()
+            .await?;
+        // The API's word on the level's `after`, next to it; nothing saved.
+        let refused = text_when(&browser, "#level-0-after-error", |s| !s.is_empty()).await?;
+        assert!(!refused.is_empty());
+        let after = browser.find(Locator::Css("#level-0-after")).await?;
+        after.clear().await?;
+        after.send_keys("2 confirmed errors").await?;
+        browser
+            .find(Locator::XPath("//button[.='Save policy']"))
+            .await?
+            .click()
+            .await?;
+        let row = text_when(&browser, "tr[data-policy=on-call]", |s| !s.is_empty()).await?;
+        assert!(
+            row.contains("after 2 confirmed errors: ops@example.com"),
+            "{row}"
+        );
+
+        browser
+            .find(Locator::XPath("//button[.='New window']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .find(Locator::Css("#window-name"))
+            .await?
+            .send_keys("sunday deploy")
+            .await?;
+        browser
+            .find(Locator::Css("#window-tags"))
+            .await?
+            .send_keys("web")
+            .await?;
+        browser
+            .find(Locator::XPath("//label[contains(., 'Recurring')]/input"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .find(Locator::Css("#window-cron"))
+            .await?
+            .send_keys("0 2 * * 0")
+            .await?;
+        browser
+            .find(Locator::Css("#window-duration"))
+            .await?
+            .send_keys("30m")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Save window']"))
+            .await?
+            .click()
+            .await?;
+        let row = text_when(&browser, "tr[data-window='sunday deploy']", |s| {
+            !s.is_empty()
+        })
+        .await?;
+        assert!(
+            row.contains("0 2 * * 0 for 30m") && row.contains("tag web"),
+            "{row}"
+        );
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, policies) = server
+        .call(Method::GET, "/api/v1/alert-policies", &admin, None)
+        .await;
+    assert_eq!(policies.as_array().map(Vec::len), Some(1), "{policies}");
+    assert_eq!(
+        policies[0]["levels"][0]["email"],
+        json!(["ops@example.com"])
     );
 }

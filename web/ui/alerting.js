@@ -1,0 +1,197 @@
+// Alert policies (who is told, after what, with reminders) and maintenance
+// windows (when failures are recorded but not counted), edited as the API
+// holds them.
+import { html, useEffect, useState } from "./html.js";
+import { api, get } from "./api.js";
+import { when } from "./format.js";
+
+const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
+const joined = (items) => (items ?? []).join(", ");
+
+/** The message of an API error about `field` (or one under it). */
+function fieldError(error, field) {
+  if (!error?.field) return null;
+  return error.field === field || error.field.startsWith(`${field}.`) || error.field.startsWith(`${field}[`) ? error.message : null;
+}
+
+function Input({ id, label, value, onInput, error, type = "text", hint }) {
+  return html`
+    <div class=${`field ${error ? "invalid" : ""}`}>
+      <label for=${id}>${label}</label>
+      <input id=${id} type=${type} value=${value} placeholder=${hint}
+        aria-invalid=${error ? "true" : undefined} aria-describedby=${error ? `${id}-error` : undefined}
+        onInput=${(e) => onInput(e.target.value)} />
+      ${error && html`<p class="field-error" id=${`${id}-error`} role="alert">${error}</p>`}
+    </div>`;
+}
+
+/** Saves `document` as a new item or over item `id`; `done` on success. */
+async function save(path, id, document, setError, done) {
+  try {
+    if (id) await api("PUT", `${path}/${id}`, document);
+    else await api("POST", path, document);
+    setError(null);
+    done();
+  } catch (failure) {
+    setError(failure);
+  }
+}
+
+function PolicyForm({ policy, onDone }) {
+  const [document, setDocument] = useState({
+    name: policy?.name ?? "",
+    levels: policy?.levels ?? [{ after: "1 confirmed error", email: [] }],
+    remind_every: policy?.remind_every,
+    notify_recovery: policy?.notify_recovery ?? true,
+  });
+  const [error, setError] = useState(null);
+  const setLevel = (index, changes) =>
+    setDocument({ ...document, levels: document.levels.map((level, i) => (i === index ? { ...level, ...changes } : level)) });
+  const submit = (event) => {
+    event.preventDefault();
+    const body = { ...document };
+    if (!body.remind_every) delete body.remind_every;
+    body.levels = body.levels.map((level) => Object.fromEntries(Object.entries(level).filter(([, v]) => !(Array.isArray(v) && v.length === 0))));
+    save("/alert-policies", policy?.id, body, setError, onDone);
+  };
+  return html`
+    <form class="monitor-form" onSubmit=${submit} data-testid="policy-form">
+      <${Input} id="policy-name" label="Name" value=${document.name} error=${fieldError(error, "name")}
+        onInput=${(name) => setDocument({ ...document, name })} />
+      ${document.levels.map((level, index) => html`
+        <fieldset class="steps" key=${index}>
+          <legend>Level ${index + 1}</legend>
+          <${Input} id=${`level-${index}-after`} label="After" hint="1 confirmed error, or 15m down" value=${level.after}
+            error=${fieldError(error, `levels[${index}].after`)} onInput=${(after) => setLevel(index, { after })} />
+          <${Input} id=${`level-${index}-email`} label="E-mail (comma separated)" value=${joined(level.email)}
+            error=${fieldError(error, `levels[${index}].email`)} onInput=${(text) => setLevel(index, { email: list(text) })} />
+          <${Input} id=${`level-${index}-webhook`} label="Webhooks (comma separated)" value=${joined(level.webhook)}
+            error=${fieldError(error, `levels[${index}].webhook`)} onInput=${(text) => setLevel(index, { webhook: list(text) })} />
+          <${Input} id=${`level-${index}-classes`} label="Only these classes (comma separated; all when empty)" value=${joined(level.classes)}
+            hint="confirmed_outage, synthetic_failure, …" error=${fieldError(error, `levels[${index}].classes`)}
+            onInput=${(text) => setLevel(index, { classes: list(text) })} />
+          ${document.levels.length > 1 && html`<button type="button" onClick=${() => setDocument({ ...document, levels: document.levels.filter((_, i) => i !== index) })}>Remove level</button>`}
+        </fieldset>`)}
+      <div class="actions">
+        <button type="button" onClick=${() => setDocument({ ...document, levels: [...document.levels, { after: "15m", email: [] }] })}>Add level</button>
+      </div>
+      <${Input} id="policy-remind" label="Remind every" hint="30m (none when empty)" value=${document.remind_every ?? ""}
+        error=${fieldError(error, "remind_every")} onInput=${(remind_every) => setDocument({ ...document, remind_every })} />
+      <div class="field">
+        <label><input type="checkbox" checked=${document.notify_recovery}
+          onChange=${(e) => setDocument({ ...document, notify_recovery: e.target.checked })} /> Tell those told when it recovers</label>
+      </div>
+      ${error && !error.field && html`<p class="error" role="alert">${error.message}</p>`}
+      <div class="actions"><button type="submit">Save policy</button><button type="button" onClick=${onDone}>Cancel</button></div>
+    </form>`;
+}
+
+/** `datetime-local` text for an RFC 3339 time, in the viewer's zone. */
+function localInput(rfc3339) {
+  if (!rfc3339) return "";
+  const date = new Date(rfc3339);
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+}
+
+function WindowForm({ window: item, onDone }) {
+  const [document, setDocument] = useState({
+    name: item?.name ?? "",
+    monitors: item?.monitors ?? [],
+    tags: item?.tags ?? [],
+    starts_at: item?.starts_at,
+    ends_at: item?.ends_at,
+    cron: item?.cron,
+    duration: item?.duration,
+  });
+  const [recurring, setRecurring] = useState(Boolean(item?.cron));
+  const [error, setError] = useState(null);
+  const set = (changes) => setDocument({ ...document, ...changes });
+  const submit = (event) => {
+    event.preventDefault();
+    const body = Object.fromEntries(Object.entries(document).filter(([, v]) => v !== undefined && v !== "" && !(Array.isArray(v) && v.length === 0)));
+    for (const key of recurring ? ["starts_at", "ends_at"] : ["cron", "duration"]) delete body[key];
+    save("/maintenance-windows", item?.id, body, setError, onDone);
+  };
+  return html`
+    <form class="monitor-form" onSubmit=${submit} data-testid="window-form">
+      <${Input} id="window-name" label="Name" value=${document.name} error=${fieldError(error, "name")} onInput=${(name) => set({ name })} />
+      <${Input} id="window-monitors" label="Monitors (comma separated names)" value=${joined(document.monitors)}
+        error=${fieldError(error, "monitors")} onInput=${(text) => set({ monitors: list(text) })} />
+      <${Input} id="window-tags" label="Monitors with these tags" value=${joined(document.tags)}
+        error=${fieldError(error, "tags")} onInput=${(text) => set({ tags: list(text) })} />
+      <div class="field">
+        <label><input type="checkbox" checked=${recurring} onChange=${(e) => setRecurring(e.target.checked)} /> Recurring</label>
+      </div>
+      ${recurring ? html`
+        <${Input} id="window-cron" label="Starts (cron, UTC)" hint="0 2 * * 0" value=${document.cron ?? ""}
+          error=${fieldError(error, "cron")} onInput=${(cron) => set({ cron })} />
+        <${Input} id="window-duration" label="Lasts" hint="30m" value=${document.duration ?? ""}
+          error=${fieldError(error, "duration")} onInput=${(duration) => set({ duration })} />` : html`
+        <${Input} id="window-starts" label="Starts" type="datetime-local" value=${localInput(document.starts_at)}
+          error=${fieldError(error, "starts_at")} onInput=${(text) => set({ starts_at: text ? new Date(text).toISOString() : undefined })} />
+        <${Input} id="window-ends" label="Ends" type="datetime-local" value=${localInput(document.ends_at)}
+          error=${fieldError(error, "ends_at")} onInput=${(text) => set({ ends_at: text ? new Date(text).toISOString() : undefined })} />`}
+      ${error && !error.field && html`<p class="error" role="alert">${error.message}</p>`}
+      <div class="actions"><button type="submit">Save window</button><button type="button" onClick=${onDone}>Cancel</button></div>
+    </form>`;
+}
+
+export function Alerting() {
+  const [policies, setPolicies] = useState(null);
+  const [windows, setWindows] = useState(null);
+  const [editing, setEditing] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () =>
+    Promise.all([get("/alert-policies"), get("/maintenance-windows")]).then(
+      ([foundPolicies, foundWindows]) => {
+        setPolicies(foundPolicies);
+        setWindows(foundWindows);
+      },
+      (failure) => setError(failure.message),
+    );
+  useEffect(() => {
+    load();
+  }, []);
+  const done = () => {
+    setEditing(null);
+    load();
+  };
+  const remove = async (path, item) => {
+    if (!window.confirm(`Delete ${item.name}?`)) return;
+    await api("DELETE", `${path}/${item.id}`).then(load, (failure) => setError(failure.message));
+  };
+  if (!policies || !windows) return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
+  return html`
+    <h1>Alerting</h1>
+    ${error && html`<p class="error" role="alert">${error}</p>`}
+    <section aria-labelledby="policies-heading">
+      <div class="toolbar"><h2 id="policies-heading">Alert policies</h2>
+        <button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button></div>
+      ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} onDone=${done} />`}
+      <table data-testid="policies">
+        <thead><tr><th scope="col">Name</th><th scope="col">Levels</th><th scope="col">Monitors</th><th scope="col"></th></tr></thead>
+        <tbody>${policies.map((p) => html`
+          <tr key=${p.id} data-policy=${p.name}><td>${p.name}</td>
+            <td>${p.levels.map((l) => `after ${l.after}: ${[...(l.email ?? []), ...(l.webhook ?? [])].join(", ")}`).join(" · ")}</td>
+            <td>${joined(p.monitors)}</td>
+            <td><button type="button" onClick=${() => setEditing({ kind: "policy", item: p })}>Edit</button>
+              <button type="button" onClick=${() => remove("/alert-policies", p)}>Delete</button></td></tr>`)}
+        </tbody>
+      </table>
+    </section>
+    <section aria-labelledby="windows-heading">
+      <div class="toolbar"><h2 id="windows-heading">Maintenance windows</h2>
+        <button type="button" onClick=${() => setEditing({ kind: "window" })}>New window</button></div>
+      ${editing?.kind === "window" && html`<${WindowForm} window=${editing.item} onDone=${done} />`}
+      <table data-testid="windows">
+        <thead><tr><th scope="col">Name</th><th scope="col">When</th><th scope="col">Covers</th><th scope="col"></th></tr></thead>
+        <tbody>${windows.map((w) => html`
+          <tr key=${w.id} data-window=${w.name}><td>${w.name}${w.active ? html` <span class="badge maintenance">now</span>` : ""}</td>
+            <td>${w.cron ? `${w.cron} for ${w.duration}` : `${when(w.starts_at)} – ${when(w.ends_at)}`}</td>
+            <td>${[...(w.monitors ?? []), ...(w.tags ?? []).map((t) => `tag ${t}`)].join(", ")}</td>
+            <td><button type="button" onClick=${() => setEditing({ kind: "window", item: w })}>Edit</button>
+              <button type="button" onClick=${() => remove("/maintenance-windows", w)}>Delete</button></td></tr>`)}
+        </tbody>
+      </table>
+    </section>`;
+}
