@@ -13,6 +13,7 @@ import { Compare } from "./compare.js";
 import { Settings } from "./settings.js";
 import { IncidentDetail } from "./incident.js";
 import { Alerting } from "./alerting.js";
+import { SiteForm } from "./site_form.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
@@ -21,6 +22,9 @@ function screen(path, search, navigate, who) {
   if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
   if (path === "/alerting") return html`<${Alerting} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
+  if (path === "/sites/new") return html`<${SiteForm} navigate=${navigate} />`;
+  const siteEdit = path.match(/^\/sites\/(\d+)\/edit$/);
+  if (siteEdit) return html`<${SiteForm} key=${siteEdit[1]} id=${siteEdit[1]} navigate=${navigate} />`;
   const site = path.match(/^\/sites\/(\d+)$/);
   if (site) return html`<${SiteDashboard} key=${site[1]} id=${site[1]} search=${search} navigate=${navigate} />`;
   if (path === "/monitors/new") return html`<${MonitorForm} navigate=${navigate} />`;

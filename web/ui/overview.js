@@ -139,7 +139,10 @@ export function Overview() {
       ${shown.length === 0 && data.monitors.length > 0 && html`<p>No monitor matches.</p>`}
     </section>
     <section aria-labelledby="sites-heading">
-      <h2 id="sites-heading">Sites</h2>
+      <div class="toolbar">
+        <h2 id="sites-heading">Sites</h2>
+        <a class="button" href="/sites/new">New site</a>
+      </div>
       ${data.sites.length === 0 ? html`<p>No RUM site yet.</p>` : html`
         <table class="sites">
           <thead><tr><th scope="col">Site</th><th scope="col">Page views (24 h)</th>${VITALS.map(([, label]) => html`<th scope="col">${label} p75</th>`)}</tr></thead>

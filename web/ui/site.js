@@ -112,7 +112,7 @@ export function SiteDashboard({ id, search, navigate }) {
   const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
   return html`
     <p><a href="/">← Overview</a></p>
-    <h1>${site.name}</h1>
+    <h1>${site.name} <a class="small" href=${`/sites/${id}/edit`}>Edit</a></h1>
     <details class="snippet">
       <summary>Snippet and allowed origins</summary>
       <p>Paste into every page, before <code>${"</head>"}</code>:</p>

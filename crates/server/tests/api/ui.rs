@@ -838,7 +838,8 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
             .click()
             .await?;
         browser
-            .find(Locator::XPath("//button[.='New policy']"))
+            .wait()
+            .for_element(Locator::XPath("//button[.='New policy']"))
             .await?
             .click()
             .await?;
@@ -934,4 +935,74 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         policies[0]["levels"][0]["email"],
         json!(["ops@example.com"])
     );
+}
+
+#[tokio::test]
+async fn a_site_made_with_the_form_shows_its_snippet() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("a[href='/sites/new']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#site-name"))
+            .await?
+            .send_keys("shop")
+            .await?;
+        browser
+            .find(Locator::Css("#site-origins"))
+            .await?
+            .send_keys("shop.example.com/path")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Create site']"))
+            .await?
+            .click()
+            .await?;
+        let refused = text_when(&browser, "#site-origins-error", |s| !s.is_empty()).await?;
+        assert!(!refused.is_empty());
+        let origins = browser.find(Locator::Css("#site-origins")).await?;
+        origins.clear().await?;
+        origins.send_keys("https://shop.example.com").await?;
+        browser
+            .find(Locator::XPath("//button[.='Create site']"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "h1", |s| s.starts_with("shop")).await?;
+        browser
+            .find(Locator::Css("details.snippet summary"))
+            .await?
+            .click()
+            .await?;
+        let snippet =
+            text_when(&browser, "details.snippet pre", |s| s.contains("data-site")).await?;
+        assert!(snippet.contains("/rum.js"), "{snippet}");
+        Ok::<_, fantoccini::error::CmdError>(snippet)
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    let snippet = walked.unwrap();
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, sites) = server
+        .call(Method::GET, "/api/v1/sites", &admin, None)
+        .await;
+    assert_eq!(
+        sites.as_array().map(Vec::len),
+        Some(1),
+        "only the valid site was saved"
+    );
+    assert!(
+        snippet.contains(sites[0]["site_key"].as_str().unwrap()),
+        "{snippet}"
+    );
+    assert_eq!(sites[0]["origins"], json!(["https://shop.example.com"]));
 }
