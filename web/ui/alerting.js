@@ -14,13 +14,19 @@ function fieldError(error, field) {
   return error.field === field || error.field.startsWith(`${field}.`) || error.field.startsWith(`${field}[`) ? error.message : null;
 }
 
+/** A labelled input that keeps what is typed as it is typed (a list's
+ * trailing comma too); only its first text comes from `value`. */
 function Input({ id, label, value, onInput, error, type = "text", hint }) {
+  const [text, setText] = useState(value);
   return html`
     <div class=${`field ${error ? "invalid" : ""}`}>
       <label for=${id}>${label}</label>
-      <input id=${id} type=${type} value=${value} placeholder=${hint}
+      <input id=${id} type=${type} value=${text} placeholder=${hint}
         aria-invalid=${error ? "true" : undefined} aria-describedby=${error ? `${id}-error` : undefined}
-        onInput=${(e) => onInput(e.target.value)} />
+        onInput=${(e) => {
+          setText(e.target.value);
+          onInput(e.target.value);
+        }} />
       ${error && html`<p class="field-error" id=${`${id}-error`} role="alert">${error}</p>`}
     </div>`;
 }

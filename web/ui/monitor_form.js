@@ -5,6 +5,7 @@
 import { html, useEffect, useRef, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { StepsEditor } from "./steps.js";
+import { ApiStepsEditor } from "./api_steps.js";
 
 const TYPES = [
   ["http", "HTTP(S)"],
@@ -45,7 +46,7 @@ const FIELDS = {
     ["url", "Page URL", "text", "https://shop.example.com/"],
     ["expect.max_lcp_ms", "Slowest acceptable LCP (ms)", "number", ""],
   ],
-  api: [["steps", "Steps (JSON)", "json", "[]"]],
+  api: [["steps", "Requests", "api_steps", ""]],
   transaction: [["steps", "Steps", "steps", ""]],
 };
 
@@ -226,7 +227,9 @@ export function MonitorForm({ id, navigate }) {
         </select>
       </div>
       ${fields.map(([path, label, kind, hint]) =>
-        kind === "steps"
+        kind === "api_steps"
+          ? html`<${ApiStepsEditor} key=${`${document.type}-${path}`} document=${document} error=${error} onChange=${change} />`
+          : kind === "steps"
           ? html`<${StepsEditor} key=${`${document.type}-${path}`} steps=${document.steps} error=${error} onChange=${(steps) => change("steps", steps)} />`
           : html`<${Field} key=${`${document.type}-${path}`} path=${path} label=${label} kind=${kind} hint=${hint}
               document=${document} error=${errorFor(error, path)} onChange=${change} />`)}

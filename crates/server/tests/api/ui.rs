@@ -854,7 +854,7 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         browser
             .find(Locator::Css("#level-0-email"))
             .await?
-            .send_keys("ops@example.com")
+            .send_keys("ops@example.com, dev@example.com")
             .await?;
         browser
             .find(Locator::XPath("//button[.='Save policy']"))
@@ -874,7 +874,7 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
             .await?;
         let row = text_when(&browser, "tr[data-policy=on-call]", |s| !s.is_empty()).await?;
         assert!(
-            row.contains("after 2 confirmed errors: ops@example.com"),
+            row.contains("after 2 confirmed errors: ops@example.com, dev@example.com"),
             "{row}"
         );
 
@@ -933,7 +933,7 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
     assert_eq!(policies.as_array().map(Vec::len), Some(1), "{policies}");
     assert_eq!(
         policies[0]["levels"][0]["email"],
-        json!(["ops@example.com"])
+        json!(["ops@example.com", "dev@example.com"])
     );
 }
 
@@ -1005,4 +1005,118 @@ async fn a_site_made_with_the_form_shows_its_snippet() {
         "{snippet}"
     );
     assert_eq!(sites[0]["origins"], json!(["https://shop.example.com"]));
+}
+
+#[tokio::test]
+async fn a_multi_step_api_check_is_made_in_its_editor_and_passes_a_value_on() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let app = serve_app(
+        axum::Router::new()
+            .route(
+                "/login",
+                axum::routing::post(|| async { axum::Json(json!({"token": "abc123"})) }),
+            )
+            .route(
+                "/me",
+                axum::routing::get(
+                    |query: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
+                        if query.get("token").map(String::as_str) == Some("abc123") {
+                            StatusCode::OK
+                        } else {
+                            StatusCode::UNAUTHORIZED
+                        }
+                    },
+                ),
+            ),
+    )
+    .await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser
+            .find(Locator::Css("a[href='/monitors/new']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#field-type"))
+            .await?
+            .select_by_value("api")
+            .await?;
+        browser
+            .find(Locator::Css("[data-field=name]"))
+            .await?
+            .send_keys("log in and read")
+            .await?;
+        for (index, (method, url)) in [
+            ("POST", format!("{app}/login")),
+            ("GET", format!("{app}/me?token={{{{token}}}}")),
+        ]
+        .iter()
+        .enumerate()
+        {
+            browser
+                .find(Locator::XPath("//button[.='Add request']"))
+                .await?
+                .click()
+                .await?;
+            browser
+                .find(Locator::Css(&format!("#api-{index}-method")))
+                .await?
+                .select_by_value(method)
+                .await?;
+            browser
+                .find(Locator::Css(&format!("#api-{index}-url")))
+                .await?
+                .send_keys(url)
+                .await?;
+            browser
+                .find(Locator::Css(&format!("#api-{index}-status")))
+                .await?
+                .send_keys("200")
+                .await?;
+        }
+        browser
+            .find(Locator::Css("#api-0-extract"))
+            .await?
+            .send_keys("token = $.token")
+            .await?;
+        browser
+            .find(Locator::XPath("//button[.='Try it now']"))
+            .await?
+            .click()
+            .await?;
+        let tried = text_when(&browser, "[data-testid=tried]", |s| !s.is_empty()).await?;
+        assert!(tried.starts_with("up"), "{tried}");
+        browser
+            .find(Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        text_when(&browser, "h1", |s| s.starts_with("log in and read")).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, list) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
+    let steps = &list[0]["steps"];
+    assert_eq!(steps[0]["method"], "POST", "{list}");
+    assert_eq!(
+        steps[0]["extract"],
+        json!([{"name": "token", "json_path": "$.token"}]),
+        "{list}"
+    );
+    assert_eq!(
+        steps[1]["url"],
+        format!("{app}/me?token={{{{token}}}}"),
+        "{list}"
+    );
+    assert_eq!(steps[1]["expect"]["status"], json!([200]), "{list}");
 }
