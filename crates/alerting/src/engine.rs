@@ -21,7 +21,7 @@
 use crate::render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
 use crate::traffic::{TrafficWatch, site_of};
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
-use sightline_core::checkpoint::{self, DEFAULT_OFFLINE_AFTER};
+use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
 use sightline_core::correlation::TrafficVerdict;
 use sightline_core::{AlertPolicySpec, CheckSpec, IncidentClass, Timestamp};
 use sightline_store::{
@@ -354,7 +354,7 @@ impl Engine {
         let newly_offline: Vec<&Checkpoint> = checkpoints
             .iter()
             .filter(|c| c.last_seen_at.is_some())
-            .filter(|c| checkpoint::is_offline(c.last_contact(), now, self.offline_after))
+            .filter(|c| c.is_offline(now, self.offline_after))
             .filter(|c| {
                 !open
                     .iter()
@@ -544,8 +544,7 @@ impl Engine {
                 let Some(offline) = world.checkpoint(incident.checkpoint_id) else {
                     return Ok(Some("the checkpoint was removed".to_owned()));
                 };
-                let back =
-                    !checkpoint::is_offline(offline.last_contact(), world.now, self.offline_after);
+                let back = !offline.is_offline(world.now, self.offline_after);
                 Ok(back.then(|| {
                     format!(
                         "checkpoint {} is back in contact (at {})",
@@ -1117,9 +1116,9 @@ fn offline_cause(
         ((now.as_millis() - offline.last_contact().as_millis()).max(0) / 1000) as u64,
     );
     let online = |name: &str| {
-        checkpoints.iter().any(|other| {
-            other.name == name && !checkpoint::is_offline(other.last_contact(), now, offline_after)
-        })
+        checkpoints
+            .iter()
+            .any(|other| other.name == name && !other.is_offline(now, offline_after))
     };
     let (moved, stranded): (Vec<&&Monitor>, Vec<&&Monitor>) =
         monitors.iter().partition(|monitor| {

@@ -26,6 +26,12 @@ impl Checkpoint {
     pub fn last_contact(&self) -> Timestamp {
         self.last_seen_at.map_or(self.created_at, Timestamp::from)
     }
+
+    /// Whether it is offline at `now`: silent for longer than `offline_after`
+    /// (core's rule, from its last contact).
+    pub fn is_offline(&self, now: Timestamp, offline_after: std::time::Duration) -> bool {
+        sightline_core::checkpoint::is_offline(self.last_contact(), now, offline_after)
+    }
 }
 
 const CHECKPOINT_COLUMNS: &str = "id, name, created_at, last_seen_at, agent_version";

@@ -2,7 +2,7 @@
 //! scheduler and the result path do not ask the database every time; and
 //! which checkpoints are offline, read at most once a second.
 
-use sightline_core::checkpoint::{self, DEFAULT_OFFLINE_AFTER};
+use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
 use sightline_store::{Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -97,7 +97,7 @@ impl CheckpointDirectory {
         let presence = Arc::new(Presence {
             offline: checkpoints
                 .iter()
-                .filter(|c| checkpoint::is_offline(c.last_contact(), now, self.offline_after))
+                .filter(|c| c.is_offline(now, self.offline_after))
                 .map(|c| c.name.clone())
                 .collect(),
             ids: checkpoints.iter().map(|c| (c.name.clone(), c.id)).collect(),

@@ -65,11 +65,7 @@ async fn list_checkpoints(
         checkpoints
             .into_iter()
             .map(|checkpoint| CheckpointView {
-                status: if sightline_core::checkpoint::is_offline(
-                    checkpoint.last_contact(),
-                    now,
-                    offline_after,
-                ) {
+                status: if checkpoint.is_offline(now, offline_after) {
                     "offline"
                 } else {
                     "online"

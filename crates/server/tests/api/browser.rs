@@ -76,6 +76,44 @@ impl ChromeDriver {
     }
 }
 
+impl ChromeDriver {
+    /// A session presenting the desktop Chrome User-Agent of the installed
+    /// version, as a person's browser would: headless Chromium calls itself
+    /// HeadlessChrome, which the collector rightly drops as a robot.
+    pub(super) async fn person_session(&self, profile: &std::path::Path) -> fantoccini::Client {
+        let major = chromium_major();
+        let user_agent = format!(
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
+        );
+        self.session(profile, Some(&user_agent)).await
+    }
+}
+
+/// A RUM site `shop` whose origin is the website of [`start_website`]
+/// (known only once it listens, so the site is created first): the site as
+/// the API shows it, and the website's address.
+pub(super) async fn shop_with_website(server: &TestServer, admin: &Auth) -> (Value, String) {
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let website = start_website(server.url("/rum.js"), key).await;
+    let mut spec = site.clone();
+    spec["origins"] = json!([website]);
+    let path = format!("/api/v1/sites/{}", site["id"]);
+    assert_eq!(
+        server.call(Method::PUT, &path, admin, Some(spec)).await.0,
+        StatusCode::OK
+    );
+    (site, website)
+}
+
 impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -84,7 +122,7 @@ impl Drop for ChromeDriver {
 }
 
 /// The major version of the installed Chromium (`Chromium 156.0.…`).
-pub(super) fn chromium_major() -> String {
+fn chromium_major() -> String {
     let chromium =
         std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
     let output = Command::new(chromium)
@@ -105,7 +143,7 @@ pub(super) fn chromium_major() -> String {
 /// A small website carrying the snippet: a content page, a page that opts
 /// out with `data-no-rum`, and a single-page app whose buttons change the
 /// route through the History API.
-pub(super) async fn start_website(script_url: String, site_key: String) -> String {
+async fn start_website(script_url: String, site_key: String) -> String {
     let snippet = format!(r#"<script async src="{script_url}" data-site="{site_key}"></script>"#);
     let home = format!(
         "<!doctype html><html><head><title>Shop</title>{snippet}</head><body>\
@@ -150,37 +188,13 @@ pub(super) async fn start_website(script_url: String, site_key: String) -> Strin
 pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    // The website's origin is only known once it listens; the site is created after.
-    let (status, site) = server
-        .call(
-            Method::POST,
-            "/api/v1/sites",
-            &admin,
-            Some(json!({"name": "shop"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let key = site["site_key"].as_str().unwrap().to_owned();
-    let website = start_website(server.url("/rum.js"), key).await;
-    let mut spec = site.clone();
-    spec["origins"] = json!([website]);
-    let path = format!("/api/v1/sites/{}", site["id"]);
-    assert_eq!(
-        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
-        StatusCode::OK
-    );
+    let (site, website) = shop_with_website(&server, &admin).await;
     let site_id = site["id"].as_i64().unwrap();
 
-    // Headless Chromium calls itself HeadlessChrome, which the collector
-    // rightly drops as a robot; this session presents the desktop Chrome
-    // User-Agent of the same version, as a person's browser would.
     let major = chromium_major();
-    let user_agent = format!(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
-    );
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
-    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let browser = driver.person_session(profile.path()).await;
     let journey = async {
         browser.goto(&format!("{website}/")).await?;
         tokio::time::sleep(Duration::from_millis(600)).await;

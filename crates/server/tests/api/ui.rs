@@ -385,33 +385,11 @@ async fn a_monitor_made_with_the_form_goes_up_then_down() {
 async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
     let server = TestServer::start(BackendKind::Sqlite).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, site) = server
-        .call(
-            Method::POST,
-            "/api/v1/sites",
-            &admin,
-            Some(json!({"name": "shop"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let key = site["site_key"].as_str().unwrap().to_owned();
-    let website = super::browser::start_website(server.url("/rum.js"), key).await;
-    let mut spec = site.clone();
-    spec["origins"] = json!([website]);
-    let path = format!("/api/v1/sites/{}", site["id"]);
-    assert_eq!(
-        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
-        StatusCode::OK
-    );
+    let (site, website) = super::browser::shop_with_website(&server, &admin).await;
 
-    // A person's Chrome (headless Chromium's own name is dropped as a robot).
-    let major = super::browser::chromium_major();
-    let user_agent = format!(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
-    );
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
-    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let browser = driver.person_session(profile.path()).await;
     let summary_path = format!("/api/v1/sites/{}/rum/summary", site["id"]);
     let walk = async {
         for page in ["/", "/app", "/"] {
@@ -483,23 +461,7 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
 async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
     let server = TestServer::start(BackendKind::Sqlite).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (_, site) = server
-        .call(
-            Method::POST,
-            "/api/v1/sites",
-            &admin,
-            Some(json!({"name": "shop"})),
-        )
-        .await;
-    let key = site["site_key"].as_str().unwrap().to_owned();
-    let website = super::browser::start_website(server.url("/rum.js"), key).await;
-    let mut spec = site.clone();
-    spec["origins"] = json!([website]);
-    let path = format!("/api/v1/sites/{}", site["id"]);
-    assert_eq!(
-        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
-        StatusCode::OK
-    );
+    let (site, website) = super::browser::shop_with_website(&server, &admin).await;
     let (status, monitor) = server
         .call(
             Method::POST,
@@ -520,13 +482,9 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
         "{ran}"
     );
 
-    let major = super::browser::chromium_major();
-    let user_agent = format!(
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{major}.0.0.0 Safari/537.36"
-    );
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
-    let browser = driver.session(profile.path(), Some(&user_agent)).await;
+    let browser = driver.person_session(profile.path()).await;
     let summary_path = format!("/api/v1/sites/{}/rum/summary?page=%2F", site["id"]);
     let walk = async {
         for _ in 0..2 {
