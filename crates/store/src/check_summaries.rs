@@ -44,7 +44,7 @@ impl CheckTotals {
         self.response_ms.merge(&other.response_ms);
     }
 
-    fn add(&mut self, row: &RollRow) {
+    pub(crate) fn add(&mut self, row: &RollRow) {
         if row.in_maintenance {
             return;
         }
@@ -64,25 +64,31 @@ impl CheckTotals {
     /// The share of checks without a confirmed error, in percent; `None`
     /// without checks.
     pub fn uptime_percent(&self) -> Option<f64> {
-        (self.checks > 0).then(|| {
-            let good = (self.checks - self.confirmed_errors).max(0);
-            good as f64 * 100.0 / self.checks as f64
-        })
+        uptime_percent(self.checks, self.confirmed_errors)
     }
 }
 
+/// The share of `checks` without a confirmed error, in percent; `None`
+/// without checks. The one definition of uptime every report uses.
+pub(crate) fn uptime_percent(checks: i64, confirmed_errors: i64) -> Option<f64> {
+    (checks > 0).then(|| {
+        let good = (checks - confirmed_errors).max(0);
+        good as f64 * 100.0 / checks as f64
+    })
+}
+
 #[derive(sqlx::FromRow)]
-struct RollRow {
-    id: i64,
-    monitor_id: i64,
-    started_at: i64,
-    attempt: i64,
-    outcome: String,
-    duration_ms: i64,
-    in_maintenance: bool,
-    confirmed_error: bool,
-    downtime_ms: i64,
-    recorded_at: i64,
+pub(crate) struct RollRow {
+    pub(crate) id: i64,
+    pub(crate) monitor_id: i64,
+    pub(crate) started_at: i64,
+    pub(crate) attempt: i64,
+    pub(crate) outcome: String,
+    pub(crate) duration_ms: i64,
+    pub(crate) in_maintenance: bool,
+    pub(crate) confirmed_error: bool,
+    pub(crate) downtime_ms: i64,
+    pub(crate) recorded_at: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -114,7 +120,7 @@ impl SummaryRow {
     }
 }
 
-const ROLL_COLUMNS: &str = "id, monitor_id, started_at, attempt, outcome, duration_ms, in_maintenance, \
+pub(crate) const ROLL_COLUMNS: &str = "id, monitor_id, started_at, attempt, outcome, duration_ms, in_maintenance, \
      confirmed_error, downtime_ms, recorded_at";
 
 impl Store {
@@ -364,10 +370,10 @@ impl Store {
     }
 }
 
-fn floor_to(value: i64, step: i64) -> i64 {
+pub(crate) fn floor_to(value: i64, step: i64) -> i64 {
     value.div_euclid(step) * step
 }
 
-fn ceil_to(value: i64, step: i64) -> i64 {
+pub(crate) fn ceil_to(value: i64, step: i64) -> i64 {
     -((-value).div_euclid(step) * step)
 }

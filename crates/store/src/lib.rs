@@ -23,6 +23,7 @@ mod checkpoints;
 mod error;
 mod incidents;
 mod maintenance_windows;
+mod monitor_digests;
 mod monitors;
 mod named_documents;
 mod notifications;
@@ -55,6 +56,7 @@ pub use maintenance_windows::MaintenanceWindow;
 pub use named_documents::{NamedDocument, Stored};
 /// A stored alert policy.
 pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
+pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult, UptimeCounts};
 pub use monitors::Monitor;
 pub use notifications::{
     Channel, Claim, Enqueued, NewNotification, Notification, NotificationStatus,

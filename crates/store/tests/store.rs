@@ -61,6 +61,7 @@ on_both_backends!(
     results_are_idempotent_per_due_time,
     due_monitors_become_jobs_leased_once_and_completed_with_their_effects,
     summaries_answer_like_raw_results_and_outlive_them,
+    digests_count_like_uptime_reports_and_carry_the_latest_results,
     incidents_keep_one_open_per_monitor_with_a_timeline,
     the_outbox_leases_each_notification_to_one_sender,
     page_views_are_stored_in_batches_and_expire,
@@ -1423,6 +1424,128 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
     );
     let uptime = with_late.uptime_percent().unwrap();
     assert!((0.0..100.0).contains(&uptime));
+}
+
+async fn digests_count_like_uptime_reports_and_carry_the_latest_results(kind: BackendKind) {
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let week = store
+        .create_monitor(&monitor_spec("week", None))
+        .await
+        .unwrap();
+    let hour = store
+        .create_monitor(&monitor_spec("hour", None))
+        .await
+        .unwrap();
+    let idle = store
+        .create_monitor(&monitor_spec("idle", None))
+        .await
+        .unwrap();
+    // Nine days of results every 20 minutes up to a minute ago, some
+    // failing (confirmed or not), degraded or in maintenance; and 40
+    // results a minute apart in the last hour.
+    let now = START;
+    let mut seed = 11u64;
+    for index in 1..=(9 * 72) {
+        let due = now.minus(Duration::from_secs(index * 1200 - 1140));
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let roll = (seed >> 33) % 10;
+        let outcome = match roll {
+            0 | 1 => CheckOutcome::Error,
+            2 => CheckOutcome::Degraded,
+            _ => CheckOutcome::Up,
+        };
+        let mut result = result_at(week.id, local.id, due, outcome);
+        result.in_maintenance = roll == 9;
+        store.record_check_result(&result).await.unwrap();
+        if outcome == CheckOutcome::Error {
+            let mut confirmation = result.clone();
+            confirmation.attempt = 1;
+            confirmation.started_at = result.started_at.plus(Duration::from_secs(5));
+            confirmation.confirmed_error = roll == 0;
+            confirmation.downtime_ms = if roll == 0 { 1_200_000 } else { 0 };
+            store.record_check_result(&confirmation).await.unwrap();
+        }
+    }
+    let mut latest = Vec::new();
+    for index in (1..=40).rev() {
+        let mut result = result_at(
+            hour.id,
+            local.id,
+            now.minus(Duration::from_secs(index * 60)),
+            CheckOutcome::Up,
+        );
+        result.report.duration_ms = 100 + index as i64;
+        store.record_check_result(&result).await.unwrap();
+        latest.push((result.started_at.as_millis(), result.report.duration_ms));
+    }
+    let periods = [
+        Duration::from_secs(86_400),
+        Duration::from_secs(7 * 86_400),
+        Duration::from_secs(30 * 86_400),
+    ];
+    let current_hour = Timestamp::from(now.as_millis().div_euclid(3_600_000) * 3_600_000);
+    let expect = async |store: &Store, monitor_id: i64| {
+        let mut counts = Vec::new();
+        for period in periods {
+            let totals = store
+                .check_totals(monitor_id, current_hour.minus(period), now)
+                .await
+                .unwrap();
+            counts.push(UptimeCounts::from(&totals));
+        }
+        counts
+    };
+
+    // Before any roll, after it, and with a late result not rolled yet.
+    for stage in ["raw", "rolled", "late"] {
+        if stage == "rolled" {
+            clock.advance(Duration::from_secs(120));
+            while store.roll_check_summaries(store.now(), 500).await.unwrap() > 0 {}
+        }
+        if stage == "late" {
+            let mut late = result_at(
+                week.id,
+                local.id,
+                now.minus(Duration::from_secs(3 * 86_400 + 7)),
+                CheckOutcome::Up,
+            );
+            late.attempt = 3;
+            late.confirmed_error = true;
+            late.downtime_ms = 60_000;
+            store.record_check_result(&late).await.unwrap();
+        }
+        let digests = store.monitor_digests(now, &periods).await.unwrap();
+        let ids: Vec<i64> = digests.iter().map(|digest| digest.monitor_id).collect();
+        assert_eq!(ids, [week.id, hour.id, idle.id], "{stage}");
+        let week_counts = &digests[0].periods;
+        assert_eq!(week_counts, &expect(&store, week.id).await, "{stage}");
+        assert!(week_counts[0].checks > 0 && week_counts[0].checks < week_counts[1].checks);
+        assert!(week_counts[2].confirmed_errors > 0 && week_counts[2].degraded > 0);
+        assert_eq!(digests[1].periods, expect(&store, hour.id).await, "{stage}");
+        assert_eq!(digests[1].periods[0].checks, 40);
+        assert_eq!(digests[2].periods, vec![UptimeCounts::default(); 3]);
+        assert!(digests[2].recent.is_empty());
+        // The last 30, oldest first.
+        let recent: Vec<(i64, i64)> = digests[1]
+            .recent
+            .iter()
+            .map(|result| (result.started_at, result.duration_ms))
+            .collect();
+        assert_eq!(recent, latest[10..], "{stage}");
+        assert_eq!(digests[0].recent.len(), RECENT_RESULTS);
+        let last = digests[0].recent.last().unwrap();
+        assert_eq!(last.started_at, now.as_millis() - 60_000 + 40);
+        if stage == "late" {
+            assert_eq!(week_counts[1].downtime_ms % 1_200_000, 60_000);
+        }
+    }
 }
 
 async fn whole_maintenance(store: &Store, monitor_id: i64) -> i64 {

@@ -7,6 +7,7 @@ mod checkpoints;
 mod health;
 mod incidents;
 mod maintenance;
+mod monitor_overview;
 mod monitors;
 mod notifications;
 mod openapi;
@@ -106,6 +107,7 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(sites::router())
                 .merge(site_rum::router())
                 .merge(monitors::router())
+                .merge(monitor_overview::router())
                 .merge(maintenance::router())
                 .merge(secrets::router())
                 .merge(checkpoints::router())

@@ -134,6 +134,42 @@ pub(super) async fn monitors_run_report_results_uptime_and_confirmed_downtime(ki
     assert_eq!(uptime["uptime_percent"], 50.0);
     assert_eq!(uptime["downtime_ms"], 3_600_000);
     assert!(uptime["response_ms"]["p50"].as_f64().unwrap() >= 0.0);
+    // The overview says the same of every monitor at once, with the
+    // latest results oldest first.
+    let (status, overview) = server
+        .call(Method::GET, "/api/v1/monitors/overview", &viewer, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["periods"], json!(["24h", "7d", "30d"]));
+    let digest = &overview["monitors"][0];
+    assert_eq!(digest["monitor_id"], id);
+    for period in ["24h", "7d", "30d"] {
+        assert_eq!(digest["uptime"][period]["uptime_percent"], 50.0, "{digest}");
+        assert_eq!(digest["uptime"][period]["downtime_ms"], 3_600_000);
+    }
+    let outcomes: Vec<(&str, i64)> = digest["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|result| {
+            (
+                result["outcome"].as_str().unwrap(),
+                result["attempt"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(outcomes, [("up", 0), ("error", 0), ("error", 1)]);
+    assert_eq!(digest["recent"][2]["error"], "expected status 200, got 503");
+    let (status, body) = server
+        .call(
+            Method::GET,
+            "/api/v1/monitors/overview?periods=90m",
+            &viewer,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert_eq!(body["field"], "periods");
 
     let (status, body) = server
         .call(

@@ -1,0 +1,317 @@
+//! What an overview shows of every monitor at once: its last results and its
+//! uptime over a few periods, for a thousand monitors in a handful of
+//! queries.
+//!
+//! Every query walks the monitors and looks each one up through an index
+//! (`check_results (monitor_id, started_at)`, the summaries' primary key), so
+//! the cost grows with the number of monitors and the rows shown, never with
+//! the history kept. Periods start on the hour: the summaries answer whole
+//! hours and days, raw results the current hour and whatever has not been
+//! rolled yet.
+
+use crate::backend::read;
+use crate::check_summaries::{
+    CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, ceil_to, floor_to, uptime_percent,
+};
+use crate::{Result, Store};
+use sightline_core::Timestamp;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+/// How many of its latest results each digest carries.
+pub const RECENT_RESULTS: usize = 30;
+
+/// One of a monitor's latest results, as a sparkline or a status strip shows it.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct RecentResult {
+    /// The monitor it belongs to.
+    pub monitor_id: i64,
+    /// When the check started, in Unix milliseconds.
+    pub started_at: i64,
+    /// How long it took.
+    pub duration_ms: i64,
+    /// `up`, `degraded` or `error`.
+    pub outcome: String,
+    /// 0 for a scheduled check, 1 and up for confirmation re-runs.
+    pub attempt: i64,
+    /// What went wrong, for errors.
+    pub error_message: Option<String>,
+}
+
+/// What a monitor's results over one period add up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct UptimeCounts {
+    /// Scheduled checks (first attempts), outside maintenance.
+    pub checks: i64,
+    /// Failures a re-run confirmed.
+    pub confirmed_errors: i64,
+    /// Checks slower than their degraded threshold.
+    pub degraded: i64,
+    /// The downtime the confirmed errors stand for.
+    pub downtime_ms: i64,
+}
+
+impl UptimeCounts {
+    /// The share of checks without a confirmed error, in percent; `None`
+    /// without checks.
+    pub fn uptime_percent(&self) -> Option<f64> {
+        uptime_percent(self.checks, self.confirmed_errors)
+    }
+
+    fn add(&mut self, other: UptimeCounts) {
+        self.checks += other.checks;
+        self.confirmed_errors += other.confirmed_errors;
+        self.degraded += other.degraded;
+        self.downtime_ms += other.downtime_ms;
+    }
+}
+
+impl From<&CheckTotals> for UptimeCounts {
+    fn from(totals: &CheckTotals) -> Self {
+        UptimeCounts {
+            checks: totals.checks,
+            confirmed_errors: totals.confirmed_errors,
+            degraded: totals.degraded,
+            downtime_ms: totals.downtime_ms,
+        }
+    }
+}
+
+/// One monitor's latest results and uptime.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MonitorDigest {
+    /// The monitor.
+    pub monitor_id: i64,
+    /// Its latest results (at most [`RECENT_RESULTS`]), oldest first.
+    pub recent: Vec<RecentResult>,
+    /// Its counts over each period asked for, in the same order.
+    pub periods: Vec<UptimeCounts>,
+}
+
+#[derive(sqlx::FromRow)]
+struct MonitorCounts {
+    monitor_id: i64,
+    #[sqlx(flatten)]
+    counts: UptimeCounts,
+}
+
+/// The same counting rule as [`CheckTotals`], summed by the database over
+/// the current hour's raw results; `store` tests hold the two to the same
+/// answers.
+const RAW_COUNTS: &str = "SELECT r.monitor_id, \
+     CAST(SUM(CASE WHEN r.attempt = 0 THEN 1 ELSE 0 END) AS BIGINT) AS checks, \
+     CAST(SUM(CASE WHEN r.confirmed_error THEN 1 ELSE 0 END) AS BIGINT) AS confirmed_errors, \
+     CAST(SUM(CASE WHEN r.attempt = 0 AND r.outcome = 'degraded' THEN 1 ELSE 0 END) AS BIGINT) AS degraded, \
+     CAST(SUM(CASE WHEN r.confirmed_error THEN r.downtime_ms ELSE 0 END) AS BIGINT) AS downtime_ms \
+     FROM monitors m JOIN check_results r ON r.monitor_id = m.id \
+     WHERE r.started_at >= $1 AND NOT r.in_maintenance \
+     GROUP BY r.monitor_id";
+
+const SUMMARY_COUNTS: &str = "SELECT s.monitor_id, \
+     CAST(SUM(s.checks) AS BIGINT) AS checks, \
+     CAST(SUM(s.confirmed_errors) AS BIGINT) AS confirmed_errors, \
+     CAST(SUM(s.degraded) AS BIGINT) AS degraded, \
+     CAST(SUM(s.downtime_ms) AS BIGINT) AS downtime_ms \
+     FROM monitors m JOIN check_summaries s ON s.monitor_id = m.id \
+     AND s.resolution_ms = $1 AND s.bucket_start >= $2 AND s.bucket_start < $3 \
+     GROUP BY s.monitor_id";
+
+/// Each monitor's results from its `$1`-th latest on (ties at that start
+/// may add a few, which the caller trims).
+const RECENT: &str = "SELECT r.monitor_id, r.started_at, r.duration_ms, r.outcome, r.attempt, \
+     r.error_message \
+     FROM monitors m JOIN check_results r ON r.monitor_id = m.id \
+     AND r.started_at >= COALESCE((SELECT x.started_at FROM check_results x \
+         WHERE x.monitor_id = m.id ORDER BY x.started_at DESC LIMIT 1 OFFSET $1), 0) \
+     ORDER BY r.monitor_id, r.started_at, r.id";
+
+impl Store {
+    /// Every monitor's latest results and its counts over each of
+    /// `periods`, which end now and start on the hour (`24h` covers the 24
+    /// whole hours before the current one and the current one so far).
+    /// Monitors without results have empty digests.
+    pub async fn monitor_digests(
+        &self,
+        now: Timestamp,
+        periods: &[Duration],
+    ) -> Result<Vec<MonitorDigest>> {
+        let ids: Vec<i64> = read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT id FROM monitors ORDER BY id")
+                .fetch_all(pool)
+                .await
+        })?;
+        let mut digests: BTreeMap<i64, MonitorDigest> = ids
+            .into_iter()
+            .map(|monitor_id| {
+                let digest = MonitorDigest {
+                    monitor_id,
+                    recent: Vec::new(),
+                    periods: vec![UptimeCounts::default(); periods.len()],
+                };
+                (monitor_id, digest)
+            })
+            .collect();
+        self.add_recent_results(&mut digests).await?;
+        self.add_period_counts(&mut digests, now, periods).await?;
+        Ok(digests.into_values().collect())
+    }
+
+    async fn add_recent_results(&self, digests: &mut BTreeMap<i64, MonitorDigest>) -> Result<()> {
+        let offset = RECENT_RESULTS as i64 - 1;
+        let rows: Vec<RecentResult> = read!(self.backend, |pool| {
+            sqlx::query_as(RECENT).bind(offset).fetch_all(pool).await
+        })?;
+        for row in rows {
+            if let Some(digest) = digests.get_mut(&row.monitor_id) {
+                digest.recent.push(row);
+            }
+        }
+        for digest in digests.values_mut() {
+            let extra = digest.recent.len().saturating_sub(RECENT_RESULTS);
+            digest.recent.drain(..extra);
+        }
+        Ok(())
+    }
+
+    async fn add_period_counts(
+        &self,
+        digests: &mut BTreeMap<i64, MonitorDigest>,
+        now: Timestamp,
+        periods: &[Duration],
+    ) -> Result<()> {
+        let current_hour = floor_to(now.as_millis(), HOUR_MS);
+        let starts: Vec<i64> = periods
+            .iter()
+            .map(|period| current_hour - floor_to(period.as_millis() as i64, HOUR_MS))
+            .collect();
+        // The summary spans each period needs; periods share some, and each
+        // distinct span is one query.
+        let mut spans: HashMap<(i64, i64, i64), Vec<usize>> = HashMap::new();
+        for (index, &from) in starts.iter().enumerate() {
+            for span in summary_spans(from, current_hour) {
+                spans.entry(span).or_default().push(index);
+            }
+        }
+        for ((resolution, from, to), users) in spans {
+            let rows: Vec<MonitorCounts> = read!(self.backend, |pool| {
+                sqlx::query_as(SUMMARY_COUNTS)
+                    .bind(resolution)
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            add_counts(digests, rows, &users);
+        }
+        // The current hour, which no summary answers yet.
+        let rows: Vec<MonitorCounts> = read!(self.backend, |pool| {
+            sqlx::query_as(RAW_COUNTS)
+                .bind(current_hour)
+                .fetch_all(pool)
+                .await
+        })?;
+        let every_period: Vec<usize> = (0..periods.len()).collect();
+        add_counts(digests, rows, &every_period);
+        // Earlier results the summaries do not hold yet: only those stored
+        // in the last minutes, found by id.
+        let Some(&earliest) = starts.iter().min() else {
+            return Ok(());
+        };
+        let marker = self.summarized_through().await?;
+        let sql = format!(
+            "SELECT {ROLL_COLUMNS} FROM check_results \
+             WHERE id > $1 AND started_at >= $2 AND started_at < $3"
+        );
+        let rows: Vec<RollRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(marker)
+                .bind(earliest)
+                .bind(current_hour)
+                .fetch_all(pool)
+                .await
+        })?;
+        for row in &rows {
+            let Some(digest) = digests.get_mut(&row.monitor_id) else {
+                continue;
+            };
+            let mut totals = CheckTotals::default();
+            totals.add(row);
+            let counts = UptimeCounts::from(&totals);
+            for (index, &from) in starts.iter().enumerate() {
+                if row.started_at >= from {
+                    digest.periods[index].add(counts);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The summary spans `(resolution, from, to)` that cover `[from, to)`, both
+/// on the hour: whole days, and hours on either side of them.
+fn summary_spans(from: i64, to: i64) -> Vec<(i64, i64, i64)> {
+    let day_from = ceil_to(from, DAY_MS);
+    let day_to = floor_to(to, DAY_MS);
+    let spans = if day_from < day_to {
+        vec![
+            (DAY_MS, day_from, day_to),
+            (HOUR_MS, from, day_from),
+            (HOUR_MS, day_to, to),
+        ]
+    } else {
+        vec![(HOUR_MS, from, to)]
+    };
+    spans
+        .into_iter()
+        .filter(|&(_, start, end)| start < end)
+        .collect()
+}
+
+fn add_counts(
+    digests: &mut BTreeMap<i64, MonitorDigest>,
+    rows: Vec<MonitorCounts>,
+    periods: &[usize],
+) {
+    for row in rows {
+        if let Some(digest) = digests.get_mut(&row.monitor_id) {
+            for &index in periods {
+                digest.periods[index].add(row.counts);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_cover_a_period_once_with_whole_days_in_the_middle() {
+        let to = 10 * DAY_MS + 5 * HOUR_MS;
+        let from = to - 3 * DAY_MS;
+        let spans = summary_spans(from, to);
+        assert_eq!(
+            spans,
+            vec![
+                (DAY_MS, 8 * DAY_MS, 10 * DAY_MS),
+                (HOUR_MS, from, 8 * DAY_MS),
+                (HOUR_MS, 10 * DAY_MS, to),
+            ]
+        );
+        let covered: i64 = spans.iter().map(|(_, start, end)| end - start).sum();
+        assert_eq!(covered, to - from);
+    }
+
+    #[test]
+    fn a_period_shorter_than_a_day_is_hours_only() {
+        let to = 10 * DAY_MS + 5 * HOUR_MS;
+        assert_eq!(
+            summary_spans(to - 24 * HOUR_MS, to),
+            vec![(HOUR_MS, to - 24 * HOUR_MS, to)]
+        );
+        assert_eq!(
+            summary_spans(10 * DAY_MS - DAY_MS, 10 * DAY_MS),
+            vec![(DAY_MS, 9 * DAY_MS, 10 * DAY_MS)]
+        );
+    }
+}
