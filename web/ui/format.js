@@ -21,3 +21,14 @@ export function ago(rfc3339, now = Date.now()) {
   if (hours < 48) return `${hours} h ago`;
   return `${Math.round(hours / 24)} days ago`;
 }
+
+/** An uptime share in percent, with two decimals unless it is whole. */
+export function percent(value) {
+  return value == null ? "no checks" : `${value.toFixed(value >= 99.995 ? 0 : 2)} %`;
+}
+
+/** A duration in milliseconds, in ms under 10 s and in seconds above. */
+export function millis(value) {
+  if (value == null) return "";
+  return value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`;
+}

@@ -2,7 +2,7 @@
 // with the timing breakdown stacked, and its results with their errors.
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
-import { ago, when } from "./format.js";
+import { ago, percent, when } from "./format.js";
 import { TimingChart } from "./chart.js";
 
 const PERIODS = [
@@ -10,10 +10,6 @@ const PERIODS = [
   ["7 days", 7 * 24 * 3600 * 1000],
   ["30 days", 30 * 24 * 3600 * 1000],
 ];
-
-function percent(value) {
-  return value == null ? "no checks" : `${value.toFixed(value >= 99.995 ? 0 : 2)} %`;
-}
 
 export function MonitorDetail({ id, navigate }) {
   const [data, setData] = useState(null);

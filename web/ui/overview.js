@@ -1,14 +1,29 @@
-// The first screen: is everything fine? Every monitor with its status, the
-// open incidents with their class, every RUM site. Refreshes by itself.
+// The first screen: is everything fine? Every monitor with its status, last
+// result, response times and uptime, the open incidents with their class,
+// every RUM site. Refreshes by itself.
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
-import { ago, when } from "./format.js";
+import { ago, millis, percent, when } from "./format.js";
+import { Sparkline } from "./sparkline.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
 /** How often the overview reads the API again. */
 const REFRESH_MS = 10_000;
 
 const STATUSES = ["down", "degraded", "maintenance", "unknown", "paused", "up"];
+const UPTIME_PERIODS = ["24h", "7d", "30d"];
+
+/** How an uptime share is coloured: the thresholds most SLAs are written in. */
+function uptimeRating(value) {
+  if (value == null) return "";
+  if (value >= 99.9) return "good";
+  return value >= 99 ? "needs-improvement" : "poor";
+}
+
+/** Marks the first complete view of a screen, for the Performance API. */
+function markComplete(name) {
+  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
+}
 
 /** The words for a monitor's target, by type. */
 function target(monitor) {
@@ -40,14 +55,16 @@ export function Overview() {
     let stopped = false;
     const load = async () => {
       try {
-        const [monitors, incidents, sites] = await Promise.all([
+        const [monitors, overview, incidents, sites] = await Promise.all([
           get("/monitors"),
+          get(`/monitors/overview?periods=${UPTIME_PERIODS.join(",")}`),
           get("/incidents?open=true"),
           get("/sites"),
         ]);
         const summaries = await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`)));
+        const digests = new Map(overview.monitors.map((digest) => [digest.monitor_id, digest]));
         if (!stopped) {
-          setData({ monitors, incidents, sites, summaries, at: Date.now() });
+          setData({ monitors, digests, incidents, sites, summaries, at: Date.now() });
           setError(null);
         }
       } catch (failure) {
@@ -61,6 +78,9 @@ export function Overview() {
       clearInterval(timer);
     };
   }, []);
+  useEffect(() => {
+    if (data) markComplete("sightline:overview-complete");
+  }, [data]);
   const tags = useMemo(
     () => [...new Set((data?.monitors ?? []).flatMap((m) => m.tags ?? []))].sort(),
     [data],
@@ -124,16 +144,27 @@ export function Overview() {
           </label>`}
       </div>
       <table class="monitors">
-        <thead><tr><th scope="col">Status</th><th scope="col">Monitor</th><th scope="col">Checks</th><th scope="col">From</th><th scope="col">Since</th></tr></thead>
+        <thead><tr><th scope="col">Status</th><th scope="col">Monitor</th><th scope="col">Last check</th><th scope="col">Response time</th>${UPTIME_PERIODS.map((p) => html`<th scope="col" class="number">${p}</th>`)}</tr></thead>
         <tbody>
-          ${shown.map((m) => html`
+          ${shown.map((m) => {
+            const digest = data.digests.get(m.id);
+            const recent = digest?.recent ?? [];
+            const last = recent[recent.length - 1];
+            return html`
             <tr key=${m.id} data-monitor=${m.name}>
-              <td><span class=${`badge ${m.status}`}>${m.status}</span></td>
-              <td><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}</td>
-              <td class="target">${target(m)}</td>
-              <td>${(m.checkpoints ?? ["local"]).join(", ")}</td>
-              <td>${m.status_since ? ago(m.status_since) : ""}</td>
-            </tr>`)}
+              <td><span class=${`badge ${m.status}`}>${m.status}</span>${m.status_since && html`<br /><small>${ago(m.status_since)}</small>`}</td>
+              <td><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}
+                <br /><small class="target">${target(m)} · from ${(m.checkpoints ?? ["local"]).join(", ")}</small></td>
+              <td class="last" data-testid="last-check">${last
+                ? html`<span class=${`outcome ${last.outcome}`}>${last.outcome}</span> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem">${last.error}</small>`}`
+                : html`<small>no checks yet</small>`}</td>
+              <td><${Sparkline} results=${recent} /></td>
+              ${UPTIME_PERIODS.map((p) => {
+                const value = digest?.uptime[p]?.uptime_percent;
+                return html`<td class=${`number ${uptimeRating(value)}`} data-period=${p}>${value == null ? "–" : percent(value)}</td>`;
+              })}
+            </tr>`;
+          })}
         </tbody>
       </table>
       ${shown.length === 0 && data.monitors.length > 0 && html`<p>No monitor matches.</p>`}

@@ -122,6 +122,30 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         let summary =
             text_when(&browser, "[data-testid=summary]", |s| s.contains("1 down")).await?;
         assert!(summary.contains("1 up"), "{summary}");
+        // Each monitor's last check, response times and uptime, from
+        // the overview API.
+        let last = text_when(
+            &browser,
+            "tr[data-monitor=database] [data-testid=last-check]",
+            |s| s.starts_with("error"),
+        )
+        .await?;
+        assert!(last.contains("refused"), "{last}");
+        let up = text_when(&browser, "tr[data-monitor=health] [data-period='30d']", |s| {
+            !s.is_empty()
+        })
+        .await?;
+        assert_eq!(up, "100 %");
+        let down = browser
+            .find(Locator::Css("tr[data-monitor=database] [data-period='24h']"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(down, "0.00 %");
+        let failures = browser
+            .find_all(Locator::Css("tr[data-monitor=database] svg.sparkline circle.error"))
+            .await?;
+        assert_eq!(failures.len(), 2, "the run and its confirmation");
         keep_screenshot(&browser, "overview").await?;
         let rows = browser.find_all(Locator::Css("tbody tr")).await?;
         let first = rows[0].attr("data-monitor").await?;
