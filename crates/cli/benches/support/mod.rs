@@ -4,6 +4,8 @@
 // Each benchmark uses a part of what is here.
 #![allow(dead_code)]
 
+pub mod traffic;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
