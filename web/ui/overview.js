@@ -4,6 +4,7 @@
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
 import { ago, millis, percent, when } from "./format.js";
+import { markComplete } from "./marks.js";
 import { Sparkline } from "./sparkline.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
@@ -18,11 +19,6 @@ function uptimeRating(value) {
   if (value == null) return "";
   if (value >= 99.9) return "good";
   return value >= 99 ? "needs-improvement" : "poor";
-}
-
-/** Marks the first complete view of a screen, for the Performance API. */
-function markComplete(name) {
-  if (performance.getEntriesByName(name, "mark").length === 0) performance.mark(name);
 }
 
 /** The words for a monitor's target, by type. */

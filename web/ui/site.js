@@ -5,6 +5,7 @@
 import { html, useEffect, useRef, useState } from "./html.js";
 import { get } from "./api.js";
 import { loadUPlot } from "./chart.js";
+import { markComplete } from "./marks.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
 const PERIODS = [
@@ -38,7 +39,7 @@ function queryOf(state) {
   return query.toString();
 }
 
-function SeriesChart({ series, label, from, to }) {
+function SeriesChart({ series, label, from, to, onDrawn }) {
   const box = useRef(null);
   useEffect(() => {
     let plot = null;
@@ -59,6 +60,7 @@ function SeriesChart({ series, label, from, to }) {
         [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)],
         box.current,
       );
+      onDrawn?.();
     });
     return () => {
       cancelled = true;
@@ -105,6 +107,11 @@ export function SiteDashboard({ id, search, navigate }) {
       clearInterval(timer);
     };
   }, [id, key]);
+  // Complete once the figures are shown and the chart, if any, is drawn.
+  const complete = () => markComplete("sightline:site-complete");
+  useEffect(() => {
+    if (data && data.summary.page_views === 0) complete();
+  }, [data]);
   if (!site || !data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
@@ -166,7 +173,7 @@ export function SiteDashboard({ id, search, navigate }) {
     </section>
     <section aria-labelledby="series-heading">
       <h2 id="series-heading">${metricLabel} p${state.percentile} over time</h2>
-      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} />`}
+      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} onDrawn=${complete} />`}
     </section>
     <section aria-labelledby="breakdowns-heading">
       <h2 id="breakdowns-heading">Breakdowns</h2>

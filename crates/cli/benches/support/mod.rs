@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 /// The administrator every benchmark server is started with.
 pub const ADMIN_EMAIL: &str = "bench@example.com";
-const ADMIN_PASSWORD: &str = "bench password 1";
+pub const ADMIN_PASSWORD: &str = "bench password 1";
 
 pub use sightline_store::testing::free_port;
 
@@ -37,6 +37,20 @@ pub fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|value| value.replace('_', "").parse().ok())
         .unwrap_or(default)
+}
+
+/// A target answering every path with a small page, on 127.0.0.1 in this
+/// process; returns its base URL.
+pub async fn serve_ok() -> String {
+    let app = axum::Router::new().fallback(axum::routing::get(|| async {
+        "<html><body>shop is up</body></html>"
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    base
 }
 
 /// Waits until `url` answers at all.

@@ -131,19 +131,25 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         )
         .await?;
         assert!(last.contains("refused"), "{last}");
-        let up = text_when(&browser, "tr[data-monitor=health] [data-period='30d']", |s| {
-            !s.is_empty()
-        })
+        let up = text_when(
+            &browser,
+            "tr[data-monitor=health] [data-period='30d']",
+            |s| !s.is_empty(),
+        )
         .await?;
         assert_eq!(up, "100 %");
         let down = browser
-            .find(Locator::Css("tr[data-monitor=database] [data-period='24h']"))
+            .find(Locator::Css(
+                "tr[data-monitor=database] [data-period='24h']",
+            ))
             .await?
             .text()
             .await?;
         assert_eq!(down, "0.00 %");
         let failures = browser
-            .find_all(Locator::Css("tr[data-monitor=database] svg.sparkline circle.error"))
+            .find_all(Locator::Css(
+                "tr[data-monitor=database] svg.sparkline circle.error",
+            ))
             .await?;
         assert_eq!(failures.len(), 2, "the run and its confirmation");
         keep_screenshot(&browser, "overview").await?;
