@@ -1,22 +1,26 @@
 // The editor of a multi-step API check: its variables, and per step the
-// request (method, URL, body), the status codes expected and the values
-// taken from the answer for later steps (`{{name}}`). The fields whose
-// text is parsed (lists, `name = value` lines) keep what is typed as it is
-// typed: only their first text comes from the document.
+// request (method, URL, headers, body), what the answer must be (status
+// codes, text, conditions on its JSON) and the values taken from it for
+// later steps (`{{name}}`). The fields whose text is parsed (lists,
+// one-per-line forms) keep what is typed as it is typed: only their first
+// text comes from the document.
 import { html } from "./html.js";
+import {
+  assertionsOf,
+  assertionsText,
+  extractionsOf,
+  extractionsText,
+  headersOf,
+  headersText,
+  variablesOf,
+  variablesText,
+} from "./line_formats.js";
 
-const lines = (text) => text.split("\n").map((line) => line.trim()).filter(Boolean);
-
-/** `name = $.json.path` lines for a step's extractions by JSON path. */
-function extractionsText(extract) {
-  return (extract ?? []).filter((e) => e.json_path).map((e) => `${e.name} = ${e.json_path}`).join("\n");
-}
-
-function extractionsOf(text) {
-  return lines(text).map((line) => {
-    const [name, ...path] = line.split("=");
-    return { name: name.trim(), json_path: path.join("=").trim() };
-  });
+/** `value` without its empty entries (empty text, empty lists, no value). */
+function withoutEmpty(value) {
+  return Object.fromEntries(
+    Object.entries(value).filter(([, v]) => !(v === "" || v == null || (Array.isArray(v) && v.length === 0))),
+  );
 }
 
 export function ApiStepsEditor({ document, onChange, error }) {
@@ -25,27 +29,22 @@ export function ApiStepsEditor({ document, onChange, error }) {
   const setStep = (index, changes) => {
     const next = steps.map((step, i) => {
       if (i !== index) return step;
-      const merged = { ...step, ...changes };
-      for (const [key, value] of Object.entries(merged)) {
-        if (value === "" || value == null || (Array.isArray(value) && value.length === 0)) delete merged[key];
+      const merged = withoutEmpty({ ...step, ...changes });
+      for (const key of ["expect", "headers"]) {
+        if (merged[key] && Object.keys(merged[key]).length === 0) delete merged[key];
       }
-      if (merged.expect && Object.keys(merged.expect).length === 0) delete merged.expect;
       return merged;
     });
     setSteps(next);
   };
-  const variables = Object.entries(document.variables ?? {}).map(([k, v]) => `${k} = ${v}`).join("\n");
+  const setExpect = (index, changes) => setStep(index, { expect: withoutEmpty({ ...(steps[index].expect ?? {}), ...changes }) });
   const errorAt = (prefix) => (error?.field?.startsWith(prefix) ? error.message : null);
   return html`
     <fieldset class="steps" data-field="steps">
       <legend>Requests</legend>
       <div class="field">
         <label for="api-variables">Variables (name = value, one per line)</label>
-        <textarea id="api-variables" rows="2" defaultValue=${variables} onInput=${(e) =>
-          onChange("variables", Object.fromEntries(lines(e.target.value).map((line) => {
-            const [name, ...value] = line.split("=");
-            return [name.trim(), value.join("=").trim()];
-          })))}></textarea>
+        <textarea id="api-variables" rows="2" defaultValue=${variablesText(document.variables)} onInput=${(e) => onChange("variables", variablesOf(e.target.value))}></textarea>
         ${errorAt("variables") && html`<p class="field-error" role="alert">${errorAt("variables")}</p>`}
       </div>
       <ol>
@@ -62,12 +61,18 @@ export function ApiStepsEditor({ document, onChange, error }) {
               <input id=${`api-${index}-url`} placeholder="https://api.example.com/login" value=${step.url ?? ""} onInput=${(e) => setStep(index, { url: e.target.value })} />
               <button type="button" aria-label=${`Remove request ${index + 1}`} onClick=${() => setSteps(steps.filter((_, i) => i !== index))}>×</button>
             </div>
+            <label for=${`api-${index}-headers`}>Headers (Name: value, one per line)</label>
+            <textarea id=${`api-${index}-headers`} rows="2" placeholder="Authorization: Bearer {{token}}" defaultValue=${headersText(step.headers)} onInput=${(e) => setStep(index, { headers: headersOf(e.target.value) })}></textarea>
             <label for=${`api-${index}-body`}>Body</label>
             <textarea id=${`api-${index}-body`} rows="2" value=${step.body ?? ""} onInput=${(e) => setStep(index, { body: e.target.value })}></textarea>
             <label for=${`api-${index}-status`}>Expected status codes</label>
             <input id=${`api-${index}-status`} placeholder="any 2xx" defaultValue=${(step.expect?.status ?? []).join(", ")}
-              onInput=${(e) => setStep(index, { expect: { ...(step.expect ?? {}), status: e.target.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number) } })} />
-            <label for=${`api-${index}-extract`}>Take from the answer (name = $.json.path, one per line)</label>
+              onInput=${(e) => setExpect(index, { status: e.target.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number) })} />
+            <label for=${`api-${index}-contains`}>The answer contains</label>
+            <input id=${`api-${index}-contains`} value=${step.expect?.body_contains ?? ""} onInput=${(e) => setExpect(index, { body_contains: e.target.value })} />
+            <label for=${`api-${index}-json`}>Conditions on its JSON ($.path == value, $.path exists, $.path missing; one per line)</label>
+            <textarea id=${`api-${index}-json`} rows="2" placeholder='$.status == "ok"' defaultValue=${assertionsText(step.expect?.json)} onInput=${(e) => setExpect(index, { json: assertionsOf(e.target.value) })}></textarea>
+            <label for=${`api-${index}-extract`}>Take from the answer (name = $.json.path, name = header X-Name, name = regex (…); one per line)</label>
             <textarea id=${`api-${index}-extract`} rows="2" defaultValue=${extractionsText(step.extract)} onInput=${(e) => setStep(index, { extract: extractionsOf(e.target.value) })}></textarea>
             ${errorAt(`steps[${index}]`) && html`<p class="field-error" role="alert">${errorAt(`steps[${index}]`)}</p>`}
           </li>`)}

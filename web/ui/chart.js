@@ -32,7 +32,9 @@ export const PHASES = [
 
 /**
  * Response time over time with the timing breakdown stacked: one series
- * per phase, each drawn on top of the ones below it.
+ * per phase, each drawn on top of the ones below it, and the band between
+ * a phase and the one below it filled in its colour. The legend shows each
+ * phase's own time, not the stacked sum.
  */
 export function TimingChart({ results, label }) {
   const box = useRef(null);
@@ -53,6 +55,10 @@ export function TimingChart({ results, label }) {
         below = top;
       }
       const total = points.map((r) => r.duration_ms);
+      const own = (key) => (_, v, _series, index) => {
+        const phase = index == null ? null : points[index]?.timings?.[key];
+        return phase == null ? "" : `${Math.round(phase)} ms`;
+      };
       plot = new uPlot(
         {
           title: label,
@@ -60,14 +66,16 @@ export function TimingChart({ results, label }) {
           height: 260,
           series: [
             {},
-            ...PHASES.map(([, name, colour]) => ({
+            ...PHASES.map(([key, name, colour], i) => ({
               label: name,
               stroke: colour,
-              fill: `${colour}55`,
-              value: (_, v) => (v == null ? "" : `${Math.round(v)} ms`),
+              // The lowest phase fills down to zero; the others are bands.
+              fill: i === 0 ? `${colour}66` : undefined,
+              value: own(key),
             })),
             { label: "total", stroke: "#1b1f24", dash: [4, 4], value: (_, v) => (v == null ? "" : `${v} ms`) },
           ],
+          bands: PHASES.slice(1).map(([, , colour], i) => ({ series: [i + 2, i + 1], fill: `${colour}66` })),
           axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => `${v} ms`) }],
         },
         [times, ...stacked, total],

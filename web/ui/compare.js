@@ -6,7 +6,7 @@ import { html, useEffect, useRef, useState } from "./html.js";
 import { get } from "./api.js";
 import { loadUPlot } from "./chart.js";
 import { measure } from "./vitals.js";
-import { when } from "./format.js";
+import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 
 const METRICS = [["lcp", "LCP"], ["fcp", "FCP"], ["ttfb", "TTFB"], ["load", "load"]];
 const PERIODS = [["24h", "24 hours", 86400e3], ["7d", "7 days", 7 * 86400e3], ["30d", "30 days", 30 * 86400e3]];
@@ -42,17 +42,6 @@ function ComparisonChart({ synthetic, real, incidents, from, to, label }) {
         return times.map((t) => byTime.get(t) ?? null);
       };
       const colours = ["#8c959f", "#0b5cad", "#6639ba"];
-      const markIncidents = (u) => {
-        const { ctx, bbox } = u;
-        ctx.save();
-        ctx.fillStyle = "rgba(207, 34, 46, 0.12)";
-        for (const incident of incidents) {
-          const left = u.valToPos(Math.max(incident.from, from) / 1000, "x", true);
-          const right = u.valToPos(Math.min(incident.to ?? to, to) / 1000, "x", true);
-          ctx.fillRect(left, bbox.top, Math.max(2, right - left), bbox.height);
-        }
-        ctx.restore();
-      };
       plot = new uPlot(
         {
           title: label,
@@ -65,7 +54,7 @@ function ComparisonChart({ synthetic, real, incidents, from, to, label }) {
             ...real.map((r, i) => ({ label: `real users p${r.percentile}`, stroke: colours[i], width: 2, spanGaps: true, points: { show: true, size: 6 } })),
           ],
           axes: [{}, { size: 70 }],
-          hooks: { drawClear: [markIncidents] },
+          hooks: { drawClear: [shadeMarks(incidents, from, to)] },
         },
         [times.map((t) => t / 1000), at(synthetic), ...real.map((r) => at(r.points))],
         box.current,
@@ -109,7 +98,7 @@ export function Compare({ search, navigate }) {
       ...PERCENTILES.map((p) => get(`/sites/${chosen.site.id}/rum/timeseries?${scope}&metric=${metric}&percentile=${p}`)),
       get(`/sites/${chosen.site.id}/rum/breakdown?${scope}&dimension=country`),
       get(`/sites/${chosen.site.id}/rum/breakdown?${scope}&dimension=device`),
-      get(`/incidents?since=${new Date(from).toISOString()}`),
+      get(`/incidents?since=${new Date(from - LOOKBACK_MS).toISOString()}`),
     ]).then(
       ([results, ...rest]) => {
         if (stopped) return;
@@ -122,9 +111,7 @@ export function Compare({ search, navigate }) {
           percentile: PERCENTILES[i],
           points: (s.series[0]?.points ?? []).filter((p) => p.value != null).map((p) => ({ t: Date.parse(p.t), value: p.value })),
         }));
-        const marks = incidents
-          .filter((i) => i.monitor_id === chosen.monitor.id || i.site_id === chosen.site.id)
-          .map((i) => ({ from: Date.parse(i.opened_at), to: i.closed_at ? Date.parse(i.closed_at) : null, kind: i.kind, cause: i.cause }));
+        const marks = incidentMarks(incidents, { monitorIds: [chosen.monitor.id], siteIds: [chosen.site.id] }, from, to);
         setData({ synthetic, real, countries, devices, marks, from, to });
         setError(null);
       },
@@ -186,8 +173,7 @@ export function Compare({ search, navigate }) {
         </section>
         <section aria-labelledby="marks-heading">
           <h2 id="marks-heading">Incidents</h2>
-          ${data.marks.length === 0 ? html`<p>None in this period.</p>` : html`
-            <ul class="incidents">${data.marks.map((mark) => html`<li>${mark.kind.replaceAll("_", " ")}: ${mark.cause} <small>${when(new Date(mark.from).toISOString())}</small></li>`)}</ul>`}
+          <${MarkList} marks=${data.marks} />
         </section>
       </div>`}`;
 }

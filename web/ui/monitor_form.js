@@ -6,6 +6,7 @@ import { html, useEffect, useRef, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { StepsEditor } from "./steps.js";
 import { ApiStepsEditor } from "./api_steps.js";
+import { assertionsOf, assertionsText, headersOf, headersText } from "./line_formats.js";
 
 const TYPES = [
   ["http", "HTTP(S)"],
@@ -24,7 +25,9 @@ const FIELDS = {
     ["url", "URL", "text", "https://shop.example.com/"],
     ["method", "Method", "text", "GET"],
     ["expect.status", "Expected status codes", "codes", "200, 301 (any 2xx when empty)"],
+    ["headers", "Request headers (Name: value, one per line)", "headers", "Authorization: Bearer {{secrets.TOKEN}}"],
     ["expect.body_contains", "Body contains", "text", ""],
+    ["expect.json", "Conditions on a JSON answer ($.path == value, $.path exists, $.path missing; one per line)", "assertions", '$.status == "ok"'],
     ["expect.max_response_ms", "Slowest acceptable response (ms)", "number", ""],
   ],
   tcp: [
@@ -90,6 +93,8 @@ function shown(value, kind) {
   if (value == null) return "";
   if (kind === "list" || kind === "codes") return value.join(", ");
   if (kind === "json") return JSON.stringify(value, null, 2);
+  if (kind === "headers") return headersText(value);
+  if (kind === "assertions") return assertionsText(value);
   return String(value);
 }
 
@@ -99,6 +104,11 @@ function parsed(text, kind) {
   if (kind === "list") return items();
   if (kind === "codes") return items().map((item) => (/^\d+$/.test(item) ? Number(item) : item));
   if (kind === "number") return text.trim() === "" ? "" : Number(text);
+  if (kind === "assertions") return assertionsOf(text);
+  if (kind === "headers") {
+    const headers = headersOf(text);
+    return Object.keys(headers).length === 0 ? "" : headers;
+  }
   if (kind === "json") {
     try {
       return JSON.parse(text);
@@ -132,7 +142,7 @@ function Field({ path, label, kind, hint, document, error, onChange }) {
   return html`
     <div class=${`field ${error ? "invalid" : ""}`}>
       <label for=${id}>${label}</label>
-      ${kind === "json" ? html`<textarea rows="8" ...${input}></textarea>` : html`<input type=${kind === "number" ? "number" : "text"} ...${input} />`}
+      ${kind === "json" ? html`<textarea rows="8" ...${input}></textarea>` : kind === "headers" || kind === "assertions" ? html`<textarea rows="3" ...${input}></textarea>` : html`<input type=${kind === "number" ? "number" : "text"} ...${input} />`}
       ${error && html`<p class="field-error" id=${errorId} role="alert">${error}</p>`}
     </div>`;
 }

@@ -4,7 +4,7 @@
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
 import { ago, millis, percent, when } from "./format.js";
-import { markComplete } from "./marks.js";
+import { markComplete } from "./complete.js";
 import { Sparkline } from "./sparkline.js";
 import { VITALS, measure, rating } from "./vitals.js";
 

@@ -5,7 +5,8 @@
 import { html, useEffect, useRef, useState } from "./html.js";
 import { get } from "./api.js";
 import { loadUPlot } from "./chart.js";
-import { markComplete } from "./marks.js";
+import { markComplete } from "./complete.js";
+import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
 const PERIODS = [
@@ -39,7 +40,7 @@ function queryOf(state) {
   return query.toString();
 }
 
-function SeriesChart({ series, label, from, to, onDrawn }) {
+function SeriesChart({ series, label, from, to, marks, onDrawn }) {
   const box = useRef(null);
   useEffect(() => {
     let plot = null;
@@ -56,6 +57,7 @@ function SeriesChart({ series, label, from, to, onDrawn }) {
           scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
           series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
           axes: [{}, { size: 70 }],
+          hooks: { drawClear: [shadeMarks(marks, from, to)] },
         },
         [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)],
         box.current,
@@ -66,7 +68,7 @@ function SeriesChart({ series, label, from, to, onDrawn }) {
       cancelled = true;
       if (plot) plot.destroy();
     };
-  }, [series, label, from, to]);
+  }, [series, label, from, to, marks]);
   return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
 }
 
@@ -85,15 +87,21 @@ export function SiteDashboard({ id, search, navigate }) {
       const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
       for (const [dimension, value] of state.filters) scope.set(dimension, value);
       try {
-        const [siteView, summary, series, ...breakdowns] = await Promise.all([
+        const [siteView, monitors, incidents, summary, series, ...breakdowns] = await Promise.all([
           get(`/sites/${id}`),
+          get("/monitors"),
+          get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
           get(`/sites/${id}/rum/summary?${scope}`),
           get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
           ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
         ]);
         if (!stopped) {
           setSite(siteView);
-          setData({ summary, series, breakdowns, from: to - span, to });
+          // The site's own incidents (silence, slow pages) and those of
+          // the monitors that watch it.
+          const watching = monitors.filter((m) => m.site_id === Number(id)).map((m) => m.id);
+          const marks = incidentMarks(incidents, { monitorIds: watching, siteIds: [Number(id)] }, to - span, to);
+          setData({ summary, series, breakdowns, marks, from: to - span, to });
           setError(null);
         }
       } catch (failure) {
@@ -173,7 +181,9 @@ export function SiteDashboard({ id, search, navigate }) {
     </section>
     <section aria-labelledby="series-heading">
       <h2 id="series-heading">${metricLabel} p${state.percentile} over time</h2>
-      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} onDrawn=${complete} />`}
+      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} marks=${data.marks} onDrawn=${complete} />`}
+      <h3>Incidents</h3>
+      <${MarkList} marks=${data.marks} />
     </section>
     <section aria-labelledby="breakdowns-heading">
       <h2 id="breakdowns-heading">Breakdowns</h2>

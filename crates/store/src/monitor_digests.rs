@@ -13,7 +13,7 @@ use crate::backend::read;
 use crate::check_summaries::{
     CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, ceil_to, floor_to, uptime_percent,
 };
-use crate::{Result, Store};
+use crate::{BackendKind, Result, Store};
 use sightline_core::Timestamp;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub const RECENT_RESULTS: usize = 30;
 /// One of a monitor's latest results, as a sparkline or a status strip shows it.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RecentResult {
+    /// The result's id.
+    pub id: i64,
     /// The monitor it belongs to.
     pub monitor_id: i64,
     /// When the check started, in Unix milliseconds.
@@ -96,34 +98,65 @@ struct MonitorCounts {
 }
 
 /// The same counting rule as [`CheckTotals`], summed by the database over
-/// the current hour's raw results; `store` tests hold the two to the same
-/// answers.
-const RAW_COUNTS: &str = "SELECT r.monitor_id, \
-     CAST(SUM(CASE WHEN r.attempt = 0 THEN 1 ELSE 0 END) AS BIGINT) AS checks, \
-     CAST(SUM(CASE WHEN r.confirmed_error THEN 1 ELSE 0 END) AS BIGINT) AS confirmed_errors, \
-     CAST(SUM(CASE WHEN r.attempt = 0 AND r.outcome = 'degraded' THEN 1 ELSE 0 END) AS BIGINT) AS degraded, \
-     CAST(SUM(CASE WHEN r.confirmed_error THEN r.downtime_ms ELSE 0 END) AS BIGINT) AS downtime_ms \
-     FROM monitors m JOIN check_results r ON r.monitor_id = m.id \
-     WHERE r.started_at >= $1 AND NOT r.in_maintenance \
-     GROUP BY r.monitor_id";
+/// raw results; `store` tests hold the two to the same answers.
+const RAW_SUMS: &str = "\
+     CAST(COALESCE(SUM(CASE WHEN r.attempt = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS checks, \
+     CAST(COALESCE(SUM(CASE WHEN r.confirmed_error THEN 1 ELSE 0 END), 0) AS BIGINT) AS confirmed_errors, \
+     CAST(COALESCE(SUM(CASE WHEN r.attempt = 0 AND r.outcome = 'degraded' THEN 1 ELSE 0 END), 0) AS BIGINT) AS degraded, \
+     CAST(COALESCE(SUM(CASE WHEN r.confirmed_error THEN r.downtime_ms ELSE 0 END), 0) AS BIGINT) AS downtime_ms";
 
-const SUMMARY_COUNTS: &str = "SELECT s.monitor_id, \
-     CAST(SUM(s.checks) AS BIGINT) AS checks, \
-     CAST(SUM(s.confirmed_errors) AS BIGINT) AS confirmed_errors, \
-     CAST(SUM(s.degraded) AS BIGINT) AS degraded, \
-     CAST(SUM(s.downtime_ms) AS BIGINT) AS downtime_ms \
-     FROM monitors m JOIN check_summaries s ON s.monitor_id = m.id \
-     AND s.resolution_ms = $1 AND s.bucket_start >= $2 AND s.bucket_start < $3 \
-     GROUP BY s.monitor_id";
+const SUMMARY_SUMS: &str = "\
+     CAST(COALESCE(SUM(s.checks), 0) AS BIGINT) AS checks, \
+     CAST(COALESCE(SUM(s.confirmed_errors), 0) AS BIGINT) AS confirmed_errors, \
+     CAST(COALESCE(SUM(s.degraded), 0) AS BIGINT) AS degraded, \
+     CAST(COALESCE(SUM(s.downtime_ms), 0) AS BIGINT) AS downtime_ms";
 
-/// Each monitor's results from its `$1`-th latest on (ties at that start
-/// may add a few, which the caller trims).
-const RECENT: &str = "SELECT r.monitor_id, r.started_at, r.duration_ms, r.outcome, r.attempt, \
-     r.error_message \
-     FROM monitors m JOIN check_results r ON r.monitor_id = m.id \
-     AND r.started_at >= COALESCE((SELECT x.started_at FROM check_results x \
-         WHERE x.monitor_id = m.id ORDER BY x.started_at DESC LIMIT 1 OFFSET $1), 0) \
-     ORDER BY r.monitor_id, r.started_at, r.id";
+const RECENT_COLUMNS: &str =
+    "r.id, r.monitor_id, r.started_at, r.duration_ms, r.outcome, r.attempt, r.error_message";
+
+/// `sums` over each monitor's rows of `table` (aliased as the sums expect)
+/// that meet `condition`, one row per monitor.
+///
+/// Each monitor's rows are found through its own index range, so the cost
+/// follows the monitors and their rows in the period, never the history
+/// kept. Left to themselves, both planners may rather scan the whole
+/// table (a hash join in PostgreSQL, a scan of `r` in SQLite once
+/// `ANALYZE` has run), so the walk is spelled out: `CROSS JOIN` fixes
+/// SQLite's join order with `monitors` outside, and PostgreSQL does the
+/// same with `LATERAL`, which SQLite lacks.
+fn per_monitor(kind: BackendKind, sums: &str, table: &str, condition: &str) -> String {
+    match kind {
+        BackendKind::Sqlite => format!(
+            "SELECT m.id AS monitor_id, {sums} FROM monitors m CROSS JOIN {table} \
+             WHERE {condition} GROUP BY m.id"
+        ),
+        BackendKind::Postgres => format!(
+            "SELECT m.id AS monitor_id, t.* FROM monitors m CROSS JOIN LATERAL \
+             (SELECT {sums} FROM {table} WHERE {condition}) t"
+        ),
+    }
+}
+
+/// Each monitor's latest `$1` results, walked as [`per_monitor`] explains
+/// (SQLite takes those from the `$1`-th latest start on, and ties at that
+/// start may add a few, which the caller trims).
+fn recent_results(kind: BackendKind) -> String {
+    match kind {
+        BackendKind::Sqlite => format!(
+            "SELECT {RECENT_COLUMNS} FROM monitors m CROSS JOIN check_results r \
+             WHERE r.monitor_id = m.id AND r.started_at >= COALESCE((SELECT x.started_at \
+             FROM check_results x WHERE x.monitor_id = m.id \
+             ORDER BY x.started_at DESC LIMIT 1 OFFSET $1 - 1), 0) \
+             ORDER BY r.monitor_id, r.started_at, r.id"
+        ),
+        BackendKind::Postgres => format!(
+            "SELECT r.* FROM monitors m CROSS JOIN LATERAL \
+             (SELECT {RECENT_COLUMNS} FROM check_results r WHERE r.monitor_id = m.id \
+             ORDER BY r.started_at DESC, r.id DESC LIMIT $1) r \
+             ORDER BY r.monitor_id, r.started_at, r.id"
+        ),
+    }
+}
 
 impl Store {
     /// Every monitor's latest results and its counts over each of
@@ -157,9 +190,12 @@ impl Store {
     }
 
     async fn add_recent_results(&self, digests: &mut BTreeMap<i64, MonitorDigest>) -> Result<()> {
-        let offset = RECENT_RESULTS as i64 - 1;
+        let sql = recent_results(self.backend.kind());
         let rows: Vec<RecentResult> = read!(self.backend, |pool| {
-            sqlx::query_as(RECENT).bind(offset).fetch_all(pool).await
+            sqlx::query_as(&sql)
+                .bind(RECENT_RESULTS as i64)
+                .fetch_all(pool)
+                .await
         })?;
         for row in rows {
             if let Some(digest) = digests.get_mut(&row.monitor_id) {
@@ -192,9 +228,16 @@ impl Store {
                 spans.entry(span).or_default().push(index);
             }
         }
+        let kind = self.backend.kind();
+        let summaries = per_monitor(
+            kind,
+            SUMMARY_SUMS,
+            "check_summaries s",
+            "s.monitor_id = m.id AND s.resolution_ms = $1 AND s.bucket_start >= $2 AND s.bucket_start < $3",
+        );
         for ((resolution, from, to), users) in spans {
             let rows: Vec<MonitorCounts> = read!(self.backend, |pool| {
-                sqlx::query_as(SUMMARY_COUNTS)
+                sqlx::query_as(&summaries)
                     .bind(resolution)
                     .bind(from)
                     .bind(to)
@@ -204,8 +247,14 @@ impl Store {
             add_counts(digests, rows, &users);
         }
         // The current hour, which no summary answers yet.
+        let raw = per_monitor(
+            kind,
+            RAW_SUMS,
+            "check_results r",
+            "r.monitor_id = m.id AND r.started_at >= $1 AND NOT r.in_maintenance",
+        );
         let rows: Vec<MonitorCounts> = read!(self.backend, |pool| {
-            sqlx::query_as(RAW_COUNTS)
+            sqlx::query_as(&raw)
                 .bind(current_hour)
                 .fetch_all(pool)
                 .await

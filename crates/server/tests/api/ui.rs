@@ -5,6 +5,7 @@
 
 use super::browser::ChromeDriver;
 use super::*;
+use axum::response::IntoResponse;
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
@@ -440,6 +441,33 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
+        // Incidents: the site's traffic went silent, a monitor watching it
+        // is down, and one watching something else is down too.
+        server
+            .store
+            .open_site_incident(
+                sightline_store::IncidentKind::RumSilent,
+                site["id"].as_i64().unwrap(),
+                sightline_store::Severity::Warning,
+                "no page views for 10m",
+            )
+            .await
+            .unwrap();
+        let closed_port = sightline_store::testing::free_port();
+        for (name, watched) in [("shop checkout", Some("shop")), ("elsewhere", None)] {
+            let mut spec = json!({"name": name, "type": "tcp", "host": "127.0.0.1",
+                                  "port": closed_port, "every": "1h"});
+            if let Some(site) = watched {
+                spec["site"] = json!(site);
+            }
+            let (status, created) = server
+                .call(Method::POST, "/api/v1/monitors", &admin, Some(spec))
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{created}");
+            let run = format!("/api/v1/monitors/{}/run", created["id"]);
+            server.call(Method::POST, &run, &admin, None).await;
+        }
+
         // The overview lists the site with its page views; its dashboard
         // shows them with a breakdown by page.
         log_in_with_the_form(&browser, &server).await?;
@@ -459,6 +487,20 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
             .wait()
             .for_element(Locator::Css(".chart .uplot canvas"))
             .await?;
+        // The site's incidents, and its monitor's, marked on its time axis.
+        let marks = text_when(&browser, "[data-testid=marks]", |s| {
+            s.contains("rum silent") && s.contains("monitor down")
+        })
+        .await?;
+        assert!(marks.contains("no page views for 10m"), "{marks}");
+        assert_eq!(
+            browser
+                .find_all(Locator::Css("[data-testid=marks] li"))
+                .await?
+                .len(),
+            2,
+            "not the incident of a monitor of no site: {marks}"
+        );
         keep_screenshot(&browser, "rum").await?;
 
         // A breakdown value is a filter, kept in the URL.
@@ -1002,16 +1044,25 @@ async fn a_multi_step_api_check_is_made_in_its_editor_and_passes_a_value_on() {
         axum::Router::new()
             .route(
                 "/login",
-                axum::routing::post(|| async { axum::Json(json!({"token": "abc123"})) }),
+                axum::routing::post(|| async {
+                    (
+                        [("x-session", "s-42")],
+                        axum::Json(json!({"token": "abc123"})),
+                    )
+                }),
             )
             .route(
                 "/me",
                 axum::routing::get(
-                    |query: axum::extract::Query<std::collections::HashMap<String, String>>| async move {
-                        if query.get("token").map(String::as_str) == Some("abc123") {
-                            StatusCode::OK
+                    |query: axum::extract::Query<std::collections::HashMap<String, String>>,
+                     headers: axum::http::HeaderMap| async move {
+                        let session = headers.get("x-session").and_then(|v| v.to_str().ok());
+                        if query.get("token").map(String::as_str) == Some("abc123")
+                            && session == Some("s-42")
+                        {
+                            axum::Json(json!({"user": {"name": "ada"}})).into_response()
                         } else {
-                            StatusCode::UNAUTHORIZED
+                            StatusCode::UNAUTHORIZED.into_response()
                         }
                     },
                 ),
@@ -1067,17 +1118,43 @@ async fn a_multi_step_api_check_is_made_in_its_editor_and_passes_a_value_on() {
                 .send_keys("200")
                 .await?;
         }
+        // A value from the JSON answer and one from a header, passed on;
+        // a condition on the second answer's JSON, wrong at first.
         browser
             .find(Locator::Css("#api-0-extract"))
             .await?
-            .send_keys("token = $.token")
+            .send_keys("token = $.token\nsession = header x-session")
             .await?;
         browser
-            .find(Locator::XPath("//button[.='Try it now']"))
+            .find(Locator::Css("#api-1-headers"))
             .await?
-            .click()
+            .send_keys("X-Session: {{session}}")
             .await?;
-        let tried = text_when(&browser, "[data-testid=tried]", |s| !s.is_empty()).await?;
+        let conditions = browser.find(Locator::Css("#api-1-json")).await?;
+        conditions.send_keys("$.user.name == \"bob\"").await?;
+        // Tries the check; the answer is the first that differs from `before`.
+        let try_it = async |before: &str| {
+            browser
+                .find(Locator::XPath("//button[.='Try it now']"))
+                .await?
+                .click()
+                .await?;
+            text_when(&browser, "[data-testid=tried]", |s| {
+                (s.starts_with("up") || s.starts_with("error")) && s != before
+            })
+            .await
+        };
+        let wrong = try_it("").await?;
+        assert!(
+            wrong.starts_with("error") && wrong.contains("$.user.name"),
+            "{wrong}"
+        );
+        // Select all, type the right one.
+        conditions.send_keys("\u{E009}a\u{E000}").await?;
+        conditions
+            .send_keys("$.user.name == \"ada\"\n$.error missing")
+            .await?;
+        let tried = try_it(&wrong).await?;
         assert!(tried.starts_with("up"), "{tried}");
         browser
             .find(Locator::Css("button[type=submit]"))
@@ -1098,7 +1175,19 @@ async fn a_multi_step_api_check_is_made_in_its_editor_and_passes_a_value_on() {
     assert_eq!(steps[0]["method"], "POST", "{list}");
     assert_eq!(
         steps[0]["extract"],
-        json!([{"name": "token", "json_path": "$.token"}]),
+        json!([{"name": "token", "json_path": "$.token"},
+               {"name": "session", "header": "x-session"}]),
+        "{list}"
+    );
+    assert_eq!(
+        steps[1]["headers"],
+        json!({"X-Session": "{{session}}"}),
+        "{list}"
+    );
+    assert_eq!(
+        steps[1]["expect"]["json"],
+        json!([{"path": "$.user.name", "equals": "ada"},
+               {"path": "$.error", "exists": false}]),
         "{list}"
     );
     assert_eq!(
