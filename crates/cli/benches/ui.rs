@@ -85,6 +85,10 @@ async fn run() {
                 large.first
             );
         }
+        println!();
+        for large in &large_times {
+            println!("- {}: {}", large.screen, large.requests);
+        }
     }
 }
 
@@ -108,15 +112,19 @@ struct ScreenTime {
     median: f64,
     /// When its last API answer had arrived, in that median load.
     data: f64,
+    /// Its API requests and their times, in that median load.
+    requests: String,
 }
 
 /// One load of a screen, in milliseconds after navigation start.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Load {
     /// The screen showed all its data.
     complete: f64,
     /// The last API answer it waited for had arrived.
     data: f64,
+    /// Each API request with how long it took.
+    requests: String,
 }
 
 impl Scene {
@@ -209,12 +217,13 @@ impl Scene {
                 check_screen(browser, path, monitors, page_views).await;
                 let first = loads.remove(0);
                 loads.sort_by(|a, b| a.complete.total_cmp(&b.complete));
-                let median = loads[RUNS / 2];
+                let median = loads.swap_remove(RUNS / 2);
                 times.push(ScreenTime {
                     screen: screen.clone(),
                     first: first.complete,
                     median: median.complete,
                     data: median.data,
+                    requests: median.requests,
                 });
             }
             times
@@ -235,18 +244,18 @@ async fn complete_at(browser: &fantoccini::Client, mark: &str) -> Load {
                  if (!m) return null; \
                  const api = performance.getEntriesByType('resource') \
                    .filter((e) => e.name.includes('/api/v1/') && e.responseEnd <= m.startTime); \
-                 return [m.startTime, Math.max(0, ...api.map((e) => e.responseEnd))];",
+                 return [m.startTime, Math.max(0, ...api.map((e) => e.responseEnd)), \
+                   api.map((e) => `${new URL(e.name).pathname} ${Math.round(e.responseEnd - e.startTime)} ms`).join(', ')];",
                 vec![json!(mark)],
             )
             .await
             .expect("read the mark");
-        if let Some([complete, data]) = at.as_array().map(|pair| {
-            [
-                pair[0].as_f64().unwrap_or(f64::NAN),
-                pair[1].as_f64().unwrap_or(f64::NAN),
-            ]
+        if let Some(load) = at.as_array().map(|pair| Load {
+            complete: pair[0].as_f64().unwrap_or(f64::NAN),
+            data: pair[1].as_f64().unwrap_or(f64::NAN),
+            requests: pair[2].as_str().unwrap_or_default().to_owned(),
         }) {
-            return Load { complete, data };
+            return load;
         }
         assert!(Instant::now() < deadline, "{mark} never came");
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -184,20 +184,13 @@ impl Store {
                 (monitor_id, digest)
             })
             .collect();
-        self.add_recent_results(&mut digests).await?;
-        self.add_period_counts(&mut digests, now, periods).await?;
-        Ok(digests.into_values().collect())
-    }
-
-    async fn add_recent_results(&self, digests: &mut BTreeMap<i64, MonitorDigest>) -> Result<()> {
-        let sql = recent_results(self.backend.kind());
-        let rows: Vec<RecentResult> = read!(self.backend, |pool| {
-            sqlx::query_as(&sql)
-                .bind(RECENT_RESULTS as i64)
-                .fetch_all(pool)
-                .await
-        })?;
-        for row in rows {
+        // The latest results and the counts, side by side.
+        let (rows, counted) = tokio::join!(
+            self.recent_results(),
+            self.add_period_counts(&mut digests, now, periods)
+        );
+        counted?;
+        for row in rows? {
             if let Some(digest) = digests.get_mut(&row.monitor_id) {
                 digest.recent.push(row);
             }
@@ -206,7 +199,45 @@ impl Store {
             let extra = digest.recent.len().saturating_sub(RECENT_RESULTS);
             digest.recent.drain(..extra);
         }
-        Ok(())
+        Ok(digests.into_values().collect())
+    }
+
+    /// Every monitor's latest results, oldest first per monitor. On a
+    /// SQLite file the tens of thousands of rows are read on a scan
+    /// connection (see [`crate::sqlite_scans`]), at a fraction of sqlx's cost.
+    async fn recent_results(&self) -> Result<Vec<RecentResult>> {
+        let sql = recent_results(self.backend.kind());
+        let count = RECENT_RESULTS as i64;
+        if let crate::backend::Backend::Sqlite(pools) = &self.backend
+            && let Some(scans) = &pools.scans
+        {
+            let scans = std::sync::Arc::clone(scans);
+            let scan = move || {
+                scans.with_connection(|connection| {
+                    let mut statement = connection.prepare_cached(&sql)?;
+                    let rows = statement.query_map([count], |row| {
+                        Ok(RecentResult {
+                            id: row.get(0)?,
+                            monitor_id: row.get(1)?,
+                            started_at: row.get(2)?,
+                            duration_ms: row.get(3)?,
+                            outcome: row.get(4)?,
+                            attempt: row.get(5)?,
+                            error_message: row.get(6)?,
+                        })
+                    })?;
+                    rows.collect::<rusqlite::Result<Vec<_>>>()
+                })
+            };
+            return match tokio::task::spawn_blocking(scan).await {
+                Ok(scanned) => Ok(scanned?),
+                // The scan is never cancelled: it finished or it panicked.
+                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+            };
+        }
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(&sql).bind(count).fetch_all(pool).await
+        })?)
     }
 
     async fn add_period_counts(

@@ -53,6 +53,8 @@ struct MonitorDigestView {
 /// One of a monitor's latest results.
 #[derive(Serialize, utoipa::ToSchema)]
 struct RecentResultView {
+    /// The result's id, under `/monitors/{id}/results/{result_id}`.
+    id: i64,
     /// When it started (RFC 3339).
     started_at: String,
     /// How long it took, in milliseconds.
@@ -96,6 +98,7 @@ impl From<UptimeCounts> for PeriodUptimeView {
 impl From<RecentResult> for RecentResultView {
     fn from(result: RecentResult) -> Self {
         RecentResultView {
+            id: result.id,
             started_at: Timestamp::from(result.started_at).to_rfc3339(),
             duration_ms: result.duration_ms,
             outcome: result.outcome,

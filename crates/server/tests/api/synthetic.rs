@@ -159,6 +159,10 @@ pub(super) async fn monitors_run_report_results_uptime_and_confirmed_downtime(ki
         })
         .collect();
     assert_eq!(outcomes, [("up", 0), ("error", 0), ("error", 1)]);
+    assert_eq!(
+        digest["recent"][2]["id"], listed[0]["id"],
+        "the latest result"
+    );
     assert_eq!(digest["recent"][2]["error"], "expected status 200, got 503");
     let (status, body) = server
         .call(

@@ -154,6 +154,16 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             .await?;
         assert_eq!(failures.len(), 2, "the run and its confirmation");
         keep_screenshot(&browser, "overview").await?;
+        // At phone width nothing needs scrolling sideways.
+        browser.set_window_size(390, 844).await?;
+        let overflow = browser
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await?;
+        assert_eq!(overflow, json!(0), "the overview is wider than a phone");
+        browser.set_window_size(1280, 800).await?;
         let rows = browser.find_all(Locator::Css("tbody tr")).await?;
         let first = rows[0].attr("data-monitor").await?;
         assert_eq!(
