@@ -4,7 +4,7 @@ import { html, useEffect, useRef } from "./html.js";
 let loading = null;
 
 /** uPlot's constructor, loading its script and style the first time. */
-export function loadUPlot() {
+function loadUPlot() {
   if (!loading) {
     loading = new Promise((resolve, reject) => {
       const style = document.createElement("link");
@@ -19,6 +19,31 @@ export function loadUPlot() {
     });
   }
   return loading;
+}
+
+/**
+ * A uPlot chart as wide as its container, drawn once the library is in and
+ * again when `deps` change. `make(uPlot)` gives its options (without
+ * title and size) and data; `onDrawn` is told once it is drawn.
+ */
+export function Plot({ label, height, make, deps, onDrawn }) {
+  const box = useRef(null);
+  useEffect(() => {
+    let plot = null;
+    let cancelled = false;
+    loadUPlot().then((uPlot) => {
+      if (cancelled || !box.current) return;
+      const [options, data] = make(uPlot);
+      const size = { title: label, width: Math.max(300, box.current.clientWidth), height };
+      plot = new uPlot({ ...size, ...options }, data, box.current);
+      onDrawn?.();
+    });
+    return () => {
+      cancelled = true;
+      if (plot) plot.destroy();
+    };
+  }, [label, height, ...deps]);
+  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
 }
 
 /** The colours of the timing phases, stacked bottom up. */
@@ -37,55 +62,39 @@ export const PHASES = [
  * phase's own time, not the stacked sum.
  */
 export function TimingChart({ results, label }) {
-  const box = useRef(null);
-  useEffect(() => {
-    let plot = null;
-    let cancelled = false;
+  const make = () => {
     const points = [...results]
       .filter((r) => r.attempt === 0)
       .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
-    loadUPlot().then((uPlot) => {
-      if (cancelled || !box.current) return;
-      const times = points.map((r) => Date.parse(r.started_at) / 1000);
-      const stacked = [];
-      let below = points.map(() => 0);
-      for (const [key] of PHASES) {
-        const top = points.map((r, i) => below[i] + (r.timings?.[key] ?? 0));
-        stacked.push(top);
-        below = top;
-      }
-      const total = points.map((r) => r.duration_ms);
-      const own = (key) => (_, v, _series, index) => {
-        const phase = index == null ? null : points[index]?.timings?.[key];
-        return phase == null ? "" : `${Math.round(phase)} ms`;
-      };
-      plot = new uPlot(
-        {
-          title: label,
-          width: Math.max(300, box.current.clientWidth),
-          height: 260,
-          series: [
-            {},
-            ...PHASES.map(([key, name, colour], i) => ({
-              label: name,
-              stroke: colour,
-              // The lowest phase fills down to zero; the others are bands.
-              fill: i === 0 ? `${colour}66` : undefined,
-              value: own(key),
-            })),
-            { label: "total", stroke: "#1b1f24", dash: [4, 4], value: (_, v) => (v == null ? "" : `${v} ms`) },
-          ],
-          bands: PHASES.slice(1).map(([, , colour], i) => ({ series: [i + 2, i + 1], fill: `${colour}66` })),
-          axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => `${v} ms`) }],
-        },
-        [times, ...stacked, total],
-        box.current,
-      );
-    });
-    return () => {
-      cancelled = true;
-      if (plot) plot.destroy();
+    const times = points.map((r) => Date.parse(r.started_at) / 1000);
+    const stacked = [];
+    let below = points.map(() => 0);
+    for (const [key] of PHASES) {
+      const top = points.map((r, i) => below[i] + (r.timings?.[key] ?? 0));
+      stacked.push(top);
+      below = top;
+    }
+    const total = points.map((r) => r.duration_ms);
+    const own = (key) => (_, v, _series, index) => {
+      const phase = index == null ? null : points[index]?.timings?.[key];
+      return phase == null ? "" : `${Math.round(phase)} ms`;
     };
-  }, [results, label]);
-  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
+    const options = {
+      series: [
+        {},
+        ...PHASES.map(([key, name, colour], i) => ({
+          label: name,
+          stroke: colour,
+          // The lowest phase fills down to zero; the others are bands.
+          fill: i === 0 ? `${colour}66` : undefined,
+          value: own(key),
+        })),
+        { label: "total", stroke: "#1b1f24", dash: [4, 4], value: (_, v) => (v == null ? "" : `${v} ms`) },
+      ],
+      bands: PHASES.slice(1).map(([, , colour], i) => ({ series: [i + 2, i + 1], fill: `${colour}66` })),
+      axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => `${v} ms`) }],
+    };
+    return [options, [times, ...stacked, total]];
+  };
+  return html`<${Plot} label=${label} height=${260} make=${make} deps=${[results]} />`;
 }

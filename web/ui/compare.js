@@ -2,9 +2,9 @@
 // users do, on one chart, over the same period and metric. A page monitor
 // (`browser`) is matched to its RUM site by origin and to the site's page
 // by path; incidents of either are marked on the same time axis.
-import { html, useEffect, useRef, useState } from "./html.js";
+import { html, useEffect, useState } from "./html.js";
 import { get } from "./api.js";
-import { loadUPlot } from "./chart.js";
+import { Plot } from "./chart.js";
 import { measure } from "./vitals.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 
@@ -29,43 +29,27 @@ function pairs(monitors, sites) {
 }
 
 function ComparisonChart({ synthetic, real, incidents, from, to, label }) {
-  const box = useRef(null);
-  useEffect(() => {
-    let plot = null;
-    let cancelled = false;
-    loadUPlot().then((uPlot) => {
-      if (cancelled || !box.current) return;
-      // One x axis for both: every synthetic run and every RUM bucket.
-      const times = [...new Set([...synthetic.map((p) => p.t), ...real.flatMap((r) => r.points.map((p) => p.t))])].sort((a, b) => a - b);
-      const at = (points) => {
-        const byTime = new Map(points.map((p) => [p.t, p.value]));
-        return times.map((t) => byTime.get(t) ?? null);
-      };
-      const colours = ["#8c959f", "#0b5cad", "#6639ba"];
-      plot = new uPlot(
-        {
-          title: label,
-          width: Math.max(300, box.current.clientWidth),
-          height: 300,
-          scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
-          series: [
-            {},
-            { label: "synthetic", stroke: "#bf3989", width: 0, points: { show: true, size: 8, fill: "#bf3989" } },
-            ...real.map((r, i) => ({ label: `real users p${r.percentile}`, stroke: colours[i], width: 2, spanGaps: true, points: { show: true, size: 6 } })),
-          ],
-          axes: [{}, { size: 70 }],
-          hooks: { drawClear: [shadeMarks(incidents, from, to)] },
-        },
-        [times.map((t) => t / 1000), at(synthetic), ...real.map((r) => at(r.points))],
-        box.current,
-      );
-    });
-    return () => {
-      cancelled = true;
-      if (plot) plot.destroy();
+  const make = () => {
+    // One x axis for both: every synthetic run and every RUM bucket.
+    const times = [...new Set([...synthetic.map((p) => p.t), ...real.flatMap((r) => r.points.map((p) => p.t))])].sort((a, b) => a - b);
+    const at = (points) => {
+      const byTime = new Map(points.map((p) => [p.t, p.value]));
+      return times.map((t) => byTime.get(t) ?? null);
     };
-  }, [synthetic, real, incidents, from, to, label]);
-  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
+    const colours = ["#8c959f", "#0b5cad", "#6639ba"];
+    const options = {
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
+      series: [
+        {},
+        { label: "synthetic", stroke: "#bf3989", width: 0, points: { show: true, size: 8, fill: "#bf3989" } },
+        ...real.map((r, i) => ({ label: `real users p${r.percentile}`, stroke: colours[i], width: 2, spanGaps: true, points: { show: true, size: 6 } })),
+      ],
+      axes: [{}, { size: 70 }],
+      hooks: { drawClear: [shadeMarks(incidents, from, to)] },
+    };
+    return [options, [times.map((t) => t / 1000), at(synthetic), ...real.map((r) => at(r.points))]];
+  };
+  return html`<${Plot} label=${label} height=${300} make=${make} deps=${[synthetic, real, incidents, from, to]} />`;
 }
 
 export function Compare({ search, navigate }) {

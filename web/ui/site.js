@@ -2,9 +2,9 @@
 // Core Web Vitals rated, a metric over time, and breakdowns by page,
 // device, browser, OS, country and navigation type. Every breakdown value
 // is a filter; the period, metric and filters live in the URL.
-import { html, useEffect, useRef, useState } from "./html.js";
+import { html, useEffect, useState } from "./html.js";
 import { get } from "./api.js";
-import { loadUPlot } from "./chart.js";
+import { Plot } from "./chart.js";
 import { markComplete } from "./complete.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 import { VITALS, measure, rating } from "./vitals.js";
@@ -41,35 +41,29 @@ function queryOf(state) {
 }
 
 function SeriesChart({ series, label, from, to, marks, onDrawn }) {
-  const box = useRef(null);
-  useEffect(() => {
-    let plot = null;
-    let cancelled = false;
-    loadUPlot().then((uPlot) => {
-      if (cancelled || !box.current) return;
-      const points = series[0]?.points ?? [];
-      plot = new uPlot(
-        {
-          title: label,
-          width: Math.max(300, box.current.clientWidth),
-          height: 220,
-          // The whole period, however few its points.
-          scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
-          series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
-          axes: [{}, { size: 70 }],
-          hooks: { drawClear: [shadeMarks(marks, from, to)] },
-        },
-        [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)],
-        box.current,
-      );
-      onDrawn?.();
-    });
-    return () => {
-      cancelled = true;
-      if (plot) plot.destroy();
+  const make = () => {
+    const points = series[0]?.points ?? [];
+    const options = {
+      // The whole period, however few its points.
+      scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
+      series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
+      axes: [{}, { size: 70 }],
+      hooks: { drawClear: [shadeMarks(marks, from, to)] },
     };
-  }, [series, label, from, to, marks]);
-  return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
+    return [options, [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)]];
+  };
+  return html`<${Plot} label=${label} height=${220} make=${make} deps=${[series, from, to, marks]} onDrawn=${onDrawn} />`;
+}
+
+/**
+ * The site's own incidents (silence, slow pages) and those of the monitors
+ * that watch it. Only the monitors with incidents are read, not all of them.
+ */
+async function siteMarks(incidents, siteId, from, to) {
+  const withIncidents = [...new Set(incidents.map((i) => i.monitor_id).filter((m) => m != null))];
+  const monitors = await Promise.all(withIncidents.map((m) => get(`/monitors/${m}`)));
+  const watching = monitors.filter((m) => m.site_id === siteId).map((m) => m.id);
+  return incidentMarks(incidents, { monitorIds: watching, siteIds: [siteId] }, from, to);
 }
 
 export function SiteDashboard({ id, search, navigate }) {
@@ -87,20 +81,16 @@ export function SiteDashboard({ id, search, navigate }) {
       const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
       for (const [dimension, value] of state.filters) scope.set(dimension, value);
       try {
-        const [siteView, monitors, incidents, summary, series, ...breakdowns] = await Promise.all([
+        const [siteView, incidents, summary, series, ...breakdowns] = await Promise.all([
           get(`/sites/${id}`),
-          get("/monitors"),
           get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
           get(`/sites/${id}/rum/summary?${scope}`),
           get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
           ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
         ]);
+        const marks = await siteMarks(incidents, Number(id), to - span, to);
         if (!stopped) {
           setSite(siteView);
-          // The site's own incidents (silence, slow pages) and those of
-          // the monitors that watch it.
-          const watching = monitors.filter((m) => m.site_id === Number(id)).map((m) => m.id);
-          const marks = incidentMarks(incidents, { monitorIds: watching, siteIds: [Number(id)] }, to - span, to);
           setData({ summary, series, breakdowns, marks, from: to - span, to });
           setError(null);
         }

@@ -867,6 +867,7 @@ impl Engine {
                         world.now.plus(Duration::from_secs(1)),
                     )
                     .await?
+                    .counts
                     .confirmed_errors
             }
             None => i64::MAX,

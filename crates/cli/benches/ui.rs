@@ -38,17 +38,10 @@ const RUNS: usize = 5;
 /// Results written per transaction.
 const RESULT_BATCH: usize = 5_000;
 
-fn main() {
+#[tokio::main]
+async fn main() {
     ensure_package("/usr/bin/chromium", "chromium");
     ensure_package("/usr/bin/chromedriver", "chromium-driver");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(run());
-}
-
-async fn run() {
     let monitors = env_number("SIGHTLINE_BENCH_MONITORS", 1_000) as usize;
     let page_views = env_number("SIGHTLINE_BENCH_PAGE_VIEWS", 1_000_000);
     let backends = std::env::var("SIGHTLINE_BENCH_BACKENDS").unwrap_or_default();

@@ -19,17 +19,43 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
 
-/// What a set of results adds up to.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CheckTotals {
+/// What a set of results adds up to in counts: enough for uptime.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct UptimeCounts {
     /// Scheduled checks (first attempts), outside maintenance.
     pub checks: i64,
     /// Failures a re-run confirmed.
     pub confirmed_errors: i64,
-    /// Checks that were slower than their degraded threshold.
+    /// Checks slower than their degraded threshold.
     pub degraded: i64,
     /// The downtime the confirmed errors stand for.
     pub downtime_ms: i64,
+}
+
+impl UptimeCounts {
+    /// The share of checks without a confirmed error, in percent; `None`
+    /// without checks. The one definition of uptime every report uses.
+    pub fn uptime_percent(&self) -> Option<f64> {
+        (self.checks > 0).then(|| {
+            let good = (self.checks - self.confirmed_errors).max(0);
+            good as f64 * 100.0 / self.checks as f64
+        })
+    }
+
+    /// Adds another set.
+    pub fn add(&mut self, other: UptimeCounts) {
+        self.checks += other.checks;
+        self.confirmed_errors += other.confirmed_errors;
+        self.degraded += other.degraded;
+        self.downtime_ms += other.downtime_ms;
+    }
+}
+
+/// What a set of results adds up to: the counts and the response times.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CheckTotals {
+    /// Checks, confirmed errors, degraded checks and downtime.
+    pub counts: UptimeCounts,
     /// Response times of the checks.
     pub response_ms: QuantileSketch,
 }
@@ -37,44 +63,27 @@ pub struct CheckTotals {
 impl CheckTotals {
     /// Adds another set.
     pub fn merge(&mut self, other: &CheckTotals) {
-        self.checks += other.checks;
-        self.confirmed_errors += other.confirmed_errors;
-        self.degraded += other.degraded;
-        self.downtime_ms += other.downtime_ms;
+        self.counts.add(other.counts);
         self.response_ms.merge(&other.response_ms);
     }
 
+    /// Counts one result: the rule every uptime report follows.
     pub(crate) fn add(&mut self, row: &RollRow) {
         if row.in_maintenance {
             return;
         }
         if row.attempt == 0 {
-            self.checks += 1;
+            self.counts.checks += 1;
             if row.outcome == "degraded" {
-                self.degraded += 1;
+                self.counts.degraded += 1;
             }
             self.response_ms.add(row.duration_ms as f64);
         }
         if row.confirmed_error {
-            self.confirmed_errors += 1;
-            self.downtime_ms += row.downtime_ms;
+            self.counts.confirmed_errors += 1;
+            self.counts.downtime_ms += row.downtime_ms;
         }
     }
-
-    /// The share of checks without a confirmed error, in percent; `None`
-    /// without checks.
-    pub fn uptime_percent(&self) -> Option<f64> {
-        uptime_percent(self.checks, self.confirmed_errors)
-    }
-}
-
-/// The share of `checks` without a confirmed error, in percent; `None`
-/// without checks. The one definition of uptime every report uses.
-pub(crate) fn uptime_percent(checks: i64, confirmed_errors: i64) -> Option<f64> {
-    (checks > 0).then(|| {
-        let good = (checks - confirmed_errors).max(0);
-        good as f64 * 100.0 / checks as f64
-    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -111,10 +120,12 @@ impl SummaryRow {
                 reason: format!("bucket {}: {e}", self.bucket_start),
             })?;
         Ok(CheckTotals {
-            checks: self.checks,
-            confirmed_errors: self.confirmed_errors,
-            degraded: self.degraded,
-            downtime_ms: self.downtime_ms,
+            counts: UptimeCounts {
+                checks: self.checks,
+                confirmed_errors: self.confirmed_errors,
+                degraded: self.degraded,
+                downtime_ms: self.downtime_ms,
+            },
             response_ms: sketch,
         })
     }
@@ -222,10 +233,10 @@ impl Store {
                 .bind(monitor_id)
                 .bind(resolution)
                 .bind(start)
-                .bind(total.checks)
-                .bind(total.confirmed_errors)
-                .bind(total.degraded)
-                .bind(total.downtime_ms)
+                .bind(total.counts.checks)
+                .bind(total.counts.confirmed_errors)
+                .bind(total.counts.degraded)
+                .bind(total.counts.downtime_ms)
                 .bind(total.response_ms.to_bytes())
                 .execute(&mut *tx)
                 .await?;

@@ -48,7 +48,7 @@ pub use check_jobs::{
     Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan, WaitingJob,
 };
 pub use check_results::{CheckResult, DueTimeResult, DueTimeVerdict, NewCheckResult};
-pub use check_summaries::CheckTotals;
+pub use check_summaries::{CheckTotals, UptimeCounts};
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, IncidentKind, Severity};
@@ -56,7 +56,7 @@ pub use maintenance_windows::MaintenanceWindow;
 pub use named_documents::{NamedDocument, Stored};
 /// A stored alert policy.
 pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
-pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult, UptimeCounts};
+pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult};
 pub use monitors::Monitor;
 pub use notifications::{
     Channel, Claim, Enqueued, NewNotification, Notification, NotificationStatus,

@@ -11,7 +11,7 @@
 
 use crate::backend::read;
 use crate::check_summaries::{
-    CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, ceil_to, floor_to, uptime_percent,
+    CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, UptimeCounts, ceil_to, floor_to,
 };
 use crate::{BackendKind, Result, Store};
 use sightline_core::Timestamp;
@@ -38,45 +38,6 @@ pub struct RecentResult {
     pub attempt: i64,
     /// What went wrong, for errors.
     pub error_message: Option<String>,
-}
-
-/// What a monitor's results over one period add up to.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
-pub struct UptimeCounts {
-    /// Scheduled checks (first attempts), outside maintenance.
-    pub checks: i64,
-    /// Failures a re-run confirmed.
-    pub confirmed_errors: i64,
-    /// Checks slower than their degraded threshold.
-    pub degraded: i64,
-    /// The downtime the confirmed errors stand for.
-    pub downtime_ms: i64,
-}
-
-impl UptimeCounts {
-    /// The share of checks without a confirmed error, in percent; `None`
-    /// without checks.
-    pub fn uptime_percent(&self) -> Option<f64> {
-        uptime_percent(self.checks, self.confirmed_errors)
-    }
-
-    fn add(&mut self, other: UptimeCounts) {
-        self.checks += other.checks;
-        self.confirmed_errors += other.confirmed_errors;
-        self.degraded += other.degraded;
-        self.downtime_ms += other.downtime_ms;
-    }
-}
-
-impl From<&CheckTotals> for UptimeCounts {
-    fn from(totals: &CheckTotals) -> Self {
-        UptimeCounts {
-            checks: totals.checks,
-            confirmed_errors: totals.confirmed_errors,
-            degraded: totals.degraded,
-            downtime_ms: totals.downtime_ms,
-        }
-    }
 }
 
 /// One monitor's latest results and uptime.
@@ -316,7 +277,7 @@ impl Store {
             };
             let mut totals = CheckTotals::default();
             totals.add(row);
-            let counts = UptimeCounts::from(&totals);
+            let counts = totals.counts;
             for (index, &from) in starts.iter().enumerate() {
                 if row.started_at >= from {
                     digest.periods[index].add(counts);

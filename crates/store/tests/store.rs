@@ -1358,11 +1358,14 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
     }
     let whole = &raw[0];
     assert_eq!(
-        whole.checks,
+        whole.counts.checks,
         (3 * 72) - whole_maintenance(&store, monitor.id).await
     );
-    assert!(whole.confirmed_errors > 0 && whole.degraded > 0);
-    assert_eq!(whole.downtime_ms, whole.confirmed_errors * 1_200_000);
+    assert!(whole.counts.confirmed_errors > 0 && whole.counts.degraded > 0);
+    assert_eq!(
+        whole.counts.downtime_ms,
+        whole.counts.confirmed_errors * 1_200_000
+    );
 
     // Only results stored a while ago are rolled.
     assert_eq!(store.roll_check_summaries(START, 10_000).await.unwrap(), 0);
@@ -1395,7 +1398,7 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
         .check_totals(monitor.id, periods[0].0, periods[0].1)
         .await
         .unwrap();
-    assert_eq!(with_late.checks, whole.checks + 1);
+    assert_eq!(with_late.counts.checks, whole.counts.checks + 1);
     clock.advance(Duration::from_secs(120));
     store
         .roll_check_summaries(store.now(), 10_000)
@@ -1422,7 +1425,7 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
             .unwrap(),
         with_late
     );
-    let uptime = with_late.uptime_percent().unwrap();
+    let uptime = with_late.counts.uptime_percent().unwrap();
     assert!((0.0..100.0).contains(&uptime));
 }
 
@@ -1498,7 +1501,7 @@ async fn digests_count_like_uptime_reports_and_carry_the_latest_results(kind: Ba
                 .check_totals(monitor_id, current_hour.minus(period), now)
                 .await
                 .unwrap();
-            counts.push(UptimeCounts::from(&totals));
+            counts.push(totals.counts);
         }
         counts
     };

@@ -2,6 +2,7 @@
 //! uptime over a few periods in one answer, so that a dashboard of a
 //! thousand monitors costs one request, not three thousand.
 
+use super::monitors::UptimeCountsView;
 use super::only_params;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -11,7 +12,7 @@ use axum::extract::{Query, State};
 use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_core::duration_text;
-use sightline_store::{MonitorDigest, RecentResult, UptimeCounts};
+use sightline_store::{MonitorDigest, RecentResult};
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -47,7 +48,7 @@ struct MonitorDigestView {
     /// Its latest results (up to 30), oldest first.
     recent: Vec<RecentResultView>,
     /// Its uptime over each period, keyed by the period as asked for.
-    uptime: BTreeMap<String, PeriodUptimeView>,
+    uptime: BTreeMap<String, UptimeCountsView>,
 }
 
 /// One of a monitor's latest results.
@@ -66,33 +67,6 @@ struct RecentResultView {
     /// What went wrong, for errors.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
-}
-
-/// Uptime over one period, counted like `/monitors/{id}/uptime`.
-#[derive(Serialize, utoipa::ToSchema)]
-struct PeriodUptimeView {
-    /// Scheduled checks outside maintenance windows.
-    checks: i64,
-    /// Failures a re-run confirmed.
-    confirmed_errors: i64,
-    /// Checks slower than their degraded threshold.
-    degraded: i64,
-    /// The downtime the confirmed errors stand for, in milliseconds.
-    downtime_ms: i64,
-    /// Share of checks without a confirmed error; `null` without checks.
-    uptime_percent: Option<f64>,
-}
-
-impl From<UptimeCounts> for PeriodUptimeView {
-    fn from(counts: UptimeCounts) -> Self {
-        PeriodUptimeView {
-            checks: counts.checks,
-            confirmed_errors: counts.confirmed_errors,
-            degraded: counts.degraded,
-            downtime_ms: counts.downtime_ms,
-            uptime_percent: counts.uptime_percent(),
-        }
-    }
 }
 
 impl From<RecentResult> for RecentResultView {

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use sightline_core::MonitorSpec;
 use sightline_core::monitor::CheckReport;
-use sightline_store::{CheckResult, Monitor};
+use sightline_store::{CheckResult, Monitor, UptimeCounts};
 use std::collections::HashMap;
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -388,6 +388,16 @@ struct UptimeView {
     from: String,
     /// End of the period (RFC 3339).
     to: String,
+    /// The checks, errors and uptime.
+    #[serde(flatten)]
+    counts: UptimeCountsView,
+    /// Response times of the checks.
+    response_ms: ResponsePercentiles,
+}
+
+/// A period's checks and uptime, counting confirmed errors only.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct UptimeCountsView {
     /// Scheduled checks outside maintenance windows.
     checks: i64,
     /// Failures a re-run confirmed.
@@ -398,8 +408,18 @@ struct UptimeView {
     downtime_ms: i64,
     /// Share of checks without a confirmed error; `null` without checks.
     uptime_percent: Option<f64>,
-    /// Response times of the checks.
-    response_ms: ResponsePercentiles,
+}
+
+impl From<UptimeCounts> for UptimeCountsView {
+    fn from(counts: UptimeCounts) -> Self {
+        UptimeCountsView {
+            checks: counts.checks,
+            confirmed_errors: counts.confirmed_errors,
+            degraded: counts.degraded,
+            downtime_ms: counts.downtime_ms,
+            uptime_percent: counts.uptime_percent(),
+        }
+    }
 }
 
 /// A monitor's uptime and response times over any period (default: the
@@ -432,11 +452,7 @@ async fn monitor_uptime(
     Ok(Json(UptimeView {
         from: from.to_rfc3339(),
         to: to.to_rfc3339(),
-        checks: totals.checks,
-        confirmed_errors: totals.confirmed_errors,
-        degraded: totals.degraded,
-        downtime_ms: totals.downtime_ms,
-        uptime_percent: totals.uptime_percent(),
+        counts: totals.counts.into(),
         response_ms: ResponsePercentiles {
             p50: totals.response_ms.quantile(0.50),
             p95: totals.response_ms.quantile(0.95),
