@@ -1,40 +1,26 @@
 // One incident, as alert e-mails link to it: what failed, its class, its
 // timeline (opened, classified, held, notified, recovered) and every
 // notification it caused with the receiver's answer.
-import { html, useEffect, useState } from "./html.js";
+import { html } from "./html.js";
+import { usePolled } from "./polling.js";
 import { get } from "./api.js";
 import { when } from "./format.js";
 
 export function IncidentDetail({ id }) {
-  const [incident, setIncident] = useState(null);
-  const [subject, setSubject] = useState(null);
-  const [error, setError] = useState(null);
-  useEffect(() => {
-    let stopped = false;
-    const load = async () => {
-      try {
-        const found = await get(`/incidents/${id}`);
-        const about = found.monitor_id
-          ? { ...(await get(`/monitors/${found.monitor_id}`)), link: `/monitors/${found.monitor_id}` }
-          : found.site_id
-            ? { ...(await get(`/sites/${found.site_id}`)), link: `/sites/${found.site_id}` }
-            : null;
-        if (!stopped) {
-          setIncident(found);
-          setSubject(about);
-          setError(null);
-        }
-      } catch (failure) {
-        if (!stopped) setError(failure.message);
-      }
-    };
-    load();
-    const timer = setInterval(load, 10_000);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [id]);
+  const { data, error } = usePolled(
+    async () => {
+      const incident = await get(`/incidents/${id}`);
+      const subject = incident.monitor_id
+        ? { ...(await get(`/monitors/${incident.monitor_id}`)), link: `/monitors/${incident.monitor_id}` }
+        : incident.site_id
+          ? { ...(await get(`/sites/${incident.site_id}`)), link: `/sites/${incident.site_id}` }
+          : null;
+      return { incident, subject };
+    },
+    10_000,
+    [id],
+  );
+  const { incident, subject } = data ?? {};
   if (!incident) return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   const open = !incident.closed_at;
   return html`

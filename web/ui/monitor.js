@@ -1,6 +1,7 @@
 // One monitor: its status, uptime over several periods, response time
 // with the timing breakdown stacked, and its results with their errors.
-import { html, useEffect, useState } from "./html.js";
+import { html, useState } from "./html.js";
+import { usePolled } from "./polling.js";
 import { api, get } from "./api.js";
 import { ago, percent, when } from "./format.js";
 import { TimingChart } from "./chart.js";
@@ -12,30 +13,20 @@ const PERIODS = [
 ];
 
 export function MonitorDetail({ id, navigate }) {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState(null);
   const [running, setRunning] = useState(false);
-  const load = async () => {
-    try {
+  const { data, error, reload: load, setError } = usePolled(
+    async () => {
       const now = Date.now();
       const [monitor, results, ...uptimes] = await Promise.all([
         get(`/monitors/${id}`),
         get(`/monitors/${id}/results?limit=500`),
-        ...PERIODS.map(([, span]) =>
-          get(`/monitors/${id}/uptime?from=${now - span}&to=${now}`),
-        ),
+        ...PERIODS.map(([, span]) => get(`/monitors/${id}/uptime?from=${now - span}&to=${now}`)),
       ]);
-      setData({ monitor, results, uptimes });
-      setError(null);
-    } catch (failure) {
-      setError(failure.message);
-    }
-  };
-  useEffect(() => {
-    load();
-    const timer = setInterval(load, 10_000);
-    return () => clearInterval(timer);
-  }, [id]);
+      return { monitor, results, uptimes };
+    },
+    10_000,
+    [id],
+  );
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }

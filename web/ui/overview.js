@@ -3,6 +3,7 @@
 // every RUM site. Refreshes by itself.
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
+import { usePolled } from "./polling.js";
 import { ago, millis, percent, when } from "./format.js";
 import { markComplete } from "./complete.js";
 import { Sparkline } from "./sparkline.js";
@@ -42,38 +43,24 @@ function target(monitor) {
 }
 
 export function Overview() {
-  const [data, setData] = useState(null);
-  const [error, setError] = useState(null);
   const [text, setText] = useState("");
   const [status, setStatus] = useState("");
   const [tag, setTag] = useState("");
-  useEffect(() => {
-    let stopped = false;
-    const load = async () => {
-      try {
-        const [monitors, overview, incidents, sites] = await Promise.all([
-          get("/monitors"),
-          get(`/monitors/overview?periods=${UPTIME_PERIODS.join(",")}`),
-          get("/incidents?open=true"),
-          get("/sites"),
-        ]);
-        const summaries = await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`)));
-        const digests = new Map(overview.monitors.map((digest) => [digest.monitor_id, digest]));
-        if (!stopped) {
-          setData({ monitors, digests, incidents, sites, summaries, at: Date.now() });
-          setError(null);
-        }
-      } catch (failure) {
-        if (!stopped) setError(failure.message);
-      }
-    };
-    load();
-    const timer = setInterval(load, REFRESH_MS);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, []);
+  const { data, error } = usePolled(
+    async () => {
+      const [monitors, overview, incidents, sites] = await Promise.all([
+        get("/monitors"),
+        get(`/monitors/overview?periods=${UPTIME_PERIODS.join(",")}`),
+        get("/incidents?open=true"),
+        get("/sites"),
+      ]);
+      const summaries = await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`)));
+      const digests = new Map(overview.monitors.map((digest) => [digest.monitor_id, digest]));
+      return { monitors, digests, incidents, sites, summaries, at: Date.now() };
+    },
+    REFRESH_MS,
+    [],
+  );
   useEffect(() => {
     if (data) markComplete("sightline:overview-complete");
   }, [data]);

@@ -2,8 +2,9 @@
 // Core Web Vitals rated, a metric over time, and breakdowns by page,
 // device, browser, OS, country and navigation type. Every breakdown value
 // is a filter; the period, metric and filters live in the URL.
-import { html, useEffect, useState } from "./html.js";
+import { html, useEffect } from "./html.js";
 import { get } from "./api.js";
+import { usePolled } from "./polling.js";
 import { Plot } from "./chart.js";
 import { markComplete } from "./complete.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
@@ -68,52 +69,36 @@ async function siteMarks(incidents, siteId, from, to) {
 
 export function SiteDashboard({ id, search, navigate }) {
   const state = stateOf(search);
-  const [site, setSite] = useState(null);
-  const [data, setData] = useState(null);
-  const [error, setError] = useState(null);
   const go = (next) => navigate(`/sites/${id}?${queryOf({ ...state, ...next })}`);
   const key = queryOf(state);
-  useEffect(() => {
-    let stopped = false;
-    const load = async () => {
+  const { data, error } = usePolled(
+    async () => {
       const span = PERIODS.find(([name]) => name === state.period)[2];
       const to = Date.now();
       const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
       for (const [dimension, value] of state.filters) scope.set(dimension, value);
-      try {
-        const [siteView, incidents, summary, series, ...breakdowns] = await Promise.all([
-          get(`/sites/${id}`),
-          get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
-          get(`/sites/${id}/rum/summary?${scope}`),
-          get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
-          ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
-        ]);
-        const marks = await siteMarks(incidents, Number(id), to - span, to);
-        if (!stopped) {
-          setSite(siteView);
-          setData({ summary, series, breakdowns, marks, from: to - span, to });
-          setError(null);
-        }
-      } catch (failure) {
-        if (!stopped) setError(failure.message);
-      }
-    };
-    load();
-    const timer = setInterval(load, 30_000);
-    return () => {
-      stopped = true;
-      clearInterval(timer);
-    };
-  }, [id, key]);
+      const [site, incidents, summary, series, ...breakdowns] = await Promise.all([
+        get(`/sites/${id}`),
+        get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
+        get(`/sites/${id}/rum/summary?${scope}`),
+        get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
+        ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
+      ]);
+      const marks = await siteMarks(incidents, Number(id), to - span, to);
+      return { site, summary, series, breakdowns, marks, from: to - span, to };
+    },
+    30_000,
+    [id, key],
+  );
   // Complete once the figures are shown and the chart, if any, is drawn.
   const complete = () => markComplete("sightline:site-complete");
   useEffect(() => {
     if (data && data.summary.page_views === 0) complete();
   }, [data]);
-  if (!site || !data) {
+  if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
-  const { summary, series, breakdowns } = data;
+  const { site, summary, series, breakdowns } = data;
   const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
   return html`
     <p><a href="/">← Overview</a></p>

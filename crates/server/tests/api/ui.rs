@@ -9,6 +9,36 @@ use axum::response::IntoResponse;
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
+/// Opens each of `pages` on `website` as a visitor would, then leaves, so
+/// that the last page sends its beacon.
+async fn visit(
+    browser: &Client,
+    website: &str,
+    pages: &[&str],
+) -> Result<(), fantoccini::error::CmdError> {
+    for page in pages {
+        browser.goto(&format!("{website}{page}")).await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser.goto("about:blank").await
+}
+
+/// Waits until the RUM summary at `summary_path` counts `count` page views.
+async fn wait_for_page_views(server: &TestServer, admin: &Auth, summary_path: &str, count: u64) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (_, summary) = server.call(Method::GET, summary_path, admin, None).await;
+        if summary["page_views"].as_u64() >= Some(count) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the page views did not arrive: {summary}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Clicks the element `locator` finds.
 async fn click(browser: &Client, locator: Locator<'_>) -> Result<(), fantoccini::error::CmdError> {
     browser.find(locator).await?.click().await
@@ -406,23 +436,8 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
     let browser = driver.person_session(profile.path()).await;
     let summary_path = format!("/api/v1/sites/{}/rum/summary", site["id"]);
     let walk = async {
-        for page in ["/", "/app", "/"] {
-            browser.goto(&format!("{website}{page}")).await?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        browser.goto("about:blank").await?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let (_, summary) = server.call(Method::GET, &summary_path, &admin, None).await;
-            if summary["page_views"].as_u64() >= Some(3) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the page views did not arrive: {summary}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        visit(&browser, &website, &["/", "/app", "/"]).await?;
+        wait_for_page_views(&server, &admin, &summary_path, 3).await;
 
         // Incidents: the site's traffic went silent, a monitor watching it
         // is down, and one watching something else is down too.
@@ -536,23 +551,8 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
     let browser = driver.person_session(profile.path()).await;
     let summary_path = format!("/api/v1/sites/{}/rum/summary?page=%2F", site["id"]);
     let walk = async {
-        for _ in 0..2 {
-            browser.goto(&format!("{website}/")).await?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        browser.goto("about:blank").await?;
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let (_, summary) = server.call(Method::GET, &summary_path, &admin, None).await;
-            if summary["page_views"].as_u64() >= Some(2) {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the page views did not arrive: {summary}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        visit(&browser, &website, &["/", "/"]).await?;
+        wait_for_page_views(&server, &admin, &summary_path, 2).await;
 
         log_in_with_the_form(&browser, &server).await?;
         click(&browser, Locator::Css("a[href='/compare']")).await?;
