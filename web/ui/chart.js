@@ -1,4 +1,5 @@
-// Charts with uPlot (vendored, loaded once when a chart is first shown).
+// Charts with uPlot (vendored, loaded once when a chart is first shown,
+// from beside this module so that it comes from the same version of the UI).
 import { html, useEffect, useRef } from "./html.js";
 
 let loading = null;
@@ -9,10 +10,10 @@ function loadUPlot() {
     loading = new Promise((resolve, reject) => {
       const style = document.createElement("link");
       style.rel = "stylesheet";
-      style.href = "/ui/vendor/uPlot.min.css";
+      style.href = new URL("./vendor/uPlot.min.css", import.meta.url).href;
       document.head.append(style);
       const script = document.createElement("script");
-      script.src = "/ui/vendor/uPlot.iife.min.js";
+      script.src = new URL("./vendor/uPlot.iife.min.js", import.meta.url).href;
       script.onload = () => resolve(window.uPlot);
       script.onerror = () => reject(new Error("the chart library did not load"));
       document.head.append(script);

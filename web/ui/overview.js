@@ -48,13 +48,18 @@ export function Overview() {
   const [tag, setTag] = useState("");
   const { data, error } = usePolled(
     async () => {
-      const [monitors, overview, incidents, sites] = await Promise.all([
+      // Each site's summary is asked for as soon as the sites are known,
+      // while the monitors' answers are still on their way.
+      const sitesWithSummaries = get("/sites").then(async (sites) => ({
+        sites,
+        summaries: await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`))),
+      }));
+      const [monitors, overview, incidents, { sites, summaries }] = await Promise.all([
         get("/monitors"),
         get(`/monitors/overview?periods=${UPTIME_PERIODS.join(",")}`),
         get("/incidents?open=true"),
-        get("/sites"),
+        sitesWithSummaries,
       ]);
-      const summaries = await Promise.all(sites.map((site) => get(`/sites/${site.id}/rum/summary`)));
       const digests = new Map(overview.monitors.map((digest) => [digest.monitor_id, digest]));
       return { monitors, digests, incidents, sites, summaries, at: Date.now() };
     },
@@ -126,25 +131,25 @@ export function Overview() {
             </select>
           </label>`}
       </div>
-      <table class="monitors">
-        <thead><tr><th scope="col">Status</th><th scope="col">Monitor</th><th scope="col">Last check</th><th scope="col">Response time</th>${UPTIME_PERIODS.map((p) => html`<th scope="col" class="number">${p}</th>`)}</tr></thead>
-        <tbody>
+      <table class="monitors" role="table">
+        <thead role="rowgroup"><tr role="row"><th scope="col" role="columnheader">Status</th><th scope="col" role="columnheader">Monitor</th><th scope="col" role="columnheader">Last check</th><th scope="col" role="columnheader">Response time</th>${UPTIME_PERIODS.map((p) => html`<th scope="col" role="columnheader" class="number">${p}</th>`)}</tr></thead>
+        <tbody role="rowgroup">
           ${shown.map((m) => {
             const digest = data.digests.get(m.id);
             const recent = digest?.recent ?? [];
             const last = recent[recent.length - 1];
             return html`
-            <tr key=${m.id} data-monitor=${m.name}>
-              <td><span class=${`badge ${m.status}`}>${m.status}</span>${m.status_since && html`<br /><small>${ago(m.status_since)}</small>`}</td>
-              <td><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}
+            <tr key=${m.id} role="row" data-monitor=${m.name}>
+              <td role="cell"><span class=${`badge ${m.status}`}>${m.status}</span>${m.status_since && html`<br /><small>${ago(m.status_since)}</small>`}</td>
+              <td role="cell"><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}
                 <br /><small class="target">${target(m)} · from ${(m.checkpoints ?? ["local"]).join(", ")}</small></td>
-              <td class="last" data-testid="last-check">${last
+              <td role="cell" class="last" data-testid="last-check">${last
                 ? html`<span class=${`outcome ${last.outcome}`}>${last.outcome}</span> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem">${last.error}</small>`}`
                 : html`<small>no checks yet</small>`}</td>
-              <td><${Sparkline} results=${recent} /></td>
+              <td role="cell"><${Sparkline} results=${recent} /></td>
               ${UPTIME_PERIODS.map((p) => {
                 const value = digest?.uptime[p]?.uptime_percent;
-                return html`<td class=${`number ${uptimeRating(value)}`} data-period=${p}>${value == null ? "–" : percent(value)}</td>`;
+                return html`<td role="cell" class=${`number ${uptimeRating(value)}`} data-period=${p}>${value == null ? "–" : percent(value)}</td>`;
               })}
             </tr>`;
           })}
@@ -158,16 +163,16 @@ export function Overview() {
         <a class="button" href="/sites/new">New site</a>
       </div>
       ${data.sites.length === 0 ? html`<p>No RUM site yet.</p>` : html`
-        <table class="sites">
-          <thead><tr><th scope="col">Site</th><th scope="col">Page views (24 h)</th>${VITALS.map(([, label]) => html`<th scope="col">${label} p75</th>`)}</tr></thead>
-          <tbody>
+        <table class="sites" role="table">
+          <thead role="rowgroup"><tr role="row"><th scope="col" role="columnheader">Site</th><th scope="col" role="columnheader">Page views (24 h)</th>${VITALS.map(([, label]) => html`<th scope="col" role="columnheader">${label} p75</th>`)}</tr></thead>
+          <tbody role="rowgroup">
             ${data.sites.map((site, i) => html`
-              <tr key=${site.id} data-site=${site.name}>
-                <td><a href=${`/sites/${site.id}`}><strong>${site.name}</strong></a> <small>${(site.origins ?? []).join(", ")}</small></td>
-                <td>${data.summaries[i].page_views.toLocaleString()}</td>
-                ${VITALS.map(([name]) => {
+              <tr key=${site.id} role="row" data-site=${site.name}>
+                <td role="cell"><a href=${`/sites/${site.id}`}><strong>${site.name}</strong></a> <small>${(site.origins ?? []).join(", ")}</small></td>
+                <td role="cell" data-label="Page views (24 h)">${data.summaries[i].page_views.toLocaleString()}</td>
+                ${VITALS.map(([name, label]) => {
                   const value = data.summaries[i].metrics[name]?.p75;
-                  return html`<td class=${rating(name, value)}>${measure(name, value)}</td>`;
+                  return html`<td role="cell" data-label=${`${label} p75`} class=${rating(name, value)}>${measure(name, value)}</td>`;
                 })}
               </tr>`)}
           </tbody>

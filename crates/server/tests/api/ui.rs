@@ -110,6 +110,17 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         let (status, ran) = server.call(Method::POST, &path, &admin, None).await;
         assert_eq!(status, StatusCode::OK, "{ran}");
     }
+    // A RUM site with a long origin, which the phone width must fit too.
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop",
+                        "origins": ["https://a-rather-long-shop-name.example.com"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{site}");
 
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
@@ -147,6 +158,8 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         let summary =
             text_when(&browser, "[data-testid=summary]", |s| s.contains("1 down")).await?;
         assert!(summary.contains("1 up"), "{summary}");
+        let shop = text_when(&browser, "tr[data-site=shop]", |s| !s.is_empty()).await?;
+        assert!(shop.contains("a-rather-long-shop-name"), "{shop}");
         // Each monitor's last check, response times and uptime, from
         // the overview API.
         let last = text_when(
@@ -211,7 +224,9 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             .await?;
         assert_eq!(overflow, json!(0), "the overview is wider than a phone");
         browser.set_window_size(1280, 800).await?;
-        let rows = browser.find_all(Locator::Css("tbody tr")).await?;
+        let rows = browser
+            .find_all(Locator::Css("table.monitors tbody tr"))
+            .await?;
         let first = rows[0].attr("data-monitor").await?;
         assert_eq!(
             first.as_deref(),
@@ -222,7 +237,12 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         // Filters: by text, by status, by tag.
         type_into(&browser, Locator::Css("input[type=search]"), "heal").await?;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while browser.find_all(Locator::Css("tbody tr")).await?.len() != 1 {
+        while browser
+            .find_all(Locator::Css("table.monitors tbody tr"))
+            .await?
+            .len()
+            != 1
+        {
             assert!(Instant::now() < deadline, "the search did not filter");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -237,7 +257,9 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         tag.select_by_value("core").await?;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let rows = browser.find_all(Locator::Css("tbody tr")).await?;
+            let rows = browser
+                .find_all(Locator::Css("table.monitors tbody tr"))
+                .await?;
             if rows.len() == 1 && rows[0].attr("data-monitor").await?.as_deref() == Some("health") {
                 break;
             }
