@@ -2,7 +2,7 @@
 // session login. Screens are picked by the URL path, so links (and the
 // links in alert e-mails) open the right one; in-app links change the
 // path without reloading.
-import { html, render, useEffect, useState } from "./html.js";
+import { html, render, useEffect, useRef, useState } from "./html.js";
 import { api } from "./api.js";
 import { Login } from "./login.js";
 import { MonitorDetail } from "./monitor.js";
@@ -70,6 +70,16 @@ function App() {
   // undefined: not known yet; null: logged out.
   const [who, setWho] = useState(undefined);
   const [path, search, navigate] = usePath();
+  const main = useRef(null);
+  const shownPath = useRef(path);
+  useEffect(() => {
+    // After a move to another screen, the focus goes to it, as a page load
+    // would put it: a keyboard or screen reader user goes on from the top
+    // of the new screen, not from the link that led there.
+    if (shownPath.current === path) return;
+    shownPath.current = path;
+    main.current?.focus();
+  }, [path]);
   const check = () =>
     api("GET", "/session")
       .then(setWho)
@@ -88,6 +98,7 @@ function App() {
     setWho(null);
   };
   return html`
+    <a class="skip" href="#main">Skip to content</a>
     <header class="top">
       <a class="brand" href="/">Sightline</a>
       <nav aria-label="Main">
@@ -99,7 +110,7 @@ function App() {
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main>${screen(path, search, navigate, who)}</main>`;
+    <main id="main" tabindex="-1" ref=${main}>${screen(path, search, navigate, who)}</main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

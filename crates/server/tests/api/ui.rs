@@ -6,6 +6,7 @@
 use super::browser::ChromeDriver;
 use super::*;
 use axum::response::IntoResponse;
+use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,27 @@ async fn keep_screenshot(browser: &Client, name: &str) -> Result<(), fantoccini:
     std::fs::create_dir_all(&directory).unwrap();
     std::fs::write(directory.join(format!("{name}.png")), png).unwrap();
     Ok(())
+}
+
+/// Presses `key` where the focus is, as a keyboard would.
+async fn press(browser: &Client, key: Key) -> Result<(), fantoccini::error::CmdError> {
+    browser
+        .active_element()
+        .await?
+        .send_keys(&char::from(key).to_string())
+        .await
+}
+
+/// The focused element's tag and text, as in `A Skip to content`.
+async fn focused(browser: &Client) -> Result<String, fantoccini::error::CmdError> {
+    let focus = browser
+        .execute(
+            "const e = document.activeElement; \
+             return `${e.tagName} ${e.textContent.trim()}`;",
+            vec![],
+        )
+        .await?;
+    Ok(focus.as_str().unwrap_or_default().to_owned())
 }
 
 /// The text of the first element matching `css` once `ready` accepts it.
@@ -298,6 +320,24 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             s == "down"
         })
         .await?;
+
+        // With the keyboard alone: the first Tab stops at "Skip to
+        // content", Tabs on reach a monitor's link, and Enter opens its
+        // page with the focus moved onto it.
+        browser.refresh().await?;
+        text_when(&browser, "tr[data-monitor=health] .badge", |s| s == "up").await?;
+        press(&browser, Key::Tab).await?;
+        assert_eq!(focused(&browser).await?, "A Skip to content");
+        let mut presses = 0;
+        while focused(&browser).await? != "A health" {
+            press(&browser, Key::Tab).await?;
+            presses += 1;
+            assert!(presses < 30, "Tab never reached the monitor's link");
+        }
+        press(&browser, Key::Enter).await?;
+        text_when(&browser, "h1", |s| s.starts_with("health")).await?;
+        let focus = focused(&browser).await?;
+        assert!(focus.starts_with("MAIN "), "{focus}");
 
         // Logging out ends the session: the login form is back.
         click(&browser, Locator::XPath("//button[.='Log out']")).await?;
