@@ -58,7 +58,8 @@ pub fn router(state: AppState) -> Router {
         .layer(catch_panic())
         .layer(timeout())
         .layer(axum::middleware::from_fn(error::uniform_error_shape))
-        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT));
+        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(compression());
     let beacons = beacons
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(catch_panic())
@@ -75,6 +76,15 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
         .with_state(state)
+}
+
+/// Compresses the answers that are not already: JSON compresses about
+/// tenfold, and the overview of a thousand monitors is 3.4 MB of it, over
+/// a second on a 20 Mbit/s line. At the fastest level, compressing costs
+/// less than the time it saves even on the local host.
+fn compression() -> tower_http::compression::CompressionLayer {
+    tower_http::compression::CompressionLayer::new()
+        .quality(tower_http::compression::CompressionLevel::Fastest)
 }
 
 /// Answers 503 at once when every request permit is taken, so that a flood

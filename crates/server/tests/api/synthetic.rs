@@ -3,7 +3,7 @@
 //! checkpoint protocol a remote agent speaks.
 
 use super::{ADMIN, Auth, TestServer, VIEWER, assert_error, serve_app};
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 use sightline_server::ServerConfig;
 use sightline_store::BackendKind;
@@ -141,6 +141,19 @@ pub(super) async fn monitors_run_report_results_uptime_and_confirmed_downtime(ki
         .await;
     assert_eq!(status, StatusCode::OK, "{overview}");
     assert_eq!(overview["periods"], json!(["24h", "7d", "30d"]));
+    // Compressed for a client that accepts it, to the same answer.
+    let compressed = server
+        .request(Method::GET, "/api/v1/monitors/overview", &viewer)
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(compressed.headers()[header::CONTENT_ENCODING], "gzip");
+    let packed = compressed.bytes().await.unwrap();
+    let unpacked: Value =
+        serde_json::from_reader(flate2::read::GzDecoder::new(&packed[..])).unwrap();
+    assert_eq!(unpacked["periods"], overview["periods"]);
+    assert_eq!(unpacked["monitors"][0]["monitor_id"], id);
     let digest = &overview["monitors"][0];
     assert_eq!(digest["monitor_id"], id);
     for period in ["24h", "7d", "30d"] {
