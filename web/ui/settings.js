@@ -33,7 +33,7 @@ function Checkpoints() {
       <h2 id="checkpoints-heading">Checkpoints</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${checkpoints && html`
-        <table data-testid="checkpoints">
+        <div class="scroll" role="region" aria-labelledby="checkpoints-heading" tabindex="0"><table data-testid="checkpoints">
           <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last contact</th><th scope="col">Agent</th></tr></thead>
           <tbody>${checkpoints.map((c) => html`
             <tr key=${c.id} data-checkpoint=${c.name}>
@@ -43,7 +43,7 @@ function Checkpoints() {
               <td>${c.agent_version ?? (c.name === "local" ? "this server" : "")}</td>
             </tr>`)}
           </tbody>
-        </table>`}
+        </table></div>`}
     </section>`;
 }
 
@@ -100,13 +100,13 @@ function Users() {
       <h2 id="users-heading">Users</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${users && html`
-        <table data-testid="users">
+        <div class="scroll" role="region" aria-labelledby="users-heading" tabindex="0"><table data-testid="users">
           <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
           <tbody>${users.map((u) => html`
             <tr key=${u.id}><td>${u.email}</td><td>${u.role}</td><td>${when(u.created_at)}</td>
               <td><button type="button" onClick=${() => remove(u)}>Remove</button></td></tr>`)}
           </tbody>
-        </table>`}
+        </table></div>`}
       <form class="inline" onSubmit=${add} aria-label="Add a user">
         <label for="user-email">E-mail</label>
         <input type="email" required ...${bind("email")} />
@@ -148,14 +148,14 @@ function Tokens() {
       <h2 id="tokens-heading">API tokens</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${tokens && html`
-        <table data-testid="tokens">
+        <div class="scroll" role="region" aria-labelledby="tokens-heading" tabindex="0"><table data-testid="tokens">
           <thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Role</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
           <tbody>${tokens.map((t) => html`
             <tr key=${t.id} data-token=${t.name}><td>${t.name}${t.checkpoint_id ? html` <small>(checkpoint agent)</small>` : ""}</td><td><code>${t.prefix}</code></td><td>${t.role}</td>
               <td>${t.last_used_at ? ago(t.last_used_at) : "never"}</td>
               <td>${t.revoked_at ? html`<small>revoked</small>` : html`<button type="button" onClick=${() => revoke(t)}>Revoke</button>`}</td></tr>`)}
           </tbody>
-        </table>`}
+        </table></div>`}
       <form class="inline" onSubmit=${create} aria-label="Create a token">
         <label for="token-name">Name</label>
         <input required ...${bind("name")} />

@@ -70,6 +70,20 @@ async fn keep_screenshot(browser: &Client, name: &str) -> Result<(), fantoccini:
     Ok(())
 }
 
+/// Asserts that at phone width (390 px) nothing on the page needs
+/// scrolling sideways; then back to 1280×800.
+async fn fits_a_phone(browser: &Client, screen: &str) -> Result<(), fantoccini::error::CmdError> {
+    browser.set_window_size(390, 844).await?;
+    let overflow = browser
+        .execute(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            vec![],
+        )
+        .await?;
+    assert_eq!(overflow, json!(0), "{screen}: wider than a phone");
+    browser.set_window_size(1280, 800).await
+}
+
 /// Presses `key` where the focus is, as a keyboard would.
 async fn press(browser: &Client, key: Key) -> Result<(), fantoccini::error::CmdError> {
     browser
@@ -236,16 +250,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         keep_screenshot(&browser, "overview").await?;
-        // At phone width nothing needs scrolling sideways.
-        browser.set_window_size(390, 844).await?;
-        let overflow = browser
-            .execute(
-                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
-                vec![],
-            )
-            .await?;
-        assert_eq!(overflow, json!(0), "the overview is wider than a phone");
-        browser.set_window_size(1280, 800).await?;
+        fits_a_phone(&browser, "the overview").await?;
         let rows = browser
             .find_all(Locator::Css("table.monitors tbody tr"))
             .await?;
@@ -711,6 +716,7 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
             s.contains("revoked")
         })
         .await?;
+        fits_a_phone(&browser, "the settings").await?;
         Ok::<_, fantoccini::error::CmdError>(shown)
     };
     let walked = walk.await;
