@@ -168,7 +168,7 @@ function Tokens() {
         <button type="submit">Create token</button>
       </form>
       ${problem && html`<p class="error" role="alert">${problem.field ? `${problem.field}: ` : ""}${problem.message}</p>`}
-      ${created && html`<p role="status" data-testid="new-token">Copy it now, it is shown only once: <code>${created.token}</code></p>`}
+      ${created && html`<p role="status" data-testid="new-token">Copy it now, it is shown only once: <code class="secret">${created.token}</code></p>`}
     </section>`;
 }
 

@@ -70,17 +70,67 @@ async fn keep_screenshot(browser: &Client, name: &str) -> Result<(), fantoccini:
     Ok(())
 }
 
+/// Every visible text's contrast with its background, as WCAG 2 computes
+/// it (relative luminance of the text colour and of the first opaque
+/// background up the tree): `[texts checked, texts below the minimum]`.
+const CONTRAST: &str = r#"
+const parse = (c) => { const m = c.match(/rgba?\(([^)]+)\)/); if (!m) return null; const v = m[1].split(/[ ,\/]+/).filter(Boolean).map(Number); return [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+const background = (e) => { for (; e; e = e.parentElement) { const c = parse(getComputedStyle(e).backgroundColor); if (c && c[3] > 0) return c; } return [255, 255, 255, 1]; };
+const bad = [];
+let checked = 0;
+for (const e of document.querySelectorAll('body *')) {
+  if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+  const style = getComputedStyle(e);
+  if (style.visibility === 'hidden') continue;
+  const rect = e.getBoundingClientRect(); if (rect.width === 0 || rect.height === 0) continue;
+  const [hi, lo] = [lum(parse(style.color)), lum(background(e))].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  const size = parseFloat(style.fontSize);
+  const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+  checked += 1;
+  if (ratio < (large ? 3 : 4.5)) bad.push(`${e.tagName.toLowerCase()}.${e.className} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+}
+return [checked, bad];
+"#;
+
+/// Asserts that every text on the page is readable: at least 4.5:1
+/// against its background, 3:1 for large text (WCAG 2 AA).
+async fn readable(browser: &Client, screen: &str) -> Result<(), fantoccini::error::CmdError> {
+    let found = browser.execute(CONTRAST, vec![]).await?;
+    let checked = found[0].as_u64().unwrap_or(0);
+    assert!(checked >= 5, "{screen}: only {checked} texts found");
+    assert_eq!(
+        found[1],
+        json!([]),
+        "{screen}: texts with too little contrast"
+    );
+    Ok(())
+}
+
 /// Asserts that at phone width (390 px) nothing on the page needs
 /// scrolling sideways; then back to 1280×800.
 async fn fits_a_phone(browser: &Client, screen: &str) -> Result<(), fantoccini::error::CmdError> {
     browser.set_window_size(390, 844).await?;
-    let overflow = browser
+    // The elements that reach past the right edge, outermost first (not
+    // those inside a box that scrolls or clips them).
+    let beyond = browser
         .execute(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+            "const width = document.documentElement.clientWidth; \
+             if (document.documentElement.scrollWidth <= width) return []; \
+             const clipped = (e) => { \
+               for (let box = e.parentElement; box && box !== document.body; box = box.parentElement) { \
+                 if (getComputedStyle(box).overflowX !== 'visible') return true; \
+               } \
+               return false; \
+             }; \
+             return [...document.querySelectorAll('body *')] \
+               .filter((e) => e.getBoundingClientRect().right > width + 0.5 && !clipped(e)) \
+               .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);",
             vec![],
         )
         .await?;
-    assert_eq!(overflow, json!(0), "{screen}: wider than a phone");
+    assert_eq!(beyond, json!([]), "{screen}: wider than a phone");
     browser.set_window_size(1280, 800).await
 }
 
@@ -249,6 +299,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        readable(&browser, "the overview").await?;
         keep_screenshot(&browser, "overview").await?;
         fits_a_phone(&browser, "the overview").await?;
         let rows = browser
@@ -312,6 +363,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         assert!(!results.is_empty());
         let row = results[0].text().await?;
         assert!(row.contains("local") && row.contains("up"), "{row}");
+        readable(&browser, "a monitor's page").await?;
         keep_screenshot(&browser, "monitor").await?;
         assert!(
             browser
@@ -562,6 +614,7 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
             2,
             "not the incident of a monitor of no site: {marks}"
         );
+        readable(&browser, "the RUM dashboard").await?;
         keep_screenshot(&browser, "rum").await?;
 
         // A breakdown value is a filter, kept in the URL.
@@ -650,6 +703,7 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
             .await?;
         let legend = text_when(&browser, ".uplot .u-legend", |s| s.contains("synthetic")).await?;
         assert!(legend.contains("real users p75"), "{legend}");
+        readable(&browser, "the comparison view").await?;
         keep_screenshot(&browser, "compare").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };
