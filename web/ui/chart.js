@@ -23,8 +23,8 @@ function loadUPlot() {
 }
 
 /**
- * A uPlot chart as wide as its container, drawn once the library is in and
- * again when `deps` change. `make(uPlot)` gives its options (without
+ * A uPlot chart as wide as its container (following it when it changes),
+ * drawn once the library is in and again when `deps` change. `make(uPlot)` gives its options (without
  * title and size) and data; `onDrawn` is told once it is drawn.
  */
 export function Plot({ label, height, make, deps, onDrawn }) {
@@ -32,15 +32,21 @@ export function Plot({ label, height, make, deps, onDrawn }) {
   useEffect(() => {
     let plot = null;
     let cancelled = false;
+    const widthNow = () => Math.max(300, box.current?.clientWidth ?? 0);
+    // Follows its box when the window is resized or a phone turned.
+    const resized = new ResizeObserver(() => {
+      if (plot && widthNow() !== plot.width) plot.setSize({ width: widthNow(), height });
+    });
     loadUPlot().then((uPlot) => {
       if (cancelled || !box.current) return;
       const [options, data] = make(uPlot);
-      const size = { title: label, width: Math.max(300, box.current.clientWidth), height };
-      plot = new uPlot({ ...size, ...options }, data, box.current);
+      plot = new uPlot({ title: label, width: widthNow(), height, ...options }, data, box.current);
+      resized.observe(box.current);
       onDrawn?.();
     });
     return () => {
       cancelled = true;
+      resized.disconnect();
       if (plot) plot.destroy();
     };
   }, [label, height, ...deps]);

@@ -365,6 +365,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         assert!(row.contains("local") && row.contains("up"), "{row}");
         readable(&browser, "a monitor's page").await?;
         keep_screenshot(&browser, "monitor").await?;
+        fits_a_phone(&browser, "a monitor's page").await?;
         assert!(
             browser
                 .current_url()
@@ -616,6 +617,7 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
         );
         readable(&browser, "the RUM dashboard").await?;
         keep_screenshot(&browser, "rum").await?;
+        fits_a_phone(&browser, "the RUM dashboard").await?;
 
         // A breakdown value is a filter, kept in the URL.
         click(
@@ -705,6 +707,7 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
         assert!(legend.contains("real users p75"), "{legend}");
         readable(&browser, "the comparison view").await?;
         keep_screenshot(&browser, "compare").await?;
+        fits_a_phone(&browser, "the comparison view").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };
     let walked = walk.await;
