@@ -436,6 +436,74 @@ async fn log_in_with_the_form(
     Ok(())
 }
 
+/// A monitor made as code (with settings the form has no field for), saved
+/// from its form unchanged, stays exactly as it was; one field changed in
+/// the form changes that field only. What the form saves is what
+/// `sightline export` writes back.
+#[tokio::test]
+async fn the_form_saves_a_monitor_exactly_as_it_holds_it() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let spec = json!({
+        "name": "checkout api", "type": "http", "url": "https://shop.example.com/api/cart",
+        "method": "POST", "body": "{\"sku\": 1}", "headers": {"Accept": "application/json"},
+        "follow_redirects": false, "max_redirects": 3, "verify_tls": false,
+        "every": "2m", "timeout": "7s", "tags": ["shop", "api"], "enabled": false,
+        "expect": {
+            "status": [200, 201], "body_contains": "cart", "body_not_contains": "error",
+            "headers": [{"name": "content-type", "contains": "json"}],
+            "json": [{"path": "$.items", "exists": true}, {"path": "$.currency", "equals": "EUR"}],
+            "degraded_response_ms": 400, "max_response_ms": 800
+        }
+    });
+    let (status, created) = server
+        .call(Method::POST, "/api/v1/monitors", &admin, Some(spec))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let path = format!("/api/v1/monitors/{id}");
+    let held = async || {
+        let (_, mut monitor) = server.call(Method::GET, &path, &admin, None).await;
+        monitor.as_object_mut().unwrap().remove("updated_at");
+        monitor
+    };
+    let before = held().await;
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let save = async |change: Option<(&str, &str)>| {
+        browser
+            .goto(&server.url(&format!("/monitors/{id}/edit")))
+            .await?;
+        text_when(&browser, "h1", |s| s == "Edit checkout api").await?;
+        if let Some((field, value)) = change {
+            let input = browser
+                .find(Locator::Css(&format!("[data-field='{field}']")))
+                .await?;
+            input.clear().await?;
+            input.send_keys(value).await?;
+        }
+        click(&browser, Locator::XPath("//button[.='Save']")).await?;
+        text_when(&browser, "h1", |s| s.starts_with("checkout api")).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        save(None).await?;
+        let unchanged = held().await;
+        save(Some(("every", "5m"))).await?;
+        Ok::<_, fantoccini::error::CmdError>(unchanged)
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    let unchanged = walked.unwrap();
+    assert_eq!(unchanged, before, "saved unchanged");
+    let mut expected = before;
+    expected["every"] = json!("5m");
+    assert_eq!(held().await, expected, "only `every` changed");
+}
+
 #[tokio::test]
 async fn a_monitor_made_with_the_form_goes_up_then_down() {
     let server = TestServer::start(BackendKind::Sqlite).await;
