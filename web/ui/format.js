@@ -32,3 +32,10 @@ export function millis(value) {
   if (value == null) return "";
   return value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`;
 }
+
+/** A size in bytes, in B, KB or MB (0 B: from the cache). */
+export function bytes(value) {
+  if (value == null) return "";
+  if (value < 1024) return `${value} B`;
+  return value < 1024 * 1024 ? `${(value / 1024).toFixed(1)} KB` : `${(value / 1024 / 1024).toFixed(1)} MB`;
+}

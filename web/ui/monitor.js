@@ -1,28 +1,73 @@
-// One monitor: its status, uptime over several periods, response time
-// with the timing breakdown stacked, and its results with their errors.
+// One monitor: its status, uptime over several periods and any other,
+// response time with the timing breakdown stacked, its incidents, the last
+// browser run's requests and steps, and its results with their errors.
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
 import { api, get } from "./api.js";
 import { ago, percent, when } from "./format.js";
 import { TimingChart } from "./chart.js";
+import { Waterfall } from "./waterfall.js";
 
+const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
-  ["24 h", 24 * 3600 * 1000],
-  ["7 days", 7 * 24 * 3600 * 1000],
-  ["30 days", 30 * 24 * 3600 * 1000],
+  ["24 h", DAY_MS],
+  ["7 days", 7 * DAY_MS],
+  ["30 days", 30 * DAY_MS],
 ];
+/** How far back the incidents list goes. */
+const INCIDENT_DAYS = 30;
+
+/** A time as a `datetime-local` input holds it: the viewer's local time. */
+function localInput(ms) {
+  const at = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
+  return at.toISOString().slice(0, 16);
+}
+
+/** Uptime over a period the viewer picks, in their own time zone. */
+function PeriodUptime({ id }) {
+  // To the end of the current minute, so that the latest checks count.
+  const end = Math.ceil((Date.now() + 1) / 60_000) * 60_000;
+  const [from, setFrom] = useState(localInput(end - 90 * DAY_MS));
+  const [to, setTo] = useState(localInput(end));
+  const [shown, setShown] = useState(null);
+  const [problem, setProblem] = useState(null);
+  const look = async (event) => {
+    event.preventDefault();
+    try {
+      const [start, stop] = [new Date(from).getTime(), new Date(to).getTime()];
+      setShown(await get(`/monitors/${id}/uptime?from=${start}&to=${stop}`));
+      setProblem(null);
+    } catch (failure) {
+      setShown(null);
+      setProblem(failure.message);
+    }
+  };
+  return html`
+    <form class="inline period" onSubmit=${look} aria-label="Uptime over another period">
+      <label for="uptime-from">From</label>
+      <input id="uptime-from" type="datetime-local" value=${from} onInput=${(e) => setFrom(e.target.value)} />
+      <label for="uptime-to">to</label>
+      <input id="uptime-to" type="datetime-local" value=${to} onInput=${(e) => setTo(e.target.value)} />
+      <button type="submit">Show uptime</button>
+    </form>
+    ${problem && html`<p class="error" role="alert">${problem}</p>`}
+    ${shown && html`
+      <p data-testid="period-uptime"><strong>${percent(shown.uptime_percent)}</strong>
+        <small> ${shown.checks} checks, ${shown.confirmed_errors} confirmed errors</small></p>`}`;
+}
 
 export function MonitorDetail({ id, navigate }) {
   const [running, setRunning] = useState(false);
   const { data, error, reload: load, setError } = usePolled(
     async () => {
       const now = Date.now();
-      const [monitor, results, ...uptimes] = await Promise.all([
+      const [monitor, results, incidents, ...uptimes] = await Promise.all([
         get(`/monitors/${id}`),
         get(`/monitors/${id}/results?limit=500`),
+        get(`/incidents?monitor_id=${id}&since=${now - INCIDENT_DAYS * DAY_MS}`),
         ...PERIODS.map(([, span]) => get(`/monitors/${id}/uptime?from=${now - span}&to=${now}`)),
       ]);
-      return { monitor, results, uptimes };
+      return { monitor, results, incidents, uptimes };
     },
     10_000,
     [id],
@@ -30,7 +75,7 @@ export function MonitorDetail({ id, navigate }) {
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
-  const { monitor, results, uptimes } = data;
+  const { monitor, results, incidents, uptimes } = data;
   const setEnabled = async (enabled) => {
     const document = { ...monitor, enabled };
     for (const key of ["id", "site_id", "status", "status_since", "created_at", "updated_at"]) delete document[key];
@@ -84,11 +129,30 @@ export function MonitorDetail({ id, navigate }) {
             <dd><small>${uptimes[i].checks} checks, ${uptimes[i].confirmed_errors} confirmed errors${uptimes[i].response_ms.p95 != null ? `, p95 ${Math.round(uptimes[i].response_ms.p95)} ms` : ""}</small></dd>
           </div>`)}
       </dl>
+      <${PeriodUptime} id=${id} />
     </section>
     <section aria-labelledby="timing-heading">
       <h2 id="timing-heading">Response time</h2>
       ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label="Response time by phase" />`}
     </section>
+    <section aria-labelledby="incidents-heading">
+      <h2 id="incidents-heading">Incidents (last ${INCIDENT_DAYS} days)</h2>
+      ${incidents.length === 0 ? html`<p>None.</p>` : html`
+        <ul class="incidents" data-testid="monitor-incidents">
+          ${incidents.map((incident) => html`
+            <li key=${incident.id} class=${`incident ${incident.severity}`}>
+              <a href=${`/incidents/${incident.id}`}>${when(incident.opened_at)}</a>
+              ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
+              <span> — ${incident.cause}</span>
+              <small> · ${incident.closed_at ? `closed ${when(incident.closed_at)}` : "open"}</small>
+            </li>`)}
+        </ul>`}
+    </section>
+    ${results[0]?.detail?.requests && html`
+      <section aria-labelledby="requests-heading">
+        <h2 id="requests-heading">Requests of the last run</h2>
+        <${Waterfall} requests=${results[0].detail.requests} />
+      </section>`}
     ${results[0]?.detail?.steps && html`
       <section aria-labelledby="steps-heading">
         <h2 id="steps-heading">Steps of the last run</h2>

@@ -235,7 +235,7 @@ impl Engine {
         let down = self.store.monitors_down_or_in_incident().await?;
         let mut open = self
             .store
-            .list_incidents(true, Timestamp::from(0), 100_000)
+            .list_incidents(true, None, Timestamp::from(0), 100_000)
             .await?;
         for monitor in &down {
             let is_down = monitor.status == "down" && monitor.spec.settings.enabled;

@@ -362,7 +362,7 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
         ]
     );
     let incidents = store
-        .list_incidents(false, Timestamp::from(0), 10)
+        .list_incidents(false, None, Timestamp::from(0), 10)
         .await
         .unwrap();
     assert_eq!(incidents.len(), 1, "the flaky monitor has none");
@@ -643,7 +643,7 @@ async fn a_checkpoint_that_goes_silent_is_one_incident_told_once(kind: BackendKi
     assert_eq!((first.opened, first.queued), (1, 1));
     assert_eq!(engine.pass().await.unwrap(), Pass::default());
     let open = store
-        .list_incidents(true, Timestamp::from(0), 10)
+        .list_incidents(true, None, Timestamp::from(0), 10)
         .await
         .unwrap();
     assert_eq!(open.len(), 1);

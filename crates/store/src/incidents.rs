@@ -338,22 +338,26 @@ impl Store {
         })
     }
 
-    /// Incidents, newest first: only open ones, or all that opened since `since`.
+    /// Incidents, newest first: only open ones, or all that opened since
+    /// `since`; of one monitor, or of everything.
     pub async fn list_incidents(
         &self,
         open_only: bool,
+        monitor_id: Option<i64>,
         since: Timestamp,
         limit: i64,
     ) -> Result<Vec<Incident>> {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents \
-             WHERE (closed_at IS NULL OR NOT $1) AND opened_at >= $2 ORDER BY opened_at DESC, id DESC LIMIT $3"
+             WHERE (closed_at IS NULL OR NOT $1) AND opened_at >= $2 \
+             AND (monitor_id = $4 OR $4 IS NULL) ORDER BY opened_at DESC, id DESC LIMIT $3"
         );
         Ok(read!(self.backend, |pool| {
             sqlx::query_as(&sql)
                 .bind(open_only)
                 .bind(since.as_millis())
                 .bind(limit)
+                .bind(monitor_id)
                 .fetch_all(pool)
                 .await
         })?)

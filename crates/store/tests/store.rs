@@ -658,7 +658,11 @@ async fn incidents_keep_one_open_per_monitor_with_a_timeline(kind: BackendKind) 
             .unwrap()
     );
     assert_eq!(
-        store.list_incidents(true, START, 10).await.unwrap().len(),
+        store
+            .list_incidents(true, None, START, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
 
@@ -694,16 +698,36 @@ async fn incidents_keep_one_open_per_monitor_with_a_timeline(kind: BackendKind) 
         .unwrap();
     assert_ne!(next.id, incident.id);
     assert_eq!(
-        store.list_incidents(true, START, 10).await.unwrap(),
+        store.list_incidents(true, None, START, 10).await.unwrap(),
         std::slice::from_ref(&next)
     );
     assert_eq!(
-        store.list_incidents(false, START, 10).await.unwrap().len(),
+        store
+            .list_incidents(false, None, START, 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    // Of one monitor: both are this one's, none another's.
+    assert_eq!(
+        store
+            .list_incidents(false, Some(incident.monitor_id.unwrap()), START, 10)
+            .await
+            .unwrap()
+            .len(),
         2
     );
     assert!(
         store
-            .list_incidents(false, START.plus(Duration::from_secs(3600)), 10)
+            .list_incidents(false, Some(incident.monitor_id.unwrap() + 1000), START, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_incidents(false, None, START.plus(Duration::from_secs(3600)), 10)
             .await
             .unwrap()
             .is_empty()

@@ -115,12 +115,14 @@ struct IncidentDetail {
     notifications: Vec<NotificationView>,
 }
 
-/// Incidents, newest first: open ones (`open=true`) or all that opened in
-/// the last `days` (default 30).
+/// Incidents, newest first: open ones (`open=true`) or all that opened
+/// since `since` (default 30 days ago), of one monitor (`monitor_id`) or of
+/// everything.
 #[utoipa::path(get, path = "/incidents", tag = "alerting",
     params(
         ("open" = Option<bool>, Query, description = "only open incidents"),
-        ("since" = Option<String>, Query, description = "opened since, RFC 3339 or Unix ms (default: 30 days ago)")
+        ("since" = Option<String>, Query, description = "opened since, RFC 3339 or Unix ms (default: 30 days ago)"),
+        ("monitor_id" = Option<i64>, Query, description = "only the incidents of this monitor")
     ),
     responses((status = 200, body = Vec<IncidentView>), (status = 400, body = ErrorBody)))]
 async fn list_incidents(
@@ -128,7 +130,7 @@ async fn list_incidents(
     _: Principal,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Vec<IncidentView>>> {
-    only_params(&params, &["open", "since"])?;
+    only_params(&params, &["open", "since", "monitor_id"])?;
     let open_only = match params.get("open").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
@@ -141,7 +143,19 @@ async fn list_incidents(
     };
     let since = time_param(&params, "since")?
         .unwrap_or_else(|| state.store.now().minus(Duration::from_secs(30 * 86_400)));
-    let incidents = state.store.list_incidents(open_only, since, 1000).await?;
+    let monitor_id = params
+        .get("monitor_id")
+        .map(|id| {
+            id.parse::<i64>().map_err(|_| ApiError::BadQuery {
+                field: "monitor_id".to_owned(),
+                message: format!("`{id}` is not a monitor id"),
+            })
+        })
+        .transpose()?;
+    let incidents = state
+        .store
+        .list_incidents(open_only, monitor_id, since, 1000)
+        .await?;
     Ok(Json(
         incidents.into_iter().map(IncidentView::from).collect(),
     ))

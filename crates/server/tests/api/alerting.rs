@@ -284,6 +284,26 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
         .call(Method::GET, "/api/v1/incidents?open=maybe", &admin, None)
         .await;
     assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    // Of one monitor: this one's, none of another's; a bad id is named.
+    for (monitor_id, count) in [(id, 1), (id + 1000, 0)] {
+        let path = format!("/api/v1/incidents?monitor_id={monitor_id}");
+        let (status, listed) = server.call(Method::GET, &path, &admin, None).await;
+        assert_eq!(status, StatusCode::OK, "{listed}");
+        assert_eq!(listed.as_array().unwrap().len(), count, "{path}");
+    }
+    let (status, body) = server
+        .call(
+            Method::GET,
+            "/api/v1/incidents?monitor_id=shop",
+            &admin,
+            None,
+        )
+        .await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "invalid_query");
+    assert!(
+        body["message"].as_str().unwrap().contains("`shop`"),
+        "{body}"
+    );
     server.stop().await;
 }
 

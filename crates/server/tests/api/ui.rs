@@ -351,6 +351,34 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         text_when(&browser, "h1", |s| s.starts_with("health")).await?;
         let day = text_when(&browser, "[data-period='24 h'] dd", |s| s.contains('%')).await?;
         assert_eq!(day, "100 %");
+        // Uptime over another period: the last 90 days by default; a
+        // period that ends before it starts is refused in the API's words.
+        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
+        let period = text_when(&browser, "[data-testid=period-uptime]", |s| !s.is_empty()).await?;
+        assert!(period.starts_with("100 %"), "{period}");
+        let from = browser.find(Locator::Css("#uptime-from")).await?;
+        browser
+            .execute(
+                "arguments[0].value = '2030-01-01T00:00'; \
+                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![serde_json::to_value(&from).unwrap()],
+            )
+            .await?;
+        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
+        let refused = text_when(&browser, "section .error", |s| !s.is_empty()).await?;
+        assert!(refused.contains("must be before"), "{refused}");
+        browser
+            .execute(
+                "arguments[0].value = '2020-01-01T00:00'; \
+                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                vec![serde_json::to_value(&from).unwrap()],
+            )
+            .await?;
+        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
+        text_when(&browser, "[data-testid=period-uptime]", |s| {
+            s.starts_with("100 %")
+        })
+        .await?;
         browser
             .wait()
             .for_element(Locator::Css(".chart .uplot canvas"))
@@ -585,6 +613,12 @@ async fn a_monitor_made_with_the_form_goes_up_then_down() {
             assert!(Instant::now() < deadline, "the monitor did not go down");
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
+        // Its own page lists the incident, open.
+        let listed = text_when(&browser, "[data-testid=monitor-incidents] li", |s| {
+            s.contains("open")
+        })
+        .await?;
+        assert!(listed.contains("connect"), "{listed}");
         click(&browser, Locator::Css("a[href='/']")).await?;
         let incident = text_when(&browser, ".incidents li", |s| s.contains("shop home")).await?;
         assert!(incident.contains("since"), "{incident}");
@@ -776,6 +810,33 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
         readable(&browser, "the comparison view").await?;
         keep_screenshot(&browser, "compare").await?;
         fits_a_phone(&browser, "the comparison view").await?;
+
+        // The page monitor's own page: its last run's requests as a
+        // waterfall, the page itself first.
+        browser
+            .goto(&server.url(&format!("/monitors/{}", monitor["id"])))
+            .await?;
+        let first = text_when(&browser, "[data-testid=waterfall] tbody tr", |s| {
+            !s.is_empty()
+        })
+        .await?;
+        assert!(
+            first.contains("document") && first.contains("200"),
+            "{first}"
+        );
+        let bars = browser
+            .find_all(Locator::Css("[data-testid=waterfall] .bar i"))
+            .await?;
+        assert!(!bars.is_empty(), "no phases drawn");
+        readable(&browser, "a page monitor's page").await?;
+        browser
+            .execute(
+                "document.getElementById('requests-heading').scrollIntoView()",
+                vec![],
+            )
+            .await?;
+        keep_screenshot(&browser, "waterfall").await?;
+        fits_a_phone(&browser, "a page monitor's page").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };
     let walked = walk.await;
