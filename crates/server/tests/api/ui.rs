@@ -356,25 +356,22 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
         let period = text_when(&browser, "[data-testid=period-uptime]", |s| !s.is_empty()).await?;
         assert!(period.starts_with("100 %"), "{period}");
-        let from = browser.find(Locator::Css("#uptime-from")).await?;
-        browser
-            .execute(
-                "arguments[0].value = '2030-01-01T00:00'; \
-                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-                vec![serde_json::to_value(&from).unwrap()],
-            )
-            .await?;
-        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
+        // A date and time field takes its value as a picker would set it.
+        let uptime_from = async |value: &str| {
+            let from = browser.find(Locator::Css("#uptime-from")).await?;
+            browser
+                .execute(
+                    "arguments[0].value = arguments[1]; \
+                     arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
+                    vec![serde_json::to_value(&from).unwrap(), json!(value)],
+                )
+                .await?;
+            click(&browser, Locator::XPath("//button[.='Show uptime']")).await
+        };
+        uptime_from("2030-01-01T00:00").await?;
         let refused = text_when(&browser, "section .error", |s| !s.is_empty()).await?;
         assert!(refused.contains("must be before"), "{refused}");
-        browser
-            .execute(
-                "arguments[0].value = '2020-01-01T00:00'; \
-                 arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-                vec![serde_json::to_value(&from).unwrap()],
-            )
-            .await?;
-        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
+        uptime_from("2020-01-01T00:00").await?;
         text_when(&browser, "[data-testid=period-uptime]", |s| {
             s.starts_with("100 %")
         })
