@@ -33,6 +33,11 @@ export function millis(value) {
   return value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`;
 }
 
+/** An API name (`confirmed_outage`) as words. */
+export function words(name) {
+  return name.replaceAll("_", " ");
+}
+
 /** A size in bytes, in B, KB or MB (0 B: from the cache). */
 export function bytes(value) {
   if (value == null) return "";

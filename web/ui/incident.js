@@ -4,7 +4,12 @@
 import { html } from "./html.js";
 import { usePolled } from "./polling.js";
 import { get } from "./api.js";
-import { when } from "./format.js";
+import { when, words } from "./format.js";
+
+/** An incident's correlation class (confirmed outage, …), when it has one. */
+export function IncidentClass({ correlation }) {
+  return correlation ? html`<span class="class">${words(correlation)}</span>` : null;
+}
 
 export function IncidentDetail({ id }) {
   const { data, error } = usePolled(
@@ -26,12 +31,12 @@ export function IncidentDetail({ id }) {
   return html`
     <p><a href="/">← Overview</a></p>
     <h1>
-      ${subject ? html`<a href=${subject.link}>${subject.name}</a>` : incident.kind.replaceAll("_", " ")}
+      ${subject ? html`<a href=${subject.link}>${subject.name}</a>` : words(incident.kind)}
       ${" "}<span class=${`badge ${open ? "down" : "up"}`}>${open ? "open" : "closed"}</span>
     </h1>
     <p class="lead">
       <span>${incident.severity}</span>
-      ${incident.correlation && html`<span>${incident.correlation.replaceAll("_", " ")}</span>`}
+      <${IncidentClass} correlation=${incident.correlation} />
       <span>opened ${when(incident.opened_at)}</span>
       ${incident.closed_at && html`<span>closed ${when(incident.closed_at)}</span>`}
     </p>

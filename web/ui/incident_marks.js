@@ -2,7 +2,7 @@
 // site's real-user traffic went silent or its pages turned slow, shaded on
 // a chart in one colour per kind, with a legend that lists them.
 import { html } from "./html.js";
-import { when } from "./format.js";
+import { when, words } from "./format.js";
 
 /** The colour each kind of incident is shaded in. */
 const COLOURS = {
@@ -55,7 +55,7 @@ export function MarkList({ marks }) {
       ${marks.map((mark) => html`
         <li key=${mark.id} data-kind=${mark.kind}>
           <i class="swatch" style=${`background:${COLOURS[mark.kind] ?? COLOURS.monitor_down}`}></i>
-          <strong>${mark.kind.replaceAll("_", " ")}</strong>: ${mark.cause}
+          <strong>${words(mark.kind)}</strong>: ${mark.cause}
           <small> ${when(new Date(mark.from).toISOString())} – ${mark.to ? when(new Date(mark.to).toISOString()) : "still open"} · <a href=${`/incidents/${mark.id}`}>details</a></small>
         </li>`)}
     </ul>`;

@@ -4,7 +4,9 @@
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
 import { api, get } from "./api.js";
-import { ago, percent, when } from "./format.js";
+import { ago, percent, when, words } from "./format.js";
+import { IncidentClass } from "./incident.js";
+import { editable } from "./monitor_form.js";
 import { TimingChart } from "./chart.js";
 import { Waterfall } from "./waterfall.js";
 
@@ -16,6 +18,12 @@ const PERIODS = [
 ];
 /** How far back the incidents list goes. */
 const INCIDENT_DAYS = 30;
+
+/** What an uptime answer counted, in words. */
+function counted(uptime) {
+  const p95 = uptime.response_ms.p95;
+  return `${uptime.checks} checks, ${uptime.confirmed_errors} confirmed errors${p95 != null ? `, p95 ${Math.round(p95)} ms` : ""}`;
+}
 
 /** A time as a `datetime-local` input holds it: the viewer's local time. */
 function localInput(ms) {
@@ -53,7 +61,7 @@ function PeriodUptime({ id }) {
     ${problem && html`<p class="error" role="alert">${problem}</p>`}
     ${shown && html`
       <p data-testid="period-uptime"><strong>${percent(shown.uptime_percent)}</strong>
-        <small> ${shown.checks} checks, ${shown.confirmed_errors} confirmed errors</small></p>`}`;
+        <small> ${counted(shown)}</small></p>`}`;
 }
 
 export function MonitorDetail({ id, navigate }) {
@@ -77,8 +85,7 @@ export function MonitorDetail({ id, navigate }) {
   }
   const { monitor, results, incidents, uptimes } = data;
   const setEnabled = async (enabled) => {
-    const document = { ...monitor, enabled };
-    for (const key of ["id", "site_id", "status", "status_since", "created_at", "updated_at"]) delete document[key];
+    const document = { ...editable(monitor), enabled };
     try {
       await api("PUT", `/monitors/${id}`, document);
       await load();
@@ -126,7 +133,7 @@ export function MonitorDetail({ id, navigate }) {
           <div data-period=${name}>
             <dt>${name}</dt>
             <dd>${percent(uptimes[i].uptime_percent)}</dd>
-            <dd><small>${uptimes[i].checks} checks, ${uptimes[i].confirmed_errors} confirmed errors${uptimes[i].response_ms.p95 != null ? `, p95 ${Math.round(uptimes[i].response_ms.p95)} ms` : ""}</small></dd>
+            <dd><small>${counted(uptimes[i])}</small></dd>
           </div>`)}
       </dl>
       <${PeriodUptime} id=${id} />
@@ -142,7 +149,7 @@ export function MonitorDetail({ id, navigate }) {
           ${incidents.map((incident) => html`
             <li key=${incident.id} class=${`incident ${incident.severity}`}>
               <a href=${`/incidents/${incident.id}`}>${when(incident.opened_at)}</a>
-              ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
+              ${" "}<${IncidentClass} correlation=${incident.correlation} />
               <span> — ${incident.cause}</span>
               <small> · ${incident.closed_at ? `closed ${when(incident.closed_at)}` : "open"}</small>
             </li>`)}
@@ -159,7 +166,7 @@ export function MonitorDetail({ id, navigate }) {
         <ol class="step-timings" data-testid="step-timings">
           ${results[0].detail.steps.map((step) => html`
             <li class=${step.status}>
-              <span class=${`badge ${step.status === "passed" ? "up" : step.status === "failed" ? "down" : "unknown"}`}>${step.status.replace("_", " ")}</span>
+              <span class=${`badge ${step.status === "passed" ? "up" : step.status === "failed" ? "down" : "unknown"}`}>${words(step.status)}</span>
               ${" "}${step.name ?? step.description}
               ${step.duration_ms != null && html` <span class="ms">${step.duration_ms} ms</span>`}
               ${step.error && html`<span class="problem"> — ${step.error}</span>`}

@@ -122,6 +122,14 @@ function parsed(text, kind) {
 /** The fields the API's read-only answer adds, left out of what is sent. */
 const READ_ONLY = ["id", "site_id", "status", "status_since", "created_at", "updated_at"];
 
+/** A monitor as the API answers it, as it can be sent back: without the
+ * read-only fields. */
+export function editable(monitor) {
+  const document = { ...monitor };
+  for (const key of READ_ONLY) delete document[key];
+  return document;
+}
+
 function Field({ path, label, kind, hint, document, error, onChange }) {
   const id = `field-${path.replaceAll(".", "-")}`;
   const [text, setText] = useState(shown(read(document, path), kind));
@@ -162,10 +170,7 @@ export function MonitorForm({ id, navigate }) {
   const checking = useRef(0);
   useEffect(() => {
     if (!id) return;
-    get(`/monitors/${id}`).then((monitor) => {
-      for (const key of READ_ONLY) delete monitor[key];
-      setDocument(monitor);
-    }, (failure) => setError({ message: failure.message }));
+    get(`/monitors/${id}`).then((monitor) => setDocument(editable(monitor)), (failure) => setError({ message: failure.message }));
   }, [id]);
   if (!document) {
     return html`<p class=${error ? "error" : "loading"}>${error?.message ?? "Loading…"}</p>`;

@@ -4,7 +4,8 @@
 import { html, useEffect, useMemo, useState } from "./html.js";
 import { get } from "./api.js";
 import { usePolled } from "./polling.js";
-import { ago, millis, percent, when } from "./format.js";
+import { ago, millis, percent, when, words } from "./format.js";
+import { IncidentClass } from "./incident.js";
 import { markComplete } from "./complete.js";
 import { Sparkline } from "./sparkline.js";
 import { VITALS, measure, rating } from "./vitals.js";
@@ -103,8 +104,8 @@ export function Overview() {
             <li key=${incident.id} class=${`incident ${incident.severity}`}>
               <strong>${incident.monitor_id && monitorName(incident.monitor_id)
                 ? html`<a href=${`/monitors/${incident.monitor_id}`}>${monitorName(incident.monitor_id)}</a>`
-                : incident.site_id ? `site ${siteName(incident.site_id)}` : incident.kind.replaceAll("_", " ")}</strong>
-              ${incident.correlation && html` <span class="class">${incident.correlation.replaceAll("_", " ")}</span>`}
+                : incident.site_id ? `site ${siteName(incident.site_id)}` : words(incident.kind)}</strong>
+              ${" "}<${IncidentClass} correlation=${incident.correlation} />
               <span> — ${incident.cause}</span>
               <small> since ${when(incident.opened_at)} · <a href=${`/incidents/${incident.id}`}>details</a></small>
             </li>`)}

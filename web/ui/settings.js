@@ -3,6 +3,7 @@
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { ago, when } from "./format.js";
+import { ScrollBox } from "./scroll_box.js";
 
 function useList(path) {
   const [list, setList] = useState(null);
@@ -33,7 +34,7 @@ function Checkpoints() {
       <h2 id="checkpoints-heading">Checkpoints</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${checkpoints && html`
-        <div class="scroll" role="region" aria-labelledby="checkpoints-heading" tabindex="0"><table data-testid="checkpoints">
+        <${ScrollBox} labelledBy="checkpoints-heading"><table data-testid="checkpoints">
           <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last contact</th><th scope="col">Agent</th></tr></thead>
           <tbody>${checkpoints.map((c) => html`
             <tr key=${c.id} data-checkpoint=${c.name}>
@@ -43,7 +44,7 @@ function Checkpoints() {
               <td>${c.agent_version ?? (c.name === "local" ? "this server" : "")}</td>
             </tr>`)}
           </tbody>
-        </table></div>`}
+        </table><//>`}
     </section>`;
 }
 
@@ -100,13 +101,13 @@ function Users() {
       <h2 id="users-heading">Users</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${users && html`
-        <div class="scroll" role="region" aria-labelledby="users-heading" tabindex="0"><table data-testid="users">
+        <${ScrollBox} labelledBy="users-heading"><table data-testid="users">
           <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
           <tbody>${users.map((u) => html`
             <tr key=${u.id}><td>${u.email}</td><td>${u.role}</td><td>${when(u.created_at)}</td>
               <td><button type="button" onClick=${() => remove(u)}>Remove</button></td></tr>`)}
           </tbody>
-        </table></div>`}
+        </table><//>`}
       <form class="inline" onSubmit=${add} aria-label="Add a user">
         <label for="user-email">E-mail</label>
         <input type="email" required ...${bind("email")} />
@@ -148,14 +149,14 @@ function Tokens() {
       <h2 id="tokens-heading">API tokens</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${tokens && html`
-        <div class="scroll" role="region" aria-labelledby="tokens-heading" tabindex="0"><table data-testid="tokens">
+        <${ScrollBox} labelledBy="tokens-heading"><table data-testid="tokens">
           <thead><tr><th scope="col">Name</th><th scope="col">Starts with</th><th scope="col">Role</th><th scope="col">Last used</th><th scope="col"></th></tr></thead>
           <tbody>${tokens.map((t) => html`
             <tr key=${t.id} data-token=${t.name}><td>${t.name}${t.checkpoint_id ? html` <small>(checkpoint agent)</small>` : ""}</td><td><code>${t.prefix}</code></td><td>${t.role}</td>
               <td>${t.last_used_at ? ago(t.last_used_at) : "never"}</td>
               <td>${t.revoked_at ? html`<small>revoked</small>` : html`<button type="button" onClick=${() => revoke(t)}>Revoke</button>`}</td></tr>`)}
           </tbody>
-        </table></div>`}
+        </table><//>`}
       <form class="inline" onSubmit=${create} aria-label="Create a token">
         <label for="token-name">Name</label>
         <input required ...${bind("name")} />

@@ -7,6 +7,7 @@ import { get } from "./api.js";
 import { usePolled } from "./polling.js";
 import { Plot } from "./chart.js";
 import { markComplete } from "./complete.js";
+import { words } from "./format.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
@@ -131,7 +132,7 @@ export function SiteDashboard({ id, search, navigate }) {
         ${state.filters.map(([dimension, value]) => html`
           <button type="button" class="chip" aria-label=${`Remove filter ${dimension} ${value}`}
             onClick=${() => go({ filters: state.filters.filter(([d]) => d !== dimension) })}>
-            ${dimension.replace("_", " ")}: ${value} ×
+            ${words(dimension)}: ${value} ×
           </button>`)}
       </p>`}
     ${error && html`<p class="error" role="alert">${error}</p>`}
@@ -165,7 +166,7 @@ export function SiteDashboard({ id, search, navigate }) {
       <div class="breakdowns">
         ${breakdowns.map((breakdown) => html`
           <table class="breakdown" data-dimension=${breakdown.dimension}>
-            <caption>${breakdown.dimension.replace("_", " ")}</caption>
+            <caption>${words(breakdown.dimension)}</caption>
             <thead><tr><th scope="col">Value</th><th scope="col">Page views</th><th scope="col">LCP p75</th></tr></thead>
             <tbody>
               ${breakdown.rows.map((row) => html`

@@ -4,6 +4,7 @@
 import { html } from "./html.js";
 import { PHASES } from "./chart.js";
 import { bytes, millis } from "./format.js";
+import { ScrollBox } from "./scroll_box.js";
 
 const COLOUR = Object.fromEntries(PHASES.map(([key, , colour]) => [key, colour]));
 
@@ -41,7 +42,7 @@ export function Waterfall({ requests }) {
     host = new URL(requests[0].url).host;
   } catch {}
   return html`
-    <div class="scroll" role="region" aria-label="Requests of the last run" tabindex="0">
+    <${ScrollBox} label="Requests of the last run">
       <table class="waterfall" data-testid="waterfall">
         <thead><tr><th scope="col">Request</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col" class="number">Transferred</th><th scope="col">Started + took (0 to ${millis(end)})</th></tr></thead>
         <tbody>
@@ -63,6 +64,6 @@ export function Waterfall({ requests }) {
           })}
         </tbody>
       </table>
-    </div>
+    <//>
     <p class="legend">${[["waiting", "var(--line)"], ...PHASES.map(([, name, colour]) => [name, colour])].map(([name, colour]) => html`<span><i style=${`background:${colour}`}></i> ${name}</span> `)}</p>`;
 }

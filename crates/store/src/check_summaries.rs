@@ -42,6 +42,27 @@ impl UptimeCounts {
         })
     }
 
+    /// What one result counts for: the rule every uptime report follows.
+    /// Results in maintenance count for nothing; a scheduled check (the
+    /// first attempt) counts once, and as degraded when it was; a confirmed
+    /// error counts with its downtime.
+    pub(crate) fn of(row: &RollRow) -> UptimeCounts {
+        if row.in_maintenance {
+            return UptimeCounts::default();
+        }
+        let scheduled = row.attempt == 0;
+        UptimeCounts {
+            checks: i64::from(scheduled),
+            confirmed_errors: i64::from(row.confirmed_error),
+            degraded: i64::from(scheduled && row.outcome == "degraded"),
+            downtime_ms: if row.confirmed_error {
+                row.downtime_ms
+            } else {
+                0
+            },
+        }
+    }
+
     /// Adds another set.
     pub fn add(&mut self, other: UptimeCounts) {
         self.checks += other.checks;
@@ -67,22 +88,14 @@ impl CheckTotals {
         self.response_ms.merge(&other.response_ms);
     }
 
-    /// Counts one result: the rule every uptime report follows.
+    /// Counts one result as [`UptimeCounts::of`] does, with the response
+    /// time of a scheduled check.
     pub(crate) fn add(&mut self, row: &RollRow) {
-        if row.in_maintenance {
-            return;
-        }
-        if row.attempt == 0 {
-            self.counts.checks += 1;
-            if row.outcome == "degraded" {
-                self.counts.degraded += 1;
-            }
+        let counts = UptimeCounts::of(row);
+        if counts.checks > 0 {
             self.response_ms.add(row.duration_ms as f64);
         }
-        if row.confirmed_error {
-            self.counts.confirmed_errors += 1;
-            self.counts.downtime_ms += row.downtime_ms;
-        }
+        self.counts.add(counts);
     }
 }
 

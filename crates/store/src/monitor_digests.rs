@@ -11,7 +11,7 @@
 
 use crate::backend::read;
 use crate::check_summaries::{
-    CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, UptimeCounts, ceil_to, floor_to,
+    DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, UptimeCounts, ceil_to, floor_to,
 };
 use crate::{BackendKind, Result, Store};
 use futures_util::future::try_join_all;
@@ -59,7 +59,7 @@ struct MonitorCounts {
     counts: UptimeCounts,
 }
 
-/// The same counting rule as [`CheckTotals`], summed by the database over
+/// The same counting rule as [`UptimeCounts::of`], summed by the database over
 /// raw results; `store` tests hold the two to the same answers.
 const RAW_SUMS: &str = "\
      CAST(COALESCE(SUM(CASE WHEN r.attempt = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS checks, \
@@ -293,9 +293,7 @@ impl Store {
             let Some(digest) = digests.get_mut(&row.monitor_id) else {
                 continue;
             };
-            let mut totals = CheckTotals::default();
-            totals.add(row);
-            let counts = totals.counts;
+            let counts = UptimeCounts::of(row);
             for (index, &from) in starts.iter().enumerate() {
                 if row.started_at >= from {
                     digest.periods[index].add(counts);

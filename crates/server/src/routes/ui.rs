@@ -348,17 +348,12 @@ mod tests {
         let mut found = Vec::new();
         for path in paths {
             let text = String::from_utf8_lossy(&UI.files[path].plain).into_owned();
-            let directory = path.rsplit_once('/').map_or("", |(dir, _)| dir);
             for quote in ['"', '\''] {
                 for piece in text.split(quote).skip(1).step_by(2) {
                     let reference = if let Some(rest) = piece.strip_prefix("/ui/") {
                         rest.to_owned()
-                    } else if let Some(rest) = piece.strip_prefix("./") {
-                        if directory.is_empty() {
-                            rest.to_owned()
-                        } else {
-                            format!("{directory}/{rest}")
-                        }
+                    } else if piece.starts_with("./") || piece.starts_with("../") {
+                        resolve(path, piece)
                     } else {
                         continue;
                     };
