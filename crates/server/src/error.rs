@@ -50,6 +50,25 @@ pub enum ApiError {
     /// Authenticated, but the role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A checkpoint reported a job its lease does not cover (never leased
+    /// by it, or not as reported).
+    #[error("{message}")]
+    NotLeased {
+        /// The report at fault (`[3].lease`).
+        field: String,
+        /// What does not match.
+        message: String,
+    },
+    /// A checkpoint reported a job that another checkpoint holds or has run.
+    #[error("{message}")]
+    TakenElsewhere {
+        /// The report at fault.
+        field: String,
+        /// Whether the other checkpoint still runs it (else it ran it).
+        running: bool,
+        /// Which checkpoint has it.
+        message: String,
+    },
     /// The thing asked for does not exist.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -104,7 +123,8 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::NotLeased { .. } => StatusCode::FORBIDDEN,
+            ApiError::TakenElsewhere { .. } => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -121,6 +141,9 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotLeased { .. } => "not_leased",
+            ApiError::TakenElsewhere { running: true, .. } => "running_elsewhere",
+            ApiError::TakenElsewhere { running: false, .. } => "completed_elsewhere",
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict { .. } => "conflict",
             ApiError::PayloadTooLarge { .. } => "payload_too_large",
@@ -169,6 +192,9 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => field.clone(),
+            ApiError::NotLeased { field, .. } | ApiError::TakenElsewhere { field, .. } => {
+                Some(field.clone())
+            }
             ApiError::BadQuery { field, .. } => Some(field.clone()),
             _ => None,
         };

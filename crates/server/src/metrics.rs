@@ -33,6 +33,11 @@ struct BeaconLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
     version: String,
 }
@@ -50,6 +55,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     beacons: Family<BeaconLabels, Counter>,
+    refused_reports: Family<RefusalLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -81,12 +87,21 @@ impl Default for Metrics {
             "RUM beacons by outcome: stored, bot (dropped), or the reason of a rejection",
             beacons.clone(),
         );
+        let refused_reports = Family::<RefusalLabels, Counter>::default();
+        registry.register(
+            "checkpoint_reports_refused",
+            "Results a checkpoint reported that were refused, by reason: not_leased (no lease \
+             of this checkpoint covers it: a forgery or a bug), running_elsewhere or \
+             completed_elsewhere (another checkpoint has the job)",
+            refused_reports.clone(),
+        );
         registry.register("build_info", "The running build; always 1", build);
         Self {
             registry,
             requests,
             latency,
             beacons,
+            refused_reports,
         }
     }
 }
@@ -107,6 +122,14 @@ impl Metrics {
             .get_or_create(&BeaconLabels {
                 outcome: outcome.to_owned(),
             })
+            .inc();
+    }
+
+    /// Counts one refused checkpoint report by its reason (one of a fixed
+    /// few, never text from the request).
+    pub fn count_refused_report(&self, reason: &'static str) {
+        self.refused_reports
+            .get_or_create(&RefusalLabels { reason })
             .inc();
     }
 

@@ -20,6 +20,8 @@ mod collector;
 mod correlation;
 #[path = "api/journeys.rs"]
 mod journeys;
+#[path = "api/security.rs"]
+mod security;
 #[path = "api/synthetic.rs"]
 mod synthetic;
 #[path = "api/ui.rs"]
@@ -41,6 +43,9 @@ use correlation::outages_are_classified_by_what_real_users_see;
 use journeys::{
     agents_report_screenshots_with_their_results,
     journeys_report_steps_screenshots_and_never_a_secret,
+};
+use security::{
+    agents_report_only_the_jobs_they_leased, only_a_checkpoints_own_token_leases_its_jobs,
 };
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
@@ -76,8 +81,19 @@ impl TestServer {
         config: ServerConfig,
         prepare: impl AsyncFnOnce(&Store),
     ) -> Self {
+        Self::start_on_clock(kind, config, Arc::new(SystemClock), prepare).await
+    }
+
+    /// Starts a server whose store reads `clock`, so that a test can move
+    /// time (leases, expiry) instead of waiting.
+    async fn start_on_clock(
+        kind: BackendKind,
+        config: ServerConfig,
+        clock: Arc<dyn sightline_core::Clock>,
+        prepare: impl AsyncFnOnce(&Store),
+    ) -> Self {
         let database = TestDatabase::new(kind).await;
-        let store = database.store(Arc::new(SystemClock)).await;
+        let store = database.store(clock).await;
         for ((email, password), role) in [(ADMIN, Role::Admin), (VIEWER, Role::Viewer)] {
             store
                 .create_user(&NewUser {
@@ -257,6 +273,8 @@ on_both_backends!(
     outages_are_classified_by_what_real_users_see,
     journeys_report_steps_screenshots_and_never_a_secret,
     agents_report_screenshots_with_their_results,
+    agents_report_only_the_jobs_they_leased,
+    only_a_checkpoints_own_token_leases_its_jobs,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

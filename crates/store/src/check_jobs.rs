@@ -116,7 +116,7 @@ struct JobRow {
 /// The start of a multi-row insert of results (`VALUES` follows).
 const INSERT_RESULT_INTO: &str = "INSERT INTO check_results (monitor_id, checkpoint_id, due_at, attempt, started_at, duration_ms, outcome, \
      error_kind, error_message, status_code, dns_ms, connect_ms, tls_ms, first_byte_ms, download_ms, \
-     response_bytes, detail, in_maintenance, recorded_at, downtime_ms, confirmed_error) ";
+     response_bytes, detail, in_maintenance, recorded_at, downtime_ms, confirmed_error, job_id) ";
 
 /// Rows per multi-row statement, well under both databases' limits on bound
 /// parameters.
@@ -383,7 +383,8 @@ impl Store {
                         .push_bind(result.in_maintenance)
                         .push_bind(now)
                         .push_bind(result.downtime_ms)
-                        .push_bind(result.confirmed_error);
+                        .push_bind(result.confirmed_error)
+                        .push_bind(completion.job_id);
                 });
                 insert.push(" ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING");
                 insert.build().execute(&mut *tx).await?;

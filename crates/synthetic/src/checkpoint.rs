@@ -120,6 +120,7 @@ impl LocalCheckpoint {
                             attempt: job.attempt,
                             started_at,
                             report,
+                            lease: String::new(),
                         },
                         job.spec,
                     ));

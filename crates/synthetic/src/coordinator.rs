@@ -30,6 +30,23 @@ pub struct JobReport {
     pub started_at: Timestamp,
     /// What it found.
     pub report: CheckReport,
+    /// The proof of the lease, as the lease handed it out with the job: a
+    /// report without the proof of a lease of this checkpoint is refused.
+    /// Empty for the local checkpoint, which reports in-process.
+    #[serde(default)]
+    pub lease: String,
+}
+
+impl JobReport {
+    /// The job as the report names it: what its lease proof must cover.
+    pub fn job(&self) -> sightline_store::ReportedJob {
+        sightline_store::ReportedJob {
+            job_id: self.job_id,
+            monitor_id: self.monitor_id,
+            due_at: self.due_at,
+            attempt: self.attempt,
+        }
+    }
 }
 
 /// Turns reports into stored results.

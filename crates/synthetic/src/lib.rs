@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod confirmation;
 pub mod coordinator;
 pub mod directory;
+pub mod lease_proof;
 mod probe;
 pub mod related;
 pub mod runtime;
@@ -18,6 +19,7 @@ mod secrets;
 pub mod vault;
 
 pub use coordinator::{Coordinator, JobReport};
+pub use lease_proof::LeaseProofs;
 pub use probe::{Prober, ProberConfig, ProberError, TlsSetupError};
 pub use runtime::{Synthetic, SyntheticConfig};
 pub use secrets::{Secrets, secret_names};

@@ -5,6 +5,7 @@
 use crate::checkpoint::LocalCheckpoint;
 use crate::coordinator::Coordinator;
 use crate::directory::CheckpointDirectory;
+use crate::lease_proof::LeaseProofs;
 use crate::probe::Prober;
 use crate::scheduler::Scheduler;
 use crate::vault::Vault;
@@ -57,6 +58,7 @@ pub struct Synthetic {
     coordinator: Arc<Coordinator>,
     prober: Prober,
     vault: Option<Vault>,
+    lease_proofs: LeaseProofs,
     wake: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -78,6 +80,7 @@ impl Synthetic {
             wake.clone(),
         ));
         let local_id = checkpoints.id(&store, LOCAL_CHECKPOINT).await?;
+        let lease_proofs = LeaseProofs::load(&store).await?;
         let mut tasks = Vec::new();
         if config.enabled {
             // Alive from the start: the scheduler's first look must not take
@@ -121,6 +124,7 @@ impl Synthetic {
             coordinator,
             prober,
             vault,
+            lease_proofs,
             wake,
             tasks,
         })
@@ -179,6 +183,11 @@ impl Synthetic {
     /// The vault, when a key is configured.
     pub fn vault(&self) -> Option<&Vault> {
         self.vault.as_ref()
+    }
+
+    /// The proofs handed out with leased jobs and checked in reports.
+    pub fn lease_proofs(&self) -> &LeaseProofs {
+        &self.lease_proofs
     }
 
     /// Checkpoint ids by name.

@@ -12,6 +12,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sightline_core::MonitorSpec;
+use sightline_store::JobStanding;
 use sightline_synthetic::JobReport;
 use sightline_synthetic::scheduler::LOOKAHEAD;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -97,6 +98,9 @@ struct LeaseRequest {
 /// A leased job: what to check and for which due time.
 #[derive(Serialize, utoipa::ToSchema)]
 struct LeasedJobView {
+    /// The proof of this lease: send it back with the result, which is
+    /// refused without it.
+    lease: String,
     /// Report with this id.
     job_id: i64,
     /// The monitor.
@@ -122,17 +126,21 @@ struct LeaseView {
     secrets: std::collections::BTreeMap<String, String>,
 }
 
-/// The checkpoint a request may act for: a token bound to it, or an admin.
+/// The checkpoint a request acts for: only a token bound to it may speak
+/// its protocol. Nobody else, an admin included, may lease its jobs (the
+/// lease hands out vault secrets in clear) or report for it.
 async fn acting_checkpoint(state: &AppState, principal: &Principal, name: &str) -> ApiResult<i64> {
     sightline_core::monitor::validate_checkpoint_name(name).map_err(|e| e.within("name"))?;
-    let checkpoint = state.store.ensure_checkpoint(name).await?;
-    let allowed = match principal.checkpoint_id {
-        Some(bound) => bound == checkpoint.id,
-        None => principal.role.can_write(),
-    };
-    if !allowed {
+    let Some(bound) = principal.checkpoint_id else {
         return Err(ApiError::Forbidden(format!(
-            "this credential may not act for checkpoint `{name}`"
+            "only an agent token bound to checkpoint `{name}` may lease or report its checks \
+             (create one with `sightline token create --checkpoint {name}`)"
+        )));
+    };
+    let checkpoint = state.store.ensure_checkpoint(name).await?;
+    if bound != checkpoint.id {
+        return Err(ApiError::Forbidden(format!(
+            "this token is bound to another checkpoint, not `{name}`"
         )));
     }
     Ok(checkpoint.id)
@@ -171,9 +179,19 @@ async fn lease(
             .only(&used),
         _ => Default::default(),
     };
+    let proofs = state.synthetic.lease_proofs();
     let jobs = jobs
         .into_iter()
         .map(|job| LeasedJobView {
+            lease: proofs.issue(
+                checkpoint_id,
+                &sightline_store::ReportedJob {
+                    job_id: job.id,
+                    monitor_id: job.monitor_id,
+                    due_at: job.due_at,
+                    attempt: job.attempt,
+                },
+            ),
             job_id: job.id,
             monitor_id: job.monitor_id,
             due_at: job.due_at.as_millis(),
@@ -185,11 +203,19 @@ async fn lease(
     Ok(Json(LeaseView { jobs, secrets }))
 }
 
-/// Reports finished checks (agent protocol, step 2). Reporting the same
-/// result twice stores it once.
+/// Reports finished checks (agent protocol, step 2). Each report carries
+/// the proof its lease handed out; a checkpoint may report only jobs it
+/// leased, as it leased them, and that no other checkpoint holds or ran
+/// (a late report of its own expired lease is taken while the job has not
+/// run elsewhere). One refused report refuses the batch: nothing of it is
+/// stored, and the error names the report. Reporting the same result
+/// twice stores it once.
 #[utoipa::path(post, path = "/checkpoints/{name}/results", tag = "checkpoints", params(("name" = String, Path)),
     request_body = Vec<JobReport>,
-    responses((status = 204, description = "stored"), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204, description = "stored"),
+        (status = 403, description = "`forbidden` (not this checkpoint's token) or `not_leased` (no lease of this checkpoint covers the report)", body = ErrorBody),
+        (status = 409, description = "`running_elsewhere` or `completed_elsewhere`: another checkpoint has the job", body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn report(
     State(state): State<AppState>,
     principal: Principal,
@@ -209,14 +235,55 @@ async fn report(
     }
     let checkpoint_id = acting_checkpoint(&state, &principal, &name).await?;
     state.store.touch_checkpoint(checkpoint_id, None).await?;
-    let mut with_specs = Vec::with_capacity(reports.len());
-    for report in reports {
-        match state.store.monitor(report.monitor_id).await {
-            Ok(monitor) => with_specs.push((report, monitor.spec)),
-            // Deleted while the agent ran it: nothing to store.
-            Err(sightline_store::StoreError::NotFound(_)) => {}
-            Err(error) => return Err(error.into()),
+    let proofs = state.synthetic.lease_proofs();
+    for (index, job) in reports.iter().enumerate() {
+        if !proofs.holds(checkpoint_id, &job.job(), &job.lease) {
+            state.metrics.count_refused_report("not_leased");
+            return Err(ApiError::NotLeased {
+                field: format!("[{index}].lease"),
+                message: format!(
+                    "checkpoint `{name}` holds no lease of job {} for monitor {}, due at {}, attempt {}",
+                    job.job_id,
+                    job.monitor_id,
+                    job.due_at.as_millis(),
+                    job.attempt
+                ),
+            });
         }
+    }
+    let jobs: Vec<_> = reports.iter().map(JobReport::job).collect();
+    let standings = state.store.job_standings(checkpoint_id, &jobs).await?;
+    let mut with_specs = Vec::with_capacity(reports.len());
+    for (index, (report, standing)) in reports.into_iter().zip(standings).enumerate() {
+        let (running, elsewhere) = match standing {
+            JobStanding::Open | JobStanding::Unclaimed => {
+                match state.store.monitor(report.monitor_id).await {
+                    Ok(monitor) => with_specs.push((report, monitor.spec)),
+                    // Deleted while the agent ran it: nothing to store.
+                    Err(sightline_store::StoreError::NotFound(_)) => {}
+                    Err(error) => return Err(error.into()),
+                }
+                continue;
+            }
+            // Sent again (the answer to the first send was lost).
+            JobStanding::AlreadyStored => continue,
+            JobStanding::RunningElsewhere { checkpoint } => (true, checkpoint),
+            JobStanding::CompletedElsewhere { checkpoint } => (false, checkpoint),
+        };
+        state.metrics.count_refused_report(if running {
+            "running_elsewhere"
+        } else {
+            "completed_elsewhere"
+        });
+        return Err(ApiError::TakenElsewhere {
+            field: format!("[{index}].job_id"),
+            running,
+            message: format!(
+                "job {} was handed to checkpoint `{elsewhere}`, which {} it",
+                report.job_id,
+                if running { "is running" } else { "has run" }
+            ),
+        });
     }
     state
         .synthetic

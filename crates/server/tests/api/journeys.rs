@@ -277,10 +277,30 @@ pub(super) async fn agents_report_screenshots_with_their_results(kind: BackendKi
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend((0..1_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
     let encoded = base64::engine::general_purpose::STANDARD.encode(&png);
-    let due = server.store.now().as_millis() - 60_000;
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, leased) = server
+        .call(
+            Method::POST,
+            "/api/v1/checkpoints/west/lease",
+            &agent,
+            Some(json!({"max": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{leased}");
+    let job = &leased["jobs"][0];
+    let due = job["due_at"].as_i64().unwrap();
     let report = |screenshot: &str| {
         json!([{
-            "job_id": 0, "monitor_id": id, "due_at": due, "attempt": 0, "started_at": due + 5,
+            "job_id": job["job_id"], "monitor_id": id, "due_at": due, "attempt": 0,
+            "started_at": due + 5, "lease": job["lease"],
             "report": {"outcome": "error", "duration_ms": 900,
                        "problem": {"kind": "page", "message": "the page does not show `Buy`"},
                        "detail": {"screenshots": [

@@ -387,7 +387,7 @@ pub(super) async fn agents_lease_and_report_for_their_checkpoint_only(kind: Back
 
     let report = json!([{
         "job_id": jobs[0]["job_id"], "monitor_id": id, "due_at": due, "attempt": 0,
-        "started_at": due + 3,
+        "started_at": due + 3, "lease": jobs[0]["lease"],
         "report": {"outcome": "up", "duration_ms": 4, "timings": {"connect_ms": 1}}
     }]);
     for _ in 0..2 {

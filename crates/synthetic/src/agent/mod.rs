@@ -101,6 +101,8 @@ struct Leased {
     due_at: i64,
     attempt: i64,
     spec: serde_json::Value,
+    /// The proof of this lease, sent back with the result.
+    lease: String,
 }
 
 impl Agent {
@@ -220,6 +222,7 @@ impl Agent {
                             attempt: job.attempt,
                             started_at,
                             report,
+                            lease: job.lease,
                         })
                         .await;
                     drop(permit);
@@ -380,11 +383,19 @@ impl Agent {
         }
         let body = response.text().await.unwrap_or_default();
         let reason = format!("the server answered {status}: {body}");
-        // A result the server will never take (it names what is wrong) is
-        // dropped; anything else (overload, a server being restarted, a
-        // token not yet valid) is tried again.
+        // A result the server will never take (it names what is wrong, or
+        // the job is not this checkpoint's to report any more) is dropped;
+        // anything else (overload, a server being restarted, a token not
+        // yet valid) is tried again.
+        let code = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|error| error["code"].as_str().map(str::to_owned));
         if status == reqwest::StatusCode::UNPROCESSABLE_ENTITY
             || status == reqwest::StatusCode::PAYLOAD_TOO_LARGE
+            || matches!(
+                code.as_deref(),
+                Some("not_leased" | "completed_elsewhere" | "running_elsewhere")
+            )
         {
             Err(Refused::Invalid(reason))
         } else {

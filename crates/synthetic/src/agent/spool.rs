@@ -204,6 +204,7 @@ mod tests {
             attempt: 0,
             started_at: Timestamp::from(1_800_000_000_010 + job_id),
             report: CheckReport::failed(Problem::new(ProblemKind::Connect, "refused"), 3),
+            lease: format!("proof of {job_id}"),
         }
     }
 

@@ -378,6 +378,7 @@ async fn checkpoints_that_must_agree_are_judged_together(kind: BackendKind) {
                     detail: serde_json::Value::Null,
                     screenshots: Vec::new(),
                 },
+                lease: String::new(),
             };
             coordinator
                 .record(checkpoint_id, checkpoint, &[(report, monitor.spec.clone())])

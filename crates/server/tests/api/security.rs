@@ -1,0 +1,341 @@
+//! Attacks replayed: each test does what an outsider, a viewer, an admin or
+//! an agent tried against the server, and checks that it no longer works.
+
+use super::*;
+use sightline_core::{ManualClock, Timestamp};
+use std::time::Duration;
+
+/// A server on a clock the test moves, without a scheduler or a local
+/// checkpoint of its own: only what the test does happens.
+async fn server_on_manual_clock(
+    kind: BackendKind,
+    config: ServerConfig,
+) -> (TestServer, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(1_800_000_000_000)));
+    let config = ServerConfig {
+        synthetic: sightline_synthetic::SyntheticConfig {
+            enabled: false,
+            ..Default::default()
+        },
+        ..config
+    };
+    let server = TestServer::start_on_clock(kind, config, clock.clone(), async |_| {}).await;
+    (server, clock)
+}
+
+/// Creates a monitor and returns its id.
+async fn create_monitor(server: &TestServer, admin: &Auth, spec: Value) -> i64 {
+    let (status, monitor) = server
+        .call(Method::POST, "/api/v1/monitors", admin, Some(spec))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{monitor}");
+    monitor["id"].as_i64().unwrap()
+}
+
+/// Queues a run of a monitor.
+async fn queue_run(server: &TestServer, admin: &Auth, id: i64) {
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+}
+
+/// Leases a checkpoint's due jobs with `auth`; returns the status and body.
+async fn lease(server: &TestServer, auth: &Auth, checkpoint: &str) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::POST,
+            &format!("/api/v1/checkpoints/{checkpoint}/lease"),
+            auth,
+            Some(json!({"max": 100})),
+        )
+        .await
+}
+
+/// A report of a leased job (as the lease handed it out) with `outcome`.
+fn report_of(job: &Value, outcome: &str) -> Value {
+    let due = job["due_at"].as_i64().unwrap();
+    let problem =
+        (outcome == "error").then(|| json!({"kind": "connect", "message": "connection refused"}));
+    json!({
+        "job_id": job["job_id"], "monitor_id": job["monitor_id"], "due_at": due,
+        "attempt": job["attempt"], "started_at": due, "lease": job["lease"],
+        "report": {"outcome": outcome, "duration_ms": 3, "problem": problem}
+    })
+}
+
+async fn report(
+    server: &TestServer,
+    auth: &Auth,
+    checkpoint: &str,
+    reports: Value,
+) -> (StatusCode, Value) {
+    server
+        .call(
+            Method::POST,
+            &format!("/api/v1/checkpoints/{checkpoint}/results"),
+            auth,
+            Some(reports),
+        )
+        .await
+}
+
+async fn results_of(server: &TestServer, admin: &Auth, id: i64) -> Vec<Value> {
+    let (status, results) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/monitors/{id}/results?from=0"),
+            admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    results.as_array().unwrap().clone()
+}
+
+/// The value of a counter in `/metrics` with these labels (0 when absent).
+async fn metric(server: &TestServer, series: &str) -> f64 {
+    let text = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Attack: an agent token bound to `east` posted results for any monitor
+/// and any job id (even `job_id: 0` of a monitor that runs only from
+/// `local`), opening incidents with a forged cause and closing them with a
+/// forged `up`.
+pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
+    let (server, clock) = server_on_manual_clock(kind, ServerConfig::default()).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let east = server.agent(&admin, "east").await;
+    let west = server.agent(&admin, "west").await;
+    let local_only = create_monitor(
+        &server,
+        &admin,
+        json!({"name": "local only", "type": "tcp", "host": "127.0.0.1", "port": 9,
+               "every": "1h", "checkpoints": ["local"]}),
+    )
+    .await;
+    let from_east = create_monitor(
+        &server,
+        &admin,
+        json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
+               "every": "1h", "timeout": "1s", "checkpoints": ["east"]}),
+    )
+    .await;
+    let refused = "sightline_checkpoint_reports_refused_total{reason=\"not_leased\"}";
+
+    // The forgery as it was sent: no lease at all, for a monitor east never runs.
+    let now = server.store.now().as_millis();
+    let forged = json!([{
+        "job_id": 0, "monitor_id": local_only, "due_at": now, "attempt": 0, "started_at": now,
+        "report": {"outcome": "error", "duration_ms": 1,
+                   "problem": {"kind": "status", "message": "forged outage"}}
+    }]);
+    let (status, body) = report(&server, &east, "east", forged).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_leased");
+    assert_eq!(body["field"], "[0].lease", "{body}");
+    assert_eq!(metric(&server, refused).await, 1.0);
+
+    // A real lease of east's job, replayed for another monitor, due time,
+    // attempt or job, or by another checkpoint: each refused.
+    queue_run(&server, &admin, from_east).await;
+    let (status, leased) = lease(&server, &east, "east").await;
+    assert_eq!(status, StatusCode::OK, "{leased}");
+    let job = leased["jobs"][0].clone();
+    assert!(
+        job["lease"].as_str().is_some_and(|l| l.len() >= 20),
+        "{job}"
+    );
+    let genuine = report_of(&job, "up");
+    for (key, value) in [
+        ("monitor_id", json!(local_only)),
+        ("due_at", json!(job["due_at"].as_i64().unwrap() + 1)),
+        ("attempt", json!(1)),
+        ("job_id", json!(job["job_id"].as_i64().unwrap() + 1)),
+        ("lease", json!("AAAAAAAAAAAAAAAAAAAAAA")),
+    ] {
+        let mut altered = genuine.clone();
+        altered[key] = value;
+        // Behind a genuine report in the same batch: nothing of it is stored.
+        let (status, body) = report(&server, &east, "east", json!([genuine, altered])).await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "not_leased");
+        assert_eq!(body["field"], "[1].lease", "{key}: {body}");
+    }
+    let (status, body) = report(&server, &west, "west", json!([genuine])).await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "not_leased");
+    assert_eq!(metric(&server, refused).await, 7.0);
+    for id in [local_only, from_east] {
+        assert!(results_of(&server, &admin, id).await.is_empty());
+        let (_, monitor) = server
+            .call(Method::GET, &format!("/api/v1/monitors/{id}"), &admin, None)
+            .await;
+        assert_eq!(monitor["status"], "unknown", "{monitor}");
+    }
+    let (_, incidents) = server
+        .call(Method::GET, "/api/v1/incidents", &admin, None)
+        .await;
+    assert_eq!(incidents.as_array().unwrap().len(), 0, "{incidents}");
+
+    // The genuine report is taken, once however often it is sent.
+    for _ in 0..2 {
+        let (status, body) = report(&server, &east, "east", json!([genuine])).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    }
+    let stored = results_of(&server, &admin, from_east).await;
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_eq!(stored[0]["checkpoint"], "east");
+
+    // A late report of east's own lease, run out meanwhile, is still taken
+    // while the job ran nowhere else: still queued, or dropped as stale.
+    let mut late = Vec::new();
+    for _ in 0..2 {
+        clock.advance(Duration::from_secs(61));
+        queue_run(&server, &admin, from_east).await;
+        let (_, leased) = lease(&server, &east, "east").await;
+        // The newest (the one before has run out and comes again).
+        let newest = leased["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by_key(|job| job["due_at"].as_i64());
+        late.push(newest.unwrap().clone());
+    }
+    clock.advance(Duration::from_secs(3600));
+    let dropped = server
+        .store
+        .delete_stale_jobs(server.store.now().minus(Duration::from_secs(60)))
+        .await
+        .unwrap();
+    assert_eq!(dropped, 2);
+    let (status, body) = report(
+        &server,
+        &east,
+        "east",
+        json!([report_of(&late[0], "up"), report_of(&late[1], "up")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(results_of(&server, &admin, from_east).await.len(), 3);
+
+    // A job handed to another checkpoint once east's lease ran out belongs
+    // to that one: east may not report it while west runs it, nor after.
+    clock.advance(Duration::from_secs(60));
+    queue_run(&server, &admin, from_east).await;
+    let (_, leased) = lease(&server, &east, "east").await;
+    let job = leased["jobs"][0].clone();
+    clock.advance(Duration::from_secs(120));
+    let west_id = server.store.ensure_checkpoint("west").await.unwrap().id;
+    let job_id = job["job_id"].as_i64().unwrap();
+    assert!(server.store.move_job(job_id, west_id).await.unwrap());
+    let (_, taken) = lease(&server, &west, "west").await;
+    assert_eq!(taken["jobs"][0]["job_id"], job_id, "{taken}");
+    let (status, body) = report(&server, &east, "east", json!([report_of(&job, "error")])).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "running_elsewhere");
+    assert!(body["message"].as_str().unwrap().contains("west"), "{body}");
+    let (status, body) = report(
+        &server,
+        &west,
+        "west",
+        json!([report_of(&taken["jobs"][0], "up")]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = report(&server, &east, "east", json!([report_of(&job, "error")])).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "completed_elsewhere");
+    assert_eq!(body["field"], "[0].job_id", "{body}");
+    let stored = results_of(&server, &admin, from_east).await;
+    assert_eq!(stored.len(), 4, "{stored:?}");
+    assert_eq!(stored[0]["checkpoint"], "west", "{stored:?}");
+    assert_eq!(
+        metric(
+            &server,
+            "sightline_checkpoint_reports_refused_total{reason=\"completed_elsewhere\"}"
+        )
+        .await,
+        1.0
+    );
+    server.stop().await;
+}
+
+/// Attack: any admin session or unbound admin token leased a checkpoint's
+/// jobs, receiving vault secrets in clear and taking the jobs from the
+/// checkpoint's agent.
+pub(super) async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKind) {
+    let config = ServerConfig {
+        vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+        ..ServerConfig::default()
+    };
+    let (server, _clock) = server_on_manual_clock(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let viewer = Auth::Cookie(server.log_in(VIEWER).await);
+    let secret = "pa55 wörd+/=";
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/API_KEY",
+            &admin,
+            Some(json!({"value": secret})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let id = create_monitor(
+        &server,
+        &admin,
+        json!({"name": "keyed", "type": "http", "url": "http://127.0.0.1:9/?key={{secrets.API_KEY}}",
+               "every": "1h", "checkpoints": ["east"]}),
+    )
+    .await;
+    queue_run(&server, &admin, id).await;
+    let (status, created) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "script", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let admin_token = Auth::Bearer(created["token"].as_str().unwrap().to_owned());
+    let west = server.agent(&admin, "west").await;
+    for (who, auth) in [
+        ("an admin session", &admin),
+        ("an unbound admin token", &admin_token),
+        ("a viewer", &viewer),
+        ("another checkpoint's agent", &west),
+        ("nobody", &Auth::None),
+    ] {
+        let (status, body) = lease(&server, auth, "east").await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED,
+            "{who}: {status} {body}"
+        );
+        assert!(!body.to_string().contains("pa55"), "{who}: {body}");
+        let (status, body) = report(&server, auth, "east", json!([])).await;
+        assert!(
+            status == StatusCode::FORBIDDEN || status == StatusCode::UNAUTHORIZED,
+            "{who} reporting: {status} {body}"
+        );
+    }
+    // The job is still east's, with the secret for its agent alone.
+    let east = server.agent(&admin, "east").await;
+    let (status, leased) = lease(&server, &east, "east").await;
+    assert_eq!(status, StatusCode::OK, "{leased}");
+    assert_eq!(leased["jobs"].as_array().unwrap().len(), 1, "{leased}");
+    assert_eq!(leased["secrets"]["API_KEY"], secret);
+    server.stop().await;
+}

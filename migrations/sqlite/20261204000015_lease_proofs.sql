@@ -1,0 +1,12 @@
+-- Keys the server keeps for itself, shared by every process on this
+-- database: the key that signs the proof handed out with each leased job,
+-- so that a checkpoint can report only what it leased.
+CREATE TABLE server_keys (
+    name       TEXT    PRIMARY KEY,
+    secret     BLOB    NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+-- The job a result completes, so that a late report of a job another
+-- checkpoint ran meanwhile is recognised and refused.
+ALTER TABLE check_results ADD COLUMN job_id INTEGER;
