@@ -36,6 +36,17 @@ pub struct Declared {
     monitors: Vec<MonitorSpec>,
     windows: Vec<MaintenanceWindowSpec>,
     policies: Vec<AlertPolicySpec>,
+    /// Where the monitors name vault secrets: each must exist when the
+    /// file is applied.
+    secret_uses: Vec<SecretUse>,
+}
+
+/// A vault secret named in the file, with where.
+#[derive(Debug)]
+struct SecretUse {
+    name: String,
+    /// Refusing the file if the secret does not exist.
+    missing: FileError,
 }
 
 /// A rule a file breaks, with where.
@@ -130,9 +141,15 @@ impl Declared {
                 .push(SiteSpec::from_json(item).map_err(|e| invalid("sites", index, e))?);
         }
         for (index, item) in list("monitors")?.into_iter().enumerate() {
-            declared
-                .monitors
-                .push(MonitorSpec::from_json(item).map_err(|e| invalid("monitors", index, e))?);
+            let monitor =
+                MonitorSpec::from_json(item).map_err(|e| invalid("monitors", index, e))?;
+            for reference in monitor.secret_references() {
+                declared.secret_uses.push(SecretUse {
+                    missing: invalid("monitors", index, reference.not_in_vault()),
+                    name: reference.name,
+                });
+            }
+            declared.monitors.push(monitor);
         }
         for (index, item) in list("alert_policies")?.into_iter().enumerate() {
             declared.policies.push(
@@ -253,6 +270,21 @@ pub async fn apply(
     prune: bool,
     dry_run: bool,
 ) -> Result<Applied> {
+    if !declared.secret_uses.is_empty() {
+        let known: BTreeSet<String> = store
+            .sealed_secrets()
+            .await?
+            .into_iter()
+            .map(|secret| secret.name)
+            .collect();
+        if let Some(missing) = declared
+            .secret_uses
+            .iter()
+            .find(|used| !known.contains(&used.name))
+        {
+            return Err(anyhow::anyhow!(missing.missing.to_string()));
+        }
+    }
     let mut applied = Applied::default();
     let sites = store.list_sites().await?;
     for spec in &declared.sites {

@@ -46,6 +46,7 @@ use journeys::{
 };
 use security::{
     agents_report_only_the_jobs_they_leased, only_a_checkpoints_own_token_leases_its_jobs,
+    secrets_are_masked_in_every_form_they_take,
 };
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
@@ -275,6 +276,7 @@ on_both_backends!(
     agents_report_screenshots_with_their_results,
     agents_report_only_the_jobs_they_leased,
     only_a_checkpoints_own_token_leases_its_jobs,
+    secrets_are_masked_in_every_form_they_take,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

@@ -15,6 +15,7 @@ mod probe;
 pub mod related;
 pub mod runtime;
 pub mod scheduler;
+mod secret_forms;
 mod secrets;
 pub mod vault;
 

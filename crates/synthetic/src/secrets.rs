@@ -1,9 +1,11 @@
 //! Secret values a check may use (`{{secrets.NAME}}`) and the masking that
 //! keeps them out of everything a check reports.
 
+use crate::secret_forms::SecretForms;
 use sightline_core::MonitorSpec;
 use sightline_core::monitor::{CheckReport, template};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// Values shorter than this are not masked: replacing every `a` or `1` in a
 /// report would hide more than it protects.
@@ -25,11 +27,21 @@ pub fn secret_names<'a>(specs: impl IntoIterator<Item = &'a MonitorSpec>) -> BTr
     names
 }
 
-/// The vault's secrets, decrypted, for one run of checks.
-#[derive(Clone, Default, PartialEq, Eq)]
+/// The vault's secrets, decrypted, for one run of checks, with the forms
+/// their values take compiled for masking.
+#[derive(Clone, Default)]
 pub struct Secrets {
     values: BTreeMap<String, String>,
+    forms: Option<Arc<SecretForms>>,
 }
+
+impl PartialEq for Secrets {
+    fn eq(&self, other: &Self) -> bool {
+        self.values == other.values
+    }
+}
+
+impl Eq for Secrets {}
 
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -40,9 +52,15 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Secrets from name-value pairs.
     pub fn new(values: impl IntoIterator<Item = (String, String)>) -> Self {
-        Secrets {
-            values: values.into_iter().collect(),
-        }
+        let values: BTreeMap<String, String> = values.into_iter().collect();
+        let forms = SecretForms::new(
+            values
+                .values()
+                .filter(|value| value.chars().count() >= SHORTEST_MASKED)
+                .map(String::as_str),
+        )
+        .map(Arc::new);
+        Secrets { values, forms }
     }
 
     /// One secret's value.
@@ -59,21 +77,19 @@ impl Secrets {
             .collect()
     }
 
-    /// `text` with every secret value replaced by `***`.
+    /// `text` with every secret value, in every form it takes (as typed,
+    /// percent-encoded, JSON- or HTML-escaped, base64), replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
-        let mut masked = text.to_owned();
-        for value in self.values.values() {
-            if value.len() >= SHORTEST_MASKED && masked.contains(value.as_str()) {
-                masked = masked.replace(value.as_str(), "***");
-            }
+        match &self.forms {
+            Some(forms) => forms.mask(text).into_owned(),
+            None => text.to_owned(),
         }
-        masked
     }
 
     /// Masks every text a report carries: the problem and all strings of
-    /// the detail (body excerpts, URLs, step messages).
+    /// the detail (body excerpts, URLs, headers, step messages).
     pub fn mask_report(&self, report: &mut CheckReport) {
-        if self.values.is_empty() {
+        if self.forms.is_none() {
             return;
         }
         if let Some(problem) = &mut report.problem {
@@ -83,8 +99,15 @@ impl Secrets {
     }
 
     fn mask_json(&self, value: &mut serde_json::Value) {
+        let Some(forms) = &self.forms else {
+            return;
+        };
         match value {
-            serde_json::Value::String(text) => *text = self.mask(text),
+            serde_json::Value::String(text) => {
+                if let std::borrow::Cow::Owned(masked) = forms.mask(text) {
+                    *text = masked;
+                }
+            }
             serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
             serde_json::Value::Object(fields) => {
                 fields.values_mut().for_each(|v| self.mask_json(v));

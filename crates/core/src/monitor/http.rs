@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpCheck {
-    /// The URL to request (`https://shop.example.com/`).
+    /// The URL to request (`https://shop.example.com/`); may hold
+    /// `{{secrets.NAME}}` (an API key in the query).
     pub url: String,
     /// Request method; `GET` by default.
     #[serde(default = "default_method")]
@@ -123,7 +124,7 @@ fn default_max_redirects() -> u8 {
 
 impl HttpCheck {
     pub(super) fn validate(&self) -> Result<(), ValidationError> {
-        validate_http_url("url", &self.url, false)?;
+        validate_http_url("url", &self.url, true)?;
         validate_method("method", &self.method)?;
         validate_headers("headers", &self.headers)?;
         if self.max_redirects > 30 {

@@ -367,6 +367,84 @@ impl MonitorSpec {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or(serde_json::Value::Null)
     }
+
+    /// Every vault secret the settings name (`{{secrets.NAME}}`), with the
+    /// field it is named in (`steps[1].type.text`), in document order: what
+    /// must exist before the monitor may be saved.
+    pub fn secret_references(&self) -> Vec<SecretReference> {
+        let mut references = Vec::new();
+        collect_secret_references(&self.to_json(), String::new(), &mut references);
+        references
+    }
+
+    /// Refuses settings naming a vault secret that is not among `known`,
+    /// naming the field.
+    pub fn validate_secrets(
+        &self,
+        known: &std::collections::BTreeSet<String>,
+    ) -> Result<(), ValidationError> {
+        match self
+            .secret_references()
+            .into_iter()
+            .find(|reference| !known.contains(&reference.name))
+        {
+            Some(missing) => Err(missing.not_in_vault()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A vault secret named in a monitor's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretReference {
+    /// The field path it is named in.
+    pub field: String,
+    /// The secret's name.
+    pub name: String,
+}
+
+impl SecretReference {
+    /// The error of naming a secret the vault does not hold.
+    pub fn not_in_vault(&self) -> ValidationError {
+        ValidationError::new(
+            self.field.clone(),
+            format!(
+                "`{{{{secrets.{}}}}}` names no secret in the vault; store it first (PUT /api/v1/secrets/{})",
+                self.name, self.name
+            ),
+        )
+    }
+}
+
+fn collect_secret_references(
+    value: &serde_json::Value,
+    path: String,
+    references: &mut Vec<SecretReference>,
+) {
+    match value {
+        serde_json::Value::String(text) => {
+            for name in template::placeholders(text) {
+                if let Some(secret) = name.strip_prefix("secrets.") {
+                    references.push(SecretReference {
+                        field: path.clone(),
+                        name: secret.to_owned(),
+                    });
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                collect_secret_references(item, format!("{path}[{index}]"), references);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (key, item) in fields {
+                let child = crate::validation::join_path(&path, key);
+                collect_secret_references(item, child, references);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn parse_check(

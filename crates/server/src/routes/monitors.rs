@@ -104,7 +104,7 @@ async fn create_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<(StatusCode, Json<MonitorView>)> {
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
-    runnable(&state, &spec)?;
+    runnable(&state, &spec).await?;
     let monitor = state.store.create_monitor(&spec).await?;
     Ok((StatusCode::CREATED, Json(monitor.into())))
 }
@@ -123,7 +123,7 @@ async fn validate_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<MonitorSpec>> {
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
-    runnable(&state, &spec)?;
+    runnable(&state, &spec).await?;
     Ok(Json(spec))
 }
 
@@ -141,7 +141,7 @@ async fn try_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<CheckReport>> {
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
-    runnable(&state, &spec)?;
+    runnable(&state, &spec).await?;
     let report = state
         .synthetic
         .try_once(&spec)
@@ -177,7 +177,7 @@ async fn replace_monitor(
 ) -> ApiResult<Json<MonitorView>> {
     let id = parse_id(&id)?;
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
-    runnable(&state, &spec)?;
+    runnable(&state, &spec).await?;
     Ok(Json(state.store.update_monitor(id, &spec).await?.into()))
 }
 
@@ -529,10 +529,21 @@ async fn run_monitor(
     }
 }
 
-/// Refuses what cannot run here: a ping monitor where the system allows no
-/// ICMP sockets, a browser monitor where there is no browser, so that it
-/// fails now and not on every check.
-fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
+/// Refuses what cannot run here: settings naming a vault secret that does
+/// not exist, a ping monitor where the system allows no ICMP sockets, a
+/// browser monitor where there is no browser, so that it fails now and not
+/// on every check. Secrets must exist even for a paused monitor.
+async fn runnable(state: &AppState, spec: &MonitorSpec) -> ApiResult<()> {
+    if !spec.secret_references().is_empty() {
+        let known = state
+            .store
+            .sealed_secrets()
+            .await?
+            .into_iter()
+            .map(|secret| secret.name)
+            .collect();
+        spec.validate_secrets(&known)?;
+    }
     if !spec.settings.enabled {
         return Ok(());
     }

@@ -2,6 +2,7 @@
 //! an agent tried against the server, and checks that it no longer works.
 
 use super::*;
+use base64::Engine as _;
 use sightline_core::{ManualClock, Timestamp};
 use std::time::Duration;
 
@@ -337,5 +338,180 @@ pub(super) async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKi
     assert_eq!(status, StatusCode::OK, "{leased}");
     assert_eq!(leased["jobs"].as_array().unwrap().len(), 1, "{leased}");
     assert_eq!(leased["secrets"]["API_KEY"], secret);
+    server.stop().await;
+}
+
+/// A secret with a space, a non-ASCII letter and base64's own characters.
+const AWKWARD_SECRET: &str = "pa55 wörd+/=";
+
+/// `text` as a JSON string literal with everything beyond ASCII and `/`
+/// escaped, as many servers write JSON.
+fn json_ascii(text: &str) -> String {
+    let mut out = String::from("\"");
+    for unit in text.encode_utf16() {
+        match unit {
+            0x22 => out.push_str("\\\""),
+            0x2f => out.push_str("\\/"),
+            0x5c => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(char::from(unit as u8)),
+            _ => out.push_str(&format!("\\u{unit:04x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A target that answers 500 echoing what it was sent: the raw query, the
+/// query's values as ASCII-escaped JSON and as HTML character references,
+/// the request's headers and its body. It keeps the queries it received.
+async fn echoing_target() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().fallback(
+        move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: String| {
+            let kept = kept.clone();
+            async move {
+                let query = uri.query().unwrap_or_default().to_owned();
+                kept.lock().unwrap().push(query.clone());
+                let values: Vec<String> = url::form_urlencoded::parse(query.as_bytes())
+                    .map(|(_, value)| value.into_owned())
+                    .collect();
+                let html: String = values
+                    .join(" ")
+                    .chars()
+                    .map(|c| format!("&#{};", u32::from(c)))
+                    .collect();
+                let headers: Vec<String> = headers
+                    .iter()
+                    .map(|(name, value)| {
+                        format!("{name}: {}", String::from_utf8_lossy(value.as_bytes()))
+                    })
+                    .collect();
+                let json: Vec<String> = values.iter().map(|v| json_ascii(v)).collect();
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!(
+                        "query {query}\njson [{}]\nhtml <p>{html}</p>\n{}\nbody {body}",
+                        json.join(","),
+                        headers.join("\n")
+                    ),
+                )
+            }
+        },
+    );
+    (serve_app(app).await, received)
+}
+
+/// Attack: a secret with spaces or non-ASCII characters came back
+/// percent-encoded in step URLs, JSON-escaped in an echoed body and
+/// base64-encoded in a Basic-auth header; a monitor could name a secret
+/// that does not exist and send it empty.
+pub(super) async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind) {
+    let config = ServerConfig {
+        vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (target, received) = echoing_target().await;
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/KEY",
+            &admin,
+            Some(json!({"value": AWKWARD_SECRET})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+
+    // Naming a secret the vault does not hold is refused, with the field.
+    for (spec, field) in [
+        (
+            json!({"name": "typo", "type": "http", "url": format!("{target}/?k={{{{secrets.KYE}}}}")}),
+            "url",
+        ),
+        (
+            json!({"name": "typo", "type": "http", "url": target.clone(),
+                   "auth": {"scheme": "basic", "username": "a", "password": "{{secrets.NOPE}}"}}),
+            "auth.password",
+        ),
+        (
+            json!({"name": "typo", "type": "api", "steps": [
+                {"name": "a", "url": format!("{target}/a")},
+                {"name": "b", "url": format!("{target}/b"), "headers": {"X-Key": "{{ secrets.NOPE }}"}}]}),
+            "steps[1].headers.X-Key",
+        ),
+    ] {
+        for path in ["/api/v1/monitors", "/api/v1/monitors/validate"] {
+            let (status, body) = server
+                .call(Method::POST, path, &admin, Some(spec.clone()))
+                .await;
+            assert_error(
+                status,
+                &body,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+            );
+            assert_eq!(body["field"], field, "{body}");
+        }
+    }
+
+    let http = json!({"name": "keyed http", "type": "http", "every": "1h",
+        "url": format!("{target}/echo?k={{{{secrets.KEY}}}}"),
+        "auth": {"scheme": "basic", "username": "alice", "password": "{{secrets.KEY}}"}});
+    let api = json!({"name": "keyed api", "type": "api", "every": "1h", "steps": [{
+        "name": "echo", "method": "POST", "url": format!("{target}/api?k={{{{secrets.KEY}}}}"),
+        "headers": {"X-Key": "{{secrets.KEY}}", "Content-Type": "application/json"},
+        "body": "{\"key\": \"{{secrets.KEY}}\"}"}]});
+    let mut texts = Vec::new();
+    for spec in [http, api] {
+        let id = create_monitor(&server, &admin, spec).await;
+        let (status, results) = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/monitors/{id}/run"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{results}");
+        assert_eq!(results[0]["outcome"], "error", "{results}");
+        texts.push(results.to_string());
+        texts.push(results_of(&server, &admin, id).await[0].to_string());
+    }
+    // The target got the real secret each time.
+    let got: Vec<String> = received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|query| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .next()
+                .unwrap()
+                .1
+                .into_owned()
+        })
+        .collect();
+    assert!(
+        got.len() >= 2 && got.iter().all(|k| k == AWKWARD_SECRET),
+        "{got:?}"
+    );
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    for text in &texts {
+        assert!(text.contains("***"), "{text}");
+        for (form, leaked) in [
+            ("as typed", "pa55".to_owned()),
+            ("percent-encoded", "w%C3%B6rd".to_owned()),
+            ("JSON-escaped", "w\\\\u00f6rd".to_owned()),
+            ("HTML", "&#119;&#246;".to_owned()),
+            ("base64", b64(AWKWARD_SECRET)[..8].to_owned()),
+            (
+                "Basic",
+                b64(&format!("alice:{AWKWARD_SECRET}"))[..12].to_owned(),
+            ),
+        ] {
+            assert!(!text.contains(&leaked), "{form} ({leaked}) in {text}");
+        }
+    }
     server.stop().await;
 }

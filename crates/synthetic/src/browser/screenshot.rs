@@ -1,22 +1,48 @@
 //! Screenshots of what a browser check's page shows, with the secrets it
-//! typed hidden.
+//! used hidden.
 
 use fantoccini::Client;
 use sightline_core::monitor::ScreenshotCapture;
 
-/// Hides the fields holding any of the given values: Chromium draws them as
-/// discs, as it draws password fields.
-const HIDE_FIELDS: &str = r#"
-const hidden = arguments[0];
+/// Hides the given values before a screenshot, in each form a page may
+/// show them (as typed, percent-encoded with `%20` or `+`, base64): fields
+/// holding one are drawn as discs, as Chromium draws password fields, and
+/// text holding one shows dots in its place.
+const HIDE_VALUES: &str = r#"
+const forms = [];
+for (const value of arguments[0]) {
+  forms.push(value);
+  try {
+    const encoded = encodeURIComponent(value);
+    forms.push(encoded, encoded.replace(/%20/g, '+'), encodeURI(value));
+  } catch (_) {}
+  try {
+    forms.push(btoa(String.fromCharCode(...new TextEncoder().encode(value))));
+  } catch (_) {}
+}
+const unique = [...new Set(forms.filter((form) => form.length > 0))];
+const holds = (text) => unique.some((form) => text.includes(form));
 for (const field of document.querySelectorAll('input, textarea')) {
-  if (hidden.some((value) => field.value.includes(value))) {
+  if (holds(field.value)) {
     field.style.setProperty('-webkit-text-security', 'disc', 'important');
   }
 }
+const root = document.body || document.documentElement;
+const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+const found = [];
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  if (holds(node.nodeValue)) found.push(node);
+}
+for (const node of found) {
+  let text = node.nodeValue;
+  for (const form of unique) text = text.split(form).join('\u2022\u2022\u2022');
+  node.nodeValue = text;
+}
+document.title = '';
 "#;
 
-/// Takes a screenshot of the viewport. Fields holding one of `hidden` (the
-/// secrets the check typed) are drawn as discs first. `None` when the
+/// Takes a screenshot of the viewport. The secrets in `hidden` (those the
+/// check typed or put in a URL) are hidden first, in fields and text. `None` when the
 /// browser could not take one (it crashed, the page is gone): a missing
 /// screenshot must not hide why the check failed.
 pub async fn capture(
@@ -31,11 +57,11 @@ pub async fn capture(
             .map(|value| serde_json::json!(value))
             .collect();
         if let Err(error) = client
-            .execute(HIDE_FIELDS, vec![serde_json::Value::Array(values)])
+            .execute(HIDE_VALUES, vec![serde_json::Value::Array(values)])
             .await
         {
             // Without the fields hidden the image could show a secret.
-            tracing::debug!(%error, "could not hide typed secrets; no screenshot taken");
+            tracing::debug!(%error, "could not hide secrets; no screenshot taken");
             return None;
         }
     }

@@ -152,7 +152,7 @@ fn finish(
 }
 
 fn request(step: &ApiStep, variables: &Variables<'_>) -> Result<HttpRequest, Problem> {
-    let url_text = variables.fill(&step.url, "the URL")?;
+    let url_text = variables.fill_url(&step.url, "the URL")?;
     let url = url::Url::parse(&url_text).map_err(|e| {
         Problem::new(
             sightline_core::monitor::ProblemKind::Step,

@@ -403,12 +403,9 @@ pub(crate) fn judge(
 }
 
 fn build_request(check: &HttpCheck, variables: &Variables<'_>) -> Result<HttpRequest, Problem> {
-    let url = url::Url::parse(&check.url).map_err(|e| {
-        Problem::new(
-            ProblemKind::Setup,
-            format!("`{}` is not a URL: {e}", check.url),
-        )
-    })?;
+    let filled = variables.fill_url(&check.url, "the URL")?;
+    let url = url::Url::parse(&filled)
+        .map_err(|e| Problem::new(ProblemKind::Setup, format!("`{filled}` is not a URL: {e}")))?;
     let mut headers = Vec::with_capacity(check.headers.len() + 1);
     for (name, value) in &check.headers {
         headers.push((name.clone(), variables.fill(value, "a header")?));

@@ -173,6 +173,14 @@ impl Deadline {
     }
 }
 
+/// What a secret put into a URL is encoded as: everything but the
+/// characters RFC 3986 leaves unreserved.
+const URL_COMPONENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 /// The values `{{name}}` placeholders are filled with: variables of a
 /// multi-step check, built-ins (`timestamp`, `uuid`) and vault secrets.
 #[derive(Debug)]
@@ -207,19 +215,47 @@ impl<'a> Variables<'a> {
         }
     }
 
+    /// The values of the vault secrets `text` names: what a screenshot
+    /// must not show.
+    pub fn secret_values(&self, text: &str) -> Vec<String> {
+        template::placeholders(text)
+            .iter()
+            .filter_map(|name| self.secrets.get(name.strip_prefix("secrets.")?))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Fills the placeholders of a URL: a vault secret goes in
+    /// percent-encoded as one component (a key with `+`, `&` or a space
+    /// arrives as it is stored), other variables as they are (they may be
+    /// a base URL or a path taken from an answer).
+    pub fn fill_url(&self, text: &str, place: &str) -> Result<String, Problem> {
+        template::fill(text, |name| {
+            let value = self.lookup(name)?;
+            Some(if name.starts_with("secrets.") {
+                percent_encoding::utf8_percent_encode(&value, URL_COMPONENT).to_string()
+            } else {
+                value
+            })
+        })
+        .map_err(|name| self.unknown(&name, place))
+    }
+
+    fn unknown(&self, name: &str, place: &str) -> Problem {
+        let what = if name.starts_with("secrets.") {
+            "no such secret in the vault"
+        } else {
+            "no such variable"
+        };
+        Problem::new(
+            ProblemKind::Step,
+            format!("{place} uses `{{{{{name}}}}}`: {what}"),
+        )
+    }
+
     /// Fills the placeholders of `text`; an unknown name is a problem that
     /// says where it was used.
     pub fn fill(&self, text: &str, place: &str) -> Result<String, Problem> {
-        template::fill(text, |name| self.lookup(name)).map_err(|name| {
-            let what = if name.starts_with("secrets.") {
-                "no such secret in the vault"
-            } else {
-                "no such variable"
-            };
-            Problem::new(
-                ProblemKind::Step,
-                format!("{place} uses `{{{{{name}}}}}`: {what}"),
-            )
-        })
+        template::fill(text, |name| self.lookup(name)).map_err(|name| self.unknown(&name, place))
     }
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 use sightline_core::monitor::{
     CheckOutcome, CheckReport, ElementQuery, Key, NamedKey, PhaseTimings, Problem, ProblemKind,
-    Screenshot, ScreenshotCapture, StepAction, TransactionCheck, template,
+    Screenshot, ScreenshotCapture, StepAction, TransactionCheck,
 };
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -54,8 +54,9 @@ struct StepRecord {
 struct Journey {
     steps: Vec<StepRecord>,
     screenshots: Vec<ScreenshotCapture>,
-    /// Values typed from the vault: hidden in screenshots.
-    typed_secrets: Vec<String>,
+    /// Values filled in from the vault (typed, or in a URL): hidden in
+    /// screenshots.
+    used_secrets: Vec<String>,
     problem: Option<Problem>,
 }
 
@@ -91,7 +92,7 @@ pub(crate) async fn run(
                     None => "the page at the end of the journey".into(),
                 };
                 let step = failed_at.map(|number| number as u32);
-                let hidden = &journey.typed_secrets;
+                let hidden = &journey.used_secrets;
                 if let Some(shot) = capture_in_time(browser, deadline, label, step, hidden).await {
                     journey.screenshots.push(shot);
                 }
@@ -240,8 +241,11 @@ async fn perform(
 ) -> Result<(), Failure> {
     let place = format!("step {number}");
     match action {
-        StepAction::Navigate(url) => {
-            let url = variables.fill(url, &place)?;
+        StepAction::Navigate(url_template) => {
+            let url = variables.fill_url(url_template, &place)?;
+            journey
+                .used_secrets
+                .extend(variables.secret_values(url_template));
             // The browser gives up on the page itself a moment before the
             // journey's time runs out.
             limit.apply(browser, NAVIGATION_MARGIN).await?;
@@ -282,12 +286,9 @@ async fn perform(
         }
         StepAction::Type(typed) => {
             let text = variables.fill(&typed.text, &place)?;
-            if template::placeholders(&typed.text)
-                .iter()
-                .any(|name| name.starts_with("secrets."))
-            {
-                journey.typed_secrets.push(text.clone());
-            }
+            journey
+                .used_secrets
+                .extend(variables.secret_values(&typed.text));
             let text = &text;
             retry(wait, &typed.into, || async move {
                 let field = find(browser, &typed.into).await?;
@@ -372,7 +373,7 @@ async fn perform(
             }))
         }
         StepAction::Screenshot(label) => {
-            let shot = capture(browser, label, Some(number as u32), &journey.typed_secrets)
+            let shot = capture(browser, label, Some(number as u32), &journey.used_secrets)
                 .await
                 .ok_or_else(|| Failure::new("the browser could not take the screenshot"))?;
             journey.screenshots.push(shot);

@@ -373,3 +373,61 @@ async fn twenty_checks_due_at_once_share_two_browsers_and_leave_nothing() {
         "this process holds {after} kB after twenty checks, {before} kB before"
     );
 }
+
+/// The pixels of a PNG.
+fn pixels(png_bytes: &[u8]) -> Vec<u8> {
+    let mut reader = png::Decoder::new(png_bytes).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    pixels.truncate(info.buffer_size());
+    pixels
+}
+
+#[tokio::test]
+async fn a_secret_in_a_url_arrives_whole_and_never_shows_in_a_screenshot() {
+    // A key with what URLs give a meaning to: a space, `+`, `&`, `/`, `=`.
+    const KEY: &str = "k3y wörd+&/=x";
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let show = move |query: axum::extract::Query<std::collections::HashMap<String, String>>| {
+        let kept = kept.clone();
+        async move {
+            let key = query.get("k").cloned().unwrap_or_default();
+            kept.lock().unwrap().push(key.clone());
+            let escaped = key.replace('&', "&amp;").replace('<', "&lt;");
+            Html(format!(
+                "<!doctype html><title>{escaped}</title>{BANNER}\
+                 <p style='font-size:40px'>Your key: {escaped}</p>"
+            ))
+        }
+    };
+    let base = format!(
+        "http://{}",
+        serve(axum::Router::new().route("/show", get(show))).await
+    );
+    let profiles = tempfile::tempdir().unwrap();
+    let prober = prober(profiles.path(), 1);
+    let secrets = Secrets::new([("KEY".to_owned(), KEY.to_owned())]);
+    let shot = async |url: String| {
+        let spec = transaction(
+            json!([{"navigate": url}, {"screenshot": "the page"}]),
+            json!({}),
+        );
+        let report = prober.run(&spec, &secrets).await;
+        assert_eq!(report.outcome, CheckOutcome::Up, "{report:?}");
+        assert!(
+            !serde_json::to_string(&report.detail)
+                .unwrap()
+                .contains("wörd")
+        );
+        pixels(&report.screenshots[0].png)
+    };
+    let with_secret = shot(format!("{base}/show?k={{{{secrets.KEY}}}}")).await;
+    assert_eq!(received.lock().unwrap().as_slice(), [KEY], "sent whole");
+    // The page showing the secret looks as one showing dots in its place,
+    // and not as one showing other text.
+    let dots = shot(format!("{base}/show?k=%E2%80%A2%E2%80%A2%E2%80%A2")).await;
+    let other = shot(format!("{base}/show?k=another+text")).await;
+    assert!(with_secret == dots, "the secret shows in the screenshot");
+    assert!(with_secret != other);
+}
