@@ -192,6 +192,22 @@ pub struct ServeArgs {
     /// Where the browsers of browser checks are.
     #[command(flatten)]
     pub browser: BrowserArgs,
+    /// A bearer token `/metrics` requires; set it when people who should
+    /// not read the server's figures can reach it [default: none, public].
+    #[arg(long, env = "SIGHTLINE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+    /// How long a client has to send a request's headers, from its first
+    /// byte (or from connecting, for a first request) [default: 10s].
+    #[arg(long, env = "SIGHTLINE_HEADER_TIMEOUT", value_parser = parse_duration)]
+    pub header_timeout: Option<Duration>,
+    /// How long a kept-alive connection may wait for its next request
+    /// [default: 30s].
+    #[arg(long, env = "SIGHTLINE_KEEP_ALIVE_TIMEOUT", value_parser = parse_duration)]
+    pub keep_alive_timeout: Option<Duration>,
+    /// Connections open at once at most; more are refused with 503 at once
+    /// [default: 10000, less when the file descriptor limit is lower].
+    #[arg(long, env = "SIGHTLINE_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// The vault key for check secrets: 32 random bytes in base64
     /// (`openssl rand -base64 32`). Prefer the environment variable.
     #[arg(long, env = "SIGHTLINE_VAULT_KEY", hide_env_values = true)]
@@ -358,6 +374,12 @@ struct ServerSection {
     smtp_username: Option<String>,
     smtp_password: Option<String>,
     smtp_from: Option<String>,
+    metrics_token: Option<String>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    header_timeout: Option<Duration>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    keep_alive_timeout: Option<Duration>,
+    max_connections: Option<usize>,
 }
 
 /// Settings after every source has had its say.
@@ -397,6 +419,10 @@ pub struct Settings {
     pub checkpoint_offline_after: Duration,
     /// The vault key, from the flag or the environment only (never the file).
     pub vault_key: Option<String>,
+    /// The token `/metrics` requires, if any.
+    pub metrics_token: Option<String>,
+    /// Connection timeouts and cap.
+    pub connections: sightline_server::ConnectionLimits,
     /// The config file, whose declared sites, monitors and windows `serve`
     /// applies at start.
     pub config_file: Option<PathBuf>,
@@ -500,6 +526,16 @@ impl Settings {
                 .or(server.checkpoint_offline_after)
                 .unwrap_or(sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER),
             vault_key: serve.and_then(|s| s.vault_key.clone()),
+            metrics_token: serve
+                .and_then(|s| s.metrics_token.clone())
+                .or(server.metrics_token)
+                .filter(|token| !token.is_empty()),
+            connections: connection_limits(
+                serve,
+                &server.header_timeout,
+                &server.keep_alive_timeout,
+                server.max_connections,
+            )?,
             config_file: global.config.clone(),
             browser,
         })
@@ -509,6 +545,54 @@ impl Settings {
     pub fn uses_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+/// Connection timeouts and cap: flags (or their environment variables),
+/// then the file, then defaults; the cap's default stays well under the
+/// process's file descriptor limit (raised to its maximum at start).
+fn connection_limits(
+    flags: Option<&ServeArgs>,
+    header_timeout: &Option<Duration>,
+    keep_alive_timeout: &Option<Duration>,
+    max_connections: Option<usize>,
+) -> Result<sightline_server::ConnectionLimits> {
+    let defaults = sightline_server::ConnectionLimits::default();
+    let limits = sightline_server::ConnectionLimits {
+        header_timeout: flags
+            .and_then(|f| f.header_timeout)
+            .or(*header_timeout)
+            .unwrap_or(defaults.header_timeout),
+        keep_alive_timeout: flags
+            .and_then(|f| f.keep_alive_timeout)
+            .or(*keep_alive_timeout)
+            .unwrap_or(defaults.keep_alive_timeout),
+        max_connections: flags
+            .and_then(|f| f.max_connections)
+            .or(max_connections)
+            .unwrap_or_else(|| defaults.max_connections.min(descriptor_budget())),
+    };
+    if limits.header_timeout.is_zero() || limits.keep_alive_timeout.is_zero() {
+        bail!("header_timeout and keep_alive_timeout must be longer than 0");
+    }
+    if limits.max_connections == 0 {
+        bail!("max_connections must be at least 1");
+    }
+    Ok(limits)
+}
+
+/// File descriptors the connections may use: the process's limit, raised
+/// to its maximum first, less what the database, checks and browsers need.
+fn descriptor_budget() -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        let _ = setrlimit(Resource::Nofile, limit);
+    }
+    let current = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    usize::try_from(current.saturating_sub(512))
+        .unwrap_or(usize::MAX)
+        .max(64)
 }
 
 /// Where the browsers of browser checks are, and how many may run: flags

@@ -139,14 +139,21 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
+/// The credentials of an `Authorization: Bearer …` header; the scheme's
+/// name is case-insensitive (RFC 7235). `None` when there is no such header
+/// or it uses another scheme.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credentials) = value.trim_start().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+        .filter(|credentials| !credentials.is_empty())
+}
+
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
-    if let Some(authorization) = parts.headers.get(header::AUTHORIZATION) {
-        let token = authorization
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthenticated)?;
+    if parts.headers.contains_key(header::AUTHORIZATION) {
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
         let (token, user) = state
             .store
             .token_user(&secret_hash(token))
@@ -233,6 +240,26 @@ mod tests {
         assert_eq!(a.len(), 43);
         assert_eq!(secret_hash(&a).len(), 64);
         assert_eq!(secret_hash(&a), secret_hash(&a));
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        let with = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, value.parse().unwrap());
+            bearer_token(&headers).map(str::to_owned)
+        };
+        for value in [
+            "Bearer slt_x",
+            "bearer slt_x",
+            "BEARER  slt_x ",
+            "bEaReR slt_x",
+        ] {
+            assert_eq!(with(value).as_deref(), Some("slt_x"), "{value}");
+        }
+        for value in ["Basic slt_x", "Bearer", "Bearer ", "Bearerslt_x"] {
+            assert_eq!(with(value), None, "{value}");
+        }
     }
 
     #[test]

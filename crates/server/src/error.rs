@@ -50,6 +50,13 @@ pub enum ApiError {
     /// Authenticated, but the role does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A request that changes something came from another origin's page
+    /// with the session cookie.
+    #[error(
+        "a request from another site may not use the session cookie to change anything; \
+         scripts use an API token (Authorization: Bearer …)"
+    )]
+    CrossOrigin,
     /// A checkpoint reported a job its lease does not cover (never leased
     /// by it, or not as reported).
     #[error("{message}")]
@@ -123,7 +130,9 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) | ApiError::NotLeased { .. } => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::NotLeased { .. } | ApiError::CrossOrigin => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::TakenElsewhere { .. } => StatusCode::CONFLICT,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -142,6 +151,7 @@ impl ApiError {
             ApiError::BadCredentials => "bad_credentials",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotLeased { .. } => "not_leased",
+            ApiError::CrossOrigin => "cross_origin",
             ApiError::TakenElsewhere { running: true, .. } => "running_elsewhere",
             ApiError::TakenElsewhere { running: false, .. } => "completed_elsewhere",
             ApiError::NotFound(_) => "not_found",

@@ -11,16 +11,19 @@
 
 mod assets;
 mod auth;
+mod connections;
 mod error;
 mod json;
 mod login_limit;
 mod metrics;
 mod routes;
+mod same_origin;
 mod state;
 
 pub use auth::{
     TOKEN_PREFIX, hash_password, mint_token, new_secret, new_site_key, secret_hash, verify_password,
 };
+pub use connections::ConnectionLimits;
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
 pub use sightline_rum::CollectorConfig;
@@ -28,7 +31,6 @@ pub use state::{AppState, ServerConfig, SharedState, StartError};
 
 use axum::Router;
 use std::future::Future;
-use std::net::SocketAddr;
 use tokio::net::TcpListener;
 
 /// The largest JSON body the API accepts.
@@ -160,11 +162,13 @@ pub async fn serve(
             }
         }
     });
-    let result = axum::serve(
+    let result = connections::serve(
         listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        app,
+        draining.config.connections,
+        draining.metrics.connection_counts(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await;
     housekeeping.abort();
     // A roll cut short rolls back its transaction; the next start resumes it.

@@ -1,6 +1,6 @@
 //! `/metrics` in Prometheus text format: request counts and latencies by
-//! route template (never by raw path, which would explode the label set),
-//! plus build information.
+//! route template and method (never by raw path or a method a client made
+//! up, which would grow the label set without end), plus build information.
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -16,14 +16,14 @@ use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    method: String,
+    method: &'static str,
     route: String,
 }
 
@@ -56,6 +56,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     beacons: Family<BeaconLabels, Counter>,
     refused_reports: Family<RefusalLabels, Counter>,
+    connections: crate::connections::ConnectionCounts,
 }
 
 impl Default for Metrics {
@@ -95,6 +96,23 @@ impl Default for Metrics {
              completed_elsewhere (another checkpoint has the job)",
             refused_reports.clone(),
         );
+        let connections = crate::connections::ConnectionCounts::default();
+        registry.register(
+            "http_connections_open",
+            "HTTP connections open now",
+            connections.open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections refused at once because as many as allowed were open",
+            connections.refused.clone(),
+        );
+        registry.register(
+            "http_connections_timed_out",
+            "HTTP connections closed because a request's head came too slowly or the \
+             connection was idle too long",
+            connections.timed_out.clone(),
+        );
         registry.register("build_info", "The running build; always 1", build);
         Self {
             registry,
@@ -102,6 +120,7 @@ impl Default for Metrics {
             latency,
             beacons,
             refused_reports,
+            connections,
         }
     }
 }
@@ -125,6 +144,11 @@ impl Metrics {
             .inc();
     }
 
+    /// The counters the connection loop keeps.
+    pub fn connection_counts(&self) -> crate::connections::ConnectionCounts {
+        self.connections.clone()
+    }
+
     /// Counts one refused checkpoint report by its reason (one of a fixed
     /// few, never text from the request).
     pub fn count_refused_report(&self, reason: &'static str) {
@@ -133,34 +157,52 @@ impl Metrics {
             .inc();
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
                 status,
             })
             .inc();
         self.latency
             .get_or_create(&RouteLabels {
-                method: method.to_owned(),
+                method,
                 route: route.to_owned(),
             })
             .observe(seconds);
     }
 }
 
+/// A method as a label: the standard ones by name, anything a client made
+/// up as `other`, so that no request text becomes a series of its own.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware that counts and times every request by its route template.
 pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
+    // A route template (bounded by the routes there are), or `other` for a
+    // path no route matched.
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+        .map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     metrics.observe(
-        &method,
+        method,
         &route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),

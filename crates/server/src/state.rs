@@ -30,6 +30,11 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// A request (body included) that takes longer than this is answered 408.
     pub request_timeout: Duration,
+    /// How long connections may wait or take, and how many may be open.
+    pub connections: crate::ConnectionLimits,
+    /// When set, `/metrics` answers only requests bearing this token (for a
+    /// server reachable by people who should not read its figures).
+    pub metrics_token: Option<String>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// A MaxMind-format country database for page views' countries.
@@ -59,6 +64,8 @@ impl Default for ServerConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             max_concurrent_requests: 512,
             request_timeout: Duration::from_secs(30),
+            connections: crate::ConnectionLimits::default(),
+            metrics_token: None,
             trusted_proxies: Vec::new(),
             geoip_db: None,
             collector: CollectorConfig::default(),

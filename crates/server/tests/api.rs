@@ -45,8 +45,9 @@ use journeys::{
     journeys_report_steps_screenshots_and_never_a_secret,
 };
 use security::{
-    agents_report_only_the_jobs_they_leased, only_a_checkpoints_own_token_leases_its_jobs,
-    secrets_are_masked_in_every_form_they_take,
+    agents_report_only_the_jobs_they_leased, client_text_never_becomes_a_metric_label,
+    only_a_checkpoints_own_token_leases_its_jobs, secrets_are_masked_in_every_form_they_take,
+    slow_clients_cannot_hold_the_server,
 };
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
@@ -277,6 +278,8 @@ on_both_backends!(
     agents_report_only_the_jobs_they_leased,
     only_a_checkpoints_own_token_leases_its_jobs,
     secrets_are_masked_in_every_form_they_take,
+    client_text_never_becomes_a_metric_label,
+    slow_clients_cannot_hold_the_server,
 );
 
 async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {

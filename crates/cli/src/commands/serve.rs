@@ -53,6 +53,8 @@ pub async fn run(settings: Settings) -> Result<()> {
             offline_after: settings.checkpoint_offline_after,
         },
         vault_key: settings.vault_key.clone(),
+        metrics_token: settings.metrics_token.clone(),
+        connections: settings.connections,
         smtp: settings.smtp.clone(),
         prober: sightline_synthetic::ProberConfig {
             browser: settings.browser.clone(),

@@ -1,10 +1,10 @@
 //! Liveness, readiness and metrics: the endpoints orchestrators and
 //! Prometheus scrape.
 
-use crate::error::ErrorBody;
+use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use sightline_store::Readiness;
@@ -47,31 +47,50 @@ async fn healthz() -> axum::Json<Health> {
         (status = 503, description = "not ready", body = ErrorBody)
     ))]
 async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    // The answer names the state, never the database's own words (they
+    // may carry host names and users); those go to the log.
     let (code, message) = match state.store.readiness().await {
         Readiness::Ready => return axum::Json(Health { status: "ok" }).into_response(),
-        Readiness::SchemaOutdated { missing } => (
-            "schema_outdated",
-            format!("the database lacks migrations {missing:?}; run `sightline migrate`"),
-        ),
-        Readiness::Unreachable(reason) => (
-            "database_unreachable",
-            format!("the database does not answer: {reason}"),
-        ),
+        Readiness::SchemaOutdated { missing } => {
+            tracing::warn!(?missing, "not ready: the database lacks migrations");
+            (
+                "schema_outdated",
+                "the database lacks migrations; run `sightline migrate`",
+            )
+        }
+        Readiness::Unreachable(reason) => {
+            tracing::warn!(%reason, "not ready: the database does not answer");
+            ("database_unreachable", "the database does not answer")
+        }
     };
     let body = ErrorBody {
         code: code.to_owned(),
-        message,
+        message: message.to_owned(),
         field: None,
     };
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }
 
 /// Request counts and latencies by route, and build information, in
-/// Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "health", security(()),
+/// Prometheus text format. When the server has a metrics token
+/// (`--metrics-token`), only a request bearing it is answered.
+#[utoipa::path(get, path = "/metrics", tag = "health", security((), ("bearer" = [])),
     responses((status = 200, description = "OpenMetrics text, which Prometheus scrapes",
-        content_type = "application/openmetrics-text")))]
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+        content_type = "application/openmetrics-text"),
+        (status = 401, description = "the server has a metrics token and the request does not bear it", body = ErrorBody)))]
+async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> axum::response::Response {
+    if let Some(expected) = &state.config.metrics_token {
+        let given = crate::auth::bearer_token(&headers).unwrap_or_default();
+        // Compared by their hashes, so the time taken tells nothing of the token.
+        if crate::auth::secret_hash(given) != crate::auth::secret_hash(expected) {
+            let mut response = ApiError::Unauthenticated.into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"metrics\""),
+            );
+            return response;
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -79,4 +98,5 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
         )],
         state.metrics.render(),
     )
+        .into_response()
 }

@@ -135,8 +135,9 @@ fn is_self_service(path: &str) -> bool {
     path == "/api/v1/session"
 }
 
-/// The gate in front of `/api/v1`: every route needs a session or a token,
-/// and only admins may change anything. Handlers find the [`Principal`] in
+/// The gate in front of `/api/v1`: a change authenticated by the session
+/// cookie must come from the UI's own origin, every route needs a session
+/// or a token, and only admins may change anything. Handlers find the [`Principal`] in
 /// the request's extensions.
 pub(crate) async fn require_auth(
     State(state): State<AppState>,
@@ -144,10 +145,24 @@ pub(crate) async fn require_auth(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if !path.starts_with("/api/v1/") || is_public(request.method(), path) {
+    if !path.starts_with("/api/v1/") {
         return next.run(request).await;
     }
     let (mut parts, body) = request.into_parts();
+    // Cookies go with every request a browser sends, whichever page asked
+    // for it; tokens only where a script put them.
+    let without_token = !parts
+        .headers
+        .contains_key(axum::http::header::AUTHORIZATION);
+    if without_token
+        && crate::same_origin::changes_state(&parts.method)
+        && crate::same_origin::is_cross_origin(&parts, &state.config.public_url)
+    {
+        return ApiError::CrossOrigin.into_response();
+    }
+    if is_public(&parts.method, parts.uri.path()) {
+        return next.run(Request::from_parts(parts, body)).await;
+    }
     let principal = match Principal::from_request_parts(&mut parts, &state).await {
         Ok(principal) => principal,
         Err(error) => return error.into_response(),

@@ -515,3 +515,238 @@ pub(super) async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind
     }
     server.stop().await;
 }
+
+/// The text of `/metrics`, read with `auth`.
+async fn metrics_text(server: &TestServer, auth: &Auth) -> (StatusCode, String) {
+    let response = server
+        .request(Method::GET, "/metrics", auth)
+        .send()
+        .await
+        .unwrap();
+    (response.status(), response.text().await.unwrap())
+}
+
+/// Attack: the HTTP method became a metrics label, so 300 requests with
+/// 60 KB method names grew the server's memory and `/metrics` without end;
+/// `/metrics` was open to anyone.
+pub(super) async fn client_text_never_becomes_a_metric_label(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let before = metrics_text(&server, &Auth::None).await.1.len();
+    for number in 0..100 {
+        let method = format!("M{number}{}", "X".repeat(20_000));
+        let response = server
+            .http
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                server.url("/api/v1/monitors"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+        let path = format!("/no/such/{number}/{}", "p".repeat(2_000));
+        let _ = server.http.get(server.url(&path)).send().await.unwrap();
+    }
+    let (status, text) = metrics_text(&server, &Auth::None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !text.contains("XXXX") && !text.contains("pppp"),
+        "request text in a label"
+    );
+    assert!(text.contains("method=\"other\""), "{text}");
+    assert!(text.contains("route=\"other\""), "{text}");
+    assert!(
+        text.len() < before + 20_000,
+        "{before} → {} bytes",
+        text.len()
+    );
+    server.stop().await;
+
+    // With a token, /metrics answers only those who bear it.
+    let config = ServerConfig {
+        metrics_token: Some("scrape-me-3f9a".to_owned()),
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    for auth in [
+        Auth::None,
+        Auth::Bearer("wrong".to_owned()),
+        Auth::Bearer("scrape-me-3f9".to_owned()),
+        admin,
+    ] {
+        let (status, body) = metrics_text(&server, &auth).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(!body.contains("sightline_"), "{body}");
+    }
+    let response = server
+        .http
+        .get(server.url("/metrics"))
+        .header(header::AUTHORIZATION, "bearer scrape-me-3f9a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("sightline_build_info")
+    );
+    server.stop().await;
+}
+
+/// Whether the server has closed `stream` (a read sees the end or an error
+/// within `within`).
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buffer = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buffer)).await {
+            Err(_) => return false,
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Attack: 1,000 connections sending a header line every 5 s were all open
+/// after 45 s, silent ones after 125 s: enough of them hold the server.
+pub(super) async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
+    use tokio::io::AsyncWriteExt;
+    let config = ServerConfig {
+        connections: sightline_server::ConnectionLimits {
+            header_timeout: Duration::from_secs(2),
+            keep_alive_timeout: Duration::from_secs(3),
+            max_connections: 2_000,
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let connect = || tokio::net::TcpStream::connect(address.clone());
+    let opened = tokio::time::Instant::now();
+    let mut silent = Vec::new();
+    let mut dripping = Vec::new();
+    for number in 0..1_000 {
+        let mut stream = connect().await.unwrap();
+        if number % 2 == 0 {
+            stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+                .await
+                .unwrap();
+            dripping.push(stream);
+        } else {
+            silent.push(stream);
+        }
+    }
+    // A client that sends a header line every half second.
+    let drip = tokio::spawn(async move {
+        let mut line = 0;
+        while !dripping.is_empty() && line < 20 {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut still_open = Vec::new();
+            for mut stream in dripping {
+                if stream
+                    .write_all(format!("X-Line-{line}: 1\r\n").as_bytes())
+                    .await
+                    .is_ok()
+                {
+                    still_open.push(stream);
+                }
+            }
+            dripping = still_open;
+            line += 1;
+        }
+        dripping
+    });
+    // A normal client is served at once meanwhile.
+    for _ in 0..5 {
+        let asked = std::time::Instant::now();
+        let (status, _) = server
+            .call(Method::GET, "/healthz", &Auth::None, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(
+            asked.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            asked.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Every slow connection is closed once the header timeout has passed.
+    for stream in &mut silent {
+        assert!(
+            closed_within(stream, Duration::from_secs(4)).await,
+            "a silent connection stayed"
+        );
+    }
+    let mut dripping = drip.await.unwrap();
+    for stream in &mut dripping {
+        assert!(
+            closed_within(stream, Duration::from_secs(4)).await,
+            "a dripping connection stayed"
+        );
+    }
+    assert!(
+        opened.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        opened.elapsed()
+    );
+    let (_, text) = metrics_text(&server, &Auth::None).await;
+    let timed_out = text
+        .lines()
+        .find_map(|line| line.strip_prefix("sightline_http_connections_timed_out_total "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(timed_out >= 1_000.0, "{timed_out}");
+
+    // A kept-alive connection is closed once idle past its timeout, and
+    // kept while it is used.
+    let mut kept = connect().await.unwrap();
+    for _ in 0..3 {
+        kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+    }
+    assert!(!closed_within(&mut kept, Duration::from_millis(500)).await);
+    assert!(closed_within(&mut kept, Duration::from_secs(4)).await);
+    server.stop().await;
+
+    // Beyond the cap, a connection is refused at once with 503.
+    let config = ServerConfig {
+        connections: sightline_server::ConnectionLimits {
+            max_connections: 20,
+            ..Default::default()
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    let address = server.base.trim_start_matches("http://").to_owned();
+    let mut held = Vec::new();
+    for _ in 0..20 {
+        held.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let asked = std::time::Instant::now();
+    let refused = server.http.get(server.url("/healthz")).send().await;
+    match refused {
+        Ok(response) => assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE),
+        Err(error) => assert!(error.is_connect() || error.is_request(), "{error}"),
+    }
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (status, _) = server
+        .call(Method::GET, "/healthz", &Auth::None, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    server.stop().await;
+}
