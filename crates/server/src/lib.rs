@@ -12,6 +12,7 @@
 mod assets;
 mod auth;
 mod connections;
+mod device_cookie;
 mod error;
 mod json;
 mod login_limit;

@@ -104,6 +104,8 @@ pub struct SharedState {
     pub metrics: Arc<Metrics>,
     /// Login attempt limits.
     pub login_limiter: Arc<LoginLimiter>,
+    /// Browsers known to have logged in to an account.
+    pub device_cookies: crate::device_cookie::DeviceCookies,
     /// Permits for requests in flight.
     pub request_permits: Arc<tokio::sync::Semaphore>,
     /// The RUM collector.
@@ -166,6 +168,7 @@ impl AppState {
             &config.synthetic,
         )
         .await?;
+        let device_cookies = crate::device_cookie::DeviceCookies::load(&store).await?;
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
         let deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
         let outbox = deliverer.waker();
@@ -182,6 +185,7 @@ impl AppState {
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
+            device_cookies,
             request_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),

@@ -67,12 +67,15 @@ static DECOY_HASH: std::sync::LazyLock<String> =
 async fn log_in(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     ApiJson(credentials): ApiJson<LogIn>,
 ) -> ApiResult<impl IntoResponse> {
     let email = Email::parse(&credentials.email)?;
+    let known_browser = state.device_cookies.knows(&headers, email.as_str());
     state
         .login_limiter
-        .check(client.ip(), email.as_str())
+        .admit(client.ip(), email.as_str(), known_browser)
+        .await
         .map_err(|wait| ApiError::TooManyRequests {
             retry_after_secs: wait.as_secs().max(1),
         })?;
@@ -102,6 +105,9 @@ async fn log_in(
         .await?;
     tracing::info!(user = %user.email, "logged in");
     let cookie = auth::session_set_cookie(&secret, lifetime, state.config.secure_cookies);
+    let device = state
+        .device_cookies
+        .issue(user.email.as_str(), state.config.secure_cookies);
     let view = SessionView::from(Principal {
         role: user.role,
         user,
@@ -109,7 +115,7 @@ async fn log_in(
         checkpoint_id: None,
     });
     Ok((
-        AppendHeaders([(header::SET_COOKIE, cookie)]),
+        AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]),
         axum::Json(view),
     ))
 }

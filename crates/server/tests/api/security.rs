@@ -750,3 +750,275 @@ pub(super) async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
     assert_eq!(status, StatusCode::OK);
     server.stop().await;
 }
+
+/// Attack: a `text/plain` form on another port of the same host made "Run
+/// now" run with the victim's cookie (the cookie is SameSite=Lax, and
+/// another port is the same site).
+pub(super) async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let closed = sightline_store::testing::free_port();
+    let id = create_monitor(
+        &server,
+        &admin,
+        // Paused, so that only runs asked for queue anything.
+        json!({"name": "target", "type": "tcp", "host": "127.0.0.1", "port": closed,
+               "every": "1h", "checkpoints": ["east"], "enabled": false}),
+    )
+    .await;
+    let run = server.url(&format!("/api/v1/monitors/{id}/run"));
+    let queued = async || server.store.pending_jobs(id).await.unwrap().len();
+    let Auth::Cookie(cookie) = &admin else {
+        unreachable!()
+    };
+
+    // As a browser sends it: the cookie, a text/plain body, and where from.
+    let evil = format!("http://127.0.0.1:{}", sightline_store::testing::free_port());
+    for headers in [
+        vec![("origin", evil.as_str()), ("sec-fetch-site", "same-site")],
+        vec![("origin", evil.as_str())],
+        vec![("origin", "null")],
+        vec![("sec-fetch-site", "cross-site")],
+    ] {
+        let mut request = server
+            .http
+            .post(&run)
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body("{\"a\":\"=\"}");
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_error(status, &body, StatusCode::FORBIDDEN, "cross_origin");
+    }
+    assert_eq!(queued().await, 0, "nothing ran");
+    // The UI's own requests, and scripts with a token from anywhere, work.
+    let response = server
+        .http
+        .post(&run)
+        .header(header::COOKIE, cookie)
+        .header("origin", &server.base)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let (status, created) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "script", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let response = server
+        .http
+        .post(&run)
+        .bearer_auth(created["token"].as_str().unwrap())
+        .header("origin", &evil)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let before = queued().await;
+
+    // The attack itself, in Chromium: logged in, the person visits a page
+    // on another port that posts a form and a fetch to "Run now".
+    let attacker = serve_app(axum::Router::new().route(
+        "/",
+        axum::routing::get({
+            let run = run.clone();
+            move || async move {
+                axum::response::Html(format!(
+                    "<!doctype html><title>Free coffee</title>\
+                     <form method=post action='{run}' enctype=text/plain>\
+                     <input name='{{\"a\":\"' value='\"}}'></form>\
+                     <script>fetch('{run}', {{method: 'POST', mode: 'no-cors', credentials: 'include', \
+                     headers: {{'Content-Type': 'text/plain'}}, body: 'x'}}).finally(() => \
+                     document.forms[0].submit());</script>"
+                ))
+            }
+        }),
+    ))
+    .await;
+    let driver = super::browser::ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let attacked = async {
+        browser.goto(&server.url("/")).await?;
+        browser
+            .wait()
+            .for_element(fantoccini::Locator::Css("form #email"))
+            .await?;
+        browser
+            .find(fantoccini::Locator::Css("#email"))
+            .await?
+            .send_keys(ADMIN.0)
+            .await?;
+        browser
+            .find(fantoccini::Locator::Css("#password"))
+            .await?
+            .send_keys(ADMIN.1)
+            .await?;
+        browser
+            .find(fantoccini::Locator::Css("button[type=submit]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(fantoccini::Locator::Css("a[href='/monitors/new']"))
+            .await?;
+        browser.goto(&attacker).await?;
+        // The form's answer replaces the page.
+        let answer = browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(fantoccini::Locator::XPath(
+                "//*[contains(text(), 'cross_origin')]",
+            ))
+            .await?;
+        answer.text().await
+    }
+    .await;
+    let _ = browser.close().await;
+    let answer = attacked.unwrap();
+    assert!(answer.contains("another site"), "{answer}");
+    assert_eq!(queued().await, before, "the attacker's page ran nothing");
+    server.stop().await;
+}
+
+/// A login attempt on `email` from `address`, with `cookie` if given;
+/// returns the status, the Retry-After and the device cookie set.
+async fn log_in_from(
+    server: &TestServer,
+    address: &str,
+    (email, password): (&str, &str),
+    cookie: Option<&str>,
+) -> (StatusCode, Option<u64>, Option<String>) {
+    let client = reqwest::Client::builder()
+        .local_address(address.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    let mut request = client
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"email": email, "password": password}));
+    if let Some(cookie) = cookie {
+        request = request.header(header::COOKIE, cookie);
+    }
+    let response = request.send().await.unwrap();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok()?.parse().ok());
+    let device = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("sightline_device="))
+        .map(|value| value.split(';').next().unwrap().to_owned());
+    (response.status(), retry_after, device)
+}
+
+/// Attack: ten wrong passwords locked an account for everyone, its owner
+/// with the right password from another address included.
+pub(super) async fn guessing_never_locks_the_owner_out(kind: BackendKind) {
+    let config = ServerConfig {
+        login_limits: LoginLimits {
+            per_address_per_minute: NonZeroU32::new(100).unwrap(),
+            per_account_address_per_minute: NonZeroU32::new(5).unwrap(),
+            per_account_per_minute: NonZeroU32::new(20).unwrap(),
+            longest_wait: Duration::from_secs(3),
+        },
+        ..ServerConfig::default()
+    };
+    let server = TestServer::start_with(kind, config).await;
+    // The owner's browser, where they logged in before.
+    let (status, _, device) = log_in_from(&server, "127.0.0.3", ADMIN, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let device = device.expect("a device cookie");
+
+    // One address guessing: refused soon, for that address alone.
+    let mut refused = 0;
+    for _ in 0..30 {
+        let (status, _, _) = log_in_from(&server, "127.0.0.2", (ADMIN.0, "guess"), None).await;
+        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS);
+        refused += usize::from(status == StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert!(refused >= 24, "{refused}");
+    let asked = std::time::Instant::now();
+    let (status, _, _) = log_in_from(&server, "127.0.0.4", ADMIN, None).await;
+    assert_eq!(status, StatusCode::OK, "the owner from elsewhere");
+    assert!(
+        asked.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // Many addresses guessing at once: the account is paced for all of
+    // them, and past its pace refused.
+    let mut attempts = tokio::task::JoinSet::new();
+    for host in 0..40 {
+        let (base, client) = (server.base.clone(), reqwest::Client::builder());
+        let client = client
+            .local_address(
+                format!("127.0.1.{}", host + 2)
+                    .parse::<std::net::IpAddr>()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        attempts.spawn(async move {
+            let mut statuses = Vec::new();
+            for _ in 0..3 {
+                let response = client
+                    .post(format!("{base}/api/v1/session"))
+                    .json(&json!({"email": ADMIN.0, "password": "guess"}))
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(response.status());
+            }
+            statuses
+        });
+    }
+    let statuses: Vec<StatusCode> = attempts.join_all().await.into_iter().flatten().collect();
+    let paced = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert!(paced >= 60, "{paced} of {} refused", statuses.len());
+    // The owner's browser gets in at once, whatever others tried.
+    let asked = std::time::Instant::now();
+    let (status, _, _) = log_in_from(&server, "127.0.0.3", ADMIN, Some(&device)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        asked.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        asked.elapsed()
+    );
+    // A new browser waits its turn: a few seconds, not a lockout.
+    let asked = std::time::Instant::now();
+    loop {
+        let (status, retry_after, _) = log_in_from(&server, "127.0.0.5", ADMIN, None).await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let wait = retry_after.unwrap();
+        assert!(wait <= 5, "{wait}");
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+    }
+    assert!(
+        asked.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        asked.elapsed()
+    );
+    server.stop().await;
+}
