@@ -10,3 +10,7 @@ CREATE TABLE server_keys (
 -- The job a result completes, so that a late report of a job another
 -- checkpoint ran meanwhile is recognised and refused.
 ALTER TABLE check_results ADD COLUMN job_id BIGINT;
+
+-- Runs asked for ("run now"), told apart from scheduled runs and
+-- confirmations: a monitor has at most one of them queued or running.
+ALTER TABLE check_jobs ADD COLUMN on_demand BOOLEAN NOT NULL DEFAULT FALSE;

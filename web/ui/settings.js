@@ -1,5 +1,6 @@
-// Settings: where checks run from (checkpoints and their last contact),
-// a test e-mail through the outbox, and, for admins, users and API tokens.
+// Settings: your own password (every role), where checks run from
+// (checkpoints and their last contact), a test e-mail through the outbox,
+// and, for admins, users and API tokens.
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { ago, when } from "./format.js";
@@ -173,9 +174,58 @@ function Tokens() {
     </section>`;
 }
 
+function OwnPassword() {
+  const initial = { current_password: "", new_password: "", repeated: "" };
+  const [values, bind, reset] = useForm("own", initial);
+  const [revoke, setRevoke] = useState(false);
+  const [outcome, setOutcome] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const change = async (event) => {
+    event.preventDefault();
+    if (values.new_password !== values.repeated) {
+      setOutcome({ field: "repeated", message: "the two new passwords differ" });
+      return;
+    }
+    setBusy(true);
+    try {
+      await api("PUT", "/session/password", {
+        current_password: values.current_password,
+        new_password: values.new_password,
+        revoke_tokens: revoke,
+      });
+      reset();
+      setRevoke(false);
+      setOutcome({ done: true, revoked: revoke });
+    } catch (failure) {
+      setOutcome(failure);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <section aria-labelledby="password-heading">
+      <h2 id="password-heading">Your password</h2>
+      <form class="inline" onSubmit=${change} aria-label="Change your password">
+        <label for="own-current_password">Current password</label>
+        <input type="password" required autocomplete="current-password" ...${bind("current_password")} />
+        <label for="own-new_password">New password</label>
+        <input type="password" required minlength="10" autocomplete="new-password" ...${bind("new_password")} />
+        <label for="own-repeated">New password again</label>
+        <input type="password" required autocomplete="new-password" ...${bind("repeated")} />
+        <label><input type="checkbox" id="own-revoke" checked=${revoke}
+          onChange=${(event) => setRevoke(event.target.checked)} /> Revoke my API tokens too</label>
+        <button type="submit" disabled=${busy}>Change password</button>
+      </form>
+      ${outcome && (outcome.done
+        ? html`<p role="status" data-testid="password-changed">Changed. Your other sessions have ended${outcome.revoked ? " and your API tokens are revoked" : ""}.</p>`
+        : html`<p class="error" role="alert">${outcome.field ? `${outcome.field.replace("_", " ")}: ` : ""}${outcome.message}</p>`)}
+    </section>`;
+}
+
 export function Settings({ canWrite }) {
   return html`
     <h1>Settings</h1>
+    <${OwnPassword} />
     <${Checkpoints} />
     ${canWrite && html`<${TestEmail} /><${Users} /><${Tokens} />`}`;
 }

@@ -274,6 +274,10 @@ pub enum UserCommand {
     Passwd {
         /// Login e-mail.
         email: String,
+        /// Revoke the user's API tokens too (a password that leaked may
+        /// have made tokens).
+        #[arg(long)]
+        revoke_tokens: bool,
     },
 }
 

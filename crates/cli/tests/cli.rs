@@ -486,6 +486,24 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // --revoke-tokens ends the user's API tokens too.
+    let output = cli(
+        &["token", "create", "--user", ADMIN_EMAIL, "--name", "ci2"],
+        "",
+    );
+    let second = text(&output.stdout).trim().to_owned();
+    assert_eq!(me(second.clone()).await.unwrap().status(), 200);
+    let output = cli(
+        &["user", "passwd", ADMIN_EMAIL, "--revoke-tokens"],
+        "yet another password\n",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("revoked"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert_eq!(me(second).await.unwrap().status(), 401);
     assert!(
         cli(&["user", "remove", "dev@example.com"], "")
             .status
@@ -672,6 +690,23 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(
         err.contains(&format!(
             "{path}:21: monitors[1].type: unknown monitor type `smtp`"
+        )),
+        "{err}"
+    );
+    // A secret the vault does not hold is named where it is used.
+    std::fs::write(
+        &file,
+        DECLARED.replace(
+            "url: https://shop.example.com/",
+            "url: \"https://shop.example.com/?key={{secrets.SHOP_KEY}}\"",
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&["apply", path]);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{path}:15: monitors[0].url: `{{{{secrets.SHOP_KEY}}}}` names no secret in the vault"
         )),
         "{err}"
     );

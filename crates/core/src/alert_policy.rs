@@ -119,6 +119,7 @@ impl<'de> Deserialize<'de> for Escalation {
 impl AlertPolicySpec {
     /// Parses and validates a policy from a JSON (or YAML-turned-JSON) document.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        crate::validation::within_bounds(&value)?;
         let spec: AlertPolicySpec = from_json_value(value)?;
         spec.validate()?;
         Ok(spec)

@@ -58,6 +58,7 @@ fn parse_time(field: &str, text: &str) -> Result<Timestamp, ValidationError> {
 impl MaintenanceWindowSpec {
     /// Parses and validates a window from a JSON (or YAML-turned-JSON) document.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        crate::validation::within_bounds(&value)?;
         let spec: MaintenanceWindowSpec = from_json_value(value)?;
         spec.validate()?;
         Ok(spec)

@@ -30,6 +30,7 @@ impl SiteSpec {
     /// Parses and validates a site from a JSON (or YAML-turned-JSON) document,
     /// normalising its origins.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        crate::validation::within_bounds(&value)?;
         let mut spec: SiteSpec = from_json_value(value)?;
         spec.normalise()?;
         Ok(spec)

@@ -64,7 +64,10 @@ impl Email {
         let address = text.trim().to_lowercase();
         let invalid = |why: &str| ValidationError::new("email", format!("`{text}` {why}"));
         if address.len() > 254 {
-            return Err(invalid("is longer than 254 characters"));
+            return Err(ValidationError::new(
+                "email",
+                "is longer than 254 characters",
+            ));
         }
         let Some((local, domain)) = address.split_once('@') else {
             return Err(invalid("is not an e-mail address (no `@`)"));

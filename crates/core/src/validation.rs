@@ -41,6 +41,69 @@ pub fn join_path(parent: &str, child: &str) -> String {
     }
 }
 
+/// The most characters any text of a configuration document may have (a
+/// request body of an API check is the longest there is reason for).
+pub const MAX_TEXT_CHARS: usize = 65_536;
+/// The most items any list (or keys any map) of a configuration document
+/// may have.
+pub const MAX_ITEMS: usize = 1_000;
+
+/// Refuses a configuration document with a text or a list larger than any
+/// configuration needs, naming the first one: every document is stored,
+/// and sent to everyone who lists what it belongs to.
+pub fn within_bounds(value: &serde_json::Value) -> Result<(), ValidationError> {
+    fn walk(value: &serde_json::Value, path: &str) -> Result<(), ValidationError> {
+        match value {
+            serde_json::Value::String(text) if text.chars().count() > MAX_TEXT_CHARS => Err(
+                ValidationError::new(path, format!("must be at most {MAX_TEXT_CHARS} characters")),
+            ),
+            serde_json::Value::Array(items) => {
+                if items.len() > MAX_ITEMS {
+                    return Err(ValidationError::new(
+                        path,
+                        format!("must have at most {MAX_ITEMS} items"),
+                    ));
+                }
+                for (index, item) in items.iter().enumerate() {
+                    walk(item, &format!("{path}[{index}]"))?;
+                }
+                Ok(())
+            }
+            serde_json::Value::Object(fields) => {
+                if fields.len() > MAX_ITEMS {
+                    return Err(ValidationError::new(
+                        path,
+                        format!("must have at most {MAX_ITEMS} keys"),
+                    ));
+                }
+                for (key, item) in fields {
+                    if key.chars().count() > 256 {
+                        return Err(ValidationError::new(
+                            path,
+                            "has a key longer than 256 characters",
+                        ));
+                    }
+                    walk(item, &join_path(path, key))?;
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(value, "")
+}
+
+/// Refuses a list longer than `max`, naming it.
+pub fn at_most<T>(field: &str, items: &[T], max: usize) -> Result<(), ValidationError> {
+    if items.len() > max {
+        return Err(ValidationError::new(
+            field,
+            format!("must have at most {max} items, not {}", items.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// Parses a JSON document into `T`, reporting a type error, a missing field or
 /// an unknown field with the path where it happened.
 ///
@@ -127,6 +190,22 @@ pub fn require_text(field: &str, value: &str, max_chars: usize) -> Result<(), Va
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::*;
+
+    #[test]
+    fn oversized_texts_and_lists_are_named() {
+        let ok = serde_json::json!({"name": "x", "tags": vec!["a"; 10]});
+        assert_eq!(within_bounds(&ok), Ok(()));
+        let long = serde_json::json!({"steps": [{"url": "u".repeat(MAX_TEXT_CHARS + 1)}]});
+        assert_eq!(within_bounds(&long).unwrap_err().field, "steps[0].url");
+        let many = serde_json::json!({"tags": vec!["t"; MAX_ITEMS + 1]});
+        assert_eq!(within_bounds(&many).unwrap_err().field, "tags");
+        assert_eq!(at_most("tags", &[1, 2, 3], 2).unwrap_err().field, "tags");
+    }
 }
 
 #[cfg(test)]

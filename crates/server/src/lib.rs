@@ -78,7 +78,49 @@ pub fn router(state: AppState) -> Router {
             shed_load,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
+        .layer(security_headers())
         .with_state(state)
+}
+
+/// Headers every answer carries: no content-type sniffing, no referrer
+/// beyond this origin, and for HTML the UI's Content-Security-Policy
+/// (unless a route set its own).
+fn security_headers() -> tower::ServiceBuilder<
+    tower::layer::util::Stack<
+        tower_http::set_header::SetResponseHeaderLayer<
+            fn(&axum::response::Response) -> Option<axum::http::HeaderValue>,
+        >,
+        tower::layer::util::Stack<
+            tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue>,
+            tower::layer::util::Stack<
+                tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue>,
+                tower::layer::util::Identity,
+            >,
+        >,
+    >,
+> {
+    use axum::http::{HeaderValue, header};
+    use tower_http::set_header::SetResponseHeaderLayer;
+    fn html_policy(response: &axum::response::Response) -> Option<HeaderValue> {
+        let html = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
+        html.then(|| HeaderValue::from_static(routes::ui::CONTENT_SECURITY_POLICY))
+    }
+    tower::ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            html_policy as fn(&axum::response::Response) -> Option<HeaderValue>,
+        ))
 }
 
 /// Compresses the answers that are not already: JSON compresses about

@@ -126,16 +126,20 @@ const ROWS_PER_STATEMENT: usize = 1000;
 /// is). A macro, so that it expands for each backend's transaction type.
 macro_rules! insert_jobs {
     ($tx:expr, $jobs:expr, $now:expr) => {
+        insert_jobs!($tx, $jobs, $now, false)
+    };
+    ($tx:expr, $jobs:expr, $now:expr, $on_demand:expr) => {
         for chunk in $jobs.chunks(ROWS_PER_STATEMENT) {
             let mut insert = sqlx::QueryBuilder::new(
-                "INSERT INTO check_jobs (monitor_id, checkpoint_id, due_at, attempt, created_at) ",
+                "INSERT INTO check_jobs (monitor_id, checkpoint_id, due_at, attempt, created_at, on_demand) ",
             );
             insert.push_values(chunk, |mut row, job: &&NewJob| {
                 row.push_bind(job.monitor_id)
                     .push_bind(job.checkpoint_id)
                     .push_bind(job.due_at.as_millis())
                     .push_bind(job.attempt)
-                    .push_bind($now);
+                    .push_bind($now)
+                    .push_bind($on_demand);
             });
             insert.push(" ON CONFLICT (monitor_id, checkpoint_id, due_at, attempt) DO NOTHING");
             insert.build().execute(&mut *$tx).await?;
@@ -225,6 +229,44 @@ impl Store {
         }
         .await)
         .map_err(StoreError::from)
+    }
+
+    /// Queues a run of one monitor asked for now, unless a run asked for
+    /// before is queued or running still: then [`StoreError::Refused`]
+    /// names the checkpoint it waits for. Scheduled runs and confirmations
+    /// do not count. Two asks at once queue one run (the monitor's row is
+    /// locked on PostgreSQL; SQLite has one writer).
+    pub async fn enqueue_run(&self, monitor_id: i64, jobs: &[NewJob]) -> Result<()> {
+        let now = self.now().as_millis();
+        let jobs: Vec<&NewJob> = jobs.iter().collect();
+        let busy: Option<String> = write!(self.backend, |pool| async {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE monitors SET next_due_at = next_due_at WHERE id = $1")
+                .bind(monitor_id)
+                .execute(&mut *tx)
+                .await?;
+            let busy: Option<String> = sqlx::query_scalar(
+                "SELECT c.name FROM check_jobs j JOIN checkpoints c ON c.id = j.checkpoint_id \
+                 WHERE j.monitor_id = $1 AND j.on_demand ORDER BY j.due_at LIMIT 1",
+            )
+            .bind(monitor_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if busy.is_none() {
+                insert_jobs!(tx, jobs, now, true);
+            }
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(busy)
+        }
+        .await)
+        .map_err(unknown_monitor)?;
+        match busy {
+            Some(checkpoint) => Err(StoreError::Refused(format!(
+                "a run of this monitor asked for before is queued or running still (on checkpoint \
+                 `{checkpoint}`); its result will show when it is done"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// Queues checks outside the schedule (a run asked for by hand).

@@ -70,7 +70,7 @@ pub use screenshots::StoredScreenshot;
 pub use sessions::Session;
 pub use sites::Site;
 pub use tokens::{ApiToken, NewApiToken};
-pub use users::{NewUser, User};
+pub use users::{NewUser, PasswordChange, User};
 pub use vault_secrets::SealedSecret;
 
 use sightline_core::{Clock, Timestamp};

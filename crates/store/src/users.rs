@@ -45,6 +45,16 @@ struct UserWithHash {
 
 const USER_COLUMNS: &str = "id, email, role, created_at, updated_at";
 
+/// What else a password change ends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PasswordChange {
+    /// The session (by the hash of its secret) that stays: the one the
+    /// person changing their own password uses.
+    pub keep_session: Option<String>,
+    /// Revoke every API token of the user as well.
+    pub revoke_tokens: bool,
+}
+
 impl Store {
     /// Creates a user; a second user with the same e-mail is a conflict.
     pub async fn create_user(&self, user: &NewUser) -> Result<User> {
@@ -121,6 +131,19 @@ impl Store {
     /// Replaces a user's password hash and ends all their sessions, so that a
     /// changed password locks out whoever knew the old one.
     pub async fn set_password(&self, id: i64, password_hash: &str) -> Result<()> {
+        self.change_password(id, password_hash, &PasswordChange::default())
+            .await
+    }
+
+    /// Replaces a user's password hash and ends their sessions but the one
+    /// `change` keeps, revoking their API tokens too if it says so; all in
+    /// one transaction.
+    pub async fn change_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        change: &PasswordChange,
+    ) -> Result<()> {
         let now = self.now().as_millis();
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
@@ -135,10 +158,22 @@ impl Store {
             if updated == 0 {
                 return Err(StoreError::NotFound("user"));
             }
-            sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+            sqlx::query(
+                "DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2",
+            )
+            .bind(id)
+            .bind(change.keep_session.as_deref())
+            .execute(&mut *tx)
+            .await?;
+            if change.revoke_tokens {
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
+                )
+                .bind(now)
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            }
             tx.commit().await?;
             Ok(())
         })

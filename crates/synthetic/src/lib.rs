@@ -19,6 +19,12 @@ mod secret_forms;
 mod secrets;
 pub mod vault;
 
+/// The header every request of an HTTP or API check carries, so that a
+/// Sightline server can tell a check's request from a person's: it refuses
+/// to run checks for one (a monitor calling its own "run now" would run
+/// itself without end).
+pub const CHECK_HEADER: &str = "sightline-check";
+
 pub use coordinator::{Coordinator, JobReport};
 pub use lease_proof::LeaseProofs;
 pub use probe::{Prober, ProberConfig, ProberError, TlsSetupError};

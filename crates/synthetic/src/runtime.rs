@@ -131,7 +131,8 @@ impl Synthetic {
     }
 
     /// Queues a run of a monitor from each of its checkpoints now; returns
-    /// the due time the results will carry.
+    /// the due time the results will carry. Refused
+    /// ([`StoreError::Refused`]) while a check of it is queued or running.
     pub async fn run_now(&self, monitor_id: i64) -> Result<Timestamp, StoreError> {
         let monitor = self.store.monitor(monitor_id).await?;
         let due_at = self.clock.now();
@@ -149,7 +150,7 @@ impl Synthetic {
                 attempt: 0,
             });
         }
-        self.store.enqueue_jobs(&jobs).await?;
+        self.store.enqueue_run(monitor_id, &jobs).await?;
         self.wake.notify_waiters();
         Ok(due_at)
     }

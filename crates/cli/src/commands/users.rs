@@ -36,16 +36,33 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
             store.delete_user(user.id).await?;
             eprintln!("removed {}", user.email);
         }
-        UserCommand::Passwd { email } => {
+        UserCommand::Passwd {
+            email,
+            revoke_tokens,
+        } => {
             let user = find(store, email).await?;
             let password = read_password("New password: ")?;
             store
-                .set_password(user.id, &sightline_server::hash_password(&password)?)
+                .change_password(
+                    user.id,
+                    &sightline_server::hash_password(&password)?,
+                    &sightline_store::PasswordChange {
+                        keep_session: None,
+                        revoke_tokens: *revoke_tokens,
+                    },
+                )
                 .await?;
-            eprintln!(
-                "changed the password of {}; their sessions have ended",
-                user.email
-            );
+            if *revoke_tokens {
+                eprintln!(
+                    "changed the password of {}; their sessions have ended and their API tokens are revoked",
+                    user.email
+                );
+            } else {
+                eprintln!(
+                    "changed the password of {}; their sessions have ended",
+                    user.email
+                );
+            }
         }
     }
     Ok(())

@@ -43,7 +43,7 @@ pub use transaction::{
 
 use crate::ValidationError;
 use crate::duration_text;
-use crate::validation::{from_json_value, require_text};
+use crate::validation::{at_most, from_json_value, require_text};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -222,6 +222,16 @@ fn url_host(url: &str) -> Option<String> {
     Some(url.host_str()?.trim_matches(['[', ']']).to_owned())
 }
 
+/// The most tags a monitor may carry.
+pub const MAX_TAGS: usize = 32;
+/// The most checkpoints a monitor may run from.
+pub const MAX_CHECKPOINTS: usize = 32;
+/// The longest URL a check may request (longer ones most servers refuse).
+pub const MAX_URL_CHARS: usize = 8_192;
+/// The most headers a request of a check may set.
+pub const MAX_HEADERS: usize = 50;
+/// The longest header value a check may send.
+pub const MAX_HEADER_VALUE_CHARS: usize = 8_192;
 /// Keys of the flat document that belong to [`MonitorSettings`]; every other
 /// key belongs to the check.
 const SETTINGS_KEYS: &[&str] = &[
@@ -242,6 +252,7 @@ impl MonitorSpec {
     /// Parses and validates a monitor from a JSON (or YAML-turned-JSON)
     /// document. The error names the offending field.
     pub fn from_json(value: serde_json::Value) -> Result<Self, ValidationError> {
+        crate::validation::within_bounds(&value)?;
         let serde_json::Value::Object(document) = value else {
             return Err(ValidationError::new("", "a monitor must be an object"));
         };
@@ -308,6 +319,8 @@ impl MonitorSpec {
                 ));
             }
         }
+        at_most("checkpoints", &settings.checkpoints, MAX_CHECKPOINTS)?;
+        at_most("tags", &settings.tags, MAX_TAGS)?;
         for (index, tag) in settings.tags.iter().enumerate() {
             require_text(&format!("tags[{index}]"), tag, 64)?;
         }
@@ -511,6 +524,12 @@ pub(crate) fn validate_http_url(
     text: &str,
     allow_placeholders: bool,
 ) -> Result<(), ValidationError> {
+    if text.chars().count() > MAX_URL_CHARS {
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {MAX_URL_CHARS} characters"),
+        ));
+    }
     if allow_placeholders && text.contains("{{") {
         let lower = text.trim_start().to_ascii_lowercase();
         if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("{{")
@@ -589,7 +608,19 @@ pub(crate) fn validate_method(field: &str, method: &str) -> Result<(), Validatio
 
 /// Checks header names and values.
 pub(crate) fn validate_headers(field: &str, headers: &Headers) -> Result<(), ValidationError> {
+    if headers.len() > MAX_HEADERS {
+        return Err(ValidationError::new(
+            field,
+            format!("must have at most {MAX_HEADERS} headers"),
+        ));
+    }
     for (name, value) in headers {
+        if name.len() > 256 || value.chars().count() > MAX_HEADER_VALUE_CHARS {
+            return Err(ValidationError::new(
+                format!("{field}.{name}"),
+                format!("a header name may have 256 characters, a value {MAX_HEADER_VALUE_CHARS}"),
+            ));
+        }
         let token = !name.is_empty()
             && name
                 .bytes()

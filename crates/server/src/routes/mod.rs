@@ -18,7 +18,7 @@ mod session;
 mod site_rum;
 mod sites;
 mod tokens;
-mod ui;
+pub(crate) mod ui;
 mod users;
 
 use crate::auth::Principal;
@@ -130,9 +130,10 @@ fn is_public(method: &Method, path: &str) -> bool {
     )
 }
 
-/// Routes a viewer may call with a method other than GET: their own session.
+/// Routes a viewer may call with a method other than GET: their own
+/// session and password.
 fn is_self_service(path: &str) -> bool {
-    path == "/api/v1/session"
+    matches!(path, "/api/v1/session" | "/api/v1/session/password")
 }
 
 /// The gate in front of `/api/v1`: a change authenticated by the session
@@ -144,10 +145,20 @@ pub(crate) async fn require_auth(
     request: Request,
     next: Next,
 ) -> Response {
-    let path = request.uri().path();
-    if !path.starts_with("/api/v1/") {
+    if !request.uri().path().starts_with("/api/v1/") {
         return next.run(request).await;
     }
+    let mut response = gate(state, request, next).await;
+    // API answers hold private data: no cache keeps them, unless a route
+    // says otherwise (a screenshot never changes).
+    response
+        .headers_mut()
+        .entry(axum::http::header::CACHE_CONTROL)
+        .or_insert(axum::http::HeaderValue::from_static("no-store"));
+    response
+}
+
+async fn gate(state: AppState, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     // Cookies go with every request a browser sends, whichever page asked
     // for it; tokens only where a script put them.

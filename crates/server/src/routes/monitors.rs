@@ -133,13 +133,16 @@ async fn validate_monitor(
 #[utoipa::path(post, path = "/monitors/try", tag = "monitors", request_body = MonitorSpec,
     responses(
         (status = 200, description = "what the check found", body = CheckReport),
+        (status = 403, description = "asked by a check's own request", body = ErrorBody),
         (status = 422, description = "invalid monitor", body = ErrorBody)
     ))]
 async fn try_monitor(
     State(state): State<AppState>,
     _: Principal,
+    headers: axum::http::HeaderMap,
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<CheckReport>> {
+    not_from_a_check(&headers)?;
     let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
     runnable(&state, &spec).await?;
     let report = state
@@ -468,13 +471,17 @@ async fn monitor_uptime(
     responses(
         (status = 200, description = "the results", body = Vec<ResultView>),
         (status = 202, description = "queued; the results are not in yet", body = Vec<ResultView>),
-        (status = 404, body = ErrorBody)
+        (status = 403, description = "asked by a check's own request", body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "a run asked for before is queued or running still", body = ErrorBody)
     ))]
 async fn run_monitor(
     State(state): State<AppState>,
     _: Principal,
+    headers: axum::http::HeaderMap,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Vec<ResultView>>)> {
+    not_from_a_check(&headers)?;
     let monitor = state.store.monitor(parse_id(&id)?).await?;
     let due_at = state.synthetic.run_now(monitor.id).await?;
     let expected = monitor.spec.settings.checkpoints.len();
@@ -527,6 +534,20 @@ async fn run_monitor(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Refuses to run checks for a request a check made (it carries
+/// [`sightline_synthetic::CHECK_HEADER`]): a monitor whose request runs
+/// itself would run without end.
+fn not_from_a_check(headers: &axum::http::HeaderMap) -> ApiResult<()> {
+    if headers.contains_key(sightline_synthetic::CHECK_HEADER) {
+        return Err(ApiError::Forbidden(
+            "a check's own request may not run checks (a monitor running itself would run \
+             without end)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses what cannot run here: settings naming a vault secret that does

@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(log_in, who_am_i, log_out))
+    OpenApiRouter::new()
+        .routes(routes!(log_in, who_am_i, log_out))
+        .routes(routes!(change_own_password))
 }
 
 /// Credentials to log in with.
@@ -152,4 +154,84 @@ async fn log_out(
         StatusCode::NO_CONTENT,
         AppendHeaders([(header::SET_COOKIE, cookie)]),
     ))
+}
+
+/// A person changing their own password.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct PasswordChangeRequest {
+    /// The password in use now.
+    current_password: String,
+    /// The new one: at least 10 characters.
+    #[schema(min_length = 10, max_length = 1024)]
+    new_password: String,
+    /// Revoke every API token of the account too.
+    #[serde(default)]
+    revoke_tokens: bool,
+}
+
+/// Changes the password of whoever asks (every role may), given the one in
+/// use now. Ends their other sessions (this one stays), and their API
+/// tokens too when asked. Attempts count against the login limits.
+#[utoipa::path(put, path = "/session/password", tag = "session", request_body = PasswordChangeRequest,
+    responses(
+        (status = 204, description = "changed; other sessions ended"),
+        (status = 401, description = "not authenticated", body = ErrorBody),
+        (status = 422, description = "the current password is wrong, or the new one too short", body = ErrorBody),
+        (status = 429, description = "too many attempts", body = ErrorBody)
+    ))]
+async fn change_own_password(
+    State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    principal: Principal,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<PasswordChangeRequest>,
+) -> ApiResult<StatusCode> {
+    sightline_core::user::validate_password(&request.new_password)
+        .map_err(|e| ApiError::invalid("new_password", e.message))?;
+    let email = Email::parse(&principal.user.email)?;
+    let known_browser = state.device_cookies.knows(&headers, email.as_str());
+    state
+        .login_limiter
+        .admit(client.ip(), email.as_str(), known_browser)
+        .await
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
+    let (_, hash) = state
+        .store
+        .user_credentials(&email)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let current = request.current_password;
+    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
+    if !valid {
+        tracing::info!(user = %email, client = %client.ip(), "wrong current password");
+        return Err(ApiError::invalid(
+            "current_password",
+            "is not the password in use now",
+        ));
+    }
+    let new_hash = auth::hash_password_blocking(request.new_password).await?;
+    let keep_session = match principal.credential {
+        Credential::Session => {
+            auth::session_cookie(&headers).map(|secret| auth::secret_hash(&secret))
+        }
+        Credential::Token(_) => None,
+    };
+    state
+        .store
+        .change_password(
+            principal.user.id,
+            &new_hash,
+            &sightline_store::PasswordChange {
+                keep_session,
+                revoke_tokens: request.revoke_tokens,
+            },
+        )
+        .await?;
+    tracing::info!(user = %email, revoke_tokens = request.revoke_tokens, "changed their password");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -13,7 +13,7 @@ use crate::assets::CompressedAsset;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::Path;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
@@ -177,8 +177,8 @@ const PAGES: &[&str] = &[
 ];
 
 /// What the shell may load: its own files and the API, nothing else; no
-/// inline script.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+/// inline script. Every HTML answer carries it (see `crate::router`).
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
@@ -196,17 +196,8 @@ async fn shell(headers: HeaderMap) -> Response {
     let Some(index) = &UI.shell else {
         return ApiError::NotFound("page").into_response();
     };
-    let mut response = index.respond(&headers, "no-cache");
-    let response_headers = response.headers_mut();
-    response_headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
-    response_headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    response
+    // The policy and the referrer rule come with every HTML answer.
+    index.respond(&headers, "no-cache")
 }
 
 /// One UI file. Under the current version it is kept for good; under
@@ -297,7 +288,7 @@ mod tests {
                 response.status(),
                 response
                     .headers()
-                    .get(header::CACHE_CONTROL)
+                    .get(axum::http::header::CACHE_CONTROL)
                     .map(|value| value.to_str().unwrap().to_owned()),
             )
         };

@@ -2,6 +2,20 @@
 //! an agent tried against the server, and checks that it no longer works.
 
 use super::*;
+
+on_both_backends!(
+    agents_report_only_the_jobs_they_leased,
+    only_a_checkpoints_own_token_leases_its_jobs,
+    secrets_are_masked_in_every_form_they_take,
+    client_text_never_becomes_a_metric_label,
+    slow_clients_cannot_hold_the_server,
+    pages_of_other_origins_cannot_use_the_session_cookie,
+    guessing_never_locks_the_owner_out,
+    checks_cannot_run_themselves,
+    oversized_configuration_is_refused_by_field,
+    every_user_changes_their_own_password,
+    every_answer_carries_its_protective_headers,
+);
 use base64::Engine as _;
 use sightline_core::{ManualClock, Timestamp};
 use std::time::Duration;
@@ -33,17 +47,20 @@ async fn create_monitor(server: &TestServer, admin: &Auth, spec: Value) -> i64 {
     monitor["id"].as_i64().unwrap()
 }
 
-/// Queues a run of a monitor.
-async fn queue_run(server: &TestServer, admin: &Auth, id: i64) {
-    let (status, body) = server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            admin,
-            None,
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+/// Queues a check of a monitor from `checkpoint`, due now, as the
+/// scheduler does.
+async fn queue_run(server: &TestServer, id: i64, checkpoint: &str) {
+    let checkpoint_id = server.store.ensure_checkpoint(checkpoint).await.unwrap().id;
+    server
+        .store
+        .enqueue_jobs(&[sightline_store::NewJob {
+            monitor_id: id,
+            checkpoint_id,
+            due_at: server.store.now(),
+            attempt: 0,
+        }])
+        .await
+        .unwrap();
 }
 
 /// Leases a checkpoint's due jobs with `auth`; returns the status and body.
@@ -119,7 +136,7 @@ async fn metric(server: &TestServer, series: &str) -> f64 {
 /// and any job id (even `job_id: 0` of a monitor that runs only from
 /// `local`), opening incidents with a forged cause and closing them with a
 /// forged `up`.
-pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
+async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
     let (server, clock) = server_on_manual_clock(kind, ServerConfig::default()).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let east = server.agent(&admin, "east").await;
@@ -154,7 +171,7 @@ pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
 
     // A real lease of east's job, replayed for another monitor, due time,
     // attempt or job, or by another checkpoint: each refused.
-    queue_run(&server, &admin, from_east).await;
+    queue_run(&server, from_east, "east").await;
     let (status, leased) = lease(&server, &east, "east").await;
     assert_eq!(status, StatusCode::OK, "{leased}");
     let job = leased["jobs"][0].clone();
@@ -206,7 +223,7 @@ pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
     let mut late = Vec::new();
     for _ in 0..2 {
         clock.advance(Duration::from_secs(61));
-        queue_run(&server, &admin, from_east).await;
+        queue_run(&server, from_east, "east").await;
         let (_, leased) = lease(&server, &east, "east").await;
         // The newest (the one before has run out and comes again).
         let newest = leased["jobs"]
@@ -236,7 +253,7 @@ pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
     // A job handed to another checkpoint once east's lease ran out belongs
     // to that one: east may not report it while west runs it, nor after.
     clock.advance(Duration::from_secs(60));
-    queue_run(&server, &admin, from_east).await;
+    queue_run(&server, from_east, "east").await;
     let (_, leased) = lease(&server, &east, "east").await;
     let job = leased["jobs"][0].clone();
     clock.advance(Duration::from_secs(120));
@@ -276,7 +293,7 @@ pub(super) async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
 /// Attack: any admin session or unbound admin token leased a checkpoint's
 /// jobs, receiving vault secrets in clear and taking the jobs from the
 /// checkpoint's agent.
-pub(super) async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKind) {
+async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKind) {
     let config = ServerConfig {
         vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         ..ServerConfig::default()
@@ -301,7 +318,7 @@ pub(super) async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKi
                "every": "1h", "checkpoints": ["east"]}),
     )
     .await;
-    queue_run(&server, &admin, id).await;
+    queue_run(&server, id, "east").await;
     let (status, created) = server
         .call(
             Method::POST,
@@ -406,7 +423,7 @@ async fn echoing_target() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
 /// percent-encoded in step URLs, JSON-escaped in an echoed body and
 /// base64-encoded in a Basic-auth header; a monitor could name a secret
 /// that does not exist and send it empty.
-pub(super) async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind) {
+async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind) {
     let config = ServerConfig {
         vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
         ..ServerConfig::default()
@@ -529,7 +546,7 @@ async fn metrics_text(server: &TestServer, auth: &Auth) -> (StatusCode, String) 
 /// Attack: the HTTP method became a metrics label, so 300 requests with
 /// 60 KB method names grew the server's memory and `/metrics` without end;
 /// `/metrics` was open to anyone.
-pub(super) async fn client_text_never_becomes_a_metric_label(kind: BackendKind) {
+async fn client_text_never_becomes_a_metric_label(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let before = metrics_text(&server, &Auth::None).await.1.len();
     for number in 0..100 {
@@ -614,7 +631,7 @@ async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> 
 
 /// Attack: 1,000 connections sending a header line every 5 s were all open
 /// after 45 s, silent ones after 125 s: enough of them hold the server.
-pub(super) async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
+async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
     use tokio::io::AsyncWriteExt;
     let config = ServerConfig {
         connections: sightline_server::ConnectionLimits {
@@ -754,7 +771,7 @@ pub(super) async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
 /// Attack: a `text/plain` form on another port of the same host made "Run
 /// now" run with the victim's cookie (the cookie is SameSite=Lax, and
 /// another port is the same site).
-pub(super) async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: BackendKind) {
+async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let closed = sightline_store::testing::free_port();
@@ -824,7 +841,8 @@ pub(super) async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: B
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    // Queued already by the run before: refused as such, not as cross-origin.
+    assert_eq!(response.status(), StatusCode::CONFLICT);
     let before = queued().await;
 
     // The attack itself, in Chromium: logged in, the person visits a page
@@ -928,7 +946,7 @@ async fn log_in_from(
 
 /// Attack: ten wrong passwords locked an account for everyone, its owner
 /// with the right password from another address included.
-pub(super) async fn guessing_never_locks_the_owner_out(kind: BackendKind) {
+async fn guessing_never_locks_the_owner_out(kind: BackendKind) {
     let config = ServerConfig {
         login_limits: LoginLimits {
             per_address_per_minute: NonZeroU32::new(100).unwrap(),
@@ -1020,5 +1038,399 @@ pub(super) async fn guessing_never_locks_the_owner_out(kind: BackendKind) {
         "{:?}",
         asked.elapsed()
     );
+    server.stop().await;
+}
+
+/// Attack: an API monitor whose step posts to its own `/run` spawned about
+/// 250 runs every 5 s until it was deleted.
+async fn checks_cannot_run_themselves(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, created) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "loop", "role": "admin"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = created["token"].as_str().unwrap().to_owned();
+    let spec = |target: &str| {
+        json!({"name": "runs itself", "type": "api", "every": "1h", "enabled": false, "steps": [{
+            "name": "run me", "method": "POST", "url": target,
+            "headers": {"Authorization": format!("Bearer {token}")}}]})
+    };
+    let id = create_monitor(&server, &admin, spec(&server.url("/healthz"))).await;
+    let own_run = server.url(&format!("/api/v1/monitors/{id}/run"));
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            &format!("/api/v1/monitors/{id}"),
+            &admin,
+            Some(spec(&own_run)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, results) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{results}");
+    let step = &results[0]["detail"]["steps"][0];
+    assert_eq!(step["status_code"], 403, "{results}");
+    assert!(
+        step["body_excerpt"]
+            .as_str()
+            .unwrap()
+            .contains("may not run checks"),
+        "{step}"
+    );
+    // It does not go on by itself: the count settles (the failure's
+    // confirmation re-run is the only other run).
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        counts.push(results_of(&server, &admin, id).await.len());
+    }
+    assert!(counts[2] <= 2 && counts[1] == counts[2], "{counts:?}");
+
+    // Anything bearing a check's header is refused on /run and /try.
+    for (path, body) in [
+        (format!("/api/v1/monitors/{id}/run"), None),
+        (
+            "/api/v1/monitors/try".to_owned(),
+            Some(json!({"name": "t", "type": "http", "url": server.url("/healthz")})),
+        ),
+    ] {
+        let mut request = server
+            .request(Method::POST, &path, &Auth::Bearer(token.clone()))
+            .header(sightline_synthetic::CHECK_HEADER, "1");
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    }
+
+    // A run of a monitor already running or queued answers 409.
+    let waiting = create_monitor(
+        &server,
+        &admin,
+        json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
+               "every": "1h", "enabled": false, "checkpoints": ["east"]}),
+    )
+    .await;
+    let path = format!("/api/v1/monitors/{waiting}/run");
+    let (status, _) = server.call(Method::POST, &path, &admin, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (status, body) = server.call(Method::POST, &path, &admin, None).await;
+    assert_error(status, &body, StatusCode::CONFLICT, "conflict");
+    assert!(body["message"].as_str().unwrap().contains("east"), "{body}");
+    assert_eq!(server.store.pending_jobs(waiting).await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+/// Attack: a monitor with 100,000 tags and one with a 900 KB URL were
+/// accepted; the overview then sent 1.4 M characters to every user.
+async fn oversized_configuration_is_refused_by_field(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let http = |extra: Value| {
+        let mut spec = json!({"name": "big", "type": "http", "url": "https://shop.example.com/"});
+        for (key, value) in extra.as_object().unwrap() {
+            spec[key] = value.clone();
+        }
+        spec
+    };
+    let many_headers: serde_json::Map<String, Value> =
+        (0..60).map(|n| (format!("X-H{n}"), json!("v"))).collect();
+    let steps: Vec<Value> = (0..101)
+        .map(|n| json!({"name": format!("s{n}"), "url": "https://shop.example.com/"}))
+        .collect();
+    for (path, body, field) in [
+        (
+            "/api/v1/monitors",
+            http(json!({"tags": vec!["t"; 100_000]})),
+            "tags",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"tags": vec!["t"; 40]})),
+            "tags",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"url": format!("https://shop.example.com/?q={}", "a".repeat(900_000))})),
+            "url",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"url": format!("https://shop.example.com/?q={}", "a".repeat(9_000))})),
+            "url",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"name": "n".repeat(300)})),
+            "name",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"headers": many_headers})),
+            "headers",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"headers": {"X-Big": "v".repeat(10_000)}})),
+            "headers.X-Big",
+        ),
+        (
+            "/api/v1/monitors",
+            json!({"name": "steps", "type": "api", "steps": steps}),
+            "steps",
+        ),
+        (
+            "/api/v1/monitors",
+            http(json!({"body": "b".repeat(70_000), "method": "POST"})),
+            "body",
+        ),
+        (
+            "/api/v1/sites",
+            json!({"name": "s", "origins": (0..1_001).map(|n| format!("https://s{n}.example.com")).collect::<Vec<_>>()}),
+            "origins",
+        ),
+        (
+            "/api/v1/tokens",
+            json!({"name": "t".repeat(100_000), "role": "viewer"}),
+            "name",
+        ),
+        (
+            "/api/v1/users",
+            json!({"email": format!("{}@example.com", "u".repeat(100_000)), "password": "a long password 1", "role": "viewer"}),
+            "email",
+        ),
+    ] {
+        let (status, answer) = server.call(Method::POST, path, &admin, Some(body)).await;
+        assert_error(
+            status,
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+        );
+        assert_eq!(answer["field"], field, "{path}: {answer}");
+        assert!(
+            answer.to_string().len() < 1_000,
+            "the answer echoes the input: {path}"
+        );
+    }
+    let (_, monitors) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
+    assert_eq!(monitors, json!([]));
+    server.stop().await;
+}
+
+/// Attack (on the owner's behalf): a viewer whose password leaked could not
+/// change it, and a changed password left the other sessions (the
+/// attacker's) open.
+async fn every_user_changes_their_own_password(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let mine = Auth::Cookie(server.log_in(VIEWER).await);
+    let attackers = Auth::Cookie(server.log_in(VIEWER).await);
+    let change = async |auth: &Auth, body: Value| {
+        server
+            .call(Method::PUT, "/api/v1/session/password", auth, Some(body))
+            .await
+    };
+    let (status, body) = change(
+        &mine,
+        json!({"current_password": "not it at all", "new_password": "a new long password"}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "current_password");
+    let (status, body) = change(
+        &mine,
+        json!({"current_password": VIEWER.1, "new_password": "short"}),
+    )
+    .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_body",
+    );
+    assert_eq!(body["field"], "new_password");
+    let new_password = "a new long password";
+    let (status, body) = change(
+        &mine,
+        json!({"current_password": VIEWER.1, "new_password": new_password}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    // This session goes on; the other is over; only the new password works.
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/session", &mine, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/session", &attackers, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let log_in = async |password: &str| {
+        server
+            .call(
+                Method::POST,
+                "/api/v1/session",
+                &Auth::None,
+                Some(json!({"email": VIEWER.0, "password": password})),
+            )
+            .await
+            .0
+    };
+    assert_eq!(log_in(VIEWER.1).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(log_in(new_password).await, StatusCode::OK);
+
+    // An admin's tokens stay unless revoked with the change.
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let mut tokens = Vec::new();
+    for name in ["one", "two"] {
+        let (status, created) = server
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                &admin,
+                Some(json!({"name": name, "role": "admin"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        tokens.push(Auth::Bearer(created["token"].as_str().unwrap().to_owned()));
+    }
+    let (status, _) = change(
+        &admin,
+        json!({"current_password": ADMIN.1, "new_password": "another long password"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/monitors", &tokens[0], None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "kept");
+    let (status, _) = change(
+        &tokens[1],
+        json!({"current_password": "another long password", "new_password": "a third long password",
+               "revoke_tokens": true}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    for token in &tokens {
+        let (status, _) = server
+            .call(Method::GET, "/api/v1/monitors", token, None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "revoked");
+    }
+    server.stop().await;
+}
+
+/// Attack surface: `/ui/index.html` had no Content-Security-Policy, answers
+/// did not forbid sniffing, API answers could be cached, a lower-case
+/// `bearer` was refused, and `/readyz` told anyone the database's own
+/// error text.
+async fn every_answer_carries_its_protective_headers(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let headers_of = async |path: &str, auth: &Auth| {
+        let response = server
+            .request(Method::GET, path, auth)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), response.headers().clone())
+    };
+    for (path, auth) in [
+        ("/", &Auth::None),
+        ("/monitors/1", &Auth::None),
+        ("/ui/index.html", &Auth::None),
+        ("/api/v1/monitors", &admin),
+        ("/api/v1/monitors", &Auth::None),
+        ("/api/v1/no/such/thing", &admin),
+        ("/healthz", &Auth::None),
+        ("/rum.js", &Auth::None),
+        ("/metrics", &Auth::None),
+    ] {
+        let (status, headers) = headers_of(path, auth).await;
+        assert_eq!(
+            headers[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{path} {status}"
+        );
+        assert!(headers.contains_key(header::REFERRER_POLICY), "{path}");
+        let html = headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html");
+        if html {
+            let policy = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(policy.contains("script-src 'self'"), "{path}: {policy}");
+            assert!(
+                policy.contains("frame-ancestors 'none'"),
+                "{path}: {policy}"
+            );
+        }
+        if path.starts_with("/api/") {
+            assert_eq!(
+                headers[header::CACHE_CONTROL],
+                "no-store",
+                "{path} {status}"
+            );
+        }
+    }
+    let (status, headers) = headers_of("/ui/index.html", &Auth::None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
+
+    // RFC 7235: the scheme's name is case-insensitive.
+    let (status, created) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "script", "role": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let token = created["token"].as_str().unwrap();
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let response = server
+            .http
+            .get(server.url("/api/v1/monitors"))
+            .header(header::AUTHORIZATION, format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{scheme}");
+    }
+
+    // A database that does not answer: a code, not its words.
+    server.store.close().await;
+    let (status, body) = server.call(Method::GET, "/readyz", &Auth::None, None).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unreachable",
+    );
+    assert_eq!(body["message"], "the database does not answer", "{body}");
     server.stop().await;
 }

@@ -309,7 +309,8 @@ impl Prober {
         let mut builder = Request::builder()
             .method(request.method.clone())
             .uri(target)
-            .header(hyper::header::HOST, host_header);
+            .header(hyper::header::HOST, host_header)
+            .header(crate::CHECK_HEADER, "1");
         let names: Vec<String> = request
             .headers
             .iter()
