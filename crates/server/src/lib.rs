@@ -67,7 +67,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(catch_panic())
         .layer(timeout());
-    beacons
+    let router = beacons
         .merge(application)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -77,28 +77,14 @@ pub fn router(state: AppState) -> Router {
             state.request_permits.clone(),
             shed_load,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span))
-        .layer(security_headers())
-        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span));
+    with_security_headers(router).with_state(state)
 }
 
-/// Headers every answer carries: no content-type sniffing, no referrer
-/// beyond this origin, and for HTML the UI's Content-Security-Policy
-/// (unless a route set its own).
-fn security_headers() -> tower::ServiceBuilder<
-    tower::layer::util::Stack<
-        tower_http::set_header::SetResponseHeaderLayer<
-            fn(&axum::response::Response) -> Option<axum::http::HeaderValue>,
-        >,
-        tower::layer::util::Stack<
-            tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue>,
-            tower::layer::util::Stack<
-                tower_http::set_header::SetResponseHeaderLayer<axum::http::HeaderValue>,
-                tower::layer::util::Identity,
-            >,
-        >,
-    >,
-> {
+/// Adds the headers every answer carries: no content-type sniffing, no
+/// referrer beyond this origin, and for HTML the UI's
+/// Content-Security-Policy (unless a route set its own).
+fn with_security_headers(router: Router<AppState>) -> Router<AppState> {
     use axum::http::{HeaderValue, header};
     use tower_http::set_header::SetResponseHeaderLayer;
     fn html_policy(response: &axum::response::Response) -> Option<HeaderValue> {
@@ -108,18 +94,18 @@ fn security_headers() -> tower::ServiceBuilder<
             .is_some_and(|kind| kind.as_bytes().starts_with(b"text/html"));
         html.then(|| HeaderValue::from_static(routes::ui::CONTENT_SECURITY_POLICY))
     }
-    tower::ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
+    router
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            html_policy as fn(&axum::response::Response) -> Option<HeaderValue>,
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            html_policy as fn(&axum::response::Response) -> Option<HeaderValue>,
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
         ))
 }
 
