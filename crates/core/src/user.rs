@@ -57,6 +57,10 @@ impl FromStr for Role {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct Email(String);
 
+/// What [`Email::parse`] accepts, as a JSON Schema pattern: one `@`, no
+/// white space or control characters, a domain of dot-separated labels.
+pub const EMAIL_PATTERN: &str = "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^@.\\s\\u0000-\\u001f\\u007f-\\u009f]+(\\.[^@.\\s\\u0000-\\u001f\\u007f-\\u009f]+)*$";
+
 impl Email {
     /// Checks and normalises an address. This is a sanity check (one `@`, a
     /// dotted or local domain, no spaces), not RFC 5322: delivery is the test.

@@ -41,6 +41,10 @@ pub fn join_path(parent: &str, child: &str) -> String {
     }
 }
 
+/// What [`require_text`] accepts, as a JSON Schema pattern: not only white
+/// space, and no control characters.
+pub const TEXT_PATTERN: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
 /// The most characters any text of a configuration document may have (a
 /// request body of an API check is the longest there is reason for).
 pub const MAX_TEXT_CHARS: usize = 65_536;

@@ -161,8 +161,10 @@ impl std::fmt::Display for Problem {
 }
 
 /// Where the time of a network check went, in milliseconds. Phases a check
-/// type does not have (or did not reach) stay `None`.
+/// type does not have (or did not reach) stay `None`. Read from a JSON
+/// object only (serde would take its fields as an array too).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(remote = "Self", deny_unknown_fields)]
 pub struct PhaseTimings {
     /// Name resolution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -179,6 +181,31 @@ pub struct PhaseTimings {
     /// First to last response byte.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_ms: Option<i64>,
+}
+
+impl Serialize for PhaseTimings {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        PhaseTimings::serialize(self, serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for PhaseTimings {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+        impl<'de> serde::de::Visitor<'de> for ObjectOnly {
+            type Value = PhaseTimings;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of phase timings")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PhaseTimings, A::Error> {
+                PhaseTimings::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectOnly)
+    }
 }
 
 impl PhaseTimings {
@@ -209,6 +236,7 @@ pub struct CheckReport {
     pub problem: Option<Problem>,
     /// The (last) HTTP status, where there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 65535)]
     pub status_code: Option<u16>,
     /// Timing breakdown.
     #[serde(default)]
@@ -239,7 +267,7 @@ pub struct ScreenshotCapture {
     pub step: Option<u32>,
     /// The image, PNG (base64 in JSON).
     #[serde(with = "png_base64")]
-    #[schema(value_type = String, format = Byte)]
+    #[schema(value_type = String, format = Byte, pattern = "^iVBORw0KGgo")]
     pub png: Vec<u8>,
 }
 
@@ -327,5 +355,26 @@ impl Verdict {
             (None, Some(degraded)) => (CheckOutcome::Degraded, Some(degraded)),
             (None, None) => (CheckOutcome::Up, None),
         }
+    }
+}
+
+#[cfg(test)]
+mod timing_tests {
+    use super::*;
+
+    #[test]
+    fn timings_are_an_object_and_nothing_else() {
+        let read = |value: serde_json::Value| serde_json::from_value::<PhaseTimings>(value);
+        let timings = read(serde_json::json!({"dns_ms": 1, "connect_ms": 2})).unwrap();
+        assert_eq!(
+            (timings.dns_ms, timings.connect_ms, timings.tls_ms),
+            (Some(1), Some(2), None)
+        );
+        assert_eq!(
+            serde_json::to_value(timings).unwrap(),
+            serde_json::json!({"dns_ms": 1, "connect_ms": 2})
+        );
+        assert!(read(serde_json::json!([1, 2, 3, 4, 5])).is_err());
+        assert!(read(serde_json::json!({"dns": 1})).is_err());
     }
 }

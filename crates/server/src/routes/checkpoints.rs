@@ -89,6 +89,7 @@ struct LeaseRequest {
     /// At most this many jobs (0 to 1000). 0 leases nothing and only says
     /// the checkpoint is alive: an agent busy with as many checks as it may
     /// run sends it so as not to be taken for offline.
+    #[schema(minimum = 0, maximum = 1000)]
     max: i64,
     /// The agent's version, shown with the checkpoint.
     #[serde(default)]

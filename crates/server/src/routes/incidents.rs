@@ -6,11 +6,10 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_store::Incident;
-use std::collections::HashMap;
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -128,7 +127,7 @@ struct IncidentDetail {
 async fn list_incidents(
     State(state): State<AppState>,
     _: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<Vec<IncidentView>>> {
     only_params(&params, &["open", "since", "monitor_id"])?;
     let open_only = match params.get("open").map(String::as_str) {

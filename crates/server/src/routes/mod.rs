@@ -203,6 +203,32 @@ pub(crate) fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), route, path = %request.uri().path())
 }
 
+/// Query parameters by name. One given empty (`?since=`) is refused,
+/// naming it, as the document says; one given twice keeps its last value.
+pub(crate) struct QueryParams(pub std::collections::HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let mut params = std::collections::HashMap::new();
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            if value.is_empty() {
+                return Err(ApiError::BadQuery {
+                    message: format!("`{name}` is empty; leave it out for its default"),
+                    field: name.into_owned(),
+                });
+            }
+            params.insert(name.into_owned(), value.into_owned());
+        }
+        Ok(QueryParams(params))
+    }
+}
+
 /// Path parameter ids, with a clear error for a non-number.
 pub(crate) fn parse_id(text: &str) -> Result<i64, ApiError> {
     text.parse()
@@ -217,20 +243,30 @@ pub(crate) fn time_param(
     let Some(text) = params.get(name) else {
         return Ok(None);
     };
-    if let Ok(millis) = text.parse::<i64>() {
-        return Ok(Some(sightline_core::Timestamp::from_millis(millis)));
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|time| {
-            Some(sightline_core::Timestamp::from_millis(
-                time.timestamp_millis(),
-            ))
-        })
-        .map_err(|_| ApiError::BadQuery {
+    let millis = match text.parse::<i64>() {
+        Ok(millis) => millis,
+        Err(_) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|time| time.timestamp_millis())
+            .map_err(|_| ApiError::BadQuery {
+                field: name.to_owned(),
+                message: format!("`{text}` is neither an RFC 3339 time nor Unix milliseconds"),
+            })?,
+    };
+    if !(EARLIEST_TIME_MS..=LATEST_TIME_MS).contains(&millis) {
+        return Err(ApiError::BadQuery {
             field: name.to_owned(),
-            message: format!("`{text}` is neither an RFC 3339 time nor Unix milliseconds"),
-        })
+            message: "must be within the years 1 to 9999".to_owned(),
+        });
+    }
+    Ok(Some(sightline_core::Timestamp::from_millis(millis)))
 }
+
+/// The first millisecond of the year 1 and the last of the year 9999:
+/// the times RFC 3339 can write. Others are no time a question about
+/// monitoring can mean (and their arithmetic overflows).
+pub(crate) const EARLIEST_TIME_MS: i64 = -62_135_596_800_000;
+/// See [`EARLIEST_TIME_MS`].
+pub(crate) const LATEST_TIME_MS: i64 = 253_402_300_799_999;
 
 /// Refuses query parameters other than `allowed`.
 pub(crate) fn only_params(

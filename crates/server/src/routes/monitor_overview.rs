@@ -8,12 +8,12 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_core::duration_text;
 use sightline_store::{MonitorDigest, RecentResult};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -94,7 +94,7 @@ impl From<RecentResult> for RecentResultView {
 async fn monitors_overview(
     State(state): State<AppState>,
     _: Principal,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<OverviewView>> {
     only_params(&params, &["periods"])?;
     let names = params

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::JsonDocument;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
@@ -215,11 +215,50 @@ pub(crate) struct ResultView {
     confirmed_error: bool,
     /// What the check found: outcome, problem, status, timings, detail.
     #[serde(flatten)]
-    report: CheckReport,
+    report: ReportView,
     /// The screenshots a browser check took, each at its own URL (gone
     /// from there once past screenshot retention).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     screenshots: Vec<ScreenshotLink>,
+}
+
+/// What a check found, as a result shows it: the report without the
+/// screenshots' bytes, which are served at their own URLs.
+#[derive(Serialize, utoipa::ToSchema)]
+struct ReportView {
+    /// How it went.
+    outcome: sightline_core::monitor::CheckOutcome,
+    /// Why it was degraded or failed; absent when up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<sightline_core::monitor::Problem>,
+    /// The (last) HTTP status, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_code: Option<u16>,
+    /// Timing breakdown.
+    timings: sightline_core::monitor::PhaseTimings,
+    /// How long the whole check took, in milliseconds.
+    duration_ms: i64,
+    /// Response size in bytes, where there is a response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_bytes: Option<i64>,
+    /// Type-specific detail (redirects, certificate, answers, steps).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null")]
+    #[schema(value_type = Object)]
+    detail: serde_json::Value,
+}
+
+impl From<CheckReport> for ReportView {
+    fn from(report: CheckReport) -> Self {
+        ReportView {
+            outcome: report.outcome,
+            problem: report.problem,
+            status_code: report.status_code,
+            timings: report.timings,
+            duration_ms: report.duration_ms,
+            response_bytes: report.response_bytes,
+            detail: report.detail,
+        }
+    }
 }
 
 /// Where a result's screenshot is, and what it shows.
@@ -270,7 +309,7 @@ impl ResultView {
             attempt: result.attempt,
             in_maintenance: result.in_maintenance,
             confirmed_error: result.confirmed_error,
-            report: result.report,
+            report: result.report.into(),
         }
     }
 }
@@ -298,7 +337,7 @@ async fn monitor_results(
     State(state): State<AppState>,
     _: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<Vec<ResultView>>> {
     only_params(&params, &["from", "to", "limit"])?;
     let monitor = state.store.monitor(parse_id(&id)?).await?;
@@ -438,7 +477,7 @@ async fn monitor_uptime(
     State(state): State<AppState>,
     _: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<UptimeView>> {
     only_params(&params, &["from", "to"])?;
     let monitor = state.store.monitor(parse_id(&id)?).await?;

@@ -8,20 +8,49 @@ use serde_json::{Value, json};
 /// - every `/api/v1` operation lists the error answers the shared layers can
 ///   give (401, 403 for writes, 408, 413/415/422 for bodies, 422 for a bad
 ///   id, 503), each with the one error shape;
-/// - `additionalProperties: false` is dropped from schemas. The server does
-///   refuse unknown fields (422 naming the field), but in JSON Schema that
-///   keyword also forbids the extra properties of every view that extends a
-///   spec with `allOf` (a monitor with its `id` and `status`), which would make
-///   the documented answers invalid against their own schemas.
+/// - query parameters that many routes share (`from`, `to`, `since`,
+///   `limit`, the RUM dimensions and metrics) get their exact schemas here,
+///   the RUM queries list their dimension filters, and every operation with
+///   query parameters lists the 400 a bad one gets;
+/// - the rules of fields that their types do not carry (texts that must
+///   not be blank, e-mail addresses, checkpoint names, fields that go
+///   together) are stated from one table, [`FIELD_RULES`];
+/// - `additionalProperties: false` (the server refuses unknown fields, 422
+///   naming the field) is kept, except in schemas that are parts of others
+///   (`allOf`, `oneOf`, `anyOf`): there it would also forbid the other
+///   parts' properties (a monitor's view is its spec with `id` and
+///   `status`), making documented answers invalid against their own
+///   schemas.
 pub(crate) fn complete(document: utoipa::openapi::OpenApi) -> Value {
     let mut document = serde_json::to_value(document).unwrap_or(Value::Null);
-    drop_closed_objects(&mut document);
+    let composed = composed_schemas(&document);
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        for (name, schema) in schemas.iter_mut() {
+            if composed.contains(name) {
+                drop_closed_objects(schema);
+            }
+        }
+    }
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        state_field_rules(schemas);
+    }
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
         for (path, item) in paths.iter_mut() {
             let Some(item) = item.as_object_mut() else {
                 continue;
             };
             for (method, operation) in item.iter_mut() {
+                if path.contains("/rum/") {
+                    add_rum_filters(operation);
+                }
+                describe_query_parameters(path, operation);
+                describe_name_parameter(path, operation);
                 add_shared_answers(path, method, operation);
             }
         }
@@ -81,5 +110,312 @@ fn add_shared_answers(path: &str, method: &str, operation: &mut Value) {
     if path.contains("{id}") {
         add("404", "no such resource");
         add("422", "the id is not a number");
+    }
+}
+
+/// The RUM dimensions a query may filter by (`?device=mobile`), one
+/// parameter each.
+fn add_rum_filters(operation: &mut Value) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for dimension in sightline_core::rum::Dimension::ALL {
+        parameters.push(json!({
+            "name": dimension.name(),
+            "in": "query",
+            "required": false,
+            "description": format!("only page views whose {} is this value (filters combine with AND)", dimension.name()),
+            "schema": {"type": "string"},
+        }));
+    }
+}
+
+/// A time as the API reads it: Unix milliseconds, or RFC 3339.
+fn time_schema() -> Value {
+    json!({"anyOf": [
+        {"type": "integer", "format": "int64", "minimum": super::EARLIEST_TIME_MS, "maximum": super::LATEST_TIME_MS},
+        {"type": "string", "format": "date-time"}
+    ]})
+}
+
+/// The exact schema of a query parameter shared by several routes, given
+/// what the handlers accept.
+fn query_schema(path: &str, name: &str) -> Option<Value> {
+    let names = |all: Vec<&str>| json!({"type": "string", "enum": all});
+    Some(match name {
+        "from" | "to" | "since" => time_schema(),
+        "limit" if path.ends_with("/results") => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 1000})
+        }
+        "limit" => json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 100}),
+        "percentile" => json!({"type": "number", "minimum": 0, "maximum": 100}),
+        "dimension" | "group_by" => names(
+            sightline_core::rum::Dimension::ALL
+                .iter()
+                .map(|d| d.name())
+                .collect(),
+        ),
+        "metric" => names(
+            sightline_core::rum::Metric::ALL
+                .iter()
+                .map(|m| m.name())
+                .collect(),
+        ),
+        "bucket" => json!({"type": "string", "pattern": "^[1-9][0-9]{0,2}[mhd]$"}),
+        "periods" => json!({
+            "type": "array",
+            "uniqueItems": true,
+            "minItems": 1,
+            "maxItems": 6,
+            "items": {"type": "string", "pattern": "^([1-9][0-9]?|[1-3][0-9][0-9]|400)d$|^([1-9][0-9]{0,2}|[1-8][0-9]{3}|9[0-5][0-9][0-9]|9600)h$"}
+        }),
+        _ => return None,
+    })
+}
+
+fn describe_query_parameters(path: &str, operation: &mut Value) {
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    let mut has_query = false;
+    for parameter in parameters.iter_mut() {
+        if parameter["in"] != "query" {
+            continue;
+        }
+        has_query = true;
+        let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+        if let Some(schema) = query_schema(path, &name) {
+            if schema["type"] == "array" {
+                // Comma-separated, as `periods=24h,7d` is written.
+                parameter["style"] = json!("form");
+                parameter["explode"] = json!(false);
+            }
+            parameter["schema"] = schema;
+        }
+        // An empty value is refused rather than read as absent.
+        if parameter["schema"]["type"] == "string" {
+            parameter["schema"]["minLength"] = json!(1);
+        }
+    }
+    if has_query {
+        if let Some(responses) = operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+        {
+            responses.entry("400".to_owned()).or_insert_with(|| {
+                json!({
+                    "description": "a query parameter is unknown or malformed; `field` names it",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+                })
+            });
+        }
+    }
+}
+
+/// The rules of the names in paths: a vault secret's, a checkpoint's.
+fn describe_name_parameter(path: &str, operation: &mut Value) {
+    let pattern = if path.starts_with("/api/v1/secrets/") {
+        "^[A-Za-z][A-Za-z0-9_]{0,63}$"
+    } else if path.starts_with("/api/v1/checkpoints/{name}") {
+        "^[a-z0-9_-]{1,64}$"
+    } else {
+        return;
+    };
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters.iter_mut() {
+        if parameter["in"] == "path" && parameter["name"] == "name" {
+            parameter["schema"] = json!({"type": "string", "pattern": pattern});
+        }
+    }
+}
+
+/// A rule a field's type does not carry.
+#[derive(Clone, Copy)]
+enum FieldRule {
+    /// A text [`sightline_core::validation::require_text`] checks, of at
+    /// most this many characters.
+    Text(usize),
+    /// A list of at most `.0` such texts of at most `.1` characters.
+    Texts(usize, usize),
+    /// An e-mail address ([`sightline_core::Email`]).
+    Email,
+    /// A list of e-mail addresses.
+    Emails,
+    /// A monitor's checkpoints: distinct names, at least one.
+    Checkpoints,
+    /// A list with at least one item.
+    NotEmpty,
+}
+
+/// Which fields follow which rule, by schema and property.
+const FIELD_RULES: &[(&str, &str, FieldRule)] = &[
+    ("MonitorSettings", "name", FieldRule::Text(200)),
+    ("MonitorSettings", "site", FieldRule::Text(100)),
+    ("MonitorSettings", "alert_policy", FieldRule::Text(100)),
+    ("MonitorSettings", "depends_on", FieldRule::Text(200)),
+    (
+        "MonitorSettings",
+        "tags",
+        FieldRule::Texts(sightline_core::monitor::MAX_TAGS, 64),
+    ),
+    ("MonitorSettings", "checkpoints", FieldRule::Checkpoints),
+    ("SiteSpec", "name", FieldRule::Text(100)),
+    ("SiteSpec", "alert_policy", FieldRule::Text(100)),
+    ("AlertPolicySpec", "name", FieldRule::Text(100)),
+    ("AlertPolicySpec", "levels", FieldRule::NotEmpty),
+    ("EscalationLevel", "email", FieldRule::Emails),
+    ("MaintenanceWindowSpec", "name", FieldRule::Text(200)),
+    (
+        "MaintenanceWindowSpec",
+        "monitors",
+        FieldRule::Texts(1_000, 200),
+    ),
+    ("MaintenanceWindowSpec", "tags", FieldRule::Texts(1_000, 64)),
+    ("ApiStep", "name", FieldRule::Text(200)),
+    ("CreateToken", "name", FieldRule::Text(100)),
+    ("LogIn", "email", FieldRule::Email),
+    ("CreateUser", "email", FieldRule::Email),
+    ("TestRequest", "email", FieldRule::Email),
+];
+
+fn text_rule(max: usize) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max,
+           "pattern": sightline_core::validation::TEXT_PATTERN})
+}
+
+fn email_rule() -> Value {
+    json!({"type": "string", "maxLength": 254, "pattern": sightline_core::user::EMAIL_PATTERN})
+}
+
+/// Applies [`FIELD_RULES`], and the rules between fields of one object.
+fn state_field_rules(schemas: &mut serde_json::Map<String, Value>) {
+    for (schema, property, rule) in FIELD_RULES {
+        let Some(field) = schemas
+            .get_mut(*schema)
+            .and_then(|schema| schema.pointer_mut(&format!("/properties/{property}")))
+        else {
+            continue;
+        };
+        let nullable = field["type"]
+            .as_array()
+            .is_some_and(|types| types.contains(&json!("null")));
+        let description = field.get("description").cloned();
+        let mut stated = match *rule {
+            FieldRule::Text(max) => text_rule(max),
+            FieldRule::Texts(items, max) => {
+                json!({"type": "array", "maxItems": items, "items": text_rule(max)})
+            }
+            FieldRule::Email => email_rule(),
+            FieldRule::Emails => json!({"type": "array", "items": email_rule()}),
+            FieldRule::NotEmpty => {
+                let mut list = field.clone();
+                list["minItems"] = json!(1);
+                list
+            }
+            FieldRule::Checkpoints => json!({
+                "type": "array", "minItems": 1,
+                "maxItems": sightline_core::monitor::MAX_CHECKPOINTS, "uniqueItems": true,
+                "items": {"type": "string", "pattern": "^[a-z0-9_-]{1,64}$"}
+            }),
+        };
+        if nullable {
+            let kind = stated["type"].clone();
+            stated["type"] = json!([kind, "null"]);
+        }
+        if let Some(description) = description {
+            stated["description"] = description;
+        }
+        *field = stated;
+    }
+    // Fields that go together.
+    let string = json!({"type": "string"});
+    let present = |names: &[&str]| {
+        let properties: serde_json::Map<String, Value> = names
+            .iter()
+            .map(|name| ((*name).to_owned(), string.clone()))
+            .collect();
+        json!({"required": names, "properties": properties})
+    };
+    let mut require = |schema: &str, rule: Value| {
+        if let Some(schema) = schemas.get_mut(schema).and_then(Value::as_object_mut) {
+            schema.extend(rule.as_object().cloned().unwrap_or_default());
+        }
+    };
+    require(
+        "MonitorSettings",
+        json!({"not": present(&["every", "cron"])}),
+    );
+    require(
+        "TestRequest",
+        json!({"oneOf": [present(&["email"]), present(&["webhook"])]}),
+    );
+    require(
+        "MaintenanceWindowSpec",
+        json!({"oneOf": [
+            {"allOf": [present(&["starts_at", "ends_at"]),
+                       {"not": {"anyOf": [present(&["cron"]), present(&["duration"])]}}]},
+            {"allOf": [present(&["cron", "duration"]),
+                       {"not": {"anyOf": [present(&["starts_at"]), present(&["ends_at"])]}}]}
+        ]}),
+    );
+    let recipients = |name: &str| json!({"required": [name], "properties": {name: {"type": "array", "minItems": 1}}});
+    require(
+        "EscalationLevel",
+        json!({"anyOf": [recipients("email"), recipients("webhook")]}),
+    );
+}
+
+/// The names of the component schemas that are parts of others.
+fn composed_schemas(document: &Value) -> std::collections::HashSet<String> {
+    fn parts(value: &Value, found: &mut std::collections::HashSet<String>, inside: bool) {
+        match value {
+            Value::Object(object) => {
+                if inside {
+                    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
+                        if let Some(name) = reference.strip_prefix("#/components/schemas/") {
+                            found.insert(name.to_owned());
+                        }
+                    }
+                }
+                for (key, item) in object {
+                    let composing = matches!(key.as_str(), "allOf" | "oneOf" | "anyOf");
+                    parts(
+                        item,
+                        found,
+                        composing || (inside && !key.starts_with("properties")),
+                    );
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|item| parts(item, found, inside)),
+            _ => {}
+        }
+    }
+    let mut found = std::collections::HashSet::new();
+    parts(document, &mut found, false);
+    // A part of a part is a part too.
+    loop {
+        let before = found.len();
+        let schemas = document
+            .pointer("/components/schemas")
+            .and_then(Value::as_object);
+        for name in found.clone() {
+            if let Some(schema) = schemas.and_then(|schemas| schemas.get(&name)) {
+                parts(schema, &mut found, true);
+            }
+        }
+        if found.len() == before {
+            return found;
+        }
     }
 }

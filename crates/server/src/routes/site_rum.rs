@@ -10,7 +10,7 @@ use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use serde::Serialize;
 use sightline_core::Timestamp;
 use sightline_core::rum::Aggregate;
@@ -127,7 +127,7 @@ async fn summary(
     State(state): State<AppState>,
     _: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<Summary>> {
     let site = state.store.site(parse_id(&id)?).await?;
     let scope = scope(&params, state.store.now(), &[])?;
@@ -266,7 +266,7 @@ async fn timeseries(
     State(state): State<AppState>,
     _: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<Timeseries>> {
     let site = state.store.site(parse_id(&id)?).await?;
     let scope = scope(
@@ -414,7 +414,7 @@ async fn breakdown(
     State(state): State<AppState>,
     _: Principal,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    super::QueryParams(params): super::QueryParams,
 ) -> ApiResult<Json<Breakdown>> {
     let site = state.store.site(parse_id(&id)?).await?;
     let scope = scope(&params, state.store.now(), &["dimension", "limit"])?;

@@ -72,11 +72,6 @@ impl From<ApiToken> for TokenView {
 #[serde(deny_unknown_fields)]
 struct CreateToken {
     /// What it is for (`deploy script`).
-    #[schema(
-        min_length = 1,
-        max_length = 100,
-        pattern = r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$"
-    )]
     name: String,
     /// What it may do; `viewer` by default.
     #[serde(default = "viewer")]
