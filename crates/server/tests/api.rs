@@ -150,6 +150,20 @@ impl TestServer {
         }
     }
 
+    /// The secret of a new API token with `role`, made by `admin`.
+    async fn token(&self, admin: &Auth, name: &str, role: &str) -> String {
+        let (status, created) = self
+            .call(
+                Method::POST,
+                "/api/v1/tokens",
+                admin,
+                Some(json!({"name": name, "role": role})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        created["token"].as_str().unwrap().to_owned()
+    }
+
     /// The credentials of an agent for `checkpoint`: a token bound to it.
     async fn agent(&self, admin: &Auth, checkpoint: &str) -> Auth {
         let (status, token) = self

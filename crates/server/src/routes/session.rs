@@ -73,14 +73,7 @@ async fn log_in(
     ApiJson(credentials): ApiJson<LogIn>,
 ) -> ApiResult<impl IntoResponse> {
     let email = Email::parse(&credentials.email)?;
-    let known_browser = state.device_cookies.knows(&headers, email.as_str());
-    state
-        .login_limiter
-        .admit(client.ip(), email.as_str(), known_browser)
-        .await
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        })?;
+    admit_password_attempt(&state, client, &headers, &email).await?;
     let found = state.store.user_credentials(&email).await?;
     let password = credentials.password;
     let (user, valid) = tokio::task::spawn_blocking(move || match found {
@@ -120,6 +113,25 @@ async fn log_in(
         AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]),
         axum::Json(view),
     ))
+}
+
+/// Counts an attempt at an account's password against the login limits
+/// (waiting for the account's pace when needed); a browser that logged in
+/// to the account before is not paced.
+async fn admit_password_attempt(
+    state: &AppState,
+    client: SocketAddr,
+    headers: &HeaderMap,
+    email: &Email,
+) -> ApiResult<()> {
+    let known_browser = state.device_cookies.knows(headers, email.as_str());
+    state
+        .login_limiter
+        .admit(client.ip(), email.as_str(), known_browser)
+        .await
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })
 }
 
 /// Who the request is authenticated as.
@@ -190,14 +202,7 @@ async fn change_own_password(
     sightline_core::user::validate_password(&request.new_password)
         .map_err(|e| ApiError::invalid("new_password", e.message))?;
     let email = Email::parse(&principal.user.email)?;
-    let known_browser = state.device_cookies.knows(&headers, email.as_str());
-    state
-        .login_limiter
-        .admit(client.ip(), email.as_str(), known_browser)
-        .await
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        })?;
+    admit_password_attempt(&state, client, &headers, &email).await?;
     let (_, hash) = state
         .store
         .user_credentials(&email)

@@ -319,16 +319,7 @@ async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKind) {
     )
     .await;
     queue_run(&server, id, "east").await;
-    let (status, created) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "script", "role": "admin"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let admin_token = Auth::Bearer(created["token"].as_str().unwrap().to_owned());
+    let admin_token = Auth::Bearer(server.token(&admin, "script", "admin").await);
     let west = server.agent(&admin, "west").await;
     for (who, auth) in [
         ("an admin session", &admin),
@@ -823,19 +814,11 @@ async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: BackendKind)
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::ACCEPTED);
-    let (status, created) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "script", "role": "admin"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token = server.token(&admin, "script", "admin").await;
     let response = server
         .http
         .post(&run)
-        .bearer_auth(created["token"].as_str().unwrap())
+        .bearer_auth(token)
         .header("origin", &evil)
         .header("sec-fetch-site", "cross-site")
         .send()
@@ -1046,16 +1029,7 @@ async fn guessing_never_locks_the_owner_out(kind: BackendKind) {
 async fn checks_cannot_run_themselves(kind: BackendKind) {
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, created) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "loop", "role": "admin"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{created}");
-    let token = created["token"].as_str().unwrap().to_owned();
+    let token = server.token(&admin, "loop", "admin").await;
     let spec = |target: &str| {
         json!({"name": "runs itself", "type": "api", "every": "1h", "enabled": false, "steps": [{
             "name": "run me", "method": "POST", "url": target,
@@ -1306,16 +1280,7 @@ async fn every_user_changes_their_own_password(kind: BackendKind) {
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let mut tokens = Vec::new();
     for name in ["one", "two"] {
-        let (status, created) = server
-            .call(
-                Method::POST,
-                "/api/v1/tokens",
-                &admin,
-                Some(json!({"name": name, "role": "admin"})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{created}");
-        tokens.push(Auth::Bearer(created["token"].as_str().unwrap().to_owned()));
+        tokens.push(Auth::Bearer(server.token(&admin, name, "admin").await));
     }
     let (status, _) = change(
         &admin,
@@ -1401,16 +1366,7 @@ async fn every_answer_carries_its_protective_headers(kind: BackendKind) {
     assert!(headers.contains_key(header::CONTENT_SECURITY_POLICY));
 
     // RFC 7235: the scheme's name is case-insensitive.
-    let (status, created) = server
-        .call(
-            Method::POST,
-            "/api/v1/tokens",
-            &admin,
-            Some(json!({"name": "script", "role": "viewer"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let token = created["token"].as_str().unwrap();
+    let token = server.token(&admin, "script", "viewer").await;
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let response = server
             .http
