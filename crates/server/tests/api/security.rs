@@ -118,16 +118,10 @@ async fn results_of(server: &TestServer, admin: &Auth, id: i64) -> Vec<Value> {
 
 /// The value of a counter in `/metrics` with these labels (0 when absent).
 async fn metric(server: &TestServer, series: &str) -> f64 {
-    let text = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
+    metrics_text(server, &Auth::None)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
+        .1
+        .lines()
         .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
         .unwrap_or(0.0)
 }
@@ -703,12 +697,7 @@ async fn slow_clients_cannot_hold_the_server(kind: BackendKind) {
         "{:?}",
         opened.elapsed()
     );
-    let (_, text) = metrics_text(&server, &Auth::None).await;
-    let timed_out = text
-        .lines()
-        .find_map(|line| line.strip_prefix("sightline_http_connections_timed_out_total "))
-        .and_then(|value| value.trim().parse::<f64>().ok())
-        .unwrap_or(0.0);
+    let timed_out = metric(&server, "sightline_http_connections_timed_out_total").await;
     assert!(timed_out >= 1_000.0, "{timed_out}");
 
     // A kept-alive connection is closed once idle past its timeout, and
