@@ -50,6 +50,13 @@ pub async fn hash_password_blocking(password: String) -> Result<String, ApiError
         .map_err(|e| ApiError::Internal(format!("password hashing task: {e}")))?
 }
 
+/// Checks a password on a blocking thread, away from the request workers.
+pub async fn verify_password_blocking(password: String, hash: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .map_err(|e| ApiError::Internal(format!("password check task: {e}")))
+}
+
 /// A new random secret: 32 bytes from the OS, URL-safe base64.
 pub fn new_secret() -> String {
     let mut bytes = [0u8; 32];
@@ -182,13 +189,21 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<Principal, ApiE
 
 /// The session secret from the request's cookies, if there is one.
 pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie_values(headers, SESSION_COOKIE).next()
+}
+
+/// The values of the request's cookies named `name`, in order.
+pub fn cookie_values<'a>(
+    headers: &'a axum::http::HeaderMap,
+    name: &'a str,
+) -> impl Iterator<Item = String> + 'a {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(cookie::Cookie::split_parse)
         .filter_map(Result::ok)
-        .find(|cookie| cookie.name() == SESSION_COOKIE)
+        .filter(move |cookie| cookie.name() == name)
         .map(|cookie| cookie.value().to_owned())
 }
 

@@ -69,14 +69,7 @@ impl DeviceCookies {
     /// `account` before.
     pub fn knows(&self, headers: &axum::http::HeaderMap, account: &str) -> bool {
         let account = account.to_lowercase();
-        headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(cookie::Cookie::split_parse)
-            .filter_map(Result::ok)
-            .filter(|cookie| cookie.name() == DEVICE_COOKIE)
-            .any(|cookie| self.holds(cookie.value(), &account))
+        crate::auth::cookie_values(headers, DEVICE_COOKIE).any(|value| self.holds(&value, &account))
     }
 
     fn holds(&self, value: &str, account: &str) -> bool {

@@ -67,6 +67,18 @@ pub struct LeasedJob {
     pub leased_until: Timestamp,
 }
 
+impl LeasedJob {
+    /// The job as its lease proof covers it and a report names it.
+    pub fn reported(&self) -> crate::ReportedJob {
+        crate::ReportedJob {
+            job_id: self.id,
+            monitor_id: self.monitor_id,
+            due_at: self.due_at,
+            attempt: self.attempt,
+        }
+    }
+}
+
 /// A queued job no checkpoint holds, with the checkpoints its monitor
 /// names: what may move when its checkpoint is offline.
 #[derive(Debug, Clone)]
@@ -269,7 +281,8 @@ impl Store {
         }
     }
 
-    /// Queues checks outside the schedule (a run asked for by hand).
+    /// Queues checks outside the schedule (the relatives of a failing
+    /// monitor, checked at once); a job already queued stays as it is.
     pub async fn enqueue_jobs(&self, jobs: &[NewJob]) -> Result<()> {
         let now = self.now().as_millis();
         let jobs: Vec<&NewJob> = jobs.iter().collect();

@@ -132,7 +132,8 @@ impl Synthetic {
 
     /// Queues a run of a monitor from each of its checkpoints now; returns
     /// the due time the results will carry. Refused
-    /// ([`StoreError::Refused`]) while a check of it is queued or running.
+    /// ([`StoreError::Refused`]) while a run asked for before is queued or
+    /// running still.
     pub async fn run_now(&self, monitor_id: i64) -> Result<Timestamp, StoreError> {
         let monitor = self.store.monitor(monitor_id).await?;
         let due_at = self.clock.now();

@@ -3,9 +3,9 @@
 
 use crate::secret_forms::SecretForms;
 use sightline_core::MonitorSpec;
-use sightline_core::monitor::{CheckReport, template};
+use sightline_core::monitor::CheckReport;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Values shorter than this are not masked: replacing every `a` or `1` in a
 /// report would hide more than it protects.
@@ -15,24 +15,20 @@ const SHORTEST_MASKED: usize = 4;
 /// (`{{secrets.NAME}}` anywhere in their settings); empty when none does,
 /// and then the vault need not be opened.
 pub fn secret_names<'a>(specs: impl IntoIterator<Item = &'a MonitorSpec>) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for spec in specs {
-        let text = spec.to_json().to_string();
-        for name in template::placeholders(&text) {
-            if let Some(secret) = name.strip_prefix("secrets.") {
-                names.insert(secret.to_owned());
-            }
-        }
-    }
-    names
+    specs
+        .into_iter()
+        .flat_map(MonitorSpec::secret_references)
+        .map(|reference| reference.name)
+        .collect()
 }
 
-/// The vault's secrets, decrypted, for one run of checks, with the forms
-/// their values take compiled for masking.
+/// The vault's secrets, decrypted, for one run of checks. The forms their
+/// values take are compiled for masking on first use, once for all clones
+/// (a lease that only hands values on to an agent never compiles them).
 #[derive(Clone, Default)]
 pub struct Secrets {
     values: BTreeMap<String, String>,
-    forms: Option<Arc<SecretForms>>,
+    forms: Arc<OnceLock<Option<SecretForms>>>,
 }
 
 impl PartialEq for Secrets {
@@ -52,15 +48,25 @@ impl std::fmt::Debug for Secrets {
 impl Secrets {
     /// Secrets from name-value pairs.
     pub fn new(values: impl IntoIterator<Item = (String, String)>) -> Self {
-        let values: BTreeMap<String, String> = values.into_iter().collect();
-        let forms = SecretForms::new(
-            values
-                .values()
-                .filter(|value| value.chars().count() >= SHORTEST_MASKED)
-                .map(String::as_str),
-        )
-        .map(Arc::new);
-        Secrets { values, forms }
+        Secrets {
+            values: values.into_iter().collect(),
+            forms: Arc::default(),
+        }
+    }
+
+    /// The compiled forms of the values long enough to mask; `None` when
+    /// there are none.
+    fn forms(&self) -> Option<&SecretForms> {
+        self.forms
+            .get_or_init(|| {
+                SecretForms::new(
+                    self.values
+                        .values()
+                        .filter(|value| value.chars().count() >= SHORTEST_MASKED)
+                        .map(String::as_str),
+                )
+            })
+            .as_ref()
     }
 
     /// One secret's value.
@@ -80,7 +86,7 @@ impl Secrets {
     /// `text` with every secret value, in every form it takes (as typed,
     /// percent-encoded, JSON- or HTML-escaped, base64), replaced by `***`.
     pub fn mask(&self, text: &str) -> String {
-        match &self.forms {
+        match self.forms() {
             Some(forms) => forms.mask(text).into_owned(),
             None => text.to_owned(),
         }
@@ -89,31 +95,29 @@ impl Secrets {
     /// Masks every text a report carries: the problem and all strings of
     /// the detail (body excerpts, URLs, headers, step messages).
     pub fn mask_report(&self, report: &mut CheckReport) {
-        if self.forms.is_none() {
-            return;
-        }
-        if let Some(problem) = &mut report.problem {
-            problem.message = self.mask(&problem.message);
-        }
-        self.mask_json(&mut report.detail);
-    }
-
-    fn mask_json(&self, value: &mut serde_json::Value) {
-        let Some(forms) = &self.forms else {
+        let Some(forms) = self.forms() else {
             return;
         };
-        match value {
-            serde_json::Value::String(text) => {
-                if let std::borrow::Cow::Owned(masked) = forms.mask(text) {
-                    *text = masked;
-                }
-            }
-            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
-            serde_json::Value::Object(fields) => {
-                fields.values_mut().for_each(|v| self.mask_json(v));
-            }
-            _ => {}
+        if let Some(problem) = &mut report.problem {
+            problem.message = forms.mask(&problem.message).into_owned();
         }
+        mask_json(forms, &mut report.detail);
+    }
+}
+
+/// Masks every string in a JSON value.
+fn mask_json(forms: &SecretForms, value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(text) => {
+            if let std::borrow::Cow::Owned(masked) = forms.mask(text) {
+                *text = masked;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(|v| mask_json(forms, v)),
+        serde_json::Value::Object(fields) => {
+            fields.values_mut().for_each(|v| mask_json(forms, v));
+        }
+        _ => {}
     }
 }
 

@@ -52,17 +52,15 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
                     },
                 )
                 .await?;
-            if *revoke_tokens {
-                eprintln!(
-                    "changed the password of {}; their sessions have ended and their API tokens are revoked",
-                    user.email
-                );
+            let tokens = if *revoke_tokens {
+                " and their API tokens are revoked"
             } else {
-                eprintln!(
-                    "changed the password of {}; their sessions have ended",
-                    user.email
-                );
-            }
+                ""
+            };
+            eprintln!(
+                "changed the password of {}; their sessions have ended{tokens}",
+                user.email
+            );
         }
     }
     Ok(())

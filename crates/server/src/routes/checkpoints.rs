@@ -184,15 +184,7 @@ async fn lease(
     let jobs = jobs
         .into_iter()
         .map(|job| LeasedJobView {
-            lease: proofs.issue(
-                checkpoint_id,
-                &sightline_store::ReportedJob {
-                    job_id: job.id,
-                    monitor_id: job.monitor_id,
-                    due_at: job.due_at,
-                    attempt: job.attempt,
-                },
-            ),
+            lease: proofs.issue(checkpoint_id, &job.reported()),
             job_id: job.id,
             monitor_id: job.monitor_id,
             due_at: job.due_at.as_millis(),

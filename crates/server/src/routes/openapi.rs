@@ -33,11 +33,6 @@ pub(crate) fn complete(document: utoipa::openapi::OpenApi) -> Value {
                 drop_closed_objects(schema);
             }
         }
-    }
-    if let Some(schemas) = document
-        .pointer_mut("/components/schemas")
-        .and_then(Value::as_object_mut)
-    {
         state_field_rules(schemas);
     }
     if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
@@ -279,9 +274,13 @@ const FIELD_RULES: &[(&str, &str, FieldRule)] = &[
     (
         "MaintenanceWindowSpec",
         "monitors",
-        FieldRule::Texts(1_000, 200),
+        FieldRule::Texts(sightline_core::validation::MAX_ITEMS, 200),
     ),
-    ("MaintenanceWindowSpec", "tags", FieldRule::Texts(1_000, 64)),
+    (
+        "MaintenanceWindowSpec",
+        "tags",
+        FieldRule::Texts(sightline_core::validation::MAX_ITEMS, 64),
+    ),
     ("ApiStep", "name", FieldRule::Text(200)),
     ("CreateToken", "name", FieldRule::Text(100)),
     ("LogIn", "email", FieldRule::Email),

@@ -74,20 +74,11 @@ async fn log_in(
 ) -> ApiResult<impl IntoResponse> {
     let email = Email::parse(&credentials.email)?;
     admit_password_attempt(&state, client, &headers, &email).await?;
-    let found = state.store.user_credentials(&email).await?;
-    let password = credentials.password;
-    let (user, valid) = tokio::task::spawn_blocking(move || match found {
-        Some((user, hash)) => {
-            let valid = auth::verify_password(&password, &hash);
-            (Some(user), valid)
-        }
-        None => {
-            auth::verify_password(&password, &DECOY_HASH);
-            (None, false)
-        }
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
+    let (user, hash) = match state.store.user_credentials(&email).await? {
+        Some((user, hash)) => (Some(user), hash),
+        None => (None, DECOY_HASH.clone()),
+    };
+    let valid = auth::verify_password_blocking(credentials.password, hash).await?;
     let Some(user) = user.filter(|_| valid) else {
         tracing::info!(email = %email, client = %client.ip(), "failed login");
         return Err(ApiError::BadCredentials);
@@ -208,11 +199,7 @@ async fn change_own_password(
         .user_credentials(&email)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let current = request.current_password;
-    let valid = tokio::task::spawn_blocking(move || auth::verify_password(&current, &hash))
-        .await
-        .map_err(|e| ApiError::Internal(format!("password check task: {e}")))?;
-    if !valid {
+    if !auth::verify_password_blocking(request.current_password, hash).await? {
         tracing::info!(user = %email, client = %client.ip(), "wrong current password");
         return Err(ApiError::invalid(
             "current_password",

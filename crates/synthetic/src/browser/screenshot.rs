@@ -42,9 +42,9 @@ document.title = '';
 "#;
 
 /// Takes a screenshot of the viewport. The secrets in `hidden` (those the
-/// check typed or put in a URL) are hidden first, in fields and text. `None` when the
-/// browser could not take one (it crashed, the page is gone): a missing
-/// screenshot must not hide why the check failed.
+/// check typed or put in a URL) are hidden first, in fields and text.
+/// `None` when the browser could not take one (it crashed, the page is
+/// gone): a missing screenshot must not hide why the check failed.
 pub async fn capture(
     client: &Client,
     label: impl Into<String>,

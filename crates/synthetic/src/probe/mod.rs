@@ -238,24 +238,25 @@ impl<'a> Variables<'a> {
                 value
             })
         })
-        .map_err(|name| self.unknown(&name, place))
-    }
-
-    fn unknown(&self, name: &str, place: &str) -> Problem {
-        let what = if name.starts_with("secrets.") {
-            "no such secret in the vault"
-        } else {
-            "no such variable"
-        };
-        Problem::new(
-            ProblemKind::Step,
-            format!("{place} uses `{{{{{name}}}}}`: {what}"),
-        )
+        .map_err(|name| unknown(&name, place))
     }
 
     /// Fills the placeholders of `text`; an unknown name is a problem that
     /// says where it was used.
     pub fn fill(&self, text: &str, place: &str) -> Result<String, Problem> {
-        template::fill(text, |name| self.lookup(name)).map_err(|name| self.unknown(&name, place))
+        template::fill(text, |name| self.lookup(name)).map_err(|name| unknown(&name, place))
     }
+}
+
+/// The problem of a placeholder naming nothing known, said where it was used.
+fn unknown(name: &str, place: &str) -> Problem {
+    let what = if name.starts_with("secrets.") {
+        "no such secret in the vault"
+    } else {
+        "no such variable"
+    };
+    Problem::new(
+        ProblemKind::Step,
+        format!("{place} uses `{{{{{name}}}}}`: {what}"),
+    )
 }
