@@ -4,11 +4,12 @@
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
 import { api, get } from "./api.js";
-import { ago, percent, when, words } from "./format.js";
+import { ago, percent, when } from "./format.js";
 import { IncidentClass } from "./incident.js";
 import { editable } from "./monitor_form.js";
 import { TimingChart } from "./chart.js";
 import { Waterfall } from "./waterfall.js";
+import { StepResults } from "./step_results.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
@@ -163,15 +164,7 @@ export function MonitorDetail({ id, navigate }) {
     ${results[0]?.detail?.steps && html`
       <section aria-labelledby="steps-heading">
         <h2 id="steps-heading">Steps of the last run</h2>
-        <ol class="step-timings" data-testid="step-timings">
-          ${results[0].detail.steps.map((step) => html`
-            <li class=${step.status}>
-              <span class=${`badge ${step.status === "passed" ? "up" : step.status === "failed" ? "down" : "unknown"}`}>${words(step.status)}</span>
-              ${" "}${step.name ?? step.description}
-              ${step.duration_ms != null && html` <span class="ms">${step.duration_ms} ms</span>`}
-              ${step.error && html`<span class="problem"> — ${step.error}</span>`}
-            </li>`)}
-        </ol>
+        <${StepResults} steps=${results[0].detail.steps} />
         ${(results[0].screenshots ?? []).map((shot) => html`
           <figure class="shot"><img src=${shot.url} alt=${shot.label} loading="lazy" /><figcaption>${shot.label}</figcaption></figure>`)}
       </section>`}

@@ -47,12 +47,16 @@ export function Waterfall({ requests }) {
         <thead><tr><th scope="col">Request</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col" class="number">Transferred</th><th scope="col">Started + took (0 to ${millis(end)})</th></tr></thead>
         <tbody>
           ${requests.map((r, i) => {
-            const failed = r.status === 0 || r.status >= 400;
+            // `error`: no answer; a status of null: nobody told it
+            // (unknown, not failed); 0 in results from before statuses
+            // came from the network: no answer.
+            const failed = Boolean(r.error) || r.status === 0 || r.status >= 400;
+            const status = r.status > 0 ? r.status : failed ? "failed" : "unknown";
             return html`
               <tr key=${i} class=${failed ? "failed" : ""} data-kind=${r.kind}>
                 <td class="url" title=${r.url}>${shortUrl(r.url, host)}</td>
                 <td>${r.kind}</td>
-                <td>${r.status || "failed"}</td>
+                <td title=${r.error ?? ""}>${status}</td>
                 <td class="number">${bytes(r.transfer_bytes)}</td>
                 <td class="timeline">
                   <div class="bar" style=${`margin-left:${share(r.start_ms)};width:${share(r.duration_ms)}`}>

@@ -133,10 +133,9 @@ impl BrowserExpect {
             .iter()
             .find(|request| watched(&request.kind))
         {
-            let answer = if failed.status == 0 {
-                "no answer".to_owned()
-            } else {
-                format!("status {}", failed.status)
+            let answer = match &failed.failure {
+                RequestFailure::Status(status) => format!("status {status}"),
+                RequestFailure::NoAnswer(error) => format!("no answer ({error})"),
             };
             verdict.fail(Problem::new(
                 ProblemKind::Page,
@@ -171,8 +170,19 @@ pub struct FailedRequest {
     pub kind: String,
     /// Its URL.
     pub url: String,
-    /// Its HTTP status, 0 without an answer.
-    pub status: u16,
+    /// How it failed.
+    pub failure: RequestFailure,
+}
+
+/// How a request of the page failed. A request whose status nobody told
+/// (a cross-origin one, to Resource Timing) has not failed: its status is
+/// unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequestFailure {
+    /// It was answered with this error status (400 or more).
+    Status(u16),
+    /// It got no answer; the browser's reason (`net::ERR_CONNECTION_REFUSED`).
+    NoAnswer(String),
 }
 
 /// The [`REQUEST_KINDS`] name of a resource timing `initiatorType`.
@@ -284,7 +294,7 @@ mod tests {
             failed_requests: vec![FailedRequest {
                 kind: "img".into(),
                 url: "https://shop.example.com/missing.png".into(),
-                status: 404,
+                failure: RequestFailure::Status(404),
             }],
         };
         assert_eq!(expect.assess(&good).into_outcome().0, CheckOutcome::Up);
@@ -314,11 +324,11 @@ mod tests {
         broken.failed_requests.push(FailedRequest {
             kind: "script".into(),
             url: "https://shop.example.com/app.js".into(),
-            status: 0,
+            failure: RequestFailure::NoAnswer("net::ERR_CONNECTION_REFUSED".into()),
         });
         assert_eq!(
             problem(broken),
-            "script request https://shop.example.com/app.js failed: no answer"
+            "script request https://shop.example.com/app.js failed: no answer (net::ERR_CONNECTION_REFUSED)"
         );
     }
 }

@@ -241,7 +241,11 @@ pub struct CheckReport {
     /// Timing breakdown.
     #[serde(default)]
     pub timings: PhaseTimings,
-    /// How long the whole check took, in milliseconds.
+    /// How long the check took, in milliseconds, as its user would wait:
+    /// a page's load (navigation start to the end of its load event), a
+    /// journey's steps (a browser's start-up is
+    /// `detail.browser_start_ms`), the whole run for the other types. A
+    /// runner leaves 0 for the prober to time the whole run.
     pub duration_ms: i64,
     /// Response size in bytes, where there is a response.
     #[serde(default, skip_serializing_if = "Option::is_none")]

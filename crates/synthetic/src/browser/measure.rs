@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 use sightline_core::rum::{Metric, MetricValues};
+use super::chrome_log::{self, LogKind};
+use super::network::{NetworkOutcome, NetworkOutcomes};
 use std::collections::HashMap;
 
 /// The script run in the page once it has loaded.
@@ -17,8 +19,15 @@ pub struct Request {
     pub url: String,
     /// `document`, `img`, `script`, `link`, `fetch`, `xmlhttprequest`, …
     pub kind: String,
-    /// The HTTP status (0 when the request failed without one).
-    pub status: u16,
+    /// The HTTP status, as the browser's network got it; `None` when
+    /// nothing told it (a request still open, or one the log missed):
+    /// unknown, not failed.
+    #[serde(default, deserialize_with = "known_status")]
+    pub status: Option<u16>,
+    /// Why it got no answer (`net::ERR_CONNECTION_REFUSED`, a blocked
+    /// request), as the browser's network said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     /// Bytes over the network, headers included (0 from the cache).
     pub transfer_bytes: u64,
     /// The body's bytes as sent (compressed).
@@ -42,8 +51,31 @@ pub struct Request {
 impl Request {
     /// Whether it failed: an HTTP error status, or no answer at all.
     pub fn failed(&self) -> bool {
-        self.status == 0 || self.status >= 400
+        self.error.is_some() || self.status.is_some_and(|status| status >= 400)
     }
+
+    /// Takes the status or the error the network events told of it.
+    fn learn(&mut self, outcomes: &NetworkOutcomes) {
+        match outcomes.get(&self.url) {
+            Some(NetworkOutcome::Answered(status)) => {
+                self.status = Some(*status);
+                self.error = None;
+            }
+            Some(NetworkOutcome::Failed(error)) => {
+                self.status = None;
+                self.error = Some(error.clone());
+            }
+            Some(NetworkOutcome::Cancelled) | None => {}
+        }
+    }
+}
+
+/// Resource Timing's `responseStatus`: 0 means it was not told.
+fn known_status<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u16>, D::Error> {
+    let status = Option::<u16>::deserialize(deserializer)?;
+    Ok(status.filter(|status| *status > 0))
 }
 
 /// What a page load cost.
@@ -89,7 +121,9 @@ struct Measured {
     requests: Vec<Request>,
 }
 
-/// Loads `url` in `browser` the way a visitor does and measures it.
+/// Loads `url` in `browser` the way a visitor does and measures it: each
+/// request's status comes from the browser's network events where the
+/// session keeps them (see [`chrome_log`]), from Resource Timing otherwise.
 pub async fn measure_page_load(
     browser: &fantoccini::Client,
     url: &str,
@@ -114,9 +148,18 @@ pub async fn measure_page_load(
             .filter(|value| value.is_finite() && *value >= 0.0);
         metrics.set(metric, value);
     }
+    let mut requests = measured.requests;
+    // A session that keeps no performance log answers with an error; the
+    // statuses Resource Timing told are all there is then.
+    if let Ok(log) = chrome_log::read(browser, LogKind::Performance).await {
+        let outcomes = NetworkOutcomes::from_log(&log);
+        for request in &mut requests {
+            request.learn(&outcomes);
+        }
+    }
     Ok(PageLoad {
         metrics,
         total_blocking_time_ms: measured.total_blocking_time_ms,
-        requests: measured.requests,
+        requests,
     })
 }

@@ -210,7 +210,13 @@ impl Browser {
                     "--window-size=1366,768",
                     format!("--user-data-dir={}", profile.display()),
                 ],
+                // The network events only: each request's real status.
+                "perfLoggingPrefs": {"enableNetwork": true, "enablePage": false},
             }),
+        );
+        capabilities.insert(
+            super::chrome_log::LOGGING_PREFS.to_owned(),
+            super::chrome_log::logging_prefs(),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();
         let mut builder = fantoccini::ClientBuilder::new(connector);

@@ -1,6 +1,7 @@
 //! Full-page browser checks: the page is loaded in a fresh headless
 //! Chromium from the pool and measured; core's rules judge the result.
 
+use super::net::elapsed_ms;
 use super::{Deadline, Prober};
 use crate::browser::{BrowserError, PageLoad, attach, capture, measure_page_load};
 use fantoccini::Locator;
@@ -8,7 +9,7 @@ use fantoccini::wd::TimeoutConfiguration;
 use serde_json::json;
 use sightline_core::monitor::{
     BrowserCheck, CheckOutcome, CheckReport, FailedRequest, PageFacts, PhaseTimings, Problem,
-    ProblemKind, Screenshot, ScreenshotCapture, request_kind,
+    ProblemKind, RequestFailure, Screenshot, ScreenshotCapture, request_kind,
 };
 use sightline_core::rum::Metric;
 use std::future::Future;
@@ -29,8 +30,10 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
         Ok(pool) => pool,
         Err(reason) => return CheckReport::failed(Problem::new(ProblemKind::Setup, reason), 0),
     };
+    let asked = Instant::now();
     let done = pool
         .run(deadline.remaining(), async |browser| {
+            let browser_start_ms = elapsed_ms(asked);
             let inspected = within_soft_limit(
                 browser,
                 deadline,
@@ -42,6 +45,7 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
                 Ok(found) => report(check, found),
                 Err(problem) => CheckReport::failed(problem, 0),
             };
+            note_browser_start(&mut report, browser_start_ms);
             let wanted = match check.screenshot {
                 Screenshot::Always => true,
                 Screenshot::OnError => report.outcome == CheckOutcome::Error,
@@ -66,6 +70,15 @@ pub(crate) async fn run(prober: &Prober, check: &BrowserCheck, deadline: &Deadli
         Ok(report) => report,
         Err(error) => browser_failed(error, deadline, "loading the page in the browser"),
     }
+}
+
+/// Keeps how long waiting for and starting the browser took in the
+/// report's detail: a phase of its own, apart from the page's time.
+pub(super) fn note_browser_start(report: &mut CheckReport, browser_start_ms: i64) {
+    if !report.detail.is_object() {
+        report.detail = json!({});
+    }
+    report.detail["browser_start_ms"] = json!(browser_start_ms);
 }
 
 /// Until when a browser check's work may go: a little before its deadline,
@@ -215,7 +228,10 @@ fn report(check: &BrowserCheck, found: Found) -> CheckReport {
             .map(|request| FailedRequest {
                 kind: request_kind(&request.kind).to_owned(),
                 url: request.url.clone(),
-                status: request.status,
+                failure: match (&request.error, request.status) {
+                    (Some(error), _) => RequestFailure::NoAnswer(error.clone()),
+                    (None, status) => RequestFailure::Status(status.unwrap_or_default()),
+                },
             })
             .collect(),
     };
@@ -237,11 +253,12 @@ fn report(check: &BrowserCheck, found: Found) -> CheckReport {
     CheckReport {
         outcome,
         problem,
-        status_code: document
-            .map(|document| document.status)
-            .filter(|status| *status > 0),
+        status_code: document.and_then(|document| document.status),
         timings,
-        duration_ms: 0,
+        // The page's own time, navigation start to the end of its load
+        // event, as a visitor would wait for it; without a load event the
+        // prober times the whole run.
+        duration_ms: facts.load_ms.map_or(0, |load| load.round().max(1.0) as i64),
         response_bytes: Some(facts.page_bytes as i64),
         detail: json!({
             "metrics": metrics,

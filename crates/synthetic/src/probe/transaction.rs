@@ -3,7 +3,8 @@
 //! fails ends the journey with its number, action and reason, and a
 //! screenshot of what the page showed.
 
-use super::browser::{WorkLimit, browser_failed, capture_in_time};
+use super::browser::{WorkLimit, browser_failed, capture_in_time, note_browser_start};
+use super::net::elapsed_ms;
 use super::{Deadline, Prober, Variables};
 use crate::browser::{attach, capture};
 use fantoccini::elements::Element;
@@ -71,8 +72,10 @@ pub(crate) async fn run(
         Ok(pool) => pool,
         Err(reason) => return CheckReport::failed(Problem::new(ProblemKind::Setup, reason), 0),
     };
+    let asked = Instant::now();
     let done = pool
         .run(deadline.remaining(), async |browser| {
+            let browser_start_ms = elapsed_ms(asked);
             let mut journey = Journey::default();
             walk(browser, check, variables, deadline, &mut journey).await;
             let failed_at = journey
@@ -97,7 +100,9 @@ pub(crate) async fn run(
                     journey.screenshots.push(shot);
                 }
             }
-            report(journey, failed_at)
+            let mut report = report(journey, failed_at);
+            note_browser_start(&mut report, browser_start_ms);
+            report
         })
         .await;
     match done {
@@ -120,6 +125,12 @@ fn report(journey: Journey, failed_at: Option<usize>) -> CheckReport {
             screenshots: Vec::new(),
         },
     };
+    // The journey's time: its steps', without the browser's start.
+    report.duration_ms = journey
+        .steps
+        .iter()
+        .filter_map(|step| step.duration_ms)
+        .sum();
     report.detail = json!({
         "steps": journey.steps,
         "failed_step": failed_at,

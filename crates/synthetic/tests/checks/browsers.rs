@@ -240,17 +240,20 @@ async fn a_page_load_is_measured_like_a_real_visit() {
             .unwrap_or_else(|| panic!("no request for {path}: {:?}", load.requests))
     };
     let document = &load.requests[0];
-    assert_eq!((document.kind.as_str(), document.status), ("document", 200));
+    assert_eq!(
+        (document.kind.as_str(), document.status),
+        ("document", Some(200))
+    );
     assert_eq!(
         (
             request("/logo.svg").kind.as_str(),
             request("/logo.svg").status
         ),
-        ("img", 200)
+        ("img", Some(200))
     );
     assert!(request("/logo.svg").body_bytes > 20_000);
     assert!(request("/missing.png").failed());
-    assert_eq!(request("/missing.png").status, 404);
+    assert_eq!(request("/missing.png").status, Some(404));
     assert!(load.page_bytes() > 20_000);
 }
 
@@ -341,5 +344,102 @@ async fn performance_monitors_pass_and_fail_on_what_the_page_did() {
             .browser_available()
             .unwrap_err()
             .contains("/nonexistent/chromium not found")
+    );
+}
+
+/// A shop page whose script comes from another origin that sends no
+/// `Timing-Allow-Origin` (as a CDN or Sightline's own `rum.js` might), with
+/// a stylesheet from a server that is down.
+async fn page_with_cross_origin_requests() -> (String, u16) {
+    let cdn = serve(axum::Router::new().route(
+        "/app.js",
+        axum::routing::get(|| async {
+            (
+                [(axum::http::header::CONTENT_TYPE, "text/javascript")],
+                "document.title = 'Shop ready';",
+            )
+        }),
+    ))
+    .await;
+    let down = crate::targets::closed_port().await;
+    let page = format!(
+        "<!doctype html><html><head><title>Shop</title>\
+         <link rel=stylesheet href='http://127.0.0.1:{down}/shop.css'></head>\
+         <body><h1>Welcome</h1><script src='http://{cdn}/app.js'></script></body></html>"
+    );
+    let app = axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let page = page.clone();
+            async move { axum::response::Html(page) }
+        }),
+    );
+    (format!("http://{}/", serve(app).await), down)
+}
+
+#[tokio::test]
+async fn cross_origin_requests_keep_their_real_status_and_a_page_its_own_time() {
+    use serde_json::json;
+    use sightline_core::monitor::CheckOutcome;
+    use sightline_core::{ManualClock, MonitorSpec, Timestamp};
+    use sightline_synthetic::{Prober, ProberConfig, Secrets};
+    let profiles = tempfile::tempdir().unwrap();
+    let prober = Prober::new(
+        ProberConfig {
+            browser: config(profiles.path(), 1),
+            ..ProberConfig::default()
+        },
+        std::sync::Arc::new(ManualClock::new(Timestamp::from(1_800_000_000_000))),
+    )
+    .unwrap();
+    let (url, down) = page_with_cross_origin_requests().await;
+    let run = async |expect: serde_json::Value| {
+        let spec = MonitorSpec::from_json(json!({"name": "shop", "type": "browser",
+            "url": url, "expect": expect}))
+        .unwrap();
+        let started = Instant::now();
+        let report = prober.run(&spec, &Secrets::default()).await;
+        (report, started.elapsed())
+    };
+
+    // The cross-origin script answered 200: Resource Timing says 0, the
+    // browser's network says 200, and the check believes the network.
+    let (scripts, whole_run) = run(json!({"no_failed_requests": ["script", "document"]})).await;
+    assert_eq!(scripts.outcome, CheckOutcome::Up, "{scripts:?}");
+    let requests = scripts.detail["requests"].as_array().unwrap();
+    let request = |path: &str| {
+        requests
+            .iter()
+            .find(|request| request["url"].as_str().unwrap().ends_with(path))
+            .unwrap_or_else(|| panic!("no request for {path}: {requests:?}"))
+    };
+    assert_eq!(request("/app.js")["status"], 200, "{requests:?}");
+    assert_eq!(request("/app.js").get("error"), None, "{requests:?}");
+    // The stylesheet's server is down: no status, and the reason why.
+    assert_eq!(request("/shop.css")["status"], serde_json::Value::Null);
+    assert_eq!(
+        request("/shop.css")["error"],
+        "net::ERR_CONNECTION_REFUSED",
+        "{requests:?}"
+    );
+    let (styles, _) = run(json!({"no_failed_requests": ["css"]})).await;
+    assert_eq!(styles.outcome, CheckOutcome::Error);
+    assert_eq!(
+        styles.problem.unwrap().message,
+        format!(
+            "css request http://127.0.0.1:{down}/shop.css failed: no answer (net::ERR_CONNECTION_REFUSED)"
+        )
+    );
+
+    // The check's time is the page's (navigation start to load), not the
+    // browser's start-up, which is a phase of its own.
+    let load = scripts.detail["metrics"]["load"].as_f64().unwrap();
+    assert_eq!(scripts.duration_ms, load.round() as i64, "{scripts:?}");
+    let browser_start = scripts.detail["browser_start_ms"].as_i64().unwrap();
+    assert!(browser_start > 0, "{scripts:?}");
+    assert!(
+        (scripts.duration_ms as u128) + (browser_start as u128) <= whole_run.as_millis(),
+        "{} ms of page and {browser_start} ms of start-up in a run of {whole_run:?}",
+        scripts.duration_ms
     );
 }
