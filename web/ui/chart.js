@@ -1,6 +1,7 @@
 // Charts with uPlot (vendored, loaded once when a chart is first shown,
 // from beside this module so that it comes from the same version of the UI).
 import { html, useEffect, useRef } from "./html.js";
+import { millis } from "./format.js";
 
 let loading = null;
 
@@ -64,19 +65,21 @@ export const PHASES = [
 
 /**
  * Response time over time with the timing breakdown stacked: one series
- * per phase, each drawn on top of the ones below it, and the band between
- * a phase and the one below it filled in its colour. The legend shows each
- * phase's own time, not the stacked sum.
+ * per phase the results have (a ping or a journey has none: its total is
+ * drawn alone), each drawn on top of the ones below it, and the band
+ * between a phase and the one below it filled in its colour. The legend
+ * shows each phase's own time, not the stacked sum.
  */
 export function TimingChart({ results, label }) {
   const make = () => {
     const points = [...results]
       .filter((r) => r.attempt === 0)
       .sort((a, b) => Date.parse(a.started_at) - Date.parse(b.started_at));
+    const phases = PHASES.filter(([key]) => points.some((r) => r.timings?.[key] > 0));
     const times = points.map((r) => Date.parse(r.started_at) / 1000);
     const stacked = [];
     let below = points.map(() => 0);
-    for (const [key] of PHASES) {
+    for (const [key] of phases) {
       const top = points.map((r, i) => below[i] + (r.timings?.[key] ?? 0));
       stacked.push(top);
       below = top;
@@ -89,17 +92,23 @@ export function TimingChart({ results, label }) {
     const options = {
       series: [
         {},
-        ...PHASES.map(([key, name, colour], i) => ({
+        ...phases.map(([key, name, colour], i) => ({
           label: name,
           stroke: colour,
           // The lowest phase fills down to zero; the others are bands.
           fill: i === 0 ? `${colour}66` : undefined,
           value: own(key),
         })),
-        { label: "total", stroke: "#1b1f24", dash: [4, 4], value: (_, v) => (v == null ? "" : `${v} ms`) },
+        {
+          label: "total",
+          stroke: "#1b1f24",
+          dash: phases.length ? [4, 4] : undefined,
+          fill: phases.length ? undefined : "#1b1f2422",
+          value: (_, v) => (v == null ? "" : `${v} ms`),
+        },
       ],
-      bands: PHASES.slice(1).map(([, , colour], i) => ({ series: [i + 2, i + 1], fill: `${colour}66` })),
-      axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => `${v} ms`) }],
+      bands: phases.slice(1).map(([, , colour], i) => ({ series: [i + 2, i + 1], fill: `${colour}66` })),
+      axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => millis(v)) }],
     };
     return [options, [times, ...stacked, total]];
   };

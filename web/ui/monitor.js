@@ -10,6 +10,8 @@ import { editable } from "./monitor_form.js";
 import { TimingChart } from "./chart.js";
 import { Waterfall } from "./waterfall.js";
 import { StepResults } from "./step_results.js";
+import { ScrollBox } from "./scroll_box.js";
+import { PageVitals, hasVitals } from "./page_vitals.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
@@ -17,6 +19,12 @@ const PERIODS = [
   ["7 days", 7 * DAY_MS],
   ["30 days", 30 * DAY_MS],
 ];
+/** What a result's time is, where it is not a response's. */
+const TIME_HEADINGS = {
+  browser: "Page load time",
+  transaction: "Journey time",
+  ping: "Time of each check",
+};
 /** How far back the incidents list goes. */
 const INCIDENT_DAYS = 30;
 
@@ -140,9 +148,10 @@ export function MonitorDetail({ id, navigate }) {
       <${PeriodUptime} id=${id} />
     </section>
     <section aria-labelledby="timing-heading">
-      <h2 id="timing-heading">Response time</h2>
-      ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label="Response time by phase" />`}
+      <h2 id="timing-heading">${TIME_HEADINGS[monitor.type] ?? "Response time"}</h2>
+      ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label=${`${TIME_HEADINGS[monitor.type] ?? "Response time"} by phase`} />`}
     </section>
+    ${hasVitals(results) && html`<${PageVitals} results=${results} />`}
     <section aria-labelledby="incidents-heading">
       <h2 id="incidents-heading">Incidents (last ${INCIDENT_DAYS} days)</h2>
       ${incidents.length === 0 ? html`<p>None.</p>` : html`
@@ -170,18 +179,20 @@ export function MonitorDetail({ id, navigate }) {
       </section>`}
     <section aria-labelledby="results-heading">
       <h2 id="results-heading">Results</h2>
-      <table class="results">
-        <thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">Outcome</th><th scope="col">Time</th><th scope="col">Problem</th></tr></thead>
-        <tbody>
-          ${results.slice(0, 100).map((r) => html`
-            <tr key=${r.id} data-result=${r.id}>
-              <td title=${when(r.started_at)}>${ago(r.started_at)}${r.attempt > 0 ? html` <small>(confirmation)</small>` : ""}</td>
-              <td>${r.checkpoint}</td>
-              <td><span class=${`badge ${r.outcome === "error" ? "down" : r.outcome}`}>${r.outcome}</span>${r.confirmed_error ? html` <small>confirmed</small>` : ""}</td>
-              <td>${r.duration_ms} ms</td>
-              <td class="problem">${r.problem ? r.problem.message : ""}</td>
-            </tr>`)}
-        </tbody>
-      </table>
+      <${ScrollBox} label="Results">
+        <table class="results">
+          <thead><tr><th scope="col">When</th><th scope="col">From</th><th scope="col">Outcome</th><th scope="col">Time</th><th scope="col">Problem</th></tr></thead>
+          <tbody>
+            ${results.slice(0, 100).map((r) => html`
+              <tr key=${r.id} data-result=${r.id}>
+                <td title=${when(r.started_at)}>${ago(r.started_at)}${r.attempt > 0 ? html` <small>(confirmation)</small>` : ""}</td>
+                <td>${r.checkpoint}</td>
+                <td><span class=${`badge ${r.outcome === "error" ? "down" : r.outcome}`}>${r.outcome}</span>${r.confirmed_error ? html` <small>confirmed</small>` : ""}</td>
+                <td>${r.duration_ms} ms</td>
+                <td class="problem">${r.problem ? r.problem.message : ""}</td>
+              </tr>`)}
+          </tbody>
+        </table>
+      <//>
     </section>`;
 }

@@ -10,9 +10,13 @@ export const VITALS = [
   ["ttfb", "TTFB", 800, 1800, "ms"],
 ];
 
+/** Total blocking time, a lab metric (browser checks), with Lighthouse's
+ * thresholds: not among the field vitals real users report. */
+const LAB = [["tbt", "TBT", 200, 600, "ms"]];
+
 /** `good`, `needs-improvement` or `poor` for a metric's value. */
 export function rating(metric, value) {
-  const vital = VITALS.find(([name]) => name === metric);
+  const vital = [...VITALS, ...LAB].find(([name]) => name === metric);
   if (!vital || value == null) return "none";
   const [, , good, poor] = vital;
   return value <= good ? "good" : value <= poor ? "needs-improvement" : "poor";

@@ -68,6 +68,11 @@ impl ChromeDriver {
             "goog:chromeOptions".to_owned(),
             json!({"binary": chromium, "args": args}),
         );
+        // The console, so that a test sees the errors a page threw.
+        capabilities.insert(
+            sightline_synthetic::browser::chrome_log::LOGGING_PREFS.to_owned(),
+            json!({"browser": "ALL"}),
+        );
         fantoccini::ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&self.url)

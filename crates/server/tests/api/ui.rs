@@ -1295,3 +1295,141 @@ async fn a_multi_step_api_check_is_made_in_its_editor_and_passes_a_value_on() {
     );
     assert_eq!(steps[1]["expect"]["status"], json!([200]), "{list}");
 }
+
+/// A monitor of every type, once passing and once failing, against real
+/// targets on 127.0.0.1: each `(name, spec)`.
+async fn a_monitor_of_every_type_up_and_down() -> Vec<(String, Value)> {
+    use super::targets;
+    let app = targets::http_app(targets::App::default()).await;
+    let app = format!("http://{app}");
+    let closed = targets::closed_port().await;
+    let dns = targets::dns_server().await.to_string();
+    let certificates = targets::certificates(Duration::from_secs(90 * 24 * 3600));
+    let tls = targets::tls_server(&certificates).await.port();
+    let app_port: u16 = app.rsplit(':').next().unwrap().parse().unwrap();
+    let api = |second: u16| {
+        json!({"type": "api", "steps": [
+            {"name": "page", "url": format!("{app}/ok"), "expect": {"status": [200]}},
+            {"name": "health", "url": format!("{app}/health"), "expect": {"status": [second]}},
+        ]})
+    };
+    let journey = |text: &str| {
+        json!({"type": "transaction", "steps": [
+            {"navigate": format!("{app}/ok")}, {"assert_text": text}]})
+    };
+    let specs = [
+        ("http", json!({"type": "http", "url": format!("{app}/ok")}),
+         json!({"type": "http", "url": format!("http://127.0.0.1:{closed}/")})),
+        ("tcp", json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+         json!({"type": "tcp", "host": "127.0.0.1", "port": closed})),
+        ("dns", json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}),
+         json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.99"]})),
+        ("tls", json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}),
+         json!({"type": "tls", "host": "127.0.0.1", "port": closed})),
+        ("ping", json!({"type": "ping", "host": "127.0.0.1", "count": 2}),
+         json!({"type": "ping", "host": "192.0.2.1", "count": 1, "timeout": "2s"})),
+        ("api", api(200), api(201)),
+        ("browser", json!({"type": "browser", "url": format!("{app}/ok")}),
+         json!({"type": "browser", "url": format!("{app}/ok"), "expect": {"text": "Checkout"}})),
+        ("transaction", journey("Add to cart"), journey("Checkout")),
+    ];
+    let mut monitors = Vec::new();
+    for (kind, up, down) in specs {
+        for (state, mut spec) in [("up", up), ("down", down)] {
+            let name = format!("{kind} {state}");
+            spec["name"] = json!(name);
+            spec["every"] = json!("1h");
+            monitors.push((name, spec));
+        }
+    }
+    monitors
+}
+
+/// The console errors the page logged since the last read.
+async fn console_errors(browser: &Client) -> Vec<String> {
+    use sightline_synthetic::browser::chrome_log::{LogKind, read};
+    read(browser, LogKind::Console)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.level == "SEVERE")
+        .map(|entry| entry.message)
+        .collect()
+}
+
+/// Every monitor type has a page that renders, passing and failing: no
+/// error in the console, nothing still loading once its data is in, the
+/// steps of multi-step checks and a page's vitals shown, and nothing wider
+/// than a phone.
+#[tokio::test]
+async fn the_page_of_every_monitor_type_renders_up_and_down() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let mut pages = Vec::new();
+    for (name, spec) in a_monitor_of_every_type_up_and_down().await {
+        let (status, monitor) = server
+            .call(Method::POST, "/api/v1/monitors", &admin, Some(spec))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {monitor}");
+        let id = monitor["id"].as_i64().unwrap();
+        let (status, results) = server
+            .call(Method::POST, &format!("/api/v1/monitors/{id}/run"), &admin, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{name}: {results}");
+        let outcome = results[0]["outcome"].as_str().unwrap().to_owned();
+        // Ping needs ICMP, which a machine may refuse: then both fail, and
+        // say why.
+        if !name.starts_with("ping") {
+            let expected = if name.ends_with("up") { "up" } else { "error" };
+            assert_eq!(outcome, expected, "{name}: {results}");
+        }
+        pages.push((name, id, outcome));
+    }
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        console_errors(&browser).await;
+        for (name, id, outcome) in &pages {
+            browser.goto(&server.url(&format!("/monitors/{id}"))).await?;
+            let heading = text_when(&browser, "h1", |s| s.starts_with(name.as_str())).await?;
+            assert!(!heading.is_empty());
+            // Its results are in: the table shows the run.
+            let first = text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
+            assert!(first.contains(outcome.as_str()), "{name}: {first}");
+            let loading = browser.find_all(Locator::Css(".loading")).await?;
+            assert!(loading.is_empty(), "{name}: still loading");
+            if name.starts_with("api") || name.starts_with("transaction") {
+                let steps = text_when(&browser, "[data-testid=step-timings]", |s| !s.is_empty()).await?;
+                let shown = if name.ends_with("up") { "up" } else { "error" };
+                let shown = if name.starts_with("transaction") && shown == "up" {
+                    "passed"
+                } else if name.starts_with("transaction") {
+                    "failed"
+                } else {
+                    shown
+                };
+                assert!(steps.contains(shown), "{name}: {steps}");
+            }
+            if name.starts_with("browser") {
+                let vitals = text_when(&browser, "[data-testid=page-vitals]", |s| s.contains("LCP")).await?;
+                assert!(vitals.contains(" ms"), "{name}: {vitals}");
+                let rated = browser
+                    .find_all(Locator::Css("[data-testid=page-vitals] .card.good"))
+                    .await?;
+                assert!(!rated.is_empty(), "{name}: no vital rated good: {vitals}");
+            }
+            // The chart is drawn.
+            browser.wait().for_element(Locator::Css(".chart canvas")).await?;
+            keep_screenshot(&browser, &format!("monitor-{}", name.replace(' ', "-"))).await?;
+            fits_a_phone(&browser, name).await?;
+            let errors = console_errors(&browser).await;
+            assert_eq!(errors, Vec::<String>::new(), "{name}: console errors");
+        }
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+}
