@@ -132,7 +132,7 @@ const INSERT_RESULT_INTO: &str = "INSERT INTO check_results (monitor_id, checkpo
 
 /// Rows per multi-row statement, well under both databases' limits on bound
 /// parameters.
-const ROWS_PER_STATEMENT: usize = 1000;
+pub(crate) const ROWS_PER_STATEMENT: usize = 1000;
 
 /// Inserts jobs within a transaction (a job already queued stays as it
 /// is). A macro, so that it expands for each backend's transaction type.
@@ -477,6 +477,8 @@ impl Store {
                 );
                 update.build().execute(&mut *tx).await?;
             }
+            let touched: Vec<i64> = statuses.iter().map(|(id, ..)| *id).collect();
+            crate::outages::sync_outages!(tx, touched, now);
             tx.commit().await
         }
         .await)

@@ -25,7 +25,7 @@ pub struct NewCheckResult {
     pub in_maintenance: bool,
     /// A failure that a re-run confirmed: it counts against uptime.
     pub confirmed_error: bool,
-    /// The downtime a confirmed error stands for (its share of the
+    /// What a confirmed error stood for before outages were kept (its share of the
     /// schedule period); 0 otherwise.
     pub downtime_ms: i64,
 }
@@ -226,6 +226,7 @@ impl Store {
     /// outage arrive late and must not undo newer ones). Judging the same
     /// due time again writes the same values.
     pub async fn settle_due_time(&self, verdict: &DueTimeVerdict) -> Result<()> {
+        let now = self.now().as_millis();
         write!(self.backend, |pool| {
             async {
             let mut tx = pool.begin().await?;
@@ -255,6 +256,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             }
+            crate::outages::sync_outages!(tx, [verdict.monitor_id], now);
             tx.commit().await
         }
         .await

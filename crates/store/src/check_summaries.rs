@@ -28,7 +28,9 @@ pub struct UptimeCounts {
     pub confirmed_errors: i64,
     /// Checks slower than their degraded threshold.
     pub degraded: i64,
-    /// The downtime the confirmed errors stand for.
+    /// How long the monitor was down in the period (see [`crate::outages`]):
+    /// from its outages, not from the results, so never more than the
+    /// period.
     pub downtime_ms: i64,
 }
 
@@ -45,7 +47,8 @@ impl UptimeCounts {
     /// What one result counts for: the rule every uptime report follows.
     /// Results in maintenance count for nothing; a scheduled check (the
     /// first attempt) counts once, and as degraded when it was; a confirmed
-    /// error counts with its downtime.
+    /// error counts once. Downtime is not counted from results: it comes
+    /// from the outages.
     pub(crate) fn of(row: &RollRow) -> UptimeCounts {
         if row.in_maintenance {
             return UptimeCounts::default();
@@ -55,11 +58,7 @@ impl UptimeCounts {
             checks: i64::from(scheduled),
             confirmed_errors: i64::from(row.confirmed_error),
             degraded: i64::from(scheduled && row.outcome == "degraded"),
-            downtime_ms: if row.confirmed_error {
-                row.downtime_ms
-            } else {
-                0
-            },
+            downtime_ms: 0,
         }
     }
 
@@ -109,7 +108,6 @@ pub(crate) struct RollRow {
     pub(crate) duration_ms: i64,
     pub(crate) in_maintenance: bool,
     pub(crate) confirmed_error: bool,
-    pub(crate) downtime_ms: i64,
     pub(crate) recorded_at: i64,
 }
 
@@ -145,7 +143,7 @@ impl SummaryRow {
 }
 
 pub(crate) const ROLL_COLUMNS: &str = "id, monitor_id, started_at, attempt, outcome, duration_ms, in_maintenance, \
-     confirmed_error, downtime_ms, recorded_at";
+     confirmed_error, recorded_at";
 
 impl Store {
     /// How far the summaries reach: every result with an id up to this is in them.
@@ -322,6 +320,9 @@ impl Store {
         if cursor < to {
             self.add_raw(&mut totals, monitor_id, cursor, to, 0).await?;
         }
+        totals.counts.downtime_ms = self
+            .monitor_downtime(monitor_id, Timestamp::from(from), Timestamp::from(to))
+            .await?;
         Ok(totals)
     }
 

@@ -28,6 +28,7 @@ mod monitor_digests;
 mod monitors;
 mod named_documents;
 mod notifications;
+mod outages;
 mod page_views;
 mod progress;
 mod rollups;

@@ -65,13 +65,13 @@ const RAW_SUMS: &str = "\
      CAST(COALESCE(SUM(CASE WHEN r.attempt = 0 THEN 1 ELSE 0 END), 0) AS BIGINT) AS checks, \
      CAST(COALESCE(SUM(CASE WHEN r.confirmed_error THEN 1 ELSE 0 END), 0) AS BIGINT) AS confirmed_errors, \
      CAST(COALESCE(SUM(CASE WHEN r.attempt = 0 AND r.outcome = 'degraded' THEN 1 ELSE 0 END), 0) AS BIGINT) AS degraded, \
-     CAST(COALESCE(SUM(CASE WHEN r.confirmed_error THEN r.downtime_ms ELSE 0 END), 0) AS BIGINT) AS downtime_ms";
+     CAST(0 AS BIGINT) AS downtime_ms";
 
 const SUMMARY_SUMS: &str = "\
      CAST(COALESCE(SUM(s.checks), 0) AS BIGINT) AS checks, \
      CAST(COALESCE(SUM(s.confirmed_errors), 0) AS BIGINT) AS confirmed_errors, \
      CAST(COALESCE(SUM(s.degraded), 0) AS BIGINT) AS degraded, \
-     CAST(COALESCE(SUM(s.downtime_ms), 0) AS BIGINT) AS downtime_ms";
+     CAST(0 AS BIGINT) AS downtime_ms";
 
 const RECENT_COLUMNS: &str =
     "r.id, r.monitor_id, r.started_at, r.duration_ms, r.outcome, r.attempt, r.error_message";
@@ -280,9 +280,22 @@ impl Store {
             })?;
             Ok::<_, crate::StoreError>(rows)
         };
+        // Downtime from the outages (see [`crate::outages`]), per period.
+        let downtimes = try_join_all(
+            starts
+                .iter()
+                .map(|&from| self.downtime(Timestamp::from(from), now)),
+        );
         // Side by side: each is an index walk of a few milliseconds.
-        let (summary_rows, current_rows, rows) =
-            tokio::join!(summary_counts, current_counts, unrolled);
+        let (summary_rows, current_rows, rows, downtimes) =
+            tokio::join!(summary_counts, current_counts, unrolled, downtimes);
+        for (index, downtime) in downtimes?.into_iter().enumerate() {
+            for (monitor_id, ms) in downtime {
+                if let Some(digest) = digests.get_mut(&monitor_id) {
+                    digest.periods[index].downtime_ms = ms;
+                }
+            }
+        }
         for (rows, (_, users)) in summary_rows?.into_iter().zip(&spans) {
             add_counts(digests, rows, users);
         }

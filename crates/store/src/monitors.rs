@@ -146,17 +146,25 @@ impl Store {
             "UPDATE monitors SET name = $1, monitor_type = $2, enabled = $3, spec = $4, site_id = $5, updated_at = $6, next_due_at = NULL \
              WHERE id = $7 RETURNING {MONITOR_COLUMNS}"
         );
+        // A paused monitor's outage ends when it is paused.
         let row: Option<MonitorRow> = write!(self.backend, |pool| {
-            sqlx::query_as(&sql)
-                .bind(&spec.settings.name)
-                .bind(spec.check.type_name())
-                .bind(spec.settings.enabled)
-                .bind(spec.to_json().to_string())
-                .bind(site_id)
-                .bind(now)
-                .bind(id)
-                .fetch_optional(pool)
-                .await
+            async {
+                let mut tx = pool.begin().await?;
+                let row: Option<MonitorRow> = sqlx::query_as(&sql)
+                    .bind(&spec.settings.name)
+                    .bind(spec.check.type_name())
+                    .bind(spec.settings.enabled)
+                    .bind(spec.to_json().to_string())
+                    .bind(site_id)
+                    .bind(now)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                crate::outages::sync_outages!(tx, [id], now);
+                tx.commit().await?;
+                Ok::<_, sqlx::Error>(row)
+            }
+            .await
         })
         .map_err(name_taken(spec))?;
         row.ok_or(StoreError::NotFound("monitor"))?.try_into()

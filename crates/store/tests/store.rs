@@ -1387,8 +1387,8 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
     );
     assert!(whole.counts.confirmed_errors > 0 && whole.counts.degraded > 0);
     assert_eq!(
-        whole.counts.downtime_ms,
-        whole.counts.confirmed_errors * 1_200_000
+        whole.counts.downtime_ms, 0,
+        "results stored without a status change open no outage"
     );
 
     // Only results stored a while ago are rolled.
@@ -1547,7 +1547,6 @@ async fn digests_count_like_uptime_reports_and_carry_the_latest_results(kind: Ba
             );
             late.attempt = 3;
             late.confirmed_error = true;
-            late.downtime_ms = 60_000;
             store.record_check_result(&late).await.unwrap();
         }
         let digests = store.monitor_digests(now, &periods).await.unwrap();
@@ -1571,9 +1570,6 @@ async fn digests_count_like_uptime_reports_and_carry_the_latest_results(kind: Ba
         assert_eq!(digests[0].recent.len(), RECENT_RESULTS);
         let last = digests[0].recent.last().unwrap();
         assert_eq!(last.started_at, now.as_millis() - 60_000 + 40);
-        if stage == "late" {
-            assert_eq!(week_counts[1].downtime_ms % 1_200_000, 60_000);
-        }
     }
 }
 

@@ -446,7 +446,10 @@ pub(crate) struct UptimeCountsView {
     confirmed_errors: i64,
     /// Checks slower than their degraded threshold.
     degraded: i64,
-    /// The downtime the confirmed errors stand for, in milliseconds.
+    /// How long it was down in the period, in milliseconds: from the first
+    /// failure of each confirmed failing streak to the next passing result
+    /// (or a pause, or a maintenance window), up to now; never more than
+    /// the period.
     downtime_ms: i64,
     /// Share of checks without a confirmed error; `null` without checks.
     uptime_percent: Option<f64>,

@@ -21,6 +21,7 @@ on_both_backends!(
     the_schedule_survives_a_restart_without_a_storm,
     checks_leave_an_offline_checkpoint_for_the_monitors_others,
     checkpoints_that_must_agree_are_judged_together,
+    downtime_runs_from_the_first_confirmed_failure_to_the_next_pass,
 );
 
 fn spec(document: serde_json::Value) -> MonitorSpec {
@@ -408,4 +409,184 @@ async fn checkpoints_that_must_agree_are_judged_together(kind: BackendKind) {
         .map(|r| r.result.downtime_ms)
         .collect();
     assert_eq!(confirmed, [30_000, 30_000]);
+}
+
+/// A result as the oracle sees it: when, and whether it failed and how it
+/// was judged.
+#[derive(Debug, Clone, Copy)]
+struct Fed {
+    at: i64,
+    error: bool,
+    /// A confirmation that failed: the monitor goes down.
+    confirms: bool,
+}
+
+/// The outages a sequence of results makes, by the stated rule: from the
+/// first error after the last passing result, once a confirmation fails,
+/// to the next passing result.
+fn oracle_outages(fed: &[Fed]) -> Vec<(i64, Option<i64>)> {
+    let mut outages = Vec::new();
+    let mut streak: Option<i64> = None;
+    let mut open: Option<i64> = None;
+    for result in fed {
+        if result.error {
+            streak.get_or_insert(result.at);
+            if result.confirms && open.is_none() {
+                open = streak;
+            }
+        } else {
+            if let Some(start) = open.take() {
+                outages.push((start, Some(result.at)));
+            }
+            streak = None;
+        }
+    }
+    if let Some(start) = open {
+        outages.push((start, None));
+    }
+    outages
+}
+
+fn overlap(outages: &[(i64, Option<i64>)], from: i64, to: i64, now: i64) -> i64 {
+    let to = to.min(now);
+    outages
+        .iter()
+        .map(|&(start, end)| (end.unwrap_or(now).min(to) - start.max(from)).max(0))
+        .sum()
+}
+
+/// Random sequences of scheduled runs, runs asked for by hand and their
+/// confirmations, from two checkpoints, with the summaries rolled now and
+/// then: the downtime of any period is what the outages make of it, never
+/// below 0 nor above the period, and uptime stays between 0 and 100 %.
+async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: BackendKind) {
+    use sightline_core::monitor::{CheckReport, Problem, ProblemKind};
+    use sightline_synthetic::{Coordinator, JobReport};
+    let database = TestDatabase::new(kind).await;
+    // A day boundary, so that the summaries split periods into days and hours.
+    let start = Timestamp::from(1_800_000_000_000_i64.div_euclid(86_400_000) * 86_400_000);
+    let clock = Arc::new(ManualClock::new(start));
+    let store = database.store(clock.clone()).await;
+    let directory = Arc::new(CheckpointDirectory::default());
+    let coordinator = Coordinator::new(store.clone(), directory.clone(), Arc::new(Notify::new()));
+    let a = directory.id(&store, "a").await.unwrap();
+    let b = directory.id(&store, "b").await.unwrap();
+    let mut seed = 0x5eed_u64;
+    let mut random = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    let mut outages_seen = 0;
+    for round in 0..4 {
+        let monitor = store
+            .create_monitor(&spec(json!({"name": format!("shop {round}"), "type": "http",
+                "every": if round % 2 == 0 { "1h" } else { "1d" },
+                "url": "http://127.0.0.1:9/", "checkpoints": ["a", "b"]})))
+            .await
+            .unwrap();
+        let mut fed = Vec::new();
+        for _ in 0..40 {
+            clock.advance(Duration::from_secs(60 * (1 + random(240))));
+            let now = store.now();
+            let failing = random(10) < 5;
+            let (checkpoint, name) = if random(2) == 0 { (a, "a") } else { (b, "b") };
+            let outcome = |failed: bool| if failed { CheckOutcome::Error } else { CheckOutcome::Up };
+            let report = |attempt: i64, started_at: Timestamp, failed: bool| {
+                let outcome = outcome(failed);
+                JobReport {
+                    job_id: 0,
+                    monitor_id: monitor.id,
+                    // Scheduled runs on their slot, runs asked for by hand
+                    // at any minute: both answer the time they ran at.
+                    due_at: now,
+                    attempt,
+                    started_at,
+                    report: CheckReport {
+                        outcome,
+                        problem: failed.then(|| Problem::new(ProblemKind::Status, "got 503")),
+                        status_code: None,
+                        timings: Default::default(),
+                        duration_ms: 5,
+                        response_bytes: None,
+                        detail: serde_json::Value::Null,
+                        screenshots: Vec::new(),
+                    },
+                    lease: String::new(),
+                }
+            };
+            coordinator
+                .record(checkpoint, name, &[(report(0, now, failing), monitor.spec.clone())])
+                .await
+                .unwrap();
+            fed.push(Fed { at: now.as_millis(), error: failing, confirms: false });
+            if failing {
+                // The confirmation from the other checkpoint, a little later.
+                let later = now.plus(Duration::from_secs(5));
+                let confirmed = random(10) < 7;
+                let (other, name) = if checkpoint == a { (b, "b") } else { (a, "a") };
+                coordinator
+                    .record(other, name, &[(report(1, later, confirmed), monitor.spec.clone())])
+                    .await
+                    .unwrap();
+                fed.push(Fed { at: later.as_millis(), error: confirmed, confirms: confirmed });
+                clock.advance(Duration::from_secs(10));
+            }
+            if random(4) == 0 {
+                clock.advance(Duration::from_secs(120));
+                while store.roll_check_summaries(store.now(), 1000).await.unwrap() > 0 {}
+            }
+        }
+        let outages = oracle_outages(&fed);
+        outages_seen += outages.len();
+        let now = store.now().as_millis();
+        let first = fed[0].at;
+        let status = store.monitor(monitor.id).await.unwrap().status;
+        assert_eq!(
+            status == "down",
+            outages.last().is_some_and(|(_, end)| end.is_none()),
+            "round {round}: {status} after {fed:?}"
+        );
+        // Random periods, some reaching before the monitor's first result
+        // and past now.
+        for _ in 0..12 {
+            let from = first - 3_600_000 + (random(((now - first) / 60_000 + 120) as u64) as i64) * 60_000;
+            let to = from + 60_000 * (1 + random(60 * 24 * 10) as i64);
+            let totals = store
+                .check_totals(monitor.id, Timestamp::from(from), Timestamp::from(to))
+                .await
+                .unwrap();
+            let counts = totals.counts;
+            assert_eq!(
+                counts.downtime_ms,
+                overlap(&outages, from, to, now),
+                "round {round}: [{from}, {to}) of {outages:?}"
+            );
+            assert!((0..=to - from).contains(&counts.downtime_ms), "{counts:?}");
+            if let Some(uptime) = counts.uptime_percent() {
+                assert!((0.0..=100.0).contains(&uptime), "{counts:?}");
+            }
+        }
+        let periods = [Duration::from_secs(86_400), Duration::from_secs(30 * 86_400)];
+        let digests = store.monitor_digests(store.now(), &periods).await.unwrap();
+        let digest = digests.iter().find(|d| d.monitor_id == monitor.id).unwrap();
+        let hour = now.div_euclid(3_600_000) * 3_600_000;
+        for (period, counts) in periods.iter().zip(&digest.periods) {
+            let from = hour - period.as_millis() as i64;
+            assert_eq!(counts.downtime_ms, overlap(&outages, from, now, now), "round {round}");
+        }
+        // Paused, it is down no longer: its outage ends there.
+        let mut paused = monitor.spec.clone();
+        paused.settings.enabled = false;
+        store.update_monitor(monitor.id, &paused).await.unwrap();
+        clock.advance(Duration::from_secs(3_600));
+        let later = store.now().as_millis();
+        let totals = store
+            .check_totals(monitor.id, Timestamp::from(now), Timestamp::from(later))
+            .await
+            .unwrap();
+        assert_eq!(totals.counts.downtime_ms, 0, "round {round}: paused");
+    }
+    assert!(outages_seen >= 4, "the sequences made {outages_seen} outages");
 }
