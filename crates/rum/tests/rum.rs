@@ -107,13 +107,14 @@ fn synthetic_views(
         .collect()
 }
 
-/// The exact lower-rank quantile, as the sketch defines it.
+/// The exact nearest-rank quantile, as the sketch defines it.
 fn exact(values: &mut [f64], q: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }
     values.sort_by(f64::total_cmp);
-    Some(values[(q * (values.len() - 1) as f64).floor() as usize])
+    let rank = sightline_core::rum::nearest_rank(values.len() as u64, q);
+    Some(values[rank as usize])
 }
 
 /// A period, filters, a bucket length and a grouping dimension.

@@ -23,12 +23,13 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// The `p` quantile (0 to 1) of sorted values; 0 when there are none.
+/// The `p` quantile (0 to 1) of sorted values by the nearest-rank
+/// definition every figure of Sightline's follows; 0 when there are none.
 pub fn percentile(sorted: &[i64], p: f64) -> i64 {
     if sorted.is_empty() {
         return 0;
     }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+    sorted[sightline_core::rum::nearest_rank(sorted.len() as u64, p) as usize]
 }
 
 /// A number from the environment (`10_000_000` allowed), or `default`.

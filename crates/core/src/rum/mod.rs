@@ -19,5 +19,7 @@ pub use dimension::Dimension;
 pub use metric::{Metric, MetricSet, MetricValues, Rating};
 pub use page_url::page_path;
 pub use page_view::{DimensionValues, PageView};
-pub use sketch::{QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError, SketchPoint};
+pub use sketch::{
+    QuantileSketch, SKETCH_RELATIVE_ERROR, SketchDecodeError, SketchPoint, nearest_rank,
+};
 pub use view_columns::{HourColumns, ViewColumn, ViewColumnsWriter};
