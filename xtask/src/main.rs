@@ -3,7 +3,8 @@
 //! `cargo xtask test` makes a fresh machine able to run every test and then
 //! runs them: it installs headless Chromium and chromedriver when missing,
 //! the SMTP server the alerting tests send real e-mail to (aiosmtpd) and
-//! `systemd-analyze` for the deploy test,
+//! `systemd-analyze` for the deploy test, Google's web-vitals library from
+//! the npm registry (the reference the RUM script's INP is tested against),
 //! starts (or installs, then starts) the PostgreSQL server the tests use when
 //! none answers, and runs the whole workspace's tests with
 //! cargo-nextest (or `cargo test` where nextest is missing). Each requirement
@@ -38,6 +39,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
     ensure_smtp_server()?;
     ensure_systemd_analyze()?;
+    ensure_web_vitals()?;
     let postgres_url = ensure_postgres()?;
     eprintln!("xtask: tests use PostgreSQL at {postgres_url}");
     let nextest = Command::new("cargo")
@@ -79,6 +81,41 @@ fn ensure_chromium() -> Result<(), String> {
         "apt-get",
         &["install", "-y", "-q", "chromium", "chromium-driver"],
     )
+}
+
+/// The web-vitals release the RUM script is compared with.
+const WEB_VITALS: &str = "web-vitals@6.2.3";
+
+/// Makes sure Google's web-vitals library is under `target/reference/`
+/// (installed with npm, never committed): the browser test measures INP
+/// with it beside the RUM script, in the same Chromium.
+fn ensure_web_vitals() -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/reference");
+    if root
+        .join("node_modules/web-vitals/dist/web-vitals.iife.js")
+        .is_file()
+    {
+        return Ok(());
+    }
+    eprintln!("xtask: installing {WEB_VITALS} from the npm registry");
+    std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
+    let status = Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-package-lock",
+            "--no-audit",
+            "--no-fund",
+            WEB_VITALS,
+        ])
+        .current_dir(&root)
+        .status()
+        .map_err(|e| format!("cannot run npm (Node.js is needed for the INP test): {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("npm install {WEB_VITALS} failed ({status})"))
+    }
 }
 
 /// Makes sure `systemd-analyze` is there: the deploy test verifies the

@@ -315,3 +315,191 @@ pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind:
     }
     server.stop().await;
 }
+
+/// Google's web-vitals library, as `cargo xtask test` installs it from the
+/// npm registry (never kept in this repository): the reference INP is
+/// measured against.
+fn web_vitals_script() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/reference/node_modules/web-vitals/dist/web-vitals.iife.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{} is missing (run `cargo xtask test`, which installs it): {e}",
+            path.display()
+        )
+    })
+}
+
+/// What each page view does, by its number: clicks on buttons whose
+/// handlers block for 0 (`fast`), 70 (`medium`) or 160 ms (`slow`), and
+/// `type` for keys pressed in a text field.
+const INTERACTIONS: [&[&str]; 8] = [
+    &["fast"],
+    &["fast", "fast"],
+    &["slow"],
+    &["fast", "medium", "fast"],
+    &["type"],
+    &["medium", "slow"],
+    &["fast"],
+    &["slow", "fast", "fast"],
+];
+
+/// A website whose pages carry both Sightline's snippet and web-vitals,
+/// which reports each page view's INP to `/vitals`; and what it received,
+/// as `(view, seq, inp)`.
+async fn website_with_web_vitals(
+    script_url: String,
+    site_key: String,
+) -> (String, Arc<std::sync::Mutex<Vec<(u64, u64, f64)>>>) {
+    let reference = web_vitals_script();
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let page = move |axum::extract::Path(view): axum::extract::Path<u64>| {
+        let snippet =
+            format!(r#"<script async src="{script_url}" data-site="{site_key}"></script>"#);
+        async move {
+            axum::response::Html(format!(
+                "<!doctype html><html><head><title>View {view}</title>{snippet}\
+                 <script src=/web-vitals.js></script></head><body>\
+                 <h1>View {view}</h1><button id=fast>Fast</button><button id=medium>Medium</button>\
+                 <button id=slow>Slow</button><input id=field>\
+                 <script>\
+                 function block(ms){{var end=performance.now()+ms;while(performance.now()<end){{}}}}\
+                 document.getElementById('medium').onclick=function(){{block(70)}};\
+                 document.getElementById('slow').onclick=function(){{block(160)}};\
+                 var seq=0;webVitals.onINP(function(m){{navigator.sendBeacon('/vitals',\
+                 JSON.stringify({{view:{view},seq:++seq,inp:m.value}}))}},{{reportAllChanges:true}});\
+                 </script></body></html>"
+            ))
+        }
+    };
+    let router = axum::Router::new()
+        .route("/view/{view}", axum::routing::get(page))
+        .route(
+            "/web-vitals.js",
+            axum::routing::get(move || async move {
+                ([(header::CONTENT_TYPE, "text/javascript")], reference)
+            }),
+        )
+        .route(
+            "/vitals",
+            axum::routing::post(move |body: String| async move {
+                let report: Value = serde_json::from_str(&body).unwrap();
+                kept.lock().unwrap().push((
+                    report["view"].as_u64().unwrap(),
+                    report["seq"].as_u64().unwrap(),
+                    report["inp"].as_f64().unwrap(),
+                ));
+            }),
+        );
+    (serve_app(router).await, received)
+}
+
+/// INP agrees with web-vitals' own, page view by page view, in the same
+/// Chromium: views whose interactions were all fast included.
+#[tokio::test]
+async fn inp_agrees_with_web_vitals_view_by_view() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "shop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let (website, reference) = website_with_web_vitals(server.url("/rum.js"), key).await;
+    let mut spec = site.clone();
+    spec["origins"] = json!([website]);
+    let path = format!("/api/v1/sites/{}", site["id"]);
+    assert_eq!(
+        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
+        StatusCode::OK
+    );
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.person_session(profile.path()).await;
+    let walk = async {
+        for (view, interactions) in INTERACTIONS.iter().enumerate() {
+            browser.goto(&format!("{website}/view/{view}")).await?;
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            for interaction in *interactions {
+                if *interaction == "type" {
+                    let field = browser.find(fantoccini::Locator::Css("#field")).await?;
+                    field.click().await?;
+                    field.send_keys("ok").await?;
+                } else {
+                    browser
+                        .find(fantoccini::Locator::Css(&format!("#{interaction}")))
+                        .await?
+                        .click()
+                        .await?;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        }
+        browser.goto("about:blank").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+
+    let site_id = site["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let views = loop {
+        let views = server
+            .store
+            .page_views(
+                site_id,
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(i64::MAX / 2),
+                100,
+            )
+            .await
+            .unwrap();
+        let reported = reference.lock().unwrap().iter().map(|r| r.0).max();
+        if (views.len() >= INTERACTIONS.len() && reported == Some(INTERACTIONS.len() as u64 - 1))
+            || Instant::now() > deadline
+        {
+            break views;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(views.len(), INTERACTIONS.len(), "{views:#?}");
+    let mut table = vec!["view  interactions          web-vitals  Sightline".to_owned()];
+    for (view, interactions) in INTERACTIONS.iter().enumerate() {
+        let theirs = reference
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.0 == view as u64)
+            .max_by_key(|r| r.1)
+            .map(|r| r.2)
+            .unwrap_or_else(|| panic!("web-vitals reported no INP for view {view}"));
+        let page = format!("/view/{view}");
+        let ours = views
+            .iter()
+            .find(|v| v.dimensions.get(Dimension::Page) == page)
+            .unwrap_or_else(|| panic!("no page view of {page}"))
+            .metrics
+            .get(Metric::Inp);
+        table.push(format!(
+            "{view:>4}  {:<20}  {theirs:>7} ms  {}",
+            interactions.join(", "),
+            ours.map_or("none".to_owned(), |ours| format!("{ours:>6} ms"))
+        ));
+        let ours = ours.unwrap_or_else(|| panic!("no INP for {page}:\n{}", table.join("\n")));
+        assert!(
+            (ours - theirs).abs() <= (theirs * 0.05).max(1.0),
+            "{page}: {ours} vs web-vitals' {theirs}\n{}",
+            table.join("\n")
+        );
+    }
+    println!("{}", table.join("\n"));
+    server.stop().await;
+}

@@ -404,8 +404,11 @@ pub(super) async fn the_script_is_small_compressed_and_cached(kind: BackendKind)
     let gzip = fetch("gzip, deflate", None).await.unwrap();
     assert_eq!(gzip.headers()[header::CONTENT_ENCODING], "gzip");
     let compressed = gzip.bytes().await.unwrap();
+    // The README states what it costs: 1.5 KB, and what INP's fallbacks
+    // (the first input however fast, the entries still queued at hiding)
+    // added to it.
     assert!(
-        compressed.len() <= 1_500,
+        compressed.len() <= 1_560,
         "gzip is {} bytes",
         compressed.len()
     );
