@@ -1065,10 +1065,16 @@ impl Engine {
             .unwrap_or_else(|| "confirmed down".to_owned()))
     }
 
-    /// Passes forever: when woken (a result changed a status) and every
-    /// `every` (for time-based levels and site traffic).
-    pub async fn run(self, wake: Arc<Notify>, every: Duration) {
-        loop {
+    /// Passes until `stopping` turns true: when woken (a result changed a
+    /// status) and every `every` (for time-based levels and site traffic).
+    /// A pass under way when it turns finishes first.
+    pub async fn run(
+        self,
+        wake: Arc<Notify>,
+        every: Duration,
+        mut stopping: tokio::sync::watch::Receiver<bool>,
+    ) {
+        while !*stopping.borrow() {
             let woken = wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
@@ -1078,6 +1084,7 @@ impl Engine {
             tokio::select! {
                 () = &mut woken => {}
                 () = tokio::time::sleep(every) => {}
+                changed = stopping.changed() => if changed.is_err() { return },
             }
         }
     }

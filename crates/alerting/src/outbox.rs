@@ -183,9 +183,11 @@ impl Deliverer {
         }
     }
 
-    /// Works the outbox forever: at once when woken, else every `poll`.
-    pub async fn run(self) {
-        loop {
+    /// Works the outbox until `stopping` turns true: at once when woken,
+    /// else every `poll`. A pass under way when it turns finishes first, so
+    /// that no send is cut off halfway.
+    pub async fn run(self, mut stopping: tokio::sync::watch::Receiver<bool>) {
+        while !*stopping.borrow() {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
@@ -195,6 +197,7 @@ impl Deliverer {
             tokio::select! {
                 () = &mut woken => {}
                 () = tokio::time::sleep(self.config.poll) => {}
+                changed = stopping.changed() => if changed.is_err() { return },
             }
         }
     }

@@ -1759,3 +1759,101 @@ async fn two_servers_and_two_agents_split_the_work_and_survive_a_kill_9() {
     assert_eq!(offline.len(), 2, "one incident per checkpoint: {incidents}");
     drop(server_a);
 }
+
+/// SIGTERM just after checks started, twenty times over one SQLite file:
+/// every check the target saw begin has its result stored, the server says
+/// nothing is wrong and exits 0, and `sightline.db` alone (without its
+/// `-wal`) holds everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stores_every_started_check_and_leaves_a_complete_database() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    // Counts each check as it begins, and answers half a second later, so
+    // that the signal comes while checks are under way.
+    let begun = Arc::new(AtomicUsize::new(0));
+    let counter = begun.clone();
+    let app = axum::Router::new().fallback(move || {
+        let counter = counter.clone();
+        async move {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let monitors: String = (0..6)
+        .map(|n| {
+            format!("  - name: page {n}\n    type: http\n    url: {target}/{n}\n    every: 10s\n")
+        })
+        .collect();
+    let config = dir.path().join("sightline.yaml");
+    std::fs::write(
+        &config,
+        format!("server:\n  listen: 127.0.0.1:0\nmonitors:\n{monitors}"),
+    )
+    .unwrap();
+    let data = dir.path().join("sightline-data");
+    let database = data.join("sightline.db");
+    for round in 0..20 {
+        let before = begun.load(Ordering::SeqCst);
+        let server = ServerProcess::start(
+            dir.path(),
+            &["--config", config.to_str().unwrap()],
+            &[
+                ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+                ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+            ],
+        );
+        // Just after a due time: the first check of this run has begun.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while begun.load(Ordering::SeqCst) == before {
+            assert!(Instant::now() < deadline, "round {round}: no check began");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.signal("TERM");
+        let (code, log) = server.wait(Duration::from_secs(30));
+        assert_eq!(code, Some(0), "round {round}: {log:#?}");
+        let troubled: Vec<&String> = log
+            .iter()
+            .filter(|line| {
+                line.contains("\"level\":\"WARN\"") || line.contains("\"level\":\"ERROR\"")
+            })
+            .collect();
+        assert!(troubled.is_empty(), "round {round}: {troubled:#?}");
+        let wal = data.join("sightline.db-wal");
+        assert!(
+            !wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0,
+            "round {round}: the WAL was left behind"
+        );
+        // The file alone, copied away from its WAL, has every result.
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::copy(&database, copy.path().join("alone.db")).unwrap();
+        let alone = rusqlite::Connection::open(copy.path().join("alone.db")).unwrap();
+        let stored: i64 = alone
+            .query_row("SELECT COUNT(*) FROM check_results", [], |row| row.get(0))
+            .unwrap();
+        let rows: Vec<String> = alone
+            .prepare("SELECT monitor_id, attempt, started_at, outcome, error_message FROM check_results ORDER BY started_at")
+            .unwrap()
+            .query_map([], |row| {
+                Ok(format!(
+                    "{} {} {} {} {:?}",
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, Option<String>>(4)?
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            stored as usize,
+            begun.load(Ordering::SeqCst),
+            "round {round}: every check begun has its result: {rows:#?}"
+        );
+    }
+}

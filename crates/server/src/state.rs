@@ -114,8 +114,10 @@ pub struct SharedState {
     pub synthetic: Arc<Synthetic>,
     /// Tells the outbox sender that there is something to send.
     pub outbox: Arc<tokio::sync::Notify>,
-    deliverer_task: tokio::task::JoinHandle<()>,
-    engine_task: tokio::task::JoinHandle<()>,
+    /// Tells the alerting engine and the outbox sender to stop.
+    alerting_stop: tokio::sync::watch::Sender<bool>,
+    /// The engine's and the sender's tasks, awaited at shutdown.
+    alerting_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// The collector's page-view writer, awaited at shutdown.
     writer_task: Arc<Mutex<Option<WriterTask>>>,
 }
@@ -172,7 +174,8 @@ impl AppState {
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
         let deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
         let outbox = deliverer.waker();
-        let deliverer_task = tokio::spawn(deliverer.run());
+        let (alerting_stop, stopping) = tokio::sync::watch::channel(false);
+        let deliverer_task = tokio::spawn(deliverer.run(stopping.clone()));
         let engine = Engine::new(
             store.clone(),
             Arc::new(Templates::embedded()?),
@@ -180,8 +183,11 @@ impl AppState {
             outbox.clone(),
         )
         .with_offline_after(config.synthetic.offline_after);
-        let engine_task =
-            tokio::spawn(engine.run(synthetic.coordinator().stored(), Duration::from_secs(5)));
+        let engine_task = tokio::spawn(engine.run(
+            synthetic.coordinator().stored(),
+            Duration::from_secs(5),
+            stopping,
+        ));
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
@@ -193,21 +199,22 @@ impl AppState {
             collector: Arc::new(collector),
             synthetic: Arc::new(synthetic),
             outbox,
-            deliverer_task,
-            engine_task,
+            alerting_stop,
+            alerting_tasks: Mutex::new(vec![engine_task, deliverer_task]),
             writer_task: Arc::new(Mutex::new(Some(writer_task))),
             config: Arc::new(config),
             store,
         })))
     }
 
-    /// Stops the collector and waits until every queued page view is stored.
+    /// Stops the background work in order, losing nothing: synthetic
+    /// monitoring leases nothing more and stores the results of the checks
+    /// under way; the collector stores every queued page view; the alerting
+    /// engine and the outbox sender finish the pass under way (within
+    /// [`ALERTING_GRACE`]; a send cut off past it keeps its lease and is sent
+    /// again once that runs out). The database is closed after.
     pub async fn drain(&self) {
-        self.synthetic.stop();
-        // A send cut short keeps its lease until it runs out; it is sent
-        // again then, by this process after a restart or by another.
-        self.deliverer_task.abort();
-        self.engine_task.abort();
+        self.synthetic.shutdown().await;
         self.collector.close();
         let task = self
             .writer_task
@@ -219,5 +226,27 @@ impl AppState {
                 tracing::error!(%error, "the page-view writer failed");
             }
         }
+        let _ = self.alerting_stop.send(true);
+        let tasks: Vec<_> = self
+            .alerting_tasks
+            .lock()
+            .map(|mut tasks| tasks.drain(..).collect())
+            .unwrap_or_default();
+        for mut task in tasks {
+            if tokio::time::timeout(ALERTING_GRACE, &mut task)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    grace = ?ALERTING_GRACE,
+                    "alerting still busy when stopping; what it was sending is sent again once its lease runs out"
+                );
+                task.abort();
+            }
+        }
     }
 }
+
+/// How long the alerting engine and the outbox sender may take to finish
+/// the pass under way when the server stops.
+pub const ALERTING_GRACE: Duration = Duration::from_secs(15);

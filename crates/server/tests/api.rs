@@ -24,13 +24,13 @@ mod journeys;
 mod security;
 #[path = "api/synthetic.rs"]
 mod synthetic;
-#[path = "api/ui.rs"]
-mod ui;
 /// The synthetic crate's real targets: an HTTP app, a DNS server, a TLS
 /// server, a closed port.
 #[allow(dead_code)]
 #[path = "../../synthetic/tests/checks/targets.rs"]
 mod targets;
+#[path = "api/ui.rs"]
+mod ui;
 use alerting::{
     a_confirmed_failure_emails_the_alert_policy,
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,

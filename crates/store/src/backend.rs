@@ -226,6 +226,17 @@ impl Backend {
         match self {
             Backend::Sqlite(pools) => {
                 pools.reader.close().await;
+                if let Some(scans) = &pools.scans {
+                    scans.close();
+                }
+                // Everything in the WAL goes into the database file, so
+                // that the file alone is complete (a copy, a backup).
+                if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&pools.writer)
+                    .await
+                {
+                    tracing::warn!(%error, "folding the WAL into the database file");
+                }
                 pools.writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,

@@ -17,6 +17,9 @@ const IDLE_KEPT: usize = 8;
 pub(crate) struct ScanConnections {
     file: PathBuf,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// Set when the store closes: connections are no longer kept, so that
+    /// the last one to close lets SQLite fold the WAL into the file.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl ScanConnections {
@@ -24,7 +27,14 @@ impl ScanConnections {
         ScanConnections {
             file,
             idle: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Closes the kept connections; later scans close theirs when done.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.lock().clear();
     }
 
     /// Runs `scan` on a connection of its own, then keeps the connection.
@@ -39,7 +49,7 @@ impl ScanConnections {
         };
         let scanned = scan(&connection);
         let mut idle = self.lock();
-        if idle.len() < IDLE_KEPT {
+        if idle.len() < IDLE_KEPT && !self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             idle.push(connection);
         }
         scanned

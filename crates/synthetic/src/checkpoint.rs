@@ -12,7 +12,8 @@ use sightline_core::{Clock, MonitorSpec};
 use sightline_store::{LeasedJob, Store};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
 
 /// Results stored per transaction at most.
 const REPORT_BATCH: usize = 512;
@@ -43,11 +44,18 @@ pub struct LocalCheckpoint {
     /// How often it records that it is alive (remote agents are recorded
     /// by their every lease): well within the offline threshold.
     pub contact_every: Duration,
+    /// Turns true when the process stops: leasing ends, checks not started
+    /// yet are left to their leases, running ones finish and are stored.
+    pub stopping: watch::Receiver<bool>,
+    /// How long running checks may take to finish once stopping.
+    pub grace: Duration,
 }
 
 impl LocalCheckpoint {
-    /// Leases, runs and reports forever.
-    pub async fn run(self) {
+    /// Leases, runs and reports until stopping; then lets the running
+    /// checks finish (within the grace) and stores their results before it
+    /// returns.
+    pub async fn run(mut self) {
         let (results, received) = mpsc::unbounded_channel();
         let reporter = tokio::spawn(report(
             received,
@@ -57,7 +65,13 @@ impl LocalCheckpoint {
         ));
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut last_contact: Option<std::time::Instant> = None;
+        let mut checks = JoinSet::new();
         loop {
+            if *self.stopping.borrow() {
+                break;
+            }
+            // Finished checks leave the set as they go.
+            while checks.try_join_next().is_some() {}
             if last_contact.is_none_or(|at| at.elapsed() >= self.contact_every) {
                 match self.store.touch_checkpoint(self.checkpoint_id, None).await {
                     Ok(()) => last_contact = Some(std::time::Instant::now()),
@@ -73,7 +87,10 @@ impl LocalCheckpoint {
             if free == 0 {
                 // Wait for a running check to finish, still recording
                 // contact meanwhile.
-                let _ = tokio::time::timeout(self.contact_every, permits.acquire()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(self.contact_every, permits.acquire()) => {}
+                    changed = self.stopping.changed() => if changed.is_err() { break; },
+                }
                 continue;
             }
             let due_by = self.clock.now().plus(LOOKAHEAD);
@@ -93,6 +110,7 @@ impl LocalCheckpoint {
                 tokio::select! {
                     () = &mut woken => {}
                     () = tokio::time::sleep(TICK) => {}
+                    changed = self.stopping.changed() => if changed.is_err() { break; },
                 }
                 continue;
             }
@@ -105,10 +123,16 @@ impl LocalCheckpoint {
                 let clock = self.clock.clone();
                 let results = results.clone();
                 let secrets = secrets.clone();
-                tokio::spawn(async move {
+                let mut stopping = self.stopping.clone();
+                checks.spawn(async move {
                     let wait = job.due_at.as_millis() - clock.now().as_millis();
                     if wait > 0 {
-                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                        // Not started when the process stops: its lease
+                        // runs out and it runs then, here or elsewhere.
+                        tokio::select! {
+                            () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+                            _ = stopping.wait_for(|stopping| *stopping) => return,
+                        }
                     }
                     let started_at = clock.now();
                     let report = prober.run(&job.spec, &secrets).await;
@@ -130,6 +154,26 @@ impl LocalCheckpoint {
             if reporter.is_finished() {
                 return;
             }
+        }
+        // Stopping: the checks under way finish within the grace; those
+        // still running then are cut off and run again when their leases
+        // run out.
+        let finished = tokio::time::timeout(self.grace, async {
+            while checks.join_next().await.is_some() {}
+        })
+        .await;
+        if finished.is_err() {
+            tracing::warn!(
+                cut_off = checks.len(),
+                grace = ?self.grace,
+                "checks still running when stopping; they run again once their leases run out"
+            );
+            checks.shutdown().await;
+        }
+        // The last results go in before the reporter ends.
+        drop(results);
+        if let Err(error) = reporter.await {
+            tracing::error!(%error, "the checkpoint's reporter failed");
         }
     }
 

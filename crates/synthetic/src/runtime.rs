@@ -35,6 +35,9 @@ pub struct SyntheticConfig {
     /// A checkpoint silent this long is offline: its checks move to the
     /// other checkpoints of their monitors.
     pub offline_after: Duration,
+    /// How long checks running when the process stops may take to finish
+    /// (their results are stored); past it they are cut off.
+    pub stop_grace: Duration,
 }
 
 impl Default for SyntheticConfig {
@@ -45,6 +48,7 @@ impl Default for SyntheticConfig {
             result_retention: Duration::from_secs(90 * 86_400),
             screenshot_retention: Duration::from_secs(30 * 86_400),
             offline_after: sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER,
+            stop_grace: Duration::from_secs(20),
         }
     }
 }
@@ -61,6 +65,11 @@ pub struct Synthetic {
     lease_proofs: LeaseProofs,
     wake: Arc<Notify>,
     tasks: Vec<JoinHandle<()>>,
+    /// Tells the local checkpoint the process is stopping.
+    stopping: tokio::sync::watch::Sender<bool>,
+    /// The local checkpoint, awaited when stopping so that the checks it
+    /// runs are stored.
+    checkpoint: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Synthetic {
@@ -82,6 +91,8 @@ impl Synthetic {
         let local_id = checkpoints.id(&store, LOCAL_CHECKPOINT).await?;
         let lease_proofs = LeaseProofs::load(&store).await?;
         let mut tasks = Vec::new();
+        let (stopping, stopping_seen) = tokio::sync::watch::channel(false);
+        let mut checkpoint_task = None;
         if config.enabled {
             // Alive from the start: the scheduler's first look must not take
             // a checkpoint this process runs for one that went away (after
@@ -106,8 +117,10 @@ impl Synthetic {
                 vault: vault.clone(),
                 contact_every: (config.offline_after / 4)
                     .clamp(Duration::from_millis(250), Duration::from_secs(15)),
+                stopping: stopping_seen,
+                grace: config.stop_grace,
             };
-            tasks.push(tokio::spawn(checkpoint.run()));
+            checkpoint_task = Some(tokio::spawn(checkpoint.run()));
         }
         tasks.push(tokio::spawn(keep_history(
             store.clone(),
@@ -127,6 +140,8 @@ impl Synthetic {
             lease_proofs,
             wake,
             tasks,
+            stopping,
+            checkpoint: std::sync::Mutex::new(checkpoint_task),
         })
     }
 
@@ -197,12 +212,37 @@ impl Synthetic {
         &self.checkpoints
     }
 
-    /// Stops the scheduler and the local checkpoint. Checks cut short keep
-    /// their leases until they run out; then another process (or the next
-    /// start) runs them.
+    /// Stops in order: the scheduler queues nothing more, the local
+    /// checkpoint leases nothing more, its running checks finish (within
+    /// [`SyntheticConfig::stop_grace`]) and their results are stored; then
+    /// the rest stops. Checks not started, or cut off, keep their leases
+    /// until they run out; then another process (or the next start) runs
+    /// them.
+    pub async fn shutdown(&self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+        let _ = self.stopping.send(true);
+        let checkpoint = self.checkpoint.lock().ok().and_then(|mut task| task.take());
+        if let Some(task) = checkpoint {
+            if let Err(error) = task.await {
+                if !error.is_cancelled() {
+                    tracing::error!(%error, "the local checkpoint failed");
+                }
+            }
+        }
+    }
+
+    /// Stops everything at once: checks cut short keep their leases until
+    /// they run out. [`Synthetic::shutdown`] stops in order instead.
     pub fn stop(&self) {
         for task in &self.tasks {
             task.abort();
+        }
+        if let Ok(mut checkpoint) = self.checkpoint.lock() {
+            if let Some(task) = checkpoint.take() {
+                task.abort();
+            }
         }
     }
 }

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 
 pub async fn run(settings: Settings) -> Result<()> {
     init_logging(settings.log_format);
+    let shutdown = shutdown_signal();
     let store = open_store(&settings).await?;
     tracing::info!(database = %redact(&settings.database_url), "database ready");
     bootstrap_admin(&store).await?;
@@ -51,6 +52,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             result_retention: settings.result_retention,
             screenshot_retention: settings.screenshot_retention,
             offline_after: settings.checkpoint_offline_after,
+            ..sightline_synthetic::SyntheticConfig::default()
         },
         vault_key: settings.vault_key.clone(),
         metrics_token: settings.metrics_token.clone(),
@@ -65,7 +67,7 @@ pub async fn run(settings: Settings) -> Result<()> {
     let state = AppState::new(store, config)
         .await
         .context("cannot start the server")?;
-    sightline_server::serve(listener, state, shutdown_signal())
+    sightline_server::serve(listener, state, shutdown)
         .await
         .context("the server failed")?;
     tracing::info!("stopped");
@@ -124,30 +126,43 @@ async fn bootstrap_admin(store: &Store) -> Result<()> {
     Ok(())
 }
 
-/// Completes on SIGINT or SIGTERM.
-pub(super) async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
+/// Completes on SIGINT or SIGTERM. The signals are taken over when this
+/// is called, not when the future is first polled: one that arrives while
+/// the server is still starting stops it in order once it runs, instead of
+/// killing it halfway.
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &'static str| {
+            let taken = signal(kind);
+            async move {
+                match taken {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "cannot listen for {name}");
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        };
+        let interrupt = listen(SignalKind::interrupt(), "SIGINT");
+        let terminate = listen(SignalKind::terminate(), "SIGTERM");
+        async move {
+            tokio::select! {
+                () = interrupt => tracing::info!("SIGINT: shutting down"),
+                () = terminate => tracing::info!("SIGTERM: shutting down"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::info!("SIGINT: shutting down");
+        } else {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT: shutting down"),
-        () = terminate => tracing::info!("SIGTERM: shutting down"),
     }
 }

@@ -23,8 +23,8 @@ mod transaction;
 pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
 pub use assess::HttpResponse;
 pub use browser::{
-    BrowserCheck, BrowserExpect, FailedRequest, PageFacts, REQUEST_KINDS, RequestFailure, Screenshot,
-    request_kind,
+    BrowserCheck, BrowserExpect, FailedRequest, PageFacts, REQUEST_KINDS, RequestFailure,
+    Screenshot, request_kind,
 };
 pub use dns::{DnsCheck, DnsRecordType};
 pub use http::{HttpAuth, HttpCheck, HttpExpect, HttpHeaderAssertion};

@@ -271,7 +271,10 @@ mod tests {
         }
         let near = |q: f64, want: f64| {
             let got = sketch.quantile(q).unwrap();
-            assert!((got - want).abs() <= want * SKETCH_RELATIVE_ERROR, "q{q}: {got}");
+            assert!(
+                (got - want).abs() <= want * SKETCH_RELATIVE_ERROR,
+                "q{q}: {got}"
+            );
         };
         near(0.5, 2.0);
         near(0.75, 6.0);

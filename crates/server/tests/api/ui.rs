@@ -1318,19 +1318,37 @@ async fn a_monitor_of_every_type_up_and_down() -> Vec<(String, Value)> {
             {"navigate": format!("{app}/ok")}, {"assert_text": text}]})
     };
     let specs = [
-        ("http", json!({"type": "http", "url": format!("{app}/ok")}),
-         json!({"type": "http", "url": format!("http://127.0.0.1:{closed}/")})),
-        ("tcp", json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
-         json!({"type": "tcp", "host": "127.0.0.1", "port": closed})),
-        ("dns", json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}),
-         json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.99"]})),
-        ("tls", json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}),
-         json!({"type": "tls", "host": "127.0.0.1", "port": closed})),
-        ("ping", json!({"type": "ping", "host": "127.0.0.1", "count": 2}),
-         json!({"type": "ping", "host": "192.0.2.1", "count": 1, "timeout": "2s"})),
+        (
+            "http",
+            json!({"type": "http", "url": format!("{app}/ok")}),
+            json!({"type": "http", "url": format!("http://127.0.0.1:{closed}/")}),
+        ),
+        (
+            "tcp",
+            json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+            json!({"type": "tcp", "host": "127.0.0.1", "port": closed}),
+        ),
+        (
+            "dns",
+            json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}),
+            json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.99"]}),
+        ),
+        (
+            "tls",
+            json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}),
+            json!({"type": "tls", "host": "127.0.0.1", "port": closed}),
+        ),
+        (
+            "ping",
+            json!({"type": "ping", "host": "127.0.0.1", "count": 2}),
+            json!({"type": "ping", "host": "192.0.2.1", "count": 1, "timeout": "2s"}),
+        ),
         ("api", api(200), api(201)),
-        ("browser", json!({"type": "browser", "url": format!("{app}/ok")}),
-         json!({"type": "browser", "url": format!("{app}/ok"), "expect": {"text": "Checkout"}})),
+        (
+            "browser",
+            json!({"type": "browser", "url": format!("{app}/ok")}),
+            json!({"type": "browser", "url": format!("{app}/ok"), "expect": {"text": "Checkout"}}),
+        ),
         ("transaction", journey("Add to cart"), journey("Checkout")),
     ];
     let mut monitors = Vec::new();
@@ -1373,7 +1391,12 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
         assert_eq!(status, StatusCode::CREATED, "{name}: {monitor}");
         let id = monitor["id"].as_i64().unwrap();
         let (status, results) = server
-            .call(Method::POST, &format!("/api/v1/monitors/{id}/run"), &admin, None)
+            .call(
+                Method::POST,
+                &format!("/api/v1/monitors/{id}/run"),
+                &admin,
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{name}: {results}");
         let outcome = results[0]["outcome"].as_str().unwrap().to_owned();
@@ -1392,7 +1415,9 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
         log_in_with_the_form(&browser, &server).await?;
         console_errors(&browser).await;
         for (name, id, outcome) in &pages {
-            browser.goto(&server.url(&format!("/monitors/{id}"))).await?;
+            browser
+                .goto(&server.url(&format!("/monitors/{id}")))
+                .await?;
             let heading = text_when(&browser, "h1", |s| s.starts_with(name.as_str())).await?;
             assert!(!heading.is_empty());
             // Its results are in: the table shows the run.
@@ -1401,7 +1426,8 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
             let loading = browser.find_all(Locator::Css(".loading")).await?;
             assert!(loading.is_empty(), "{name}: still loading");
             if name.starts_with("api") || name.starts_with("transaction") {
-                let steps = text_when(&browser, "[data-testid=step-timings]", |s| !s.is_empty()).await?;
+                let steps =
+                    text_when(&browser, "[data-testid=step-timings]", |s| !s.is_empty()).await?;
                 let shown = if name.ends_with("up") { "up" } else { "error" };
                 let shown = if name.starts_with("transaction") && shown == "up" {
                     "passed"
@@ -1413,7 +1439,8 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
                 assert!(steps.contains(shown), "{name}: {steps}");
             }
             if name.starts_with("browser") {
-                let vitals = text_when(&browser, "[data-testid=page-vitals]", |s| s.contains("LCP")).await?;
+                let vitals =
+                    text_when(&browser, "[data-testid=page-vitals]", |s| s.contains("LCP")).await?;
                 assert!(vitals.contains(" ms"), "{name}: {vitals}");
                 let rated = browser
                     .find_all(Locator::Css("[data-testid=page-vitals] .card.good"))
@@ -1421,7 +1448,10 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
                 assert!(!rated.is_empty(), "{name}: no vital rated good: {vitals}");
             }
             // The chart is drawn.
-            browser.wait().for_element(Locator::Css(".chart canvas")).await?;
+            browser
+                .wait()
+                .for_element(Locator::Css(".chart canvas"))
+                .await?;
             keep_screenshot(&browser, &format!("monitor-{}", name.replace(' ', "-"))).await?;
             fits_a_phone(&browser, name).await?;
             let errors = console_errors(&browser).await;

@@ -3,10 +3,10 @@
 //! synthetic and real-user views of a page compare), plus total blocking
 //! time and the waterfall of every request.
 
-use serde::{Deserialize, Serialize};
-use sightline_core::rum::{Metric, MetricValues};
 use super::chrome_log::{self, LogKind};
 use super::network::{NetworkOutcome, NetworkOutcomes};
+use serde::{Deserialize, Serialize};
+use sightline_core::rum::{Metric, MetricValues};
 use std::collections::HashMap;
 
 /// The script run in the page once it has loaded.

@@ -7,7 +7,7 @@ mod network;
 mod pool;
 mod screenshot;
 
-pub use network::{NetworkOutcome, NetworkOutcomes};
 pub use measure::{MeasureError, PageLoad, Request, measure_page_load};
+pub use network::{NetworkOutcome, NetworkOutcomes};
 pub use pool::{BrowserConfig, BrowserError, BrowserPool};
 pub use screenshot::{attach, capture};

@@ -481,9 +481,11 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
     let mut outages_seen = 0;
     for round in 0..4 {
         let monitor = store
-            .create_monitor(&spec(json!({"name": format!("shop {round}"), "type": "http",
+            .create_monitor(&spec(
+                json!({"name": format!("shop {round}"), "type": "http",
                 "every": if round % 2 == 0 { "1h" } else { "1d" },
-                "url": "http://127.0.0.1:9/", "checkpoints": ["a", "b"]})))
+                "url": "http://127.0.0.1:9/", "checkpoints": ["a", "b"]}),
+            ))
             .await
             .unwrap();
         let mut fed = Vec::new();
@@ -492,7 +494,13 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
             let now = store.now();
             let failing = random(10) < 5;
             let (checkpoint, name) = if random(2) == 0 { (a, "a") } else { (b, "b") };
-            let outcome = |failed: bool| if failed { CheckOutcome::Error } else { CheckOutcome::Up };
+            let outcome = |failed: bool| {
+                if failed {
+                    CheckOutcome::Error
+                } else {
+                    CheckOutcome::Up
+                }
+            };
             let report = |attempt: i64, started_at: Timestamp, failed: bool| {
                 let outcome = outcome(failed);
                 JobReport {
@@ -517,20 +525,36 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
                 }
             };
             coordinator
-                .record(checkpoint, name, &[(report(0, now, failing), monitor.spec.clone())])
+                .record(
+                    checkpoint,
+                    name,
+                    &[(report(0, now, failing), monitor.spec.clone())],
+                )
                 .await
                 .unwrap();
-            fed.push(Fed { at: now.as_millis(), error: failing, confirms: false });
+            fed.push(Fed {
+                at: now.as_millis(),
+                error: failing,
+                confirms: false,
+            });
             if failing {
                 // The confirmation from the other checkpoint, a little later.
                 let later = now.plus(Duration::from_secs(5));
                 let confirmed = random(10) < 7;
                 let (other, name) = if checkpoint == a { (b, "b") } else { (a, "a") };
                 coordinator
-                    .record(other, name, &[(report(1, later, confirmed), monitor.spec.clone())])
+                    .record(
+                        other,
+                        name,
+                        &[(report(1, later, confirmed), monitor.spec.clone())],
+                    )
                     .await
                     .unwrap();
-                fed.push(Fed { at: later.as_millis(), error: confirmed, confirms: confirmed });
+                fed.push(Fed {
+                    at: later.as_millis(),
+                    error: confirmed,
+                    confirms: confirmed,
+                });
                 clock.advance(Duration::from_secs(10));
             }
             if random(4) == 0 {
@@ -551,7 +575,8 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
         // Random periods, some reaching before the monitor's first result
         // and past now.
         for _ in 0..12 {
-            let from = first - 3_600_000 + (random(((now - first) / 60_000 + 120) as u64) as i64) * 60_000;
+            let from =
+                first - 3_600_000 + (random(((now - first) / 60_000 + 120) as u64) as i64) * 60_000;
             let to = from + 60_000 * (1 + random(60 * 24 * 10) as i64);
             let totals = store
                 .check_totals(monitor.id, Timestamp::from(from), Timestamp::from(to))
@@ -568,13 +593,20 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
                 assert!((0.0..=100.0).contains(&uptime), "{counts:?}");
             }
         }
-        let periods = [Duration::from_secs(86_400), Duration::from_secs(30 * 86_400)];
+        let periods = [
+            Duration::from_secs(86_400),
+            Duration::from_secs(30 * 86_400),
+        ];
         let digests = store.monitor_digests(store.now(), &periods).await.unwrap();
         let digest = digests.iter().find(|d| d.monitor_id == monitor.id).unwrap();
         let hour = now.div_euclid(3_600_000) * 3_600_000;
         for (period, counts) in periods.iter().zip(&digest.periods) {
             let from = hour - period.as_millis() as i64;
-            assert_eq!(counts.downtime_ms, overlap(&outages, from, now, now), "round {round}");
+            assert_eq!(
+                counts.downtime_ms,
+                overlap(&outages, from, now, now),
+                "round {round}"
+            );
         }
         // Paused, it is down no longer: its outage ends there.
         let mut paused = monitor.spec.clone();
@@ -588,5 +620,8 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
             .unwrap();
         assert_eq!(totals.counts.downtime_ms, 0, "round {round}: paused");
     }
-    assert!(outages_seen >= 4, "the sequences made {outages_seen} outages");
+    assert!(
+        outages_seen >= 4,
+        "the sequences made {outages_seen} outages"
+    );
 }
