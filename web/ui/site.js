@@ -18,6 +18,27 @@ const PERIODS = [
   ["30d", "30 days", 30 * 86400e3],
 ];
 const DIMENSIONS = ["page", "device", "browser", "browser_version", "os", "os_version", "country", "navigation_type"];
+/** Why beacons were not stored, in words. */
+const IGNORED = {
+  robot: "from robots or headless browsers (their User-Agent says so)",
+  origin: "from pages on an origin the site does not list",
+  rate_limit: "over the rate limit",
+  malformed: "malformed",
+};
+
+/** How many of the site's beacons were ignored in the period, and why:
+ * someone testing with headless Chrome sees why the dashboard is empty. */
+function IgnoredBeacons({ ignored }) {
+  const reasons = Object.entries(ignored ?? {}).filter(([, count]) => count > 0);
+  if (reasons.length === 0) return null;
+  const total = reasons.reduce((sum, [, count]) => sum + count, 0);
+  return html`
+    <p class="notice" role="status" data-testid="ignored-beacons">
+      ${total.toLocaleString()} beacon${total === 1 ? "" : "s"} ignored in this period:
+      ${reasons.map(([reason, count], i) => html`${i > 0 ? "; " : " "}${count.toLocaleString()} ${IGNORED[reason] ?? reason}`)}.
+    </p>`;
+}
+
 const METRICS = [...VITALS.map(([name, label]) => [name, label]), ["load", "load"]];
 const PERCENTILES = [50, 75, 95];
 
@@ -136,6 +157,7 @@ export function SiteDashboard({ id, search, navigate }) {
           </button>`)}
       </p>`}
     ${error && html`<p class="error" role="alert">${error}</p>`}
+    <${IgnoredBeacons} ignored=${summary.ignored_beacons} />
     <section aria-labelledby="vitals-heading">
       <h2 id="vitals-heading">What real users saw</h2>
       <div class="cards">

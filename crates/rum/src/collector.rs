@@ -60,8 +60,6 @@ pub struct BeaconRequest<'a> {
 pub enum Collected {
     /// Stored durably.
     Stored,
-    /// A robot's: accepted and dropped.
-    DroppedBot,
 }
 
 /// Why a beacon was refused.
@@ -77,6 +75,9 @@ pub enum RejectReason {
     OriginNotAllowed,
     /// Too many beacons from this site or address.
     RateLimited,
+    /// A robot's or a headless browser's, by its User-Agent: not a person's
+    /// page view.
+    Robot,
     /// The queue is full or the database unavailable.
     Unavailable,
 }
@@ -90,7 +91,20 @@ impl RejectReason {
             RejectReason::UnknownSite => "unknown_site",
             RejectReason::OriginNotAllowed => "origin_not_allowed",
             RejectReason::RateLimited => "rate_limited",
+            RejectReason::Robot => "robot",
             RejectReason::Unavailable => "unavailable",
+        }
+    }
+
+    /// The name a site's count of ignored beacons uses, for the reasons a
+    /// site's own pages can cause; `None` for the others.
+    pub fn ignored_as(self) -> Option<&'static str> {
+        match self {
+            RejectReason::Robot => Some("robot"),
+            RejectReason::OriginNotAllowed => Some("origin"),
+            RejectReason::RateLimited => Some("rate_limit"),
+            RejectReason::Malformed | RejectReason::TooLarge => Some("malformed"),
+            RejectReason::UnknownSite | RejectReason::Unavailable => None,
         }
     }
 
@@ -100,6 +114,7 @@ impl RejectReason {
             RejectReason::TooLarge => 413,
             RejectReason::Malformed | RejectReason::UnknownSite => 400,
             RejectReason::OriginNotAllowed => 403,
+            RejectReason::Robot => 422,
             RejectReason::RateLimited => 429,
             RejectReason::Unavailable => 503,
         }
@@ -158,6 +173,9 @@ pub struct Collector {
     sites: RwLock<HashMap<String, (Instant, Option<SiteEntry>)>>,
     per_site: DefaultKeyedRateLimiter<i64>,
     per_address: DefaultKeyedRateLimiter<IpAddr>,
+    /// Beacons of known sites refused since the last
+    /// [`Collector::take_ignored`], by site and reason.
+    ignored: std::sync::Mutex<HashMap<(i64, &'static str), i64>>,
 }
 
 impl Collector {
@@ -173,34 +191,56 @@ impl Collector {
             sites: RwLock::new(HashMap::new()),
             per_site: RateLimiter::keyed(Quota::per_second(config.per_site_per_second)),
             per_address: RateLimiter::keyed(Quota::per_minute(config.per_address_per_minute)),
+            ignored: std::sync::Mutex::new(HashMap::new()),
         };
         (collector, task)
     }
 
-    /// Takes one beacon through every check to durable storage.
+    /// Takes one beacon through every check to durable storage. A beacon
+    /// of a known site that is refused is counted for the site (see
+    /// [`Collector::take_ignored`]).
     pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<Collected, Rejection> {
         if request.body.len() > MAX_BEACON_BYTES {
             return Err(Rejection::too_large());
         }
-        let beacon = Beacon::parse(request.body).map_err(|error| Rejection {
-            reason: RejectReason::Malformed,
-            message: error.to_string(),
-            field: (!error.field.is_empty()).then_some(error.field),
-        })?;
+        let beacon = match Beacon::parse(request.body) {
+            Ok(beacon) => beacon,
+            Err(error) => {
+                let rejection = Rejection {
+                    reason: RejectReason::Malformed,
+                    message: error.to_string(),
+                    field: (!error.field.is_empty()).then_some(error.field),
+                };
+                // Counted for its site when it names one.
+                let key = serde_json::from_slice::<serde_json::Value>(request.body)
+                    .ok()
+                    .and_then(|value| value["site"].as_str().map(str::to_owned));
+                if let Some(key) = key {
+                    if let Ok(Some(site)) = self.site(&key).await {
+                        self.count_ignored(site.id, RejectReason::Malformed);
+                    }
+                }
+                return Err(rejection);
+            }
+        };
         let site = self.site(&beacon.site).await?.ok_or_else(|| {
             reject(
                 RejectReason::UnknownSite,
                 format!("no site has the key `{}`", beacon.site),
             )
         })?;
-        check_origin(&site, request.origin, &beacon.url)?;
+        let refused = |rejection: Rejection| {
+            self.count_ignored(site.id, rejection.reason);
+            rejection
+        };
+        check_origin(&site, request.origin, &beacon.url).map_err(refused)?;
         if self.per_site.check_key(&site.id).is_err()
             || self.per_address.check_key(&request.client).is_err()
         {
-            return Err(reject(
+            return Err(refused(reject(
                 RejectReason::RateLimited,
                 "too many beacons; slow down",
-            ));
+            )));
         }
         let at = self.store.now();
         let page_view = match self.enricher.page_view(
@@ -212,7 +252,16 @@ impl Collector {
             at,
         ) {
             Ok(page_view) => page_view,
-            Err(NotAPageView::Bot) => return Ok(Collected::DroppedBot),
+            Err(NotAPageView::Bot) => {
+                return Err(refused(reject(
+                    RejectReason::Robot,
+                    format!(
+                        "ignored: the User-Agent `{}` is a robot's or a headless browser's, \
+                         and only people's page views are stored",
+                        request.user_agent
+                    ),
+                )));
+            }
         };
         // A full queue, a closing writer and a failed commit all mean: not
         // stored, try later.
@@ -221,6 +270,31 @@ impl Collector {
             .await
             .map_err(|error| reject(RejectReason::Unavailable, error.to_string()))?;
         Ok(Collected::Stored)
+    }
+
+    fn count_ignored(&self, site_id: i64, reason: RejectReason) {
+        if let Some(name) = reason.ignored_as() {
+            let mut ignored = self
+                .ignored
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *ignored.entry((site_id, name)).or_default() += 1;
+        }
+    }
+
+    /// The counts of ignored beacons since the last call, as `(site id,
+    /// reason, how many)`: stored with [`Store::add_ignored_beacons`] now
+    /// and then, not with every beacon, so that a flood of them costs no
+    /// writes.
+    pub fn take_ignored(&self) -> Vec<(i64, &'static str, i64)> {
+        let mut ignored = self
+            .ignored
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *ignored)
+            .into_iter()
+            .map(|((site, reason), count)| (site, reason, count))
+            .collect()
     }
 
     /// Stops accepting page views; queued ones are committed. Await the

@@ -163,6 +163,16 @@ pub async fn serve(
             }
         }
     });
+    // Ignored beacons are counted in memory and stored every few seconds.
+    let ignored_collector = draining.collector.clone();
+    let ignored_store = store.clone();
+    let ignored_counts = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            store_ignored_beacons(&ignored_collector, &ignored_store).await;
+        }
+    });
     let rum_store = store.clone();
     let retention = draining.config.rum_retention;
     let rum_maintenance = tokio::spawn(async move {
@@ -200,10 +210,23 @@ pub async fn serve(
     )
     .await;
     housekeeping.abort();
+    ignored_counts.abort();
     // A roll cut short rolls back its transaction; the next start resumes it.
     rum_maintenance.abort();
     // Every beacon answered 2xx is already committed; this only ends the writer.
     draining.drain().await;
+    store_ignored_beacons(&draining.collector, &store).await;
     store.close().await;
     result
+}
+
+/// Stores the counts of ignored beacons gathered since the last time.
+async fn store_ignored_beacons(
+    collector: &sightline_rum::Collector,
+    store: &sightline_store::Store,
+) {
+    let counts = collector.take_ignored();
+    if let Err(error) = store.add_ignored_beacons(store.now(), &counts).await {
+        tracing::warn!(%error, "storing the counts of ignored beacons");
+    }
 }

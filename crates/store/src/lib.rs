@@ -21,6 +21,7 @@ mod check_results;
 mod check_summaries;
 mod checkpoints;
 mod error;
+mod ignored_beacons;
 mod incidents;
 mod job_standings;
 mod maintenance_windows;

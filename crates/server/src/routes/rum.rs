@@ -24,10 +24,11 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(post, path = "/rum/v1/beacon", tag = "rum", security(()),
     request_body(content = String, content_type = "text/plain", description = "the beacon, JSON"),
     responses(
-        (status = 204, description = "stored (or recognised as a robot's and dropped)"),
+        (status = 204, description = "stored"),
         (status = 400, description = "malformed beacon or unknown site key", body = ErrorBody),
         (status = 403, description = "origin not allowed for the site", body = ErrorBody),
         (status = 413, description = "larger than 8 KiB", body = ErrorBody),
+        (status = 422, description = "ignored: a robot's or a headless browser's (code `robot`)", body = ErrorBody),
         (status = 429, description = "too many beacons from the site or address", body = ErrorBody),
         (status = 503, description = "the collector is saturated or the database unavailable", body = ErrorBody)
     ))]
@@ -69,7 +70,6 @@ async fn collect_beacon(
         Ok(collected) => {
             state.metrics.count_beacon(match collected {
                 Collected::Stored => "stored",
-                Collected::DroppedBot => "bot",
             });
             let mut response = StatusCode::NO_CONTENT.into_response();
             if let Some(origin) = origin {

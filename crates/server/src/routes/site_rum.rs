@@ -109,6 +109,10 @@ struct Summary {
     page_views: u64,
     /// Every metric by name (percentiles within 1 %).
     metrics: BTreeMap<String, MetricSummary>,
+    /// Beacons of the site's pages that were not stored, by reason
+    /// (`robot`, `origin`, `rate_limit`, `malformed`), counted by the hour:
+    /// the hours the period touches. Filters do not apply to them.
+    ignored_beacons: BTreeMap<String, i64>,
 }
 
 /// Page views and the percentiles and ratings of every metric over a period.
@@ -165,6 +169,10 @@ async fn summary(
             .collect(),
         page_views: total.page_views(),
         metrics,
+        ignored_beacons: state
+            .store
+            .ignored_beacons(site.id, scope.from, scope.to)
+            .await?,
     }))
 }
 

@@ -112,17 +112,47 @@ pub(super) async fn beacons_become_enriched_page_views(kind: BackendKind) {
     );
     assert_eq!(view.metrics.get(Metric::Dns), None);
 
-    // A robot's beacon is answered but not kept.
+    // A robot's beacon, or a headless browser's, is not kept, and the
+    // answer says so; the site counts it, as it counts one from another
+    // origin, so that its screen can say why page views are missing.
     let googlebot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+    let headless = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/156.0.0.0 Safari/537.36";
+    for robot in [googlebot, headless] {
+        let (status, answer) = send(
+            &server,
+            beacon(&key).to_string().into_bytes(),
+            Some(SHOP),
+            robot,
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+        assert_eq!(answer["code"], "robot");
+        let message = answer["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("ignored: ") && message.contains(robot),
+            "{message}"
+        );
+    }
     let (status, _) = send(
         &server,
         beacon(&key).to_string().into_bytes(),
-        Some(SHOP),
-        googlebot,
+        Some("https://elsewhere.example"),
+        CHROME,
     )
     .await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(stored(&server, site_id).await.len(), 1);
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let summary_path = format!("/api/v1/sites/{site_id}/rum/summary");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let (_, summary) = server.call(Method::GET, &summary_path, &admin, None).await;
+        if summary["ignored_beacons"] == json!({"robot": 2, "origin": 1}) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{summary}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 
     // Many at once: every 204 is a stored page view.
     let mut sends = tokio::task::JoinSet::new();
@@ -163,7 +193,7 @@ pub(super) async fn beacons_become_enriched_page_views(kind: BackendKind) {
         "{metrics}"
     );
     assert!(
-        metrics.contains(r#"sightline_rum_beacons_total{outcome="bot"} 1"#),
+        metrics.contains(r#"sightline_rum_beacons_total{outcome="robot"} 2"#),
         "{metrics}"
     );
     server.stop().await;

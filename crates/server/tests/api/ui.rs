@@ -657,6 +657,12 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
     let walk = async {
         visit(&browser, &website, &["/", "/app", "/"]).await?;
         wait_for_page_views(&server, &admin, &summary_path, 3).await;
+        // Someone tries the site in headless Chrome: its page view is not
+        // stored, and the dashboard says why.
+        let headless_profile = tempfile::tempdir().unwrap();
+        let headless = driver.session(headless_profile.path(), None).await;
+        visit(&headless, &website, &["/"]).await?;
+        let _ = headless.close().await;
 
         // Incidents: the site's traffic went silent, a monitor watching it
         // is down, and one watching something else is down too.
@@ -691,6 +697,11 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
         text_when(&browser, "tr[data-site=shop] td:nth-child(2)", |s| s == "3").await?;
         click(&browser, Locator::Css("tr[data-site=shop] a")).await?;
         text_when(&browser, "[data-metric=page_views] strong", |s| s == "3").await?;
+        let ignored = text_when(&browser, "[data-testid=ignored-beacons]", |s| {
+            s.contains("1 beacon ignored")
+        })
+        .await?;
+        assert!(ignored.contains("robots or headless browsers"), "{ignored}");
         let pages = text_when(&browser, "table[data-dimension=page] tbody", |s| {
             s.contains("/app")
         })
