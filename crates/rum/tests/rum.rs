@@ -518,3 +518,76 @@ async fn the_writer_refuses_when_full_and_drains_on_close(kind: BackendKind) {
     );
     store.close().await;
 }
+
+/// One case of uap-core's own test corpus.
+#[derive(serde::Deserialize)]
+struct CorpusCase {
+    user_agent_string: String,
+    family: String,
+}
+
+#[derive(serde::Deserialize)]
+struct Corpus {
+    test_cases: Vec<CorpusCase>,
+}
+
+/// The share of `corpus`'s cases whose family `ours` names as the corpus
+/// does (after `renamed`), and the first few that differ.
+fn agreement(
+    corpus: &str,
+    renamed: impl Fn(&str) -> String,
+    ours: impl Fn(&str) -> String,
+) -> (f64, usize, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/uap-core")
+        .join(corpus);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let corpus: Corpus = serde_yaml_ng::from_str(&text).unwrap();
+    let mut differing = Vec::new();
+    for case in &corpus.test_cases {
+        let (want, got) = (renamed(&case.family), ours(&case.user_agent_string));
+        if want != got {
+            differing.push(format!("{want} ≠ {got}: {}", case.user_agent_string));
+        }
+    }
+    let total = corpus.test_cases.len();
+    let agreed = (total - differing.len()) as f64 / total as f64;
+    differing.truncate(10);
+    (agreed, total, differing)
+}
+
+/// The enricher names browsers and operating systems as uap-core's own
+/// test corpus does (`tests/data/uap-core`, from the same uap-core commit
+/// as the embedded rules), but for the documented renames: mobile
+/// browsers by their product's name, `Mac OS X` as `macOS`.
+#[test]
+fn user_agents_are_named_as_uap_cores_own_corpus_names_them() {
+    use sightline_rum::enrich::{UserAgentParser, browser_name, os_name};
+    let parser = UserAgentParser::shared().unwrap();
+    let (browsers, cases, differing) = agreement(
+        "test_ua.yaml",
+        |family| browser_name(family).to_owned(),
+        |user_agent| parser.parse(user_agent, None).browser,
+    );
+    println!("browsers: {:.2} % of {cases} cases agree", browsers * 100.0);
+    assert!(
+        browsers >= 0.99,
+        "{:.2} %: {differing:#?}",
+        browsers * 100.0
+    );
+    let (systems, cases, differing) = agreement("test_os.yaml", os_name, |user_agent| {
+        parser.parse(user_agent, None).os
+    });
+    println!(
+        "operating systems: {:.2} % of {cases} cases agree",
+        systems * 100.0
+    );
+    assert!(systems >= 0.99, "{:.2} %: {differing:#?}", systems * 100.0);
+    // Crawlers that render pages as a person's browser would are robots.
+    for robot in [
+        "Mozilla/5.0 (Linux; Android 6.0.1; Nexus 5X Build/MMB29P) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 (compatible; Google-InspectionTool/1.0)",
+        "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)",
+    ] {
+        assert!(parser.parse(robot, None).is_bot, "{robot}");
+    }
+}

@@ -6,7 +6,9 @@ mod geo;
 mod user_agent;
 
 pub use geo::{GeoIp, GeoIpError};
-pub use user_agent::{RulesError, Software, UserAgentParser};
+pub use user_agent::{
+    BROWSER_RENAMES, RulesError, Software, UserAgentParser, browser_name, os_name,
+};
 
 use sightline_core::Timestamp;
 use sightline_core::rum::{Beacon, Dimension, DimensionValues, PageView, page_path};

@@ -68,9 +68,7 @@ impl UserAgentParser {
         let is_bot = device.as_ref().is_some_and(|d| d.device == "Spider")
             || browser_family.contains("Headless")
             || user_agent.trim().is_empty();
-        if browser_family == "Chrome Mobile" {
-            browser_family = "Chrome".to_owned();
-        }
+        browser_family = browser_name(&browser_family).to_owned();
         let (mut os_family, mut os_version) = match &os {
             Some(found) => (
                 canonical_os(&found.os),
@@ -101,6 +99,37 @@ impl UserAgentParser {
             is_bot,
         }
     }
+}
+
+/// uap-core's browser families that name a form factor, with the name
+/// Sightline shows: a browser is named as its product, and whether it ran on
+/// a phone is the device dimension's to say. Every other family is kept as
+/// uap-core names it.
+pub const BROWSER_RENAMES: [(&str, &str); 9] = [
+    ("Chrome Mobile", "Chrome"),
+    ("Chrome Mobile iOS", "Chrome"),
+    ("Chrome Mobile WebView", "Chrome WebView"),
+    ("Firefox Mobile", "Firefox"),
+    ("Firefox iOS", "Firefox"),
+    ("Mobile Safari", "Safari"),
+    ("Mobile Safari UI/WKWebView", "Safari WebView"),
+    ("Edge Mobile", "Edge"),
+    ("Opera Mobile", "Opera"),
+];
+
+/// The name Sightline shows for a uap-core browser family
+/// ([`BROWSER_RENAMES`]).
+pub fn browser_name(family: &str) -> &str {
+    BROWSER_RENAMES
+        .iter()
+        .find(|(from, _)| *from == family)
+        .map_or(family, |(_, to)| to)
+}
+
+/// The name Sightline shows for a uap-core OS family: `Mac OS X` is
+/// `macOS`, as Apple names it now; every other family is kept.
+pub fn os_name(family: &str) -> String {
+    canonical_os(family)
 }
 
 fn join(family: &str, version: Option<&str>) -> String {
@@ -189,7 +218,8 @@ mod tests {
                 iphone.os_version.as_str(),
                 iphone.device
             ),
-            ("Mobile Safari 17", "iOS 17", "mobile")
+            ("Safari 17", "iOS 17", "mobile"),
+            "a mobile browser is named as its product; the device says it was a phone"
         );
         let ipad = parse(
             "Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1",
