@@ -55,13 +55,6 @@ pub struct BeaconRequest<'a> {
     pub client: IpAddr,
 }
 
-/// What became of an accepted beacon.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Collected {
-    /// Stored durably.
-    Stored,
-}
-
 /// Why a beacon was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RejectReason {
@@ -196,10 +189,10 @@ impl Collector {
         (collector, task)
     }
 
-    /// Takes one beacon through every check to durable storage. A beacon
-    /// of a known site that is refused is counted for the site (see
-    /// [`Collector::take_ignored`]).
-    pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<Collected, Rejection> {
+    /// Takes one beacon through every check to durable storage: `Ok` once
+    /// it is committed. A beacon of a known site that is refused is counted
+    /// for the site (see [`Collector::take_ignored`]).
+    pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<(), Rejection> {
         if request.body.len() > MAX_BEACON_BYTES {
             return Err(Rejection::too_large());
         }
@@ -269,7 +262,7 @@ impl Collector {
             .write(page_view)
             .await
             .map_err(|error| reject(RejectReason::Unavailable, error.to_string()))?;
-        Ok(Collected::Stored)
+        Ok(())
     }
 
     fn count_ignored(&self, site_id: i64, reason: RejectReason) {

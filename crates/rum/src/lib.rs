@@ -14,8 +14,6 @@ pub mod collector;
 pub mod enrich;
 pub mod writer;
 
-pub use collector::{
-    BeaconRequest, Collected, Collector, CollectorConfig, RejectReason, Rejection,
-};
+pub use collector::{BeaconRequest, Collector, CollectorConfig, RejectReason, Rejection};
 pub mod query;
 pub mod rollup;

@@ -280,19 +280,17 @@ impl Store {
             })?;
             Ok::<_, crate::StoreError>(rows)
         };
-        // Downtime from the outages (see [`crate::outages`]), per period.
-        let downtimes = try_join_all(
-            starts
-                .iter()
-                .map(|&from| self.downtime(Timestamp::from(from), now)),
-        );
+        // Downtime from the outages (see [`crate::outages`]): those of the
+        // longest period, read once, measured against each.
+        let now_ms = now.as_millis();
+        let outages = self.outages_overlapping(None, earliest, now_ms);
         // Side by side: each is an index walk of a few milliseconds.
-        let (summary_rows, current_rows, rows, downtimes) =
-            tokio::join!(summary_counts, current_counts, unrolled, downtimes);
-        for (index, downtime) in downtimes?.into_iter().enumerate() {
-            for (monitor_id, ms) in downtime {
-                if let Some(digest) = digests.get_mut(&monitor_id) {
-                    digest.periods[index].downtime_ms = ms;
+        let (summary_rows, current_rows, rows, outages) =
+            tokio::join!(summary_counts, current_counts, unrolled, outages);
+        for outage in outages? {
+            if let Some(digest) = digests.get_mut(&outage.monitor_id) {
+                for (index, &from) in starts.iter().enumerate() {
+                    digest.periods[index].downtime_ms += outage.down_ms(from, now_ms, now_ms);
                 }
             }
         }

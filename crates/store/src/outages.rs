@@ -70,31 +70,54 @@ macro_rules! sync_outages {
 
 pub(crate) use sync_outages;
 
+/// One outage as stored.
+#[derive(sqlx::FromRow)]
+pub(crate) struct Outage {
+    pub(crate) monitor_id: i64,
+    started_at: i64,
+    ended_at: Option<i64>,
+}
+
+impl Outage {
+    /// How much of `[from, to)` it covers, an open one lasting until `now`.
+    pub(crate) fn down_ms(&self, from: i64, to: i64, now: i64) -> i64 {
+        (self.ended_at.unwrap_or(now).min(to) - self.started_at.max(from)).max(0)
+    }
+}
+
 impl Store {
+    /// The outages (of one monitor, or of all) that overlap `[from, to)`.
+    pub(crate) async fn outages_overlapping(
+        &self,
+        monitor_id: Option<i64>,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<Outage>> {
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(
+                "SELECT monitor_id, started_at, ended_at FROM monitor_outages \
+                 WHERE ($1 IS NULL OR monitor_id = $1) \
+                 AND started_at < $2 AND (ended_at IS NULL OR ended_at > $3)",
+            )
+            .bind(monitor_id)
+            .bind(to)
+            .bind(from)
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Each monitor's downtime in `[from, to)`, up to now, from its
     /// outages: monitors without any are left out.
     pub async fn downtime(&self, from: Timestamp, to: Timestamp) -> Result<HashMap<i64, i64>> {
         let now = self.now().as_millis();
         let (from, to) = (from.as_millis(), to.as_millis().min(now));
-        if to <= from {
-            return Ok(HashMap::new());
-        }
-        let rows: Vec<(i64, i64, Option<i64>)> = read!(self.backend, |pool| {
-            sqlx::query_as(
-                "SELECT monitor_id, started_at, ended_at FROM monitor_outages \
-                 WHERE started_at < $1 AND (ended_at IS NULL OR ended_at > $2)",
-            )
-            .bind(to)
-            .bind(from)
-            .fetch_all(pool)
-            .await
-        })?;
         let mut downtime: HashMap<i64, i64> = HashMap::new();
-        for (monitor_id, started_at, ended_at) in rows {
-            let overlap = ended_at.unwrap_or(now).min(to) - started_at.max(from);
-            if overlap > 0 {
-                *downtime.entry(monitor_id).or_default() += overlap;
-            }
+        if to <= from {
+            return Ok(downtime);
+        }
+        for outage in self.outages_overlapping(None, from, to).await? {
+            *downtime.entry(outage.monitor_id).or_default() += outage.down_ms(from, to, now);
         }
         Ok(downtime)
     }
@@ -111,22 +134,7 @@ impl Store {
         if to <= from {
             return Ok(0);
         }
-        let rows: Vec<(i64, Option<i64>)> = read!(self.backend, |pool| {
-            sqlx::query_as(
-                "SELECT started_at, ended_at FROM monitor_outages WHERE monitor_id = $1 \
-                 AND started_at < $2 AND (ended_at IS NULL OR ended_at > $3)",
-            )
-            .bind(monitor_id)
-            .bind(to)
-            .bind(from)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|(started_at, ended_at)| {
-                (ended_at.unwrap_or(now).min(to) - started_at.max(from)).max(0)
-            })
-            .sum())
+        let outages = self.outages_overlapping(Some(monitor_id), from, to).await?;
+        Ok(outages.iter().map(|o| o.down_ms(from, to, now)).sum())
     }
 }

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use sightline_core::rum::MAX_BEACON_BYTES;
 use sightline_rum::client_address::client_address;
-use sightline_rum::{BeaconRequest, Collected, RejectReason, Rejection};
+use sightline_rum::{BeaconRequest, RejectReason, Rejection};
 use std::net::SocketAddr;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -67,10 +67,8 @@ async fn collect_beacon(
         }),
     };
     match outcome {
-        Ok(collected) => {
-            state.metrics.count_beacon(match collected {
-                Collected::Stored => "stored",
-            });
+        Ok(()) => {
+            state.metrics.count_beacon("stored");
             let mut response = StatusCode::NO_CONTENT.into_response();
             if let Some(origin) = origin {
                 response

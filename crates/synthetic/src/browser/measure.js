@@ -44,7 +44,7 @@ const finish = () => {
   const requests = [nav].concat(P.getEntriesByType("resource")).filter((e) => e.name).map((e) => ({
     url: e.name,
     kind: e.entryType === "navigation" ? "document" : e.initiatorType,
-    status: e.responseStatus || 0, // 0: not told (cross-origin)
+    status: e.responseStatus || null, // 0: not told (cross-origin)
     transfer_bytes: e.transferSize || 0,
     body_bytes: e.encodedBodySize || 0,
     start_ms: e.startTime,

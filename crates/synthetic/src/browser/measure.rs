@@ -22,7 +22,7 @@ pub struct Request {
     /// The HTTP status, as the browser's network got it; `None` when
     /// nothing told it (a request still open, or one the log missed):
     /// unknown, not failed.
-    #[serde(default, deserialize_with = "known_status")]
+    #[serde(default)]
     pub status: Option<u16>,
     /// Why it got no answer (`net::ERR_CONNECTION_REFUSED`, a blocked
     /// request), as the browser's network said.
@@ -68,14 +68,6 @@ impl Request {
             Some(NetworkOutcome::Cancelled) | None => {}
         }
     }
-}
-
-/// Resource Timing's `responseStatus`: 0 means it was not told.
-fn known_status<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<u16>, D::Error> {
-    let status = Option::<u16>::deserialize(deserializer)?;
-    Ok(status.filter(|status| *status > 0))
 }
 
 /// What a page load cost.
