@@ -169,6 +169,26 @@ impl TestServer {
         created["token"].as_str().unwrap().to_owned()
     }
 
+    /// Creates a monitor from `spec` as `admin`; its id.
+    async fn create_monitor(&self, admin: &Auth, spec: Value) -> i64 {
+        let (status, monitor) = self
+            .call(Method::POST, "/api/v1/monitors", admin, Some(spec))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{monitor}");
+        monitor["id"].as_i64().unwrap()
+    }
+
+    /// Asks for a run of monitor `id` now, as `auth`: the answer.
+    async fn run_now(&self, auth: &Auth, id: i64) -> (StatusCode, Value) {
+        self.call(
+            Method::POST,
+            &format!("/api/v1/monitors/{id}/run"),
+            auth,
+            None,
+        )
+        .await
+    }
+
     /// The credentials of an agent for `checkpoint`: a token bound to it.
     async fn agent(&self, admin: &Auth, checkpoint: &str) -> Auth {
         let (status, token) = self

@@ -230,14 +230,7 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
         .await;
     let id = monitor["id"].as_i64().unwrap();
     let started = std::time::Instant::now();
-    server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            &admin,
-            None,
-        )
-        .await;
+    server.run_now(&admin, id).await;
     while smtp.received().is_empty() {
         assert!(
             started.elapsed() < Duration::from_secs(15),
@@ -361,14 +354,7 @@ pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: Backen
     }
     // One check fails; its nineteen relatives on the same host are checked
     // at once, and all twenty reach each recipient in one message.
-    server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{first}/run"),
-            &admin,
-            None,
-        )
-        .await;
+    server.run_now(&admin, first).await;
     let received = emails(&smtp, 2).await;
     assert_eq!(received.len(), 2, "one e-mail per recipient");
     for recipient in ["ops@example.com", "dev@example.com"] {
@@ -535,14 +521,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
     assert_eq!(status, StatusCode::CREATED, "{monitor}");
     let id = monitor["id"].as_i64().unwrap();
     let run = async || {
-        let (status, body) = server
-            .call(
-                Method::POST,
-                &format!("/api/v1/monitors/{id}/run"),
-                &admin,
-                None,
-            )
-            .await;
+        let (status, body) = server.run_now(&admin, id).await;
         assert!(status.is_success(), "{status} {body}");
     };
 

@@ -98,6 +98,21 @@ impl ChromeDriver {
 /// (known only once it listens, so the site is created first): the site as
 /// the API shows it, and the website's address.
 pub(super) async fn shop_with_website(server: &TestServer, admin: &Auth) -> (Value, String) {
+    let (site, website, ()) = site_served_by(server, admin, async |script, key| {
+        (start_website(script, key).await, ())
+    })
+    .await;
+    (site, website)
+}
+
+/// A RUM site `shop` whose only origin is the website `serve` starts, given
+/// the script's URL and the site key: the site, the website's address and
+/// whatever else `serve` returned.
+async fn site_served_by<T>(
+    server: &TestServer,
+    admin: &Auth,
+    serve: impl AsyncFnOnce(String, String) -> (String, T),
+) -> (Value, String, T) {
     let (status, site) = server
         .call(
             Method::POST,
@@ -108,7 +123,7 @@ pub(super) async fn shop_with_website(server: &TestServer, admin: &Auth) -> (Val
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let key = site["site_key"].as_str().unwrap().to_owned();
-    let website = start_website(server.url("/rum.js"), key).await;
+    let (website, extra) = serve(server.url("/rum.js"), key).await;
     let mut spec = site.clone();
     spec["origins"] = json!([website]);
     let path = format!("/api/v1/sites/{}", site["id"]);
@@ -116,7 +131,33 @@ pub(super) async fn shop_with_website(server: &TestServer, admin: &Auth) -> (Val
         server.call(Method::PUT, &path, admin, Some(spec)).await.0,
         StatusCode::OK
     );
-    (site, website)
+    (site, website, extra)
+}
+
+/// The site's stored page views once `enough` accepts them, or as they are
+/// after 10 s (beacons travel after the pages are gone).
+async fn page_views_when(
+    server: &TestServer,
+    site_id: i64,
+    enough: impl Fn(&[sightline_core::rum::PageView]) -> bool,
+) -> Vec<sightline_core::rum::PageView> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let views = server
+            .store
+            .page_views(
+                site_id,
+                Timestamp::from_millis(0),
+                Timestamp::from_millis(i64::MAX / 2),
+                100,
+            )
+            .await
+            .unwrap();
+        if enough(&views) || Instant::now() > deadline {
+            return views;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 impl Drop for ChromeDriver {
@@ -226,24 +267,7 @@ pub(super) async fn real_chromium_page_views_arrive_with_plausible_metrics(kind:
     let _ = browser.close().await;
     journey_result.unwrap();
 
-    // Beacons travel after the pages are gone; give them a moment.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let views = loop {
-        let views = server
-            .store
-            .page_views(
-                site_id,
-                Timestamp::from_millis(0),
-                Timestamp::from_millis(i64::MAX / 2),
-                100,
-            )
-            .await
-            .unwrap();
-        if views.len() >= 4 || Instant::now() > deadline {
-            break views;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let views = page_views_when(&server, site_id, |views| views.len() >= 4).await;
     let pages: Vec<(&str, &str)> = views
         .iter()
         .map(|view| {
@@ -401,24 +425,7 @@ async fn website_with_web_vitals(
 async fn inp_agrees_with_web_vitals_view_by_view() {
     let server = TestServer::start(BackendKind::Sqlite).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, site) = server
-        .call(
-            Method::POST,
-            "/api/v1/sites",
-            &admin,
-            Some(json!({"name": "shop"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let key = site["site_key"].as_str().unwrap().to_owned();
-    let (website, reference) = website_with_web_vitals(server.url("/rum.js"), key).await;
-    let mut spec = site.clone();
-    spec["origins"] = json!([website]);
-    let path = format!("/api/v1/sites/{}", site["id"]);
-    assert_eq!(
-        server.call(Method::PUT, &path, &admin, Some(spec)).await.0,
-        StatusCode::OK
-    );
+    let (site, website, reference) = site_served_by(&server, &admin, website_with_web_vitals).await;
 
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
@@ -450,26 +457,12 @@ async fn inp_agrees_with_web_vitals_view_by_view() {
     walked.unwrap();
 
     let site_id = site["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let views = loop {
-        let views = server
-            .store
-            .page_views(
-                site_id,
-                Timestamp::from_millis(0),
-                Timestamp::from_millis(i64::MAX / 2),
-                100,
-            )
-            .await
-            .unwrap();
+    let last_view = INTERACTIONS.len() as u64 - 1;
+    let views = page_views_when(&server, site_id, |views| {
         let reported = reference.lock().unwrap().iter().map(|r| r.0).max();
-        if (views.len() >= INTERACTIONS.len() && reported == Some(INTERACTIONS.len() as u64 - 1))
-            || Instant::now() > deadline
-        {
-            break views;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        views.len() >= INTERACTIONS.len() && reported == Some(last_view)
+    })
+    .await;
     assert_eq!(views.len(), INTERACTIONS.len(), "{views:#?}");
     let mut table = vec!["view  interactions          web-vitals  Sightline".to_owned()];
     for (view, interactions) in INTERACTIONS.iter().enumerate() {

@@ -43,14 +43,7 @@ async fn create_and_run(server: &TestServer, admin: &Auth, monitor: Value) -> (i
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let id = created["id"].as_i64().unwrap();
-    let (status, results) = server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            admin,
-            None,
-        )
-        .await;
+    let (status, results) = server.run_now(admin, id).await;
     assert_eq!(status, StatusCode::OK, "{results}");
     (id, results[0].clone())
 }
@@ -277,14 +270,7 @@ pub(super) async fn agents_report_screenshots_with_their_results(kind: BackendKi
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     png.extend((0..1_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
     let encoded = base64::engine::general_purpose::STANDARD.encode(&png);
-    let (status, body) = server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            &admin,
-            None,
-        )
-        .await;
+    let (status, body) = server.run_now(&admin, id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let (status, leased) = server
         .call(

@@ -39,14 +39,6 @@ async fn server_on_manual_clock(
 }
 
 /// Creates a monitor and returns its id.
-async fn create_monitor(server: &TestServer, admin: &Auth, spec: Value) -> i64 {
-    let (status, monitor) = server
-        .call(Method::POST, "/api/v1/monitors", admin, Some(spec))
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{monitor}");
-    monitor["id"].as_i64().unwrap()
-}
-
 /// Queues a check of a monitor from `checkpoint`, due now, as the
 /// scheduler does.
 async fn queue_run(server: &TestServer, id: i64, checkpoint: &str) {
@@ -135,20 +127,20 @@ async fn agents_report_only_the_jobs_they_leased(kind: BackendKind) {
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let east = server.agent(&admin, "east").await;
     let west = server.agent(&admin, "west").await;
-    let local_only = create_monitor(
-        &server,
-        &admin,
-        json!({"name": "local only", "type": "tcp", "host": "127.0.0.1", "port": 9,
+    let local_only = server
+        .create_monitor(
+            &admin,
+            json!({"name": "local only", "type": "tcp", "host": "127.0.0.1", "port": 9,
                "every": "1h", "checkpoints": ["local"]}),
-    )
-    .await;
-    let from_east = create_monitor(
-        &server,
-        &admin,
-        json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
+        )
+        .await;
+    let from_east = server
+        .create_monitor(
+            &admin,
+            json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
                "every": "1h", "timeout": "1s", "checkpoints": ["east"]}),
-    )
-    .await;
+        )
+        .await;
     let refused = "sightline_checkpoint_reports_refused_total{reason=\"not_leased\"}";
 
     // The forgery as it was sent: no lease at all, for a monitor east never runs.
@@ -305,9 +297,7 @@ async fn only_a_checkpoints_own_token_leases_its_jobs(kind: BackendKind) {
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let id = create_monitor(
-        &server,
-        &admin,
+    let id = server.create_monitor(&admin,
         json!({"name": "keyed", "type": "http", "url": "http://127.0.0.1:9/?key={{secrets.API_KEY}}",
                "every": "1h", "checkpoints": ["east"]}),
     )
@@ -467,15 +457,8 @@ async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind) {
         "body": "{\"key\": \"{{secrets.KEY}}\"}"}]});
     let mut texts = Vec::new();
     for spec in [http, api] {
-        let id = create_monitor(&server, &admin, spec).await;
-        let (status, results) = server
-            .call(
-                Method::POST,
-                &format!("/api/v1/monitors/{id}/run"),
-                &admin,
-                None,
-            )
-            .await;
+        let id = server.create_monitor(&admin, spec).await;
+        let (status, results) = server.run_now(&admin, id).await;
         assert_eq!(status, StatusCode::OK, "{results}");
         assert_eq!(results[0]["outcome"], "error", "{results}");
         texts.push(results.to_string());
@@ -755,14 +738,14 @@ async fn pages_of_other_origins_cannot_use_the_session_cookie(kind: BackendKind)
     let server = TestServer::start(kind).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let closed = sightline_store::testing::free_port();
-    let id = create_monitor(
-        &server,
-        &admin,
-        // Paused, so that only runs asked for queue anything.
-        json!({"name": "target", "type": "tcp", "host": "127.0.0.1", "port": closed,
+    let id = server
+        .create_monitor(
+            &admin,
+            // Paused, so that only runs asked for queue anything.
+            json!({"name": "target", "type": "tcp", "host": "127.0.0.1", "port": closed,
                "every": "1h", "checkpoints": ["east"], "enabled": false}),
-    )
-    .await;
+        )
+        .await;
     let run = server.url(&format!("/api/v1/monitors/{id}/run"));
     let queued = async || server.store.pending_jobs(id).await.unwrap().len();
     let Auth::Cookie(cookie) = &admin else {
@@ -1024,7 +1007,9 @@ async fn checks_cannot_run_themselves(kind: BackendKind) {
             "name": "run me", "method": "POST", "url": target,
             "headers": {"Authorization": format!("Bearer {token}")}}]})
     };
-    let id = create_monitor(&server, &admin, spec(&server.url("/healthz"))).await;
+    let id = server
+        .create_monitor(&admin, spec(&server.url("/healthz")))
+        .await;
     let own_run = server.url(&format!("/api/v1/monitors/{id}/run"));
     let (status, body) = server
         .call(
@@ -1035,14 +1020,7 @@ async fn checks_cannot_run_themselves(kind: BackendKind) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (status, results) = server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            &admin,
-            None,
-        )
-        .await;
+    let (status, results) = server.run_now(&admin, id).await;
     assert_eq!(status, StatusCode::OK, "{results}");
     let step = &results[0]["detail"]["steps"][0];
     assert_eq!(step["status_code"], 403, "{results}");
@@ -1083,13 +1061,13 @@ async fn checks_cannot_run_themselves(kind: BackendKind) {
     }
 
     // A run of a monitor already running or queued answers 409.
-    let waiting = create_monitor(
-        &server,
-        &admin,
-        json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
+    let waiting = server
+        .create_monitor(
+            &admin,
+            json!({"name": "from east", "type": "tcp", "host": "127.0.0.1", "port": 9,
                "every": "1h", "enabled": false, "checkpoints": ["east"]}),
-    )
-    .await;
+        )
+        .await;
     let path = format!("/api/v1/monitors/{waiting}/run");
     let (status, _) = server.call(Method::POST, &path, &admin, None).await;
     assert_eq!(status, StatusCode::ACCEPTED);

@@ -466,14 +466,7 @@ pub(super) async fn agents_lease_and_report_for_their_checkpoint_only(kind: Back
 /// returns its due time.
 async fn server_run_now(server: &TestServer, admin: &Auth, id: i64) -> i64 {
     let before = server.store.now().as_millis();
-    let (status, body) = server
-        .call(
-            Method::POST,
-            &format!("/api/v1/monitors/{id}/run"),
-            admin,
-            None,
-        )
-        .await;
+    let (status, body) = server.run_now(admin, id).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let jobs = server.store.pending_jobs(id).await.unwrap();
     let due = jobs.last().unwrap().due_at.as_millis();

@@ -1396,19 +1396,8 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let mut pages = Vec::new();
     for (name, spec) in a_monitor_of_every_type_up_and_down().await {
-        let (status, monitor) = server
-            .call(Method::POST, "/api/v1/monitors", &admin, Some(spec))
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{name}: {monitor}");
-        let id = monitor["id"].as_i64().unwrap();
-        let (status, results) = server
-            .call(
-                Method::POST,
-                &format!("/api/v1/monitors/{id}/run"),
-                &admin,
-                None,
-            )
-            .await;
+        let id = server.create_monitor(&admin, spec).await;
+        let (status, results) = server.run_now(&admin, id).await;
         assert_eq!(status, StatusCode::OK, "{name}: {results}");
         let outcome = results[0]["outcome"].as_str().unwrap().to_owned();
         // Ping needs ICMP, which a machine may refuse: then both fail, and

@@ -24,6 +24,37 @@ on_both_backends!(
     downtime_runs_from_the_first_confirmed_failure_to_the_next_pass,
 );
 
+/// A checkpoint's report of one run of monitor `monitor_id` (a 503 when it
+/// failed), as the coordinator receives it.
+fn job_report(
+    monitor_id: i64,
+    due_at: Timestamp,
+    attempt: i64,
+    started_at: Timestamp,
+    outcome: CheckOutcome,
+) -> sightline_synthetic::JobReport {
+    use sightline_core::monitor::{CheckReport, Problem, ProblemKind};
+    sightline_synthetic::JobReport {
+        job_id: 0,
+        monitor_id,
+        due_at,
+        attempt,
+        started_at,
+        report: CheckReport {
+            outcome,
+            problem: (outcome == CheckOutcome::Error)
+                .then(|| Problem::new(ProblemKind::Status, "expected a 2xx status, got 503")),
+            status_code: None,
+            timings: Default::default(),
+            duration_ms: 5,
+            response_bytes: None,
+            detail: serde_json::Value::Null,
+            screenshots: Vec::new(),
+        },
+        lease: String::new(),
+    }
+}
+
 fn spec(document: serde_json::Value) -> MonitorSpec {
     MonitorSpec::from_json(document).unwrap()
 }
@@ -340,8 +371,7 @@ async fn checks_leave_an_offline_checkpoint_for_the_monitors_others(kind: Backen
 }
 
 async fn checkpoints_that_must_agree_are_judged_together(kind: BackendKind) {
-    use sightline_core::monitor::{CheckReport, Problem, ProblemKind};
-    use sightline_synthetic::{Coordinator, JobReport};
+    use sightline_synthetic::Coordinator;
     let database = TestDatabase::new(kind).await;
     let store = database.store(Arc::new(SystemClock)).await;
     let directory = Arc::new(CheckpointDirectory::default());
@@ -361,26 +391,7 @@ async fn checkpoints_that_must_agree_are_judged_together(kind: BackendKind) {
         let monitor = &monitor;
         async move {
             let checkpoint_id = directory.id(store, checkpoint).await.unwrap();
-            let report = JobReport {
-                job_id: 0,
-                monitor_id: monitor.id,
-                due_at: due,
-                attempt: 0,
-                started_at: due,
-                report: CheckReport {
-                    outcome,
-                    problem: (outcome == CheckOutcome::Error).then(|| {
-                        Problem::new(ProblemKind::Status, "expected a 2xx status, got 503")
-                    }),
-                    status_code: None,
-                    timings: Default::default(),
-                    duration_ms: 5,
-                    response_bytes: None,
-                    detail: serde_json::Value::Null,
-                    screenshots: Vec::new(),
-                },
-                lease: String::new(),
-            };
+            let report = job_report(monitor.id, due, 0, due, outcome);
             coordinator
                 .record(checkpoint_id, checkpoint, &[(report, monitor.spec.clone())])
                 .await
@@ -460,8 +471,7 @@ fn overlap(outages: &[(i64, Option<i64>)], from: i64, to: i64, now: i64) -> i64 
 /// then: the downtime of any period is what the outages make of it, never
 /// below 0 nor above the period, and uptime stays between 0 and 100 %.
 async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: BackendKind) {
-    use sightline_core::monitor::{CheckReport, Problem, ProblemKind};
-    use sightline_synthetic::{Coordinator, JobReport};
+    use sightline_synthetic::Coordinator;
     let database = TestDatabase::new(kind).await;
     // A day boundary, so that the summaries split periods into days and hours.
     let start = Timestamp::from(1_800_000_000_000_i64.div_euclid(86_400_000) * 86_400_000);
@@ -494,35 +504,15 @@ async fn downtime_runs_from_the_first_confirmed_failure_to_the_next_pass(kind: B
             let now = store.now();
             let failing = random(10) < 5;
             let (checkpoint, name) = if random(2) == 0 { (a, "a") } else { (b, "b") };
-            let outcome = |failed: bool| {
-                if failed {
+            let report = |attempt: i64, started_at: Timestamp, failed: bool| {
+                let outcome = if failed {
                     CheckOutcome::Error
                 } else {
                     CheckOutcome::Up
-                }
-            };
-            let report = |attempt: i64, started_at: Timestamp, failed: bool| {
-                let outcome = outcome(failed);
-                JobReport {
-                    job_id: 0,
-                    monitor_id: monitor.id,
-                    // Scheduled runs on their slot, runs asked for by hand
-                    // at any minute: both answer the time they ran at.
-                    due_at: now,
-                    attempt,
-                    started_at,
-                    report: CheckReport {
-                        outcome,
-                        problem: failed.then(|| Problem::new(ProblemKind::Status, "got 503")),
-                        status_code: None,
-                        timings: Default::default(),
-                        duration_ms: 5,
-                        response_bytes: None,
-                        detail: serde_json::Value::Null,
-                        screenshots: Vec::new(),
-                    },
-                    lease: String::new(),
-                }
+                };
+                // Scheduled runs on their slot, runs asked for by hand at
+                // any minute: both answer the time they ran at.
+                job_report(monitor.id, now, attempt, started_at, outcome)
             };
             coordinator
                 .record(
