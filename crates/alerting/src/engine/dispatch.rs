@@ -1,0 +1,120 @@
+//! Dispatch: one message per recipient and kind in the outbox, listing
+//! every incident due to them, each claim made once.
+
+use super::routing::Due;
+use super::{Engine, EngineError};
+use crate::render::{IncidentLine, MessageContext, MessageKind};
+use sightline_store::{Channel, Claim, Enqueued, NewNotification};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+/// How long an alert may wait in the outbox before it is given up.
+const ALERT_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+/// Attempts to store a grouped message whose claims another process took
+/// meanwhile.
+const CLAIM_ATTEMPTS: usize = 4;
+
+impl Engine {
+    /// Puts one message per recipient and kind in the outbox, listing every
+    /// incident due to them, minus what was told before.
+    pub(super) async fn send(
+        &self,
+        due: Vec<Due>,
+        lines: &HashMap<i64, IncidentLine>,
+    ) -> Result<usize, EngineError> {
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<String> = due.iter().map(Due::claim_key).collect();
+        let taken: HashSet<String> = self.store.claimed(&keys).await?.into_iter().collect();
+        let mut messages: BTreeMap<(String, &'static str, MessageKind), Vec<Due>> = BTreeMap::new();
+        for item in due {
+            if taken.contains(&item.claim_key()) {
+                continue;
+            }
+            messages
+                .entry((item.recipient.clone(), item.channel.as_str(), item.kind))
+                .or_default()
+                .push(item);
+        }
+        let mut queued = 0;
+        for ((recipient, _, kind), mut items) in messages {
+            items.sort_by_key(|item| (item.incident_id, item.step.clone()));
+            for _ in 0..CLAIM_ATTEMPTS {
+                if items.is_empty() {
+                    break;
+                }
+                match self.enqueue(&recipient, kind, &items, lines).await? {
+                    Enqueued::Queued => {
+                        queued += 1;
+                        break;
+                    }
+                    Enqueued::AlreadyClaimed(taken) => {
+                        items.retain(|item| !taken.contains(&item.claim_key()));
+                    }
+                }
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Renders and stores one message about `items` (same recipient, kind
+    /// and channel) with its claims.
+    pub(super) async fn enqueue(
+        &self,
+        recipient: &str,
+        kind: MessageKind,
+        items: &[Due],
+        lines: &HashMap<i64, IncidentLine>,
+    ) -> Result<Enqueued, EngineError> {
+        let mut ids: Vec<i64> = items.iter().map(|item| item.incident_id).collect();
+        ids.dedup();
+        let mut incidents: Vec<IncidentLine> =
+            ids.iter().filter_map(|id| lines.get(id).cloned()).collect();
+        incidents.sort_by(|a, b| (&a.group, &a.monitor).cmp(&(&b.group, &b.monitor)));
+        let first_group = incidents.first().map(|line| line.group.clone());
+        let group = first_group.filter(|group| incidents.iter().all(|line| &line.group == group));
+        let context = MessageContext {
+            kind,
+            incidents,
+            group,
+            server: self.server.clone(),
+        };
+        let email = self.templates.email(&context)?;
+        let channel = items[0].channel;
+        let claims: Vec<Claim> = items
+            .iter()
+            .map(|item| Claim {
+                key: item.claim_key(),
+                incident_id: item.incident_id,
+            })
+            .collect();
+        let payload = match channel {
+            Channel::Email => serde_json::to_value(&email).unwrap_or_default(),
+            // Slack and compatible chats show `text`; anything else reads
+            // the incidents.
+            Channel::Webhook => serde_json::json!({
+                "type": kind,
+                "text": email.subject,
+                "incident_ids": ids,
+                "incidents": context.incidents,
+                "details": email.text,
+            }),
+        };
+        Ok(self
+            .store
+            .enqueue_claimed(
+                &NewNotification {
+                    dedupe_key: claims[0].key.clone(),
+                    incident_id: Some(ids[0]),
+                    channel,
+                    recipient: recipient.to_owned(),
+                    subject: email.subject.clone(),
+                    payload,
+                    lifetime: ALERT_LIFETIME,
+                },
+                &claims,
+            )
+            .await?)
+    }
+}

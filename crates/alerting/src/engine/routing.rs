@@ -1,0 +1,148 @@
+//! Routing: who must hear of what, level by level, reminder by reminder,
+//! and of the recovery.
+
+use super::world::{Told, World};
+use super::{Engine, EngineError};
+use crate::render::MessageKind;
+use sightline_core::alert_policy::{Escalation, EscalationLevel};
+use sightline_core::{AlertPolicySpec, IncidentClass};
+use sightline_store::Channel;
+use std::time::Duration;
+
+/// One incident's part in a message to one recipient.
+#[derive(Debug, Clone)]
+pub(super) struct Due {
+    pub(super) incident_id: i64,
+    pub(super) step: String,
+    pub(super) kind: MessageKind,
+    pub(super) channel: Channel,
+    pub(super) recipient: String,
+}
+
+impl Due {
+    pub(super) fn claim_key(&self) -> String {
+        format!(
+            "incident/{}/{}/{}",
+            self.incident_id, self.step, self.recipient
+        )
+    }
+}
+
+impl Engine {
+    /// The levels (and reminders) an open incident has reached, for the
+    /// recipients routed its class.
+    pub(super) async fn levels_due(
+        &self,
+        world: &World,
+        told: &Told<'_>,
+    ) -> Result<Vec<Due>, EngineError> {
+        if told.policies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let incident = told.incident;
+        let errors = match incident.monitor_id {
+            Some(monitor_id) => {
+                self.store
+                    .check_totals(
+                        monitor_id,
+                        incident.opened_at.minus(Duration::from_secs(3600)),
+                        world.now.plus(Duration::from_secs(1)),
+                    )
+                    .await?
+                    .counts
+                    .confirmed_errors
+            }
+            None => i64::MAX,
+        };
+        let down_for = Duration::from_millis(
+            (world.now.as_millis() - incident.opened_at.as_millis()).max(0) as u64,
+        );
+        let mut due = Vec::new();
+        for policy in &told.policies {
+            for (index, level) in policy.levels.iter().enumerate() {
+                if !level.routes(told.class) {
+                    continue;
+                }
+                let reached = match level.after {
+                    Escalation::ConfirmedErrors(count) => errors >= i64::from(count),
+                    Escalation::Down(after) => down_for >= after,
+                };
+                if !reached {
+                    continue;
+                }
+                due.extend(recipients(
+                    level,
+                    incident.id,
+                    &format!("level-{index}"),
+                    MessageKind::Down,
+                ));
+                // A failure that turns out to hit real users is told again to
+                // those told of it before; told at once, it is one message.
+                if told.class == IncidentClass::ConfirmedOutage {
+                    due.extend(recipients(
+                        level,
+                        incident.id,
+                        &format!("level-{index}-{}", told.class.as_str()),
+                        MessageKind::Down,
+                    ));
+                }
+                // Reminders: the n-th once n intervals have passed.
+                if let Some(every) = policy.remind_every {
+                    let reminders = down_for.as_millis() / every.as_millis().max(1);
+                    if reminders > 0 {
+                        due.extend(recipients(
+                            level,
+                            incident.id,
+                            &format!("reminder-{reminders}"),
+                            MessageKind::Reminder,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Recovery notices for everyone the incident's levels told.
+    pub(super) async fn recovery_due(&self, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
+        let policies: Vec<&&AlertPolicySpec> = told
+            .policies
+            .iter()
+            .filter(|policy| policy.notify_recovery)
+            .collect();
+        if policies.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sent = self.store.incident_notifications(told.incident.id).await?;
+        let mut due = Vec::new();
+        for level in policies.iter().flat_map(|policy| &policy.levels) {
+            due.extend(
+                recipients(level, told.incident.id, "recovered", MessageKind::Recovered)
+                    .into_iter()
+                    .filter(|item| sent.iter().any(|n| n.recipient == item.recipient)),
+            );
+        }
+        Ok(due)
+    }
+}
+
+/// One [`Due`] per recipient of `level`.
+pub(super) fn recipients(
+    level: &EscalationLevel,
+    incident_id: i64,
+    step: &str,
+    kind: MessageKind,
+) -> Vec<Due> {
+    let email = level.email.iter().map(|r| (Channel::Email, r));
+    let webhook = level.webhook.iter().map(|r| (Channel::Webhook, r));
+    email
+        .chain(webhook)
+        .map(|(channel, recipient)| Due {
+            incident_id,
+            step: step.to_owned(),
+            kind,
+            channel,
+            recipient: recipient.clone(),
+        })
+        .collect()
+}
