@@ -1,6 +1,8 @@
 //! Alerting: the outbox that every notification goes through and the
-//! senders that deliver it (e-mail over SMTP, webhooks).
+//! notifiers that deliver it (e-mail over SMTP, webhooks, Slack, Teams,
+//! PagerDuty, Opsgenie, Discord, Telegram).
 
+pub mod channels;
 pub mod engine;
 pub mod outbox;
 pub mod render;
@@ -9,6 +11,7 @@ pub mod smtp;
 pub mod testing;
 pub mod traffic;
 
+pub use channels::{Notifier, SecretSource};
 pub use engine::{Engine, EngineError, Pass};
 pub use outbox::{Deliverer, Delivery, OutboxConfig};
 pub use render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};

@@ -22,6 +22,11 @@ pub enum MessageKind {
 /// One incident as a message shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IncidentLine {
+    /// The incident's id.
+    pub id: i64,
+    /// Whether it is critical (a monitor down, real users hit) rather than
+    /// a warning; incident tools page on it.
+    pub critical: bool,
     /// The monitor's name (`site shop` for a site's own incident).
     pub monitor: String,
     /// Whether it is a site's own incident (real-user traffic stopped or
@@ -158,6 +163,8 @@ mod tests {
 
     fn line(monitor: &str) -> IncidentLine {
         IncidentLine {
+            id: 7,
+            critical: true,
             monitor: monitor.to_owned(),
             site: false,
             checkpoint: false,

@@ -12,7 +12,7 @@ use sightline_core::rum::{Dimension, DimensionValues, MetricValues, PageView};
 use sightline_core::{AlertPolicySpec, Clock, ManualClock, MonitorSpec, SiteSpec, Timestamp};
 use sightline_store::testing::{TestDatabase, free_port};
 use sightline_store::{
-    BackendKind, Channel, Completion, NewCheckResult, NewNotification, NotificationStatus, Store,
+    BackendKind, Completion, NewCheckResult, NewNotification, NotificationStatus, Store,
     SystemClock, on_both_backends,
 };
 use std::sync::Arc;
@@ -31,7 +31,8 @@ fn email_notification(key: &str, to: &str) -> NewNotification {
     NewNotification {
         dedupe_key: key.into(),
         incident_id: None,
-        channel: Channel::Email,
+        channel: "email".into(),
+        target: serde_json::json!({"address": to}),
         recipient: to.into(),
         subject: email.subject.clone(),
         payload: serde_json::to_value(&email).unwrap(),

@@ -1,9 +1,11 @@
 //! Alert policies: who is told when a monitor goes down, after how long,
 //! how often they are reminded, and whether they hear of the recovery.
 
+use crate::alert_channels::{self, ChannelSettings, WrittenTarget};
 use crate::validation::{from_json_value, require_text};
 use crate::{Email, IncidentClass, ValidationError, duration_text};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The shortest reminder interval.
@@ -36,8 +38,11 @@ fn yes() -> bool {
 }
 
 /// One level of escalation: when it is reached and whom it tells.
+///
+/// Beside `email`, each channel of [`crate::alert_channels::CHANNELS`] is a
+/// key of its own (`slack: [{webhook_url: …}]`), in the API and YAML alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "WrittenLevel", into = "WrittenLevel")]
 pub struct EscalationLevel {
     /// `1 confirmed error`, `3 confirmed errors`, or a time down (`15m`).
     #[schema(value_type = String, example = "1 confirmed error")]
@@ -45,14 +50,92 @@ pub struct EscalationLevel {
     /// E-mail addresses.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub email: Vec<String>,
-    /// Webhook URLs (JSON, Slack-compatible `text`).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub webhook: Vec<String>,
+    /// The other channels' targets, by channel name (`slack`, `webhook`…).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub channels: BTreeMap<String, Vec<ChannelSettings>>,
     /// Only incidents of these classes reach this level (`confirmed_outage`,
     /// `synthetic_failure`, `rum_silent`, `rum_performance`, `checkpoint_offline`, `down`); all
     /// classes when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub classes: Vec<IncidentClass>,
+}
+
+/// A level as written: channel targets in their short or full form, and
+/// channel names not yet checked (so that an unknown one is named by
+/// [`EscalationLevel::validate`] with its place).
+#[derive(Serialize, Deserialize)]
+struct WrittenLevel {
+    after: Escalation,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    email: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    classes: Vec<IncidentClass>,
+    #[serde(flatten)]
+    channels: BTreeMap<String, serde_json::Value>,
+}
+
+impl TryFrom<WrittenLevel> for EscalationLevel {
+    type Error = String;
+
+    fn try_from(written: WrittenLevel) -> Result<Self, String> {
+        let mut channels = BTreeMap::new();
+        for (name, targets) in written.channels {
+            let settings = match alert_channels::channel(&name) {
+                Some(kind) => Vec::<WrittenTarget>::deserialize(targets)
+                    .map_err(|_| {
+                        format!(
+                            "`{name}` must be a list of {} targets, each an object of settings",
+                            kind.label
+                        )
+                    })?
+                    .into_iter()
+                    .map(|target| target.settings(kind))
+                    .collect(),
+                // Kept, for `validate` to name with its place.
+                None => vec![ChannelSettings::new()],
+            };
+            channels.insert(name, settings);
+        }
+        Ok(EscalationLevel {
+            after: written.after,
+            email: written.email,
+            channels,
+            classes: written.classes,
+        })
+    }
+}
+
+impl From<EscalationLevel> for WrittenLevel {
+    fn from(level: EscalationLevel) -> Self {
+        let channels = level
+            .channels
+            .into_iter()
+            .map(|(name, targets)| {
+                let written: Vec<WrittenTarget> = targets
+                    .into_iter()
+                    .map(|settings| match settings.get("url") {
+                        Some(url) if name == "webhook" && settings.len() == 1 => {
+                            WrittenTarget::Short(url.clone())
+                        }
+                        _ => WrittenTarget::Full(
+                            settings
+                                .into_iter()
+                                .map(|(k, v)| (k, alert_channels::WrittenValue::Text(v)))
+                                .collect(),
+                        ),
+                    })
+                    .collect();
+                (name, serde_json::to_value(written).unwrap_or_default())
+            })
+            .collect();
+        WrittenLevel {
+            after: level.after,
+            email: level.email,
+            classes: level.classes,
+            channels,
+        }
+    }
 }
 
 impl EscalationLevel {
@@ -153,28 +236,65 @@ impl AlertPolicySpec {
 
 impl EscalationLevel {
     fn validate(&self) -> Result<(), ValidationError> {
-        if self.email.is_empty() && self.webhook.is_empty() {
+        let targets: usize = self.channels.values().map(Vec::len).sum();
+        if self.email.is_empty() && targets == 0 {
             return Err(ValidationError::new(
                 "",
-                "name at least one recipient (`email` or `webhook`)",
+                format!(
+                    "name at least one recipient ({})",
+                    alert_channels::recipient_names()
+                ),
+            ));
+        }
+        if self.email.len() > alert_channels::MAX_TARGETS {
+            return Err(ValidationError::new(
+                "email",
+                format!("at most {} addresses", alert_channels::MAX_TARGETS),
             ));
         }
         for (index, address) in self.email.iter().enumerate() {
             Email::parse(address)
                 .map_err(|e| ValidationError::new(format!("email[{index}]"), e.message))?;
         }
-        for (index, url) in self.webhook.iter().enumerate() {
-            let field = format!("webhook[{index}]");
-            let parsed = url::Url::parse(url)
-                .map_err(|e| ValidationError::new(&field, format!("`{url}` is not a URL ({e})")))?;
-            if !matches!(parsed.scheme(), "http" | "https") {
+        for (name, targets) in &self.channels {
+            let Some(kind) = alert_channels::channel(name) else {
                 return Err(ValidationError::new(
-                    &field,
-                    format!("`{url}` must start with http:// or https://"),
+                    name.as_str(),
+                    format!(
+                        "`{name}` is not a channel; a level names {}",
+                        alert_channels::recipient_names()
+                    ),
                 ));
+            };
+            if targets.len() > alert_channels::MAX_TARGETS {
+                return Err(ValidationError::new(
+                    name.as_str(),
+                    format!("at most {} targets", alert_channels::MAX_TARGETS),
+                ));
+            }
+            for (index, settings) in targets.iter().enumerate() {
+                alert_channels::validate_target(kind, settings)
+                    .map_err(|e| e.within(&format!("{name}[{index}]")))?;
             }
         }
         Ok(())
+    }
+
+    /// Every target of this level: e-mail addresses first, then each
+    /// channel's targets, as (channel, settings).
+    pub fn targets(&self) -> Vec<(&str, ChannelSettings)> {
+        let email = self.email.iter().map(|address| {
+            (
+                "email",
+                BTreeMap::from([("address".to_owned(), address.clone())]),
+            )
+        });
+        let others = self.channels.iter().flat_map(|(name, targets)| {
+            targets
+                .iter()
+                .map(move |settings| (name.as_str(), settings.clone()))
+        });
+        email.chain(others).collect()
     }
 }
 
@@ -220,11 +340,57 @@ mod tests {
         );
         assert_eq!(
             error(json!({"name": "p", "levels": [{"after": "5m", "webhook": ["ftp://x"]}]})).field,
-            "levels[0].webhook[0]"
+            "levels[0].webhook[0].url"
         );
         assert_eq!(
             error(json!({"name": "p", "remind_every": "10s", "levels": [{"after": "5m", "email": ["a@b.co"]}]})).field,
             "remind_every"
         );
+        let unknown = error(
+            json!({"name": "p", "levels": [{"after": "5m", "slak": [{"webhook_url": "https://x.example"}]}]}),
+        );
+        assert_eq!(unknown.field, "levels[0].slak");
+        assert!(unknown.message.contains("telegram"), "{}", unknown.message);
+        assert_eq!(
+            error(json!({"name": "p", "levels": [{"after": "5m", "telegram": [{"bot_token": "1:a", "chat_id": "x y"}]}]})).field,
+            "levels[0].telegram[0].chat_id"
+        );
+        assert_eq!(
+            error(json!({"name": "p", "levels": [{"after": "5m", "pagerduty": [{"url": "https://x.example"}]}]})).field,
+            "levels[0].pagerduty[0].routing_key"
+        );
+        let not_list =
+            error(json!({"name": "p", "levels": [{"after": "5m", "slack": "https://x.example"}]}));
+        assert!(
+            not_list.message.contains("list of Slack targets"),
+            "{}",
+            not_list.message
+        );
+    }
+
+    #[test]
+    fn every_channel_reads_and_writes_back_the_same() {
+        let document = json!({"name": "on-call", "levels": [{
+            "after": "1 confirmed error",
+            "email": ["ops@example.com"],
+            "webhook": ["https://hooks.example.com/x", {"url": "https://hooks.example.com/y", "secret": "{{secrets.HOOK}}"}],
+            "slack": [{"webhook_url": "https://hooks.slack.com/services/T/B/x"}],
+            "teams": [{"webhook_url": "https://example.webhook.office.com/x"}],
+            "pagerduty": [{"routing_key": "{{secrets.PD_KEY}}", "url": "http://127.0.0.1:9/v2/enqueue"}],
+            "opsgenie": [{"api_key": "{{secrets.OPSGENIE}}"}],
+            "discord": [{"webhook_url": "https://discord.com/api/webhooks/1/x"}],
+            "telegram": [{"bot_token": "{{secrets.TG}}", "chat_id": -100123}]
+        }]});
+        let spec = AlertPolicySpec::from_json(document).unwrap();
+        let level = &spec.levels[0];
+        assert_eq!(level.channels.len(), 7);
+        assert_eq!(level.channels["telegram"][0]["chat_id"], "-100123");
+        assert_eq!(level.targets().len(), 9);
+        let written = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            written["levels"][0]["webhook"][0],
+            "https://hooks.example.com/x"
+        );
+        assert_eq!(AlertPolicySpec::from_json(written).unwrap(), spec);
     }
 }

@@ -9,6 +9,7 @@
 //! This crate must never do I/O: no tokio, no sqlx, no axum, no clock reads.
 //! Anything that needs the outside world takes it as an argument.
 
+pub mod alert_channels;
 pub mod alert_policy;
 pub mod checkpoint;
 pub mod correlation;

@@ -162,6 +162,10 @@ impl AppState {
             .filter(|key| !key.trim().is_empty())
             .map(Vault::from_base64)
             .transpose()?;
+        let channel_secrets = vault.clone().map(|vault| VaultSecrets {
+            vault,
+            store: store.clone(),
+        });
         let synthetic = Synthetic::start(
             store.clone(),
             store.clock(),
@@ -172,7 +176,10 @@ impl AppState {
         .await?;
         let device_cookies = crate::device_cookie::DeviceCookies::load(&store).await?;
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
-        let deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
+        let mut deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
+        if let Some(secrets) = channel_secrets {
+            deliverer = deliverer.with_secrets(Arc::new(secrets));
+        }
         let outbox = deliverer.waker();
         let (alerting_stop, stopping) = tokio::sync::watch::channel(false);
         let deliverer_task = tokio::spawn(deliverer.run(stopping.clone()));
@@ -250,3 +257,34 @@ impl AppState {
 /// How long the alerting engine and the outbox sender may take to finish
 /// the pass under way when the server stops.
 pub const ALERTING_GRACE: Duration = Duration::from_secs(15);
+
+/// The vault as the outbox sees it: the secrets a channel's settings name
+/// (`{{secrets.PD_KEY}}`), opened when a message that needs them is sent.
+#[derive(Debug)]
+struct VaultSecrets {
+    vault: Vault,
+    store: Store,
+}
+
+impl sightline_alerting::SecretSource for VaultSecrets {
+    fn lookup(
+        &self,
+        names: std::collections::BTreeSet<String>,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<
+                    Output = Result<std::collections::BTreeMap<String, String>, String>,
+                > + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async move {
+            let secrets = self
+                .vault
+                .secrets(&self.store)
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok(secrets.only(&names))
+        })
+    }
+}

@@ -63,9 +63,7 @@ pub use named_documents::{NamedDocument, Stored};
 pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
 pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult};
 pub use monitors::Monitor;
-pub use notifications::{
-    Channel, Claim, Enqueued, NewNotification, Notification, NotificationStatus,
-};
+pub use notifications::{Claim, Enqueued, NewNotification, Notification, NotificationStatus};
 pub use page_views::{Measured, MeasurementScan};
 pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
 pub use screenshots::StoredScreenshot;

@@ -7,15 +7,6 @@ use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
 use std::time::Duration;
 
-/// How a notification travels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// E-mail over SMTP.
-    Email,
-    /// An HTTP POST.
-    Webhook,
-}
-
 /// Where a notification is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NotificationStatus {
@@ -27,7 +18,6 @@ pub enum NotificationStatus {
     Expired,
 }
 
-stored_names!(Channel { Email = "email", Webhook = "webhook" });
 stored_names!(NotificationStatus { Pending = "pending", Sent = "sent", Expired = "expired" });
 
 /// A notification to put in the outbox.
@@ -38,10 +28,14 @@ pub struct NewNotification {
     pub dedupe_key: String,
     /// The incident it is about, if any.
     pub incident_id: Option<i64>,
-    /// How it travels.
-    pub channel: Channel,
-    /// An e-mail address or a URL.
+    /// How it travels: `email` or a channel of core `alert_channels`.
+    pub channel: String,
+    /// Who it goes to, as claims and people name them: an e-mail address,
+    /// or the channel and a digest of the target's settings (a webhook URL
+    /// may itself be a secret, so it is not spelled out).
     pub recipient: String,
+    /// The target's settings as the policy wrote them (secrets unfilled).
+    pub target: serde_json::Value,
     /// Subject line (e-mail) or summary (webhook).
     pub subject: String,
     /// The rendered message, as the sender needs it.
@@ -80,10 +74,12 @@ pub struct Notification {
     /// The incident it is about.
     pub incident_id: Option<i64>,
     /// How it travels.
-    #[sqlx(try_from = "String")]
-    pub channel: Channel,
-    /// Where it goes.
+    pub channel: String,
+    /// Who it goes to (see [`NewNotification::recipient`]).
     pub recipient: String,
+    /// The target's settings, JSON text; absent on notifications stored
+    /// before channels had settings (the recipient says it all).
+    pub target: Option<String>,
     /// Subject line.
     pub subject: String,
     /// The rendered message, as JSON text.
@@ -110,7 +106,7 @@ pub struct Notification {
     pub delivery_answer: Option<String>,
 }
 
-const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, incident_id, channel, recipient, subject, payload, status, \
+const NOTIFICATION_COLUMNS: &str = "id, dedupe_key, incident_id, channel, recipient, target, subject, payload, status, \
      attempts, last_error, created_at, next_attempt_at, expires_at, sent_at, delivery_answer";
 
 impl Notification {
@@ -152,18 +148,19 @@ impl Store {
                 let mut tx = pool.begin().await?;
                 let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO notifications (dedupe_key, incident_id, channel, recipient, subject, payload, status, \
-                     attempts, created_at, next_attempt_at, expires_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8) ON CONFLICT (dedupe_key) DO NOTHING \
+                     attempts, created_at, next_attempt_at, expires_at, target) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $8, $9) ON CONFLICT (dedupe_key) DO NOTHING \
                      RETURNING id",
                 )
                 .bind(&notification.dedupe_key)
                 .bind(notification.incident_id)
-                .bind(notification.channel.as_str())
+                .bind(&notification.channel)
                 .bind(&notification.recipient)
                 .bind(&notification.subject)
                 .bind(notification.payload.to_string())
                 .bind(now.as_millis())
                 .bind(now.plus(notification.lifetime).as_millis())
+                .bind(notification.target.to_string())
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(id) = id else {
@@ -227,6 +224,12 @@ impl Store {
     /// Leases up to `limit` due notifications to `owner` for `lease`. A
     /// notification leased by one sender is not handed to another until the
     /// lease runs out, so a sender that dies mid-send is replaced, not doubled.
+    ///
+    /// Each recipient gets its messages in the order they were stored: a
+    /// notification waits while an earlier one to the same recipient is
+    /// pending (being sent, or waiting for its retry), so that after an
+    /// outage of the mail server a recovery never arrives before its alert,
+    /// and an incident tool never sees a resolve before its trigger.
     pub async fn lease_due_notifications(
         &self,
         owner: &str,
@@ -242,7 +245,12 @@ impl Store {
              WHERE id IN (SELECT id FROM notifications \
                           WHERE status = 'pending' AND next_attempt_at <= $3 \
                             AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
-                          ORDER BY next_attempt_at, id LIMIT $4) \
+                            AND NOT EXISTS (SELECT 1 FROM notifications earlier \
+                                            WHERE earlier.status = 'pending' \
+                                              AND earlier.recipient = notifications.recipient \
+                                              AND earlier.channel = notifications.channel \
+                                              AND earlier.id < notifications.id) \
+                          ORDER BY id LIMIT $4) \
                AND status = 'pending' AND (lease_expires_at IS NULL OR lease_expires_at <= $3) \
              RETURNING {NOTIFICATION_COLUMNS}"
         );
@@ -255,7 +263,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        leased.sort_by_key(|notification| (notification.next_attempt_at, notification.id));
+        leased.sort_by_key(|notification| notification.id);
         Ok(leased)
     }
 

@@ -763,7 +763,8 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
     let message = |key: &str| NewNotification {
         dedupe_key: key.to_owned(),
         incident_id: Some(incident.id),
-        channel: Channel::Email,
+        channel: "email".into(),
+        target: json!({"address": "ops@example.com"}),
         recipient: "ops@example.com".into(),
         subject: "home is down".into(),
         payload: json!({"text": "home is down"}),

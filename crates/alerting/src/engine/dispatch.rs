@@ -3,8 +3,9 @@
 
 use super::routing::Due;
 use super::{Engine, EngineError};
+use crate::channels::Message;
 use crate::render::{IncidentLine, MessageContext, MessageKind};
-use sightline_store::{Channel, Claim, Enqueued, NewNotification};
+use sightline_store::{Claim, Enqueued, NewNotification};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -27,18 +28,27 @@ impl Engine {
         }
         let keys: Vec<String> = due.iter().map(Due::claim_key).collect();
         let taken: HashSet<String> = self.store.claimed(&keys).await?.into_iter().collect();
-        let mut messages: BTreeMap<(String, &'static str, MessageKind), Vec<Due>> = BTreeMap::new();
+        // One message per recipient and kind; per incident as well for
+        // channels that keep an alert per incident.
+        type Key = (String, &'static str, MessageKind, Option<i64>);
+        let mut messages: BTreeMap<Key, Vec<Due>> = BTreeMap::new();
         for item in due {
             if taken.contains(&item.claim_key()) {
                 continue;
             }
+            let alone = item.notifier.per_incident().then_some(item.incident_id);
             messages
-                .entry((item.recipient.clone(), item.channel.as_str(), item.kind))
+                .entry((
+                    item.recipient.clone(),
+                    item.notifier.name(),
+                    item.kind,
+                    alone,
+                ))
                 .or_default()
                 .push(item);
         }
         let mut queued = 0;
-        for ((recipient, _, kind), mut items) in messages {
+        for ((recipient, _, kind, _), mut items) in messages {
             items.sort_by_key(|item| (item.incident_id, item.step.clone()));
             for _ in 0..CLAIM_ATTEMPTS {
                 if items.is_empty() {
@@ -81,7 +91,7 @@ impl Engine {
             server: self.server.clone(),
         };
         let email = self.templates.email(&context)?;
-        let channel = items[0].channel;
+        let notifier = items[0].notifier;
         let claims: Vec<Claim> = items
             .iter()
             .map(|item| Claim {
@@ -89,26 +99,19 @@ impl Engine {
                 incident_id: item.incident_id,
             })
             .collect();
-        let payload = match channel {
-            Channel::Email => serde_json::to_value(&email).unwrap_or_default(),
-            // Slack and compatible chats show `text`; anything else reads
-            // the incidents.
-            Channel::Webhook => serde_json::json!({
-                "type": kind,
-                "text": email.subject,
-                "incident_ids": ids,
-                "incidents": context.incidents,
-                "details": email.text,
-            }),
-        };
+        let payload = notifier.payload(&Message {
+            context: &context,
+            email: &email,
+        });
         Ok(self
             .store
             .enqueue_claimed(
                 &NewNotification {
                     dedupe_key: claims[0].key.clone(),
                     incident_id: Some(ids[0]),
-                    channel,
+                    channel: notifier.name().to_owned(),
                     recipient: recipient.to_owned(),
+                    target: serde_json::to_value(&items[0].target).unwrap_or_default(),
                     subject: email.subject.clone(),
                     payload,
                     lifetime: ALERT_LIFETIME,

@@ -52,6 +52,8 @@ impl Engine {
                 .map(|monitor| monitor.spec.settings.name.clone())
                 .collect();
             let line = IncidentLine {
+                id: incident.id,
+                critical: false,
                 monitor: format!("checkpoint {}", offline.name),
                 site: false,
                 checkpoint: true,
@@ -87,6 +89,8 @@ impl Engine {
             };
             let class = stored_class.unwrap_or(IncidentClass::RumSilent);
             let line = IncidentLine {
+                id: incident.id,
+                critical: class.is_critical(),
                 monitor: format!("site {}", site.spec.name),
                 site: true,
                 checkpoint: false,
@@ -139,6 +143,8 @@ impl Engine {
             .or_else(|| monitor.spec.check.host())
             .unwrap_or_else(|| monitor.spec.settings.name.clone());
         let line = IncidentLine {
+            id: incident.id,
+            critical: class == IncidentClass::Down || class.is_critical(),
             monitor: monitor.spec.settings.name.clone(),
             site: false,
             checkpoint: false,

@@ -3,10 +3,11 @@
 
 use super::world::{Told, World};
 use super::{Engine, EngineError};
+use crate::channels::{self, Notifier};
 use crate::render::MessageKind;
+use sightline_core::alert_channels::ChannelSettings;
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
 use sightline_core::{AlertPolicySpec, IncidentClass};
-use sightline_store::Channel;
 use std::time::Duration;
 
 /// One incident's part in a message to one recipient.
@@ -15,8 +16,17 @@ pub(super) struct Due {
     pub(super) incident_id: i64,
     pub(super) step: String,
     pub(super) kind: MessageKind,
-    pub(super) channel: Channel,
+    pub(super) notifier: &'static dyn Notifier,
+    /// Who it goes to (see [`channels::recipient`]).
     pub(super) recipient: String,
+    /// The target's settings as the policy wrote them.
+    pub(super) target: ChannelSettings,
+}
+
+impl std::fmt::Debug for dyn Notifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 impl Due {
@@ -126,23 +136,30 @@ impl Engine {
     }
 }
 
-/// One [`Due`] per recipient of `level`.
+/// One [`Due`] per target of `level` whose channel sends this kind (incident
+/// tools remind by themselves).
 pub(super) fn recipients(
     level: &EscalationLevel,
     incident_id: i64,
     step: &str,
     kind: MessageKind,
 ) -> Vec<Due> {
-    let email = level.email.iter().map(|r| (Channel::Email, r));
-    let webhook = level.webhook.iter().map(|r| (Channel::Webhook, r));
-    email
-        .chain(webhook)
-        .map(|(channel, recipient)| Due {
-            incident_id,
-            step: step.to_owned(),
-            kind,
-            channel,
-            recipient: recipient.clone(),
+    level
+        .targets()
+        .into_iter()
+        .filter_map(|(name, target)| {
+            let notifier = channels::notifier(name)?;
+            if kind == MessageKind::Reminder && !notifier.reminds() {
+                return None;
+            }
+            Some(Due {
+                incident_id,
+                step: step.to_owned(),
+                kind,
+                notifier,
+                recipient: channels::recipient(name, &target),
+                target,
+            })
         })
         .collect()
 }

@@ -9,7 +9,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use sightline_core::AlertPolicySpec;
+use sightline_core::alert_channels;
+use sightline_core::{AlertPolicySpec, Role};
 use sightline_store::AlertPolicy;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -37,7 +38,25 @@ struct PolicyView {
     updated_at: String,
 }
 
-async fn view(state: &AppState, policy: AlertPolicy) -> ApiResult<PolicyView> {
+/// The policy as `reader` may see it: channel settings are shown whole to
+/// admins only (a webhook URL or a key lets anyone post), redacted to
+/// others.
+async fn view(
+    state: &AppState,
+    reader: &Principal,
+    mut policy: AlertPolicy,
+) -> ApiResult<PolicyView> {
+    if reader.role != Role::Admin {
+        for level in &mut policy.spec.levels {
+            for (name, targets) in &mut level.channels {
+                if let Some(kind) = alert_channels::channel(name) {
+                    for target in targets.iter_mut() {
+                        *target = alert_channels::redacted(kind, target);
+                    }
+                }
+            }
+        }
+    }
     let monitors = state
         .store
         .list_monitors()
@@ -60,11 +79,11 @@ async fn view(state: &AppState, policy: AlertPolicy) -> ApiResult<PolicyView> {
     responses((status = 200, body = Vec<PolicyView>)))]
 async fn list_policies(
     State(state): State<AppState>,
-    _: Principal,
+    principal: Principal,
 ) -> ApiResult<Json<Vec<PolicyView>>> {
     let mut views = Vec::new();
     for policy in state.store.list_documents::<AlertPolicySpec>().await? {
-        views.push(view(&state, policy).await?);
+        views.push(view(&state, &principal, policy).await?);
     }
     Ok(Json(views))
 }
@@ -78,12 +97,15 @@ async fn list_policies(
     ))]
 async fn create_policy(
     State(state): State<AppState>,
-    _: Principal,
+    principal: Principal,
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<(StatusCode, Json<PolicyView>)> {
     let spec = AlertPolicySpec::from_json(without_read_only(document, READ_ONLY))?;
     let policy = state.store.create_document(&spec).await?;
-    Ok((StatusCode::CREATED, Json(view(&state, policy).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(view(&state, &principal, policy).await?),
+    ))
 }
 
 /// One alert policy.
@@ -91,11 +113,11 @@ async fn create_policy(
     responses((status = 200, body = PolicyView), (status = 404, body = ErrorBody)))]
 async fn get_policy(
     State(state): State<AppState>,
-    _: Principal,
+    principal: Principal,
     Path(id): Path<String>,
 ) -> ApiResult<Json<PolicyView>> {
     let policy = state.store.document(parse_id(&id)?).await?;
-    Ok(Json(view(&state, policy).await?))
+    Ok(Json(view(&state, &principal, policy).await?))
 }
 
 /// Replaces an alert policy (admins only).
@@ -109,14 +131,14 @@ async fn get_policy(
     ))]
 async fn replace_policy(
     State(state): State<AppState>,
-    _: Principal,
+    principal: Principal,
     Path(id): Path<String>,
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<PolicyView>> {
     let id = parse_id(&id)?;
     let spec = AlertPolicySpec::from_json(without_read_only(document, READ_ONLY))?;
     let policy = state.store.update_document(id, &spec).await?;
-    Ok(Json(view(&state, policy).await?))
+    Ok(Json(view(&state, &principal, policy).await?))
 }
 
 /// Removes an alert policy (admins only); monitors naming it keep the name

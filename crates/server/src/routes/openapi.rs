@@ -2,6 +2,7 @@
 //! shares is added once here instead of in each handler's annotation.
 
 use serde_json::{Value, json};
+use sightline_core::alert_channels::{CHANNELS, FieldForm};
 
 /// The generated document, completed:
 ///
@@ -357,7 +358,8 @@ fn state_field_rules(schemas: &mut serde_json::Map<String, Value>) {
     );
     require(
         "TestRequest",
-        json!({"oneOf": [present(&["email"]), present(&["webhook"])]}),
+        json!({"oneOf": [present(&["email"]), present(&["webhook"]),
+                         {"required": ["channel", "target"]}]}),
     );
     require(
         "MaintenanceWindowSpec",
@@ -369,10 +371,65 @@ fn state_field_rules(schemas: &mut serde_json::Map<String, Value>) {
         ]}),
     );
     let recipients = |name: &str| json!({"required": [name], "properties": {name: {"type": "array", "minItems": 1}}});
-    require(
-        "EscalationLevel",
-        json!({"anyOf": [recipients("email"), recipients("webhook")]}),
-    );
+    let any_recipient: Vec<Value> = std::iter::once("email")
+        .chain(CHANNELS.iter().map(|kind| kind.name))
+        .map(recipients)
+        .collect();
+    require("EscalationLevel", json!({"anyOf": any_recipient}));
+    describe_channels(schemas);
+}
+
+/// A level's channels, one property each, from core's table: a list of
+/// targets, each an object of that channel's settings (or, for a channel
+/// whose first setting is a URL, that URL alone).
+fn describe_channels(schemas: &mut serde_json::Map<String, Value>) {
+    let Some(level) = schemas
+        .get_mut("EscalationLevel")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut properties = level
+        .get("properties")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    properties.remove("channels");
+    for kind in CHANNELS {
+        let mut settings = serde_json::Map::new();
+        let mut required = Vec::new();
+        for field in kind.fields {
+            let schema = match field.form {
+                FieldForm::Url => json!({"type": "string", "format": "uri",
+                    "description": format!("{} (http or https; may hold `{{{{secrets.NAME}}}}`)", field.label)}),
+                FieldForm::Secret => json!({"type": "string", "minLength": 1,
+                    "description": format!("{}: best given as `{{{{secrets.NAME}}}}`", field.label)}),
+                FieldForm::ChatId => json!({"type": ["string", "integer"],
+                    "description": format!("{}: a number (`-100123`) or a public `@channel`", field.label)}),
+            };
+            settings.insert(field.name.to_owned(), schema);
+            if field.required {
+                required.push(field.name);
+            }
+        }
+        let object = json!({"type": "object", "properties": settings, "required": required,
+                            "additionalProperties": false});
+        let item = if kind.fields[0].form == FieldForm::Url {
+            json!({"oneOf": [{"type": "string", "format": "uri"}, object]})
+        } else {
+            object
+        };
+        properties.insert(
+            kind.name.to_owned(),
+            json!({"type": "array", "maxItems": sightline_core::alert_channels::MAX_TARGETS,
+                   "items": item, "description": format!("{}: {}", kind.label, kind.about)}),
+        );
+    }
+    level.insert("properties".to_owned(), Value::Object(properties));
+    level.insert("additionalProperties".to_owned(), Value::Bool(false));
+    if let Some(required) = level.get_mut("required").and_then(Value::as_array_mut) {
+        required.retain(|name| name != "channels");
+    }
 }
 
 /// The names of the component schemas that are parts of others.
