@@ -11,7 +11,7 @@ pub mod smtp;
 pub mod testing;
 pub mod traffic;
 
-pub use channels::{Notifier, SecretSource};
+pub use channels::{Notifier, SecretLookup, SecretSource};
 pub use engine::{Engine, EngineError, Pass};
 pub use outbox::{Deliverer, Delivery, OutboxConfig};
 pub use render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};

@@ -280,15 +280,12 @@ fn validate_value(form: FieldForm, value: &str) -> Result<(), String> {
             }
         }
         FieldForm::ChatId => {
-            let numeric = value
-                .strip_prefix('-')
-                .unwrap_or(value)
-                .chars()
-                .all(|c| c.is_ascii_digit());
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            let numeric = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
             let channel = value.strip_prefix('@').is_some_and(|name| {
                 !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
-            if !(numeric && value.trim_start_matches('-').len() > 0) && !channel {
+            if !numeric && !channel {
                 return Err("must be a chat number (`-100123`) or a public `@channel`".to_owned());
             }
         }

@@ -270,14 +270,7 @@ impl sightline_alerting::SecretSource for VaultSecrets {
     fn lookup(
         &self,
         names: std::collections::BTreeSet<String>,
-    ) -> std::pin::Pin<
-        Box<
-            dyn std::future::Future<
-                    Output = Result<std::collections::BTreeMap<String, String>, String>,
-                > + Send
-                + '_,
-        >,
-    > {
+    ) -> sightline_alerting::SecretLookup<'_> {
         Box::pin(async move {
             let secrets = self
                 .vault

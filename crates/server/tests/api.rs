@@ -14,6 +14,8 @@ use std::sync::Arc;
 mod alerting;
 #[path = "api/browser.rs"]
 mod browser;
+#[path = "api/channels.rs"]
+mod channels;
 #[path = "api/collector.rs"]
 mod collector;
 #[path = "api/correlation.rs"]
@@ -39,6 +41,9 @@ use alerting::{
     test_notifications_report_what_the_receiver_said,
 };
 use browser::real_chromium_page_views_arrive_with_plausible_metrics;
+use channels::{
+    each_channel_can_be_sent_a_test, every_channel_hears_of_an_outage_in_its_vendors_shape,
+};
 use collector::{
     bad_beacons_are_refused_and_store_nothing, beacons_are_rate_limited_per_address,
     beacons_become_enriched_page_views, countries_come_from_the_database_behind_trusted_proxies,
@@ -306,6 +311,8 @@ on_both_backends!(
     a_host_going_down_sends_one_email_per_recipient,
     a_dependant_is_held_back_behind_its_parent,
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
+    every_channel_hears_of_an_outage_in_its_vendors_shape,
+    each_channel_can_be_sent_a_test,
     outages_are_classified_by_what_real_users_see,
     journeys_report_steps_screenshots_and_never_a_secret,
     agents_report_screenshots_with_their_results,

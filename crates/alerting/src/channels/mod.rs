@@ -162,14 +162,16 @@ pub fn incident_key(server: &str, incident_id: i64) -> String {
     format!("sightline:{host}:incident:{incident_id}")
 }
 
+/// What a secret lookup eventually gives: the values by name, or why the
+/// vault could not be read.
+pub type SecretLookup<'a> =
+    Pin<Box<dyn Future<Output = Result<BTreeMap<String, String>, String>> + Send + 'a>>;
+
 /// Where secrets for channel settings come from (the vault), looked up
 /// only when a message that needs them is sent.
 pub trait SecretSource: Send + Sync + std::fmt::Debug {
     /// The values of these secrets; a missing one is simply left out.
-    fn lookup(
-        &self,
-        names: BTreeSet<String>,
-    ) -> Pin<Box<dyn Future<Output = Result<BTreeMap<String, String>, String>> + Send + '_>>;
+    fn lookup(&self, names: BTreeSet<String>) -> SecretLookup<'_>;
 }
 
 /// The secret names a target's settings use.
