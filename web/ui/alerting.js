@@ -43,46 +43,144 @@ async function save(path, id, document, setError, done) {
   }
 }
 
-function PolicyForm({ policy, onDone }) {
+/** Keys of a level that are not channels. */
+const LEVEL_FIELDS = new Set(["after", "email", "classes"]);
+let nextTargetKey = 0;
+
+/** A level as the form edits it: its channels' targets in one list, each
+ * with a key that survives the removal of another. */
+function editableLevel(level) {
+  const targets = Object.entries(level)
+    .filter(([name]) => !LEVEL_FIELDS.has(name))
+    .flatMap(([channel, written]) => (written ?? []).map((target) => ({
+      key: nextTargetKey++,
+      channel,
+      // `webhook: ["https://…"]` is the short form of `{url: …}`.
+      settings: typeof target === "object" ? { ...target } : { url: target },
+    })));
+  return { after: level.after, email: level.email ?? [], classes: level.classes ?? [], targets };
+}
+
+/** A level as the API takes it: channels back under their names, empty
+ * settings and lists left out. */
+function writtenLevel(level) {
+  const written = { after: level.after };
+  if (level.email.length) written.email = level.email;
+  if (level.classes.length) written.classes = level.classes;
+  for (const { channel, settings } of level.targets) {
+    const kept = Object.fromEntries(Object.entries(settings).filter(([, value]) => `${value}`.trim() !== ""));
+    (written[channel] ??= []).push(kept);
+  }
+  return written;
+}
+
+/** One channel target: its settings, a test through the real outbox, and
+ * removal. `path` is where the API's errors about it point. */
+function ChannelTarget({ kind, target, path, id, error, onChange, onRemove }) {
+  const [result, setResult] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const test = async () => {
+    setBusy(true);
+    setResult(null);
+    try {
+      const settings = Object.fromEntries(Object.entries(target.settings).filter(([, value]) => `${value}`.trim() !== ""));
+      setResult(await api("POST", "/notifications/test", { channel: target.channel, target: settings }));
+    } catch (failure) {
+      setResult({ status: "refused", error: failure.message });
+    } finally {
+      setBusy(false);
+    }
+  };
+  const label = kind?.label ?? target.channel;
+  const fields = kind?.fields ?? Object.keys(target.settings).map((name) => ({ name, label: name, required: true, form: "text" }));
+  const whole = error?.field === path || error?.field === path.replace(/\[\d+\]$/, "") ? error.message : null;
+  return html`
+    <fieldset class="channel-target" data-channel=${target.channel}>
+      <legend>${label}</legend>
+      ${kind && html`<p class="hint">${kind.about}</p>`}
+      ${fields.map((field) => html`
+        <${Input} key=${field.name} id=${`${id}-${field.name}`} value=${target.settings[field.name] ?? ""}
+          label=${field.required ? field.label : `${field.label} (optional)`}
+          hint=${field.form === "secret" ? "{{secrets.NAME}}" : field.form === "url" ? "https://…" : field.form === "chat_id" ? "-100123 or @channel" : undefined}
+          error=${fieldError(error, `${path}.${field.name}`)}
+          onInput=${(value) => onChange({ ...target, settings: { ...target.settings, [field.name]: value } })} />`)}
+      ${whole && html`<p class="field-error" role="alert">${whole}</p>`}
+      <div class="actions">
+        <button type="button" disabled=${busy} onClick=${test}>${busy ? "Sending…" : "Send a test"}</button>
+        <button type="button" onClick=${onRemove}>Remove</button>
+      </div>
+      ${result && html`<p role="status" data-testid="channel-test" class=${result.status === "sent" ? "" : "error"}>
+        ${result.status}${result.answer ? `: ${result.answer}` : ""}${result.error ? `: ${result.error}` : ""}</p>`}
+    </fieldset>`;
+}
+
+function PolicyForm({ policy, kinds, onDone }) {
   const [document, setDocument] = useState({
     name: policy?.name ?? "",
-    levels: policy?.levels ?? [{ after: "1 confirmed error", email: [] }],
+    levels: (policy?.levels ?? [{ after: "1 confirmed error", email: [] }]).map(editableLevel),
     remind_every: policy?.remind_every,
     notify_recovery: policy?.notify_recovery ?? true,
+    time_zone: policy?.time_zone ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
   });
   const [error, setError] = useState(null);
   const setLevel = (index, changes) =>
     setDocument({ ...document, levels: document.levels.map((level, i) => (i === index ? { ...level, ...changes } : level)) });
+  const addTarget = (index, channel) => {
+    if (!channel) return;
+    const level = document.levels[index];
+    setLevel(index, { targets: [...level.targets, { key: nextTargetKey++, channel, settings: {} }] });
+  };
   const submit = (event) => {
     event.preventDefault();
-    const body = { ...document };
+    const body = { ...document, levels: document.levels.map(writtenLevel) };
     if (!body.remind_every) delete body.remind_every;
-    body.levels = body.levels.map((level) => Object.fromEntries(Object.entries(level).filter(([, v]) => !(Array.isArray(v) && v.length === 0))));
+    if (!body.time_zone) delete body.time_zone;
     save("/alert-policies", policy?.id, body, setError, onDone);
   };
+  const kindOf = (name) => kinds.find((kind) => kind.name === name);
   return html`
     <form class="monitor-form" onSubmit=${submit} data-testid="policy-form">
       <${Input} id="policy-name" label="Name" value=${document.name} error=${fieldError(error, "name")}
         onInput=${(name) => setDocument({ ...document, name })} />
-      ${document.levels.map((level, index) => html`
+      ${document.levels.map((level, index) => {
+        // Errors point at a target by its place among its channel's targets.
+        const place = (target) => level.targets.filter((t) => t.channel === target.channel).indexOf(target);
+        return html`
         <fieldset class="steps" key=${index}>
           <legend>Level ${index + 1}</legend>
           <${Input} id=${`level-${index}-after`} label="After" hint="1 confirmed error, or 15m down" value=${level.after}
             error=${fieldError(error, `levels[${index}].after`)} onInput=${(after) => setLevel(index, { after })} />
           <${Input} id=${`level-${index}-email`} label="E-mail (comma separated)" value=${joined(level.email)}
             error=${fieldError(error, `levels[${index}].email`)} onInput=${(text) => setLevel(index, { email: list(text) })} />
-          <${Input} id=${`level-${index}-webhook`} label="Webhooks (comma separated)" value=${joined(level.webhook)}
-            error=${fieldError(error, `levels[${index}].webhook`)} onInput=${(text) => setLevel(index, { webhook: list(text) })} />
+          ${level.targets.map((target) => html`
+            <${ChannelTarget} key=${target.key} kind=${kindOf(target.channel)} target=${target} error=${error}
+              id=${`level-${index}-${target.channel}-${place(target)}`} path=${`levels[${index}].${target.channel}[${place(target)}]`}
+              onChange=${(changed) => setLevel(index, { targets: level.targets.map((t) => (t.key === target.key ? changed : t)) })}
+              onRemove=${() => setLevel(index, { targets: level.targets.filter((t) => t.key !== target.key) })} />`)}
+          <div class="field">
+            <label for=${`level-${index}-add-channel`}>Also tell</label>
+            <select id=${`level-${index}-add-channel`} value="" onChange=${(e) => {
+              addTarget(index, e.target.value);
+              e.target.value = "";
+            }}>
+              <option value="">Add a channel…</option>
+              ${kinds.map((kind) => html`<option value=${kind.name}>${kind.label}</option>`)}
+            </select>
+          </div>
           <${Input} id=${`level-${index}-classes`} label="Only these classes (comma separated; all when empty)" value=${joined(level.classes)}
             hint="confirmed_outage, synthetic_failure, …" error=${fieldError(error, `levels[${index}].classes`)}
             onInput=${(text) => setLevel(index, { classes: list(text) })} />
+          ${error?.field === `levels[${index}]` && html`<p class="field-error" role="alert">${error.message}</p>`}
           ${document.levels.length > 1 && html`<button type="button" onClick=${() => setDocument({ ...document, levels: document.levels.filter((_, i) => i !== index) })}>Remove level</button>`}
-        </fieldset>`)}
+        </fieldset>`;
+      })}
       <div class="actions">
-        <button type="button" onClick=${() => setDocument({ ...document, levels: [...document.levels, { after: "15m", email: [] }] })}>Add level</button>
+        <button type="button" onClick=${() => setDocument({ ...document, levels: [...document.levels, editableLevel({ after: "15m", email: [] })] })}>Add level</button>
       </div>
       <${Input} id="policy-remind" label="Remind every" hint="30m (none when empty)" value=${document.remind_every ?? ""}
         error=${fieldError(error, "remind_every")} onInput=${(remind_every) => setDocument({ ...document, remind_every })} />
+      <${Input} id="policy-time-zone" label="Time zone of the times in messages" hint="Europe/Paris (UTC when empty)" value=${document.time_zone ?? ""}
+        error=${fieldError(error, "time_zone")} onInput=${(time_zone) => setDocument({ ...document, time_zone })} />
       <div class="field">
         <label><input type="checkbox" checked=${document.notify_recovery}
           onChange=${(e) => setDocument({ ...document, notify_recovery: e.target.checked })} /> Tell those told when it recovers</label>
@@ -90,6 +188,18 @@ function PolicyForm({ policy, onDone }) {
       ${error && !error.field && html`<p class="error" role="alert">${error.message}</p>`}
       <div class="actions"><button type="submit">Save policy</button><button type="button" onClick=${onDone}>Cancel</button></div>
     </form>`;
+}
+
+/** Who a level tells, in a few words: addresses, then channels by name
+ * (`Slack ×2`). */
+function levelRecipients(level, kinds) {
+  const channels = Object.entries(level)
+    .filter(([name, targets]) => !LEVEL_FIELDS.has(name) && targets?.length)
+    .map(([name, targets]) => {
+      const label = kinds.find((kind) => kind.name === name)?.label ?? name;
+      return targets.length > 1 ? `${label} ×${targets.length}` : label;
+    });
+  return [...(level.email ?? []), ...channels].join(", ");
 }
 
 /** `datetime-local` text for an RFC 3339 time, in the viewer's zone. */
@@ -144,6 +254,7 @@ function WindowForm({ window: item, onDone }) {
 
 export function Alerting() {
   const [policies, setPolicies] = useState(null);
+  const [kinds, setKinds] = useState([]);
   const [windows, setWindows] = useState(null);
   const [editing, setEditing] = useState(null);
   const [error, setError] = useState(null);
@@ -157,6 +268,7 @@ export function Alerting() {
     );
   useEffect(() => {
     load();
+    get("/alert-channels").then(setKinds, (failure) => setError(failure.message));
   }, []);
   const done = () => {
     setEditing(null);
@@ -173,12 +285,12 @@ export function Alerting() {
     <section aria-labelledby="policies-heading">
       <div class="toolbar"><h2 id="policies-heading">Alert policies</h2>
         <button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button></div>
-      ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} onDone=${done} />`}
+      ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} kinds=${kinds} onDone=${done} />`}
       <table data-testid="policies">
         <thead><tr><th scope="col">Name</th><th scope="col">Levels</th><th scope="col">Monitors</th><th scope="col"></th></tr></thead>
         <tbody>${policies.map((p) => html`
           <tr key=${p.id} data-policy=${p.name}><td>${p.name}</td>
-            <td>${p.levels.map((l) => `after ${l.after}: ${[...(l.email ?? []), ...(l.webhook ?? [])].join(", ")}`).join(" · ")}</td>
+            <td>${p.levels.map((l) => `after ${l.after}: ${levelRecipients(l, kinds)}`).join(" · ")}</td>
             <td>${joined(p.monitors)}</td>
             <td><button type="button" onClick=${() => setEditing({ kind: "policy", item: p })}>Edit</button>
               <button type="button" onClick=${() => remove("/alert-policies", p)}>Delete</button></td></tr>`)}

@@ -10,6 +10,7 @@ pub mod smtp;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod traffic;
+pub mod when;
 
 pub use channels::{Notifier, SecretLookup, SecretSource};
 pub use engine::{Engine, EngineError, Pass};

@@ -179,9 +179,14 @@ impl Deliverer {
             Ok(target) => target,
             Err(why) => return Delivery::Failed(why),
         };
+        let now = self.store.now();
         let sending = Sending {
             key: &notification.dedupe_key,
-            unix_seconds: self.store.now().as_millis() / 1000,
+            unix_seconds: now.as_millis() / 1000,
+            waited: Duration::from_millis(
+                (now.as_millis() - notification.created_at.as_millis()).max(0) as u64,
+            ),
+            last_error: notification.last_error.as_deref(),
         };
         let outgoing = match notifier.outgoing(&target, &notification.payload_json(), &sending) {
             Ok(outgoing) => outgoing,

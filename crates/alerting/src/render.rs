@@ -6,6 +6,7 @@
 use crate::smtp::Email;
 use minijinja::{AutoEscape, Environment};
 use serde::Serialize;
+use sightline_core::Timestamp;
 
 /// What a message says has happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -54,8 +55,17 @@ pub struct IncidentLine {
     pub traffic: Option<String>,
     /// When it went down (RFC 3339).
     pub since: String,
-    /// How long it has been (or was) down, in words.
+    /// When it went down as the reader's clock says it (`14:32 CET, 4 min
+    /// ago`), in their policy's time zone; set for each message.
+    pub since_text: String,
+    /// How long it has been (or was) down, in words (`4 min 12 s`).
     pub duration: Option<String>,
+    /// When it went down, for working out `since_text`.
+    #[serde(skip)]
+    pub opened_at: Timestamp,
+    /// The monitor that is down, for a reminder's current figures.
+    #[serde(skip)]
+    pub monitor_id: Option<i64>,
     /// The incident's page.
     pub link: String,
     /// The host or site it is grouped under in a message.
@@ -75,6 +85,11 @@ pub struct MessageContext {
     pub group: Option<String>,
     /// The server's public URL.
     pub server: String,
+    /// A reminder's number (the first reminder is 1).
+    pub reminder: Option<u64>,
+    /// Who is on it, in a sentence (`Acknowledged by ana@example.com at
+    /// 14:35 CET, 1 min ago: "rolling back"`), once someone said so.
+    pub acknowledged: Option<String>,
 }
 
 /// A template that does not render.
@@ -141,6 +156,8 @@ impl Templates {
             subject,
             text: render(TEXT)?,
             html: render(HTML)?,
+            message_id: None,
+            in_reply_to: None,
         })
     }
 }
@@ -157,6 +174,8 @@ mod tests {
                 incidents,
                 group,
                 server: "https://mon.example.com".to_owned(),
+                reminder: (kind == MessageKind::Reminder).then_some(2),
+                acknowledged: None,
             })
             .unwrap()
     }
@@ -177,6 +196,9 @@ mod tests {
             explanation: None,
             traffic: Some("4 page views in 10 min, 120 expected".to_owned()),
             since: "2026-12-01T02:00:00Z".to_owned(),
+            since_text: "03:00 CET, 4 min ago".to_owned(),
+            opened_at: Timestamp::from(0),
+            monitor_id: None,
             duration: None,
             link: "https://mon.example.com/incidents/7".to_owned(),
             group: "shop.example.com".to_owned(),
@@ -276,7 +298,7 @@ mod tests {
             email.text
         );
         assert!(!email.text.contains("Where:"), "{}", email.text);
-        assert!(email.text.contains("  Since: 2026-12-01T02:00:00Z"));
+        assert!(email.text.contains("  Since: 03:00 CET, 4 min ago"));
         assert!(!email.html.contains("from unknown"), "{}", email.html);
     }
 

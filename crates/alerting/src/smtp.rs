@@ -1,6 +1,7 @@
 //! Sending e-mail over SMTP: plain, STARTTLS or TLS, with optional login,
 //! multipart text and HTML.
 
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
@@ -61,6 +62,14 @@ pub struct Email {
     pub text: String,
     /// The HTML part.
     pub html: String,
+    /// Its `Message-ID` (`<…@host>`), chosen when it is queued so that a
+    /// retry sends the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The `Message-ID` of the first message of its thread (an incident's
+    /// first alert), which it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
 }
 
 /// Sends e-mail through one SMTP server.
@@ -110,10 +119,20 @@ impl Mailer {
         let to: Mailbox = to
             .parse()
             .map_err(|e| SendError::Invalid(format!("recipient `{to}`: {e}")))?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(&email.subject)
+            .message_id(email.message_id.clone())
+            // An alert is no conversation: no out-of-office replies (RFC 3834).
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                "auto-generated".to_owned(),
+            ));
+        if let Some(first) = &email.in_reply_to {
+            message = message.in_reply_to(first.clone()).references(first.clone());
+        }
+        let message = message
             .multipart(MultiPart::alternative_plain_html(
                 email.text.clone(),
                 email.html.clone(),

@@ -18,6 +18,56 @@ use sightline_store::{
 use std::sync::Arc;
 use std::time::Duration;
 
+/// One received e-mail, as a thread is made of.
+#[derive(Debug)]
+struct Received {
+    subject: String,
+    message_id: String,
+    in_reply_to: Option<String>,
+    references: Option<String>,
+    auto_submitted: String,
+    text: String,
+}
+
+/// The messages to `to`: the first alert, then the answers to it, the
+/// recovery last (maildir names say nothing of order).
+fn thread_to(smtp: &SmtpServer, to: &str) -> Vec<Received> {
+    let mut mails: Vec<Received> = smtp
+        .received()
+        .iter()
+        .filter_map(|raw| {
+            let mail = mailparse::parse_mail(raw).unwrap();
+            let headers = mail.get_headers();
+            if headers.get_first_value("X-RcptTo").as_deref() != Some(to) {
+                return None;
+            }
+            let text = mail
+                .subparts
+                .iter()
+                .find(|part| part.ctype.mimetype == "text/plain")
+                .map(|part| part.get_body().unwrap())
+                .unwrap_or_default();
+            Some(Received {
+                subject: headers.get_first_value("Subject").unwrap_or_default(),
+                message_id: headers.get_first_value("Message-ID").unwrap_or_default(),
+                in_reply_to: headers.get_first_value("In-Reply-To"),
+                references: headers.get_first_value("References"),
+                auto_submitted: headers
+                    .get_first_value("Auto-Submitted")
+                    .unwrap_or_default(),
+                text,
+            })
+        })
+        .collect();
+    mails.sort_by_key(|mail| {
+        let back = ["Recovered", "Back "]
+            .iter()
+            .any(|words| mail.text.starts_with(words));
+        (mail.in_reply_to.is_some(), back)
+    });
+    mails
+}
+
 fn mailer(port: u16) -> Mailer {
     Mailer::new(&SmtpServer::settings(port)).unwrap()
 }
@@ -27,6 +77,8 @@ fn email_notification(key: &str, to: &str) -> NewNotification {
         subject: "DOWN: shop home (HTTP 503 from local)".into(),
         text: "shop home is down: expected status 200, got 503.".into(),
         html: "<p><b>shop home</b> is down: expected status 200, got 503.</p>".into(),
+        message_id: None,
+        in_reply_to: None,
     };
     NewNotification {
         dedupe_key: key.into(),
@@ -302,11 +354,15 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
     assert_eq!(engine.pass().await.unwrap().queued, 1);
     assert_eq!(outbox.deliver_due().await.unwrap(), 1);
 
-    // Twenty minutes down: one reminder to each level reached so far.
+    // Twenty minutes down: the first level's first reminder. The second
+    // level was told five minutes ago: its reminders count from then.
     clock.advance(Duration::from_secs(5 * 60));
-    assert_eq!(engine.pass().await.unwrap().queued, 2);
+    assert_eq!(engine.pass().await.unwrap().queued, 1);
     assert_eq!(engine.pass().await.unwrap().queued, 0, "each reminder once");
-    assert_eq!(outbox.deliver_due().await.unwrap(), 2);
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
+    clock.advance(Duration::from_secs(15 * 60));
+    assert_eq!(engine.pass().await.unwrap().queued, 1, "the second level's");
+    assert_eq!(outbox.deliver_due().await.unwrap(), 1);
 
     // Recovery closes the incident and tells everyone who was told.
     report(
@@ -326,42 +382,48 @@ async fn confirmed_downtime_opens_an_incident_escalates_and_recovers(kind: Backe
     assert_eq!(outbox.deliver_due().await.unwrap(), 2);
     assert_eq!(engine.pass().await.unwrap(), Pass::default());
 
-    let mut messages: Vec<(String, String)> = smtp
-        .received()
-        .iter()
-        .map(|raw| {
-            let mail = mailparse::parse_mail(raw).unwrap();
-            let headers = mail.get_headers();
-            (
-                headers.get_first_value("X-RcptTo").unwrap(),
-                headers.get_first_value("Subject").unwrap(),
-            )
-        })
-        .collect();
-    messages.sort();
-    assert_eq!(
-        messages,
-        [
-            (
-                "cto@example.com".to_owned(),
-                "[DOWN] shop: expected status 200, got 503 (local)".to_owned()
-            ),
-            ("cto@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
-            (
-                "cto@example.com".to_owned(),
-                "[REMINDER] shop: expected status 200, got 503 (local)".to_owned()
-            ),
-            (
-                "ops@example.com".to_owned(),
-                "[DOWN] shop: expected status 200, got 503 (local)".to_owned()
-            ),
-            ("ops@example.com".to_owned(), "[RECOVERED] shop".to_owned()),
-            (
-                "ops@example.com".to_owned(),
-                "[REMINDER] shop: expected status 200, got 503 (local)".to_owned()
-            ),
-        ]
-    );
+    // Each recipient's messages are one thread: the reminder and the
+    // recovery answer the first alert, under its subject.
+    let subject = "[DOWN] shop: expected status 200, got 503 (local)";
+    for (to, reminder, lasted) in [
+        (
+            "ops@example.com",
+            "Reminder 1: still not resolved after 20 min.",
+            "Recovered after 35 min.",
+        ),
+        (
+            "cto@example.com",
+            "Reminder 1: still not resolved after 35 min.",
+            "Recovered after 35 min.",
+        ),
+    ] {
+        let thread = thread_to(&smtp, to);
+        assert_eq!(thread.len(), 3, "{to}: down, reminder, recovered");
+        let first_id = thread[0].message_id.clone();
+        assert!(first_id.starts_with("<alert.") && first_id.ends_with("@mon.example.com>"));
+        for mail in &thread {
+            assert_eq!(mail.subject, subject, "{to}");
+            assert_eq!(mail.auto_submitted, "auto-generated");
+        }
+        for answer in &thread[1..] {
+            assert_eq!(answer.in_reply_to.as_deref(), Some(first_id.as_str()));
+            assert_eq!(answer.references.as_deref(), Some(first_id.as_str()));
+            assert_ne!(answer.message_id, first_id);
+        }
+        assert!(thread[0].in_reply_to.is_none());
+        assert!(
+            thread[0].text.contains("Down since: "),
+            "{}",
+            thread[0].text
+        );
+        assert!(thread[1].text.starts_with(reminder), "{}", thread[1].text);
+        assert!(thread[2].text.starts_with(lasted), "{}", thread[2].text);
+        assert!(
+            !thread[2].text.contains("What failed"),
+            "{}",
+            thread[2].text
+        );
+    }
     let incidents = store
         .list_incidents(false, None, Timestamp::from(0), 10)
         .await
@@ -572,8 +634,13 @@ async fn two_processes_tell_each_incident_once(kind: BackendKind) {
         let headers = mail.get_headers();
         let recipient = headers.get_first_value("X-RcptTo").unwrap();
         let subject = headers.get_first_value("Subject").unwrap();
-        let kind = subject.split(']').next().unwrap().to_owned();
         let text = mail.subparts[0].get_body().unwrap();
+        // A reminder answers the alert under its subject; it says what it is.
+        let kind = if text.starts_with("Reminder ") {
+            "[REMINDER".to_owned()
+        } else {
+            subject.split(']').next().unwrap().to_owned()
+        };
         for n in 0..MONITORS {
             if text.contains(&format!("page {n:02} (")) {
                 *told
@@ -663,22 +730,18 @@ async fn a_checkpoint_that_goes_silent_is_one_incident_told_once(kind: BackendKi
     let back = engine.pass().await.unwrap();
     assert_eq!((back.closed, back.queued), (1, 1));
     assert_eq!(outbox.deliver_due().await.unwrap(), 1);
-    let subjects: Vec<String> = smtp
-        .received()
-        .iter()
-        .map(|raw| {
-            let mail = mailparse::parse_mail(raw).unwrap();
-            mail.get_headers().get_first_value("Subject").unwrap()
-        })
-        .collect();
-    assert_eq!(subjects.len(), 2, "{subjects:?}");
+    let thread = thread_to(&smtp, "ops@example.com");
+    assert_eq!(thread.len(), 2, "{thread:?}");
     assert!(
-        subjects.contains(&"[RECOVERED] checkpoint west".to_owned()),
-        "{subjects:?}"
+        thread[0]
+            .subject
+            .starts_with("[ALERT] checkpoint west: checkpoint offline — no contact for 1m 1s"),
+        "{thread:?}"
     );
+    assert_eq!(thread[1].subject, thread[0].subject, "one thread");
     assert!(
-        subjects.iter().any(|subject| subject
-            .starts_with("[ALERT] checkpoint west: checkpoint offline — no contact for 1m 1s")),
-        "{subjects:?}"
+        thread[1].text.starts_with("Back in contact after 30 s."),
+        "{}",
+        thread[1].text
     );
 }

@@ -162,6 +162,8 @@ async fn main() {
             subject: format!("reference {sample}"),
             text: "x".repeat(size / 2),
             html: format!("<p>{}</p>", "x".repeat(size / 2)),
+            message_id: None,
+            in_reply_to: None,
         };
         let started = now_ms();
         mailer

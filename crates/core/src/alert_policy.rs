@@ -31,6 +31,11 @@ pub struct AlertPolicySpec {
     /// Tell everyone who was told when the monitor recovers; on by default.
     #[serde(default = "yes")]
     pub notify_recovery: bool,
+    /// The time zone messages give times in (`Europe/Paris`, `UTC`), as
+    /// the people on call read them; UTC when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Europe/Paris")]
+    pub time_zone: Option<String>,
 }
 
 fn yes() -> bool {
@@ -208,6 +213,15 @@ impl AlertPolicySpec {
         Ok(spec)
     }
 
+    /// The time zone messages give times in (UTC when none, or none known,
+    /// is named).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.time_zone
+            .as_deref()
+            .and_then(|zone| zone.parse().ok())
+            .unwrap_or(chrono_tz::UTC)
+    }
+
     /// Checks the rules the types do not express.
     pub fn validate(&self) -> Result<(), ValidationError> {
         require_text("name", &self.name, 100)?;
@@ -221,6 +235,14 @@ impl AlertPolicySpec {
             level
                 .validate()
                 .map_err(|e| e.within(&format!("levels[{index}]")))?;
+        }
+        if let Some(zone) = &self.time_zone {
+            zone.parse::<chrono_tz::Tz>().map_err(|_| {
+                ValidationError::new(
+                    "time_zone",
+                    format!("`{zone}` is not a time zone; name one as `Europe/Paris` or `UTC`"),
+                )
+            })?;
         }
         if let Some(every) = self.remind_every {
             if every < MIN_REMINDER {

@@ -335,6 +335,37 @@ impl Store {
         .ok_or(StoreError::NotFound("notification"))
     }
 
+    /// The first message to `recipient` on `channel` about any of these
+    /// incidents: the one later messages about them answer, so that mail
+    /// clients show one thread.
+    pub async fn first_message_about(
+        &self,
+        recipient: &str,
+        channel: &str,
+        incident_ids: &[i64],
+    ) -> Result<Option<Notification>> {
+        if incident_ids.is_empty() {
+            return Ok(None);
+        }
+        Ok(read!(self.backend, |pool| {
+            let mut select = sqlx::QueryBuilder::new(format!(
+                "SELECT {NOTIFICATION_COLUMNS} FROM notifications WHERE recipient = "
+            ));
+            select.push_bind(recipient);
+            select.push(" AND channel = ");
+            select.push_bind(channel);
+            select.push(
+                " AND id IN (SELECT notification_id FROM notification_claims WHERE incident_id IN (",
+            );
+            let mut list = select.separated(", ");
+            for id in incident_ids {
+                list.push_bind(*id);
+            }
+            select.push(")) ORDER BY id LIMIT 1");
+            select.build_query_as().fetch_optional(pool).await
+        })?)
+    }
+
     /// Notifications about one incident (alone or among others), oldest first.
     pub async fn incident_notifications(&self, incident_id: i64) -> Result<Vec<Notification>> {
         let sql = format!(

@@ -760,15 +760,23 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
         .open_incident(monitor.id, Severity::Critical, "down")
         .await
         .unwrap();
-    let message = |key: &str| NewNotification {
+    let message_to = |key: &str, to: &str| NewNotification {
         dedupe_key: key.to_owned(),
         incident_id: Some(incident.id),
         channel: "email".into(),
-        target: json!({"address": "ops@example.com"}),
-        recipient: "ops@example.com".into(),
+        target: json!({"address": to}),
+        recipient: to.into(),
         subject: "home is down".into(),
         payload: json!({"text": "home is down"}),
         lifetime: Duration::from_secs(3600),
+    };
+    let message = |key: &str| {
+        let to = if key.ends_with("level-0") {
+            "ops@example.com"
+        } else {
+            "lead@example.com"
+        };
+        message_to(key, to)
     };
     assert!(
         store
@@ -786,6 +794,13 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
     assert!(
         store
             .enqueue_notification(&message("incident-1/level-1"))
+            .await
+            .unwrap()
+    );
+    // A later message to a recipient waits for their earlier one.
+    assert!(
+        store
+            .enqueue_notification(&message_to("incident-1/reminder-1", "ops@example.com"))
             .await
             .unwrap()
     );
@@ -821,6 +836,23 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
     assert!(
         store
             .mark_notification_sent(leased[0].id, "sender-a", "250 OK")
+            .await
+            .unwrap()
+    );
+    let next = store
+        .lease_due_notifications("sender-b", lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|n| n.dedupe_key.as_str())
+            .collect::<Vec<_>>(),
+        ["incident-1/reminder-1"],
+        "once the first is sent, the next to the same recipient goes"
+    );
+    assert!(
+        store
+            .mark_notification_sent(next[0].id, "sender-b", "250 OK")
             .await
             .unwrap()
     );
@@ -901,7 +933,21 @@ async fn the_outbox_leases_each_notification_to_one_sender(kind: BackendKind) {
             .await
             .unwrap()
             .len(),
-        2
+        3
+    );
+    // Later messages answer the first one to the same recipient about it.
+    let first = store
+        .first_message_about("ops@example.com", "email", &[incident.id, 999])
+        .await
+        .unwrap()
+        .expect("a first message");
+    assert_eq!(first.dedupe_key, "incident-1/level-0");
+    assert!(
+        store
+            .first_message_about("ops@example.com", "slack", &[incident.id])
+            .await
+            .unwrap()
+            .is_none()
     );
     // A message covering several incidents claims each; a second message
     // whose claims overlap stores nothing and names what was taken.

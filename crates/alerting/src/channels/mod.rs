@@ -95,6 +95,10 @@ pub struct Sending<'a> {
     pub key: &'a str,
     /// Now, in Unix seconds (signatures are dated).
     pub unix_seconds: i64,
+    /// How long it has waited in the outbox since it was queued.
+    pub waited: std::time::Duration,
+    /// Why the last attempt failed, when one did.
+    pub last_error: Option<&'a str>,
 }
 
 /// One channel. Implementations are stateless; see the module's doc.

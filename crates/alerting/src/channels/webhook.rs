@@ -27,10 +27,16 @@ impl Notifier for Webhook {
 
     fn payload(&self, message: &Message<'_>) -> serde_json::Value {
         let ids: Vec<i64> = message.incidents().iter().map(|line| line.id).collect();
+        // A test notification says so, so that receivers can tell it apart.
+        let kind = if message.incidents().iter().all(|line| line.class == "test") {
+            serde_json::json!("test")
+        } else {
+            serde_json::json!(message.kind())
+        };
         // `text` is what Slack-compatible receivers show; the rest is for
         // programs.
         serde_json::json!({
-            "type": message.kind(),
+            "type": kind,
             "text": message.email.subject,
             "incident_ids": ids,
             "incidents": message.incidents(),

@@ -5,6 +5,9 @@ use super::routing::Due;
 use super::{Engine, EngineError};
 use crate::channels::Message;
 use crate::render::{IncidentLine, MessageContext, MessageKind};
+use crate::smtp::Email;
+use crate::when;
+use sha2::{Digest, Sha256};
 use sightline_store::{Claim, Enqueued, NewNotification};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -47,6 +50,33 @@ impl Engine {
                 .or_default()
                 .push(item);
         }
+        // A reminder quotes what the checks say now, not what they said
+        // when the incident opened.
+        let mut current = HashMap::new();
+        for items in messages.values() {
+            for item in items
+                .iter()
+                .filter(|item| item.kind == MessageKind::Reminder)
+            {
+                let Some(line) = lines.get(&item.incident_id) else {
+                    continue;
+                };
+                if let (Some(monitor_id), false) = (line.monitor_id, current.contains_key(&line.id))
+                {
+                    let mut line = line.clone();
+                    line.problem = self.problem_since(monitor_id, line.opened_at).await?;
+                    current.insert(line.id, line);
+                }
+            }
+        }
+        let lines = if current.is_empty() {
+            lines.clone()
+        } else {
+            let mut lines = lines.clone();
+            lines.extend(current);
+            lines
+        };
+        let lines = &lines;
         let mut queued = 0;
         for ((recipient, _, kind, _), mut items) in messages {
             items.sort_by_key(|item| (item.incident_id, item.step.clone()));
@@ -79,19 +109,51 @@ impl Engine {
     ) -> Result<Enqueued, EngineError> {
         let mut ids: Vec<i64> = items.iter().map(|item| item.incident_id).collect();
         ids.dedup();
-        let mut incidents: Vec<IncidentLine> =
-            ids.iter().filter_map(|id| lines.get(id).cloned()).collect();
+        let zone = items[0].zone;
+        let now = self.store.now();
+        let mut incidents: Vec<IncidentLine> = ids
+            .iter()
+            .filter_map(|id| lines.get(id).cloned())
+            .map(|mut line| {
+                line.since_text = when::moment(line.opened_at, now, zone);
+                line
+            })
+            .collect();
         incidents.sort_by(|a, b| (&a.group, &a.monitor).cmp(&(&b.group, &b.monitor)));
         let first_group = incidents.first().map(|line| line.group.clone());
         let group = first_group.filter(|group| incidents.iter().all(|line| &line.group == group));
+        let reminder = items
+            .iter()
+            .filter_map(|item| item.step.strip_prefix("reminder-")?.parse().ok())
+            .max();
         let context = MessageContext {
             kind,
             incidents,
             group,
             server: self.server.clone(),
+            reminder,
+            acknowledged: None,
         };
-        let email = self.templates.email(&context)?;
+        let mut email = self.templates.email(&context)?;
         let notifier = items[0].notifier;
+        if notifier.name() == "email" {
+            email.message_id = Some(message_id(&items[0].claim_key(), &self.server));
+            // Later messages about these incidents answer the first one;
+            // reminders and the recovery under its subject, so that mail
+            // clients show one thread per incident. A new level or class
+            // (now hitting real users) is news: it keeps its own subject.
+            if let Some(first) = self
+                .store
+                .first_message_about(recipient, notifier.name(), &ids)
+                .await?
+            {
+                let opened: Option<Email> = serde_json::from_value(first.payload_json()).ok();
+                email.in_reply_to = opened.and_then(|opened| opened.message_id);
+                if kind != MessageKind::Down {
+                    email.subject = first.subject;
+                }
+            }
+        }
         let claims: Vec<Claim> = items
             .iter()
             .map(|item| Claim {
@@ -120,4 +182,16 @@ impl Engine {
             )
             .await?)
     }
+}
+
+/// A `Message-ID` for the message that makes the claim `key`: the same on
+/// every retry, unique per server (its host names the right-hand side).
+fn message_id(key: &str, server: &str) -> String {
+    let host = url::Url::parse(server)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "sightline.invalid".to_owned());
+    let digest = Sha256::digest(format!("{server}\n{key}").as_bytes());
+    let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<alert.{hex}@{host}>")
 }

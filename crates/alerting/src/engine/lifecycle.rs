@@ -313,11 +313,23 @@ impl Engine {
 
     /// The problem of the monitor's latest confirmed error.
     pub(super) async fn last_problem(&self, monitor: &Monitor) -> Result<String, StoreError> {
-        let since = monitor.status_since.unwrap_or(Timestamp::from(0));
+        self.problem_since(
+            monitor.id,
+            monitor.status_since.unwrap_or(Timestamp::from(0)),
+        )
+        .await
+    }
+
+    /// What the monitor's latest failing check since about `since` said.
+    pub(super) async fn problem_since(
+        &self,
+        monitor_id: i64,
+        since: Timestamp,
+    ) -> Result<String, StoreError> {
         let results = self
             .store
             .check_results(
-                monitor.id,
+                monitor_id,
                 since.minus(Duration::from_secs(3600)),
                 self.store.now().plus(Duration::from_secs(1)),
                 20,

@@ -29,14 +29,20 @@ impl Engine {
         let now = world.now;
         let age =
             Duration::from_millis((now.as_millis() - incident.opened_at.as_millis()).max(0) as u64);
-        let minutes = age.as_secs() / 60;
+        // A closed incident lasted until it closed, not until this pass.
+        let lasted = Duration::from_millis(
+            (incident.closed_at.unwrap_or(now.as_millis()) - incident.opened_at.as_millis()).max(0)
+                as u64,
+        );
         let link = format!(
             "{}/incidents/{}",
             self.server.trim_end_matches('/'),
             incident.id
         );
         let since = incident.opened_at.to_rfc3339();
-        let duration = Some(format!("{minutes} min"));
+        let since_text = since.clone();
+        let opened_at = incident.opened_at;
+        let duration = Some(crate::when::span(lasted));
         let stored_class = incident
             .correlation
             .as_deref()
@@ -72,6 +78,9 @@ impl Engine {
                 group: "checkpoints".to_owned(),
                 dependants: Vec::new(),
                 since,
+                since_text,
+                opened_at,
+                monitor_id: None,
                 duration,
                 link,
             };
@@ -105,6 +114,9 @@ impl Engine {
                 group: site.spec.name.clone(),
                 dependants: Vec::new(),
                 since,
+                since_text,
+                opened_at,
+                monitor_id: None,
                 duration,
                 link,
             };
@@ -159,6 +171,9 @@ impl Engine {
             group,
             dependants,
             since,
+            since_text,
+            opened_at,
+            monitor_id: Some(monitor.id),
             duration,
             link,
         };

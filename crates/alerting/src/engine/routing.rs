@@ -5,9 +5,11 @@ use super::world::{Told, World};
 use super::{Engine, EngineError};
 use crate::channels::{self, Notifier};
 use crate::render::MessageKind;
+use chrono_tz::Tz;
 use sightline_core::alert_channels::ChannelSettings;
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
 use sightline_core::{AlertPolicySpec, IncidentClass};
+use std::collections::HashMap;
 use std::time::Duration;
 
 /// One incident's part in a message to one recipient.
@@ -21,6 +23,8 @@ pub(super) struct Due {
     pub(super) recipient: String,
     /// The target's settings as the policy wrote them.
     pub(super) target: ChannelSettings,
+    /// The time zone its policy gives times in.
+    pub(super) zone: Tz,
 }
 
 impl std::fmt::Debug for dyn Notifier {
@@ -67,8 +71,24 @@ impl Engine {
         let down_for = Duration::from_millis(
             (world.now.as_millis() - incident.opened_at.as_millis()).max(0) as u64,
         );
+        // When each recipient was first told of this incident: their
+        // reminders count from then, not from when it opened, so that one
+        // reached at a later level is not reminded in the same minute.
+        let mut first_told: HashMap<String, i64> = HashMap::new();
+        if told
+            .policies
+            .iter()
+            .any(|policy| policy.remind_every.is_some())
+        {
+            for sent in self.store.incident_notifications(incident.id).await? {
+                first_told
+                    .entry(sent.recipient.clone())
+                    .or_insert(sent.created_at.as_millis());
+            }
+        }
         let mut due = Vec::new();
         for policy in &told.policies {
+            let zone = policy.zone();
             for (index, level) in policy.levels.iter().enumerate() {
                 if !level.routes(told.class) {
                     continue;
@@ -85,6 +105,7 @@ impl Engine {
                     incident.id,
                     &format!("level-{index}"),
                     MessageKind::Down,
+                    zone,
                 ));
                 // A failure that turns out to hit real users is told again to
                 // those told of it before; told at once, it is one message.
@@ -94,19 +115,26 @@ impl Engine {
                         incident.id,
                         &format!("level-{index}-{}", told.class.as_str()),
                         MessageKind::Down,
+                        zone,
                     ));
                 }
-                // Reminders: the n-th once n intervals have passed.
+                // Reminders: a recipient's n-th once n intervals have passed
+                // since they were first told.
                 if let Some(every) = policy.remind_every {
-                    let reminders = down_for.as_millis() / every.as_millis().max(1);
-                    if reminders > 0 {
-                        due.extend(recipients(
-                            level,
-                            incident.id,
-                            &format!("reminder-{reminders}"),
-                            MessageKind::Reminder,
-                        ));
-                    }
+                    let every = every.as_millis().max(1) as i64;
+                    due.extend(
+                        recipients(level, incident.id, "", MessageKind::Reminder, zone)
+                            .into_iter()
+                            .filter_map(|mut item| {
+                                let since = *first_told.get(&item.recipient)?;
+                                let reminders = (world.now.as_millis() - since) / every;
+                                if reminders < 1 {
+                                    return None;
+                                }
+                                item.step = format!("reminder-{reminders}");
+                                Some(item)
+                            }),
+                    );
                 }
             }
         }
@@ -125,12 +153,20 @@ impl Engine {
         }
         let sent = self.store.incident_notifications(told.incident.id).await?;
         let mut due = Vec::new();
-        for level in policies.iter().flat_map(|policy| &policy.levels) {
-            due.extend(
-                recipients(level, told.incident.id, "recovered", MessageKind::Recovered)
+        for policy in policies {
+            for level in &policy.levels {
+                due.extend(
+                    recipients(
+                        level,
+                        told.incident.id,
+                        "recovered",
+                        MessageKind::Recovered,
+                        policy.zone(),
+                    )
                     .into_iter()
                     .filter(|item| sent.iter().any(|n| n.recipient == item.recipient)),
-            );
+                );
+            }
         }
         Ok(due)
     }
@@ -143,6 +179,7 @@ pub(super) fn recipients(
     incident_id: i64,
     step: &str,
     kind: MessageKind,
+    zone: Tz,
 ) -> Vec<Due> {
     level
         .targets()
@@ -159,6 +196,7 @@ pub(super) fn recipients(
                 notifier,
                 recipient: channels::recipient(name, &target),
                 target,
+                zone,
             })
         })
         .collect()

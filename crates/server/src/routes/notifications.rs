@@ -143,6 +143,8 @@ async fn test_notification(
             html_escape(&server),
             html_escape(&sender)
         ),
+        message_id: None,
+        in_reply_to: None,
     };
     // A test stands for an incident nobody will find: its key is its own.
     let test_id = -state.store.now().as_millis();
@@ -161,6 +163,9 @@ async fn test_notification(
         explanation: None,
         traffic: None,
         since: state.store.now().to_rfc3339(),
+        since_text: "just now".to_owned(),
+        opened_at: state.store.now(),
+        monitor_id: None,
         duration: None,
         link: server.clone(),
         group: "test".to_owned(),
@@ -177,6 +182,8 @@ async fn test_notification(
             incidents: vec![line.clone()],
             group: None,
             server: server.clone(),
+            reminder: None,
+            acknowledged: None,
         };
         let payload = notifier.payload(&Message {
             context: &context,

@@ -21,21 +21,21 @@ const HOOK_SECRET: &str = "hook signing secret";
 
 /// One request a receiver got.
 #[derive(Debug, Clone)]
-struct Received {
-    path: String,
+pub(super) struct Received {
+    pub(super) path: String,
     headers: reqwest::header::HeaderMap,
     body: String,
 }
 
 impl Received {
-    fn json(&self) -> Value {
+    pub(super) fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
     }
 }
 
 /// A receiver standing in for every vendor: it keeps each request and
 /// answers as that vendor does.
-async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(super) async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
     let kept = Arc::new(Mutex::new(Vec::new()));
     let log = kept.clone();
     let app = axum::Router::new().fallback(
@@ -75,7 +75,7 @@ async fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
     (serve_app(app).await, kept)
 }
 
-fn check_slack(message: &Value) {
+pub(super) fn check_slack(message: &Value) {
     assert!(!message["text"].as_str().unwrap().is_empty(), "{message}");
     let blocks = message["blocks"].as_array().unwrap();
     assert!(!blocks.is_empty() && blocks.len() <= 50, "{message}");

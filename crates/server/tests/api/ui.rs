@@ -1032,6 +1032,8 @@ async fn a_transaction_made_in_the_steps_editor_shows_its_step_timings() {
 #[tokio::test]
 async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
     let server = TestServer::start(BackendKind::Sqlite).await;
+    let (hooks, received) = super::channels::receiver().await;
+    let slack = format!("{hooks}/slack/T000/B000/XXXX");
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path(), None).await;
@@ -1054,6 +1056,18 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
             "ops@example.com, dev@example.com",
         )
         .await?;
+        // A channel beside e-mail: its settings come from the channel table.
+        browser
+            .find(Locator::Css("#level-0-add-channel"))
+            .await?
+            .select_by_value("slack")
+            .await?;
+        type_into(
+            &browser,
+            Locator::Css("#level-0-slack-0-webhook_url"),
+            "hooks.slack.com/services/T000",
+        )
+        .await?;
         click(&browser, Locator::XPath("//button[.='Save policy']")).await?;
         // The API's word on the level's `after`, next to it; nothing saved.
         let refused = text_when(&browser, "#level-0-after-error", |s| !s.is_empty()).await?;
@@ -1062,9 +1076,30 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         after.clear().await?;
         after.send_keys("2 confirmed errors").await?;
         click(&browser, Locator::XPath("//button[.='Save policy']")).await?;
+        // Then on the Slack target's URL, under that field.
+        let refused = text_when(&browser, "#level-0-slack-0-webhook_url-error", |s| {
+            !s.is_empty()
+        })
+        .await?;
+        assert!(refused.contains("URL"), "{refused}");
+        let url = browser
+            .find(Locator::Css("#level-0-slack-0-webhook_url"))
+            .await?;
+        url.clear().await?;
+        url.send_keys(&slack).await?;
+        // "Send a test" goes through the outbox to the receiver.
+        click(
+            &browser,
+            Locator::XPath("//fieldset[@data-channel='slack']//button[.='Send a test']"),
+        )
+        .await?;
+        let tested = text_when(&browser, "[data-testid=channel-test]", |s| !s.is_empty()).await?;
+        assert!(tested.starts_with("sent"), "{tested}");
+        keep_screenshot(&browser, "alert-policy-form").await?;
+        click(&browser, Locator::XPath("//button[.='Save policy']")).await?;
         let row = text_when(&browser, "tr[data-policy=on-call]", |s| !s.is_empty()).await?;
         assert!(
-            row.contains("after 2 confirmed errors: ops@example.com, dev@example.com"),
+            row.contains("after 2 confirmed errors: ops@example.com, dev@example.com, Slack"),
             "{row}"
         );
 
@@ -1101,6 +1136,14 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         policies[0]["levels"][0]["email"],
         json!(["ops@example.com", "dev@example.com"])
     );
+    assert_eq!(
+        policies[0]["levels"][0]["slack"],
+        json!([{"webhook_url": slack}])
+    );
+    let tests = received.lock().unwrap().clone();
+    assert_eq!(tests.len(), 1, "one test, to the URL typed: {tests:?}");
+    assert_eq!(tests[0].path, "/slack/T000/B000/XXXX");
+    super::channels::check_slack(&tests[0].json());
 }
 
 #[tokio::test]
