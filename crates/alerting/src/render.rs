@@ -87,6 +87,9 @@ pub struct MessageContext {
     pub server: String,
     /// A reminder's number (the first reminder is 1).
     pub reminder: Option<u64>,
+    /// How long the longest of its incidents has been (or was) down, in
+    /// words (`3 min 50 s`).
+    pub down_for: Option<String>,
     /// Who is on it, in a sentence (`Acknowledged by ana@example.com at
     /// 14:35 CET, 1 min ago: "rolling back"`), once someone said so.
     pub acknowledged: Option<String>,
@@ -175,6 +178,7 @@ mod tests {
                 group,
                 server: "https://mon.example.com".to_owned(),
                 reminder: (kind == MessageKind::Reminder).then_some(2),
+                down_for: Some("4 min".to_owned()),
                 acknowledged: None,
             })
             .unwrap()
@@ -245,7 +249,7 @@ mod tests {
         assert!(
             email
                 .subject
-                .starts_with("[DOWN] 20 monitors on shop.example.com: api 1, api 2,")
+                .starts_with("[DOWN] 20 monitors on shop.example.com: confirmed outage, real users affected — api 1, api 2,")
                 && email.subject.ends_with("and 15 more"),
             "{}",
             email.subject

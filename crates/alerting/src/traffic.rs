@@ -153,12 +153,15 @@ impl TrafficWatch {
 
     /// Whether the site's traffic is silent now, over the shortest window
     /// its baseline allows; `None` when the site is too quiet or too new to
-    /// tell.
+    /// tell, or when that window reaches back before `back_up` (its
+    /// monitors were down then: real users could not come, whatever the
+    /// pages hold).
     pub async fn recent_verdict(
         &self,
         store: &Store,
         site: &Site,
         now: Timestamp,
+        back_up: Option<Timestamp>,
     ) -> Result<Option<TrafficVerdict>, StoreError> {
         let Some(window) = self
             .baseline(store, site, now)
@@ -167,7 +170,11 @@ impl TrafficWatch {
         else {
             return Ok(None);
         };
-        self.verdict(store, site, now.minus(window), now).await
+        let from = now.minus(window);
+        if back_up.is_some_and(|back_up| back_up > from) {
+            return Ok(None);
+        }
+        self.verdict(store, site, from, now).await
     }
 
     /// The Core Web Vitals whose 75th percentile is poor for the site's

@@ -189,7 +189,8 @@ impl AppState {
             config.public_url.clone(),
             outbox.clone(),
         )
-        .with_offline_after(config.synthetic.offline_after);
+        .with_offline_after(config.synthetic.offline_after)
+        .with_rechecks(synthetic.queued_checks());
         let engine_task = tokio::spawn(engine.run(
             synthetic.coordinator().stored(),
             Duration::from_secs(5),

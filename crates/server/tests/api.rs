@@ -22,6 +22,8 @@ mod collector;
 mod correlation;
 #[path = "api/journeys.rs"]
 mod journeys;
+#[path = "api/outage.rs"]
+mod outage;
 #[path = "api/security.rs"]
 mod security;
 #[path = "api/synthetic.rs"]
@@ -54,6 +56,7 @@ use journeys::{
     agents_report_screenshots_with_their_results,
     journeys_report_steps_screenshots_and_never_a_secret,
 };
+use outage::one_outage_is_one_thread_per_person;
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
@@ -313,6 +316,7 @@ on_both_backends!(
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
     every_channel_hears_of_an_outage_in_its_vendors_shape,
     each_channel_can_be_sent_a_test,
+    one_outage_is_one_thread_per_person,
     outages_are_classified_by_what_real_users_see,
     journeys_report_steps_screenshots_and_never_a_secret,
     agents_report_screenshots_with_their_results,

@@ -363,6 +363,21 @@ impl Store {
         })?)
     }
 
+    /// Incidents that closed at or after `since`, oldest first: those whose
+    /// recovery notice may still be due (it waits while the rest of the
+    /// outage is down).
+    pub async fn incidents_closed_since(&self, since: Timestamp) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE closed_at >= $1 ORDER BY closed_at, id"
+        );
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(since.as_millis())
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
     /// One incident by id.
     pub async fn incident(&self, id: i64) -> Result<Incident> {
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");

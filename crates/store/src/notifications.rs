@@ -201,6 +201,33 @@ impl Store {
         Ok(Enqueued::AlreadyClaimed(taken))
     }
 
+    /// Makes claims for a message already stored: an incident that joins
+    /// an outage its recipient was told of is told by that message (and
+    /// threads under it), not by one of its own. Claims made already stay
+    /// as they are; returns how many were made.
+    pub async fn add_claims(&self, notification_id: i64, claims: &[Claim]) -> Result<usize> {
+        let mut made = 0;
+        for chunk in claims.chunks(1000) {
+            made += write!(self.backend, |pool| {
+                let mut insert = sqlx::QueryBuilder::new(
+                    "INSERT INTO notification_claims (claim_key, incident_id, notification_id) ",
+                );
+                insert.push_values(chunk, |mut row, claim| {
+                    row.push_bind(&claim.key)
+                        .push_bind(claim.incident_id)
+                        .push_bind(notification_id);
+                });
+                insert.push(" ON CONFLICT (claim_key) DO NOTHING");
+                insert
+                    .build()
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected() as usize)
+            })?;
+        }
+        Ok(made)
+    }
+
     /// Which of these claims are made already.
     pub async fn claimed(&self, keys: &[String]) -> Result<Vec<String>> {
         let mut taken = Vec::new();

@@ -187,6 +187,13 @@ impl Synthetic {
         Ok(self.prober.run(spec, &secrets).await)
     }
 
+    /// Told when checks are queued outside the schedule, so that the local
+    /// checkpoint takes them at once (the alerting engine re-checks the rest
+    /// of an outage when part of it recovers).
+    pub fn queued_checks(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Stores results reported by a checkpoint.
     pub fn coordinator(&self) -> &Arc<Coordinator> {
         &self.coordinator

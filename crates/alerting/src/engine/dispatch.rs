@@ -25,12 +25,16 @@ impl Engine {
         &self,
         due: Vec<Due>,
         lines: &HashMap<i64, IncidentLine>,
+        open_groups: &HashMap<String, Vec<i64>>,
     ) -> Result<usize, EngineError> {
         if due.is_empty() {
             return Ok(0);
         }
         let keys: Vec<String> = due.iter().map(Due::claim_key).collect();
         let taken: HashSet<String> = self.store.claimed(&keys).await?.into_iter().collect();
+        let due = self
+            .join_told_outages(due, &taken, lines, open_groups)
+            .await?;
         // One message per recipient and kind; per incident as well for
         // channels that keep an alert per incident.
         type Key = (String, &'static str, MessageKind, Option<i64>);
@@ -98,6 +102,108 @@ impl Engine {
         Ok(queued)
     }
 
+    /// One outage is one alert per recipient, whatever order its monitors'
+    /// confirmations land in: an incident whose recipient was told of
+    /// another open incident of the same group (site, or host and port) is
+    /// told by that message (its claim is made for it, so its reminders and
+    /// recovery follow in the same thread). Returns the rest of `due`.
+    async fn join_told_outages(
+        &self,
+        due: Vec<Due>,
+        taken: &HashSet<String>,
+        lines: &HashMap<i64, IncidentLine>,
+        open_groups: &HashMap<String, Vec<i64>>,
+    ) -> Result<Vec<Due>, EngineError> {
+        type Thread = Option<(i64, sightline_core::Timestamp)>;
+        let mut told: HashMap<(String, &'static str, String), Thread> = HashMap::new();
+        // Reminders going out now, by recipient and group: an incident that
+        // joins the thread is named in them.
+        let reminding: HashMap<(String, String), String> = due
+            .iter()
+            .filter(|item| item.kind == MessageKind::Reminder && !taken.contains(&item.claim_key()))
+            .filter_map(|item| {
+                let group = lines.get(&item.incident_id)?.group.clone();
+                Some(((item.recipient.clone(), group), item.step.clone()))
+            })
+            .collect();
+        let mut rest = Vec::with_capacity(due.len());
+        for item in due {
+            if item.kind != MessageKind::Down || taken.contains(&item.claim_key()) {
+                rest.push(item);
+                continue;
+            }
+            let Some(line) = lines.get(&item.incident_id) else {
+                rest.push(item);
+                continue;
+            };
+            let others: Vec<i64> = open_groups
+                .get(&line.group)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|id| *id != item.incident_id)
+                .collect();
+            if others.is_empty() {
+                rest.push(item);
+                continue;
+            }
+            let key = (
+                item.recipient.clone(),
+                item.notifier.name(),
+                line.group.clone(),
+            );
+            let first = match told.get(&key) {
+                Some(first) => *first,
+                None => {
+                    let first = self
+                        .store
+                        .first_message_about(&item.recipient, item.notifier.name(), &others)
+                        .await?
+                        .map(|message| (message.id, message.created_at));
+                    told.insert(key, first);
+                    first
+                }
+            };
+            let Some((message, told_at)) = first else {
+                rest.push(item);
+                continue;
+            };
+            let mut claims = vec![Claim {
+                key: item.claim_key(),
+                incident_id: item.incident_id,
+            }];
+            // The reminders the thread had before this incident joined it
+            // are not its to send again; one going out now names it.
+            let now_reminding = reminding
+                .get(&(item.recipient.clone(), line.group.clone()))
+                .cloned();
+            if let Some(every) = item.remind_every {
+                let passed = (self.store.now().as_millis() - told_at.as_millis()).max(0)
+                    / every.as_millis().max(1) as i64;
+                for n in 1..=passed {
+                    let mut reminder = item.clone();
+                    reminder.step = format!("reminder-{n}");
+                    if Some(&reminder.step) != now_reminding.as_ref() {
+                        claims.push(Claim {
+                            key: reminder.claim_key(),
+                            incident_id: item.incident_id,
+                        });
+                    }
+                }
+            }
+            self.store.add_claims(message, &claims).await?;
+            if let Some(step) = now_reminding {
+                let mut reminder = item;
+                reminder.kind = MessageKind::Reminder;
+                reminder.step = step;
+                if !taken.contains(&reminder.claim_key()) {
+                    rest.push(reminder);
+                }
+            }
+        }
+        Ok(rest)
+    }
+
     /// Renders and stores one message about `items` (same recipient, kind
     /// and channel) with its claims.
     pub(super) async fn enqueue(
@@ -126,12 +232,22 @@ impl Engine {
             .iter()
             .filter_map(|item| item.step.strip_prefix("reminder-")?.parse().ok())
             .max();
+        let down_for = incidents
+            .iter()
+            .map(|line| line.opened_at)
+            .min()
+            .map(|opened| {
+                when::span(Duration::from_millis(
+                    (now.as_millis() - opened.as_millis()).max(0) as u64,
+                ))
+            });
         let context = MessageContext {
             kind,
             incidents,
             group,
             server: self.server.clone(),
             reminder,
+            down_for,
             acknowledged: None,
         };
         let mut email = self.templates.email(&context)?;

@@ -3,12 +3,14 @@
 //! dependants of a monitor that is down.
 
 use super::world::World;
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, lines};
 use sightline_core::IncidentClass;
 use sightline_core::Timestamp;
-use sightline_core::correlation::TrafficVerdict;
-use sightline_store::{Checkpoint, Incident, IncidentKind, Monitor, Severity, Site, StoreError};
-use std::collections::HashSet;
+use sightline_core::correlation::{self, TrafficVerdict};
+use sightline_store::{
+    Checkpoint, Incident, IncidentKind, Monitor, NewJob, Severity, Site, StoreError,
+};
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How long an offline checkpoint that no monitor names is left alone
@@ -95,6 +97,18 @@ impl Engine {
         performance: bool,
     ) -> Result<usize, EngineError> {
         let mut opened = 0;
+        // When each monitor last came back up: traffic from while a site
+        // was down says nothing of its RUM script.
+        let mut back_up: HashMap<i64, i64> = HashMap::new();
+        if silence {
+            let since = world.now.minus(correlation::LONGEST_WINDOW);
+            for incident in self.store.incidents_closed_since(since).await? {
+                if let (Some(monitor), Some(closed)) = (incident.monitor_id, incident.closed_at) {
+                    let latest = back_up.entry(monitor).or_insert(closed);
+                    *latest = (*latest).max(closed);
+                }
+            }
+        }
         for site in &world.sites {
             let linked = world.linked(site);
             if linked.is_empty() && site.spec.alert_policy.is_none() {
@@ -108,10 +122,14 @@ impl Engine {
                 && linked
                     .iter()
                     .all(|monitor| matches!(monitor.status.as_str(), "up" | "degraded"));
+            let last_down = linked
+                .iter()
+                .filter_map(|monitor| back_up.get(&monitor.id).copied())
+                .max();
             if silence && all_up && !has_open(open, IncidentKind::RumSilent) {
                 if let Some(verdict @ TrafficVerdict::Silent { .. }) = self
                     .traffic
-                    .recent_verdict(&self.store, site, world.now)
+                    .recent_verdict(&self.store, site, world.now, last_down.map(Timestamp::from))
                     .await?
                 {
                     let cause =
@@ -206,7 +224,7 @@ impl Engine {
                 }
                 let verdict = self
                     .traffic
-                    .recent_verdict(&self.store, site, world.now)
+                    .recent_verdict(&self.store, site, world.now, None)
                     .await?;
                 Ok(match verdict {
                     Some(verdict @ TrafficVerdict::Normal { .. }) => {
@@ -312,6 +330,58 @@ impl Engine {
     }
 
     /// The problem of the monitor's latest confirmed error.
+    /// When monitors recovered, checks the rest of their outage (the same
+    /// site, or host and port) that is still down at once, instead of at
+    /// their next slot: a page check that runs every few minutes then closes
+    /// with the site, and the outage ends in one recovery notice.
+    pub(super) async fn recheck_the_rest(
+        &self,
+        world: &World,
+        closed: &[Incident],
+        still_open: &[Incident],
+    ) -> Result<usize, StoreError> {
+        let groups: HashSet<String> = closed
+            .iter()
+            .filter_map(|incident| world.monitor(incident.monitor_id))
+            .map(|monitor| lines::group_of(monitor, &world.sites))
+            .collect();
+        if groups.is_empty() {
+            return Ok(0);
+        }
+        let mut jobs = Vec::new();
+        let mut rechecked = 0;
+        for monitor in still_open
+            .iter()
+            .filter_map(|incident| world.monitor(incident.monitor_id))
+            .filter(|monitor| monitor.spec.settings.enabled && !world.busy.contains(&monitor.id))
+            .filter(|monitor| groups.contains(&lines::group_of(monitor, &world.sites)))
+        {
+            rechecked += 1;
+            for name in &monitor.spec.settings.checkpoints {
+                if let Some(checkpoint) = world.checkpoints.iter().find(|c| &c.name == name) {
+                    jobs.push(NewJob {
+                        monitor_id: monitor.id,
+                        checkpoint_id: checkpoint.id,
+                        due_at: world.now,
+                        attempt: 0,
+                    });
+                }
+            }
+        }
+        if jobs.is_empty() {
+            return Ok(0);
+        }
+        self.store.enqueue_jobs(&jobs).await?;
+        tracing::info!(
+            monitors = rechecked,
+            "checking the rest of a recovering outage now"
+        );
+        if let Some(checks) = &self.rechecks {
+            checks.notify_waiters();
+        }
+        Ok(rechecked)
+    }
+
     pub(super) async fn last_problem(&self, monitor: &Monitor) -> Result<String, StoreError> {
         self.problem_since(
             monitor.id,

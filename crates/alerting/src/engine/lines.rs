@@ -7,7 +7,7 @@ use crate::render::IncidentLine;
 use crate::traffic::site_of;
 use sightline_core::correlation::TrafficVerdict;
 use sightline_core::{CheckSpec, IncidentClass, Timestamp};
-use sightline_store::{Incident, IncidentKind, Severity, Site};
+use sightline_store::{Incident, IncidentKind, Monitor, Severity, Site};
 use std::time::Duration;
 
 /// The longest a new incident waits for its monitor's relatives (same
@@ -150,10 +150,7 @@ impl Engine {
             .filter_map(|other| world.monitor(other.monitor_id))
             .map(|m| m.spec.settings.name.clone())
             .collect();
-        let group = site
-            .map(|site| site.spec.name.clone())
-            .or_else(|| monitor.spec.check.host())
-            .unwrap_or_else(|| monitor.spec.settings.name.clone());
+        let group = group_of(monitor, &world.sites);
         let line = IncidentLine {
             id: incident.id,
             critical: class == IncidentClass::Down || class.is_critical(),
@@ -253,6 +250,15 @@ impl Engine {
         let pending = class == IncidentClass::Down && baseline.silence_window().is_some();
         Ok((class, traffic, pending))
     }
+}
+
+/// What one outage of a monitor is grouped under in messages: its site,
+/// else the host and port it checks, else its own name.
+pub(super) fn group_of(monitor: &Monitor, sites: &[Site]) -> String {
+    site_of(monitor, sites)
+        .map(|site| site.spec.name.clone())
+        .or_else(|| monitor.spec.check.endpoint())
+        .unwrap_or_else(|| monitor.spec.settings.name.clone())
 }
 
 /// What a check looks at, in a few words.

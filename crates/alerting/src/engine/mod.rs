@@ -18,12 +18,12 @@
 //! recipient) keys in the store, so passes may run in any process, any
 //! number of times, after any restart, and each is still told once.
 
-use crate::render::{RenderError, Templates};
+use crate::render::{MessageKind, RenderError, Templates};
 use crate::traffic::TrafficWatch;
 use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
 use sightline_core::{AlertPolicySpec, Timestamp};
 use sightline_store::{Severity, Store, StoreError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -35,6 +35,9 @@ mod lines;
 mod routing;
 mod world;
 
+/// The longest a closed incident's recovery notice waits for the rest of
+/// its outage (the same site, host and port) to recover with it.
+const RECOVERY_HOLD: Duration = Duration::from_secs(180);
 /// How often RUM sites are watched for silence.
 const SILENCE_EVERY: Duration = Duration::from_secs(5);
 /// How often RUM sites are watched for poor Core Web Vitals.
@@ -76,6 +79,8 @@ pub struct Engine {
     /// Offline checkpoints no enabled monitor named when last looked at,
     /// and when: looked at again a minute later, not on every pass.
     unnamed: Mutex<HashMap<i64, Instant>>,
+    /// Told when checks are queued outside the schedule.
+    rechecks: Option<Arc<Notify>>,
 }
 
 /// When sites were last watched.
@@ -103,7 +108,15 @@ impl Engine {
             watched: Mutex::new(Watched::default()),
             offline_after: DEFAULT_OFFLINE_AFTER,
             unnamed: Mutex::new(HashMap::new()),
+            rechecks: None,
         }
+    }
+
+    /// Says whom to tell when the engine queues checks (of the rest of an
+    /// outage, when part of it recovers), so that they run at once.
+    pub fn with_rechecks(mut self, checks: Arc<Notify>) -> Self {
+        self.rechecks = Some(checks);
+        self
     }
 
     /// Says how long a checkpoint may go without contact before it is
@@ -180,8 +193,11 @@ impl Engine {
         pass.closed = closed.len();
         self.hold_dependants(&world, &mut still_open).await?;
 
+        self.recheck_the_rest(&world, &closed, &still_open).await?;
+
         let mut due = Vec::new();
         let mut lines = HashMap::new();
+        let mut open_groups: HashMap<String, Vec<i64>> = HashMap::new();
         for incident in &still_open {
             let Some(told) = self.prepare(&world, incident, &still_open).await? else {
                 continue;
@@ -189,16 +205,50 @@ impl Engine {
             if !told.waiting {
                 due.extend(self.levels_due(&world, &told).await?);
             }
+            open_groups
+                .entry(told.line.group.clone())
+                .or_default()
+                .push(incident.id);
             lines.insert(incident.id, told.line);
         }
-        for incident in &closed {
+        // Recoveries: of what closed now, and of what closed a little
+        // earlier while the rest of its outage was still down.
+        let mut recovered = closed;
+        for incident in self
+            .store
+            .incidents_closed_since(world.now.minus(RECOVERY_HOLD * 2))
+            .await?
+        {
+            if !recovered.iter().any(|known| known.id == incident.id) {
+                recovered.push(incident);
+            }
+        }
+        let mut recovering = HashSet::new();
+        for incident in &recovered {
             let Some(told) = self.prepare(&world, incident, &still_open).await? else {
                 continue;
             };
-            due.extend(self.recovery_due(&told).await?);
+            // One outage is one recovery notice: while others of its group
+            // are down (and about to be re-checked), a closed one waits.
+            let closed_at = incident.closed_at.unwrap_or(world.now.as_millis());
+            let waiting = world.now.as_millis() - closed_at < RECOVERY_HOLD.as_millis() as i64;
+            if waiting {
+                recovering.insert(told.line.group.clone());
+            }
+            if !(waiting && open_groups.contains_key(&told.line.group)) {
+                due.extend(self.recovery_due(&told).await?);
+            }
             lines.insert(incident.id, told.line);
         }
-        pass.queued = self.send(due, &lines).await?;
+        // Nor is an outage that is recovering reminded of: what is still
+        // down in it is being checked again.
+        due.retain(|item| {
+            item.kind != MessageKind::Reminder
+                || !lines
+                    .get(&item.incident_id)
+                    .is_some_and(|line| recovering.contains(&line.group))
+        });
+        pass.queued = self.send(due, &lines, &open_groups).await?;
         if pass.queued > 0 {
             self.outbox.notify_waiters();
         }

@@ -25,6 +25,8 @@ pub(super) struct Due {
     pub(super) target: ChannelSettings,
     /// The time zone its policy gives times in.
     pub(super) zone: Tz,
+    /// How often its policy reminds.
+    pub(super) remind_every: Option<Duration>,
 }
 
 impl std::fmt::Debug for dyn Notifier {
@@ -89,6 +91,7 @@ impl Engine {
         let mut due = Vec::new();
         for policy in &told.policies {
             let zone = policy.zone();
+            let from = due.len();
             for (index, level) in policy.levels.iter().enumerate() {
                 if !level.routes(told.class) {
                     continue;
@@ -136,6 +139,9 @@ impl Engine {
                             }),
                     );
                 }
+            }
+            for item in &mut due[from..] {
+                item.remind_every = policy.remind_every;
             }
         }
         Ok(due)
@@ -197,6 +203,7 @@ pub(super) fn recipients(
                 recipient: channels::recipient(name, &target),
                 target,
                 zone,
+                remind_every: None,
             })
         })
         .collect()

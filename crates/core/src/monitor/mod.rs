@@ -207,6 +207,27 @@ impl CheckSpec {
         Some(host.trim_end_matches('.').to_ascii_lowercase())
     }
 
+    /// The host and port it talks to (`shop.example.com:443`), or the host
+    /// alone where no port applies (DNS, ping): what a message groups the
+    /// incidents of one outage under.
+    pub fn endpoint(&self) -> Option<String> {
+        let port = match self {
+            CheckSpec::Http(http) => url_port(&http.url),
+            CheckSpec::Tcp(tcp) => Some(tcp.port),
+            CheckSpec::Tls(tls) => Some(tls.port),
+            CheckSpec::Dns(_) | CheckSpec::Ping(_) => None,
+            CheckSpec::Api(api) => api.steps.first().and_then(|step| url_port(&step.url)),
+            CheckSpec::Browser(browser) => url_port(&browser.url),
+            CheckSpec::Transaction(transaction) => transaction.start_url().and_then(url_port),
+        };
+        let host = self.host()?;
+        Some(match port {
+            Some(port) if host.contains(':') => format!("[{host}]:{port}"),
+            Some(port) => format!("{host}:{port}"),
+            None => host,
+        })
+    }
+
     /// How long a check of this type may take when the monitor does not say.
     pub fn default_timeout(&self) -> Duration {
         match self {
@@ -216,6 +237,10 @@ impl CheckSpec {
             _ => Duration::from_secs(30),
         }
     }
+}
+
+fn url_port(url: &str) -> Option<u16> {
+    url::Url::parse(url).ok()?.port_or_known_default()
 }
 
 fn url_host(url: &str) -> Option<String> {

@@ -183,6 +183,7 @@ async fn test_notification(
             group: None,
             server: server.clone(),
             reminder: None,
+            down_for: None,
             acknowledged: None,
         };
         let payload = notifier.payload(&Message {

@@ -363,7 +363,9 @@ pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: Backen
             .find(|mail| mail.contains(&format!("X-RcptTo: {recipient}")))
             .unwrap_or_else(|| panic!("nothing for {recipient}"));
         assert!(
-            mail.contains("Subject: [DOWN] 20 monitors on 127.0.0.1: page 01, page 02,"),
+            mail.contains(&format!(
+                "Subject: [DOWN] 20 monitors on 127.0.0.1:{closed}: page 01, page 02,"
+            )),
             "{mail}"
         );
         let parsed = mailparse::parse_mail(mail.as_bytes()).unwrap();

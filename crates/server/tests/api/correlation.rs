@@ -15,17 +15,17 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub(super) const CHROME: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 /// Page views a second, in the recorded past and in live traffic: the
 /// baseline expects 20 in ten seconds, enough for a verdict.
 const PER_SECOND: u64 = 2;
 
-fn origin(site: &str) -> String {
+pub(super) fn origin(site: &str) -> String {
     format!("https://{site}.example.com")
 }
 
 /// Creates a site whose key is `key-NAME` and whose alert policy has its name.
-async fn create_site(store: &Store, name: &str) -> i64 {
+pub(super) async fn create_site(store: &Store, name: &str) -> i64 {
     let spec = SiteSpec {
         name: name.to_owned(),
         origins: vec![origin(name)],
@@ -37,7 +37,7 @@ async fn create_site(store: &Store, name: &str) -> i64 {
 }
 
 /// Records page views of a site from two whole hours ago until now.
-async fn record_past(store: &Store, site_id: i64) {
+pub(super) async fn record_past(store: &Store, site_id: i64) {
     let now = store.now().as_millis();
     let from = now.div_euclid(HOUR_MS) * HOUR_MS - 2 * HOUR_MS;
     let step = 1000 / PER_SECOND as i64;
