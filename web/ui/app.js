@@ -12,13 +12,15 @@ import { SiteDashboard } from "./site.js";
 import { Compare } from "./compare.js";
 import { Settings } from "./settings.js";
 import { IncidentDetail } from "./incident.js";
+import { Incidents } from "./incidents.js";
 import { Alerting } from "./alerting.js";
 import { SiteForm } from "./site_form.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
   const incident = path.match(/^\/incidents\/(\d+)$/);
-  if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} />`;
+  if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} canWrite=${who.can_write} />`;
+  if (path === "/incidents") return html`<${Incidents} search=${search} />`;
   if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
   if (path === "/alerting") return html`<${Alerting} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
@@ -103,6 +105,7 @@ function App() {
       <a class="brand" href="/">Sightline</a>
       <nav aria-label="Main">
         <a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a>
+        <a href="/incidents" aria-current=${path.startsWith("/incidents") ? "page" : undefined}>Incidents</a>
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
         <a href="/alerting" aria-current=${path === "/alerting" ? "page" : undefined}>Alerting</a>
         <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>

@@ -1,9 +1,9 @@
 // One incident, as alert e-mails link to it: what failed, its class, its
 // timeline (opened, classified, held, notified, recovered) and every
 // notification it caused with the receiver's answer.
-import { html } from "./html.js";
+import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
-import { get } from "./api.js";
+import { api, get } from "./api.js";
 import { when, words } from "./format.js";
 
 /** An incident's correlation class (confirmed outage, …), when it has one. */
@@ -11,8 +11,61 @@ export function IncidentClass({ correlation }) {
   return correlation ? html`<span class="class">${words(correlation)}</span>` : null;
 }
 
-export function IncidentDetail({ id }) {
-  const { data, error } = usePolled(
+/** "I'm on it", with an optional comment: stops reminders and escalation. */
+function Acknowledge({ id, done }) {
+  const [comment, setComment] = useState("");
+  const [problem, setProblem] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (event) => {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await api("POST", `/incidents/${id}/acknowledge`, comment.trim() ? { comment } : {});
+      setProblem(null);
+      done();
+    } catch (failure) {
+      setProblem(failure.message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`
+    <form class="ack" onSubmit=${submit} data-testid="acknowledge">
+      <label for="ack-comment">What are you doing about it? (optional)</label>
+      <textarea id="ack-comment" rows="2" value=${comment} placeholder="rolling back the deploy"
+        onInput=${(e) => setComment(e.target.value)}></textarea>
+      <div class="actions"><button type="submit" disabled=${busy}>I'm on it: acknowledge</button></div>
+      <small>Reminders and further escalation stop; the timeline and the next message say who is on it.</small>
+      ${problem && html`<p class="error" role="alert">${problem}</p>`}
+    </form>`;
+}
+
+/** A comment for the timeline. */
+function Comment({ id, done }) {
+  const [text, setText] = useState("");
+  const [problem, setProblem] = useState(null);
+  const submit = async (event) => {
+    event.preventDefault();
+    try {
+      await api("POST", `/incidents/${id}/comments`, { text });
+      setText("");
+      setProblem(null);
+      done();
+    } catch (failure) {
+      setProblem(failure.message);
+    }
+  };
+  return html`
+    <form class="ack comment" onSubmit=${submit} data-testid="comment">
+      <label for="comment-text">Add to the timeline</label>
+      <textarea id="comment-text" rows="2" value=${text} onInput=${(e) => setText(e.target.value)}></textarea>
+      <div class="actions"><button type="submit" disabled=${!text.trim()}>Comment</button></div>
+      ${problem && html`<p class="error" role="alert">${problem}</p>`}
+    </form>`;
+}
+
+export function IncidentDetail({ id, canWrite }) {
+  const { data, error, reload } = usePolled(
     async () => {
       const incident = await get(`/incidents/${id}`);
       const subject = incident.monitor_id
@@ -29,7 +82,7 @@ export function IncidentDetail({ id }) {
   if (!incident) return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   const open = !incident.closed_at;
   return html`
-    <p><a href="/">← Overview</a></p>
+    <p><a href="/incidents">← Incidents</a></p>
     <h1>
       ${subject ? html`<a href=${subject.link}>${subject.name}</a>` : words(incident.kind)}
       ${" "}<span class=${`badge ${open ? "down" : "up"}`}>${open ? "open" : "closed"}</span>
@@ -39,14 +92,18 @@ export function IncidentDetail({ id }) {
       <${IncidentClass} correlation=${incident.correlation} />
       <span>opened ${when(incident.opened_at)}</span>
       ${incident.closed_at && html`<span>closed ${when(incident.closed_at)}</span>`}
+      ${incident.acknowledged_by && html`<span class="badge degraded" data-testid="acknowledged">${incident.acknowledged_by} is on it</span>`}
     </p>
     <p class="cause" data-testid="cause">${incident.cause}</p>
+    ${open && !incident.acknowledged_by && canWrite && html`<${Acknowledge} id=${incident.id} done=${reload} />`}
     <section aria-labelledby="timeline-heading">
       <h2 id="timeline-heading">Timeline</h2>
       <ol class="timeline" data-testid="timeline">
         ${incident.events.map((event) => html`
-          <li><time datetime=${event.at}>${when(event.at)}</time> <strong>${event.kind}</strong> ${event.message}</li>`)}
+          <li><time datetime=${event.at}>${when(event.at)}</time> <strong>${event.kind}</strong>
+            ${event.author && event.kind === "comment" ? html` <em>${event.author}:</em>` : ""} ${event.message}</li>`)}
       </ol>
+      ${canWrite && html`<${Comment} id=${incident.id} done=${reload} />`}
     </section>
     <section aria-labelledby="notifications-heading">
       <h2 id="notifications-heading">Notifications</h2>

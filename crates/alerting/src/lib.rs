@@ -2,6 +2,7 @@
 //! notifiers that deliver it (e-mail over SMTP, webhooks, Slack, Teams,
 //! PagerDuty, Opsgenie, Discord, Telegram).
 
+pub mod ack_links;
 pub mod channels;
 pub mod engine;
 pub mod outbox;
@@ -12,6 +13,7 @@ pub mod testing;
 pub mod traffic;
 pub mod when;
 
+pub use ack_links::{AckGrant, AckLinkError, AckLinks};
 pub use channels::{Notifier, SecretLookup, SecretSource};
 pub use engine::{Engine, EngineError, Pass};
 pub use outbox::{Deliverer, Delivery, OutboxConfig};

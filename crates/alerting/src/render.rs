@@ -18,6 +18,9 @@ pub enum MessageKind {
     Reminder,
     /// Monitors recovered.
     Recovered,
+    /// Someone is on it (sent only to incident tools, which keep an alert
+    /// per incident and track who handles it).
+    Acknowledged,
 }
 
 /// One incident as a message shows it.
@@ -66,6 +69,11 @@ pub struct IncidentLine {
     /// The monitor that is down, for a reminder's current figures.
     #[serde(skip)]
     pub monitor_id: Option<i64>,
+    /// Who said they are on it, once someone has.
+    pub acknowledged_by: Option<String>,
+    /// When they said so (Unix ms).
+    #[serde(skip)]
+    pub acknowledged_at: Option<i64>,
     /// The incident's page.
     pub link: String,
     /// The host or site it is grouped under in a message.
@@ -90,6 +98,9 @@ pub struct MessageContext {
     /// How long the longest of its incidents has been (or was) down, in
     /// words (`3 min 50 s`).
     pub down_for: Option<String>,
+    /// The link that acknowledges the message's incidents for its
+    /// recipient (e-mail only, while nobody has).
+    pub acknowledge_link: Option<String>,
     /// Who is on it, in a sentence (`Acknowledged by ana@example.com at
     /// 14:35 CET, 1 min ago: "rolling back"`), once someone said so.
     pub acknowledged: Option<String>,
@@ -179,6 +190,7 @@ mod tests {
                 server: "https://mon.example.com".to_owned(),
                 reminder: (kind == MessageKind::Reminder).then_some(2),
                 down_for: Some("4 min".to_owned()),
+                acknowledge_link: None,
                 acknowledged: None,
             })
             .unwrap()
@@ -203,6 +215,8 @@ mod tests {
             since_text: "03:00 CET, 4 min ago".to_owned(),
             opened_at: Timestamp::from(0),
             monitor_id: None,
+            acknowledged_by: None,
+            acknowledged_at: None,
             duration: None,
             link: "https://mon.example.com/incidents/7".to_owned(),
             group: "shop.example.com".to_owned(),

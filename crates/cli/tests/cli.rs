@@ -922,7 +922,7 @@ async fn an_alert_stored_before_a_kill_9_is_sent_once_after_restart(kind: Backen
 /// recipient gets the alert once, and both processes did send.
 async fn two_servers_sending_through_a_slow_smtp_server_send_each_message_once(kind: BackendKind) {
     use sightline_alerting::testing::SmtpServer;
-    const RECIPIENTS: usize = 12;
+    const RECIPIENTS: usize = 8;
     let database = TestDatabase::new(kind).await;
     let dir = tempfile::tempdir().unwrap();
     let smtp_port = free_port();
@@ -979,8 +979,8 @@ async fn two_servers_sending_through_a_slow_smtp_server_send_each_message_once(k
         .await
         .unwrap();
 
-    // Three rounds of 20 s at most (each process sends four at once).
-    let detail = incident_when(&http, &first, &cookie, Duration::from_secs(120), |detail| {
+    // One round of 20 s (each process sends four at once), two at most.
+    let detail = incident_when(&http, &first, &cookie, Duration::from_secs(90), |detail| {
         let sent = detail["notifications"].as_array().map_or(0, |all| {
             all.iter().filter(|n| n["status"] == "sent").count()
         });

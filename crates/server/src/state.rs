@@ -106,6 +106,8 @@ pub struct SharedState {
     pub login_limiter: Arc<LoginLimiter>,
     /// Browsers known to have logged in to an account.
     pub device_cookies: crate::device_cookie::DeviceCookies,
+    /// Signs and checks the acknowledgement links of alert e-mails.
+    pub ack_links: sightline_alerting::AckLinks,
     /// Permits for requests in flight.
     pub request_permits: Arc<tokio::sync::Semaphore>,
     /// The RUM collector.
@@ -175,6 +177,10 @@ impl AppState {
         )
         .await?;
         let device_cookies = crate::device_cookie::DeviceCookies::load(&store).await?;
+        let ack_key = store
+            .server_key("acknowledgement_link", crate::auth::new_secret().as_bytes())
+            .await?;
+        let ack_links = sightline_alerting::AckLinks::new(&ack_key);
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
         let mut deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
         if let Some(secrets) = channel_secrets {
@@ -190,7 +196,8 @@ impl AppState {
             outbox.clone(),
         )
         .with_offline_after(config.synthetic.offline_after)
-        .with_rechecks(synthetic.queued_checks());
+        .with_rechecks(synthetic.queued_checks())
+        .with_ack_links(ack_links.clone());
         let engine_task = tokio::spawn(engine.run(
             synthetic.coordinator().stored(),
             Duration::from_secs(5),
@@ -200,6 +207,7 @@ impl AppState {
         Ok(Self(Arc::new(SharedState {
             login_limiter: Arc::new(LoginLimiter::new(config.login_limits)),
             device_cookies,
+            ack_links,
             request_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),

@@ -69,6 +69,10 @@ pub struct Incident {
     pub opened_at: Timestamp,
     /// When it closed, if it has.
     pub closed_at: Option<i64>,
+    /// When someone said they are on it (Unix ms), if anyone has.
+    pub acknowledged_at: Option<i64>,
+    /// Who said so (an address, or a user's e-mail).
+    pub acknowledged_by: Option<String>,
 }
 
 /// One line of an incident's timeline.
@@ -85,9 +89,12 @@ pub struct IncidentEvent {
     pub kind: String,
     /// What happened, in words.
     pub message: String,
+    /// Who wrote it (an acknowledgement, a comment); none for the engine's.
+    pub author: Option<String>,
 }
 
-const INCIDENT_COLUMNS: &str = "id, kind, monitor_id, site_id, checkpoint_id, severity, cause, correlation, held_by, opened_at, closed_at";
+const INCIDENT_COLUMNS: &str = "id, kind, monitor_id, site_id, checkpoint_id, severity, cause, correlation, held_by, opened_at, closed_at, \
+     acknowledged_at, acknowledged_by";
 
 impl Store {
     /// Opens an incident for a monitor, with an `opened` event. A monitor has
@@ -209,7 +216,7 @@ impl Store {
         write!(self.backend, |pool| {
             sqlx::query_as(
                 "INSERT INTO incident_events (incident_id, at, kind, message) VALUES ($1, $2, $3, $4) \
-                 RETURNING id, incident_id, at, kind, message",
+                 RETURNING id, incident_id, at, kind, message, author",
             )
             .bind(incident_id)
             .bind(now)
@@ -297,6 +304,94 @@ impl Store {
             }
             tx.commit().await?;
             Ok(changed == 1)
+        })
+    }
+
+    /// Records that `by` is on an open incident, with an `acknowledged`
+    /// event (and their comment). The first acknowledgement stands: a later
+    /// one changes nothing and gets the incident as it is. A closed
+    /// incident is refused.
+    pub async fn acknowledge_incident(
+        &self,
+        incident_id: i64,
+        by: &str,
+        comment: Option<&str>,
+    ) -> Result<(Incident, bool)> {
+        let now = self.now().as_millis();
+        let update = format!(
+            "UPDATE incidents SET acknowledged_at = $1, acknowledged_by = $2 \
+             WHERE id = $3 AND closed_at IS NULL AND acknowledged_at IS NULL RETURNING {INCIDENT_COLUMNS}"
+        );
+        let select = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");
+        let message = match comment {
+            Some(comment) => format!("{by} is on it: {comment}"),
+            None => format!("{by} is on it"),
+        };
+        write!(self.backend, |pool| {
+            let mut tx = pool.begin().await?;
+            let acknowledged: Option<Incident> = sqlx::query_as(&update)
+                .bind(now)
+                .bind(by)
+                .bind(incident_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let outcome = match acknowledged {
+                Some(incident) => {
+                    sqlx::query(
+                        "INSERT INTO incident_events (incident_id, at, kind, message, author) \
+                         VALUES ($1, $2, 'acknowledged', $3, $4)",
+                    )
+                    .bind(incident_id)
+                    .bind(now)
+                    .bind(&message)
+                    .bind(by)
+                    .execute(&mut *tx)
+                    .await?;
+                    Ok((incident, true))
+                }
+                None => {
+                    let existing: Option<Incident> = sqlx::query_as(&select)
+                        .bind(incident_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    match existing {
+                        None => Err(StoreError::NotFound("incident")),
+                        Some(incident) if incident.closed_at.is_some() => Err(StoreError::Refused(
+                            "the incident is closed: there is nothing left to acknowledge"
+                                .to_owned(),
+                        )),
+                        Some(incident) => Ok((incident, false)),
+                    }
+                }
+            };
+            tx.commit().await?;
+            Ok::<_, sqlx::Error>(outcome)
+        })?
+    }
+
+    /// Adds `author`'s comment to an incident's timeline.
+    pub async fn comment_on_incident(
+        &self,
+        incident_id: i64,
+        author: &str,
+        text: &str,
+    ) -> Result<IncidentEvent> {
+        let now = self.now().as_millis();
+        write!(self.backend, |pool| {
+            sqlx::query_as(
+                "INSERT INTO incident_events (incident_id, at, kind, message, author) VALUES ($1, $2, 'comment', $3, $4) \
+                 RETURNING id, incident_id, at, kind, message, author",
+            )
+            .bind(incident_id)
+            .bind(now)
+            .bind(text)
+            .bind(author)
+            .fetch_one(pool)
+            .await
+        })
+        .map_err(|error| match &error {
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::NotFound("incident"),
+            _ => StoreError::Database(error),
         })
     }
 
@@ -392,7 +487,7 @@ impl Store {
     pub async fn incident_events(&self, incident_id: i64) -> Result<Vec<IncidentEvent>> {
         Ok(read!(self.backend, |pool| {
             sqlx::query_as(
-                "SELECT id, incident_id, at, kind, message FROM incident_events WHERE incident_id = $1 ORDER BY at, id",
+                "SELECT id, incident_id, at, kind, message, author FROM incident_events WHERE incident_id = $1 ORDER BY at, id",
             )
             .bind(incident_id)
             .fetch_all(pool)

@@ -64,6 +64,13 @@ impl Message<'_> {
     pub fn incidents(&self) -> &[IncidentLine] {
         &self.context.incidents
     }
+
+    /// The incident an incident tool's alert is keyed by when one message
+    /// speaks for several (one outage): the first opened, whose id the
+    /// stored notification carries.
+    pub fn lead(&self) -> Option<&IncidentLine> {
+        self.context.incidents.iter().min_by_key(|line| line.id)
+    }
 }
 
 /// What a stored message becomes when it is sent.

@@ -29,16 +29,31 @@ impl Notifier for Opsgenie {
     }
 
     fn payload(&self, message: &Message<'_>) -> serde_json::Value {
-        let Some(line) = message.incidents().first() else {
+        let Some(line) = message.lead() else {
             return serde_json::Value::Null;
         };
         let alias = incident_key(&message.context.server, line.id);
-        if message.kind() == MessageKind::Recovered {
-            return serde_json::json!({
-                "action": "close",
-                "alias": alias,
-                "body": {"source": "Sightline", "note": clip(&message.email.subject, 25_000)},
-            });
+        match message.kind() {
+            MessageKind::Recovered => {
+                return serde_json::json!({
+                    "action": "close",
+                    "alias": alias,
+                    "body": {"source": "Sightline", "note": clip(&message.email.subject, 25_000)},
+                });
+            }
+            MessageKind::Acknowledged => {
+                let note = message
+                    .context
+                    .acknowledged
+                    .clone()
+                    .unwrap_or_else(|| "acknowledged in Sightline".to_owned());
+                return serde_json::json!({
+                    "action": "acknowledge",
+                    "alias": alias,
+                    "body": {"source": "Sightline", "note": clip(&note, 25_000)},
+                });
+            }
+            MessageKind::Down | MessageKind::Reminder => {}
         }
         let details: serde_json::Map<String, serde_json::Value> = facts(line, message.kind())
             .into_iter()

@@ -1,6 +1,6 @@
 //! PagerDuty: Events API v2 (<https://developer.pagerduty.com/docs/events-api-v2/overview/>).
 //! One alert per incident, known by one `dedup_key`: a trigger when it is
-//! told, a resolve when it recovers. PagerDuty reminds and escalates by
+//! told, an acknowledge when someone is on it, a resolve when it recovers. PagerDuty reminds and escalates by
 //! itself, so reminders are not sent. It answers 202 with
 //! `{"status": "success", "dedup_key": …}`.
 
@@ -29,12 +29,18 @@ impl Notifier for PagerDuty {
     }
 
     fn payload(&self, message: &Message<'_>) -> serde_json::Value {
-        let Some(line) = message.incidents().first() else {
+        let Some(line) = message.lead() else {
             return serde_json::Value::Null;
         };
         let dedup_key = incident_key(&message.context.server, line.id);
-        if message.kind() == MessageKind::Recovered {
-            return serde_json::json!({"event_action": "resolve", "dedup_key": dedup_key});
+        match message.kind() {
+            MessageKind::Recovered => {
+                return serde_json::json!({"event_action": "resolve", "dedup_key": dedup_key});
+            }
+            MessageKind::Acknowledged => {
+                return serde_json::json!({"event_action": "acknowledge", "dedup_key": dedup_key});
+            }
+            MessageKind::Down | MessageKind::Reminder => {}
         }
         let details: serde_json::Map<String, serde_json::Value> = facts(line, message.kind())
             .into_iter()

@@ -23,6 +23,7 @@ impl Notifier for Teams {
             crate::render::MessageKind::Down => "Attention",
             crate::render::MessageKind::Reminder => "Warning",
             crate::render::MessageKind::Recovered => "Good",
+            crate::render::MessageKind::Acknowledged => "Accent",
         };
         let mut body = vec![serde_json::json!({
             "type": "TextBlock", "text": clip(&message.email.subject, 400),

@@ -58,6 +58,7 @@ pub(super) fn kind_word(kind: MessageKind) -> &'static str {
         MessageKind::Down => "DOWN",
         MessageKind::Reminder => "STILL DOWN",
         MessageKind::Recovered => "RECOVERED",
+        MessageKind::Acknowledged => "ACKNOWLEDGED",
     }
 }
 
@@ -67,6 +68,7 @@ pub(super) fn colour(kind: MessageKind) -> u32 {
         MessageKind::Down => 0xD9_3025,
         MessageKind::Reminder => 0xE0_8A00,
         MessageKind::Recovered => 0x2E_8540,
+        MessageKind::Acknowledged => 0x09_69DA,
     }
 }
 

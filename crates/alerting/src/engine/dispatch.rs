@@ -8,6 +8,7 @@ use crate::render::{IncidentLine, MessageContext, MessageKind};
 use crate::smtp::Email;
 use crate::when;
 use sha2::{Digest, Sha256};
+use sightline_core::Timestamp;
 use sightline_store::{Claim, Enqueued, NewNotification};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
@@ -35,15 +36,20 @@ impl Engine {
         let due = self
             .join_told_outages(due, &taken, lines, open_groups)
             .await?;
-        // One message per recipient and kind; per incident as well for
-        // channels that keep an alert per incident.
-        type Key = (String, &'static str, MessageKind, Option<i64>);
+        // One message per recipient and kind; per outage (site, or host and
+        // port) as well for channels that keep an alert per incident: one
+        // outage is one alert there, keyed by its first incident.
+        type Key = (String, &'static str, MessageKind, Option<String>);
         let mut messages: BTreeMap<Key, Vec<Due>> = BTreeMap::new();
         for item in due {
             if taken.contains(&item.claim_key()) {
                 continue;
             }
-            let alone = item.notifier.per_incident().then_some(item.incident_id);
+            let alone = item.notifier.per_incident().then(|| {
+                lines
+                    .get(&item.incident_id)
+                    .map_or_else(|| item.incident_id.to_string(), |line| line.group.clone())
+            });
             messages
                 .entry((
                     item.recipient.clone(),
@@ -114,7 +120,7 @@ impl Engine {
         lines: &HashMap<i64, IncidentLine>,
         open_groups: &HashMap<String, Vec<i64>>,
     ) -> Result<Vec<Due>, EngineError> {
-        type Thread = Option<(i64, sightline_core::Timestamp)>;
+        type Thread = Option<(i64, Timestamp)>;
         let mut told: HashMap<(String, &'static str, String), Thread> = HashMap::new();
         // Reminders going out now, by recipient and group: an incident that
         // joins the thread is named in them.
@@ -241,6 +247,27 @@ impl Engine {
                     (now.as_millis() - opened.as_millis()).max(0) as u64,
                 ))
             });
+        let notifier = items[0].notifier;
+        let acknowledged = incidents
+            .iter()
+            .find_map(|line| Some((line.acknowledged_by.clone()?, line.acknowledged_at?)))
+            .map(|(by, at)| {
+                format!(
+                    "{by} is on it (acknowledged {}).",
+                    when::moment(Timestamp::from(at), now, zone)
+                )
+            });
+        // Whoever reads an alert may say they are on it, from the message.
+        let acknowledge_link = match (&self.ack_links, incidents.first()) {
+            (Some(links), Some(first))
+                if notifier.name() == "email"
+                    && matches!(kind, MessageKind::Down | MessageKind::Reminder)
+                    && acknowledged.is_none() =>
+            {
+                Some(links.link(&self.server, first.id, recipient, now))
+            }
+            _ => None,
+        };
         let context = MessageContext {
             kind,
             incidents,
@@ -248,10 +275,10 @@ impl Engine {
             server: self.server.clone(),
             reminder,
             down_for,
-            acknowledged: None,
+            acknowledge_link,
+            acknowledged,
         };
         let mut email = self.templates.email(&context)?;
-        let notifier = items[0].notifier;
         if notifier.name() == "email" {
             email.message_id = Some(message_id(&items[0].claim_key(), &self.server));
             // Later messages about these incidents answer the first one;

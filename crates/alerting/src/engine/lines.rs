@@ -81,6 +81,8 @@ impl Engine {
                 since_text,
                 opened_at,
                 monitor_id: None,
+                acknowledged_by: incident.acknowledged_by.clone(),
+                acknowledged_at: incident.acknowledged_at,
                 duration,
                 link,
             };
@@ -117,6 +119,8 @@ impl Engine {
                 since_text,
                 opened_at,
                 monitor_id: None,
+                acknowledged_by: incident.acknowledged_by.clone(),
+                acknowledged_at: incident.acknowledged_at,
                 duration,
                 link,
             };
@@ -171,6 +175,8 @@ impl Engine {
             since_text,
             opened_at,
             monitor_id: Some(monitor.id),
+            acknowledged_by: incident.acknowledged_by.clone(),
+            acknowledged_at: incident.acknowledged_at,
             duration,
             link,
         };

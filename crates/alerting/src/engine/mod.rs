@@ -18,6 +18,7 @@
 //! recipient) keys in the store, so passes may run in any process, any
 //! number of times, after any restart, and each is still told once.
 
+use crate::ack_links::AckLinks;
 use crate::render::{MessageKind, RenderError, Templates};
 use crate::traffic::TrafficWatch;
 use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
@@ -81,6 +82,8 @@ pub struct Engine {
     unnamed: Mutex<HashMap<i64, Instant>>,
     /// Told when checks are queued outside the schedule.
     rechecks: Option<Arc<Notify>>,
+    /// Signs the acknowledgement links of e-mails.
+    ack_links: Option<AckLinks>,
 }
 
 /// When sites were last watched.
@@ -109,7 +112,14 @@ impl Engine {
             offline_after: DEFAULT_OFFLINE_AFTER,
             unnamed: Mutex::new(HashMap::new()),
             rechecks: None,
+            ack_links: None,
         }
+    }
+
+    /// Puts a signed acknowledgement link in each alert e-mail.
+    pub fn with_ack_links(mut self, links: AckLinks) -> Self {
+        self.ack_links = Some(links);
+        self
     }
 
     /// Says whom to tell when the engine queues checks (of the rest of an
@@ -223,31 +233,71 @@ impl Engine {
                 recovered.push(incident);
             }
         }
-        let mut recovering = HashSet::new();
+        // When each group's latest recovery within the hold happened.
+        let mut recovering: HashMap<String, i64> = HashMap::new();
         for incident in &recovered {
             let Some(told) = self.prepare(&world, incident, &still_open).await? else {
                 continue;
             };
             // One outage is one recovery notice: while others of its group
-            // are down (and about to be re-checked), a closed one waits.
+            // that were down with it are down still (and about to be
+            // re-checked), a closed one waits.
             let closed_at = incident.closed_at.unwrap_or(world.now.as_millis());
             let waiting = world.now.as_millis() - closed_at < RECOVERY_HOLD.as_millis() as i64;
+            let down_with_it = open_groups
+                .get(&told.line.group)
+                .into_iter()
+                .flatten()
+                .filter_map(|id| lines.get(id))
+                .any(|line| line.opened_at.as_millis() < closed_at);
             if waiting {
-                recovering.insert(told.line.group.clone());
+                let latest = recovering
+                    .entry(told.line.group.clone())
+                    .or_insert(closed_at);
+                *latest = (*latest).max(closed_at);
             }
-            if !(waiting && open_groups.contains_key(&told.line.group)) {
+            if !(waiting && down_with_it) {
                 due.extend(self.recovery_due(&told).await?);
             }
             lines.insert(incident.id, told.line);
         }
         // Nor is an outage that is recovering reminded of: what is still
-        // down in it is being checked again.
+        // down in it is being checked again. Once someone is on an outage
+        // (any of its incidents acknowledged), it is neither reminded of
+        // nor escalated further; incident tools hear of the acknowledgement.
+        let acknowledged: HashSet<&str> = still_open
+            .iter()
+            .filter(|incident| incident.acknowledged_at.is_some())
+            .filter_map(|incident| lines.get(&incident.id))
+            .map(|line| line.group.as_str())
+            .collect();
         due.retain(|item| {
-            item.kind != MessageKind::Reminder
-                || !lines
-                    .get(&item.incident_id)
-                    .is_some_and(|line| recovering.contains(&line.group))
+            let Some(line) = lines.get(&item.incident_id) else {
+                return true;
+            };
+            // Part of an outage that is recovering: down since before its
+            // latest recovery.
+            let recovering = recovering
+                .get(&line.group)
+                .is_some_and(|closed| line.opened_at.as_millis() < *closed);
+            match item.kind {
+                MessageKind::Reminder => !recovering && !acknowledged.contains(line.group.as_str()),
+                MessageKind::Down => !acknowledged.contains(line.group.as_str()),
+                MessageKind::Recovered | MessageKind::Acknowledged => true,
+            }
         });
+        let acknowledged: HashSet<String> = acknowledged.into_iter().map(str::to_owned).collect();
+        for incident in &still_open {
+            let in_acknowledged = lines
+                .get(&incident.id)
+                .is_some_and(|line| acknowledged.contains(&line.group));
+            if !in_acknowledged {
+                continue;
+            }
+            if let Some(told) = self.prepare(&world, incident, &still_open).await? {
+                due.extend(self.acknowledgement_due(&told).await?);
+            }
+        }
         pass.queued = self.send(due, &lines, &open_groups).await?;
         if pass.queued > 0 {
             self.outbox.notify_waiters();

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use sightline_core::alert_channels::ChannelSettings;
 use sightline_core::alert_policy::{Escalation, EscalationLevel};
 use sightline_core::{AlertPolicySpec, IncidentClass};
+use sightline_store::Notification;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -147,6 +148,34 @@ impl Engine {
         Ok(due)
     }
 
+    /// The acknowledgement of an incident, for the incident tools
+    /// (PagerDuty, Opsgenie) its levels told: their alert is marked as
+    /// being handled. E-mail and chat hear of it in their next message.
+    pub(super) async fn acknowledgement_due(
+        &self,
+        told: &Told<'_>,
+    ) -> Result<Vec<Due>, EngineError> {
+        let sent = self.store.incident_notifications(told.incident.id).await?;
+        let mut due = Vec::new();
+        for policy in &told.policies {
+            for level in &policy.levels {
+                due.extend(
+                    recipients(
+                        level,
+                        told.incident.id,
+                        "acknowledged",
+                        MessageKind::Acknowledged,
+                        policy.zone(),
+                    )
+                    .into_iter()
+                    .filter(|item| item.notifier.per_incident())
+                    .filter(|item| told_of_it(&sent, item, told.incident.id)),
+                );
+            }
+        }
+        Ok(due)
+    }
+
     /// Recovery notices for everyone the incident's levels told.
     pub(super) async fn recovery_due(&self, told: &Told<'_>) -> Result<Vec<Due>, EngineError> {
         let policies: Vec<&&AlertPolicySpec> = told
@@ -170,12 +199,22 @@ impl Engine {
                         policy.zone(),
                     )
                     .into_iter()
-                    .filter(|item| sent.iter().any(|n| n.recipient == item.recipient)),
+                    .filter(|item| told_of_it(&sent, item, told.incident.id)),
                 );
             }
         }
         Ok(due)
     }
+}
+
+/// Whether `item`'s recipient was told of incident `incident_id`: by any
+/// message about it, or, for an incident tool (an alert per incident), by a
+/// message of its own (one that joined another's alert has none to close).
+fn told_of_it(sent: &[Notification], item: &Due, incident_id: i64) -> bool {
+    sent.iter().any(|n| {
+        n.recipient == item.recipient
+            && (!item.notifier.per_incident() || n.incident_id == Some(incident_id))
+    })
 }
 
 /// One [`Due`] per target of `level` whose channel sends this kind (incident

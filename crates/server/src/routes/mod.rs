@@ -2,6 +2,7 @@
 //! shapes; this module puts them together with the OpenAPI document and the
 //! authentication gate in front of `/api/v1`.
 
+mod acknowledge_link;
 mod alert_policies;
 mod checkpoints;
 mod health;
@@ -97,6 +98,7 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(health::router())
         .merge(script::router())
+        .merge(acknowledge_link::router())
         .merge(ui::router())
         .nest(
             "/api/v1",

@@ -166,6 +166,8 @@ async fn test_notification(
         since_text: "just now".to_owned(),
         opened_at: state.store.now(),
         monitor_id: None,
+        acknowledged_by: None,
+        acknowledged_at: None,
         duration: None,
         link: server.clone(),
         group: "test".to_owned(),
@@ -184,6 +186,7 @@ async fn test_notification(
             server: server.clone(),
             reminder: None,
             down_for: None,
+            acknowledge_link: None,
             acknowledged: None,
         };
         let payload = notifier.payload(&Message {

@@ -190,6 +190,7 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
     })
     .await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (hooks, paged) = super::channels::receiver().await;
     let (status, body) = server
         .call(
             Method::POST,
@@ -198,7 +199,9 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
             Some(
                 json!({"name": "shop", "remind_every": "1m", "time_zone": "Europe/Paris",
                 "levels": [
-                    {"after": "1 confirmed error", "email": [FIRST]},
+                    {"after": "1 confirmed error", "email": [FIRST],
+                     "pagerduty": [{"routing_key": "R0UT1NGKEY0123456789abcdef012345",
+                                    "url": format!("{hooks}/pd/")}]},
                     {"after": "2m", "email": [ESCALATED]}
                 ]}),
             ),
@@ -358,14 +361,15 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
             "{}",
             first.text
         );
-        // Reminders are numbered and name every monitor of the outage.
+        // Reminders are numbered and name the monitors down (the page, when
+        // its confirmation landed before the reminder).
         for (n, reminder) in mails.iter().filter(|m| m.kind() == "reminder").enumerate() {
             assert!(
                 reminder.text.starts_with(&format!("Reminder {}: ", n + 1)),
                 "{}",
                 reminder.text
             );
-            for monitor in ["shop home (", "shop api (", "shop port (", "shop page ("] {
+            for monitor in ["shop home (", "shop api (", "shop port ("] {
                 assert!(
                     reminder.text.contains(monitor),
                     "{monitor}: {}",
@@ -391,6 +395,236 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
             recovered.text
         );
     }
+
+    // The second outage: the first responder acknowledges from the e-mail
+    // halfway. Their reminders stop, nobody is escalated to, PagerDuty's
+    // alert is acknowledged, and the recovery says who was on it.
+    let before: BTreeMap<String, usize> = boxes
+        .iter()
+        .map(|(to, mails)| (to.clone(), mails.len()))
+        .collect();
+    let mut shop = shop;
+    shop.close().await;
+    let mut boxes = BTreeMap::new();
+    for _ in 0..9 {
+        boxes = step(false).await;
+    }
+    let new = |boxes: &BTreeMap<String, Vec<Mail>>, to: &str| -> Vec<Mail> {
+        boxes
+            .get(to)
+            .map_or(Vec::new(), |mails| mails[before[to]..].to_vec())
+    };
+    let told = new(&boxes, FIRST);
+    assert_eq!(
+        told.iter().map(Mail::kind).collect::<Vec<_>>(),
+        ["down", "reminder"],
+        "{told:#?}"
+    );
+    let link = told[1]
+        .text
+        .split_whitespace()
+        .find_map(|word| Some(word[word.find("/acknowledge/")?..].to_owned()))
+        .unwrap_or_else(|| panic!("no acknowledgement link: {}", told[1].text));
+    // Opening the link (as a mail scanner would) changes nothing.
+    let page = server.http.get(server.url(&link)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Acknowledge this incident?"), "{page}");
+    assert!(page.contains(&format!("acknowledge as {FIRST}")), "{page}");
+    let (_, acknowledged) = server
+        .call(
+            Method::GET,
+            "/api/v1/incidents?state=acknowledged",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(acknowledged, json!([]));
+    // Its button acknowledges, as the recipient; a forged link does not.
+    let forged = format!("{}x", &link[..link.len() - 1]);
+    let refused = server
+        .http
+        .post(server.url(&forged))
+        .form(&[("comment", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let done = server
+        .http
+        .post(server.url(&link))
+        .form(&[("comment", "restarting the shop")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("reminders and further escalation stop")
+    );
+    let (_, acknowledged) = server
+        .call(
+            Method::GET,
+            "/api/v1/incidents?state=acknowledged",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(
+        acknowledged.as_array().map(Vec::len),
+        Some(1),
+        "{acknowledged}"
+    );
+    assert_eq!(acknowledged[0]["acknowledged_by"], FIRST);
+    let id = acknowledged[0]["id"].as_i64().unwrap();
+    let (_, detail) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+    let event = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|event| event["kind"] == "acknowledged")
+        .unwrap_or_else(|| panic!("{detail}"))
+        .clone();
+    assert_eq!(event["author"], FIRST);
+    assert!(
+        event["message"]
+            .as_str()
+            .unwrap()
+            .contains("restarting the shop")
+    );
+    // Neither anonymous callers nor viewers acknowledge through the API.
+    let viewer = Auth::Cookie(server.log_in(VIEWER).await);
+    for (auth, expected) in [
+        (Auth::None, StatusCode::UNAUTHORIZED),
+        (viewer, StatusCode::FORBIDDEN),
+    ] {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/incidents/{id}/acknowledge"),
+                &auth,
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, expected, "{body}");
+    }
+
+    // The rest of the outage is quiet: no reminder, no escalation.
+    for _ in 0..14 {
+        step(false).await;
+    }
+    let boxes = mailboxes(&smtp, &mut seen.borrow_mut());
+    assert_eq!(new(&boxes, FIRST).len(), 2, "{:#?}", new(&boxes, FIRST));
+    assert!(
+        new(&boxes, ESCALATED).is_empty(),
+        "{:#?}",
+        new(&boxes, ESCALATED)
+    );
+    drop(shop);
+    let shop = Shop::open(port).await;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let boxes = loop {
+        let boxes = step(true).await;
+        if new(&boxes, FIRST)
+            .iter()
+            .any(|mail| mail.kind() == "recovered")
+        {
+            break boxes;
+        }
+        assert!(Instant::now() < deadline, "no recovery notice: {boxes:#?}");
+    };
+    let told = new(&boxes, FIRST);
+    assert_eq!(
+        told.iter().map(Mail::kind).collect::<Vec<_>>(),
+        ["down", "reminder", "recovered"],
+        "{told:#?}"
+    );
+    assert!(
+        told[2]
+            .text
+            .contains(&format!("{FIRST} is on it (acknowledged ")),
+        "{}",
+        told[2].text
+    );
+    assert!(new(&boxes, ESCALATED).is_empty());
+
+    // PagerDuty: one alert per outage, triggered, acknowledged (the second
+    // time), resolved.
+    let mut alerts: Vec<(String, Vec<String>)> = Vec::new();
+    for request in paged.lock().unwrap().iter() {
+        let event = request.json();
+        let key = event["dedup_key"].as_str().unwrap_or_default().to_owned();
+        let action = event["event_action"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        match alerts.iter_mut().find(|(known, _)| *known == key) {
+            Some((_, actions)) => actions.push(action),
+            None => alerts.push((key, vec![action])),
+        }
+    }
+    let actions: Vec<Vec<String>> = alerts.into_iter().map(|(_, actions)| actions).collect();
+    assert_eq!(
+        actions,
+        [
+            vec!["trigger", "resolve"],
+            vec!["trigger", "acknowledge", "resolve"]
+        ],
+    );
+    // Afterwards: comments go on the timeline under their author; a closed
+    // incident is not acknowledged.
+    let (status, comment) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/comments"),
+            &admin,
+            Some(json!({"text": "the shop's process ran out of memory"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{comment}");
+    assert_eq!(
+        (&comment["kind"], &comment["author"]),
+        (&json!("comment"), &json!(ADMIN.0))
+    );
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/comments"),
+            &admin,
+            Some(json!({"text": "  "})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("text"))
+    );
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (_, resolved) = server
+        .call(
+            Method::GET,
+            "/api/v1/incidents?state=resolved",
+            &admin,
+            None,
+        )
+        .await;
+    assert!(resolved.as_array().unwrap().iter().any(|i| i["id"] == id));
     drop(shop);
     server.stop().await;
 }
