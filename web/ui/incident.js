@@ -84,7 +84,7 @@ export function IncidentDetail({ id, canWrite }) {
   return html`
     <p><a href="/incidents">← Incidents</a></p>
     <h1>
-      ${subject ? html`<a href=${subject.link}>${subject.name}</a>` : words(incident.kind)}
+      ${subject ? html`<a href=${subject.link}>${subject.name}</a>` : incident.subject ? `${incident.subject} (deleted)` : words(incident.kind)}
       ${" "}<span class=${`badge ${open ? "down" : "up"}`}>${open ? "open" : "closed"}</span>
     </h1>
     <p class="lead">

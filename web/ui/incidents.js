@@ -29,6 +29,7 @@ function subjectOf(incident, names) {
   if (incident.monitor_id) return names.monitors.get(incident.monitor_id) ?? `monitor ${incident.monitor_id}`;
   if (incident.site_id) return `site ${names.sites.get(incident.site_id) ?? incident.site_id}`;
   if (incident.checkpoint_id) return `checkpoint ${names.checkpoints.get(incident.checkpoint_id) ?? incident.checkpoint_id}`;
+  if (incident.subject) return `${incident.subject} (deleted)`;
   return words(incident.kind);
 }
 

@@ -38,7 +38,8 @@ mod ui;
 use alerting::{
     a_confirmed_failure_emails_the_alert_policy,
     a_contradicted_failure_tells_nobody_and_a_confirmed_one_reaches_every_channel,
-    a_dependant_is_held_back_behind_its_parent, a_host_going_down_sends_one_email_per_recipient,
+    a_deleted_monitors_incidents_stay_closed, a_dependant_is_held_back_behind_its_parent,
+    a_host_going_down_sends_one_email_per_recipient,
     alert_policies_are_managed_and_list_their_monitors,
     test_notifications_report_what_the_receiver_said,
 };
@@ -317,6 +318,7 @@ on_both_backends!(
     every_channel_hears_of_an_outage_in_its_vendors_shape,
     each_channel_can_be_sent_a_test,
     one_outage_is_one_thread_per_person,
+    a_deleted_monitors_incidents_stay_closed,
     outages_are_classified_by_what_real_users_see,
     journeys_report_steps_screenshots_and_never_a_secret,
     agents_report_screenshots_with_their_results,

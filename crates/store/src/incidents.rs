@@ -73,6 +73,9 @@ pub struct Incident {
     pub acknowledged_at: Option<i64>,
     /// Who said so (an address, or a user's e-mail).
     pub acknowledged_by: Option<String>,
+    /// What it was about, once that is gone (`monitor shop home`): a
+    /// deleted monitor's incidents stay, closed, under its name.
+    pub subject: Option<String>,
 }
 
 /// One line of an incident's timeline.
@@ -94,7 +97,7 @@ pub struct IncidentEvent {
 }
 
 const INCIDENT_COLUMNS: &str = "id, kind, monitor_id, site_id, checkpoint_id, severity, cause, correlation, held_by, opened_at, closed_at, \
-     acknowledged_at, acknowledged_by";
+     acknowledged_at, acknowledged_by, subject";
 
 impl Store {
     /// Opens an incident for a monitor, with an `opened` event. A monitor has

@@ -170,14 +170,50 @@ impl Store {
         row.ok_or(StoreError::NotFound("monitor"))?.try_into()
     }
 
-    /// Removes a monitor with its results and incidents.
+    /// Removes a monitor with its results; its incidents stay, closed, under
+    /// its name.
     pub async fn delete_monitor(&self, id: i64) -> Result<()> {
+        let now = self.now().as_millis();
         let deleted = write!(self.backend, |pool| {
-            sqlx::query("DELETE FROM monitors WHERE id = $1")
+            async {
+                let mut tx = pool.begin().await?;
+                // Its incidents stay, under its name; an open one closes, so
+                // that links in messages sent about it still open.
+                let name: Option<String> =
+                    sqlx::query_scalar("SELECT name FROM monitors WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some(name) = name else {
+                    return Ok::<_, sqlx::Error>(0);
+                };
+                sqlx::query(
+                    "INSERT INTO incident_events (incident_id, at, kind, message) \
+                     SELECT id, $1, 'closed', 'monitor deleted' FROM incidents \
+                     WHERE monitor_id = $2 AND closed_at IS NULL",
+                )
+                .bind(now)
                 .bind(id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE incidents SET closed_at = COALESCE(closed_at, $1), subject = $2 \
+                     WHERE monitor_id = $3",
+                )
+                .bind(now)
+                .bind(format!("monitor {name}"))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+                let deleted = sqlx::query("DELETE FROM monitors WHERE id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(deleted)
+            }
+            .await
         })?;
         if deleted == 0 {
             return Err(StoreError::NotFound("monitor"));

@@ -57,6 +57,9 @@ struct IncidentView {
     /// Who said so: a user's e-mail, or the address an alert's
     /// acknowledgement link was sent to.
     acknowledged_by: Option<String>,
+    /// What it was about once that was deleted (`monitor shop home`); the
+    /// incident stays, closed, so that links to it still open.
+    subject: Option<String>,
 }
 
 impl From<Incident> for IncidentView {
@@ -79,6 +82,7 @@ impl From<Incident> for IncidentView {
                 .acknowledged_at
                 .map(|at| Timestamp::from(at).to_rfc3339()),
             acknowledged_by: incident.acknowledged_by,
+            subject: incident.subject,
         }
     }
 }

@@ -605,3 +605,60 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
     );
     server.stop().await;
 }
+
+/// Deleting a monitor keeps its incidents, closed as "monitor deleted" and
+/// under its name, so that the links in messages sent about them open.
+pub(super) async fn a_deleted_monitors_incidents_stay_closed(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let id = server
+        .create_monitor(
+            &admin,
+            json!({"name": "database", "type": "tcp", "host": "127.0.0.1",
+                   "port": free_port(), "every": "1h"}),
+        )
+        .await;
+    server.run_now(&admin, id).await;
+    let started = std::time::Instant::now();
+    let incident = loop {
+        let (_, open) = server
+            .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+            .await;
+        if let Some(incident) = open.as_array().and_then(|open| open.first()) {
+            break incident.clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no incident");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (status, _) = server
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/monitors/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, detail) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{}", incident["id"]),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["subject"], "monitor database");
+    assert_eq!(detail["monitor_id"], serde_json::Value::Null);
+    assert!(detail["closed_at"].is_string(), "{detail}");
+    let last = detail["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["kind"], &last["message"]),
+        (&json!("closed"), &json!("monitor deleted"))
+    );
+    let (_, open) = server
+        .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+        .await;
+    assert_eq!(open, json!([]));
+    server.stop().await;
+}
