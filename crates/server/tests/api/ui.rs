@@ -1506,3 +1506,93 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
     let _ = browser.close().await;
     walked.unwrap();
 }
+
+#[tokio::test]
+async fn incidents_are_listed_acknowledged_and_commented_on() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    for name in ["database", "queue"] {
+        let id = server
+            .create_monitor(
+                &admin,
+                json!({"name": name, "type": "tcp", "host": "127.0.0.1",
+                       "port": sightline_store::testing::free_port(), "every": "1h"}),
+            )
+            .await;
+        server.run_now(&admin, id).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, open) = server
+            .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+            .await;
+        if open.as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        click(&browser, Locator::Css("a[href='/incidents']")).await?;
+        let listed = text_when(&browser, "[data-testid=incidents]", |s| {
+            s.contains("database") && s.contains("queue")
+        })
+        .await?;
+        assert!(listed.contains("open"), "{listed}");
+        readable(&browser, "incidents").await?;
+        fits_a_phone(&browser, "incidents").await?;
+        keep_screenshot(&browser, "incidents").await?;
+        click(&browser, Locator::XPath("//a[.='database']")).await?;
+        text_when(&browser, "[data-testid=acknowledge]", |s| !s.is_empty()).await?;
+        type_into(&browser, Locator::Css("#ack-comment"), "restarting it").await?;
+        click(
+            &browser,
+            Locator::XPath("//button[contains(., 'acknowledge')]"),
+        )
+        .await?;
+        let on_it = text_when(&browser, "[data-testid=acknowledged]", |s| !s.is_empty()).await?;
+        assert_eq!(on_it, format!("{} is on it", ADMIN.0));
+        type_into(&browser, Locator::Css("#comment-text"), "disk full on db-1").await?;
+        click(&browser, Locator::XPath("//button[.='Comment']")).await?;
+        let timeline = text_when(&browser, "[data-testid=timeline]", |s| {
+            s.contains("disk full on db-1")
+        })
+        .await?;
+        assert!(timeline.contains("acknowledged"), "{timeline}");
+        assert!(timeline.contains("restarting it"), "{timeline}");
+        readable(&browser, "incident").await?;
+        fits_a_phone(&browser, "incident").await?;
+        keep_screenshot(&browser, "incident-acknowledged").await?;
+        // The list filters by state.
+        click(&browser, Locator::Css("a[href='/incidents']")).await?;
+        click(&browser, Locator::XPath("//a[.='Nobody on it']")).await?;
+        let nobody = text_when(&browser, "[data-testid=incidents]", |s| {
+            !s.contains("database")
+        })
+        .await?;
+        assert!(nobody.contains("queue"), "{nobody}");
+        click(&browser, Locator::XPath("//a[.='Acknowledged']")).await?;
+        let acknowledged = text_when(&browser, "[data-testid=incidents]", |s| {
+            !s.contains("queue")
+        })
+        .await?;
+        assert!(acknowledged.contains(ADMIN.0), "{acknowledged}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let (_, acknowledged) = server
+        .call(
+            Method::GET,
+            "/api/v1/incidents?state=acknowledged",
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(acknowledged.as_array().map(Vec::len), Some(1));
+}
