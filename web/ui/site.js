@@ -99,15 +99,16 @@ export function SiteDashboard({ id, search, navigate }) {
       const to = Date.now();
       const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
       for (const [dimension, value] of state.filters) scope.set(dimension, value);
-      const [site, incidents, summary, series, ...breakdowns] = await Promise.all([
+      const [site, watch, incidents, summary, series, ...breakdowns] = await Promise.all([
         get(`/sites/${id}`),
+        get(`/sites/${id}/watch`).catch(() => null),
         get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
         get(`/sites/${id}/rum/summary?${scope}`),
         get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
         ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
       ]);
       const marks = await siteMarks(incidents, Number(id), to - span, to);
-      return { site, summary, series, breakdowns, marks, from: to - span, to };
+      return { site, watch, summary, series, breakdowns, marks, from: to - span, to };
     },
     30_000,
     [id, key],
@@ -120,11 +121,13 @@ export function SiteDashboard({ id, search, navigate }) {
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
-  const { site, summary, series, breakdowns } = data;
+  const { site, watch, summary, series, breakdowns } = data;
   const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
   return html`
     <p><a href="/">← Overview</a></p>
     <h1>${site.name} <a class="small" href=${`/sites/${id}/edit`}>Edit</a></h1>
+    ${watch && html`<p class="lead" data-testid="watch" title="What the outage detector expects from real users now">
+      <span class=${`badge ${watch.armed ? "up" : "unknown"}`}>${watch.armed ? "armed" : "not armed"}</span> ${watch.summary}</p>`}
     <details class="snippet">
       <summary>Snippet and allowed origins</summary>
       <p>Paste into every page, before <code>${"</head>"}</code>:</p>

@@ -71,14 +71,37 @@ impl PoorVital {
     }
 }
 
+/// What a site's silence watch expects now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SiteWatch {
+    /// Where the expectation comes from: `hour_of_week` (weeks of
+    /// history), `recent_hours` (a few complete hours), `recent_rate` (the
+    /// first hours, wary of its short history) or `learning` (too little
+    /// traffic recorded yet).
+    pub model: &'static str,
+    /// The window silence is judged over; none while it cannot be (too
+    /// little traffic, or too little history).
+    pub silence_window: Option<Duration>,
+    /// Page views five minutes should bring.
+    pub expects: Option<correlation::Expectation>,
+}
+
 /// Reads sites' traffic, keeping each baseline for its hour.
 #[derive(Debug, Default)]
 pub struct TrafficWatch {
-    baselines: Mutex<HashMap<i64, (i64, Option<Baseline>)>>,
+    /// Per site: its hour's baseline.
+    baselines: Mutex<HashMap<i64, CachedBaseline>>,
 }
 
+/// A site's baseline for one hour: the hour, its hourly baseline (none
+/// while history is short), and when the site's traffic began to be
+/// recorded (Unix ms).
+type CachedBaseline = (i64, Option<Baseline>, i64);
+
 impl TrafficWatch {
-    /// The site's baseline now, or `None` when its history is too thin.
+    /// The site's baseline now, or `None` when its history is too thin:
+    /// from hourly counts once it has [`correlation::MIN_RECENT_HOURS`]
+    /// complete hours, else from the recent rate (from half an hour on).
     pub async fn baseline(
         &self,
         store: &Store,
@@ -86,9 +109,12 @@ impl TrafficWatch {
         now: Timestamp,
     ) -> Result<Option<Baseline>, StoreError> {
         let hour = now.as_millis().div_euclid(HOUR_MS) * HOUR_MS;
-        if let Some((cached_hour, baseline)) = self.cached(site.id) {
+        if let Some((cached_hour, baseline, since)) = self.cached(site.id) {
             if cached_hour == hour {
-                return Ok(baseline);
+                return match baseline {
+                    Some(baseline) => Ok(Some(baseline)),
+                    None => self.recent_rate(store, site, since, now).await,
+                };
             }
         }
         let scope = Scope {
@@ -122,13 +148,75 @@ impl TrafficWatch {
             .unwrap_or(i64::MAX)
             .min(site.created_at.as_millis());
         let baseline = correlation::baseline(&history, since, now.as_millis()).ok();
+        // Where the hourly history begins: the first hour with page views
+        // (imported from before the site), or the site's creation.
+        let began = history
+            .iter()
+            .filter(|hour| hour.page_views > 0)
+            .map(|hour| hour.start)
+            .min()
+            .unwrap_or(i64::MAX)
+            .min(site.created_at.as_millis());
         if let Ok(mut cache) = self.baselines.lock() {
-            cache.insert(site.id, (hour, baseline));
+            cache.insert(site.id, (hour, baseline, began));
         }
-        Ok(baseline)
+        match baseline {
+            Some(baseline) => Ok(Some(baseline)),
+            None => self.recent_rate(store, site, began, now).await,
+        }
     }
 
-    fn cached(&self, site: i64) -> Option<(i64, Option<Baseline>)> {
+    /// The recent-rate baseline: the page views since the first one (in
+    /// the last hours at most), read afresh, as it changes by the minute.
+    async fn recent_rate(
+        &self,
+        store: &Store,
+        site: &Site,
+        began: i64,
+        now: Timestamp,
+    ) -> Result<Option<Baseline>, StoreError> {
+        let since = began.max(now.as_millis() - correlation::RECENT_HOURS * HOUR_MS);
+        let Some(first) = store
+            .first_page_view_since(site.id, Timestamp::from(since))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let from = first.as_millis();
+        let span = Duration::from_millis((now.as_millis() - from).max(0) as u64);
+        if span < correlation::MIN_RECENT_SPAN {
+            return Ok(None);
+        }
+        let views = store
+            .count_page_views(site.id, Timestamp::from(from), now)
+            .await?;
+        Ok(correlation::recent_rate(views.max(0) as u64, span).ok())
+    }
+
+    /// What the silence watch of a site expects now, and from what.
+    pub async fn watching(
+        &self,
+        store: &Store,
+        site: &Site,
+        now: Timestamp,
+    ) -> Result<SiteWatch, StoreError> {
+        let baseline = self.baseline(store, site, now).await?;
+        let hourly = self.cached(site.id).and_then(|(_, hourly, _)| hourly);
+        let model = match (baseline, hourly) {
+            (Some(baseline), _) if baseline.seasonal => "hour_of_week",
+            (Some(_), Some(_)) => "recent_hours",
+            (Some(_), None) => "recent_rate",
+            (None, _) => "learning",
+        };
+        let five_minutes = Duration::from_secs(300);
+        Ok(SiteWatch {
+            model,
+            silence_window: baseline.and_then(|baseline| baseline.silence_window()),
+            expects: baseline.map(|baseline| baseline.expectation(five_minutes)),
+        })
+    }
+
+    fn cached(&self, site: i64) -> Option<CachedBaseline> {
         self.baselines.lock().ok()?.get(&site).copied()
     }
 

@@ -21,8 +21,15 @@ pub const MIN_SEASONAL_WEEKS: usize = 2;
 /// Recent complete hours that set the trend (or, without weeks of
 /// history, the whole baseline).
 pub const RECENT_HOURS: i64 = 3;
-/// Complete hours of history below which there is no baseline at all.
+/// Complete hours of history below which the baseline is the recent rate
+/// (see [`recent_rate`]) instead of hourly counts.
 pub const MIN_RECENT_HOURS: usize = 2;
+/// Traffic recorded for less than this gives no baseline at all.
+pub const MIN_RECENT_SPAN: Duration = Duration::from_secs(30 * 60);
+/// How sure the recent-rate model is that the real rate is at least what it
+/// expects: it expects the rate's lower bound at this confidence, so that
+/// half an hour of history cannot call a slow minute silence.
+pub const RECENT_RATE_CONFIDENCE: f64 = 0.999;
 /// Page views a window must be expected to hold before it can show
 /// silence: with fewer, even none at all could be chance.
 pub const MIN_EXPECTED: f64 = 20.0;
@@ -141,6 +148,56 @@ pub struct Baseline {
     /// Whether it comes from the same hour in past weeks (times the recent
     /// trend) or from the recent hours alone.
     pub seasonal: bool,
+}
+
+/// The baseline of a site with less than [`MIN_RECENT_HOURS`] complete
+/// hours of history: `page_views` received over the last `span` (at least
+/// [`MIN_RECENT_SPAN`]). It expects the lower bound of the rate at
+/// [`RECENT_RATE_CONFIDENCE`] (the Poisson rate's exact bound, from the
+/// Gamma distribution), not the rate itself: the shorter the history, the
+/// wider the bound, and the more silence it takes for a verdict. As
+/// history grows, hourly counts take over.
+pub fn recent_rate(page_views: u64, span: Duration) -> Result<Baseline, ThinBaseline> {
+    if span < MIN_RECENT_SPAN || page_views == 0 {
+        return Err(ThinBaseline::TooLittleHistory);
+    }
+    use statrs::distribution::{ContinuousCDF, Gamma};
+    let lower = Gamma::new(page_views as f64, 1.0)
+        .map(|gamma| gamma.inverse_cdf(1.0 - RECENT_RATE_CONFIDENCE))
+        .unwrap_or(0.0);
+    Ok(Baseline {
+        per_hour: lower * 3600.0 / span.as_secs_f64(),
+        seasonal: false,
+    })
+}
+
+/// What a site's silence watch expects now, for its page: whether it can
+/// give a verdict, and how many page views a few minutes should bring.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Expectation {
+    /// The window whose page views are expected (seconds).
+    pub window_seconds: u64,
+    /// The fewest page views the window is expected to hold (2.5 %).
+    pub low: u64,
+    /// The most (97.5 %).
+    pub high: u64,
+}
+
+impl Baseline {
+    /// The page views `window` should bring, as a range that holds 95 % of
+    /// windows of a Poisson count with the baseline's mean.
+    pub fn expectation(&self, window: Duration) -> Expectation {
+        let mean = self.expected_in(window);
+        let (low, high) = match Poisson::new(mean) {
+            Ok(poisson) => (poisson.inverse_cdf(0.025), poisson.inverse_cdf(0.975)),
+            Err(_) => (0, 0),
+        };
+        Expectation {
+            window_seconds: window.as_secs(),
+            low,
+            high,
+        }
+    }
 }
 
 impl Baseline {
@@ -313,6 +370,41 @@ mod tests {
                 page_views: per_hour(start),
             })
             .collect()
+    }
+
+    #[test]
+    fn half_an_hour_of_traffic_gives_a_wary_baseline() {
+        // 600 page views an hour for 30 minutes: 300 seen.
+        let baseline = recent_rate(300, MIN_RECENT_SPAN).unwrap();
+        // It expects less than the rate seen, by the width of its doubt…
+        assert!(
+            (480.0..560.0).contains(&baseline.per_hour),
+            "{}",
+            baseline.per_hour
+        );
+        // …which narrows as history grows.
+        let longer = recent_rate(600, Duration::from_secs(3600)).unwrap();
+        assert!(longer.per_hour > baseline.per_hour * 600.0 / 600.0);
+        assert!(longer.per_hour > 520.0, "{}", longer.per_hour);
+        // Still enough for a verdict within minutes.
+        assert!(baseline.silence_window().unwrap() <= Duration::from_secs(180));
+        assert_eq!(
+            recent_rate(300, Duration::from_secs(29 * 60)),
+            Err(ThinBaseline::TooLittleHistory)
+        );
+        assert_eq!(
+            recent_rate(0, MIN_RECENT_SPAN),
+            Err(ThinBaseline::TooLittleHistory)
+        );
+        // The page's "expects 51–83 page views per 5 min" for 800/h: the
+        // 2.5 % and 97.5 % quantiles of a Poisson count of mean 66.7, as a
+        // direct sum of its terms gives them.
+        let expectation = Baseline {
+            per_hour: 800.0,
+            seasonal: false,
+        }
+        .expectation(Duration::from_secs(300));
+        assert_eq!((expectation.low, expectation.high), (51, 83));
     }
 
     #[test]

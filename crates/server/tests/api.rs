@@ -52,7 +52,9 @@ use collector::{
     beacons_become_enriched_page_views, countries_come_from_the_database_behind_trusted_proxies,
     the_script_is_small_compressed_and_cached,
 };
-use correlation::outages_are_classified_by_what_real_users_see;
+use correlation::{
+    a_site_is_watched_from_its_first_half_hour, outages_are_classified_by_what_real_users_see,
+};
 use journeys::{
     agents_report_screenshots_with_their_results,
     journeys_report_steps_screenshots_and_never_a_secret,
@@ -318,6 +320,7 @@ on_both_backends!(
     every_channel_hears_of_an_outage_in_its_vendors_shape,
     each_channel_can_be_sent_a_test,
     one_outage_is_one_thread_per_person,
+    a_site_is_watched_from_its_first_half_hour,
     a_deleted_monitors_incidents_stay_closed,
     outages_are_classified_by_what_real_users_see,
     journeys_report_steps_screenshots_and_never_a_secret,

@@ -129,6 +129,22 @@ impl Store {
         })?)
     }
 
+    /// When the first page view of a site at or after `since` arrived.
+    pub async fn first_page_view_since(
+        &self,
+        site_id: i64,
+        since: Timestamp,
+    ) -> Result<Option<Timestamp>> {
+        let first: Option<i64> = read!(self.backend, |pool| {
+            sqlx::query_scalar("SELECT MIN(at) FROM page_views WHERE site_id = $1 AND at >= $2")
+                .bind(site_id)
+                .bind(since.as_millis())
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(first.map(Timestamp::from))
+    }
+
     /// Deletes page views received before `cutoff` (raw retention), and
     /// the columns of hours that ended by then; returns how many page views.
     pub async fn delete_page_views_before(&self, cutoff: Timestamp) -> Result<u64> {

@@ -211,9 +211,9 @@ impl Engine {
             return Ok((
                 stored.unwrap_or(IncidentClass::Down),
                 Some(format!(
-                    "no verdict: site {} has less than {} hours of real-user traffic recorded",
+                    "no verdict: site {} has less than {} min of real-user traffic recorded",
                     site.spec.name,
-                    sightline_core::correlation::MIN_RECENT_HOURS
+                    sightline_core::correlation::MIN_RECENT_SPAN.as_secs() / 60
                 )),
                 false,
             ));

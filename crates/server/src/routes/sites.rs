@@ -17,6 +17,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sites, create_site))
         .routes(routes!(get_site, replace_site, delete_site))
+        .routes(routes!(site_watch))
 }
 
 const READ_ONLY: &[&str] = &["id", "site_key", "snippet", "created_at", "updated_at"];
@@ -143,4 +144,58 @@ async fn delete_site(
 ) -> ApiResult<StatusCode> {
     state.store.delete_site(parse_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What a site's silence watch expects now.
+#[derive(Serialize, utoipa::ToSchema)]
+struct WatchView {
+    /// Whether it can tell silence now (a verdict for monitors failing, and
+    /// the "is the RUM script still on the pages?" alert).
+    armed: bool,
+    /// `hour_of_week`, `recent_hours`, `recent_rate` (the first hours:
+    /// from 30 minutes of traffic, wary of its short history) or `learning`.
+    model: String,
+    /// Page views five minutes should bring, 95 % of the time.
+    expects: Option<sightline_core::correlation::Expectation>,
+    /// The window silence is judged over (seconds).
+    silence_window_seconds: Option<u64>,
+    /// In words: `watching: expects 55–80 page views per 5 min`.
+    summary: String,
+}
+
+/// What the site's silence watch expects now: whether it is armed, and the
+/// page views it expects in five minutes.
+#[utoipa::path(get, path = "/sites/{id}/watch", tag = "sites", params(("id" = i64, Path)),
+    responses((status = 200, body = WatchView), (status = 404, body = ErrorBody)))]
+async fn site_watch(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+) -> ApiResult<Json<WatchView>> {
+    let site = state.store.site(parse_id(&id)?).await?;
+    let watch = sightline_alerting::traffic::TrafficWatch::default()
+        .watching(&state.store, &site, state.store.now())
+        .await?;
+    let armed = watch.silence_window.is_some();
+    let summary = match (watch.expects, armed) {
+        (Some(expects), true) => format!(
+            "watching: expects {}–{} page views per 5 min",
+            expects.low, expects.high
+        ),
+        (Some(expects), false) => format!(
+            "not armed: {}–{} page views per 5 min are too few to tell silence",
+            expects.low, expects.high
+        ),
+        (None, _) => format!(
+            "learning: a verdict after {} min of real-user traffic",
+            sightline_core::correlation::MIN_RECENT_SPAN.as_secs() / 60
+        ),
+    };
+    Ok(Json(WatchView {
+        armed,
+        model: watch.model.to_owned(),
+        expects: watch.expects,
+        silence_window_seconds: watch.silence_window.map(|window| window.as_secs()),
+        summary,
+    }))
 }

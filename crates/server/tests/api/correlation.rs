@@ -289,3 +289,122 @@ pub(super) async fn outages_are_classified_by_what_real_users_see(kind: BackendK
     assert_eq!(open.len(), 4, "{open:?}");
     server.stop().await;
 }
+
+/// A site created forty minutes ago already gets a verdict: the detector
+/// expects the recent rate (wary of its short history), says so on the
+/// site's page, and a failing check while real users stopped coming is a
+/// confirmed outage. Ten minutes in, it is still learning.
+pub(super) async fn a_site_is_watched_from_its_first_half_hour(kind: BackendKind) {
+    use sightline_core::{Clock, ManualClock};
+    let (_smtp, config) = super::alerting::smtp_server();
+    let start = Timestamp::from_millis(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64,
+    );
+    let clock = Arc::new(ManualClock::new(start));
+    let site = Arc::new(std::sync::Mutex::new(0));
+    let created = site.clone();
+    let server = TestServer::start_on_clock(kind, config, clock.clone(), async move |store| {
+        *created.lock().unwrap() = create_site(store, "fresh").await;
+    })
+    .await;
+    let site = *site.lock().unwrap();
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    // Real users from the first minute, two a second.
+    let record = async |from: Timestamp, to: Timestamp| {
+        let views: Vec<PageView> = (from.as_millis()..to.as_millis())
+            .step_by(500)
+            .map(|at| {
+                let mut dimensions = DimensionValues::default();
+                dimensions.set(Dimension::Page, "/");
+                PageView {
+                    site_id: site,
+                    at: Timestamp::from_millis(at),
+                    dimensions,
+                    metrics: MetricValues::default(),
+                }
+            })
+            .collect();
+        server.store.insert_page_views(&views).await.unwrap();
+    };
+    let watch = async || {
+        let (status, watch) = server
+            .call(
+                Method::GET,
+                &format!("/api/v1/sites/{site}/watch"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{watch}");
+        watch
+    };
+    let ten = start.plus(Duration::from_secs(600));
+    record(start, ten).await;
+    clock.set(ten);
+    let learning = watch().await;
+    assert_eq!(
+        (&learning["model"], &learning["armed"]),
+        (&json!("learning"), &json!(false)),
+        "{learning}"
+    );
+    assert_eq!(
+        learning["summary"],
+        "learning: a verdict after 30 min of real-user traffic"
+    );
+    let forty = start.plus(Duration::from_secs(40 * 60));
+    record(ten, forty).await;
+    clock.set(forty);
+    let watching = watch().await;
+    assert_eq!(
+        (&watching["model"], &watching["armed"]),
+        (&json!("recent_rate"), &json!(true)),
+        "{watching}"
+    );
+    // 600 page views per 5 min seen; the wary expectation is a little lower.
+    let (low, high) = (
+        watching["expects"]["low"].as_u64().unwrap(),
+        watching["expects"]["high"].as_u64().unwrap(),
+    );
+    assert!(
+        (480..600).contains(&low) && (530..650).contains(&high),
+        "{watching}"
+    );
+    assert_eq!(
+        watching["summary"],
+        format!("watching: expects {low}–{high} page views per 5 min")
+    );
+
+    // The site goes down at forty minutes: its check fails, and three
+    // minutes without a page view are silence.
+    let (url, health) = super::synthetic::target().await;
+    health.store(503, Ordering::SeqCst);
+    let monitor = server
+        .create_monitor(
+            &admin,
+            json!({"name": "fresh home", "type": "http", "url": url, "every": "1h", "site": "fresh"}),
+        )
+        .await;
+    clock.set(forty.plus(Duration::from_secs(180)));
+    server.run_now(&admin, monitor).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, open) = server
+            .call(Method::GET, "/api/v1/incidents?open=true", &admin, None)
+            .await;
+        let class = open
+            .as_array()
+            .and_then(|open| open.iter().find(|i| i["monitor_id"] == monitor))
+            .map(|incident| incident["correlation"].clone());
+        if class == Some(json!("confirmed_outage")) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{open}");
+        clock.advance(Duration::from_secs(5));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(clock.now().as_millis() - start.as_millis() < 3600 * 1000);
+    server.stop().await;
+}
