@@ -71,14 +71,6 @@ impl Notifier for Discord {
         payload: &serde_json::Value,
         _sending: &Sending<'_>,
     ) -> Result<Outgoing, String> {
-        let url = target
-            .get("webhook_url")
-            .cloned()
-            .ok_or_else(|| "the Discord target has no webhook_url".to_owned())?;
-        Ok(Outgoing::Post {
-            url,
-            headers: Vec::new(),
-            body: payload.to_string(),
-        })
+        super::post_to_webhook_url("Discord", target, payload)
     }
 }

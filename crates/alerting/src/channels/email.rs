@@ -40,7 +40,7 @@ impl Notifier for EmailNotifier {
                     end,
                     &format!(
                         "\n<p style=\"background: #fff8c5; padding: 6px\">{}</p>",
-                        escape(&note)
+                        super::text::escape_markup(&note)
                     ),
                 );
             }
@@ -60,11 +60,4 @@ fn late_note(sending: &Sending<'_>) -> String {
         Some(why) => format!("This message is {late} late: it could not be sent before ({why})."),
         None => format!("This message is {late} late: it waited in the outbox."),
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

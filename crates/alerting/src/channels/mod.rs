@@ -17,6 +17,8 @@ mod telegram;
 mod text;
 mod webhook;
 
+pub use text::escape_markup;
+
 use crate::outbox::Delivery;
 use crate::render::{IncidentLine, MessageContext, MessageKind};
 use crate::smtp::Email;
@@ -177,6 +179,24 @@ pub fn incident_key(server: &str, incident_id: i64) -> String {
 /// vault could not be read.
 pub type SecretLookup<'a> =
     Pin<Box<dyn Future<Output = Result<BTreeMap<String, String>, String>> + Send + 'a>>;
+
+/// A POST of `payload` to the target's `webhook_url`: what the chat
+/// channels (Slack, Teams, Discord) send.
+fn post_to_webhook_url(
+    channel: &str,
+    target: &ChannelSettings,
+    payload: &serde_json::Value,
+) -> Result<Outgoing, String> {
+    let url = target
+        .get("webhook_url")
+        .cloned()
+        .ok_or_else(|| format!("the {channel} target has no webhook_url"))?;
+    Ok(Outgoing::Post {
+        url,
+        headers: Vec::new(),
+        body: payload.to_string(),
+    })
+}
 
 /// Where secrets for channel settings come from (the vault), looked up
 /// only when a message that needs them is sent.

@@ -57,14 +57,6 @@ impl Notifier for Slack {
         payload: &serde_json::Value,
         _sending: &Sending<'_>,
     ) -> Result<Outgoing, String> {
-        let url = target
-            .get("webhook_url")
-            .cloned()
-            .ok_or_else(|| "the Slack target has no webhook_url".to_owned())?;
-        Ok(Outgoing::Post {
-            url,
-            headers: Vec::new(),
-            body: payload.to_string(),
-        })
+        super::post_to_webhook_url("Slack", target, payload)
     }
 }

@@ -74,14 +74,6 @@ impl Notifier for Teams {
         payload: &serde_json::Value,
         _sending: &Sending<'_>,
     ) -> Result<Outgoing, String> {
-        let url = target
-            .get("webhook_url")
-            .cloned()
-            .ok_or_else(|| "the Teams target has no webhook_url".to_owned())?;
-        Ok(Outgoing::Post {
-            url,
-            headers: Vec::new(),
-            body: payload.to_string(),
-        })
+        super::post_to_webhook_url("Teams", target, payload)
     }
 }

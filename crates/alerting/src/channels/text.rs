@@ -72,9 +72,9 @@ pub(super) fn colour(kind: MessageKind) -> u32 {
     }
 }
 
-/// Escapes `&`, `<` and `>`, as both Slack's mrkdwn and Telegram's HTML
-/// want (Telegram also takes `&quot;` inside attributes).
-pub(super) fn escape_markup(text: &str) -> String {
+/// Escapes `&`, `<`, `>` and `"`: what Slack's mrkdwn, Telegram's HTML
+/// and any HTML page or e-mail part need of text put into them.
+pub fn escape_markup(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

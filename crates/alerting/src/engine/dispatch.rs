@@ -79,14 +79,15 @@ impl Engine {
                 }
             }
         }
+        let refreshed;
         let lines = if current.is_empty() {
-            lines.clone()
-        } else {
-            let mut lines = lines.clone();
-            lines.extend(current);
             lines
+        } else {
+            let mut with_current = lines.clone();
+            with_current.extend(current);
+            refreshed = with_current;
+            &refreshed
         };
-        let lines = &lines;
         let mut queued = 0;
         for ((recipient, _, kind, _), mut items) in messages {
             items.sort_by_key(|item| (item.incident_id, item.step.clone()));

@@ -208,18 +208,32 @@ impl Engine {
         let mut due = Vec::new();
         let mut lines = HashMap::new();
         let mut open_groups: HashMap<String, Vec<i64>> = HashMap::new();
+        let mut open_told = Vec::new();
         for incident in &still_open {
             let Some(told) = self.prepare(&world, incident, &still_open).await? else {
                 continue;
             };
-            if !told.waiting {
-                due.extend(self.levels_due(&world, &told).await?);
-            }
             open_groups
                 .entry(told.line.group.clone())
                 .or_default()
                 .push(incident.id);
-            lines.insert(incident.id, told.line);
+            lines.insert(incident.id, told.line.clone());
+            open_told.push(told);
+        }
+        // Once someone is on an outage (any of its incidents acknowledged),
+        // it is neither reminded of nor escalated further; incident tools
+        // hear of the acknowledgement instead.
+        let acknowledged: HashSet<&str> = open_told
+            .iter()
+            .filter(|told| told.incident.acknowledged_at.is_some())
+            .map(|told| told.line.group.as_str())
+            .collect();
+        for told in &open_told {
+            if acknowledged.contains(told.line.group.as_str()) {
+                due.extend(self.acknowledgement_due(told).await?);
+            } else if !told.waiting {
+                due.extend(self.levels_due(&world, told).await?);
+            }
         }
         // Recoveries: of what closed now, and of what closed a little
         // earlier while the rest of its outage was still down.
@@ -262,42 +276,16 @@ impl Engine {
             lines.insert(incident.id, told.line);
         }
         // Nor is an outage that is recovering reminded of: what is still
-        // down in it is being checked again. Once someone is on an outage
-        // (any of its incidents acknowledged), it is neither reminded of
-        // nor escalated further; incident tools hear of the acknowledgement.
-        let acknowledged: HashSet<&str> = still_open
-            .iter()
-            .filter(|incident| incident.acknowledged_at.is_some())
-            .filter_map(|incident| lines.get(&incident.id))
-            .map(|line| line.group.as_str())
-            .collect();
+        // down in it (down since before its latest recovery) is being
+        // checked again.
         due.retain(|item| {
-            let Some(line) = lines.get(&item.incident_id) else {
-                return true;
-            };
-            // Part of an outage that is recovering: down since before its
-            // latest recovery.
-            let recovering = recovering
-                .get(&line.group)
-                .is_some_and(|closed| line.opened_at.as_millis() < *closed);
-            match item.kind {
-                MessageKind::Reminder => !recovering && !acknowledged.contains(line.group.as_str()),
-                MessageKind::Down => !acknowledged.contains(line.group.as_str()),
-                MessageKind::Recovered | MessageKind::Acknowledged => true,
-            }
+            item.kind != MessageKind::Reminder
+                || !lines.get(&item.incident_id).is_some_and(|line| {
+                    recovering
+                        .get(&line.group)
+                        .is_some_and(|closed| line.opened_at.as_millis() < *closed)
+                })
         });
-        let acknowledged: HashSet<String> = acknowledged.into_iter().map(str::to_owned).collect();
-        for incident in &still_open {
-            let in_acknowledged = lines
-                .get(&incident.id)
-                .is_some_and(|line| acknowledged.contains(&line.group));
-            if !in_acknowledged {
-                continue;
-            }
-            if let Some(told) = self.prepare(&world, incident, &still_open).await? {
-                due.extend(self.acknowledgement_due(&told).await?);
-            }
-        }
         pass.queued = self.send(due, &lines, &open_groups).await?;
         if pass.queued > 0 {
             self.outbox.notify_waiters();

@@ -13,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
+use sightline_alerting::channels::escape_markup as escape;
 use sightline_alerting::{AckGrant, AckLinkError};
 use sightline_store::{Incident, StoreError};
 use utoipa_axum::router::OpenApiRouter;
@@ -214,11 +215,4 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
         axum::http::HeaderValue::from_static("no-referrer"),
     );
     response
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use sightline_alerting::channels::{self, Message};
+use sightline_alerting::channels::{self, Message, escape_markup};
 use sightline_alerting::{Email, IncidentLine, MessageContext, MessageKind};
 use sightline_core::alert_channels::{self, ChannelSettings, WrittenTarget};
 use sightline_store::{NewNotification, NotificationStatus};
@@ -140,8 +140,8 @@ async fn test_notification(
         html: format!(
             "<p>This is a test notification from Sightline at <a href=\"{0}\">{0}</a>, sent by {1}.</p>\
              <p>If you can read it, alerts will reach this address.</p>",
-            html_escape(&server),
-            html_escape(&sender)
+            escape_markup(&server),
+            escape_markup(&sender)
         ),
         message_id: None,
         in_reply_to: None,
@@ -231,11 +231,4 @@ async fn test_notification(
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
