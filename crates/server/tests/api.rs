@@ -505,6 +505,39 @@ async fn viewers_read_but_cannot_change_anything(kind: BackendKind) {
         refused += 1;
     }
     assert!(refused >= 9, "only {refused} writes checked");
+    // An agent's token, even one an admin made with the admin role, reads
+    // and changes nothing outside its checkpoint's protocol: incidents,
+    // acknowledgements, comments, sites, tokens alike.
+    let (status, token) = server
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            &admin,
+            Some(json!({"name": "east agent", "role": "admin", "checkpoint": "east"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
+    let mut barred = 0;
+    for (method, path) in operations(&openapi) {
+        let public =
+            path == "/api/v1/openapi.json" || (method == Method::POST && path == "/api/v1/session");
+        if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/checkpoints/") || public {
+            continue;
+        }
+        let path = path.replace("/1", &format!("/{}", site["id"]));
+        let (status, body) = server
+            .call(
+                method.clone(),
+                &path,
+                &agent,
+                Some(json!({"name": "x", "text": "x", "comment": "x"})),
+            )
+            .await;
+        assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+        barred += 1;
+    }
+    assert!(barred >= 40, "only {barred} operations checked");
     // Nothing changed.
     let (_, sites) = server
         .call(Method::GET, "/api/v1/sites", &admin, None)

@@ -607,6 +607,46 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
         (status, &body["field"]),
         (StatusCode::UNPROCESSABLE_ENTITY, &json!("text"))
     );
+    // Comments are counted in characters, not bytes: 2000 of them fit,
+    // one more is refused with the limit named, and nothing is stored.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/comments"),
+            &admin,
+            Some(json!({"text": "é".repeat(2000)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/incidents/{id}/comments"),
+            &admin,
+            Some(json!({"text": "x".repeat(2001)})),
+        )
+        .await;
+    assert_eq!(
+        (status, &body["field"]),
+        (StatusCode::UNPROCESSABLE_ENTITY, &json!("text")),
+        "{body}"
+    );
+    assert!(body["message"].as_str().unwrap().contains("2000"), "{body}");
+    let (_, detail) = server
+        .call(
+            Method::GET,
+            &format!("/api/v1/incidents/{id}"),
+            &admin,
+            None,
+        )
+        .await;
+    let comments = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["kind"] == "comment")
+        .count();
+    assert_eq!(comments, 2, "{detail}");
     let (status, body) = server
         .call(
             Method::POST,
