@@ -334,6 +334,70 @@ impl StatusPageSpec {
     }
 }
 
+
+/// Where a written incident stands, as its updates say.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentState {
+    /// Something is wrong; the cause is not known yet.
+    Investigating,
+    /// The cause is known; a fix is under way.
+    Identified,
+    /// A fix is in; the team watches that it holds.
+    Monitoring,
+    /// Over.
+    Resolved,
+}
+
+impl IncidentState {
+    /// Every state, in the order an incident usually goes through them.
+    pub const ALL: [IncidentState; 4] = [
+        IncidentState::Investigating,
+        IncidentState::Identified,
+        IncidentState::Monitoring,
+        IncidentState::Resolved,
+    ];
+
+    /// The name stored and sent (`investigating`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IncidentState::Investigating => "investigating",
+            IncidentState::Identified => "identified",
+            IncidentState::Monitoring => "monitoring",
+            IncidentState::Resolved => "resolved",
+        }
+    }
+
+    /// The state as a page's readers see it (`Investigating`).
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentState::Investigating => "Investigating",
+            IncidentState::Identified => "Identified",
+            IncidentState::Monitoring => "Monitoring",
+            IncidentState::Resolved => "Resolved",
+        }
+    }
+}
+
+impl std::str::FromStr for IncidentState {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        IncidentState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == text)
+            .ok_or_else(|| {
+                format!("`{text}` is not a state; expected investigating, identified, monitoring or resolved")
+            })
+    }
+}
+
+/// The longest title of a written incident.
+pub const MAX_INCIDENT_TITLE: usize = 200;
+/// The longest text of one update.
+pub const MAX_UPDATE_TEXT: usize = 5000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -38,6 +38,7 @@ mod server_keys;
 mod sessions;
 mod sites;
 mod sqlite_scans;
+mod status_pages;
 mod stored_names;
 mod tokens;
 mod users;
@@ -69,6 +70,9 @@ pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSid
 pub use screenshots::StoredScreenshot;
 pub use sessions::Session;
 pub use sites::Site;
+pub use status_pages::{
+    MonitorDay, NewStatusIncident, OutageSpan, StatusIncident, StatusPage, StatusUpdate,
+};
 pub use tokens::{ApiToken, NewApiToken};
 pub use users::{NewUser, PasswordChange, User};
 pub use vault_secrets::SealedSecret;

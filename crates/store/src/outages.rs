@@ -74,8 +74,8 @@ pub(crate) use sync_outages;
 #[derive(sqlx::FromRow)]
 pub(crate) struct Outage {
     pub(crate) monitor_id: i64,
-    started_at: i64,
-    ended_at: Option<i64>,
+    pub(crate) started_at: i64,
+    pub(crate) ended_at: Option<i64>,
 }
 
 impl Outage {
