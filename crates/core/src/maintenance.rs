@@ -114,6 +114,28 @@ impl MaintenanceWindowSpec {
             || self.tags.iter().any(|tag| monitor_tags.contains(tag))
     }
 
+    /// The span of the window that is open at `at`, or else the next one
+    /// to open after it: what a status page announces. `None` when no span
+    /// is to come (a one-off window that ended).
+    pub fn current_or_next(&self, at: Timestamp) -> Option<(Timestamp, Timestamp)> {
+        if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
+            let (starts, ends) = (parse_time("", starts).ok()?, parse_time("", ends).ok()?);
+            return (at < ends).then_some((starts, ends));
+        }
+        let (expression, duration) = (self.cron.as_ref()?, self.duration?);
+        let cron = croner::Cron::from_str(expression).ok()?;
+        let length = duration.as_millis() as i64;
+        let time = chrono::DateTime::from_timestamp_millis(at.as_millis())?;
+        if let Ok(start) = cron.find_previous_occurrence(&time, true) {
+            let start = start.timestamp_millis();
+            if at.as_millis() < start + length {
+                return Some((Timestamp::from(start), Timestamp::from(start + length)));
+            }
+        }
+        let next = cron.find_next_occurrence(&time, false).ok()?.timestamp_millis();
+        Some((Timestamp::from(next), Timestamp::from(next + length)))
+    }
+
     /// Whether the window is open at `at`.
     pub fn covers(&self, at: Timestamp) -> bool {
         if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
@@ -165,6 +187,28 @@ mod tests {
         assert!(nightly.applies_to("home", &["shop".to_owned()]));
         assert!(!nightly.applies_to("home", &["blog".to_owned()]));
         assert!(once.applies_to("anything", &[]), "no names: every monitor");
+    }
+
+    #[test]
+    fn the_span_open_now_or_next_is_announced() {
+        let once = MaintenanceWindowSpec::from_json(json!({"name": "migration",
+            "starts_at": "2026-12-01T02:00:00Z", "ends_at": "2026-12-01T03:00:00Z"}))
+        .unwrap();
+        let span = (at("2026-12-01T02:00:00Z"), at("2026-12-01T03:00:00Z"));
+        assert_eq!(once.current_or_next(at("2026-11-30T00:00:00Z")), Some(span));
+        assert_eq!(once.current_or_next(at("2026-12-01T02:30:00Z")), Some(span));
+        assert_eq!(once.current_or_next(at("2026-12-01T03:00:00Z")), None);
+        let nightly = MaintenanceWindowSpec::from_json(json!({"name": "nightly",
+            "cron": "0 2 * * *", "duration": "30m"}))
+        .unwrap();
+        assert_eq!(
+            nightly.current_or_next(at("2026-12-05T02:10:00Z")),
+            Some((at("2026-12-05T02:00:00Z"), at("2026-12-05T02:30:00Z")))
+        );
+        assert_eq!(
+            nightly.current_or_next(at("2026-12-05T02:30:00Z")),
+            Some((at("2026-12-06T02:00:00Z"), at("2026-12-06T02:30:00Z")))
+        );
     }
 
     #[test]

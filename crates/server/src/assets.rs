@@ -20,16 +20,32 @@ pub(crate) struct CompressedAsset {
 }
 
 impl CompressedAsset {
-    /// Compresses `plain`, served as `content_type`.
+    /// Compresses `plain` as well as it can be, served as `content_type`:
+    /// for files compressed once and served for good.
     pub(crate) fn new(plain: Vec<u8>, content_type: &str) -> Self {
-        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        Self::compressed(plain, content_type, flate2::Compression::best(), 11)
+    }
+
+    /// Compresses `plain` fast, served as `content_type`: for answers
+    /// rebuilt every few seconds (a few per cent larger, a tenth of the work).
+    pub(crate) fn fast(plain: Vec<u8>, content_type: &str) -> Self {
+        Self::compressed(plain, content_type, flate2::Compression::new(6), 5)
+    }
+
+    fn compressed(
+        plain: Vec<u8>,
+        content_type: &str,
+        gzip_level: flate2::Compression,
+        brotli_quality: i32,
+    ) -> Self {
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), gzip_level);
         let gzip = gzip
             .write_all(&plain)
             .and_then(|()| gzip.finish())
             .unwrap_or_default();
         let mut brotli = Vec::new();
         let params = brotli::enc::BrotliEncoderParams {
-            quality: 11,
+            quality: brotli_quality,
             ..Default::default()
         };
         let _ = brotli::BrotliCompress(&mut plain.as_slice(), &mut brotli, &params);

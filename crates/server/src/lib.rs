@@ -20,6 +20,7 @@ mod metrics;
 mod routes;
 mod same_origin;
 mod state;
+mod status;
 
 pub use auth::{
     TOKEN_PREFIX, hash_password, mint_token, new_secret, new_site_key, secret_hash, verify_password,
@@ -67,7 +68,11 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(catch_panic())
         .layer(timeout());
+    let status_pages = routes::status_public::router()
+        .layer(catch_panic())
+        .layer(timeout());
     let router = beacons
+        .merge(status_pages)
         .merge(application)
         .layer(axum::middleware::from_fn_with_state(
             state.metrics.clone(),
@@ -78,7 +83,12 @@ pub fn router(state: AppState) -> Router {
             shed_load,
         ))
         .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(routes::request_span));
-    with_security_headers(router).with_state(state)
+    let app = with_security_headers(router).with_state(state.clone());
+    // A page's own domain is recognised before routing, so that its paths
+    // route as the page's.
+    let domains =
+        axum::middleware::from_fn_with_state(state, routes::status_public::own_domains);
+    Router::new().fallback_service(tower::Layer::layer(&domains, app))
 }
 
 /// Adds the headers every answer carries: no content-type sniffing, no

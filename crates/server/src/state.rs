@@ -53,6 +53,9 @@ pub struct ServerConfig {
     pub smtp: Option<SmtpSettings>,
     /// How the outbox is worked.
     pub outbox: OutboxConfig,
+    /// How long a status page's snapshot stands before it is rebuilt: how
+    /// late a page may be, and how often a crowd on it reaches the database.
+    pub status_refresh: Duration,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +78,7 @@ impl Default for ServerConfig {
             vault_key: None,
             smtp: None,
             outbox: OutboxConfig::default(),
+            status_refresh: Duration::from_secs(5),
         }
     }
 }
@@ -116,6 +120,8 @@ pub struct SharedState {
     pub synthetic: Arc<Synthetic>,
     /// Tells the outbox sender that there is something to send.
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Public status pages' snapshots.
+    pub status_pages: Arc<crate::status::StatusBoard>,
     /// Tells the alerting engine and the outbox sender to stop.
     alerting_stop: tokio::sync::watch::Sender<bool>,
     /// The engine's and the sender's tasks, awaited at shutdown.
@@ -181,6 +187,13 @@ impl AppState {
             .server_key("acknowledgement_link", crate::auth::new_secret().as_bytes())
             .await?;
         let ack_links = sightline_alerting::AckLinks::new(&ack_key);
+        let status_key = store
+            .server_key("status_page_access", crate::auth::new_secret().as_bytes())
+            .await?;
+        let status_pages = Arc::new(crate::status::StatusBoard::new(
+            config.status_refresh,
+            &status_key,
+        ));
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
         let mut deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
         if let Some(secrets) = channel_secrets {
@@ -215,6 +228,7 @@ impl AppState {
             collector: Arc::new(collector),
             synthetic: Arc::new(synthetic),
             outbox,
+            status_pages,
             alerting_stop,
             alerting_tasks: Mutex::new(vec![engine_task, deliverer_task]),
             writer_task: Arc::new(Mutex::new(Some(writer_task))),

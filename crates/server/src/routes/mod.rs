@@ -18,6 +18,7 @@ mod secrets;
 mod session;
 mod site_rum;
 mod sites;
+pub(crate) mod status_public;
 mod tokens;
 pub(crate) mod ui;
 mod users;
