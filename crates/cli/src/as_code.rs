@@ -1,5 +1,5 @@
 //! Monitors as code: one YAML file describes sites, alert policies,
-//! monitors and maintenance windows; `apply` makes the database match it (creating,
+//! monitors, maintenance windows and status pages; `apply` makes the database match it (creating,
 //! updating and, with `--prune`, deleting), `export` writes the database
 //! back as such a file. Applying the same file twice changes nothing, and
 //! so does applying what `export` wrote.
@@ -11,7 +11,7 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 use sightline_core::{
-    AlertPolicySpec, MaintenanceWindowSpec, MonitorSpec, SiteSpec, ValidationError,
+    AlertPolicySpec, MaintenanceWindowSpec, MonitorSpec, SiteSpec, StatusPageSpec, ValidationError,
 };
 use sightline_store::{NamedDocument, Stored};
 use sightline_store::{Store, StoreError};
@@ -27,6 +27,7 @@ const SECTIONS: &[&str] = &[
     "alert_policies",
     "monitors",
     "maintenance_windows",
+    "status_pages",
 ];
 
 /// What a file declares.
@@ -36,7 +37,8 @@ pub struct Declared {
     monitors: Vec<MonitorSpec>,
     windows: Vec<MaintenanceWindowSpec>,
     policies: Vec<AlertPolicySpec>,
-    /// Where the monitors name vault secrets: each must exist when the
+    pages: Vec<StatusPageSpec>,
+    /// Where the monitors and pages name vault secrets: each must exist when the
     /// file is applied.
     secret_uses: Vec<SecretUse>,
 }
@@ -80,6 +82,7 @@ impl Declared {
             && self.monitors.is_empty()
             && self.windows.is_empty()
             && self.policies.is_empty()
+            && self.pages.is_empty()
     }
 
     /// Reads and validates a file.
@@ -163,6 +166,17 @@ impl Declared {
                     .map_err(|e| invalid("maintenance_windows", index, e))?,
             );
         }
+        for (index, item) in list("status_pages")?.into_iter().enumerate() {
+            let page =
+                StatusPageSpec::from_json(item).map_err(|e| invalid("status_pages", index, e))?;
+            for reference in page.secret_references() {
+                declared.secret_uses.push(SecretUse {
+                    missing: invalid("status_pages", index, reference.not_in_vault()),
+                    name: reference.name,
+                });
+            }
+            declared.pages.push(page);
+        }
         let duplicate = |section: &str, names: Vec<&str>| -> Result<(), FileError> {
             let mut seen = BTreeSet::new();
             for (index, name) in names.into_iter().enumerate() {
@@ -197,6 +211,27 @@ impl Declared {
             "maintenance_windows",
             declared.windows.iter().map(|w| w.name.as_str()).collect(),
         )?;
+        let mut domains = BTreeSet::new();
+        for (index, page) in declared.pages.iter().enumerate() {
+            let path = format!("status_pages[{index}].slug");
+            if declared.pages[..index].iter().any(|p| p.slug == page.slug) {
+                return Err(error(
+                    locate(&path),
+                    &path,
+                    format!("`{}` is named twice", page.slug),
+                ));
+            }
+            if let Some(domain) = &page.domain
+                && !domains.insert(domain.as_str())
+            {
+                let path = format!("status_pages[{index}].domain");
+                return Err(error(
+                    locate(&path),
+                    &path,
+                    format!("`{domain}` is the domain of another page"),
+                ));
+            }
+        }
         Ok(declared)
     }
 }
@@ -335,7 +370,35 @@ pub async fn apply(
             .push(format!("{verb} monitor `{}`", spec.settings.name));
     }
     let windows = apply_named(store, &declared.windows, dry_run, &mut applied).await?;
+    // A page names monitors and sites: those of the file, or stored.
+    if !declared.pages.is_empty() {
+        let mut monitor_names: BTreeSet<String> = store
+            .list_monitors()
+            .await?
+            .into_iter()
+            .map(|m| m.spec.settings.name)
+            .collect();
+        monitor_names.extend(declared.monitors.iter().map(|m| m.settings.name.clone()));
+        let mut site_names: BTreeSet<String> = store
+            .list_sites()
+            .await?
+            .into_iter()
+            .map(|s| s.spec.name)
+            .collect();
+        site_names.extend(declared.sites.iter().map(|s| s.name.clone()));
+        let secrets: BTreeSet<String> = declared
+            .secret_uses
+            .iter()
+            .map(|used| used.name.clone())
+            .collect();
+        for page in &declared.pages {
+            page.validate_names(&monitor_names, &site_names, &secrets)
+                .map_err(|e| anyhow::anyhow!("status page `{}`: {e}", page.slug))?;
+        }
+    }
+    let pages = apply_named(store, &declared.pages, dry_run, &mut applied).await?;
     if prune {
+        prune_named(store, pages, &declared.pages, dry_run, &mut applied).await?;
         prune_named(store, windows, &declared.windows, dry_run, &mut applied).await?;
         prune_named(store, policies, &declared.policies, dry_run, &mut applied).await?;
         for monitor in monitors {
@@ -425,8 +488,8 @@ fn named(error: StoreError, what: &str, name: &str) -> anyhow::Error {
     anyhow::anyhow!("{what} `{name}`: {error}")
 }
 
-/// The database's sites, alert policies, monitors and maintenance windows
-/// as a file `apply`
+/// The database's sites, alert policies, monitors, maintenance windows and
+/// status pages as a file `apply`
 /// reads back unchanged.
 pub async fn export(store: &Store) -> Result<String> {
     let sites: Vec<Value> = store
@@ -443,12 +506,14 @@ pub async fn export(store: &Store) -> Result<String> {
         .collect();
     let windows = named_values::<MaintenanceWindowSpec>(store).await?;
     let policies = named_values::<AlertPolicySpec>(store).await?;
+    let pages = named_values::<StatusPageSpec>(store).await?;
     let mut document = serde_json::Map::new();
     for (name, items) in [
         ("sites", sites),
         ("alert_policies", policies),
         ("monitors", monitors),
         ("maintenance_windows", windows),
+        ("status_pages", pages),
     ] {
         if !items.is_empty() {
             document.insert(name.to_owned(), Value::Array(items));

@@ -132,7 +132,10 @@ impl MaintenanceWindowSpec {
                 return Some((Timestamp::from(start), Timestamp::from(start + length)));
             }
         }
-        let next = cron.find_next_occurrence(&time, false).ok()?.timestamp_millis();
+        let next = cron
+            .find_next_occurrence(&time, false)
+            .ok()?
+            .timestamp_millis();
         Some((Timestamp::from(next), Timestamp::from(next + length)))
     }
 

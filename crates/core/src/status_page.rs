@@ -271,7 +271,10 @@ impl StatusPageSpec {
                 if let Some(other) = keys.insert(key, component.name.clone()) {
                     return Err(ValidationError::new(
                         format!("{at}.name"),
-                        format!("`{}` is too like `{other}`, named before on this page: their addresses would be the same", component.name),
+                        format!(
+                            "`{}` is too like `{other}`, named before on this page: their addresses would be the same",
+                            component.name
+                        ),
                     ));
                 }
                 match (&component.monitors[..], &component.site) {
@@ -307,6 +310,45 @@ impl StatusPageSpec {
         Ok(())
     }
 
+    /// Refuses a page naming a monitor, a site or a vault secret that does
+    /// not exist, naming the field.
+    pub fn validate_names(
+        &self,
+        monitors: &std::collections::BTreeSet<String>,
+        sites: &std::collections::BTreeSet<String>,
+        secrets: &std::collections::BTreeSet<String>,
+    ) -> Result<(), ValidationError> {
+        for (g, group) in self.groups.iter().enumerate() {
+            for (c, component) in group.components.iter().enumerate() {
+                let at = format!("groups[{g}].components[{c}]");
+                for (m, monitor) in component.monitors.iter().enumerate() {
+                    if !monitors.contains(monitor) {
+                        return Err(ValidationError::new(
+                            format!("{at}.monitors[{m}]"),
+                            format!("no monitor is named `{monitor}`"),
+                        ));
+                    }
+                }
+                if let Some(site) = &component.site
+                    && !sites.contains(site)
+                {
+                    return Err(ValidationError::new(
+                        format!("{at}.site"),
+                        format!("no site is named `{site}`"),
+                    ));
+                }
+            }
+        }
+        match self
+            .secret_references()
+            .into_iter()
+            .find(|reference| !secrets.contains(&reference.name))
+        {
+            Some(missing) => Err(missing.not_in_vault()),
+            None => Ok(()),
+        }
+    }
+
     /// Every component, with the name of its group, in page order.
     pub fn components(&self) -> impl Iterator<Item = (&ComponentGroup, &Component)> {
         self.groups
@@ -334,11 +376,8 @@ impl StatusPageSpec {
     }
 }
 
-
 /// Where a written incident stands, as its updates say.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentState {
     /// Something is wrong; the cause is not known yet.
@@ -461,15 +500,15 @@ mod tests {
             {"name": "X", "components": [{"name": "store  FRONT!", "site": "t"}]}]}));
         assert_eq!(twice.field, "groups[1].components[0].name");
         assert!(twice.message.contains("`Store front`"), "{}", twice.message);
-        let symbols = error(json!({"groups": [{"name": "W", "components": [{"name": "!!", "site": "s"}]}]}));
+        let symbols =
+            error(json!({"groups": [{"name": "W", "components": [{"name": "!!", "site": "s"}]}]}));
         assert_eq!(symbols.field, "groups[0].components[0].name");
     }
 
     #[test]
     fn private_pages_name_their_vault_secret() {
-        let spec =
-            StatusPageSpec::from_json(page(json!({"password": "{{ secrets.STATUS_PW }}"})))
-                .unwrap();
+        let spec = StatusPageSpec::from_json(page(json!({"password": "{{ secrets.STATUS_PW }}"})))
+            .unwrap();
         assert!(spec.is_private());
         assert_eq!(
             spec.secret_references(),

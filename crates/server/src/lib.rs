@@ -54,7 +54,13 @@ pub fn router(state: AppState) -> Router {
     };
     let catch_panic = || tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response);
     let application = application
-        .fallback(|| async { ApiError::NotFound("route") })
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/status/") {
+                routes::status_public::not_found().await
+            } else {
+                axum::response::IntoResponse::into_response(ApiError::NotFound("route"))
+            }
+        })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             routes::require_auth,
@@ -86,8 +92,7 @@ pub fn router(state: AppState) -> Router {
     let app = with_security_headers(router).with_state(state.clone());
     // A page's own domain is recognised before routing, so that its paths
     // route as the page's.
-    let domains =
-        axum::middleware::from_fn_with_state(state, routes::status_public::own_domains);
+    let domains = axum::middleware::from_fn_with_state(state, routes::status_public::own_domains);
     Router::new().fallback_service(tower::Layer::layer(&domains, app))
 }
 

@@ -156,7 +156,9 @@ fn assemble(incidents: Vec<IncidentRow>, updates: Vec<UpdateRow>) -> Result<Vec<
         }
     }
     for incident in &mut assembled {
-        incident.updates.sort_by_key(|update| (update.at, update.id));
+        incident
+            .updates
+            .sort_by_key(|update| (update.at, update.id));
     }
     Ok(assembled)
 }
@@ -245,11 +247,15 @@ impl Store {
     /// One written incident with its updates.
     pub async fn status_incident(&self, id: i64) -> Result<StatusIncident> {
         let select = format!("SELECT {INCIDENT_COLUMNS} FROM status_incidents WHERE id = $1");
-        let updates = format!("SELECT {UPDATE_COLUMNS} FROM status_incident_updates WHERE incident_id = $1");
+        let updates =
+            format!("SELECT {UPDATE_COLUMNS} FROM status_incident_updates WHERE incident_id = $1");
         let (incident, updates): (Option<IncidentRow>, Vec<UpdateRow>) =
             read!(self.backend, |pool| {
                 (
-                    sqlx::query_as(&select).bind(id).fetch_optional(pool).await?,
+                    sqlx::query_as(&select)
+                        .bind(id)
+                        .fetch_optional(pool)
+                        .await?,
                     sqlx::query_as(&updates).bind(id).fetch_all(pool).await?,
                 )
             });
@@ -264,7 +270,8 @@ impl Store {
         page_id: i64,
         since: Timestamp,
     ) -> Result<Vec<StatusIncident>> {
-        let filter = "page_id = $1 AND (resolved_at IS NULL OR created_at >= $2 OR resolved_at >= $2)";
+        let filter =
+            "page_id = $1 AND (resolved_at IS NULL OR created_at >= $2 OR resolved_at >= $2)";
         let select = format!(
             "SELECT {INCIDENT_COLUMNS} FROM status_incidents WHERE {filter} ORDER BY created_at DESC, id DESC"
         );

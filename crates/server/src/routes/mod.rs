@@ -18,6 +18,7 @@ mod secrets;
 mod session;
 mod site_rum;
 mod sites;
+mod status_pages;
 pub(crate) mod status_public;
 mod tokens;
 pub(crate) mod ui;
@@ -59,6 +60,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "alerting", description = "Notifications: e-mail and webhooks through the outbox"),
         (name = "checkpoints", description = "Where checks run, and the protocol agents lease and report with"),
         (name = "rum", description = "Real-user monitoring: the beacon collector"),
+        (name = "status pages", description = "Public status pages, and the incidents people write on them"),
     )
 )]
 struct ApiDoc;
@@ -116,7 +118,8 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(checkpoints::router())
                 .merge(notifications::router())
                 .merge(alert_policies::router())
-                .merge(incidents::router()),
+                .merge(incidents::router())
+                .merge(status_pages::router()),
         )
 }
 

@@ -37,7 +37,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/status/{slug}/feed.atom", get(feed))
         .route("/status/{slug}/badges/{key}/{kind}", get(badge))
         .route("/status/{slug}/logo", get(logo))
-        .route("/status/{*rest}", get(not_found))
 }
 
 /// Serves a page's own domain: a request whose `Host` is a page's domain
@@ -81,18 +80,20 @@ pub(crate) async fn own_domains(
     next.run(request).await
 }
 
-fn public_authority(url: &str) -> &str {
+pub(crate) fn public_authority(url: &str) -> &str {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.split('/').next().unwrap_or(rest)
 }
 
 /// A `Host` without its port, in lower case.
-fn host_name(host: &str) -> String {
+pub(crate) fn host_name(host: &str) -> String {
     let host = host.trim();
     let name = if host.starts_with('[') {
         host.split(']').next().map_or(host, |h| h).to_owned() + "]"
     } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name).to_owned()
+        host.rsplit_once(':')
+            .map_or(host, |(name, _)| name)
+            .to_owned()
     };
     name.to_ascii_lowercase()
 }
@@ -110,7 +111,9 @@ fn html(status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-async fn not_found() -> Response {
+/// The plain 404 page of status pages (the application's fallback for
+/// any path under `/status/`).
+pub(crate) async fn not_found() -> Response {
     html(
         StatusCode::NOT_FOUND,
         render::notice_html(
@@ -318,7 +321,10 @@ async fn logo(
             (header::CONTENT_TYPE, logo.media_type.clone()),
             (header::CACHE_CONTROL, "public, max-age=300".to_owned()),
             // An SVG opened on its own runs nothing.
-            (header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_owned()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; sandbox".to_owned(),
+            ),
         ],
         logo.bytes.clone(),
     )
@@ -347,7 +353,11 @@ async fn unlock(
         return not_found().await;
     };
     let page = base(&slug, own_domain);
-    let home = if own_domain { "/".to_owned() } else { page.clone() };
+    let home = if own_domain {
+        "/".to_owned()
+    } else {
+        page.clone()
+    };
     if !state.status_pages.may_try_password(&slug) {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
@@ -370,17 +380,15 @@ async fn unlock(
             ),
         );
     }
-    let cookie = cookie::Cookie::build((
-        ACCESS_COOKIE,
-        state.status_pages.access_cookie(&slug, hash),
-    ))
-    .path(home.clone())
-    .http_only(true)
-    .same_site(cookie::SameSite::Lax)
-    .secure(state.config.secure_cookies)
-    .max_age(cookie::time::Duration::days(30))
-    .build()
-    .to_string();
+    let cookie =
+        cookie::Cookie::build((ACCESS_COOKIE, state.status_pages.access_cookie(&slug, hash)))
+            .path(home.clone())
+            .http_only(true)
+            .same_site(cookie::SameSite::Lax)
+            .secure(state.config.secure_cookies)
+            .max_age(cookie::time::Duration::days(30))
+            .build()
+            .to_string();
     let mut response = Redirect::to(&home).into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -397,6 +405,9 @@ mod tests {
         assert_eq!(host_name("Status.Shop.Example:8443"), "status.shop.example");
         assert_eq!(host_name("status.shop.example"), "status.shop.example");
         assert_eq!(host_name("[::1]:8080"), "[::1]");
-        assert_eq!(public_authority("https://mon.example.com/base"), "mon.example.com");
+        assert_eq!(
+            public_authority("https://mon.example.com/base"),
+            "mon.example.com"
+        );
     }
 }

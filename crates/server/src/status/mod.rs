@@ -107,7 +107,8 @@ impl StatusBoard {
             directory_building: tokio::sync::Mutex::new(()),
             slots: RwLock::new(HashMap::new()),
             password_tries: governor::RateLimiter::keyed(governor::Quota::per_minute(
-                std::num::NonZeroU32::new(PASSWORD_TRIES_PER_MINUTE).unwrap_or(std::num::NonZeroU32::MIN),
+                std::num::NonZeroU32::new(PASSWORD_TRIES_PER_MINUTE)
+                    .unwrap_or(std::num::NonZeroU32::MIN),
             )),
         }
     }
@@ -318,10 +319,7 @@ async fn build(
     });
     let page_url = match &spec.domain {
         Some(domain) => format!("https://{domain}"),
-        None => format!(
-            "{}{base}",
-            state.config.public_url.trim_end_matches('/')
-        ),
+        None => format!("{}{base}", state.config.public_url.trim_end_matches('/')),
     };
     let feed = compressed(
         render::feed_atom(&page, &page_url).into_bytes(),
@@ -334,7 +332,10 @@ async fn build(
             component.key.clone(),
             (
                 compressed(render::state_badge(component).into_bytes(), "image/svg+xml"),
-                compressed(render::uptime_badge(component).into_bytes(), "image/svg+xml"),
+                compressed(
+                    render::uptime_badge(component).into_bytes(),
+                    "image/svg+xml",
+                ),
             ),
         );
     }

@@ -241,7 +241,9 @@ impl World {
 
     fn in_maintenance(&self, monitor: &Monitor, at: Timestamp) -> bool {
         self.windows.iter().any(|window| {
-            window.spec.applies_to(&monitor.spec.settings.name, &monitor.spec.settings.tags)
+            window
+                .spec
+                .applies_to(&monitor.spec.settings.name, &monitor.spec.settings.tags)
                 && window.spec.covers(at)
         })
     }
@@ -268,7 +270,11 @@ pub(crate) async fn gather(
         .map(|monitor| monitor.id)
         .collect();
     let days = store
-        .monitor_days(&monitor_ids, Timestamp::from(first_day), Timestamp::from(today + DAY_MS))
+        .monitor_days(
+            &monitor_ids,
+            Timestamp::from(first_day),
+            Timestamp::from(today + DAY_MS),
+        )
         .await?;
     let outages = store
         .outage_spans(&monitor_ids, Timestamp::from(first_day), now)
@@ -298,8 +304,10 @@ pub(crate) async fn gather(
             let built = match &component.site {
                 Some(site_name) => {
                     let site = world.sites.iter().find(|site| site.spec.name == *site_name);
-                    site_component(store, traffic, world, component, site, first_day, now, &titles)
-                        .await?
+                    site_component(
+                        store, traffic, world, component, site, first_day, now, &titles,
+                    )
+                    .await?
                 }
                 None => monitor_component(
                     world,
@@ -597,7 +605,10 @@ async fn site_component(
             };
             (
                 Some(code),
-                format!("Pages load in {} for 3 in 4 visitors: {words}", seconds_text(p75)),
+                format!(
+                    "Pages load in {} for 3 in 4 visitors: {words}",
+                    seconds_text(p75)
+                ),
             )
         }
         _ => (None, "Too few recent visits to rate loading".to_owned()),
@@ -711,7 +722,11 @@ fn maintenance(
 fn covers(window: &MaintenanceWindowSpec, world: &World, component: &Component) -> bool {
     let monitors: Vec<&Monitor> = match &component.site {
         Some(site) => {
-            let site_id = world.sites.iter().find(|s| s.spec.name == *site).map(|s| s.id);
+            let site_id = world
+                .sites
+                .iter()
+                .find(|s| s.spec.name == *site)
+                .map(|s| s.id);
             world
                 .monitors
                 .iter()

@@ -10,12 +10,32 @@ const CSS: &str = include_str!("../../../../web/status/status.css");
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();
-    // Every template escapes for HTML, which is also right for XML.
-    environment.set_auto_escape_callback(|_| AutoEscape::Html);
+    // The feed escapes for XML (`&`, `<`, `>` and quotes, nothing more);
+    // the pages for HTML.
+    environment.set_auto_escape_callback(|name| match name {
+        "feed" => AutoEscape::Custom("xml"),
+        _ => AutoEscape::Html,
+    });
+    environment.set_formatter(|out, state, value| {
+        if state.auto_escape() != AutoEscape::Custom("xml") {
+            return minijinja::escape_formatter(out, state, value);
+        }
+        let text = value.to_string();
+        let text = if value.is_safe() {
+            text
+        } else {
+            escape(&text).replace('\'', "&apos;")
+        };
+        out.write_str(&text)
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+    });
     for (name, source) in [
         ("page", include_str!("../../../../web/status/page.html.j2")),
         ("feed", include_str!("../../../../web/status/feed.atom.j2")),
-        ("notice", include_str!("../../../../web/status/notice.html.j2")),
+        (
+            "notice",
+            include_str!("../../../../web/status/notice.html.j2"),
+        ),
     ] {
         // The templates are part of the binary and tested: one that does
         // not compile fails every test of the page.
@@ -39,10 +59,7 @@ fn render(name: &str, context: minijinja::Value) -> String {
 /// The HTML page. `base` is where its own addresses start (`/status/shop`,
 /// or empty on the page's own domain).
 pub(crate) fn page_html(page: &PublicPage, base: &str, subscribe: bool) -> String {
-    render(
-        "page",
-        context! { page, base, subscribe, css => CSS },
-    )
+    render("page", context! { page, base, subscribe, css => CSS })
 }
 
 /// A short page of its own: not found, a password to type, a subscription
@@ -70,11 +87,10 @@ pub(crate) fn feed_atom(page: &PublicPage, page_url: &str) -> String {
     incidents.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
     let updated = incidents
         .first()
-        .map_or(page.generated_at.clone(), |incident| incident.updated_at.clone());
-    render(
-        "feed",
-        context! { page, incidents, page_url, updated },
-    )
+        .map_or(page.generated_at.clone(), |incident| {
+            incident.updated_at.clone()
+        });
+    render("feed", context! { page, incidents, page_url, updated })
 }
 
 /// The page as JSON, for scripts and other dashboards.
