@@ -320,6 +320,33 @@ pub async fn apply(
             return Err(anyhow::anyhow!(missing.missing.to_string()));
         }
     }
+    // A page names monitors and sites: those of the file, or stored; it
+    // is checked before anything changes.
+    if !declared.pages.is_empty() {
+        let mut monitor_names: BTreeSet<String> = store
+            .list_monitors()
+            .await?
+            .into_iter()
+            .map(|m| m.spec.settings.name)
+            .collect();
+        monitor_names.extend(declared.monitors.iter().map(|m| m.settings.name.clone()));
+        let mut site_names: BTreeSet<String> = store
+            .list_sites()
+            .await?
+            .into_iter()
+            .map(|s| s.spec.name)
+            .collect();
+        site_names.extend(declared.sites.iter().map(|s| s.name.clone()));
+        let secrets: BTreeSet<String> = declared
+            .secret_uses
+            .iter()
+            .map(|used| used.name.clone())
+            .collect();
+        for page in &declared.pages {
+            page.validate_names(&monitor_names, &site_names, &secrets)
+                .map_err(|e| anyhow::anyhow!("status page `{}`: {e}", page.slug))?;
+        }
+    }
     let mut applied = Applied::default();
     let sites = store.list_sites().await?;
     for spec in &declared.sites {
@@ -370,32 +397,6 @@ pub async fn apply(
             .push(format!("{verb} monitor `{}`", spec.settings.name));
     }
     let windows = apply_named(store, &declared.windows, dry_run, &mut applied).await?;
-    // A page names monitors and sites: those of the file, or stored.
-    if !declared.pages.is_empty() {
-        let mut monitor_names: BTreeSet<String> = store
-            .list_monitors()
-            .await?
-            .into_iter()
-            .map(|m| m.spec.settings.name)
-            .collect();
-        monitor_names.extend(declared.monitors.iter().map(|m| m.settings.name.clone()));
-        let mut site_names: BTreeSet<String> = store
-            .list_sites()
-            .await?
-            .into_iter()
-            .map(|s| s.spec.name)
-            .collect();
-        site_names.extend(declared.sites.iter().map(|s| s.name.clone()));
-        let secrets: BTreeSet<String> = declared
-            .secret_uses
-            .iter()
-            .map(|used| used.name.clone())
-            .collect();
-        for page in &declared.pages {
-            page.validate_names(&monitor_names, &site_names, &secrets)
-                .map_err(|e| anyhow::anyhow!("status page `{}`: {e}", page.slug))?;
-        }
-    }
     let pages = apply_named(store, &declared.pages, dry_run, &mut applied).await?;
     if prune {
         prune_named(store, pages, &declared.pages, dry_run, &mut applied).await?;

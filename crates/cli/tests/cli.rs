@@ -613,6 +613,14 @@ maintenance_windows:
     cron: \"0 2 * * *\"
     duration: 30m
     tags: [shop]
+status_pages:
+  - slug: shop
+    title: Shop status
+    groups:
+      - name: Website
+        components:
+          - { name: Store front, monitors: [shop home, mail] }
+          - { name: What visitors see, site: shop }
 ";
 
 async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: BackendKind) {
@@ -638,12 +646,13 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert_eq!(
         out,
         "created site `shop`\ncreated alert policy `on-call`\ncreated monitor `shop home`\n\
-         created monitor `mail`\ncreated maintenance window `nightly`\n5 changed, 0 unchanged\n"
+         created monitor `mail`\ncreated maintenance window `nightly`\ncreated status page `shop`\n\
+         6 changed, 0 unchanged\n"
     );
     let (ok, out, _) = cli(&["apply", path]);
     assert!(ok);
     assert_eq!(
-        out, "0 changed, 5 unchanged\n",
+        out, "0 changed, 6 unchanged\n",
         "applying twice changes nothing"
     );
 
@@ -653,18 +662,22 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(ok, "{err}");
     let (ok, out, _) = cli(&["apply", exported.to_str().unwrap()]);
     assert!(ok);
-    assert_eq!(out, "0 changed, 5 unchanged\n");
+    assert_eq!(out, "0 changed, 6 unchanged\n");
     let (_, printed, _) = cli(&["export"]);
     assert_eq!(printed, std::fs::read_to_string(&exported).unwrap());
     assert!(printed.contains("body_contains: Add to cart"), "{printed}");
     assert!(printed.contains("after: 1 confirmed error"), "{printed}");
+    assert!(
+        printed.contains("status_pages:") && printed.contains("- name: Store front"),
+        "{printed}"
+    );
 
     // A change updates; a dry run changes nothing; prune deletes the rest.
     std::fs::write(&file, DECLARED.replace("port: 25", "port: 587")).unwrap();
     let (_, out, _) = cli(&["apply", "--dry-run", path]);
-    assert_eq!(out, "updated monitor `mail`\n1 would change, 4 unchanged\n");
+    assert_eq!(out, "updated monitor `mail`\n1 would change, 5 unchanged\n");
     let (_, out, _) = cli(&["apply", path]);
-    assert_eq!(out, "updated monitor `mail`\n1 changed, 4 unchanged\n");
+    assert_eq!(out, "updated monitor `mail`\n1 changed, 5 unchanged\n");
     let only_sites = dir.path().join("sites.yaml");
     // The file now names the site and the alert policy only.
     std::fs::write(&only_sites, DECLARED.split("monitors:").next().unwrap()).unwrap();
@@ -672,8 +685,8 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     assert!(ok);
     assert_eq!(
         out,
-        "deleted maintenance window `nightly`\ndeleted monitor `mail`\n\
-         deleted monitor `shop home`\n3 changed, 2 unchanged\n"
+        "deleted status page `shop`\ndeleted maintenance window `nightly`\ndeleted monitor `mail`\n\
+         deleted monitor `shop home`\n4 changed, 2 unchanged\n"
     );
 
     // A broken file names the file, the line and the field, and changes nothing.
@@ -715,6 +728,20 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
         err.contains(&format!(
             "{path}:15: monitors[0].url: `{{{{secrets.SHOP_KEY}}}}` names no secret in the vault"
         )),
+        "{err}"
+    );
+    // A page naming a monitor that exists nowhere is refused, naming it.
+    std::fs::write(
+        &file,
+        DECLARED.replace("[shop home, mail]", "[shop home, nope]"),
+    )
+    .unwrap();
+    let (ok, _, err) = cli(&["apply", path]);
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "status page `shop`: groups[0].components[0].monitors[1]: no monitor is named `nope`"
+        ),
         "{err}"
     );
     let (_, out, _) = cli(&["export"]);
