@@ -201,13 +201,11 @@ impl Store {
         let now = self.now().as_millis();
         let components = serde_json::to_string(new.components).unwrap_or_else(|_| "[]".into());
         let resolved_at = (new.state == IncidentState::Resolved).then_some(now);
-        let insert = format!(
-            "INSERT INTO status_incidents (page_id, title, components, auto_key, created_at, updated_at, resolved_at) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (page_id, auto_key) DO NOTHING RETURNING id"
-        );
+        let insert = "INSERT INTO status_incidents (page_id, title, components, auto_key, created_at, updated_at, resolved_at) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT (page_id, auto_key) DO NOTHING RETURNING id";
         let id: Option<i64> = write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
-            let id: Option<i64> = sqlx::query_scalar(&insert)
+            let id: Option<i64> = sqlx::query_scalar(insert)
                 .bind(new.page_id)
                 .bind(new.title)
                 .bind(&components)

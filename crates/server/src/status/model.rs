@@ -231,10 +231,7 @@ impl World {
             .iter()
             .filter(|monitor| {
                 monitor.spec.settings.enabled
-                    && component
-                        .monitors
-                        .iter()
-                        .any(|name| *name == monitor.spec.settings.name)
+                    && component.monitors.contains(&monitor.spec.settings.name)
             })
             .collect()
     }
