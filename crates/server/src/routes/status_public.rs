@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 /// What a status page's HTML may load: its own inline style and images
 /// from its own origin; no script at all; framed only by the UI's preview.
-const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; \
     form-action 'self'; frame-ancestors 'self'; base-uri 'none'";
 
 /// The cookie that says a visitor typed a private page's password.

@@ -280,6 +280,12 @@ pub(crate) async fn gather(
     for day in days {
         by_monitor_day.insert((day.monitor_id, day.day.as_millis()), day.counts);
     }
+    // Today's summary lags the results rolled into it: today is counted
+    // from the summaries and the results not rolled yet.
+    for id in &monitor_ids {
+        let totals = store.check_totals(*id, Timestamp::from(today), now).await?;
+        by_monitor_day.insert((*id, today), totals.counts);
+    }
 
     let mut groups = Vec::new();
     for group in &spec.groups {
@@ -323,12 +329,12 @@ pub(crate) async fn gather(
             components,
         });
     }
-    let state = groups
-        .iter()
-        .flat_map(|group| &group.components)
-        .map(|component| component.state)
-        .max()
-        .unwrap_or(State::NoData);
+    let state = overall(
+        groups
+            .iter()
+            .flat_map(|group| &group.components)
+            .map(|component| component.state),
+    );
     let (active, past): (Vec<&StatusIncident>, Vec<&StatusIncident>) = incidents
         .iter()
         .partition(|incident| incident.resolved_at.is_none());
@@ -347,6 +353,18 @@ pub(crate) async fn gather(
         generated_text: time_text(now),
         first_day: iso_day(Timestamp::from(first_day)),
     })
+}
+
+/// The page's state: a major outage only when every component with data
+/// is down; one component down of several is a partial outage.
+fn overall(states: impl Iterator<Item = State>) -> State {
+    let states: Vec<State> = states.filter(|state| *state != State::NoData).collect();
+    let worst = states.iter().copied().max().unwrap_or(State::NoData);
+    if worst == State::MajorOutage && states.iter().any(|state| *state != State::MajorOutage) {
+        State::PartialOutage
+    } else {
+        worst
+    }
 }
 
 fn monitor_component(
@@ -758,6 +776,19 @@ mod tests {
         assert_eq!(union_ms(&outages, &[1, 2], 0, 1000, now), 400);
         assert_eq!(union_ms(&outages, &[1, 2], 250, 950, now), 200);
         assert_eq!(union_ms(&outages, &[4], 0, 1000, now), 0);
+    }
+
+    #[test]
+    fn one_component_down_of_several_is_a_partial_outage() {
+        use State::*;
+        assert_eq!(
+            overall([Operational, MajorOutage].into_iter()),
+            PartialOutage
+        );
+        assert_eq!(overall([MajorOutage, NoData].into_iter()), MajorOutage);
+        assert_eq!(overall([Operational, Degraded].into_iter()), Degraded);
+        assert_eq!(overall([NoData].into_iter()), NoData);
+        assert_eq!(overall([Operational, Maintenance].into_iter()), Maintenance);
     }
 
     #[test]

@@ -48,6 +48,20 @@ impl ChromeDriver {
         profile: &std::path::Path,
         user_agent: Option<&str>,
     ) -> fantoccini::Client {
+        let extra: Vec<String> = user_agent
+            .map(|agent| format!("--user-agent={agent}"))
+            .into_iter()
+            .collect();
+        self.session_with(profile, &extra).await
+    }
+
+    /// A session of Chromium started with `extra` arguments besides the
+    /// usual ones (`--force-dark-mode`).
+    pub(super) async fn session_with(
+        &self,
+        profile: &std::path::Path,
+        extra: &[String],
+    ) -> fantoccini::Client {
         let chromium =
             std::env::var("SIGHTLINE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
         let mut args = vec![
@@ -60,9 +74,7 @@ impl ChromeDriver {
             "--disable-dev-shm-usage".to_owned(),
             format!("--user-data-dir={}", profile.display()),
         ];
-        if let Some(user_agent) = user_agent {
-            args.push(format!("--user-agent={user_agent}"));
-        }
+        args.extend(extra.iter().cloned());
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
             "goog:chromeOptions".to_owned(),

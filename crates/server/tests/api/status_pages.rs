@@ -88,7 +88,12 @@ async fn run_until(server: &TestServer, admin: &Auth, id: i64, want: &str) {
 }
 
 /// A check result of `monitor` at `at`.
-fn result(monitor_id: i64, checkpoint_id: i64, at: Timestamp, failed: bool) -> NewCheckResult {
+pub(super) fn result(
+    monitor_id: i64,
+    checkpoint_id: i64,
+    at: Timestamp,
+    failed: bool,
+) -> NewCheckResult {
     NewCheckResult {
         monitor_id,
         checkpoint_id,

@@ -1596,3 +1596,217 @@ async fn incidents_are_listed_acknowledged_and_commented_on() {
         .await;
     assert_eq!(acknowledged.as_array().map(Vec::len), Some(1));
 }
+
+/// The public status page of a shop with weeks of history, an outage, a
+/// written incident and maintenance to come, read in Chromium as its
+/// visitors would: light and dark, desktop and phone, with the keyboard.
+#[tokio::test]
+async fn a_status_page_reads_well_in_light_and_dark_on_a_desktop_a_phone_and_by_keyboard() {
+    let server = TestServer::start_after(
+        BackendKind::Sqlite,
+        ServerConfig {
+            status_refresh: Duration::from_secs(1),
+            ..ServerConfig::default()
+        },
+        async |store| {
+            let site = super::correlation::create_site(store, "shop").await;
+            super::correlation::record_past(store, site).await;
+        },
+    )
+    .await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let app = axum::Router::new().fallback(|| async { "fine" });
+    let base = serve_app(app).await;
+    let mut monitors = Vec::new();
+    for (name, path) in [
+        ("shop home", "/"),
+        ("checkout", "/checkout"),
+        ("search api", "/search"),
+        ("payments api", "/pay"),
+    ] {
+        let id = server
+            .create_monitor(
+                &admin,
+                json!({"name": name, "type": "http", "url": format!("{base}{path}"), "every": "1h"}),
+            )
+            .await;
+        monitors.push(id);
+    }
+    let refused = server
+        .create_monitor(
+            &admin,
+            json!({"name": "mail", "type": "tcp", "host": "127.0.0.1",
+                   "port": sightline_store::testing::free_port(), "every": "1h"}),
+        )
+        .await;
+    // Sixty days of history: most days clean, a few with failures.
+    let store = &server.store;
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let day_ms = 86_400_000;
+    let today = store.now().as_millis().div_euclid(day_ms) * day_ms;
+    let mut history = Vec::new();
+    for (index, id) in monitors.iter().enumerate() {
+        for day in 1..60 {
+            for hour in 0..24 {
+                let at = sightline_core::Timestamp::from(today - day * day_ms + hour * 3_600_000);
+                let failed = (day + index as i64) % 17 == 0 && hour < 3 + index as i64;
+                history.push(super::status_pages::result(*id, local.id, at, failed));
+            }
+        }
+    }
+    for result in &history {
+        store.record_check_result(result).await.unwrap();
+    }
+    while store.roll_check_summaries(store.now(), 5000).await.unwrap() > 0 {}
+    for id in &monitors {
+        server.run_now(&admin, *id).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        server.run_now(&admin, refused).await;
+        let (_, monitor) = server
+            .call(
+                Method::GET,
+                &format!("/api/v1/monitors/{refused}"),
+                &admin,
+                None,
+            )
+            .await;
+        if monitor["status"] == "down" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{monitor}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let (status, page) = server
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            &admin,
+            Some(json!({"slug": "shop", "title": "Coffee Shop status",
+            "description": "Live status of the shop, its checkout and its API.",
+            "groups": [
+                {"name": "Website", "components": [
+                    {"name": "Store front", "monitors": ["shop home"]},
+                    {"name": "Checkout", "monitors": ["checkout"]},
+                    {"name": "What visitors see", "site": "shop"}]},
+                {"name": "API and e-mail", "components": [
+                    {"name": "Public API", "monitors": ["search api", "payments api"]},
+                    {"name": "Order e-mails", "monitors": ["mail"]}]}
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let id = page["id"].as_i64().unwrap();
+    let (_, incident) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/status-pages/{id}/incidents"),
+            &admin,
+            Some(json!({"title": "Order confirmations are delayed",
+                        "components": ["Order e-mails"], "state": "identified",
+                        "message": "Our mail relay refuses connections; confirmations queue up and will all be sent."})),
+        )
+        .await;
+    assert!(incident["id"].is_i64(), "{incident}");
+    let in_a_day = chrono::DateTime::from_timestamp_millis(store.now().as_millis() + 86_400_000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let later = chrono::DateTime::from_timestamp_millis(store.now().as_millis() + 90_000_000)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    server
+        .call(
+            Method::POST,
+            "/api/v1/maintenance-windows",
+            &admin,
+            Some(json!({"name": "db upgrade", "monitors": ["checkout"],
+                        "starts_at": in_a_day, "ends_at": later})),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let driver = ChromeDriver::start().await;
+    for (scheme, extra) in [
+        ("light", vec![]),
+        ("dark", vec!["--force-dark-mode".to_owned()]),
+    ] {
+        let profile = tempfile::tempdir().unwrap();
+        let browser = driver.session_with(profile.path(), &extra).await;
+        let walk = async {
+            browser.set_window_size(1280, 800).await?;
+            browser.goto(&server.url("/status/shop")).await?;
+            let dark = browser
+                .execute(
+                    "return matchMedia('(prefers-color-scheme: dark)').matches",
+                    vec![],
+                )
+                .await?;
+            assert_eq!(dark, json!(scheme == "dark"), "{scheme}");
+            let heading = text_when(&browser, "h1", |s| !s.is_empty()).await?;
+            assert_eq!(heading, "Coffee Shop status");
+            let banner = browser.find(Locator::Css(".banner")).await?.text().await?;
+            assert!(
+                banner.starts_with("Major outage") || banner.starts_with("Partial outage"),
+                "{banner}"
+            );
+            assert_eq!(console_errors(&browser).await, Vec::<String>::new());
+            readable(&browser, &format!("status page, {scheme}")).await?;
+            // It weighs under 50 KB and fetches nothing from elsewhere.
+            let weight = browser
+                .execute(
+                    "const n = performance.getEntriesByType('navigation')[0]; \
+                     const others = performance.getEntriesByType('resource') \
+                       .filter((r) => !r.name.startsWith(location.origin)).map((r) => r.name); \
+                     return [n.transferSize, n.decodedBodySize, others];",
+                    vec![],
+                )
+                .await?;
+            assert!(weight[0].as_u64().unwrap() < 50_000, "{weight}");
+            assert_eq!(weight[2], json!([]), "{weight}");
+            // The keyboard reaches each day of a bar, and a focused day
+            // shows its figure.
+            let mut reached = String::new();
+            for _ in 0..40 {
+                press(&browser, Key::Tab).await?;
+                reached = browser
+                    .execute(
+                        "const e = document.activeElement; \
+                         if (e.tagName !== 'LI') return ''; \
+                         const tip = e.querySelector('i').getBoundingClientRect(); \
+                         return tip.width > 100 ? e.textContent : 'hidden';",
+                        vec![],
+                    )
+                    .await?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if !reached.is_empty() {
+                    break;
+                }
+            }
+            assert!(
+                reached.contains("% up") || reached.contains("no data"),
+                "{reached}"
+            );
+            browser.set_window_size(1280, 1500).await?;
+            browser
+                .execute(
+                    "document.activeElement.blur(); window.scrollTo(0, 0);",
+                    vec![],
+                )
+                .await?;
+            keep_screenshot(&browser, &format!("status-page-{scheme}")).await?;
+            fits_a_phone(&browser, &format!("status page, {scheme}")).await?;
+            browser.set_window_size(390, 1400).await?;
+            browser.execute("window.scrollTo(0, 0);", vec![]).await?;
+            readable(&browser, &format!("status page on a phone, {scheme}")).await?;
+            keep_screenshot(&browser, &format!("status-page-{scheme}-phone")).await?;
+            Ok::<_, fantoccini::error::CmdError>(())
+        };
+        let outcome = walk.await;
+        browser.close().await.unwrap();
+        outcome.unwrap();
+    }
+    server.stop().await;
+}
