@@ -15,6 +15,7 @@ import { IncidentDetail } from "./incident.js";
 import { Incidents } from "./incidents.js";
 import { Alerting } from "./alerting.js";
 import { SiteForm } from "./site_form.js";
+import { StatusPageEditor, StatusPages } from "./status_pages.js";
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
@@ -23,6 +24,10 @@ function screen(path, search, navigate, who) {
   if (path === "/incidents") return html`<${Incidents} search=${search} />`;
   if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
   if (path === "/alerting") return html`<${Alerting} />`;
+  if (path === "/status-pages") return html`<${StatusPages} />`;
+  if (path === "/status-pages/new") return html`<${StatusPageEditor} navigate=${navigate} />`;
+  const statusPage = path.match(/^\/status-pages\/(\d+)$/);
+  if (statusPage) return html`<${StatusPageEditor} key=${statusPage[1]} id=${statusPage[1]} navigate=${navigate} />`;
   if (path === "/compare") return html`<${Compare} search=${search} navigate=${navigate} />`;
   if (path === "/sites/new") return html`<${SiteForm} navigate=${navigate} />`;
   const siteEdit = path.match(/^\/sites\/(\d+)\/edit$/);
@@ -108,6 +113,7 @@ function App() {
         <a href="/incidents" aria-current=${path.startsWith("/incidents") ? "page" : undefined}>Incidents</a>
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
         <a href="/alerting" aria-current=${path === "/alerting" ? "page" : undefined}>Alerting</a>
+        <a href="/status-pages" aria-current=${path.startsWith("/status-pages") ? "page" : undefined}>Status pages</a>
         <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>
       </nav>
       <span class="who">${who.user.email}</span>

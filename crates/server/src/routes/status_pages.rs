@@ -21,6 +21,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_pages, create_page))
+        .routes(routes!(preview_page))
         .routes(routes!(get_page, replace_page, delete_page))
         .routes(routes!(list_incidents, create_incident))
         .routes(routes!(get_incident, edit_incident, delete_incident))
@@ -138,6 +139,36 @@ async fn create_page(
     let page = state.store.create_document(&spec).await?;
     state.status_pages.forget();
     Ok((StatusCode::CREATED, Json(view(page))))
+}
+
+/// A page not saved yet, as the public would see it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct Preview {
+    /// The page's HTML, as served at `/status/{slug}`.
+    html: String,
+}
+
+/// Renders a page from the document given, without saving it (admins
+/// only): the editor's preview. With the `id` of a saved page, its written
+/// incidents are shown too.
+#[utoipa::path(post, path = "/status-pages/preview", tag = "status pages", request_body = StatusPageSpec,
+    responses((status = 200, body = Preview), (status = 422, description = "invalid page", body = ErrorBody)))]
+async fn preview_page(
+    State(state): State<AppState>,
+    _: Principal,
+    JsonDocument(document): JsonDocument,
+) -> ApiResult<Json<Preview>> {
+    let id = document.get("id").and_then(serde_json::Value::as_i64);
+    let spec = checked(&state, document, id).await?;
+    let now = state.store.now();
+    let page = StatusPage {
+        id: id.unwrap_or(0),
+        spec,
+        created_at: now,
+        updated_at: now,
+    };
+    let html = crate::status::preview(&state, &page).await?;
+    Ok(Json(Preview { html }))
 }
 
 /// One status page.

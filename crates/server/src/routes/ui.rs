@@ -172,6 +172,8 @@ const PAGES: &[&str] = &[
     "/incidents/{*rest}",
     "/compare",
     "/alerting",
+    "/status-pages",
+    "/status-pages/{*rest}",
     "/settings",
     "/settings/{*rest}",
 ];

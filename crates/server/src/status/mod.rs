@@ -296,6 +296,17 @@ async fn access_of(state: &AppState, spec: &StatusPageSpec) -> Access {
     }
 }
 
+/// The page's HTML from a document not saved yet: the editor's preview.
+pub(crate) async fn preview(state: &AppState, page: &StatusPage) -> Result<String, StoreError> {
+    let world = World::read(&state.store).await?;
+    let public = model::gather(&state.store, &state.status_pages.traffic, page, &world).await?;
+    Ok(render::page_html(
+        &public,
+        &format!("/status/{}", page.spec.slug),
+        false,
+    ))
+}
+
 async fn build(
     state: &AppState,
     stored: &StatusPage,

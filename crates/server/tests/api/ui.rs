@@ -1810,3 +1810,137 @@ async fn a_status_page_reads_well_in_light_and_dark_on_a_desktop_a_phone_and_by_
     }
     server.stop().await;
 }
+
+/// A status page made in its editor: groups and components picked from the
+/// monitors, a preview of what the public will see that follows the edits,
+/// then an incident posted, updated and corrected from the page's screen.
+#[tokio::test]
+async fn a_status_page_is_made_in_its_editor_with_a_preview_and_incidents_posted() {
+    let server = TestServer::start_with(
+        BackendKind::Sqlite,
+        ServerConfig {
+            status_refresh: Duration::from_millis(200),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    for name in ["shop home", "checkout"] {
+        server
+            .create_monitor(
+                &admin,
+                json!({"name": name, "type": "tcp", "host": "127.0.0.1", "port": 9, "every": "1h"}),
+            )
+            .await;
+    }
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        click(&browser, Locator::Css("a[href='/status-pages']")).await?;
+        click(&browser, Locator::Css("a[href='/status-pages/new']")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#page-title"))
+            .await?;
+        type_into(&browser, Locator::Css("#page-title"), "Shop status").await?;
+        type_into(&browser, Locator::Css("#page-slug"), "shop").await?;
+        click(&browser, Locator::XPath("//button[.='Add a component']")).await?;
+        type_into(&browser, Locator::Css("#component-0-0"), "Store front").await?;
+        browser
+            .find(Locator::Css(
+                "#component-0-0-monitors option[value='shop home']",
+            ))
+            .await?
+            .click()
+            .await?;
+        // The preview shows the component under its public name.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let shown = browser
+                .execute(
+                    "const f = document.querySelector('.preview iframe'); \
+                     return f ? f.getAttribute('srcdoc') : '';",
+                    vec![],
+                )
+                .await?;
+            let shown = shown.as_str().unwrap_or_default();
+            if shown.contains("Store front") {
+                assert!(
+                    !shown.contains("shop home"),
+                    "the monitor's own name is private"
+                );
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the preview never showed the component"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        readable(&browser, "status page editor").await?;
+        keep_screenshot(&browser, "status-page-editor").await?;
+        click(&browser, Locator::XPath("//button[.='Create page']")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#incident-title"))
+            .await?;
+        type_into(
+            &browser,
+            Locator::Css("#incident-title"),
+            "Checkout is slow",
+        )
+        .await?;
+        click(
+            &browser,
+            Locator::XPath("//label[contains(., 'Store front')]/input"),
+        )
+        .await?;
+        type_into(
+            &browser,
+            Locator::Css("#incident-message"),
+            "We are looking into it.",
+        )
+        .await?;
+        click(&browser, Locator::XPath("//button[.='Post incident']")).await?;
+        text_when(&browser, "[data-testid=written-incident]", |s| {
+            s.contains("We are looking into it.")
+        })
+        .await?;
+        browser
+            .find(Locator::Css("[data-testid=written-incident] select"))
+            .await?
+            .select_by_value("resolved")
+            .await?;
+        type_into(
+            &browser,
+            Locator::Css("[data-testid=written-incident] textarea"),
+            "Fixed: a slow query.",
+        )
+        .await?;
+        click(&browser, Locator::XPath("//button[.='Post update']")).await?;
+        text_when(&browser, "[data-testid=written-incident]", |s| {
+            s.contains("Fixed: a slow query.") && s.contains("Resolved")
+        })
+        .await?;
+        fits_a_phone(&browser, "status page editor").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let outcome = walk.await;
+    browser.close().await.unwrap();
+    outcome.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let page = server
+        .http
+        .get(server.url("/status/shop"))
+        .send()
+        .await
+        .unwrap();
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("Checkout is slow") && text.contains("Fixed: a slow query."),
+        "{text}"
+    );
+    server.stop().await;
+}
