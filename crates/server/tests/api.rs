@@ -62,7 +62,10 @@ use journeys::{
     journeys_report_steps_screenshots_and_never_a_secret,
 };
 use outage::one_outage_is_one_thread_per_person;
-use status_pages::status_pages_show_what_is_up_and_nothing_private;
+use status_pages::{
+    followers_confirm_by_mail_hear_of_updates_and_leave,
+    status_pages_show_what_is_up_and_nothing_private,
+};
 use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
@@ -295,6 +298,7 @@ fn operations(openapi: &Value) -> Vec<(Method, String)> {
 
 on_both_backends!(
     status_pages_show_what_is_up_and_nothing_private,
+    followers_confirm_by_mail_hear_of_updates_and_leave,
     health_metrics_and_a_complete_openapi_document,
     every_api_route_but_login_needs_authentication,
     viewers_read_but_cannot_change_anything,

@@ -71,7 +71,8 @@ pub use screenshots::StoredScreenshot;
 pub use sessions::Session;
 pub use sites::Site;
 pub use status_pages::{
-    MonitorDay, NewStatusIncident, OutageSpan, StatusIncident, StatusPage, StatusUpdate,
+    MonitorDay, NewStatusIncident, OutageSpan, StatusIncident, StatusPage, StatusSubscriber,
+    StatusUpdate,
 };
 pub use tokens::{ApiToken, NewApiToken};
 pub use users::{NewUser, PasswordChange, User};

@@ -487,3 +487,129 @@ impl Store {
             .collect())
     }
 }
+
+/// Someone following a page by e-mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSubscriber {
+    /// Stable id.
+    pub id: i64,
+    /// The page.
+    pub page_id: i64,
+    /// Where the mail goes.
+    pub email: String,
+    /// When they opened their confirmation link; none until then.
+    pub confirmed_at: Option<Timestamp>,
+}
+
+const SUBSCRIBER_COLUMNS: &str = "id, page_id, email, confirmed_at";
+
+impl Store {
+    /// Asks to follow a page: a new subscriber, not confirmed, whose
+    /// confirmation token has this hash; one already asked for gets the new
+    /// token; one already confirmed is left as it is (and returned).
+    pub async fn add_status_subscriber(
+        &self,
+        page_id: i64,
+        email: &str,
+        token_hash: &str,
+    ) -> Result<StatusSubscriber> {
+        let now = self.now().as_millis();
+        let upsert = format!(
+            "INSERT INTO status_subscribers (page_id, email, token_hash, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (page_id, email) DO UPDATE SET token_hash = CASE \
+             WHEN status_subscribers.confirmed_at IS NULL THEN excluded.token_hash \
+             ELSE status_subscribers.token_hash END RETURNING {SUBSCRIBER_COLUMNS}"
+        );
+        let row: SubscriberRow = write!(self.backend, |pool| {
+            sqlx::query_as(&upsert)
+                .bind(page_id)
+                .bind(email)
+                .bind(token_hash)
+                .bind(now)
+                .fetch_one(pool)
+                .await
+                .map_err(|error| match &error {
+                    sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                        StoreError::NotFound("status page")
+                    }
+                    _ => StoreError::Database(error),
+                })?
+        });
+        Ok(row.into())
+    }
+
+    /// Confirms the subscriber whose confirmation token has this hash.
+    pub async fn confirm_status_subscriber(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<StatusSubscriber>> {
+        let now = self.now().as_millis();
+        let sql = format!(
+            "UPDATE status_subscribers SET confirmed_at = COALESCE(confirmed_at, $1) \
+             WHERE token_hash = $2 RETURNING {SUBSCRIBER_COLUMNS}"
+        );
+        let row: Option<SubscriberRow> = write!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(now)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(Into::into))
+    }
+
+    /// One subscriber.
+    pub async fn status_subscriber(&self, id: i64) -> Result<Option<StatusSubscriber>> {
+        let sql = format!("SELECT {SUBSCRIBER_COLUMNS} FROM status_subscribers WHERE id = $1");
+        let row: Option<SubscriberRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?
+        });
+        Ok(row.map(Into::into))
+    }
+
+    /// Stops a subscription; whether there was one.
+    pub async fn remove_status_subscriber(&self, id: i64) -> Result<bool> {
+        let deleted = write!(self.backend, |pool| {
+            sqlx::query("DELETE FROM status_subscribers WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted > 0)
+    }
+
+    /// A page's confirmed subscribers.
+    pub async fn confirmed_status_subscribers(
+        &self,
+        page_id: i64,
+    ) -> Result<Vec<StatusSubscriber>> {
+        let sql = format!(
+            "SELECT {SUBSCRIBER_COLUMNS} FROM status_subscribers \
+             WHERE page_id = $1 AND confirmed_at IS NOT NULL ORDER BY id"
+        );
+        let rows: Vec<SubscriberRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&sql).bind(page_id).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SubscriberRow {
+    id: i64,
+    page_id: i64,
+    email: String,
+    confirmed_at: Option<i64>,
+}
+
+impl From<SubscriberRow> for StatusSubscriber {
+    fn from(row: SubscriberRow) -> Self {
+        StatusSubscriber {
+            id: row.id,
+            page_id: row.page_id,
+            email: row.email,
+            confirmed_at: row.confirmed_at.map(Timestamp::from),
+        }
+    }
+}

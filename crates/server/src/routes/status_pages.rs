@@ -435,6 +435,7 @@ async fn create_incident(
         .await?
         .ok_or(ApiError::NotFound("status page"))?;
     state.status_pages.forget();
+    crate::status::subscriptions::announce(&state, &page, &incident).await?;
     Ok((StatusCode::CREATED, Json(incident.into())))
 }
 
@@ -518,6 +519,11 @@ async fn add_update(
         )
         .await?;
     state.status_pages.forget();
+    let page = state
+        .store
+        .document::<StatusPageSpec>(existing.page_id)
+        .await?;
+    crate::status::subscriptions::announce(&state, &page, &incident).await?;
     Ok((StatusCode::CREATED, Json(incident.into())))
 }
 

@@ -5,7 +5,7 @@
 //! more than the page shows.
 
 use crate::state::AppState;
-use crate::status::{Access, Snapshot, digest, render, same_digest};
+use crate::status::{Access, Snapshot, digest, render, same_digest, subscriptions};
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -37,6 +37,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/status/{slug}/feed.atom", get(feed))
         .route("/status/{slug}/badges/{key}/{kind}", get(badge))
         .route("/status/{slug}/logo", get(logo))
+        .route("/status/{slug}/subscribe", post(subscribe))
+        .route(
+            "/status/{slug}/confirm/{token}",
+            get(confirm_form).post(confirm),
+        )
+        .route(
+            "/status/{slug}/unsubscribe/{token}",
+            get(unsubscribe_form).post(unsubscribe),
+        )
 }
 
 /// Serves a page's own domain: a request whose `Host` is a page's domain
@@ -329,6 +338,186 @@ async fn logo(
         logo.bytes.clone(),
     )
         .into_response()
+}
+
+/// The subscription form.
+#[derive(serde::Deserialize)]
+struct Subscription {
+    #[serde(default)]
+    email: String,
+}
+
+fn notice(status: StatusCode, heading: &str, message: &str, back: &str) -> Response {
+    html(
+        status,
+        render::notice_html(heading, message, None, Some(back)),
+    )
+}
+
+async fn subscribe(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    own: Option<axum::Extension<OwnDomain>>,
+    headers: HeaderMap,
+    axum::Form(form): axum::Form<Subscription>,
+) -> Response {
+    let own_domain = own.is_some();
+    if let Err(response) = visible(&state, &slug, &headers, &query, own_domain).await {
+        return response;
+    }
+    let back = if own_domain {
+        "/".to_owned()
+    } else {
+        base(&slug, false)
+    };
+    let Ok(address) = sightline_core::Email::parse(form.email.trim()) else {
+        return notice(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Not an e-mail address",
+            "Type the address the updates should go to, like you@example.com.",
+            &back,
+        );
+    };
+    if !state.status_pages.may_subscribe(&slug) {
+        return notice(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many subscriptions",
+            "Too many subscriptions were asked for on this page just now. Try again in a minute.",
+            &back,
+        );
+    }
+    let page = match state.store.status_page_by_slug(&slug).await {
+        Ok(Some(page)) => page,
+        Ok(None) => return not_found().await,
+        Err(error) => return crate::error::ApiError::from(error).into_response(),
+    };
+    if let Err(error) = subscriptions::subscribe(&state, &page, &address.to_string()).await {
+        tracing::error!(%error, "subscribing to a status page");
+        return notice(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not subscribed",
+            "The subscription could not be recorded. Try again in a minute.",
+            &back,
+        );
+    }
+    notice(
+        StatusCode::OK,
+        "Check your inbox",
+        &format!(
+            "If {address} does not follow this page yet, a message is on its way with a link that confirms the subscription."
+        ),
+        &back,
+    )
+}
+
+async fn confirm_form(
+    Path((slug, token)): Path<(String, String)>,
+    own: Option<axum::Extension<OwnDomain>>,
+) -> Response {
+    if !subscriptions::plausible_token(&token) {
+        return not_found().await;
+    }
+    let action = format!("{}/confirm/{token}", base(&slug, own.is_some()));
+    html(
+        StatusCode::OK,
+        render::confirm_html(
+            "Confirm your subscription",
+            "You will get an e-mail whenever this page posts about an incident.",
+            &action,
+            "Confirm",
+        ),
+    )
+}
+
+async fn confirm(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    own: Option<axum::Extension<OwnDomain>>,
+) -> Response {
+    let back = if own.is_some() {
+        "/".to_owned()
+    } else {
+        base(&slug, false)
+    };
+    let confirmed = state
+        .store
+        .confirm_status_subscriber(&crate::auth::secret_hash(&token))
+        .await;
+    match confirmed {
+        Ok(Some(_)) => notice(
+            StatusCode::OK,
+            "You are subscribed",
+            "You will get an e-mail whenever this page posts about an incident. Each one has a link to stop them.",
+            &back,
+        ),
+        Ok(None) => notice(
+            StatusCode::NOT_FOUND,
+            "Link not valid",
+            "This confirmation link is not valid any more. Subscribe again from the page.",
+            &back,
+        ),
+        Err(error) => crate::error::ApiError::from(error).into_response(),
+    }
+}
+
+async fn unsubscribe_form(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    own: Option<axum::Extension<OwnDomain>>,
+) -> Response {
+    if subscriptions::unsubscribe_id(&state, &token).is_none() {
+        return not_found().await;
+    }
+    let action = format!("{}/unsubscribe/{token}", base(&slug, own.is_some()));
+    html(
+        StatusCode::OK,
+        render::confirm_html(
+            "Unsubscribe",
+            "You will get no more e-mail about incidents on this page.",
+            &action,
+            "Unsubscribe",
+        ),
+    )
+}
+
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path((slug, token)): Path<(String, String)>,
+    own: Option<axum::Extension<OwnDomain>>,
+) -> Response {
+    let back = if own.is_some() {
+        "/".to_owned()
+    } else {
+        base(&slug, false)
+    };
+    let Some(id) = subscriptions::unsubscribe_id(&state, &token) else {
+        return not_found().await;
+    };
+    let subscriber = match state.store.status_subscriber(id).await {
+        Ok(subscriber) => subscriber,
+        Err(error) => return crate::error::ApiError::from(error).into_response(),
+    };
+    if let Some(subscriber) = subscriber {
+        let page = state
+            .store
+            .document::<sightline_core::StatusPageSpec>(subscriber.page_id)
+            .await;
+        if let Err(error) = state.store.remove_status_subscriber(id).await {
+            return crate::error::ApiError::from(error).into_response();
+        }
+        if let Ok(page) = page
+            && let Err(error) = subscriptions::farewell(&state, &page.spec, &subscriber).await
+        {
+            tracing::warn!(%error, "telling a subscriber they are unsubscribed");
+        }
+    }
+    notice(
+        StatusCode::OK,
+        "Unsubscribed",
+        "You will get no more e-mail about incidents on this page.",
+        &back,
+    )
 }
 
 /// The password form of a private page.

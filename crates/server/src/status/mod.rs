@@ -6,6 +6,7 @@
 
 pub(crate) mod model;
 pub(crate) mod render;
+pub(crate) mod subscriptions;
 
 use crate::assets::CompressedAsset;
 use crate::state::AppState;
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 /// Password attempts a private page takes a minute, from everyone.
 const PASSWORD_TRIES_PER_MINUTE: u32 = 20;
+/// Subscriptions a page takes a minute, from everyone.
+const SUBSCRIPTIONS_PER_MINUTE: u32 = 30;
 
 /// The snapshots of every status page this process has been asked for.
 pub struct StatusBoard {
@@ -32,6 +35,8 @@ pub struct StatusBoard {
     slots: RwLock<HashMap<String, Arc<Slot>>>,
     /// Password attempts per page: a guesser gets a few a minute.
     password_tries: governor::DefaultKeyedRateLimiter<String>,
+    /// Subscriptions asked for per page.
+    subscriptions: governor::DefaultKeyedRateLimiter<String>,
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -106,10 +111,8 @@ impl StatusBoard {
             directory: RwLock::new(None),
             directory_building: tokio::sync::Mutex::new(()),
             slots: RwLock::new(HashMap::new()),
-            password_tries: governor::RateLimiter::keyed(governor::Quota::per_minute(
-                std::num::NonZeroU32::new(PASSWORD_TRIES_PER_MINUTE)
-                    .unwrap_or(std::num::NonZeroU32::MIN),
-            )),
+            password_tries: per_minute(PASSWORD_TRIES_PER_MINUTE),
+            subscriptions: per_minute(SUBSCRIPTIONS_PER_MINUTE),
         }
     }
 
@@ -243,6 +246,21 @@ impl StatusBoard {
         self.password_tries.check_key(&slug.to_owned()).is_ok()
     }
 
+    /// A signature of `message` with the server's key for status pages
+    /// (URL-safe base64).
+    pub(crate) fn sign(&self, message: &str) -> String {
+        use base64::Engine as _;
+        let mut mac = self.access_key.clone();
+        mac.update(message.as_bytes());
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+
+    /// Whether a subscription may be asked for on the page now: a few a
+    /// minute, so that the form cannot be used to flood mailboxes.
+    pub(crate) fn may_subscribe(&self, slug: &str) -> bool {
+        self.subscriptions.check_key(&slug.to_owned()).is_ok()
+    }
+
     /// The cookie value that proves a visitor typed the page's password.
     pub(crate) fn access_cookie(&self, slug: &str, password_hash: &[u8; 32]) -> String {
         let mut mac = self.access_key.clone();
@@ -255,6 +273,11 @@ impl StatusBoard {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+}
+
+fn per_minute(count: u32) -> governor::DefaultKeyedRateLimiter<String> {
+    let count = std::num::NonZeroU32::new(count).unwrap_or(std::num::NonZeroU32::MIN);
+    governor::RateLimiter::keyed(governor::Quota::per_minute(count))
 }
 
 /// SHA-256 of a text.
@@ -316,7 +339,7 @@ async fn build(
     let world = World::read(&state.store).await?;
     let page = model::gather(&state.store, &board.traffic, stored, &world).await?;
     let spec = stored.spec.clone();
-    let subscribe = false;
+    let subscribe = state.config.smtp.is_some();
     let base = format!("/status/{}", spec.slug);
     let html = compressed(
         render::page_html(&page, &base, subscribe).into_bytes(),
@@ -328,10 +351,7 @@ async fn build(
             "text/html; charset=utf-8",
         )
     });
-    let page_url = match &spec.domain {
-        Some(domain) => format!("https://{domain}"),
-        None => format!("{}{base}", state.config.public_url.trim_end_matches('/')),
-    };
+    let page_url = subscriptions::page_url(state, &spec);
     let feed = compressed(
         render::feed_atom(&page, &page_url).into_bytes(),
         "application/atom+xml; charset=utf-8",

@@ -10,21 +10,19 @@ const CSS: &str = include_str!("../../../../web/status/status.css");
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     let mut environment = Environment::new();
-    // The feed escapes for XML (`&`, `<`, `>` and quotes, nothing more);
-    // the pages for HTML.
-    environment.set_auto_escape_callback(|name| match name {
-        "feed" => AutoEscape::Custom("xml"),
-        _ => AutoEscape::Html,
-    });
+    // Every template escapes `&`, `<`, `>` and quotes, which is all that
+    // text and quoted attributes of HTML, and XML, need (minijinja's HTML
+    // escaping also writes `/` as `&#x2f;`, which makes addresses unreadable).
+    environment.set_auto_escape_callback(|_| AutoEscape::Custom("markup"));
     environment.set_formatter(|out, state, value| {
-        if state.auto_escape() != AutoEscape::Custom("xml") {
+        if state.auto_escape() != AutoEscape::Custom("markup") {
             return minijinja::escape_formatter(out, state, value);
         }
         let text = value.to_string();
-        let text = if value.is_safe() {
-            text
+        let text = if value.is_safe() || value.is_undefined() || value.is_none() {
+            if value.is_safe() { text } else { String::new() }
         } else {
-            escape(&text).replace('\'', "&apos;")
+            escape(&text).replace('\'', "&#39;")
         };
         out.write_str(&text)
             .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
@@ -59,7 +57,11 @@ fn render(name: &str, context: minijinja::Value) -> String {
 /// The HTML page. `base` is where its own addresses start (`/status/shop`,
 /// or empty on the page's own domain).
 pub(crate) fn page_html(page: &PublicPage, base: &str, subscribe: bool) -> String {
-    render("page", context! { page, base, subscribe, css => CSS })
+    let favicon_colour = state_colour(page.state).trim_start_matches('#');
+    render(
+        "page",
+        context! { page, base, subscribe, favicon_colour, css => CSS },
+    )
 }
 
 /// A short page of its own: not found, a password to type, a subscription
@@ -73,6 +75,20 @@ pub(crate) fn notice_html(
     render(
         "notice",
         context! { heading, message, password_form, back, css => CSS },
+    )
+}
+
+/// A short page with one button that posts to `action`: what a link in a
+/// mail opens, so that a mail scanner following it changes nothing.
+pub(crate) fn confirm_html(
+    heading: &str,
+    message: &str,
+    action: &str,
+    action_label: &str,
+) -> String {
+    render(
+        "notice",
+        context! { heading, message, action, action_label, css => CSS },
     )
 }
 

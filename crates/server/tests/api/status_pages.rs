@@ -597,3 +597,214 @@ pub(super) async fn status_pages_show_what_is_up_and_nothing_private(kind: Backe
     assert_eq!(status, StatusCode::NOT_FOUND);
     server.stop().await;
 }
+
+/// Every message a mailbox received so far, parsed: (to, subject, text).
+fn mailbox(smtp: &sightline_alerting::testing::SmtpServer) -> Vec<(String, String, String)> {
+    use mailparse::MailHeaderMap;
+    let mut mails: Vec<(String, String, String)> = smtp
+        .received()
+        .iter()
+        .map(|raw| {
+            let mail = mailparse::parse_mail(raw).unwrap();
+            let text = mail
+                .subparts
+                .iter()
+                .find(|part| part.ctype.mimetype == "text/plain")
+                .map(|part| part.get_body().unwrap())
+                .unwrap_or_default();
+            (
+                mail.headers.get_first_value("X-RcptTo").unwrap_or_default(),
+                mail.headers.get_first_value("Subject").unwrap_or_default(),
+                text,
+            )
+        })
+        .collect();
+    mails.sort();
+    mails
+}
+
+/// Waits until `count` messages arrived; they are returned.
+async fn mails(
+    smtp: &sightline_alerting::testing::SmtpServer,
+    count: usize,
+) -> Vec<(String, String, String)> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let received = mailbox(smtp);
+        if received.len() >= count {
+            return received;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} mails: {received:#?}",
+            received.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The address in `text` that starts with `prefix`, to the end of its word.
+fn link(text: &str, prefix: &str) -> String {
+    text.split_whitespace()
+        .find(|word| word.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix}… in {text}"))
+        .to_owned()
+}
+
+pub(super) async fn followers_confirm_by_mail_hear_of_updates_and_leave(kind: BackendKind) {
+    use sightline_alerting::testing::SmtpServer;
+    let smtp_port = sightline_store::testing::free_port();
+    let smtp = SmtpServer::start(smtp_port);
+    let server = TestServer::start_with(
+        kind,
+        ServerConfig {
+            smtp: Some(SmtpServer::settings(smtp_port)),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let public_url = ServerConfig::default().public_url;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    server
+        .create_monitor(
+            &admin,
+            json!({"name": "home", "type": "tcp", "host": "127.0.0.1", "port": 9, "every": "1h"}),
+        )
+        .await;
+    let (_, page) = server
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            &admin,
+            Some(json!({"slug": "shop", "title": "Shop status", "groups": [
+                {"name": "Website", "components": [{"name": "Store front", "monitors": ["home"]}]}]})),
+        )
+        .await;
+    let page_id = page["id"].as_i64().unwrap();
+    let (_, _, html) = public(&server, "/status/shop").await;
+    assert!(html.contains("action=\"/status/shop/subscribe\""), "{html}");
+    let subscribe = |address: &'static str| {
+        server
+            .http
+            .post(server.url("/status/shop/subscribe"))
+            .form(&[("email", address)])
+            .send()
+    };
+    let refused = subscribe("not an address").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let asked = subscribe("reader@example.com").await.unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
+    assert!(asked.text().await.unwrap().contains("Check your inbox"));
+    let received = mails(&smtp, 1).await;
+    let (to, subject, text) = &received[0];
+    assert_eq!(
+        (to.as_str(), subject.as_str()),
+        (
+            "reader@example.com",
+            "Confirm your subscription to Shop status"
+        )
+    );
+    let confirm = link(text, &format!("{public_url}/status/shop/confirm/"));
+    let path = confirm.trim_start_matches(&public_url).to_owned();
+
+    // Unconfirmed, the reader hears of nothing.
+    let post_update = async |state: &str, message: &str| {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                &format!("/api/v1/status-pages/{page_id}/incidents"),
+                &admin,
+                Some(
+                    json!({"title": "Checkout fails", "components": ["Store front"],
+                            "state": state, "message": message}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["id"].as_i64().unwrap()
+    };
+    post_update("investigating", "Looking into it.").await;
+    // Opening the link (as a mail scanner would) confirms nothing; its
+    // button does.
+    let (status, _, form) = public(&server, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(&format!("action=\"{path}\"")), "{form}");
+    let confirmed = server.http.post(server.url(&path)).send().await.unwrap();
+    assert_eq!(confirmed.status(), StatusCode::OK);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("You are subscribed")
+    );
+    let forged = server
+        .http
+        .post(server.url("/status/shop/confirm/forged-token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    // Asking again for a confirmed address sends nothing more.
+    subscribe("reader@example.com").await.unwrap();
+
+    let incident = post_update("identified", "A bad deploy; rolling back.").await;
+    let (status, _) = server
+        .call(
+            Method::POST,
+            &format!("/api/v1/status-pages/{page_id}/incidents/{incident}/updates"),
+            &admin,
+            Some(json!({"state": "resolved", "message": "Fixed."})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let received = mails(&smtp, 3).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let received_now = mailbox(&smtp);
+    assert_eq!(received_now.len(), 3, "{received_now:#?}");
+    let subjects: Vec<&str> = received.iter().map(|(_, s, _)| s.as_str()).collect();
+    assert!(
+        subjects.contains(&"[Shop status] Identified: Checkout fails"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(&"[Shop status] Resolved: Checkout fails"),
+        "{subjects:?}"
+    );
+    let update = &received
+        .iter()
+        .find(|(_, s, _)| s.ends_with("Resolved: Checkout fails"))
+        .unwrap()
+        .2;
+    assert!(
+        update.contains("Resolved: Fixed.") && update.contains("Affects Store front."),
+        "{update}"
+    );
+    let unsubscribe = link(update, &format!("{public_url}/status/shop/unsubscribe/"));
+    let path = unsubscribe.trim_start_matches(&public_url).to_owned();
+    let tampered = format!("{}x", &path[..path.len() - 1]);
+    let refused = server
+        .http
+        .post(server.url(&tampered))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let (status, _, form) = public(&server, &path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains("Unsubscribe"), "{form}");
+    let left = server.http.post(server.url(&path)).send().await.unwrap();
+    assert_eq!(left.status(), StatusCode::OK);
+    let received = mails(&smtp, 4).await;
+    assert!(
+        received
+            .iter()
+            .any(|(to, s, _)| to == "reader@example.com"
+                && s == "You are unsubscribed from Shop status"),
+        "{received:#?}"
+    );
+    post_update("investigating", "Another one.").await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(mailbox(&smtp).len(), 4, "no mail after leaving");
+    server.stop().await;
+}
