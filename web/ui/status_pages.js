@@ -131,6 +131,9 @@ export function StatusPageEditor({ id, navigate }) {
           ${access !== "public" && html`<div class="field"><label for="page-secret">Vault secret holding the ${access}</label>
             <input id="page-secret" value=${secret} onInput=${(e) => setAccess(access, e.target.value)} placeholder="STATUS_PASSWORD" /></div>`}
         </fieldset>
+        <div class="field"><label class="inline"><input type="checkbox" checked=${!!page.auto_incidents}
+          onChange=${(e) => set({ auto_incidents: e.target.checked || undefined })} />
+          Open an incident by itself when a component's monitor is confirmed down (and resolve it when all are up)</label></div>
         ${page.groups.map((group, g) => html`
           <fieldset class="group-editor"><legend>Group ${g + 1}</legend>
             <div class="field"><label for=${`group-${g}`}>Group name</label>

@@ -208,6 +208,18 @@ async fn run() {
     let answered = reqwest::get(&page).await.expect("the page");
     assert!(answered.status().is_success(), "{}", answered.status());
     let weight = answered.bytes().await.expect("body").len();
+    // The client does not decompress: this is what travels.
+    let gzipped = server
+        .http
+        .get(&page)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("the page, gzipped")
+        .bytes()
+        .await
+        .expect("body")
+        .len();
 
     // Quiet: the checks run a while with nobody on the page.
     let quiet_from = now_ms();
@@ -230,7 +242,7 @@ async fn run() {
     let (page_rate, page_p99, page_errors, page_cpu) = summed(&pages);
     println!(
         "status page benchmark: wrk -t2 -c{CONNECTIONS}, {ROUNDS} rounds of {SECONDS} s each, taking turns ({:.0} s), \
-         {MONITORS} monitors every 10 s, a page of {} components, {weight} bytes of HTML",
+         {MONITORS} monitors every 10 s, a page of {} components, {weight} bytes of HTML ({gzipped} gzipped)",
         started.elapsed().as_secs_f64(),
         MONITORS / 3 + 1
     );

@@ -189,6 +189,11 @@ pub struct ServeArgs {
     /// checkpoints [default: 1m].
     #[arg(long, env = "SIGHTLINE_CHECKPOINT_OFFLINE_AFTER", value_parser = parse_duration)]
     pub checkpoint_offline_after: Option<Duration>,
+    /// How old a status page's snapshot may grow before it is rebuilt: how
+    /// late a page may be, and how often its crowd reaches the database
+    /// [default: 5s].
+    #[arg(long, env = "SIGHTLINE_STATUS_REFRESH", value_parser = parse_duration)]
+    pub status_refresh: Option<Duration>,
     /// Where the browsers of browser checks are.
     #[command(flatten)]
     pub browser: BrowserArgs,
@@ -369,6 +374,8 @@ struct ServerSection {
     check_concurrency: Option<usize>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     checkpoint_offline_after: Option<Duration>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    status_refresh: Option<Duration>,
     chromium: Option<PathBuf>,
     chromedriver: Option<PathBuf>,
     browser_sessions: Option<usize>,
@@ -421,6 +428,8 @@ pub struct Settings {
     pub check_concurrency: usize,
     /// How long a checkpoint may go without contact before it is offline.
     pub checkpoint_offline_after: Duration,
+    /// How old a status page's snapshot may grow.
+    pub status_refresh: Duration,
     /// The vault key, from the flag or the environment only (never the file).
     pub vault_key: Option<String>,
     /// The token `/metrics` requires, if any.
@@ -529,6 +538,10 @@ impl Settings {
                 .and_then(|s| s.checkpoint_offline_after)
                 .or(server.checkpoint_offline_after)
                 .unwrap_or(sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER),
+            status_refresh: serve
+                .and_then(|s| s.status_refresh)
+                .or(server.status_refresh)
+                .unwrap_or(Duration::from_secs(5)),
             vault_key: serve.and_then(|s| s.vault_key.clone()),
             metrics_token: serve
                 .and_then(|s| s.metrics_token.clone())

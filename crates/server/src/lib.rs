@@ -216,6 +216,18 @@ pub async fn serve(
             }
         }
     });
+    // Status pages that open incidents by themselves.
+    let auto_state = draining.clone();
+    let auto_incidents = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(status::auto_incidents::EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(error) = status::auto_incidents::pass(&auto_state).await {
+                tracing::warn!(%error, "opening status page incidents");
+            }
+        }
+    });
     let result = connections::serve(
         listener,
         app,
@@ -226,6 +238,7 @@ pub async fn serve(
     .await;
     housekeeping.abort();
     ignored_counts.abort();
+    auto_incidents.abort();
     // A roll cut short rolls back its transaction; the next start resumes it.
     rum_maintenance.abort();
     // Every beacon answered 2xx is already committed; this only ends the writer.

@@ -63,6 +63,7 @@ use journeys::{
 };
 use outage::one_outage_is_one_thread_per_person;
 use status_pages::{
+    a_page_opens_and_resolves_incidents_by_itself,
     followers_confirm_by_mail_hear_of_updates_and_leave,
     status_pages_show_what_is_up_and_nothing_private,
 };
@@ -299,6 +300,7 @@ fn operations(openapi: &Value) -> Vec<(Method, String)> {
 on_both_backends!(
     status_pages_show_what_is_up_and_nothing_private,
     followers_confirm_by_mail_hear_of_updates_and_leave,
+    a_page_opens_and_resolves_incidents_by_itself,
     health_metrics_and_a_complete_openapi_document,
     every_api_route_but_login_needs_authentication,
     viewers_read_but_cannot_change_anything,

@@ -366,6 +366,47 @@ impl Store {
         self.status_incident(id).await
     }
 
+    /// Resolves an incident with a last update, unless it is resolved
+    /// already: of several processes doing so at once, one does. The
+    /// incident when this call resolved it.
+    pub async fn resolve_status_incident_once(
+        &self,
+        id: i64,
+        message: &str,
+    ) -> Result<Option<StatusIncident>> {
+        let now = self.now().as_millis();
+        let resolved = write!(self.backend, |pool| {
+            let mut tx = pool.begin().await?;
+            let changed = sqlx::query(
+                "UPDATE status_incidents SET resolved_at = $1, updated_at = $1 \
+                 WHERE id = $2 AND resolved_at IS NULL",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if changed > 0 {
+                sqlx::query(
+                    "INSERT INTO status_incident_updates (incident_id, state, message, author, at) \
+                     VALUES ($1, $2, $3, NULL, $4)",
+                )
+                .bind(id)
+                .bind(IncidentState::Resolved.as_str())
+                .bind(message)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            tx.commit().await?;
+            changed > 0
+        });
+        if !resolved {
+            return Ok(None);
+        }
+        Ok(Some(self.status_incident(id).await?))
+    }
+
     /// Corrects what an update says (its state and time stay).
     pub async fn edit_status_update(
         &self,

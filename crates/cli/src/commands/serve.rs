@@ -62,6 +62,7 @@ pub async fn run(settings: Settings) -> Result<()> {
             browser: settings.browser.clone(),
             ..sightline_synthetic::ProberConfig::default()
         },
+        status_refresh: settings.status_refresh,
         ..ServerConfig::default()
     };
     let state = AppState::new(store, config)

@@ -4,6 +4,7 @@
 //! interval, by one request while the others are answered from the last
 //! snapshot.
 
+pub(crate) mod auto_incidents;
 pub(crate) mod model;
 pub(crate) mod render;
 pub(crate) mod subscriptions;

@@ -808,3 +808,88 @@ pub(super) async fn followers_confirm_by_mail_hear_of_updates_and_leave(kind: Ba
     assert_eq!(mailbox(&smtp).len(), 4, "no mail after leaving");
     server.stop().await;
 }
+
+pub(super) async fn a_page_opens_and_resolves_incidents_by_itself(kind: BackendKind) {
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let port = sightline_store::testing::free_port();
+    let id = server
+        .create_monitor(
+            &admin,
+            json!({"name": "zz-monitor-alpha", "type": "tcp", "host": "127.0.0.1", "port": port, "every": "1h"}),
+        )
+        .await;
+    let (status, page) = server
+        .call(
+            Method::POST,
+            "/api/v1/status-pages",
+            &admin,
+            Some(
+                json!({"slug": "shop", "title": "Shop status", "auto_incidents": true, "groups": [
+                {"name": "Website", "components": [
+                    {"name": "Store front", "monitors": ["zz-monitor-alpha"]}]}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{page}");
+    let page_id = page["id"].as_i64().unwrap();
+    let written = async || {
+        let (_, incidents) = server
+            .call(
+                Method::GET,
+                &format!("/api/v1/status-pages/{page_id}/incidents"),
+                &admin,
+                None,
+            )
+            .await;
+        incidents
+    };
+    run_until(&server, &admin, id, "down").await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let incidents = loop {
+        let incidents = written().await;
+        if incidents.as_array().is_some_and(|list| !list.is_empty()) {
+            break incidents;
+        }
+        assert!(Instant::now() < deadline, "no incident was opened");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(incidents.as_array().unwrap().len(), 1, "{incidents}");
+    let incident = &incidents[0];
+    assert_eq!(incident["title"], "Store front is unavailable");
+    assert_eq!(incident["automatic"], true);
+    assert_eq!(incident["state"], "investigating");
+    assert_eq!(incident["updates"][0]["author"], Value::Null);
+    let (_, _, html) = public(&server, "/status/shop").await;
+    assert_no_marker("an automatic incident", &html);
+
+    // Back up: the incident resolves, once.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let accept = tokio::spawn(async move {
+        loop {
+            let _ = listener.accept().await;
+        }
+    });
+    run_until(&server, &admin, id, "up").await;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    let incidents = loop {
+        let incidents = written().await;
+        if incidents[0]["state"] == "resolved" {
+            break incidents;
+        }
+        assert!(Instant::now() < deadline, "never resolved: {incidents}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let again = written().await;
+    assert_eq!(again.as_array().unwrap().len(), 1, "{again}");
+    assert_eq!(again[0]["updates"].as_array().unwrap().len(), 2, "{again}");
+    assert_eq!(
+        incidents[0]["updates"][1]["message"],
+        "Store front is available again."
+    );
+    accept.abort();
+    server.stop().await;
+}
