@@ -1839,7 +1839,12 @@ async fn a_status_page_is_made_in_its_editor_with_a_preview_and_incidents_posted
     let walk = async {
         log_in_with_the_form(&browser, &server).await?;
         click(&browser, Locator::Css("a[href='/status-pages']")).await?;
-        click(&browser, Locator::Css("a[href='/status-pages/new']")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("a[href='/status-pages/new']"))
+            .await?
+            .click()
+            .await?;
         browser
             .wait()
             .for_element(Locator::Css("#page-title"))
