@@ -78,7 +78,7 @@ async fn status_of(server: &TestServer, admin: &Auth, id: i64) -> String {
 }
 
 /// Runs a monitor now until its status is `want`.
-async fn run_until(server: &TestServer, admin: &Auth, id: i64, want: &str) {
+pub(super) async fn run_until(server: &TestServer, admin: &Auth, id: i64, want: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while status_of(server, admin, id).await != want {
         assert!(Instant::now() < deadline, "monitor {id} never {want}");

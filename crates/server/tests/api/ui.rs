@@ -1949,3 +1949,123 @@ async fn a_status_page_is_made_in_its_editor_with_a_preview_and_incidents_posted
     );
     server.stop().await;
 }
+
+/// In Chromium: a status page follows a monitor going down within its
+/// snapshot interval, answers on its own domain, and a private page asks
+/// for its password (refusing a wrong one) before it shows anything.
+#[tokio::test]
+async fn a_status_page_follows_an_outage_answers_on_its_domain_and_keeps_its_password() {
+    let server = TestServer::start_with(
+        BackendKind::Sqlite,
+        ServerConfig {
+            status_refresh: Duration::from_secs(1),
+            vault_key: Some("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=".to_owned()),
+            ..ServerConfig::default()
+        },
+    )
+    .await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let failing = broken.clone();
+    let app = axum::Router::new().fallback(move || {
+        let failing = failing.clone();
+        async move {
+            if failing.load(std::sync::atomic::Ordering::SeqCst) {
+                (StatusCode::INTERNAL_SERVER_ERROR, "broken").into_response()
+            } else {
+                "fine".into_response()
+            }
+        }
+    });
+    let base = serve_app(app).await;
+    let home = server
+        .create_monitor(
+            &admin,
+            json!({"name": "shop home", "type": "http", "url": format!("{base}/"), "every": "1h"}),
+        )
+        .await;
+    super::status_pages::run_until(&server, &admin, home, "up").await;
+    let (status, body) = server
+        .call(
+            Method::PUT,
+            "/api/v1/secrets/STAFF_PASSWORD",
+            &admin,
+            Some(json!({"value": "staff only"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    for page in [
+        json!({"slug": "shop", "title": "Coffee Shop status", "domain": "status.coffee.test",
+               "groups": [{"name": "Website", "components": [{"name": "Store front", "monitors": ["shop home"]}]}]}),
+        json!({"slug": "staff", "title": "Staff status", "password": "{{secrets.STAFF_PASSWORD}}",
+               "groups": [{"name": "Website", "components": [{"name": "Store front", "monitors": ["shop home"]}]}]}),
+    ] {
+        let (status, body) = server
+            .call(Method::POST, "/api/v1/status-pages", &admin, Some(page))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let port = server.base.rsplit(':').next().unwrap().to_owned();
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver
+        .session_with(
+            profile.path(),
+            &["--host-resolver-rules=MAP status.coffee.test 127.0.0.1".to_owned()],
+        )
+        .await;
+    let walk = async {
+        browser.set_window_size(1280, 800).await?;
+        browser.goto(&server.url("/status/shop")).await?;
+        let banner = text_when(&browser, ".banner", |s| !s.is_empty()).await?;
+        assert!(banner.starts_with("All systems operational"), "{banner}");
+        // The shop breaks: once the monitor is confirmed down, the page
+        // says so within its refresh interval (1 s here).
+        broken.store(true, std::sync::atomic::Ordering::SeqCst);
+        super::status_pages::run_until(&server, &admin, home, "down").await;
+        let down_at = Instant::now();
+        loop {
+            browser.refresh().await?;
+            let banner = browser.find(Locator::Css(".banner")).await?.text().await?;
+            if banner.starts_with("Major outage") {
+                break;
+            }
+            assert!(
+                down_at.elapsed() < Duration::from_secs(3),
+                "still `{banner}` {:?} after the monitor went down",
+                down_at.elapsed()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Its own domain: the page at `/`, its links from there.
+        browser
+            .goto(&format!("http://status.coffee.test:{port}/"))
+            .await?;
+        let heading = text_when(&browser, "h1", |s| !s.is_empty()).await?;
+        assert_eq!(heading, "Coffee Shop status");
+        browser
+            .find(Locator::Css("footer a[href='/feed.atom']"))
+            .await?;
+        // The private page: nothing without its password.
+        browser.goto(&server.url("/status/staff")).await?;
+        let heading = text_when(&browser, "h1", |s| !s.is_empty()).await?;
+        assert_eq!(heading, "Private status page");
+        let source = browser.source().await?;
+        assert!(!source.contains("Store front"), "{source}");
+        type_into(&browser, Locator::Css("#password"), "guess").await?;
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        let refused = text_when(&browser, "main p", |s| !s.is_empty()).await?;
+        assert!(refused.contains("not this page's"), "{refused}");
+        type_into(&browser, Locator::Css("#password"), "staff only").await?;
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        let heading = text_when(&browser, "h1", |s| s == "Staff status").await?;
+        assert_eq!(heading, "Staff status");
+        let source = browser.source().await?;
+        assert!(source.contains("Store front"), "{source}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let outcome = walk.await;
+    browser.close().await.unwrap();
+    outcome.unwrap();
+    server.stop().await;
+}
