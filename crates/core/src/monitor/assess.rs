@@ -39,54 +39,118 @@ impl HttpResponse<'_> {
     }
 }
 
+/// One condition of a check, as it was judged: what was expected, what was
+/// found, and whether it held. A failed result lists every condition, not
+/// only the first that failed, so that "why is it down?" has a whole answer.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CheckedCondition {
+    /// What was expected, in words (`status 200`, `$.ok equals true`).
+    pub expected: String,
+    /// What the response had.
+    pub found: String,
+    /// Whether the condition held.
+    pub passed: bool,
+    /// When it did not hold: whether that fails the check or only degrades it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub degrades: bool,
+}
+
+/// A verdict and the conditions it was built from.
+#[derive(Debug, Default)]
+pub struct Assessment {
+    /// The outcome and the first problem of each severity.
+    pub verdict: Verdict,
+    /// Every condition, in the order the monitor lists them.
+    pub conditions: Vec<CheckedCondition>,
+}
+
+impl Assessment {
+    fn record(&mut self, expected: String, found: String, problem: Option<Problem>) {
+        self.conditions.push(CheckedCondition {
+            expected,
+            found,
+            passed: problem.is_none(),
+            degrades: false,
+        });
+        if let Some(problem) = problem {
+            self.verdict.fail(problem);
+        }
+    }
+
+    fn record_degrading(&mut self, expected: String, found: String, problem: Option<Problem>) {
+        self.conditions.push(CheckedCondition {
+            expected,
+            found,
+            passed: problem.is_none(),
+            degrades: true,
+        });
+        if let Some(problem) = problem {
+            self.verdict.degrade(problem);
+        }
+    }
+}
+
 impl HttpExpect {
     /// Judges a response. With no expected status, any 2xx is up, and so is
     /// a 3xx when redirects are not followed (the redirect is the answer).
     pub fn assess(&self, response: &HttpResponse<'_>, follows_redirects: bool) -> Verdict {
-        let mut verdict = Verdict::default();
-        if let Some(problem) = self.status_problem(response.status, follows_redirects) {
-            verdict.fail(problem);
-        }
-        self.assess_body(response, &mut verdict);
+        self.judge(response, follows_redirects).verdict
+    }
+
+    /// Judges a response as [`HttpExpect::assess`] does, keeping every
+    /// condition with what was found.
+    pub fn judge(&self, response: &HttpResponse<'_>, follows_redirects: bool) -> Assessment {
+        let mut assessment = Assessment::default();
+        let (expected, problem) = self.status_problem(response.status, follows_redirects);
+        assessment.record(expected, format!("status {}", response.status), problem);
+        self.assess_body(response, &mut assessment);
         for assertion in &self.headers {
-            if let Some(problem) = assertion.problem(response) {
-                verdict.fail(problem);
-            }
+            let (expected, found, problem) = assertion.judge(response);
+            assessment.record(expected, found, problem);
         }
         if !self.json.is_empty() {
             match response.json() {
                 Ok(document) => {
                     for assertion in &self.json {
-                        if let Some(problem) = assertion.problem(&document) {
-                            verdict.fail(problem);
-                        }
+                        let (expected, found, problem) = assertion.judge(&document);
+                        assessment.record(expected, found, problem);
                     }
                 }
-                Err(problem) => verdict.fail(problem),
+                Err(problem) => {
+                    let found = problem.message.clone();
+                    assessment.record("a JSON body".to_owned(), found, Some(problem));
+                }
             }
         }
+        let took = format!("{} ms", response.elapsed_ms);
         if let Some(limit) = self.max_response_ms {
-            if response.elapsed_ms > limit as i64 {
-                verdict.fail(slow(response.elapsed_ms, limit, "limit"));
-            }
+            let problem = (response.elapsed_ms > limit as i64)
+                .then(|| slow(response.elapsed_ms, limit, "limit"));
+            assessment.record(
+                format!("a response within {limit} ms"),
+                took.clone(),
+                problem,
+            );
         }
         if let Some(limit) = self.degraded_response_ms {
-            if response.elapsed_ms > limit as i64 {
-                verdict.degrade(slow(response.elapsed_ms, limit, "degraded threshold"));
-            }
+            let problem = (response.elapsed_ms > limit as i64)
+                .then(|| slow(response.elapsed_ms, limit, "degraded threshold"));
+            assessment.record_degrading(
+                format!("a response within {limit} ms (else degraded)"),
+                took,
+                problem,
+            );
         }
-        verdict
+        assessment
     }
 
-    fn status_problem(&self, status: u16, follows_redirects: bool) -> Option<Problem> {
+    /// What status is expected, and the problem when `status` is not it.
+    fn status_problem(&self, status: u16, follows_redirects: bool) -> (String, Option<Problem>) {
         let accepted = if self.status.is_empty() {
             (200..300).contains(&status) || !follows_redirects && (300..400).contains(&status)
         } else {
             self.status.contains(&status)
         };
-        if accepted {
-            return None;
-        }
         let expected = match self.status.as_slice() {
             [] if follows_redirects => "a 2xx status".to_owned(),
             [] => "a 2xx or 3xx status".to_owned(),
@@ -96,13 +160,16 @@ impl HttpExpect {
                 format!("status {}", names.join(" or "))
             }
         };
-        Some(Problem::new(
-            ProblemKind::Status,
-            format!("expected {expected}, got {status}"),
-        ))
+        let problem = (!accepted).then(|| {
+            Problem::new(
+                ProblemKind::Status,
+                format!("expected {expected}, got {status}"),
+            )
+        });
+        (expected, problem)
     }
 
-    fn assess_body(&self, response: &HttpResponse<'_>, verdict: &mut Verdict) {
+    fn assess_body(&self, response: &HttpResponse<'_>, assessment: &mut Assessment) {
         if self.body_contains.is_none()
             && self.body_not_contains.is_none()
             && self.body_matches.is_none()
@@ -110,32 +177,55 @@ impl HttpExpect {
             return;
         }
         let text = response.text();
+        let presence = |found: bool| {
+            if found {
+                "in the body"
+            } else {
+                "not in the body"
+            }
+            .to_owned()
+        };
         if let Some(needle) = &self.body_contains {
-            if !text.contains(needle.as_str()) {
-                verdict.fail(Problem::new(
+            let found = text.contains(needle.as_str());
+            let problem = (!found).then(|| {
+                Problem::new(
                     ProblemKind::Body,
                     format!("the body does not contain `{needle}`"),
-                ));
-            }
+                )
+            });
+            assessment.record(format!("`{needle}` in the body"), presence(found), problem);
         }
         if let Some(needle) = &self.body_not_contains {
-            if text.contains(needle.as_str()) {
-                verdict.fail(Problem::new(
-                    ProblemKind::Body,
-                    format!("the body contains `{needle}`"),
-                ));
-            }
+            let found = text.contains(needle.as_str());
+            let problem = found
+                .then(|| Problem::new(ProblemKind::Body, format!("the body contains `{needle}`")));
+            assessment.record(
+                format!("no `{needle}` in the body"),
+                presence(found),
+                problem,
+            );
         }
         if let Some(pattern) = &self.body_matches {
+            let expected = format!("the body matching /{pattern}/");
             // Validated when the monitor was saved; a pattern that no longer
             // compiles is reported, not ignored.
             match regex::Regex::new(pattern) {
-                Ok(regex) if regex.is_match(&text) => {}
-                Ok(_) => verdict.fail(Problem::new(
-                    ProblemKind::Body,
-                    format!("the body does not match /{pattern}/"),
-                )),
-                Err(e) => verdict.fail(Problem::new(ProblemKind::Setup, e.to_string())),
+                Ok(regex) => {
+                    let matched = regex.is_match(&text);
+                    let problem = (!matched).then(|| {
+                        Problem::new(
+                            ProblemKind::Body,
+                            format!("the body does not match /{pattern}/"),
+                        )
+                    });
+                    let found = if matched { "a match" } else { "no match" };
+                    assessment.record(expected, found.to_owned(), problem);
+                }
+                Err(e) => assessment.record(
+                    expected,
+                    "an invalid pattern".to_owned(),
+                    Some(Problem::new(ProblemKind::Setup, e.to_string())),
+                ),
             }
         }
     }
@@ -149,6 +239,37 @@ fn slow(elapsed_ms: i64, limit: u64, what: &str) -> Problem {
 }
 
 impl HttpHeaderAssertion {
+    /// What this assertion expects, what the response had, and the problem
+    /// when it does not hold.
+    fn judge(&self, response: &HttpResponse<'_>) -> (String, String, Option<Problem>) {
+        let name = &self.name;
+        let value = response.header(name);
+        let found = match value {
+            Some(value) => format!("`{value}`"),
+            None => "no such header".to_owned(),
+        };
+        let expected = if self.absent {
+            format!("no header `{name}`")
+        } else {
+            let mut parts = Vec::new();
+            if let Some(expected) = &self.equals {
+                parts.push(format!("equal to `{expected}`"));
+            }
+            if let Some(needle) = &self.contains {
+                parts.push(format!("containing `{needle}`"));
+            }
+            if let Some(pattern) = &self.matches {
+                parts.push(format!("matching /{pattern}/"));
+            }
+            if parts.is_empty() {
+                format!("a header `{name}`")
+            } else {
+                format!("header `{name}` {}", parts.join(" and "))
+            }
+        };
+        (expected, found, self.problem(response))
+    }
+
     fn problem(&self, response: &HttpResponse<'_>) -> Option<Problem> {
         let name = &self.name;
         let fail = |message: String| Some(Problem::new(ProblemKind::Header, message));
@@ -206,6 +327,31 @@ fn query_one<'v>(
 }
 
 impl JsonAssertion {
+    /// What this assertion expects, what the document had there, and the
+    /// problem when it does not hold.
+    fn judge(&self, document: &serde_json::Value) -> (String, String, Option<Problem>) {
+        let path = &self.path;
+        let expected = match (&self.equals, self.exists) {
+            (Some(expected), _) => format!("{path} equal to {expected}"),
+            (None, Some(false)) => format!("no {path}"),
+            (None, _) => format!("{path} present"),
+        };
+        let found = match query_one(path, document) {
+            Ok(Some(value)) => {
+                let text = value.to_string();
+                // A whole object can be long; what matters fits in a line.
+                if text.chars().count() > 200 {
+                    format!("{}…", text.chars().take(200).collect::<String>())
+                } else {
+                    text
+                }
+            }
+            Ok(None) => "nothing there".to_owned(),
+            Err(problem) => problem.message,
+        };
+        (expected, found, self.problem(document))
+    }
+
     fn problem(&self, document: &serde_json::Value) -> Option<Problem> {
         let path = &self.path;
         let found = match query_one(path, document) {

@@ -21,7 +21,7 @@ mod tls;
 mod transaction;
 
 pub use api::{ApiCheck, ApiStep, Extraction, JsonAssertion};
-pub use assess::HttpResponse;
+pub use assess::{Assessment, CheckedCondition, HttpResponse};
 pub use browser::{
     BrowserCheck, BrowserExpect, FailedRequest, PageFacts, REQUEST_KINDS, RequestFailure,
     Screenshot, request_kind,

@@ -76,20 +76,27 @@ pub(crate) async fn run(
         last_status = Some(exchange.status);
         bytes += exchange.body_bytes;
         let response = exchange.response();
-        let (outcome, problem) = step.expect.assess(&response, true).into_outcome();
+        let assessment = step.expect.judge(&response, true);
         let mut record = json!({
             "name": name,
-            "url": exchange.final_url.as_str(),
+            "method": step.method,
             "status_code": exchange.status,
             "duration_ms": exchange.elapsed_ms,
             "timings": exchange.timings,
-            "outcome": outcome.as_str(),
+            "conditions": assessment.conditions,
         });
+        let (outcome, problem) = assessment.verdict.into_outcome();
+        record["outcome"] = json!(outcome.as_str());
+        exchange.record_into(&mut record, outcome == CheckOutcome::Up);
+        if let Some(fields) = record.as_object_mut() {
+            if let Some(url) = fields.remove("final_url") {
+                fields.insert("url".to_owned(), url);
+            }
+        }
         if let Some(problem) = &problem {
             record["problem"] = json!(problem.message);
         }
         if outcome == CheckOutcome::Error {
-            record["body_excerpt"] = json!(exchange.excerpt());
             steps.push(record);
             return finish(
                 problem.map(in_step),

@@ -12,8 +12,8 @@ use hyper::Request;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use sightline_core::monitor::{
-    CheckOutcome, CheckReport, HttpAuth, HttpCheck, HttpResponse, PhaseTimings, Problem,
-    ProblemKind,
+    Assessment, CheckOutcome, CheckReport, HttpAuth, HttpCheck, HttpResponse, PhaseTimings,
+    Problem, ProblemKind,
 };
 use std::time::Instant;
 
@@ -43,6 +43,9 @@ pub(crate) struct HttpExchange {
     pub final_url: url::Url,
     pub redirects: Vec<serde_json::Value>,
     pub elapsed_ms: i64,
+    /// The certificates the server sent (leaf first), summarised; empty
+    /// over plain HTTP.
+    pub certificates: Vec<serde_json::Value>,
 }
 
 impl HttpExchange {
@@ -60,7 +63,51 @@ impl HttpExchange {
         let end = self.body.len().min(BODY_EXCERPT);
         String::from_utf8_lossy(&self.body[..end]).into_owned()
     }
+
+    /// The response's headers as a result shows them: values that carry
+    /// credentials (cookies, tokens) are masked, names are kept.
+    pub fn shown_headers(&self) -> serde_json::Value {
+        self.headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if CREDENTIAL_HEADERS.contains(&name.as_str()) {
+                    "***"
+                } else {
+                    value.as_str()
+                };
+                json!([name, value])
+            })
+            .collect()
+    }
+
+    /// What a result keeps of this exchange besides its timings: the final
+    /// URL, redirects, headers, the server's certificates, and the body's
+    /// first bytes when the check did not pass.
+    pub fn record_into(&self, detail: &mut serde_json::Value, passed: bool) {
+        detail["final_url"] = json!(self.final_url.as_str());
+        if !self.redirects.is_empty() {
+            detail["redirects"] = json!(self.redirects);
+        }
+        detail["headers"] = self.shown_headers();
+        if !self.certificates.is_empty() {
+            detail["certificates"] = json!(self.certificates);
+        }
+        if !passed {
+            detail["body_excerpt"] = json!(self.excerpt());
+        }
+    }
 }
+
+/// Response headers whose values are credentials, never stored with a result.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "set-cookie",
+    "authorization",
+    "proxy-authorization",
+    "www-authenticate",
+    "proxy-authenticate",
+    "x-api-key",
+    "x-auth-token",
+];
 
 /// A request that did not get an answer, with the time it spent.
 #[derive(Debug)]
@@ -194,6 +241,7 @@ impl Prober {
             .map_err(|problem| fail(problem, timings))?;
         timings.connect_ms = Some(connect_ms);
         let sent;
+        let mut certificates = Vec::new();
         let head = if https {
             let config = if verify_tls {
                 self.inner.tls.verified.clone()
@@ -204,6 +252,18 @@ impl Prober {
                 .await
                 .map_err(|problem| fail(problem, timings))?;
             timings.tls_ms = Some(tls_ms);
+            let now = self.inner.clock.now();
+            certificates = stream
+                .get_ref()
+                .1
+                .peer_certificates()
+                .map(|chain| {
+                    chain
+                        .iter()
+                        .map(|der| super::tls::summary(der, now))
+                        .collect()
+                })
+                .unwrap_or_default();
             sent = Instant::now();
             self.send(TokioIo::new(stream), request, &host, deadline)
                 .await
@@ -263,6 +323,7 @@ impl Prober {
             final_url: request.url.clone(),
             redirects: Vec::new(),
             elapsed_ms: 0,
+            certificates,
         })
     }
 
@@ -356,8 +417,7 @@ pub(crate) async fn run(
         |exchange| {
             check
                 .expect
-                .assess(&exchange.response(), check.follow_redirects)
-                .into_outcome()
+                .judge(&exchange.response(), check.follow_redirects)
         },
         json!({ "url": check.url }),
     )
@@ -366,7 +426,7 @@ pub(crate) async fn run(
 /// Turns a fetch and the verdict on it into a report.
 pub(crate) fn judge(
     fetched: Result<HttpExchange, FetchFailure>,
-    assess: impl FnOnce(&HttpExchange) -> (CheckOutcome, Option<Problem>),
+    assess: impl FnOnce(&HttpExchange) -> Assessment,
     mut detail: serde_json::Value,
 ) -> CheckReport {
     match fetched {
@@ -381,14 +441,10 @@ pub(crate) fn judge(
             screenshots: Vec::new(),
         },
         Ok(exchange) => {
-            let (outcome, problem) = assess(&exchange);
-            detail["final_url"] = json!(exchange.final_url.as_str());
-            if !exchange.redirects.is_empty() {
-                detail["redirects"] = json!(exchange.redirects);
-            }
-            if outcome == CheckOutcome::Error {
-                detail["body_excerpt"] = json!(exchange.excerpt());
-            }
+            let assessment = assess(&exchange);
+            detail["conditions"] = json!(assessment.conditions);
+            let (outcome, problem) = assessment.verdict.into_outcome();
+            exchange.record_into(&mut detail, outcome == CheckOutcome::Up);
             CheckReport {
                 outcome,
                 problem,

@@ -41,20 +41,23 @@ pub(crate) async fn run(prober: &Prober, check: &TlsCheck, deadline: &Deadline) 
         Err(problem) => return failed(problem, timings),
     };
     timings.tls_ms = Some(tls_ms);
-    let Some(leaf) = stream
+    let chain: Vec<_> = stream
         .get_ref()
         .1
         .peer_certificates()
-        .and_then(|chain| chain.first())
-        .cloned()
-    else {
+        .map(<[_]>::to_vec)
+        .unwrap_or_default();
+    let Some(leaf) = chain.first() else {
         return failed(
             Problem::new(ProblemKind::Certificate, "the server sent no certificate"),
             timings,
         );
     };
     let now = prober.inner.clock.now();
-    let (verdict, detail) = judge(check, server_name, &leaf, verdict_slot.take(), now);
+    let (verdict, mut detail) = judge(check, server_name, leaf, verdict_slot.take(), now);
+    if detail.is_object() {
+        detail["chain"] = chain.iter().map(|der| summary(der, now)).collect();
+    }
     let (outcome, problem) = verdict.into_outcome();
     CheckReport {
         outcome,
@@ -65,6 +68,26 @@ pub(crate) async fn run(prober: &Prober, check: &TlsCheck, deadline: &Deadline) 
         response_bytes: None,
         detail,
         screenshots: Vec::new(),
+    }
+}
+
+/// One certificate of a chain as a result shows it: whom it names, who
+/// issued it and how long it has left.
+pub(crate) fn summary(
+    der: &rustls::pki_types::CertificateDer<'_>,
+    now: Timestamp,
+) -> serde_json::Value {
+    match X509Certificate::from_der(der) {
+        Ok((_, certificate)) => {
+            let not_after = Timestamp::from(certificate.validity().not_after.timestamp() * 1000);
+            json!({
+                "subject": certificate.subject().to_string(),
+                "issuer": certificate.issuer().to_string(),
+                "expires_at": not_after.to_rfc3339(),
+                "days_left": (not_after.as_millis() - now.as_millis()).div_euclid(DAY_MS),
+            })
+        }
+        Err(e) => json!({ "problem": format!("cannot be read: {e}") }),
     }
 }
 

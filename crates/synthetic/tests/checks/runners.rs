@@ -66,6 +66,31 @@ async fn http_checks_report_status_body_and_every_phase() {
     assert_eq!(timings.tls_ms, None, "plain HTTP has no handshake");
     assert!(up.duration_ms >= timings.first_byte_ms.unwrap());
     assert_eq!(up.detail["final_url"], format!("{base}/ok"));
+    // Every condition is kept with what was found; the headers too, with
+    // a cookie's value masked; a passing body is not stored.
+    assert_eq!(
+        up.detail["conditions"],
+        json!([
+            {"expected": "status 200", "found": "status 200", "passed": true},
+            {"expected": "`Add to cart` in the body", "found": "in the body", "passed": true},
+            {"expected": "header `Content-Type` containing `text/html`", "found": "`text/html`", "passed": true}
+        ])
+    );
+    let headers = up.detail["headers"].as_array().unwrap();
+    assert!(
+        headers.contains(&json!(["content-type", "text/html"])),
+        "{headers:?}"
+    );
+    assert!(
+        headers.contains(&json!(["set-cookie", "***"])),
+        "{headers:?}"
+    );
+    assert!(!up.detail.to_string().contains("s3cr3t"));
+    assert!(up.detail.get("body_excerpt").is_none());
+    assert!(
+        up.detail.get("certificates").is_none(),
+        "plain HTTP has none"
+    );
 
     let wrong_status = run(
         &prober,
@@ -92,6 +117,10 @@ async fn http_checks_report_status_body_and_every_phase() {
     assert_eq!(
         problem(&wrong_content),
         (ProblemKind::Body, "the body does not contain `Checkout`")
+    );
+    assert_eq!(
+        wrong_content.detail["conditions"][1],
+        json!({"expected": "`Checkout` in the body", "found": "not in the body", "passed": false})
     );
     let forbidden_text = run(
         &prober,
@@ -267,6 +296,9 @@ async fn tls_checks_judge_expiry_name_chain_and_issuer() {
     );
     assert_eq!(expiring.detail["days_left"], 5);
     assert_eq!(expiring.detail["chain_valid"], true);
+    let chain = expiring.detail["chain"].as_array().unwrap();
+    assert_eq!(chain[0]["days_left"], 5, "the leaf comes first: {chain:?}");
+    assert_eq!(chain[0]["expires_at"], expires_at);
     assert!(expiring.timings.tls_ms.is_some() && expiring.timings.connect_ms.is_some());
 
     let warned = run(
@@ -330,6 +362,17 @@ async fn tls_checks_judge_expiry_name_chain_and_issuer() {
     let verified = run(&trusting, json!({"type": "http", "url": https})).await;
     assert_eq!(verified.outcome, CheckOutcome::Up, "{verified:?}");
     assert!(verified.timings.tls_ms.is_some());
+    let served = verified.detail["certificates"].as_array().unwrap();
+    assert_eq!(
+        served[0]["days_left"], 5,
+        "the server's chain is kept: {served:?}"
+    );
+    assert!(
+        served[0]["issuer"]
+            .as_str()
+            .unwrap()
+            .contains("Sightline Test CA")
+    );
     let refused = run(&untrusting, json!({"type": "http", "url": https})).await;
     assert_eq!(problem(&refused).0, ProblemKind::Certificate, "{refused:?}");
     let unverified = run(
@@ -512,6 +555,16 @@ async fn a_multi_step_check_carries_a_token_and_names_the_step_that_breaks() {
         )
     );
     assert_eq!(changed.detail["steps"][1]["outcome"], "error");
+    // Each request lists its conditions with what was expected and found.
+    assert_eq!(
+        changed.detail["steps"][1]["conditions"],
+        json!([
+            {"expected": "status 200", "found": "status 200", "passed": true},
+            {"expected": "$.id equal to 7", "found": "nothing there", "passed": false},
+            {"expected": "a response within 5000 ms", "found": changed.detail["steps"][1]["duration_ms"].to_string() + " ms", "passed": true}
+        ])
+    );
+    assert_eq!(changed.detail["steps"][1]["method"], "GET");
 
     // A wrong secret fails the first step; the secret never shows.
     let wrong = Secrets::new([("PASSWORD".to_owned(), "wrong horse".to_owned())]);

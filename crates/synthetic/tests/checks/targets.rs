@@ -37,7 +37,15 @@ pub async fn http_app(app: App) -> SocketAddr {
     let router = axum::Router::new()
         .route(
             "/ok",
-            get(|| async { ([(header::CONTENT_TYPE, "text/html")], PAGE) }),
+            get(|| async {
+                (
+                    [
+                        (header::CONTENT_TYPE, "text/html"),
+                        (header::SET_COOKIE, "session=s3cr3t-cookie-value; HttpOnly"),
+                    ],
+                    PAGE,
+                )
+            }),
         )
         .route("/slow", get(slow))
         .route("/health", get(health))
