@@ -1,6 +1,7 @@
 // Alert policies (who is told, after what, with reminders) and maintenance
 // windows (when failures are recorded but not counted), edited as the API
 // holds them.
+import { useCanWrite } from "./role.js";
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { when } from "./format.js";
@@ -253,6 +254,7 @@ function WindowForm({ window: item, onDone }) {
 }
 
 export function Alerting() {
+  const canWrite = useCanWrite();
   const [policies, setPolicies] = useState(null);
   const [kinds, setKinds] = useState([]);
   const [windows, setWindows] = useState(null);
@@ -284,7 +286,7 @@ export function Alerting() {
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <section aria-labelledby="policies-heading">
       <div class="toolbar"><h2 id="policies-heading">Alert policies</h2>
-        <button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button></div>
+        ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button>`}</div>
       ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} kinds=${kinds} onDone=${done} />`}
       <table data-testid="policies">
         <thead><tr><th scope="col">Name</th><th scope="col">Levels</th><th scope="col">Monitors</th><th scope="col"></th></tr></thead>
@@ -292,14 +294,14 @@ export function Alerting() {
           <tr key=${p.id} data-policy=${p.name}><td>${p.name}</td>
             <td>${p.levels.map((l) => `after ${l.after}: ${levelRecipients(l, kinds)}`).join(" · ")}</td>
             <td>${joined(p.monitors)}</td>
-            <td><button type="button" onClick=${() => setEditing({ kind: "policy", item: p })}>Edit</button>
-              <button type="button" onClick=${() => remove("/alert-policies", p)}>Delete</button></td></tr>`)}
+            <td>${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "policy", item: p })}>Edit</button>
+              <button type="button" onClick=${() => remove("/alert-policies", p)}>Delete</button>`}</td></tr>`)}
         </tbody>
       </table>
     </section>
     <section aria-labelledby="windows-heading">
       <div class="toolbar"><h2 id="windows-heading">Maintenance windows</h2>
-        <button type="button" onClick=${() => setEditing({ kind: "window" })}>New window</button></div>
+        ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window" })}>New window</button>`}</div>
       ${editing?.kind === "window" && html`<${WindowForm} window=${editing.item} onDone=${done} />`}
       <table data-testid="windows">
         <thead><tr><th scope="col">Name</th><th scope="col">When</th><th scope="col">Covers</th><th scope="col"></th></tr></thead>
@@ -307,8 +309,8 @@ export function Alerting() {
           <tr key=${w.id} data-window=${w.name}><td>${w.name}${w.active ? html` <span class="badge maintenance">now</span>` : ""}</td>
             <td>${w.cron ? `${w.cron} for ${w.duration}` : `${when(w.starts_at)} – ${when(w.ends_at)}`}</td>
             <td>${[...(w.monitors ?? []), ...(w.tags ?? []).map((t) => `tag ${t}`)].join(", ")}</td>
-            <td><button type="button" onClick=${() => setEditing({ kind: "window", item: w })}>Edit</button>
-              <button type="button" onClick=${() => remove("/maintenance-windows", w)}>Delete</button></td></tr>`)}
+            <td>${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window", item: w })}>Edit</button>
+              <button type="button" onClick=${() => remove("/maintenance-windows", w)}>Delete</button>`}</td></tr>`)}
         </tbody>
       </table>
     </section>`;

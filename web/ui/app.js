@@ -16,9 +16,17 @@ import { Incidents } from "./incidents.js";
 import { Alerting } from "./alerting.js";
 import { SiteForm } from "./site_form.js";
 import { StatusPageEditor, StatusPages } from "./status_pages.js";
+import { ResultDetail } from "./result.js";
+import { Role } from "./role.js";
+import { AdminsOnly, NotFound } from "./not_found.js";
+
+/** Screens that change things: a viewer who opens one by its address is
+ * told so, instead of a form the server would refuse. */
+const WRITING = [/^\/monitors\/new$/, /^\/monitors\/\d+\/edit$/, /^\/sites\/new$/, /^\/sites\/\d+\/edit$/, /^\/status-pages\/(new|\d+)$/];
 
 /** The screen for a path. */
 function screen(path, search, navigate, who) {
+  if (!who.can_write && WRITING.some((pattern) => pattern.test(path))) return html`<${AdminsOnly} />`;
   const incident = path.match(/^\/incidents\/(\d+)$/);
   if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} canWrite=${who.can_write} />`;
   if (path === "/incidents") return html`<${Incidents} search=${search} />`;
@@ -37,9 +45,12 @@ function screen(path, search, navigate, who) {
   if (path === "/monitors/new") return html`<${MonitorForm} navigate=${navigate} />`;
   const edit = path.match(/^\/monitors\/(\d+)\/edit$/);
   if (edit) return html`<${MonitorForm} key=${edit[1]} id=${edit[1]} navigate=${navigate} />`;
+  const result = path.match(/^\/monitors\/(\d+)\/results\/(\d+)$/);
+  if (result) return html`<${ResultDetail} key=${path} monitorId=${result[1]} resultId=${result[2]} />`;
   const monitor = path.match(/^\/monitors\/(\d+)$/);
   if (monitor) return html`<${MonitorDetail} key=${monitor[1]} id=${monitor[1]} navigate=${navigate} />`;
-  return html`<${Overview} />`;
+  if (path === "/") return html`<${Overview} />`;
+  return html`<${NotFound} />`;
 }
 
 /** The current path, following in-app links and the back button; and a
@@ -119,7 +130,9 @@ function App() {
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
-    <main id="main" tabindex="-1" ref=${main}>${screen(path, search, navigate, who)}</main>`;
+    <main id="main" tabindex="-1" ref=${main}>
+      <${Role.Provider} value=${{ canWrite: who.can_write }}>${screen(path, search, navigate, who)}<//>
+    </main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -3,6 +3,7 @@
 // notification it caused with the receiver's answer.
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
+import { NotFound } from "./not_found.js";
 import { api, get } from "./api.js";
 import { when, words } from "./format.js";
 
@@ -65,7 +66,7 @@ function Comment({ id, done }) {
 }
 
 export function IncidentDetail({ id, canWrite }) {
-  const { data, error, reload } = usePolled(
+  const { data, error, missing, reload } = usePolled(
     async () => {
       const incident = await get(`/incidents/${id}`);
       const subject = incident.monitor_id
@@ -78,6 +79,7 @@ export function IncidentDetail({ id, canWrite }) {
     10_000,
     [id],
   );
+  if (missing) return html`<${NotFound} what="incident" />`;
   const { incident, subject } = data ?? {};
   if (!incident) return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   const open = !incident.closed_at;

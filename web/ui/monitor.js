@@ -12,6 +12,8 @@ import { Waterfall } from "./waterfall.js";
 import { StepResults } from "./step_results.js";
 import { ScrollBox } from "./scroll_box.js";
 import { PageVitals, hasVitals } from "./page_vitals.js";
+import { useCanWrite } from "./role.js";
+import { NotFound } from "./not_found.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
@@ -74,8 +76,9 @@ function PeriodUptime({ id }) {
 }
 
 export function MonitorDetail({ id, navigate }) {
+  const canWrite = useCanWrite();
   const [running, setRunning] = useState(false);
-  const { data, error, reload: load, setError } = usePolled(
+  const { data, error, missing, reload: load, setError } = usePolled(
     async () => {
       const now = Date.now();
       const [monitor, results, incidents, ...uptimes] = await Promise.all([
@@ -89,6 +92,7 @@ export function MonitorDetail({ id, navigate }) {
     10_000,
     [id],
   );
+  if (missing) return html`<${NotFound} what="monitor" />`;
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
@@ -129,10 +133,11 @@ export function MonitorDetail({ id, navigate }) {
       <span>${monitor.type}</span>
       ${monitor.status_since && html`<span>${monitor.status} since ${when(monitor.status_since)}</span>`}
       <span>from ${(monitor.checkpoints ?? []).join(", ")}</span>
-      <button type="button" onClick=${runNow} disabled=${running}>${running ? "Running…" : "Run now"}</button>
-      <a href=${`/monitors/${id}/edit`}>Edit</a>
-      <button type="button" onClick=${() => setEnabled(monitor.status === "paused")}>${monitor.status === "paused" ? "Resume" : "Pause"}</button>
-      <button type="button" onClick=${remove}>Delete</button>
+      ${canWrite && html`
+        <button type="button" onClick=${runNow} disabled=${running}>${running ? "Running…" : "Run now"}</button>
+        <a href=${`/monitors/${id}/edit`}>Edit</a>
+        <button type="button" onClick=${() => setEnabled(monitor.status === "paused")}>${monitor.status === "paused" ? "Resume" : "Pause"}</button>
+        <button type="button" onClick=${remove}>Delete</button>`}
     </p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     <section aria-labelledby="uptime-heading">
@@ -185,7 +190,7 @@ export function MonitorDetail({ id, navigate }) {
           <tbody>
             ${results.slice(0, 100).map((r) => html`
               <tr key=${r.id} data-result=${r.id}>
-                <td title=${when(r.started_at)}>${ago(r.started_at)}${r.attempt > 0 ? html` <small>(confirmation)</small>` : ""}</td>
+                <td title=${when(r.started_at)}><a href=${`/monitors/${id}/results/${r.id}`}>${ago(r.started_at)}</a>${r.attempt > 0 ? html` <small>(confirmation)</small>` : ""}</td>
                 <td>${r.checkpoint}</td>
                 <td><span class=${`badge ${r.outcome === "error" ? "down" : r.outcome}`}>${r.outcome}</span>${r.confirmed_error ? html` <small>confirmed</small>` : ""}</td>
                 <td>${r.duration_ms} ms</td>

@@ -9,6 +9,7 @@ import { IncidentClass } from "./incident.js";
 import { markComplete } from "./complete.js";
 import { Sparkline } from "./sparkline.js";
 import { VITALS, measure, rating } from "./vitals.js";
+import { useCanWrite } from "./role.js";
 
 /** How often the overview reads the API again. */
 const REFRESH_MS = 10_000;
@@ -44,6 +45,7 @@ function target(monitor) {
 }
 
 export function Overview() {
+  const canWrite = useCanWrite();
   const [text, setText] = useState("");
   const [status, setStatus] = useState("");
   const [tag, setTag] = useState("");
@@ -114,7 +116,7 @@ export function Overview() {
     <section aria-labelledby="monitors-heading">
       <div class="toolbar">
         <h2 id="monitors-heading">Monitors</h2>
-        <a class="button" href="/monitors/new">New monitor</a>
+        ${canWrite && html`<a class="button" href="/monitors/new">New monitor</a>`}
       </div>
       <div class="filters" role="search">
         <label>Search <input type="search" value=${text} onInput=${(e) => setText(e.target.value)} /></label>
@@ -145,7 +147,7 @@ export function Overview() {
               <td role="cell"><a href=${`/monitors/${m.id}`}><strong>${m.name}</strong></a> <small class="type">${m.type}</small>${(m.tags ?? []).map((t) => html` <span class="tag">${t}</span>`)}
                 <br /><small class="target">${target(m)} · from ${(m.checkpoints ?? ["local"]).join(", ")}</small></td>
               <td role="cell" class="last" data-testid="last-check">${last
-                ? html`<span class=${`outcome ${last.outcome}`}>${last.outcome}</span> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem">${last.error}</small>`}`
+                ? html`<a class=${`outcome ${last.outcome}`} href=${`/monitors/${m.id}/results/${last.id}`} aria-label=${`${last.outcome}: open the last result of ${m.name}`}>${last.outcome}</a> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem">${last.error}</small>`}`
                 : html`<small>no checks yet</small>`}</td>
               <td role="cell"><${Sparkline} results=${recent} /></td>
               ${UPTIME_PERIODS.map((p) => {
@@ -161,7 +163,7 @@ export function Overview() {
     <section aria-labelledby="sites-heading">
       <div class="toolbar">
         <h2 id="sites-heading">Sites</h2>
-        <a class="button" href="/sites/new">New site</a>
+        ${canWrite && html`<a class="button" href="/sites/new">New site</a>`}
       </div>
       ${data.sites.length === 0 ? html`<p>No RUM site yet.</p>` : html`
         <table class="sites" role="table">

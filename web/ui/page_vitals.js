@@ -23,7 +23,7 @@ export function hasVitals(results) {
 }
 
 /** The vitals of the latest measured run as rated cards. */
-function Latest({ result }) {
+export function VitalCards({ result }) {
   return html`
     <div class="cards" data-testid="page-vitals">
       ${SHOWN.map(([name, label, , read]) => {
@@ -74,7 +74,7 @@ export function PageVitals({ results }) {
     <section aria-labelledby="page-vitals-heading">
       <h2 id="page-vitals-heading">Core Web Vitals</h2>
       <p><small>The last run, rated as real users' are; TBT stands in for INP, which needs a visitor's input.</small></p>
-      <${Latest} result=${latest} />
+      <${VitalCards} result=${latest} />
       <${VitalsChart} results=${results} />
     </section>`;
 }

@@ -2,9 +2,11 @@
 // Core Web Vitals rated, a metric over time, and breakdowns by page,
 // device, browser, OS, country and navigation type. Every breakdown value
 // is a filter; the period, metric and filters live in the URL.
+import { useCanWrite } from "./role.js";
 import { html, useEffect } from "./html.js";
 import { get } from "./api.js";
 import { usePolled } from "./polling.js";
+import { NotFound } from "./not_found.js";
 import { Plot } from "./chart.js";
 import { markComplete } from "./complete.js";
 import { words } from "./format.js";
@@ -90,10 +92,11 @@ async function siteMarks(incidents, siteId, from, to) {
 }
 
 export function SiteDashboard({ id, search, navigate }) {
+  const canWrite = useCanWrite();
   const state = stateOf(search);
   const go = (next) => navigate(`/sites/${id}?${queryOf({ ...state, ...next })}`);
   const key = queryOf(state);
-  const { data, error } = usePolled(
+  const { data, error, missing } = usePolled(
     async () => {
       const span = PERIODS.find(([name]) => name === state.period)[2];
       const to = Date.now();
@@ -118,6 +121,7 @@ export function SiteDashboard({ id, search, navigate }) {
   useEffect(() => {
     if (data && data.summary.page_views === 0) complete();
   }, [data]);
+  if (missing) return html`<${NotFound} what="site" />`;
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
@@ -125,7 +129,7 @@ export function SiteDashboard({ id, search, navigate }) {
   const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
   return html`
     <p><a href="/">← Overview</a></p>
-    <h1>${site.name} <a class="small" href=${`/sites/${id}/edit`}>Edit</a></h1>
+    <h1>${site.name} ${canWrite && html`<a class="small" href=${`/sites/${id}/edit`}>Edit</a>`}</h1>
     ${watch && html`<p class="lead" data-testid="watch" title="What the outage detector expects from real users now">
       <span class=${`badge ${watch.armed ? "up" : "unknown"}`}>${watch.armed ? "armed" : "not armed"}</span> ${watch.summary}</p>`}
     <details class="snippet">

@@ -1,6 +1,7 @@
 // Status pages: the list, and one page's editor (its groups of components,
 // who may see it, a live preview of what the public will see) with the
 // incidents written on it and their updates.
+import { useCanWrite } from "./role.js";
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { when } from "./format.js";
@@ -9,6 +10,7 @@ const STATES = ["investigating", "identified", "monitoring", "resolved"];
 const label = (state) => state[0].toUpperCase() + state.slice(1);
 
 export function StatusPages() {
+  const canWrite = useCanWrite();
   const [pages, setPages] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
@@ -18,11 +20,11 @@ export function StatusPages() {
   return html`
     <h1>Status pages</h1>
     <p>Public pages that tell your own customers what is up. They show components by the names you give them, never a monitor's own name, address or errors.</p>
-    <p><a class="button" href="/status-pages/new">New status page</a></p>
+    ${canWrite && html`<p><a class="button" href="/status-pages/new">New status page</a></p>`}
     ${pages.length === 0
       ? html`<p class="empty">No status page yet.</p>`
       : html`<ul class="plain-list" data-testid="status-pages">
-          ${pages.map((page) => html`<li><a href=${`/status-pages/${page.id}`}>${page.title}</a>
+          ${pages.map((page) => html`<li>${canWrite ? html`<a href=${`/status-pages/${page.id}`}>${page.title}</a>` : page.title}
             · <a href=${page.url} target="_blank" rel="noopener">${page.url}</a>
             ${page.domain && html` · ${page.domain}`}${(page.password || page.token) && " · private"}</li>`)}
         </ul>`}`;

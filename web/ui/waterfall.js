@@ -33,7 +33,7 @@ function shortUrl(url, pageHost) {
   }
 }
 
-export function Waterfall({ requests }) {
+export function Waterfall({ requests, label = "Requests of the last run" }) {
   if (!requests?.length) return null;
   const end = Math.max(1, ...requests.map((r) => r.start_ms + r.duration_ms));
   const share = (ms) => `${((Math.max(0, ms) / end) * 100).toFixed(2)}%`;
@@ -42,7 +42,7 @@ export function Waterfall({ requests }) {
     host = new URL(requests[0].url).host;
   } catch {}
   return html`
-    <${ScrollBox} label="Requests of the last run">
+    <${ScrollBox} label=${label}>
       <table class="waterfall" data-testid="waterfall">
         <thead><tr><th scope="col">Request</th><th scope="col">Type</th><th scope="col">Status</th><th scope="col" class="number">Transferred</th><th scope="col">Started + took (0 to ${millis(end)})</th></tr></thead>
         <tbody>

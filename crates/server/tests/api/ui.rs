@@ -1499,6 +1499,65 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
             fits_a_phone(&browser, name).await?;
             let errors = console_errors(&browser).await;
             assert_eq!(errors, Vec::<String>::new(), "{name}: console errors");
+
+            // The run opens from the results: what it found, by type.
+            click(&browser, Locator::Css("table.results tbody tr a")).await?;
+            let heading = text_when(&browser, "h1", |s| s.starts_with("Result of")).await?;
+            assert!(heading.contains(outcome.as_str()), "{name}: {heading}");
+            let shows = |css: &'static str| {
+                let browser = &browser;
+                async move { text_when(browser, css, |s| !s.is_empty()).await }
+            };
+            if outcome == "error" {
+                let problem = shows("[data-testid=result-problem]").await?;
+                assert!(problem.len() > 10, "{name}: {problem}");
+            }
+            let kind = name.split(' ').next().unwrap();
+            match (kind, outcome.as_str()) {
+                ("http", "up") => {
+                    let conditions = shows("[data-testid=conditions]").await?;
+                    assert!(conditions.contains("a 2xx status"), "{name}: {conditions}");
+                    assert!(shows("[data-testid=phases]").await?.contains("first byte"));
+                }
+                ("dns", _) => {
+                    let answers = shows("[data-testid=dns-answers]").await?;
+                    assert!(answers.contains("192.0.2.10"), "{name}: {answers}");
+                }
+                ("tls", "up") => {
+                    let tls = shows("[data-testid=tls]").await?;
+                    assert!(tls.contains("Days left"), "{name}: {tls}");
+                    let chain = shows("[data-testid=certificates]").await?;
+                    assert!(chain.contains("Sightline Test CA"), "{name}: {chain}");
+                }
+                ("ping", "up") => {
+                    assert!(shows("[data-testid=ping]").await?.contains("Loss"));
+                }
+                ("tcp", "up") => {
+                    assert!(shows("[data-testid=phases]").await?.contains("connect"));
+                }
+                ("api", _) => {
+                    let requests = shows("[data-testid=api-requests]").await?;
+                    assert!(requests.contains("2. health"), "{name}: {requests}");
+                    let expected = if name.ends_with("up") { "status 200" } else { "status 201" };
+                    assert!(requests.contains(expected), "{name}: {requests}");
+                    if name.ends_with("down") {
+                        // The failed request keeps its body.
+                        shows("[data-testid=body-excerpt]").await?;
+                    }
+                }
+                ("browser", _) => {
+                    assert!(shows("[data-testid=page-vitals]").await?.contains("LCP"));
+                    assert!(shows("[data-testid=waterfall]").await?.contains("/ok"));
+                }
+                ("transaction", _) => {
+                    shows("[data-testid=step-timings]").await?;
+                }
+                _ => {}
+            }
+            keep_screenshot(&browser, &format!("result-{}", name.replace(' ', "-"))).await?;
+            fits_a_phone(&browser, &format!("{name}'s result")).await?;
+            let errors = console_errors(&browser).await;
+            assert_eq!(errors, Vec::<String>::new(), "{name}'s result: console errors");
         }
         Ok::<_, fantoccini::error::CmdError>(())
     };

@@ -1,0 +1,11 @@
+// What the signed-in person may do. Screens show a control only to those
+// who may use it: a viewer sees no button the server would refuse.
+import { createContext, useContext } from "./html.js";
+
+/** Holds `{ canWrite }` for the whole app. */
+export const Role = createContext({ canWrite: false });
+
+/** Whether the signed-in person may change things (an admin). */
+export function useCanWrite() {
+  return useContext(Role).canWrite;
+}
