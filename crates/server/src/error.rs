@@ -244,11 +244,16 @@ pub async fn uniform_error_shape(
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    let is_json = response
+    // A JSON error is already in shape; an HTML one is a page written for
+    // a browser (the UI's "no such page", a status page's own).
+    let explained = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|value| {
+            value.as_bytes().starts_with(b"application/json")
+                || value.as_bytes().starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || explained {
         return response;
     }
     let (mut parts, _) = response.into_parts();

@@ -53,23 +53,30 @@ pub fn router(state: AppState) -> Router {
         )
     };
     let catch_panic = || tower_http::catch_panic::CatchPanicLayer::custom(error::panic_response);
-    let application = application
-        .fallback(|uri: axum::http::Uri| async move {
-            if uri.path().starts_with("/status/") {
-                routes::status_public::not_found().await
-            } else {
-                axum::response::IntoResponse::into_response(ApiError::NotFound("route"))
-            }
-        })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            routes::require_auth,
-        ))
-        .layer(catch_panic())
-        .layer(timeout())
-        .layer(axum::middleware::from_fn(error::uniform_error_shape))
-        .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
-        .layer(compression());
+    let application =
+        application
+            .fallback(
+                |method: axum::http::Method,
+                 uri: axum::http::Uri,
+                 headers: axum::http::HeaderMap| async move {
+                    if uri.path().starts_with("/status/") {
+                        routes::status_public::not_found().await
+                    } else if uri.path().starts_with("/api/") {
+                        axum::response::IntoResponse::into_response(ApiError::NotFound("route"))
+                    } else {
+                        routes::ui::not_found(&method, &headers)
+                    }
+                },
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                routes::require_auth,
+            ))
+            .layer(catch_panic())
+            .layer(timeout())
+            .layer(axum::middleware::from_fn(error::uniform_error_shape))
+            .layer(axum::extract::DefaultBodyLimit::max(API_BODY_LIMIT))
+            .layer(compression());
     let beacons = beacons
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(catch_panic())

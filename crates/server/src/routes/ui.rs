@@ -202,6 +202,29 @@ async fn shell(headers: HeaderMap) -> Response {
     index.respond(&headers, "no-cache")
 }
 
+/// What a browser asking for a page at an unknown address gets: the shell,
+/// with status 404, so that the UI says there is no such page in its own
+/// frame (with the menu) instead of showing a JSON error. Anything else
+/// (a script, a `curl`) gets the usual JSON error.
+pub(crate) fn not_found(method: &axum::http::Method, headers: &HeaderMap) -> Response {
+    let wants_a_page = method == axum::http::Method::GET
+        && headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/html"));
+    match &UI.shell {
+        Some(index) if wants_a_page => {
+            // Never "not modified": a 404 carries its page.
+            let mut asked = headers.clone();
+            asked.remove(axum::http::header::IF_NONE_MATCH);
+            let mut response = index.respond(&asked, "no-cache");
+            *response.status_mut() = axum::http::StatusCode::NOT_FOUND;
+            response
+        }
+        _ => ApiError::NotFound("route").into_response(),
+    }
+}
+
 /// One UI file. Under the current version it is kept for good; under
 /// another (a page opened before an upgrade) or none, it is today's file,
 /// revalidated with its ETag on every use.

@@ -440,10 +440,19 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
     walked.unwrap();
 }
 
-/// Logs in through the form.
+/// Logs in through the form as the admin.
 async fn log_in_with_the_form(
     browser: &Client,
     server: &TestServer,
+) -> Result<(), fantoccini::error::CmdError> {
+    log_in_as(browser, server, ADMIN).await
+}
+
+/// Logs in through the form as `who` (e-mail, password).
+async fn log_in_as(
+    browser: &Client,
+    server: &TestServer,
+    who: (&str, &str),
 ) -> Result<(), fantoccini::error::CmdError> {
     browser.set_window_size(1280, 800).await?;
     browser.goto(&server.url("/")).await?;
@@ -451,14 +460,152 @@ async fn log_in_with_the_form(
         .wait()
         .for_element(Locator::Css("form #email"))
         .await?;
-    type_into(browser, Locator::Css("#email"), ADMIN.0).await?;
-    type_into(browser, Locator::Css("#password"), ADMIN.1).await?;
+    type_into(browser, Locator::Css("#email"), who.0).await?;
+    type_into(browser, Locator::Css("#password"), who.1).await?;
     click(browser, Locator::Css("button[type=submit]")).await?;
     browser
         .wait()
-        .for_element(Locator::Css("a[href='/monitors/new']"))
+        .for_element(Locator::Css("[data-testid=summary]"))
         .await?;
     Ok(())
+}
+
+/// Why a monitor is down is one click from the overview: its last check
+/// opens the result, with the failed condition and the body the server
+/// sent. A viewer sees no control the server would refuse, and an address
+/// that leads nowhere says so.
+#[tokio::test]
+async fn why_a_monitor_is_down_is_one_click_away_and_a_viewer_sees_no_write_control() {
+    use super::targets;
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let app = format!(
+        "http://{}",
+        targets::http_app(targets::App::default()).await
+    );
+    let down = server
+        .create_monitor(
+            &admin,
+            json!({"name": "checkout", "type": "http", "url": format!("{app}/status/503"), "every": "1h"}),
+        )
+        .await;
+    let up = server
+        .create_monitor(
+            &admin,
+            json!({"name": "home", "type": "http", "url": format!("{app}/ok"), "every": "1h"}),
+        )
+        .await;
+    for id in [down, up] {
+        let (status, results) = server.run_now(&admin, id).await;
+        assert_eq!(status, StatusCode::OK, "{results}");
+    }
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        // One click: the down monitor's last check.
+        click(
+            &browser,
+            Locator::Css("tr[data-monitor=checkout] td.last a"),
+        )
+        .await?;
+        let body = text_when(&browser, "[data-testid=body-excerpt]", |s| !s.is_empty()).await?;
+        assert_eq!(body, "status 503: the shop is closed");
+        let problem =
+            text_when(&browser, "[data-testid=result-problem]", |s| !s.is_empty()).await?;
+        assert!(
+            problem.contains("expected a 2xx status, got 503"),
+            "{problem}"
+        );
+        let conditions = text_when(&browser, "[data-testid=conditions]", |s| !s.is_empty()).await?;
+        assert!(conditions.contains("status 503"), "{conditions}");
+        readable(&browser, "a failed result").await?;
+        // The admin has the controls.
+        browser
+            .goto(&server.url(&format!("/monitors/{down}")))
+            .await?;
+        text_when(&browser, ".lead", |s| s.contains("Run now")).await?;
+
+        // Addresses that lead nowhere.
+        for (path, what) in [
+            ("/no/such/screen".to_owned(), "page"),
+            ("/monitors/987654".to_owned(), "monitor"),
+            (format!("/monitors/{down}/results/987654"), "result"),
+            ("/sites/987654".to_owned(), "site"),
+        ] {
+            browser.goto(&server.url(&path)).await?;
+            let said = text_when(&browser, "[data-testid=not-found] h1", |s| !s.is_empty()).await?;
+            assert_eq!(said, format!("There is no such {what}"), "{path}");
+        }
+
+        // A viewer reads everything and is offered no change.
+        click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
+        log_in_as(&browser, &server, VIEWER).await?;
+        text_when(&browser, "tr[data-monitor=checkout] td.last", |s| {
+            s.contains("error")
+        })
+        .await?;
+        let offered = |css: &'static str| {
+            let browser = &browser;
+            async move {
+                Ok::<_, fantoccini::error::CmdError>(
+                    browser.find_all(Locator::Css(css)).await?.len(),
+                )
+            }
+        };
+        assert_eq!(
+            offered("a[href='/monitors/new'], a[href='/sites/new']").await?,
+            0
+        );
+        browser
+            .goto(&server.url(&format!("/monitors/{down}")))
+            .await?;
+        text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
+        let lead = text_when(&browser, ".lead", |s| !s.is_empty()).await?;
+        for control in ["Run now", "Edit", "Pause", "Delete"] {
+            assert!(
+                !lead.contains(control),
+                "a viewer is offered `{control}`: {lead}"
+            );
+        }
+        browser.goto(&server.url("/alerting")).await?;
+        text_when(&browser, "h1", |s| s == "Alerting").await?;
+        text_when(&browser, "#policies-heading", |s| !s.is_empty()).await?;
+        assert_eq!(
+            offered("main button").await?,
+            0,
+            "a viewer is offered buttons on Alerting"
+        );
+        browser.goto(&server.url("/status-pages")).await?;
+        text_when(&browser, "h1", |s| s == "Status pages").await?;
+        assert_eq!(offered("a[href='/status-pages/new']").await?, 0);
+        for path in [
+            "/monitors/new".to_owned(),
+            format!("/monitors/{down}/edit"),
+            "/sites/new".to_owned(),
+        ] {
+            browser.goto(&server.url(&path)).await?;
+            text_when(&browser, "[data-testid=admins-only] h1", |s| {
+                s == "Only admins can change this"
+            })
+            .await?;
+        }
+        // The result stays open to a viewer.
+        browser
+            .goto(&server.url(&format!("/monitors/{down}")))
+            .await?;
+        text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
+        click(&browser, Locator::Css("table.results tbody tr a")).await?;
+        text_when(&browser, "[data-testid=body-excerpt]", |s| {
+            s.contains("the shop is closed")
+        })
+        .await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
 }
 
 /// A monitor made as code (with settings the form has no field for), saved
@@ -1538,7 +1685,11 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
                 ("api", _) => {
                     let requests = shows("[data-testid=api-requests]").await?;
                     assert!(requests.contains("2. health"), "{name}: {requests}");
-                    let expected = if name.ends_with("up") { "status 200" } else { "status 201" };
+                    let expected = if name.ends_with("up") {
+                        "status 200"
+                    } else {
+                        "status 201"
+                    };
                     assert!(requests.contains(expected), "{name}: {requests}");
                     if name.ends_with("down") {
                         // The failed request keeps its body.
@@ -1557,7 +1708,11 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
             keep_screenshot(&browser, &format!("result-{}", name.replace(' ', "-"))).await?;
             fits_a_phone(&browser, &format!("{name}'s result")).await?;
             let errors = console_errors(&browser).await;
-            assert_eq!(errors, Vec::<String>::new(), "{name}'s result: console errors");
+            assert_eq!(
+                errors,
+                Vec::<String>::new(),
+                "{name}'s result: console errors"
+            );
         }
         Ok::<_, fantoccini::error::CmdError>(())
     };
