@@ -8,6 +8,7 @@ import { Login } from "./login.js";
 import { MonitorDetail } from "./monitor.js";
 import { MonitorForm } from "./monitor_form.js";
 import { Overview } from "./overview.js";
+import { Sites } from "./sites.js";
 import { SiteDashboard } from "./site.js";
 import { Compare } from "./compare.js";
 import { Settings } from "./settings.js";
@@ -49,7 +50,8 @@ function screen(path, search, navigate, who) {
   if (result) return html`<${ResultDetail} key=${path} monitorId=${result[1]} resultId=${result[2]} />`;
   const monitor = path.match(/^\/monitors\/(\d+)$/);
   if (monitor) return html`<${MonitorDetail} key=${monitor[1]} id=${monitor[1]} navigate=${navigate} />`;
-  if (path === "/") return html`<${Overview} />`;
+  if (path === "/") return html`<${Overview} search=${search} navigate=${navigate} />`;
+  if (path === "/sites") return html`<${Sites} />`;
   return html`<${NotFound} />`;
 }
 
@@ -122,6 +124,7 @@ function App() {
       <nav aria-label="Main">
         <a href="/" aria-current=${path === "/" ? "page" : undefined}>Overview</a>
         <a href="/incidents" aria-current=${path.startsWith("/incidents") ? "page" : undefined}>Incidents</a>
+        <a href="/sites" aria-current=${path.startsWith("/sites") ? "page" : undefined}>Sites</a>
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
         <a href="/alerting" aria-current=${path === "/alerting" ? "page" : undefined}>Alerting</a>
         <a href="/status-pages" aria-current=${path.startsWith("/status-pages") ? "page" : undefined}>Status pages</a>

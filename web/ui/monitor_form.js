@@ -120,7 +120,7 @@ function parsed(text, kind) {
 }
 
 /** The fields the API's read-only answer adds, left out of what is sent. */
-const READ_ONLY = ["id", "site_id", "status", "status_since", "created_at", "updated_at"];
+const READ_ONLY = ["id", "site_id", "status", "status_since", "endpoint", "created_at", "updated_at"];
 
 /** A monitor as the API answers it, as it can be sent back: without the
  * read-only fields. */

@@ -35,6 +35,7 @@ const READ_ONLY: &[&str] = &[
     "site_id",
     "status",
     "status_since",
+    "endpoint",
     "created_at",
     "updated_at",
 ];
@@ -52,6 +53,11 @@ struct MonitorView {
     status: String,
     /// Since when (RFC 3339).
     status_since: Option<String>,
+    /// The host and port it talks to (`shop.example.com:443`), or the host
+    /// alone (DNS, ping): one outage of a server takes down the monitors
+    /// that share it, and alerts and the overview group them by it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint: Option<String>,
     /// The monitor as configured.
     #[serde(flatten)]
     spec: MonitorSpec,
@@ -73,6 +79,7 @@ impl From<Monitor> for MonitorView {
             site_id: monitor.site_id,
             status,
             status_since: monitor.status_since.map(|at| at.to_rfc3339()),
+            endpoint: monitor.spec.check.endpoint(),
             spec: monitor.spec,
             created_at: monitor.created_at.to_rfc3339(),
             updated_at: monitor.updated_at.to_rfc3339(),
