@@ -71,6 +71,7 @@ use synthetic::{
     a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,
     monitors_run_report_results_uptime_and_confirmed_downtime, secrets_are_sealed_and_never_shown,
+    series_answer_any_period_in_buckets_sized_to_it,
 };
 
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
@@ -318,6 +319,7 @@ on_both_backends!(
     real_chromium_page_views_arrive_with_plausible_metrics,
     countries_come_from_the_database_behind_trusted_proxies,
     monitors_run_report_results_uptime_and_confirmed_downtime,
+    series_answer_any_period_in_buckets_sized_to_it,
     secrets_are_sealed_and_never_shown,
     a_server_without_a_browser_refuses_browser_monitors,
     agents_lease_and_report_for_their_checkpoint_only,

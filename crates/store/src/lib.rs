@@ -18,6 +18,7 @@
 mod backend;
 mod check_jobs;
 mod check_results;
+mod check_series;
 mod check_summaries;
 mod checkpoints;
 mod error;
@@ -53,6 +54,7 @@ pub use check_jobs::{
     Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan, WaitingJob,
 };
 pub use check_results::{CheckResult, DueTimeResult, DueTimeVerdict, NewCheckResult};
+pub use check_series::{MAX_BUCKETS, SeriesBucket};
 pub use check_summaries::{CheckTotals, UptimeCounts};
 pub use checkpoints::Checkpoint;
 pub use error::StoreError;

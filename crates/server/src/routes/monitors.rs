@@ -27,6 +27,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(monitor_result))
         .routes(routes!(result_screenshot))
         .routes(routes!(monitor_uptime))
+        .routes(routes!(monitor_series))
         .routes(routes!(run_monitor))
 }
 
@@ -510,6 +511,138 @@ async fn monitor_uptime(
             p95: totals.response_ms.quantile(0.95),
             p99: totals.response_ms.quantile(0.99),
         },
+    }))
+}
+
+/// Steps a series may have, shortest first: each divides the next day or
+/// hour evenly, so that buckets line up with the clock.
+const SERIES_STEPS_MS: &[i64] = &[
+    60_000,
+    120_000,
+    300_000,
+    600_000,
+    900_000,
+    1_800_000,
+    3_600_000,
+    2 * 3_600_000,
+    3 * 3_600_000,
+    6 * 3_600_000,
+    12 * 3_600_000,
+    86_400_000,
+    7 * 86_400_000,
+];
+
+/// The shortest step that covers `span_ms` in at most `buckets` buckets
+/// (with room for the partial buckets at either end); `None` when even the
+/// longest needs more.
+fn series_step(span_ms: i64, buckets: i64) -> Option<i64> {
+    SERIES_STEPS_MS
+        .iter()
+        .copied()
+        .find(|step| span_ms.div_euclid(*step) + 2 <= buckets)
+}
+
+/// A monitor's checks over a period in equal buckets.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SeriesView {
+    /// The period asked for (RFC 3339).
+    from: String,
+    /// RFC 3339.
+    to: String,
+    /// How long each bucket is, in milliseconds: the shortest of 1, 2, 5,
+    /// 10, 15 and 30 minutes, 1, 2, 3, 6 and 12 hours, 1 and 7 days that
+    /// gives at most `buckets` buckets.
+    step_ms: i64,
+    /// Oldest first, every bucket present, empty ones with 0 checks.
+    buckets: Vec<SeriesBucketView>,
+}
+
+/// One bucket of a series.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SeriesBucketView {
+    /// Its start, Unix ms.
+    start_ms: i64,
+    /// Scheduled checks outside maintenance.
+    checks: i64,
+    /// Failures a re-run confirmed.
+    confirmed_errors: i64,
+    /// Checks slower than their degraded threshold.
+    degraded: i64,
+    /// How long the monitor was down within it.
+    downtime_ms: i64,
+    /// Median response time, milliseconds; `null` without checks.
+    p50_ms: Option<f64>,
+    /// 95th percentile response time, milliseconds.
+    p95_ms: Option<f64>,
+}
+
+/// A monitor's checks over any period in equal buckets sized to it (for
+/// charts): counts, downtime and response-time quantiles, from the hourly
+/// and daily summaries where buckets are whole hours.
+#[utoipa::path(get, path = "/monitors/{id}/series", tag = "monitors",
+    params(
+        ("id" = i64, Path),
+        ("from" = Option<String>, Query, description = "start, RFC 3339 or Unix ms (default: 24 h before `to`)"),
+        ("to" = Option<String>, Query, description = "end, RFC 3339 or Unix ms (default: now)"),
+        ("buckets" = Option<i64>, Query, description = "at most this many buckets (default 120, 10 to 2000)")
+    ),
+    responses((status = 200, body = SeriesView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn monitor_series(
+    State(state): State<AppState>,
+    _: Principal,
+    Path(id): Path<String>,
+    super::QueryParams(params): super::QueryParams,
+) -> ApiResult<Json<SeriesView>> {
+    only_params(&params, &["from", "to", "buckets"])?;
+    let monitor = state.store.monitor(parse_id(&id)?).await?;
+    let to = time_param(&params, "to")?.unwrap_or_else(|| state.store.now());
+    let from =
+        time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(86_400)));
+    if from >= to {
+        return Err(ApiError::BadQuery {
+            field: "from".to_owned(),
+            message: "`from` must be before `to`".to_owned(),
+        });
+    }
+    let buckets = match params.get("buckets") {
+        None => 120,
+        Some(text) => match text.parse::<i64>() {
+            Ok(count) if (10..=sightline_store::MAX_BUCKETS).contains(&count) => count,
+            _ => {
+                return Err(ApiError::BadQuery {
+                    field: "buckets".to_owned(),
+                    message: format!(
+                        "`{text}` is not a number from 10 to {}",
+                        sightline_store::MAX_BUCKETS
+                    ),
+                });
+            }
+        },
+    };
+    let span = to.as_millis() - from.as_millis();
+    let step = series_step(span, buckets).ok_or_else(|| ApiError::BadQuery {
+        field: "buckets".to_owned(),
+        message: format!(
+            "{buckets} buckets of 7 days cannot cover this period: ask for more buckets or a shorter period"
+        ),
+    })?;
+    let series = state.store.check_series(monitor.id, from, to, step).await?;
+    Ok(Json(SeriesView {
+        from: from.to_rfc3339(),
+        to: to.to_rfc3339(),
+        step_ms: step,
+        buckets: series
+            .into_iter()
+            .map(|bucket| SeriesBucketView {
+                start_ms: bucket.start,
+                checks: bucket.totals.counts.checks,
+                confirmed_errors: bucket.totals.counts.confirmed_errors,
+                degraded: bucket.totals.counts.degraded,
+                downtime_ms: bucket.totals.counts.downtime_ms,
+                p50_ms: bucket.totals.response_ms.quantile(0.50),
+                p95_ms: bucket.totals.response_ms.quantile(0.95),
+            })
+            .collect(),
     }))
 }
 

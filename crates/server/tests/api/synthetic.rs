@@ -520,3 +520,123 @@ pub(super) async fn a_server_without_a_browser_refuses_browser_monitors(kind: Ba
     assert_eq!(status, StatusCode::CREATED, "{body}");
     server.stop().await;
 }
+
+/// A monitor's checks over any period come in buckets sized to it: ninety
+/// days in days, from the daily summaries once the raw results are gone,
+/// plus what is not rolled yet; an hour in minutes from the raw results.
+/// A bucket count out of range, or too few for the period, is refused.
+pub(super) async fn series_answer_any_period_in_buckets_sized_to_it(kind: BackendKind) {
+    use super::status_pages::result;
+    use sightline_core::Timestamp;
+    const DAY_MS: i64 = 86_400_000;
+    let server = TestServer::start(kind).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let id = server
+        .create_monitor(
+            &admin,
+            json!({"name": "shop", "type": "http", "url": "http://127.0.0.1:9/", "enabled": false}),
+        )
+        .await;
+    let store = &server.store;
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let now = store.now().as_millis();
+    let old_day = (now.div_euclid(DAY_MS) - 40) * DAY_MS;
+    // Forty days ago 10 checks, 3 failed; rolled, then the raw results expire.
+    for n in 0..10 {
+        let at = Timestamp::from(old_day + 3_600_000 + n * 60_000);
+        store
+            .record_check_result(&result(id, local.id, at, n < 3))
+            .await
+            .unwrap();
+    }
+    while store.roll_check_summaries(store.now(), 1000).await.unwrap() > 0 {}
+    store
+        .delete_check_results_before(Timestamp::from(now - 30 * DAY_MS))
+        .await
+        .unwrap();
+    // The last hour: 5 checks, one failed, not rolled yet.
+    for n in 0..5 {
+        let at = Timestamp::from(now - 50 * 60_000 + n * 10 * 60_000);
+        store
+            .record_check_result(&result(id, local.id, at, n == 2))
+            .await
+            .unwrap();
+    }
+    let series = |query: String| {
+        let server = &server;
+        let admin = &admin;
+        async move {
+            server
+                .call(
+                    Method::GET,
+                    &format!("/api/v1/monitors/{id}/series?{query}"),
+                    admin,
+                    None,
+                )
+                .await
+        }
+    };
+    let (status, days) = series(format!("from={}&to={now}", now - 90 * DAY_MS)).await;
+    assert_eq!(status, StatusCode::OK, "{days}");
+    assert_eq!(days["step_ms"], DAY_MS, "{days}");
+    let buckets = days["buckets"].as_array().unwrap();
+    assert!((90..=92).contains(&buckets.len()), "{}", buckets.len());
+    let old = buckets
+        .iter()
+        .find(|b| b["start_ms"] == old_day)
+        .expect("the old day's bucket");
+    assert_eq!(
+        (old["checks"].as_i64(), old["confirmed_errors"].as_i64()),
+        (Some(10), Some(3)),
+        "{old}"
+    );
+    // Quantiles come from the sketch: within its 1 % of the truth.
+    let p50 = old["p50_ms"].as_f64().unwrap();
+    assert!((79.0..=81.0).contains(&p50), "{old}");
+    let total: i64 = buckets.iter().map(|b| b["checks"].as_i64().unwrap()).sum();
+    assert_eq!(total, 15, "the days hold every check once");
+    let empty = &buckets[1];
+    assert_eq!(
+        (empty["checks"].as_i64(), &empty["p50_ms"]),
+        (Some(0), &Value::Null),
+        "{empty}"
+    );
+
+    let (status, minutes) = series(format!("from={}&to={now}", now - 3_600_000)).await;
+    assert_eq!(status, StatusCode::OK, "{minutes}");
+    assert_eq!(minutes["step_ms"], 60_000, "{minutes}");
+    let buckets = minutes["buckets"].as_array().unwrap();
+    let counted: Vec<(i64, i64)> = buckets
+        .iter()
+        .filter(|b| b["checks"].as_i64() > Some(0))
+        .map(|b| {
+            (
+                b["checks"].as_i64().unwrap(),
+                b["confirmed_errors"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(counted, vec![(1, 0), (1, 0), (1, 1), (1, 0), (1, 0)]);
+
+    for (query, field) in [
+        ("buckets=5".to_owned(), "buckets"),
+        ("buckets=lots".to_owned(), "buckets"),
+        (format!("from={now}&to={}", now - 1), "from"),
+        (
+            format!("from={}&to={now}&buckets=10", now - 3650 * DAY_MS),
+            "buckets",
+        ),
+        ("step=1m".to_owned(), "step"),
+    ] {
+        let (status, body) = series(query.clone()).await;
+        assert_eq!(
+            (status, &body["field"]),
+            (StatusCode::BAD_REQUEST, &json!(field)),
+            "{query}: {body}"
+        );
+    }
+    let (status, _) = server
+        .call(Method::GET, "/api/v1/monitors/987654/series", &admin, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
