@@ -49,7 +49,7 @@ function screen(path, search, navigate, who) {
   const result = path.match(/^\/monitors\/(\d+)\/results\/(\d+)$/);
   if (result) return html`<${ResultDetail} key=${path} monitorId=${result[1]} resultId=${result[2]} />`;
   const monitor = path.match(/^\/monitors\/(\d+)$/);
-  if (monitor) return html`<${MonitorDetail} key=${monitor[1]} id=${monitor[1]} navigate=${navigate} />`;
+  if (monitor) return html`<${MonitorDetail} key=${monitor[1]} id=${monitor[1]} search=${search} navigate=${navigate} />`;
   if (path === "/") return html`<${Overview} search=${search} navigate=${navigate} />`;
   if (path === "/sites") return html`<${Sites} />`;
   return html`<${NotFound} />`;

@@ -44,3 +44,12 @@ export function bytes(value) {
   if (value < 1024) return `${value} B`;
   return value < 1024 * 1024 ? `${(value / 1024).toFixed(1)} KB` : `${(value / 1024 / 1024).toFixed(1)} MB`;
 }
+
+/** A length of time in words: "1 min", "15 min", "2 h", "1 day". */
+export function span(ms) {
+  if (ms < 60_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 3600_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 86400_000) return `${Math.round(ms / 3600_000)} h`;
+  const days = Math.round(ms / 86400_000);
+  return `${days} day${days === 1 ? "" : "s"}`;
+}

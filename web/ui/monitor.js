@@ -4,10 +4,12 @@
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
 import { api, get } from "./api.js";
-import { ago, percent, when } from "./format.js";
+import { ago, percent, span, when } from "./format.js";
 import { IncidentClass } from "./incident.js";
 import { editable } from "./monitor_form.js";
-import { TimingChart } from "./chart.js";
+import { SeriesTimingChart, StatusBand, TimingChart } from "./chart.js";
+import { RangePicker, rangeQuery, readRange } from "./time_range.js";
+import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 import { Waterfall } from "./waterfall.js";
 import { StepResults } from "./step_results.js";
 import { ScrollBox } from "./scroll_box.js";
@@ -36,67 +38,66 @@ function counted(uptime) {
   return `${uptime.checks} checks, ${uptime.confirmed_errors} confirmed errors${p95 != null ? `, p95 ${Math.round(p95)} ms` : ""}`;
 }
 
-/** A time as a `datetime-local` input holds it: the viewer's local time. */
-function localInput(ms) {
-  const at = new Date(ms - new Date(ms).getTimezoneOffset() * 60_000);
-  return at.toISOString().slice(0, 16);
+/** Whether a one-off maintenance window covers the monitor, as the
+ * server decides it (every monitor when it names none). */
+function covers(window, monitor) {
+  if (!window.starts_at) return false;
+  const named = window.monitors ?? [];
+  const tagged = window.tags ?? [];
+  return (named.length === 0 && tagged.length === 0) || named.includes(monitor.name) || tagged.some((t) => (monitor.tags ?? []).includes(t));
 }
 
-/** Uptime over a period the viewer picks, in their own time zone. */
-function PeriodUptime({ id }) {
-  // To the end of the current minute, so that the latest checks count.
-  const end = Math.ceil((Date.now() + 1) / 60_000) * 60_000;
-  const [from, setFrom] = useState(localInput(end - 90 * DAY_MS));
-  const [to, setTo] = useState(localInput(end));
-  const [shown, setShown] = useState(null);
-  const [problem, setProblem] = useState(null);
-  const look = async (event) => {
-    event.preventDefault();
-    try {
-      const [start, stop] = [new Date(from).getTime(), new Date(to).getTime()];
-      setShown(await get(`/monitors/${id}/uptime?from=${start}&to=${stop}`));
-      setProblem(null);
-    } catch (failure) {
-      setShown(null);
-      setProblem(failure.message);
-    }
-  };
-  return html`
-    <form class="inline period" onSubmit=${look} aria-label="Uptime over another period">
-      <label for="uptime-from">From</label>
-      <input id="uptime-from" type="datetime-local" value=${from} onInput=${(e) => setFrom(e.target.value)} />
-      <label for="uptime-to">to</label>
-      <input id="uptime-to" type="datetime-local" value=${to} onInput=${(e) => setTo(e.target.value)} />
-      <button type="submit">Show uptime</button>
-    </form>
-    ${problem && html`<p class="error" role="alert">${problem}</p>`}
-    ${shown && html`
-      <p data-testid="period-uptime"><strong>${percent(shown.uptime_percent)}</strong>
-        <small> ${counted(shown)}</small></p>`}`;
+/** How many buckets to ask for: 120 (a bar every few pixels), more for a
+ * span longer than 120 weeks, the longest step. */
+function seriesBuckets(range) {
+  return Math.min(2000, Math.max(120, Math.ceil((range.to - range.from) / (7 * DAY_MS)) + 2));
 }
 
-export function MonitorDetail({ id, navigate }) {
+/** Most raw results a chart draws; a longer period is drawn from buckets. */
+const RAW_LIMIT = 1000;
+
+export function MonitorDetail({ id, search = "", navigate }) {
   const canWrite = useCanWrite();
   const [running, setRunning] = useState(false);
+  const [ran, setRan] = useState(null);
+  const [query, setQuery] = useState(search);
+  const choose = (range) => {
+    const next = rangeQuery(query, range);
+    setQuery(next);
+    history.replaceState(null, "", `/monitors/${id}${next}`);
+  };
+  const zoom = (from, to) => choose({ key: "custom", from, to });
   const { data, error, missing, reload: load, setError } = usePolled(
     async () => {
       const now = Date.now();
-      const [monitor, results, incidents, ...uptimes] = await Promise.all([
+      const range = readRange(query, "24h", now);
+      const [monitor, results, incidents, series, windows, rangeUptime, ...uptimes] = await Promise.all([
         get(`/monitors/${id}`),
-        get(`/monitors/${id}/results?limit=500`),
-        get(`/incidents?monitor_id=${id}&since=${now - INCIDENT_DAYS * DAY_MS}`),
-        ...PERIODS.map(([, span]) => get(`/monitors/${id}/uptime?from=${now - span}&to=${now}`)),
+        get(`/monitors/${id}/results?from=${Math.round(range.from)}&to=${Math.round(range.to)}&limit=${RAW_LIMIT}`),
+        get(`/incidents?monitor_id=${id}&since=${Math.round(Math.min(range.from - LOOKBACK_MS, now - INCIDENT_DAYS * DAY_MS))}`),
+        get(`/monitors/${id}/series?from=${Math.round(range.from)}&to=${Math.round(range.to)}&buckets=${seriesBuckets(range)}`),
+        get("/maintenance-windows"),
+        get(`/monitors/${id}/uptime?from=${Math.round(range.from)}&to=${Math.round(range.to)}`),
+        ...PERIODS.map(([, length]) => get(`/monitors/${id}/uptime?from=${now - length}&to=${now}`)),
       ]);
-      return { monitor, results, incidents, uptimes };
+      return { monitor, results, incidents, series, windows, range, rangeUptime, uptimes };
     },
     10_000,
-    [id],
+    [id, query],
   );
   if (missing) return html`<${NotFound} what="monitor" />`;
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
-  const { monitor, results, incidents, uptimes } = data;
+  const { monitor, results, incidents, series, windows, range, rangeUptime, uptimes } = data;
+  const marks = incidentMarks(incidents, { monitorIds: [monitor.id] }, range.from, range.to);
+  const shade = shadeMarks(marks, range.from, range.to);
+  const maintenance = windows.filter((w) => covers(w, monitor)).map((w) => [Date.parse(w.starts_at), Date.parse(w.ends_at)]);
+  // Every result of the period fits the raw chart, with its phases; a
+  // longer period is drawn from the series' buckets.
+  const raw = results.length < RAW_LIMIT;
+  const heading = TIME_HEADINGS[monitor.type] ?? "Response time";
+  const recentIncidents = incidents.filter((i) => Date.parse(i.opened_at) >= Date.now() - INCIDENT_DAYS * DAY_MS);
   const setEnabled = async (enabled) => {
     const document = { ...editable(monitor), enabled };
     try {
@@ -118,7 +119,8 @@ export function MonitorDetail({ id, navigate }) {
   const runNow = async () => {
     setRunning(true);
     try {
-      await api("POST", `/monitors/${id}/run`);
+      const answered = await api("POST", `/monitors/${id}/run`);
+      setRan(answered);
       await load();
     } catch (failure) {
       setError(failure.message);
@@ -140,6 +142,10 @@ export function MonitorDetail({ id, navigate }) {
         <button type="button" onClick=${remove}>Delete</button>`}
     </p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
+    ${ran && html`
+      <p class="notice" role="status" data-testid="ran">
+        ${ran.length === 0 ? "The run is queued; its result will show below." : html`Ran just now: ${ran.map((r, i) => html`${i > 0 && "; "}<a href=${`/monitors/${id}/results/${r.id}`}>${r.outcome}</a> from ${r.checkpoint} in ${r.duration_ms} ms${r.problem ? ` — ${r.problem.message}` : ""}`)}`}
+      </p>`}
     <section aria-labelledby="uptime-heading">
       <h2 id="uptime-heading">Uptime</h2>
       <dl class="uptime">
@@ -149,19 +155,30 @@ export function MonitorDetail({ id, navigate }) {
             <dd>${percent(uptimes[i].uptime_percent)}</dd>
             <dd><small>${counted(uptimes[i])}</small></dd>
           </div>`)}
+        <div data-period="range" data-testid="period-uptime">
+          <dt>${range.label}</dt>
+          <dd>${percent(rangeUptime.uptime_percent)}</dd>
+          <dd><small>${counted(rangeUptime)}</small></dd>
+        </div>
       </dl>
-      <${PeriodUptime} id=${id} />
     </section>
     <section aria-labelledby="timing-heading">
-      <h2 id="timing-heading">${TIME_HEADINGS[monitor.type] ?? "Response time"}</h2>
-      ${results.length === 0 ? html`<p>No results yet.</p>` : html`<${TimingChart} results=${results} label=${`${TIME_HEADINGS[monitor.type] ?? "Response time"} by phase`} />`}
+      <h2 id="timing-heading">${heading}</h2>
+      <${RangePicker} range=${range} choose=${choose} />
+      ${raw
+        ? html`<${TimingChart} results=${results} label=${`${heading} by phase, ${range.label}`} from=${range.from} to=${range.to} shade=${shade} zoom=${zoom} />`
+        : html`<${SeriesTimingChart} series=${series} label=${`${heading}, median and p95 per ${span(series.step_ms)}, ${range.label}`} from=${range.from} to=${range.to} shade=${shade} zoom=${zoom} />`}
+      <${StatusBand} series=${series} maintenance=${maintenance} />
+      ${results.length === 0 && html`<p>No results in this period.</p>`}
+      <p class="hint"><small>Drag across the chart to zoom into a span.</small></p>
+      ${marks.length > 0 && html`<${MarkList} marks=${marks} />`}
     </section>
     ${hasVitals(results) && html`<${PageVitals} results=${results} />`}
     <section aria-labelledby="incidents-heading">
       <h2 id="incidents-heading">Incidents (last ${INCIDENT_DAYS} days)</h2>
-      ${incidents.length === 0 ? html`<p>None.</p>` : html`
+      ${recentIncidents.length === 0 ? html`<p>None.</p>` : html`
         <ul class="incidents" data-testid="monitor-incidents">
-          ${incidents.map((incident) => html`
+          ${recentIncidents.map((incident) => html`
             <li key=${incident.id} class=${`incident ${incident.severity}`}>
               <a href=${`/incidents/${incident.id}`}>${when(incident.opened_at)}</a>
               ${" "}<${IncidentClass} correlation=${incident.correlation} />

@@ -6,6 +6,7 @@
 use super::browser::ChromeDriver;
 use super::*;
 use axum::response::IntoResponse;
+use fantoccini::actions::InputSource;
 use fantoccini::key::Key;
 use fantoccini::{Client, Locator};
 use std::time::{Duration, Instant};
@@ -355,31 +356,151 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         text_when(&browser, "h1", |s| s.starts_with("health")).await?;
         let day = text_when(&browser, "[data-period='24 h'] dd", |s| s.contains('%')).await?;
         assert_eq!(day, "100 %");
-        // Uptime over another period: the last 90 days by default; a
-        // period that ends before it starts is refused in the API's words.
-        click(&browser, Locator::XPath("//button[.='Show uptime']")).await?;
-        let period = text_when(&browser, "[data-testid=period-uptime]", |s| !s.is_empty()).await?;
-        assert!(period.starts_with("100 %"), "{period}");
-        // A date and time field takes its value as a picker would set it.
-        let uptime_from = async |value: &str| {
-            let from = browser.find(Locator::Css("#uptime-from")).await?;
+        // One time range for the charts: 24 hours first; a preset, a
+        // custom span (one that ends before it starts is refused), or a
+        // span dragged across the chart, each kept in the address.
+        let period =
+            text_when(&browser, "[data-testid=period-uptime]", |s| s.contains('%')).await?;
+        assert!(period.starts_with("last 24 hours\n100 %"), "{period}");
+        let band = browser
+            .find(Locator::Css("[data-testid=status-band]"))
+            .await?
+            .attr("data-states")
+            .await?
+            .unwrap_or_default();
+        assert!(
+            band.ends_with('u') || band.contains('u'),
+            "the checks show in the band: {band}"
+        );
+        click(
+            &browser,
+            Locator::XPath("//div[@data-testid='range']/button[.='7 days']"),
+        )
+        .await?;
+        text_when(&browser, "[data-testid=period-uptime]", |s| {
+            s.starts_with("last 7 days")
+        })
+        .await?;
+        assert_eq!(browser.current_url().await?.query(), Some("range=7d"));
+        click(
+            &browser,
+            Locator::XPath("//div[@data-testid='range']/button[.='Custom…']"),
+        )
+        .await?;
+        let set_field = async |css: &str, value: &str| {
+            let field = browser.find(Locator::Css(css)).await?;
+            // A date and time field takes its value as a picker would set it.
             browser
                 .execute(
                     "arguments[0].value = arguments[1]; \
                      arguments[0].dispatchEvent(new Event('input', {bubbles: true}));",
-                    vec![serde_json::to_value(&from).unwrap(), json!(value)],
+                    vec![serde_json::to_value(&field).unwrap(), json!(value)],
                 )
-                .await?;
-            click(&browser, Locator::XPath("//button[.='Show uptime']")).await
+                .await
         };
-        uptime_from("2030-01-01T00:00").await?;
-        let refused = text_when(&browser, "section .error", |s| !s.is_empty()).await?;
-        assert!(refused.contains("must be before"), "{refused}");
-        uptime_from("2020-01-01T00:00").await?;
+        set_field("#range-from", "2030-01-01T00:00").await?;
+        set_field("#range-to", "2029-01-01T00:00").await?;
+        click(
+            &browser,
+            Locator::XPath("//form[@aria-label='Custom range']//button[.='Show']"),
+        )
+        .await?;
+        let refused = text_when(&browser, "[data-testid=range] .error", |s| !s.is_empty()).await?;
+        assert!(refused.contains("before the end"), "{refused}");
+        set_field("#range-from", "2020-01-01T00:00").await?;
+        click(
+            &browser,
+            Locator::XPath("//form[@aria-label='Custom range']//button[.='Show']"),
+        )
+        .await?;
         text_when(&browser, "[data-testid=period-uptime]", |s| {
-            s.starts_with("100 %")
+            s.contains("2020") && s.contains("100 %")
         })
         .await?;
+        let query = browser
+            .current_url()
+            .await?
+            .query()
+            .unwrap_or_default()
+            .to_owned();
+        assert!(
+            query.starts_with("from=") && query.contains("&to="),
+            "{query}"
+        );
+        // Back to a day, then a drag across the middle of the chart zooms in.
+        click(
+            &browser,
+            Locator::XPath("//div[@data-testid='range']/button[.='24 hours']"),
+        )
+        .await?;
+        text_when(&browser, "[data-testid=period-uptime]", |s| {
+            s.starts_with("last 24 hours")
+        })
+        .await?;
+        let over = browser
+            .wait()
+            .for_element(Locator::Css(".chart .u-over"))
+            .await?;
+        let drag = fantoccini::actions::MouseActions::new("mouse".to_owned())
+            .then(fantoccini::actions::PointerAction::MoveToElement {
+                element: over,
+                duration: None,
+                x: -100.0,
+                y: 0.0,
+            })
+            .then(fantoccini::actions::PointerAction::Down {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            })
+            .then(fantoccini::actions::PointerAction::MoveBy {
+                duration: Some(Duration::from_millis(200)),
+                x: 200.0,
+                y: 0.0,
+            })
+            .then(fantoccini::actions::PointerAction::Up {
+                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+            });
+        browser.perform_actions(drag).await?;
+        let zoomed = text_when(&browser, "[data-testid=period-uptime] dt", |s| {
+            !s.starts_with("last")
+        })
+        .await?;
+        assert!(zoomed.contains('–'), "{zoomed}");
+        let query = browser
+            .current_url()
+            .await?
+            .query()
+            .unwrap_or_default()
+            .to_owned();
+        let bound = |name: &str| -> i64 {
+            query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                .and_then(|value| value.parse().ok())
+                .unwrap_or(0)
+        };
+        let (from, to) = (bound("from"), bound("to"));
+        assert!(
+            to > from && to - from < 20 * 3_600_000,
+            "a part of the day: {query}"
+        );
+        // The tooltip beside the cursor names the time and the values.
+        let tip = browser.find(Locator::Css(".chart-tip")).await?;
+        assert!(tip.text().await.is_ok());
+        // Nothing ran in that span; back to the day, where the runs are.
+        text_when(&browser, "main", |s| {
+            s.contains("No results in this period")
+        })
+        .await?;
+        click(
+            &browser,
+            Locator::XPath("//div[@data-testid='range']/button[.='24 hours']"),
+        )
+        .await?;
+        text_when(&browser, "[data-testid=period-uptime]", |s| {
+            s.starts_with("last 24 hours")
+        })
+        .await?;
+        text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
         browser
             .wait()
             .for_element(Locator::Css(".chart .uplot canvas"))
