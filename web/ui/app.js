@@ -20,6 +20,7 @@ import { StatusPageEditor, StatusPages } from "./status_pages.js";
 import { ResultDetail } from "./result.js";
 import { Role } from "./role.js";
 import { AdminsOnly, NotFound } from "./not_found.js";
+import { ThemeSwitch, applyStoredTheme } from "./theme.js";
 
 /** Screens that change things: a viewer who opens one by its address is
  * told so, instead of a form the server would refuse. */
@@ -130,6 +131,7 @@ function App() {
         <a href="/status-pages" aria-current=${path.startsWith("/status-pages") ? "page" : undefined}>Status pages</a>
         <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>
       </nav>
+      <${ThemeSwitch} />
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
@@ -138,4 +140,5 @@ function App() {
     </main>`;
 }
 
+applyStoredTheme();
 render(html`<${App} />`, document.getElementById("app"));

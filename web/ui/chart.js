@@ -1,6 +1,7 @@
 // Charts with uPlot (vendored, loaded once when a chart is first shown,
 // from beside this module so that it comes from the same version of the UI).
-import { html, useEffect, useRef } from "./html.js";
+import { html, useEffect, useRef, useState } from "./html.js";
+import { THEME_CHANGED, cssColour } from "./theme.js";
 import { millis, span, when } from "./format.js";
 
 let loading = null;
@@ -30,6 +31,18 @@ function loadUPlot() {
  */
 export function Plot({ label, height, make, deps, onDrawn }) {
   const box = useRef(null);
+  // Redrawn in the new colours when the theme changes.
+  const [theme, setTheme] = useState(0);
+  useEffect(() => {
+    const changed = () => setTheme((n) => n + 1);
+    const system = window.matchMedia("(prefers-color-scheme: dark)");
+    window.addEventListener(THEME_CHANGED, changed);
+    system.addEventListener("change", changed);
+    return () => {
+      window.removeEventListener(THEME_CHANGED, changed);
+      system.removeEventListener("change", changed);
+    };
+  }, []);
   useEffect(() => {
     let plot = null;
     let cancelled = false;
@@ -41,7 +54,16 @@ export function Plot({ label, height, make, deps, onDrawn }) {
     loadUPlot().then((uPlot) => {
       if (cancelled || !box.current) return;
       const [options, data] = make(uPlot);
-      plot = new uPlot({ title: label, width: widthNow(), height, ...options }, data, box.current);
+      // Axes, grid and text in the page's own colours.
+      const [ink, line] = [cssColour("--ink"), cssColour("--line")];
+      const axes = (options.axes ?? [{}, {}]).map((axis) => ({
+        stroke: ink,
+        grid: { stroke: line, width: 1 },
+        ticks: { stroke: line, width: 1 },
+        ...axis,
+      }));
+      const series = options.series?.map((one) => (one.stroke === "ink" ? { ...one, stroke: ink, fill: one.fill === "ink" ? `${ink}22` : one.fill } : one));
+      plot = new uPlot({ title: label, width: widthNow(), height, ...options, axes, series }, data, box.current);
       resized.observe(box.current);
       onDrawn?.();
     });
@@ -50,7 +72,7 @@ export function Plot({ label, height, make, deps, onDrawn }) {
       resized.disconnect();
       if (plot) plot.destroy();
     };
-  }, [label, height, ...deps]);
+  }, [label, height, theme, ...deps]);
   return html`<div class="chart" ref=${box} role="img" aria-label=${label}></div>`;
 }
 
@@ -176,9 +198,9 @@ export function TimingChart({ results, label, from, to, shade, zoom }) {
           })),
           {
             label: "total",
-            stroke: "#1b1f24",
+            stroke: "ink",
             dash: phases.length ? [4, 4] : undefined,
-            fill: phases.length ? undefined : "#1b1f2422",
+            fill: phases.length ? undefined : "ink",
             value: (_, v) => (v == null ? "" : `${v} ms`),
             points: { size: 5 },
           },

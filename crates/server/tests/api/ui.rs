@@ -897,6 +897,47 @@ async fn why_a_monitor_is_down_is_one_click_away_and_a_viewer_sees_no_write_cont
         let conditions = text_when(&browser, "[data-testid=conditions]", |s| !s.is_empty()).await?;
         assert!(conditions.contains("status 503"), "{conditions}");
         readable(&browser, "a failed result").await?;
+        // Dark, by the switch: every screen stays readable, charts too.
+        browser
+            .find(Locator::Css("select[title=Theme]"))
+            .await?
+            .select_by_value("dark")
+            .await?;
+        let background = browser
+            .execute(
+                "return getComputedStyle(document.documentElement).backgroundColor",
+                vec![],
+            )
+            .await?;
+        assert_eq!(background, json!("rgb(13, 17, 23)"), "the page turned dark");
+        readable(&browser, "a failed result, dark").await?;
+        keep_screenshot(&browser, "result-dark").await?;
+        for (path, screen) in [
+            ("/".to_owned(), "the overview"),
+            (format!("/monitors/{down}"), "a monitor's page"),
+            ("/incidents".to_owned(), "the incidents"),
+            ("/alerting".to_owned(), "alerting"),
+            ("/settings".to_owned(), "settings"),
+        ] {
+            browser.goto(&server.url(&path)).await?;
+            text_when(&browser, "h1", |s| !s.is_empty()).await?;
+            if path.starts_with("/monitors/") {
+                browser
+                    .wait()
+                    .for_element(Locator::Css(".chart canvas"))
+                    .await?;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            readable(&browser, &format!("{screen}, dark")).await?;
+        }
+        keep_screenshot(&browser, "monitor-dark").await?;
+        // The choice stays with the browser.
+        browser.refresh().await?;
+        text_when(&browser, "h1", |s| !s.is_empty()).await?;
+        let theme = browser
+            .execute("return document.documentElement.dataset.theme", vec![])
+            .await?;
+        assert_eq!(theme, json!("dark"));
         // The admin has the controls.
         browser
             .goto(&server.url(&format!("/monitors/{down}")))

@@ -1,0 +1,43 @@
+// Light or dark: the system's choice (`prefers-color-scheme`) unless the
+// viewer picks one, kept in this browser. Charts read their colours from
+// the page's, so they are redrawn when it changes.
+import { html, useState } from "./html.js";
+
+const KEY = "sightline-theme";
+/** Told when the theme changes, for what draws its own colours. */
+export const THEME_CHANGED = "sightline:theme";
+
+/** Applies the theme this browser keeps, if any. */
+export function applyStoredTheme() {
+  const kept = localStorage.getItem(KEY);
+  if (kept === "light" || kept === "dark") document.documentElement.dataset.theme = kept;
+}
+
+/** A CSS custom property's value as the page has it now. */
+export function cssColour(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+export function ThemeSwitch() {
+  const [theme, setTheme] = useState(() => localStorage.getItem(KEY) ?? "system");
+  const choose = (event) => {
+    const next = event.target.value;
+    setTheme(next);
+    if (next === "system") {
+      localStorage.removeItem(KEY);
+      delete document.documentElement.dataset.theme;
+    } else {
+      localStorage.setItem(KEY, next);
+      document.documentElement.dataset.theme = next;
+    }
+    window.dispatchEvent(new Event(THEME_CHANGED));
+  };
+  return html`
+    <label class="theme-switch"><span class="visually-hidden">Theme</span>
+      <select value=${theme} onChange=${choose} title="Theme">
+        <option value="system">auto theme</option>
+        <option value="light">light</option>
+        <option value="dark">dark</option>
+      </select>
+    </label>`;
+}
