@@ -882,6 +882,43 @@ async fn monitors_are_validated_with_the_field_named(kind: BackendKind) {
     let Auth::Cookie(cookie) = &admin else {
         unreachable!()
     };
+    // The catalogue of types, for forms: readable by anyone signed in, and
+    // each type's example is a monitor the server accepts as it stands.
+    let viewer = Auth::Cookie(server.log_in(VIEWER).await);
+    let (status, catalogue) = server
+        .call(Method::GET, "/api/v1/monitor-types", &viewer, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalogue}");
+    let types = catalogue["types"].as_array().unwrap();
+    assert_eq!(types.len(), 8, "{catalogue}");
+    assert!(
+        catalogue["settings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["path"] == "name" && f["required"] == true)
+    );
+    for kind in types {
+        let mut example = kind["example"].clone();
+        example["type"] = kind["name"].clone();
+        example["name"] = json!(format!("example {}", kind["name"]));
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/api/v1/monitors/validate",
+                &admin,
+                Some(example),
+            )
+            .await;
+        let needs_a_browser = body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("browser"));
+        assert!(
+            status == StatusCode::OK || needs_a_browser,
+            "{}: {status} {body}",
+            kind["name"]
+        );
+    }
     let good = json!({
         "name": "shop home", "type": "http", "url": "https://shop.example.com/", "every": "1m",
         "expect": {"status": [200], "body_contains": "Add to cart", "max_response_ms": 2000}

@@ -10,6 +10,7 @@
 mod api;
 mod assess;
 mod browser;
+pub mod catalogue;
 mod dns;
 mod http;
 mod ping;

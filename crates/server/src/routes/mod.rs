@@ -9,6 +9,7 @@ mod health;
 mod incidents;
 mod maintenance;
 mod monitor_overview;
+mod monitor_types;
 mod monitors;
 mod notifications;
 mod openapi;
@@ -113,6 +114,7 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(site_rum::router())
                 .merge(monitors::router())
                 .merge(monitor_overview::router())
+                .merge(monitor_types::router())
                 .merge(maintenance::router())
                 .merge(secrets::router())
                 .merge(checkpoints::router())
