@@ -35,6 +35,10 @@ mod synthetic;
 #[allow(dead_code)]
 #[path = "../../synthetic/tests/checks/targets.rs"]
 mod targets;
+/// Real-looking real-user traffic, as the benchmarks write it.
+#[path = "../../cli/benches/support/traffic.rs"]
+#[allow(dead_code)]
+mod traffic;
 #[path = "api/ui.rs"]
 mod ui;
 use alerting::{

@@ -2700,3 +2700,228 @@ async fn a_status_page_follows_an_outage_answers_on_its_domain_and_keeps_its_pas
     outcome.unwrap();
     server.stop().await;
 }
+
+/// A past result for a lived-in store: a response time that follows the
+/// day (busier afternoons) with some noise, its phases, and now and then a
+/// slow or failed check.
+fn past_result(
+    monitor_id: i64,
+    checkpoint_id: i64,
+    at: i64,
+    base_ms: f64,
+    rng: &mut fastrand::Rng,
+) -> sightline_store::NewCheckResult {
+    use sightline_core::Timestamp;
+    use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
+    let hour = (at / 3_600_000) % 24;
+    let busy = 1.0 + 0.5 * (((hour as f64 - 9.0) / 24.0) * std::f64::consts::TAU).sin().max(0.0);
+    let total = (base_ms * busy * (0.8 + 0.4 * rng.f64())).round() as i64;
+    let roll = rng.u32(0..1000);
+    let outcome = match roll {
+        0..=2 => CheckOutcome::Error,
+        3..=15 => CheckOutcome::Degraded,
+        _ => CheckOutcome::Up,
+    };
+    let problem = match outcome {
+        CheckOutcome::Error => Some(Problem::new(ProblemKind::Status, "expected a 2xx status, got 502")),
+        CheckOutcome::Degraded => Some(Problem::new(
+            ProblemKind::ResponseTime,
+            format!("the response took {} ms, over the degraded threshold of 800 ms", total * 4),
+        )),
+        CheckOutcome::Up => None,
+    };
+    let duration_ms = if outcome == CheckOutcome::Degraded { total * 4 } else { total };
+    let share = |part: f64| Some((duration_ms as f64 * part).round() as i64);
+    sightline_store::NewCheckResult {
+        monitor_id,
+        checkpoint_id,
+        due_at: Timestamp::from(at),
+        attempt: 0,
+        started_at: Timestamp::from(at),
+        report: CheckReport {
+            outcome,
+            problem,
+            status_code: Some(if outcome == CheckOutcome::Error { 502 } else { 200 }),
+            timings: PhaseTimings {
+                dns_ms: share(0.05),
+                connect_ms: share(0.1),
+                tls_ms: share(0.2),
+                first_byte_ms: share(0.5),
+                download_ms: share(0.15),
+            },
+            duration_ms,
+            response_bytes: Some(24_000),
+            detail: json!({}),
+            screenshots: Vec::new(),
+        },
+        in_maintenance: false,
+        confirmed_error: outcome == CheckOutcome::Error,
+        downtime_ms: 0,
+    }
+}
+
+/// An installation that looks lived in: two sites with three weeks of
+/// real-looking traffic, two dozen monitors of every type with three weeks
+/// of history, and an outage of one host under way. Every screen reads
+/// well in light and dark, on a desktop and a phone; these are the
+/// screenshots the README shows (`lived-in-*`).
+#[tokio::test]
+async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_phone() {
+    use super::targets;
+    use super::traffic;
+    const DAY_MS: i64 = 86_400_000;
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let app = targets::http_app(targets::App::default()).await;
+    let app_port = app.port();
+    let app = format!("http://{app}");
+    let dns = targets::dns_server().await.to_string();
+    let certificates = targets::certificates(Duration::from_secs(64 * 24 * 3600));
+    let tls = targets::tls_server(&certificates).await.port();
+    let payments = targets::closed_port().await;
+    let store = &server.store;
+    let now = store.now().as_millis();
+    let mut sites = Vec::new();
+    for (name, origin, views) in [
+        ("shop", "https://shop.example.com", 30_000u64),
+        ("docs", "https://docs.example.com", 6_000),
+    ] {
+        let (status, site) = server
+            .call(
+                Method::POST,
+                "/api/v1/sites",
+                &admin,
+                Some(json!({"name": name, "origins": [origin]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{site}");
+        let id = site["id"].as_i64().unwrap();
+        traffic::fill(store, id, views, (now - 21 * DAY_MS, now)).await;
+        traffic::roll(store, id).await;
+        sites.push(id);
+    }
+    let every = |spec: Value, name: &str, tags: &[&str], site: Option<&str>| {
+        let mut spec = spec;
+        spec["name"] = json!(name);
+        spec["every"] = json!("5m");
+        spec["tags"] = json!(tags);
+        if let Some(site) = site {
+            spec["site"] = json!(site);
+        }
+        spec
+    };
+    let api = |url: String| {
+        json!({"type": "api", "steps": [
+            {"name": "list products", "url": format!("{url}/ok"), "expect": {"status": [200]}},
+            {"name": "health", "url": format!("{url}/health"), "expect": {"status": [200]}},
+        ]})
+    };
+    let healthy = vec![
+        every(json!({"type": "http", "url": format!("{app}/ok")}), "shop home", &["shop", "web"], Some("shop")),
+        every(json!({"type": "http", "url": format!("{app}/ok?page=search")}), "shop search", &["shop", "web"], Some("shop")),
+        every(json!({"type": "http", "url": format!("{app}/ok?page=cart")}), "shop cart", &["shop", "web"], Some("shop")),
+        every(json!({"type": "http", "url": format!("{app}/health")}), "shop health endpoint", &["shop"], Some("shop")),
+        every(api(app.clone()), "shop catalogue API", &["shop", "api"], Some("shop")),
+        every(json!({"type": "browser", "url": format!("{app}/ok")}), "shop home in a browser", &["shop", "web"], Some("shop")),
+        every(json!({"type": "transaction", "steps": [{"navigate": format!("{app}/ok")}, {"assert_text": "Add to cart"}]}), "shop add to cart journey", &["shop", "journeys"], Some("shop")),
+        every(json!({"type": "http", "url": format!("{app}/ok?page=docs")}), "docs home", &["docs", "web"], Some("docs")),
+        every(json!({"type": "http", "url": format!("{app}/ok?page=docs-search")}), "docs search", &["docs", "web"], Some("docs")),
+        every(json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}), "shop DNS", &["infra", "dns"], None),
+        every(json!({"type": "dns", "host": "shop.test", "resolver": dns, "record_type": "A"}), "docs DNS", &["infra", "dns"], None),
+        every(json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}), "shop certificate", &["infra", "tls"], None),
+        every(json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false, "warn_days": 90}), "docs certificate", &["infra", "tls"], None),
+        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "load balancer", &["infra"], None),
+        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "primary database", &["infra", "database"], None),
+        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "replica database", &["infra", "database"], None),
+        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "cache", &["infra"], None),
+        every(json!({"type": "ping", "host": "127.0.0.1", "count": 2}), "gateway", &["infra", "network"], None),
+        every(json!({"type": "http", "url": format!("{app}/health?service=search")}), "search service", &["backend"], None),
+        every(json!({"type": "http", "url": format!("{app}/health?service=mail")}), "mail service", &["backend"], None),
+    ];
+    let down = vec![
+        every(json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/")}), "payments API", &["payments", "api"], None),
+        every(json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/webhooks")}), "payments webhooks", &["payments"], None),
+        every(json!({"type": "tcp", "host": "127.0.0.1", "port": payments}), "payments port", &["payments"], None),
+        every(api(format!("http://127.0.0.1:{payments}")), "payments checkout API", &["payments", "api"], None),
+    ];
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let mut rng = fastrand::Rng::with_seed(20_261_205);
+    let mut ids = Vec::new();
+    let mut history = Vec::new();
+    for (n, spec) in healthy.iter().chain(down.iter()).enumerate() {
+        let name = spec["name"].as_str().unwrap().to_owned();
+        let id = server.create_monitor(&admin, spec.clone()).await;
+        let base = 40.0 + (n as f64 * 37.0) % 300.0;
+        // Every half hour for three weeks, up to the last hour.
+        let mut at = now - 21 * DAY_MS + (n as i64) * 60_000;
+        while at < now - 3_600_000 {
+            history.push(past_result(id, local.id, at, base, &mut rng));
+            at += 1_800_000;
+        }
+        ids.push((name, id));
+    }
+    for result in &history {
+        store.record_check_result(result).await.unwrap();
+    }
+    while store.roll_check_summaries(store.now(), 5000).await.unwrap() > 0 {}
+    // Today's checks, for real: the healthy ones pass, the payments host is down.
+    for (name, id) in &ids {
+        let (status, ran) = server.run_now(&admin, *id).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {ran}");
+    }
+    let id_of = |wanted: &str| ids.iter().find(|(name, _)| name == wanted).unwrap().1;
+
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        let outage = text_when(&browser, "[data-testid=open-incidents] li.outage", |s| !s.is_empty()).await?;
+        assert!(outage.contains("4 monitors down"), "{outage}");
+        text_when(&browser, "tr[data-monitor='shop home'] .badge", |s| s == "up").await?;
+        let screens = [
+            ("overview", "/".to_owned()),
+            ("overview-by-site", "/?group=site".to_owned()),
+            ("monitor", format!("/monitors/{}?range=7d", id_of("shop home"))),
+            ("site", format!("/sites/{}?period=7d&metric=lcp&percentile=75", sites[0])),
+            ("incidents", "/incidents".to_owned()),
+        ];
+        for theme in ["light", "dark"] {
+            browser
+                .execute(
+                    "localStorage.setItem('sightline-theme', arguments[0])",
+                    vec![json!(theme)],
+                )
+                .await?;
+            for (name, path) in &screens {
+                browser.goto(&server.url(path)).await?;
+                text_when(&browser, "h1", |s| !s.is_empty()).await?;
+                browser.wait().for_element(Locator::Css("main section, main h1")).await?;
+                if name.starts_with("monitor") || name.starts_with("site") {
+                    browser.wait().for_element(Locator::Css(".chart canvas")).await?;
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                assert!(browser.find_all(Locator::Css(".loading")).await?.is_empty(), "{name}: still loading");
+                readable(&browser, &format!("{name}, {theme}")).await?;
+                keep_screenshot(&browser, &format!("lived-in-{name}-{theme}")).await?;
+                fits_a_phone(&browser, &format!("{name}, {theme}")).await?;
+            }
+        }
+        // A phone's view of the overview and of a down monitor's result.
+        browser.goto(&server.url(&format!("/monitors/{}", id_of("payments checkout API")))).await?;
+        text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
+        click(&browser, Locator::Css("table.results tbody tr a")).await?;
+        text_when(&browser, "[data-testid=result-problem]", |s| !s.is_empty()).await?;
+        keep_screenshot(&browser, "lived-in-result-dark").await?;
+        browser.set_window_size(390, 844).await?;
+        keep_screenshot(&browser, "lived-in-result-dark-phone").await?;
+        browser.goto(&server.url("/")).await?;
+        text_when(&browser, "[data-testid=open-incidents]", |s| !s.is_empty()).await?;
+        keep_screenshot(&browser, "lived-in-overview-dark-phone").await?;
+        browser.set_window_size(1280, 800).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+}
