@@ -257,7 +257,7 @@ function MonitorRow({ row, canWrite, selected, toggle, navigate }) {
         <br /><small class="target">${target(m)} · from ${(m.checkpoints ?? ["local"]).join(", ")}</small></td>
       <td role="cell" class="beats"><${Heartbeat} results=${digest?.recent} name=${m.name} open=${(r) => navigate(`/monitors/${m.id}/results/${r.id}`)} /></td>
       <td role="cell" class="last" data-testid="last-check">${last
-        ? html`<a class=${`outcome ${last.outcome}`} href=${`/monitors/${m.id}/results/${last.id}`} aria-label=${`${last.outcome}: open the last result of ${m.name}`}>${last.outcome}</a> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem">${last.error}</small>`}`
+        ? html`<a class=${`outcome ${last.outcome}`} href=${`/monitors/${m.id}/results/${last.id}`} aria-label=${`${last.outcome}: open the last result of ${m.name}`}>${last.outcome}</a> ${millis(last.duration_ms)}<br /><small title=${when(last.started_at)}>${ago(last.started_at)}</small>${last.error && html`<br /><small class="problem" title=${last.error}>${last.error}</small>`}`
         : html`<small>no checks yet</small>`}</td>
       <td role="cell"><${Sparkline} results=${digest?.recent ?? []} /></td>
       ${UPTIME_PERIODS.map((p) => {

@@ -231,7 +231,7 @@ export function ResultDetail({ monitorId, resultId }) {
       ["Status", result.status_code],
       ["Final URL", d.final_url],
       ["Redirects", d.redirects?.map((r) => `${r.status} → ${r.to}`).join(", ")],
-      ["Size", result.response_bytes != null ? bytes(result.response_bytes) : null],
+      ["Size", result.status_code != null && result.response_bytes != null ? bytes(result.response_bytes) : null],
     ]} />
     ${result.detail?.conditions && html`
       <section aria-labelledby="conditions-heading">

@@ -2714,7 +2714,11 @@ fn past_result(
     use sightline_core::Timestamp;
     use sightline_core::monitor::{CheckOutcome, CheckReport, PhaseTimings, Problem, ProblemKind};
     let hour = (at / 3_600_000) % 24;
-    let busy = 1.0 + 0.5 * (((hour as f64 - 9.0) / 24.0) * std::f64::consts::TAU).sin().max(0.0);
+    let busy = 1.0
+        + 0.5
+            * (((hour as f64 - 9.0) / 24.0) * std::f64::consts::TAU)
+                .sin()
+                .max(0.0);
     let total = (base_ms * busy * (0.8 + 0.4 * rng.f64())).round() as i64;
     let roll = rng.u32(0..1000);
     let outcome = match roll {
@@ -2723,14 +2727,24 @@ fn past_result(
         _ => CheckOutcome::Up,
     };
     let problem = match outcome {
-        CheckOutcome::Error => Some(Problem::new(ProblemKind::Status, "expected a 2xx status, got 502")),
+        CheckOutcome::Error => Some(Problem::new(
+            ProblemKind::Status,
+            "expected a 2xx status, got 502",
+        )),
         CheckOutcome::Degraded => Some(Problem::new(
             ProblemKind::ResponseTime,
-            format!("the response took {} ms, over the degraded threshold of 800 ms", total * 4),
+            format!(
+                "the response took {} ms, over the degraded threshold of 800 ms",
+                total * 4
+            ),
         )),
         CheckOutcome::Up => None,
     };
-    let duration_ms = if outcome == CheckOutcome::Degraded { total * 4 } else { total };
+    let duration_ms = if outcome == CheckOutcome::Degraded {
+        total * 4
+    } else {
+        total
+    };
     let share = |part: f64| Some((duration_ms as f64 * part).round() as i64);
     sightline_store::NewCheckResult {
         monitor_id,
@@ -2741,7 +2755,11 @@ fn past_result(
         report: CheckReport {
             outcome,
             problem,
-            status_code: Some(if outcome == CheckOutcome::Error { 502 } else { 200 }),
+            status_code: Some(if outcome == CheckOutcome::Error {
+                502
+            } else {
+                200
+            }),
             timings: PhaseTimings {
                 dns_ms: share(0.05),
                 connect_ms: share(0.1),
@@ -2817,32 +2835,152 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
         ]})
     };
     let healthy = vec![
-        every(json!({"type": "http", "url": format!("{app}/ok")}), "shop home", &["shop", "web"], Some("shop")),
-        every(json!({"type": "http", "url": format!("{app}/ok?page=search")}), "shop search", &["shop", "web"], Some("shop")),
-        every(json!({"type": "http", "url": format!("{app}/ok?page=cart")}), "shop cart", &["shop", "web"], Some("shop")),
-        every(json!({"type": "http", "url": format!("{app}/health")}), "shop health endpoint", &["shop"], Some("shop")),
-        every(api(app.clone()), "shop catalogue API", &["shop", "api"], Some("shop")),
-        every(json!({"type": "browser", "url": format!("{app}/ok")}), "shop home in a browser", &["shop", "web"], Some("shop")),
-        every(json!({"type": "transaction", "steps": [{"navigate": format!("{app}/ok")}, {"assert_text": "Add to cart"}]}), "shop add to cart journey", &["shop", "journeys"], Some("shop")),
-        every(json!({"type": "http", "url": format!("{app}/ok?page=docs")}), "docs home", &["docs", "web"], Some("docs")),
-        every(json!({"type": "http", "url": format!("{app}/ok?page=docs-search")}), "docs search", &["docs", "web"], Some("docs")),
-        every(json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}), "shop DNS", &["infra", "dns"], None),
-        every(json!({"type": "dns", "host": "shop.test", "resolver": dns, "record_type": "A"}), "docs DNS", &["infra", "dns"], None),
-        every(json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}), "shop certificate", &["infra", "tls"], None),
-        every(json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false, "warn_days": 90}), "docs certificate", &["infra", "tls"], None),
-        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "load balancer", &["infra"], None),
-        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "primary database", &["infra", "database"], None),
-        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "replica database", &["infra", "database"], None),
-        every(json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}), "cache", &["infra"], None),
-        every(json!({"type": "ping", "host": "127.0.0.1", "count": 2}), "gateway", &["infra", "network"], None),
-        every(json!({"type": "http", "url": format!("{app}/health?service=search")}), "search service", &["backend"], None),
-        every(json!({"type": "http", "url": format!("{app}/health?service=mail")}), "mail service", &["backend"], None),
+        every(
+            json!({"type": "http", "url": format!("{app}/ok")}),
+            "shop home",
+            &["shop", "web"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/ok?page=search")}),
+            "shop search",
+            &["shop", "web"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/ok?page=cart")}),
+            "shop cart",
+            &["shop", "web"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/health")}),
+            "shop health endpoint",
+            &["shop"],
+            Some("shop"),
+        ),
+        every(
+            api(app.clone()),
+            "shop catalogue API",
+            &["shop", "api"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "browser", "url": format!("{app}/ok")}),
+            "shop home in a browser",
+            &["shop", "web"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "transaction", "steps": [{"navigate": format!("{app}/ok")}, {"assert_text": "Add to cart"}]}),
+            "shop add to cart journey",
+            &["shop", "journeys"],
+            Some("shop"),
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/ok?page=docs")}),
+            "docs home",
+            &["docs", "web"],
+            Some("docs"),
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/ok?page=docs-search")}),
+            "docs search",
+            &["docs", "web"],
+            Some("docs"),
+        ),
+        every(
+            json!({"type": "dns", "host": "shop.test", "resolver": dns, "expect": ["192.0.2.10"]}),
+            "shop DNS",
+            &["infra", "dns"],
+            None,
+        ),
+        every(
+            json!({"type": "dns", "host": "shop.test", "resolver": dns, "record_type": "A"}),
+            "docs DNS",
+            &["infra", "dns"],
+            None,
+        ),
+        every(
+            json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false}),
+            "shop certificate",
+            &["infra", "tls"],
+            None,
+        ),
+        every(
+            json!({"type": "tls", "host": "127.0.0.1", "port": tls, "check_chain": false, "warn_days": 90}),
+            "docs certificate",
+            &["infra", "tls"],
+            None,
+        ),
+        every(
+            json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+            "load balancer",
+            &["infra"],
+            None,
+        ),
+        every(
+            json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+            "primary database",
+            &["infra", "database"],
+            None,
+        ),
+        every(
+            json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+            "replica database",
+            &["infra", "database"],
+            None,
+        ),
+        every(
+            json!({"type": "tcp", "host": "127.0.0.1", "port": app_port}),
+            "cache",
+            &["infra"],
+            None,
+        ),
+        every(
+            json!({"type": "ping", "host": "127.0.0.1", "count": 2}),
+            "gateway",
+            &["infra", "network"],
+            None,
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/health?service=search")}),
+            "search service",
+            &["backend"],
+            None,
+        ),
+        every(
+            json!({"type": "http", "url": format!("{app}/health?service=mail")}),
+            "mail service",
+            &["backend"],
+            None,
+        ),
     ];
     let down = vec![
-        every(json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/")}), "payments API", &["payments", "api"], None),
-        every(json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/webhooks")}), "payments webhooks", &["payments"], None),
-        every(json!({"type": "tcp", "host": "127.0.0.1", "port": payments}), "payments port", &["payments"], None),
-        every(api(format!("http://127.0.0.1:{payments}")), "payments checkout API", &["payments", "api"], None),
+        every(
+            json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/")}),
+            "payments API",
+            &["payments", "api"],
+            None,
+        ),
+        every(
+            json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/webhooks")}),
+            "payments webhooks",
+            &["payments"],
+            None,
+        ),
+        every(
+            json!({"type": "tcp", "host": "127.0.0.1", "port": payments}),
+            "payments port",
+            &["payments"],
+            None,
+        ),
+        every(
+            api(format!("http://127.0.0.1:{payments}")),
+            "payments checkout API",
+            &["payments", "api"],
+            None,
+        ),
     ];
     let local = store.ensure_checkpoint("local").await.unwrap();
     let mut rng = fastrand::Rng::with_seed(20_261_205);
@@ -2876,14 +3014,26 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
     let browser = driver.session(profile.path(), None).await;
     let walk = async {
         log_in_with_the_form(&browser, &server).await?;
-        let outage = text_when(&browser, "[data-testid=open-incidents] li.outage", |s| !s.is_empty()).await?;
+        let outage = text_when(&browser, "[data-testid=open-incidents] li.outage", |s| {
+            !s.is_empty()
+        })
+        .await?;
         assert!(outage.contains("4 monitors down"), "{outage}");
-        text_when(&browser, "tr[data-monitor='shop home'] .badge", |s| s == "up").await?;
+        text_when(&browser, "tr[data-monitor='shop home'] .badge", |s| {
+            s == "up"
+        })
+        .await?;
         let screens = [
             ("overview", "/".to_owned()),
             ("overview-by-site", "/?group=site".to_owned()),
-            ("monitor", format!("/monitors/{}?range=7d", id_of("shop home"))),
-            ("site", format!("/sites/{}?period=7d&metric=lcp&percentile=75", sites[0])),
+            (
+                "monitor",
+                format!("/monitors/{}?range=7d", id_of("shop home")),
+            ),
+            (
+                "site",
+                format!("/sites/{}?period=7d&metric=lcp&percentile=75", sites[0]),
+            ),
             ("incidents", "/incidents".to_owned()),
         ];
         for theme in ["light", "dark"] {
@@ -2894,21 +3044,34 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
                 )
                 .await?;
             for (name, path) in &screens {
+                // A large desktop window, for screenshots that show a screen whole.
+                browser.set_window_size(1440, 1200).await?;
                 browser.goto(&server.url(path)).await?;
                 text_when(&browser, "h1", |s| !s.is_empty()).await?;
-                browser.wait().for_element(Locator::Css("main section, main h1")).await?;
+                browser
+                    .wait()
+                    .for_element(Locator::Css("main section, main h1"))
+                    .await?;
                 if name.starts_with("monitor") || name.starts_with("site") {
-                    browser.wait().for_element(Locator::Css(".chart canvas")).await?;
+                    browser
+                        .wait()
+                        .for_element(Locator::Css(".chart canvas"))
+                        .await?;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
-                assert!(browser.find_all(Locator::Css(".loading")).await?.is_empty(), "{name}: still loading");
+                assert!(
+                    browser.find_all(Locator::Css(".loading")).await?.is_empty(),
+                    "{name}: still loading"
+                );
                 readable(&browser, &format!("{name}, {theme}")).await?;
                 keep_screenshot(&browser, &format!("lived-in-{name}-{theme}")).await?;
                 fits_a_phone(&browser, &format!("{name}, {theme}")).await?;
             }
         }
         // A phone's view of the overview and of a down monitor's result.
-        browser.goto(&server.url(&format!("/monitors/{}", id_of("payments checkout API")))).await?;
+        browser
+            .goto(&server.url(&format!("/monitors/{}", id_of("payments checkout API"))))
+            .await?;
         text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
         click(&browser, Locator::Css("table.results tbody tr a")).await?;
         text_when(&browser, "[data-testid=result-problem]", |s| !s.is_empty()).await?;

@@ -54,13 +54,14 @@ pub(crate) async fn run(
             max_redirects: Some(STEP_REDIRECTS),
             verify_tls: true,
         };
+        let asked = request.url.to_string();
         let exchange = match prober.fetch(request, options, deadline).await {
             Ok(exchange) => exchange,
             Err(failure) => {
                 timings.add(&failure.timings);
                 steps.push(json!({
-                    "name": name, "outcome": "error", "problem": failure.problem.message,
-                    "timings": failure.timings,
+                    "name": name, "method": step.method, "url": asked, "outcome": "error",
+                    "problem": failure.problem.message, "timings": failure.timings,
                 }));
                 return finish(
                     Some(in_step(failure.problem)),
