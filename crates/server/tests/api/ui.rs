@@ -2956,7 +2956,7 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
             None,
         ),
     ];
-    let down = vec![
+    let down = [
         every(
             json!({"type": "http", "url": format!("http://127.0.0.1:{payments}/")}),
             "payments API",
