@@ -1227,6 +1227,20 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
         let headless = driver.session(headless_profile.path(), None).await;
         visit(&headless, &website, &["/"]).await?;
         let _ = headless.close().await;
+        // Its beacon leaves as the page closes: counted once it has arrived.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while server
+            .call(Method::GET, &summary_path, &admin, None)
+            .await
+            .1["ignored_beacons"]["robot"]
+            != 1
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the headless page view was never counted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
 
         // Incidents: the site's traffic went silent, a monitor watching it
         // is down, and one watching something else is down too.
@@ -1352,7 +1366,7 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
 
         log_in_with_the_form(&browser, &server).await?;
         click(&browser, Locator::Css("a[href='/compare']")).await?;
-        let page = text_when(&browser, "label select", |s| s.contains("shop /")).await?;
+        let page = text_when(&browser, "main label select", |s| s.contains("shop /")).await?;
         assert!(page.contains("home page"), "{page}");
         // The runs per checkpoint are those the API holds (a scheduled run
         // may land while the page loads; the view shows it on its next read).
