@@ -30,9 +30,9 @@ const WRITING = [/^\/monitors\/new$/, /^\/monitors\/\d+\/edit$/, /^\/sites\/new$
 function screen(path, search, navigate, who) {
   if (!who.can_write && WRITING.some((pattern) => pattern.test(path))) return html`<${AdminsOnly} />`;
   const incident = path.match(/^\/incidents\/(\d+)$/);
-  if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} canWrite=${who.can_write} />`;
+  if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} />`;
   if (path === "/incidents") return html`<${Incidents} search=${search} />`;
-  if (path === "/settings") return html`<${Settings} canWrite=${who.can_write} />`;
+  if (path === "/settings") return html`<${Settings} />`;
   if (path === "/alerting") return html`<${Alerting} />`;
   if (path === "/status-pages") return html`<${StatusPages} />`;
   if (path === "/status-pages/new") return html`<${StatusPageEditor} navigate=${navigate} />`;

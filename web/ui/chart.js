@@ -62,7 +62,7 @@ export function Plot({ label, height, make, deps, onDrawn }) {
         ticks: { stroke: line, width: 1 },
         ...axis,
       }));
-      const series = options.series?.map((one) => (one.stroke === "ink" ? { ...one, stroke: ink, fill: one.fill === "ink" ? `${ink}22` : one.fill } : one));
+      const series = options.series?.map((one) => (one.stroke === "ink" ? { ...one, stroke: ink, fill: one.fill === "ink" ? cssColour("--ink", 0.13) : one.fill } : one));
       plot = new uPlot({ title: label, width: widthNow(), height, ...options, axes, series }, data, box.current);
       resized.observe(box.current);
       onDrawn?.();

@@ -7,13 +7,13 @@ import { html } from "./html.js";
 import { ago, millis } from "./format.js";
 
 /** How many bars a row has room for; fewer results leave the left empty. */
-export const BARS = 30;
+const BARS = 30;
 
 const COLOURS = { up: "var(--up-bar)", degraded: "var(--degraded-bar)", error: "var(--down-bar)" };
 
-/** The gradient that draws `results` (oldest first) as bars, right-aligned. */
-export function beatsGradient(results) {
-  const shown = results.slice(-BARS);
+/** The gradient that draws `shown` (at most `BARS`, oldest first) as
+ * bars, right-aligned. */
+function beatsGradient(shown) {
   const width = 100 / BARS;
   const offset = BARS - shown.length;
   const stops = [];
@@ -26,9 +26,9 @@ export function beatsGradient(results) {
   return stops.length ? `linear-gradient(to right, ${stops.join(", ")})` : "none";
 }
 
-/** The result under a horizontal position (0 to 1 across the bar), if any. */
-export function resultAt(results, share) {
-  const shown = results.slice(-BARS);
+/** Of `shown`, the result under a horizontal position (0 to 1 across the
+ * bar), if any. */
+function resultAt(shown, share) {
   const index = Math.floor(share * BARS) - (BARS - shown.length);
   return index >= 0 && index < shown.length ? shown[index] : null;
 }

@@ -4,6 +4,7 @@
 import { html, useState } from "./html.js";
 import { usePolled } from "./polling.js";
 import { NotFound } from "./not_found.js";
+import { useCanWrite } from "./role.js";
 import { api, get } from "./api.js";
 import { when, words } from "./format.js";
 
@@ -65,7 +66,8 @@ function Comment({ id, done }) {
     </form>`;
 }
 
-export function IncidentDetail({ id, canWrite }) {
+export function IncidentDetail({ id }) {
+  const canWrite = useCanWrite();
   const { data, error, missing, reload } = usePolled(
     async () => {
       const incident = await get(`/incidents/${id}`);

@@ -315,7 +315,7 @@ export function Overview({ search = "", navigate }) {
   const monitorName = (id) => data.monitors.find((m) => m.id === id)?.name;
   const needle = view.q.trim().toLowerCase();
   const [, , value] = COLUMNS.find(([key]) => key === view.sort) ?? COLUMNS[0];
-  const byName = COLUMNS[1][2];
+  const byName = (row) => row.monitor.name.toLowerCase();
   const rows = data.monitors
     .filter((m) => !view.status || m.status === view.status)
     .filter((m) => !view.tag || (m.tags ?? []).includes(view.tag))

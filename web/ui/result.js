@@ -22,12 +22,14 @@ const badge = (outcome) => (outcome === "error" ? "down" : outcome);
 export function Phases({ timings, total }) {
   const phases = PHASES.filter(([key]) => timings?.[key] != null);
   if (phases.length === 0) return null;
-  const sum = Math.max(1, total ?? 0, phases.reduce((all, [key]) => all + timings[key], 0));
+  const measured = phases.reduce((all, [key]) => all + timings[key], 0);
+  // What the phases leave of the whole (queueing, the client's own work).
+  const rest = Math.max(0, (total ?? 0) - measured);
   return html`
     <div class="phases" data-testid="phases">
       <div class="phase-bar" aria-hidden="true">
         ${phases.map(([key, , colour]) => html`<i style=${`flex:${timings[key]} 0 0;background:${colour}`}></i>`)}
-        <i style=${`flex:${Math.max(0, sum - phases.reduce((all, [key]) => all + timings[key], 0))} 0 0`}></i>
+        <i style=${`flex:${measured === 0 && rest === 0 ? 1 : rest} 0 0`}></i>
       </div>
       <dl class="phase-list">
         ${phases.map(([key, name, colour]) => html`

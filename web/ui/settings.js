@@ -5,6 +5,7 @@ import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { ago, when } from "./format.js";
 import { ScrollBox } from "./scroll_box.js";
+import { useCanWrite } from "./role.js";
 
 function useList(path) {
   const [list, setList] = useState(null);
@@ -222,7 +223,8 @@ function OwnPassword() {
     </section>`;
 }
 
-export function Settings({ canWrite }) {
+export function Settings() {
+  const canWrite = useCanWrite();
   return html`
     <h1>Settings</h1>
     <${OwnPassword} />

@@ -13,9 +13,16 @@ export function applyStoredTheme() {
   if (kept === "light" || kept === "dark") document.documentElement.dataset.theme = kept;
 }
 
-/** A CSS custom property's value as the page has it now. */
-export function cssColour(name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+/** A colour custom property as the page shows it now (its
+ * `light-dark()` resolved), as `rgb(…)`, or `rgba(…)` with `alpha`. */
+export function cssColour(name, alpha) {
+  const probe = document.createElement("i");
+  probe.style.color = `var(${name})`;
+  probe.hidden = true;
+  document.body.append(probe);
+  const colour = getComputedStyle(probe).color;
+  probe.remove();
+  return alpha == null ? colour : colour.replace(/^rgba?\(([^,]+),([^,]+),([^,)]+).*$/, `rgba($1,$2,$3, ${alpha})`);
 }
 
 export function ThemeSwitch() {

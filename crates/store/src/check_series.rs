@@ -3,11 +3,9 @@
 //! the hourly or daily summaries where a bucket is whole hours, and from
 //! raw results where it is shorter or not rolled yet.
 
-use crate::backend::read;
-use crate::check_summaries::{CheckTotals, DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, floor_to};
+use crate::check_summaries::{CheckTotals, DAY_MS, HOUR_MS, floor_to};
 use crate::{Result, Store, StoreError};
 use sightline_core::Timestamp;
-use sightline_core::rum::QuantileSketch;
 
 /// Most buckets one series may have: a chart is not wider than this many
 /// pixels' worth of useful columns, and the answer stays small.
@@ -20,15 +18,6 @@ pub struct SeriesBucket {
     pub start: i64,
     /// What its results add up to; downtime from the outages.
     pub totals: CheckTotals,
-}
-
-#[derive(sqlx::FromRow)]
-struct BucketRow {
-    bucket_start: i64,
-    checks: i64,
-    confirmed_errors: i64,
-    degraded: i64,
-    response_sketch: Vec<u8>,
 }
 
 impl Store {
@@ -74,80 +63,35 @@ impl Store {
         // Results already in the summaries are read from them; the rest raw.
         let raw_after = match resolution {
             Some(resolution) => {
-                for row in self
-                    .summary_rows(monitor_id, resolution, first, end)
+                for (start, totals) in self
+                    .summary_buckets(monitor_id, resolution, first, end)
                     .await?
                 {
-                    let sketch = QuantileSketch::from_bytes(&row.response_sketch).map_err(|e| {
-                        StoreError::Corrupt {
-                            what: "check summary",
-                            id: monitor_id,
-                            reason: format!("bucket {}: {e}", row.bucket_start),
-                        }
-                    })?;
-                    if let Some(bucket) = index(row.bucket_start).and_then(|i| buckets.get_mut(i)) {
-                        let counts = &mut bucket.totals.counts;
-                        counts.checks += row.checks;
-                        counts.confirmed_errors += row.confirmed_errors;
-                        counts.degraded += row.degraded;
-                        bucket.totals.response_ms.merge(&sketch);
+                    if let Some(bucket) = index(start).and_then(|i| buckets.get_mut(i)) {
+                        bucket.totals.merge(&totals);
                     }
                 }
                 self.summarized_through().await?
             }
             None => 0,
         };
-        let sql = format!(
-            "SELECT {ROLL_COLUMNS} FROM check_results \
-             WHERE monitor_id = $1 AND started_at >= $2 AND started_at < $3 AND id > $4"
-        );
-        let rows: Vec<RollRow> = read!(self.backend, |pool| {
-            sqlx::query_as(&sql)
-                .bind(monitor_id)
-                .bind(first)
-                .bind(end)
-                .bind(raw_after)
-                .fetch_all(pool)
-                .await
-        })?;
-        for row in &rows {
+        for row in &self.raw_rows(monitor_id, first, end, raw_after).await? {
             if let Some(bucket) = index(row.started_at).and_then(|i| buckets.get_mut(i)) {
                 bucket.totals.add(row);
             }
         }
+        // Downtime comes from the outages, as for uptime, never from what
+        // the summaries counted.
         let now = self.now().as_millis();
-        for outage in self
+        let outages = self
             .outages_overlapping(Some(monitor_id), first, end.min(now))
-            .await?
-        {
-            for bucket in &mut buckets {
-                bucket.totals.counts.downtime_ms +=
-                    outage.down_ms(bucket.start, bucket.start + step, now);
-            }
+            .await?;
+        for bucket in &mut buckets {
+            bucket.totals.counts.downtime_ms = outages
+                .iter()
+                .map(|outage| outage.down_ms(bucket.start, bucket.start + step, now))
+                .sum();
         }
         Ok(buckets)
-    }
-
-    async fn summary_rows(
-        &self,
-        monitor_id: i64,
-        resolution: i64,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<BucketRow>> {
-        let rows = read!(self.backend, |pool| {
-            sqlx::query_as(
-                "SELECT bucket_start, checks, confirmed_errors, degraded, response_sketch \
-                 FROM check_summaries \
-                 WHERE monitor_id = $1 AND resolution_ms = $2 AND bucket_start >= $3 AND bucket_start < $4",
-            )
-            .bind(monitor_id)
-            .bind(resolution)
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await
-        })?;
-        Ok(rows)
     }
 }

@@ -334,6 +334,24 @@ impl Store {
         from: i64,
         to: i64,
     ) -> Result<()> {
+        for (_, bucket) in self
+            .summary_buckets(monitor_id, resolution, from, to)
+            .await?
+        {
+            totals.merge(&bucket);
+        }
+        Ok(())
+    }
+
+    /// A monitor's summaries of one resolution starting in `[from, to)`:
+    /// each bucket's start and totals.
+    pub(crate) async fn summary_buckets(
+        &self,
+        monitor_id: i64,
+        resolution: i64,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, CheckTotals)>> {
         let rows: Vec<SummaryRow> = read!(self.backend, |pool| {
             sqlx::query_as(
                 "SELECT monitor_id, bucket_start, checks, confirmed_errors, degraded, \
@@ -347,10 +365,9 @@ impl Store {
             .fetch_all(pool)
             .await
         })?;
-        for row in rows {
-            totals.merge(&row.totals()?);
-        }
-        Ok(())
+        rows.iter()
+            .map(|row| Ok((row.bucket_start, row.totals()?)))
+            .collect()
     }
 
     async fn add_raw(
@@ -361,11 +378,26 @@ impl Store {
         to: i64,
         after_id: i64,
     ) -> Result<()> {
+        for row in &self.raw_rows(monitor_id, from, to, after_id).await? {
+            totals.add(row);
+        }
+        Ok(())
+    }
+
+    /// A monitor's raw results that started in `[from, to)` with an id over
+    /// `after_id` (0 for all; the summaries' marker for those not rolled yet).
+    pub(crate) async fn raw_rows(
+        &self,
+        monitor_id: i64,
+        from: i64,
+        to: i64,
+        after_id: i64,
+    ) -> Result<Vec<RollRow>> {
         let sql = format!(
             "SELECT {ROLL_COLUMNS} FROM check_results \
              WHERE monitor_id = $1 AND started_at >= $2 AND started_at < $3 AND id > $4"
         );
-        let rows: Vec<RollRow> = read!(self.backend, |pool| {
+        let rows = read!(self.backend, |pool| {
             sqlx::query_as(&sql)
                 .bind(monitor_id)
                 .bind(from)
@@ -374,10 +406,7 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })?;
-        for row in &rows {
-            totals.add(row);
-        }
-        Ok(())
+        Ok(rows)
     }
 
     /// Removes raw results that started before `before` and are already in

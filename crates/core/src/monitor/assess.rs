@@ -65,27 +65,25 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    fn record(&mut self, expected: String, found: String, problem: Option<Problem>) {
+    /// Records a condition; one that does not hold fails the check, or
+    /// only degrades it when `degrades`.
+    fn record(
+        &mut self,
+        expected: String,
+        found: String,
+        problem: Option<Problem>,
+        degrades: bool,
+    ) {
         self.conditions.push(CheckedCondition {
             expected,
             found,
             passed: problem.is_none(),
-            degrades: false,
+            degrades,
         });
-        if let Some(problem) = problem {
-            self.verdict.fail(problem);
-        }
-    }
-
-    fn record_degrading(&mut self, expected: String, found: String, problem: Option<Problem>) {
-        self.conditions.push(CheckedCondition {
-            expected,
-            found,
-            passed: problem.is_none(),
-            degrades: true,
-        });
-        if let Some(problem) = problem {
-            self.verdict.degrade(problem);
+        match problem {
+            Some(problem) if degrades => self.verdict.degrade(problem),
+            Some(problem) => self.verdict.fail(problem),
+            None => {}
         }
     }
 }
@@ -102,23 +100,28 @@ impl HttpExpect {
     pub fn judge(&self, response: &HttpResponse<'_>, follows_redirects: bool) -> Assessment {
         let mut assessment = Assessment::default();
         let (expected, problem) = self.status_problem(response.status, follows_redirects);
-        assessment.record(expected, format!("status {}", response.status), problem);
+        assessment.record(
+            expected,
+            format!("status {}", response.status),
+            problem,
+            false,
+        );
         self.assess_body(response, &mut assessment);
         for assertion in &self.headers {
             let (expected, found, problem) = assertion.judge(response);
-            assessment.record(expected, found, problem);
+            assessment.record(expected, found, problem, false);
         }
         if !self.json.is_empty() {
             match response.json() {
                 Ok(document) => {
                     for assertion in &self.json {
                         let (expected, found, problem) = assertion.judge(&document);
-                        assessment.record(expected, found, problem);
+                        assessment.record(expected, found, problem, false);
                     }
                 }
                 Err(problem) => {
                     let found = problem.message.clone();
-                    assessment.record("a JSON body".to_owned(), found, Some(problem));
+                    assessment.record("a JSON body".to_owned(), found, Some(problem), false);
                 }
             }
         }
@@ -130,15 +133,17 @@ impl HttpExpect {
                 format!("a response within {limit} ms"),
                 took.clone(),
                 problem,
+                false,
             );
         }
         if let Some(limit) = self.degraded_response_ms {
             let problem = (response.elapsed_ms > limit as i64)
                 .then(|| slow(response.elapsed_ms, limit, "degraded threshold"));
-            assessment.record_degrading(
+            assessment.record(
                 format!("a response within {limit} ms (else degraded)"),
                 took,
                 problem,
+                true,
             );
         }
         assessment
@@ -193,7 +198,12 @@ impl HttpExpect {
                     format!("the body does not contain `{needle}`"),
                 )
             });
-            assessment.record(format!("`{needle}` in the body"), presence(found), problem);
+            assessment.record(
+                format!("`{needle}` in the body"),
+                presence(found),
+                problem,
+                false,
+            );
         }
         if let Some(needle) = &self.body_not_contains {
             let found = text.contains(needle.as_str());
@@ -203,6 +213,7 @@ impl HttpExpect {
                 format!("no `{needle}` in the body"),
                 presence(found),
                 problem,
+                false,
             );
         }
         if let Some(pattern) = &self.body_matches {
@@ -219,12 +230,13 @@ impl HttpExpect {
                         )
                     });
                     let found = if matched { "a match" } else { "no match" };
-                    assessment.record(expected, found.to_owned(), problem);
+                    assessment.record(expected, found.to_owned(), problem, false);
                 }
                 Err(e) => assessment.record(
                     expected,
                     "an invalid pattern".to_owned(),
                     Some(Problem::new(ProblemKind::Setup, e.to_string())),
+                    false,
                 ),
             }
         }

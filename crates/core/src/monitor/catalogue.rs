@@ -272,19 +272,7 @@ mod tests {
     fn every_type_is_listed_with_a_valid_example() {
         let catalogue = catalogue();
         let names: Vec<&str> = catalogue.types.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(
-            names,
-            [
-                "http",
-                "tcp",
-                "dns",
-                "tls",
-                "ping",
-                "api",
-                "browser",
-                "transaction"
-            ]
-        );
+        assert_eq!(names, CheckSpec::TYPE_NAMES);
         for kind in &catalogue.types {
             let mut document = kind.example.as_object().cloned().unwrap();
             document.insert("type".to_owned(), json!(kind.name));

@@ -3,12 +3,11 @@
 //! validate a monitor.
 
 use crate::auth::Principal;
+use crate::state::AppState;
 use axum::Json;
 use sightline_core::monitor::catalogue::{Catalogue, catalogue};
 use std::sync::LazyLock;
 use utoipa_axum::{router::OpenApiRouter, routes};
-
-use crate::state::AppState;
 
 /// Built once: it only changes with the code.
 static CATALOGUE: LazyLock<Catalogue> = LazyLock::new(catalogue);

@@ -10,8 +10,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use sightline_core::MonitorSpec;
 use sightline_core::monitor::CheckReport;
+use sightline_core::{MonitorSpec, Timestamp};
 use sightline_store::{CheckResult, Monitor, UptimeCounts};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -322,6 +322,47 @@ impl ResultView {
     }
 }
 
+/// The period a report asks for: `to` (default now) and `from` (default
+/// `span` before `to`), refused unless `from` comes first.
+fn period(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    span: Duration,
+) -> ApiResult<(Timestamp, Timestamp)> {
+    let to = time_param(params, "to")?.unwrap_or_else(|| state.store.now());
+    let from = time_param(params, "from")?.unwrap_or_else(|| to.minus(span));
+    if from >= to {
+        return Err(ApiError::BadQuery {
+            field: "from".to_owned(),
+            message: "`from` must be before `to`".to_owned(),
+        });
+    }
+    Ok((from, to))
+}
+
+/// A whole-number parameter within `range`, `default` when absent.
+fn bounded_number(
+    params: &HashMap<String, String>,
+    name: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> ApiResult<i64> {
+    let Some(text) = params.get(name) else {
+        return Ok(default);
+    };
+    match text.parse::<i64>() {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(ApiError::BadQuery {
+            field: name.to_owned(),
+            message: format!(
+                "`{text}` is not a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
+
 async fn checkpoint_names(state: &AppState) -> ApiResult<HashMap<i64, String>> {
     Ok(state
         .store
@@ -353,18 +394,7 @@ async fn monitor_results(
         .unwrap_or_else(|| state.store.now().plus(Duration::from_millis(1)));
     let from =
         time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(86_400)));
-    let limit = match params.get("limit") {
-        None => 100,
-        Some(text) => match text.parse::<i64>() {
-            Ok(limit) if (1..=1000).contains(&limit) => limit,
-            _ => {
-                return Err(ApiError::BadQuery {
-                    field: "limit".to_owned(),
-                    message: format!("`{text}` is not a number from 1 to 1000"),
-                });
-            }
-        },
-    };
+    let limit = bounded_number(&params, "limit", 100, 1..=1000)?;
     let names = checkpoint_names(&state).await?;
     let results = state
         .store
@@ -492,15 +522,7 @@ async fn monitor_uptime(
 ) -> ApiResult<Json<UptimeView>> {
     only_params(&params, &["from", "to"])?;
     let monitor = state.store.monitor(parse_id(&id)?).await?;
-    let to = time_param(&params, "to")?.unwrap_or_else(|| state.store.now());
-    let from =
-        time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(30 * 86_400)));
-    if from >= to {
-        return Err(ApiError::BadQuery {
-            field: "from".to_owned(),
-            message: "`from` must be before `to`".to_owned(),
-        });
-    }
+    let (from, to) = period(&state, &params, Duration::from_secs(30 * 86_400))?;
     let totals = state.store.check_totals(monitor.id, from, to).await?;
     Ok(Json(UptimeView {
         from: from.to_rfc3339(),
@@ -595,30 +617,8 @@ async fn monitor_series(
 ) -> ApiResult<Json<SeriesView>> {
     only_params(&params, &["from", "to", "buckets"])?;
     let monitor = state.store.monitor(parse_id(&id)?).await?;
-    let to = time_param(&params, "to")?.unwrap_or_else(|| state.store.now());
-    let from =
-        time_param(&params, "from")?.unwrap_or_else(|| to.minus(Duration::from_secs(86_400)));
-    if from >= to {
-        return Err(ApiError::BadQuery {
-            field: "from".to_owned(),
-            message: "`from` must be before `to`".to_owned(),
-        });
-    }
-    let buckets = match params.get("buckets") {
-        None => 120,
-        Some(text) => match text.parse::<i64>() {
-            Ok(count) if (10..=sightline_store::MAX_BUCKETS).contains(&count) => count,
-            _ => {
-                return Err(ApiError::BadQuery {
-                    field: "buckets".to_owned(),
-                    message: format!(
-                        "`{text}` is not a number from 10 to {}",
-                        sightline_store::MAX_BUCKETS
-                    ),
-                });
-            }
-        },
-    };
+    let (from, to) = period(&state, &params, Duration::from_secs(86_400))?;
+    let buckets = bounded_number(&params, "buckets", 120, 10..=sightline_store::MAX_BUCKETS)?;
     let span = to.as_millis() - from.as_millis();
     let step = series_step(span, buckets).ok_or_else(|| ApiError::BadQuery {
         field: "buckets".to_owned(),

@@ -81,6 +81,7 @@ pub(crate) async fn run(
         let mut record = json!({
             "name": name,
             "method": step.method,
+            "url": exchange.final_url.as_str(),
             "status_code": exchange.status,
             "duration_ms": exchange.elapsed_ms,
             "timings": exchange.timings,
@@ -89,11 +90,6 @@ pub(crate) async fn run(
         let (outcome, problem) = assessment.verdict.into_outcome();
         record["outcome"] = json!(outcome.as_str());
         exchange.record_into(&mut record, outcome == CheckOutcome::Up);
-        if let Some(fields) = record.as_object_mut() {
-            if let Some(url) = fields.remove("final_url") {
-                fields.insert("url".to_owned(), url);
-            }
-        }
         if let Some(problem) = &problem {
             record["problem"] = json!(problem.message);
         }

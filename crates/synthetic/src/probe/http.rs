@@ -66,7 +66,7 @@ impl HttpExchange {
 
     /// The response's headers as a result shows them: values that carry
     /// credentials (cookies, tokens) are masked, names are kept.
-    pub fn shown_headers(&self) -> serde_json::Value {
+    fn shown_headers(&self) -> serde_json::Value {
         self.headers
             .iter()
             .map(|(name, value)| {
@@ -80,11 +80,10 @@ impl HttpExchange {
             .collect()
     }
 
-    /// What a result keeps of this exchange besides its timings: the final
-    /// URL, redirects, headers, the server's certificates, and the body's
-    /// first bytes when the check did not pass.
+    /// What a result keeps of the response besides its timings and URL:
+    /// headers, the server's certificates, and the body's first bytes when
+    /// the check did not pass.
     pub fn record_into(&self, detail: &mut serde_json::Value, passed: bool) {
-        detail["final_url"] = json!(self.final_url.as_str());
         if !self.redirects.is_empty() {
             detail["redirects"] = json!(self.redirects);
         }
@@ -442,6 +441,7 @@ pub(crate) fn judge(
         },
         Ok(exchange) => {
             let assessment = assess(&exchange);
+            detail["final_url"] = json!(exchange.final_url.as_str());
             detail["conditions"] = json!(assessment.conditions);
             let (outcome, problem) = assessment.verdict.into_outcome();
             exchange.record_into(&mut detail, outcome == CheckOutcome::Up);
