@@ -5,6 +5,7 @@ import { useCanWrite } from "./role.js";
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { when } from "./format.js";
+import { PickMany } from "./pick.js";
 
 const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
 const joined = (items) => (items ?? []).join(", ");
@@ -210,7 +211,7 @@ function localInput(rfc3339) {
   return new Date(date.getTime() - date.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
-function WindowForm({ window: item, onDone }) {
+function WindowForm({ window: item, monitors, onDone }) {
   const [document, setDocument] = useState({
     name: item?.name ?? "",
     monitors: item?.monitors ?? [],
@@ -232,15 +233,16 @@ function WindowForm({ window: item, onDone }) {
   return html`
     <form class="monitor-form" onSubmit=${submit} data-testid="window-form">
       <${Input} id="window-name" label="Name" value=${document.name} error=${fieldError(error, "name")} onInput=${(name) => set({ name })} />
-      <${Input} id="window-monitors" label="Monitors (comma separated names)" value=${joined(document.monitors)}
-        error=${fieldError(error, "monitors")} onInput=${(text) => set({ monitors: list(text) })} />
-      <${Input} id="window-tags" label="Monitors with these tags" value=${joined(document.tags)}
-        error=${fieldError(error, "tags")} onInput=${(text) => set({ tags: list(text) })} />
+      <${PickMany} id="window-monitors" label="Monitors" options=${monitors.map((m) => m.name).sort((a, b) => a.localeCompare(b))}
+        chosen=${document.monitors} error=${fieldError(error, "monitors")} onChange=${(monitors) => set({ monitors })}
+        hint="With no monitor and no tag chosen, the window covers every monitor." empty="no monitors yet" />
+      <${PickMany} id="window-tags" label="Monitors with these tags" options=${[...new Set(monitors.flatMap((m) => m.tags ?? []))].sort()}
+        chosen=${document.tags} error=${fieldError(error, "tags")} onChange=${(tags) => set({ tags })} empty="no tags yet" />
       <div class="field">
         <label><input type="checkbox" checked=${recurring} onChange=${(e) => setRecurring(e.target.checked)} /> Recurring</label>
       </div>
       ${recurring ? html`
-        <${Input} id="window-cron" label="Starts (cron, UTC)" hint="0 2 * * 0" value=${document.cron ?? ""}
+        <${Input} id="window-cron" label=${`Starts (cron, in UTC: 02:00 UTC is ${utcHourHere(2)} here)`} hint="0 2 * * 0" value=${document.cron ?? ""}
           error=${fieldError(error, "cron")} onInput=${(cron) => set({ cron })} />
         <${Input} id="window-duration" label="Lasts" hint="30m" value=${document.duration ?? ""}
           error=${fieldError(error, "duration")} onInput=${(duration) => set({ duration })} />` : html`
@@ -253,11 +255,27 @@ function WindowForm({ window: item, onDone }) {
     </form>`;
 }
 
+/** What hour `hour` UTC is in the viewer's zone, with the zone's name. */
+function utcHourHere(hour) {
+  const at = new Date(Date.UTC(2026, 0, 15, hour));
+  return at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", timeZoneName: "short" });
+}
+
+/** A recurring window's next spans, in the viewer's zone. */
+function Upcoming({ spans }) {
+  if (!spans?.length) return html`<small> · no span to come</small>`;
+  return html`
+    <ul class="upcoming" aria-label="Next">
+      ${spans.map((s) => html`<li key=${s.starts_at}>${when(s.starts_at)} – ${new Date(s.ends_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</li>`)}
+    </ul>`;
+}
+
 export function Alerting() {
   const canWrite = useCanWrite();
   const [policies, setPolicies] = useState(null);
   const [kinds, setKinds] = useState([]);
   const [windows, setWindows] = useState(null);
+  const [monitors, setMonitors] = useState([]);
   const [editing, setEditing] = useState(null);
   const [error, setError] = useState(null);
   const load = () =>
@@ -271,6 +289,7 @@ export function Alerting() {
   useEffect(() => {
     load();
     get("/alert-channels").then(setKinds, (failure) => setError(failure.message));
+    get("/monitors").then(setMonitors, (failure) => setError(failure.message));
   }, []);
   const done = () => {
     setEditing(null);
@@ -302,12 +321,13 @@ export function Alerting() {
     <section aria-labelledby="windows-heading">
       <div class="toolbar"><h2 id="windows-heading">Maintenance windows</h2>
         ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window" })}>New window</button>`}</div>
-      ${editing?.kind === "window" && html`<${WindowForm} window=${editing.item} onDone=${done} />`}
+      ${editing?.kind === "window" && html`<${WindowForm} window=${editing.item} monitors=${monitors} onDone=${done} />`}
       <table data-testid="windows">
         <thead><tr><th scope="col">Name</th><th scope="col">When</th><th scope="col">Covers</th><th scope="col"></th></tr></thead>
         <tbody>${windows.map((w) => html`
           <tr key=${w.id} data-window=${w.name}><td>${w.name}${w.active ? html` <span class="badge maintenance">now</span>` : ""}</td>
-            <td>${w.cron ? `${w.cron} for ${w.duration}` : `${when(w.starts_at)} – ${when(w.ends_at)}`}</td>
+            <td>${w.cron ? html`<code>${w.cron}</code> UTC, for ${w.duration}` : `${when(w.starts_at)} – ${when(w.ends_at)}`}
+              ${w.cron && html`<${Upcoming} spans=${w.upcoming} />`}</td>
             <td>${[...(w.monitors ?? []), ...(w.tags ?? []).map((t) => `tag ${t}`)].join(", ")}</td>
             <td>${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window", item: w })}>Edit</button>
               <button type="button" onClick=${() => remove("/maintenance-windows", w)}>Delete</button>`}</td></tr>`)}

@@ -136,7 +136,7 @@ function App() {
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
     <main id="main" tabindex="-1" ref=${main}>
-      <${Role.Provider} value=${{ canWrite: who.can_write }}>${screen(path, search, navigate, who)}<//>
+      <${Role.Provider} value=${{ canWrite: who.can_write, userId: who.user.id }}>${screen(path, search, navigate, who)}<//>
     </main>`;
 }
 

@@ -266,13 +266,16 @@ const BAND_COLOURS = { down: "var(--down-bar)", degraded: "var(--degraded-bar)",
  * window covered it, or no checks), with the words for the cell under the
  * pointer.
  */
-export function StatusBand({ series, maintenance = [] }) {
+export function StatusBand({ series }) {
   const buckets = series.buckets;
   if (buckets.length === 0) return null;
-  const inMaintenance = (b) => maintenance.some(([from, to]) => from < b.start_ms + series.step_ms && to > b.start_ms);
+  // The server lists the spans of the windows covering the monitor; a
+  // failure within one still shows, the rest of the bucket is maintenance.
+  const maintenance = series.maintenance ?? [];
+  const inMaintenance = (b) => maintenance.some((m) => m.start_ms < b.start_ms + series.step_ms && m.end_ms > b.start_ms);
   const states = buckets.map((b) => {
     const state = bucketState(b);
-    return state === "none" && inMaintenance(b) ? "maintenance" : state;
+    return (state === "none" || state === "up") && inMaintenance(b) ? "maintenance" : state;
   });
   const width = 100 / buckets.length;
   const stops = states.flatMap((state, i) => {

@@ -7,6 +7,7 @@ import { NotFound } from "./not_found.js";
 import { useCanWrite } from "./role.js";
 import { api, get } from "./api.js";
 import { when, words } from "./format.js";
+import { MuteHour } from "./mute.js";
 
 /** An incident's correlation class (confirmed outage, …), when it has one. */
 export function IncidentClass({ correlation }) {
@@ -99,6 +100,9 @@ export function IncidentDetail({ id }) {
       ${incident.acknowledged_by && html`<span class="badge degraded" data-testid="acknowledged">${incident.acknowledged_by} is on it</span>`}
     </p>
     <p class="cause" data-testid="cause">${incident.cause}</p>
+    ${open && canWrite && incident.monitor_id && subject && html`
+      <p class="actions" data-testid="incident-mute"><${MuteHour} monitor=${subject} done=${reload} />
+        <small>No alerts for ${subject.name} for an hour, and its checks do not count against uptime.</small></p>`}
     ${open && !incident.acknowledged_by && canWrite && html`<${Acknowledge} id=${incident.id} done=${reload} />`}
     <section aria-labelledby="timeline-heading">
       <h2 id="timeline-heading">Timeline</h2>

@@ -16,6 +16,7 @@ import { ScrollBox } from "./scroll_box.js";
 import { PageVitals, hasVitals } from "./page_vitals.js";
 import { useCanWrite } from "./role.js";
 import { NotFound } from "./not_found.js";
+import { MuteHour } from "./mute.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
@@ -36,15 +37,6 @@ const INCIDENT_DAYS = 30;
 function counted(uptime) {
   const p95 = uptime.response_ms.p95;
   return `${uptime.checks} checks, ${uptime.confirmed_errors} confirmed errors${p95 != null ? `, p95 ${Math.round(p95)} ms` : ""}`;
-}
-
-/** Whether a one-off maintenance window covers the monitor, as the
- * server decides it (every monitor when it names none). */
-function covers(window, monitor) {
-  if (!window.starts_at) return false;
-  const named = window.monitors ?? [];
-  const tagged = window.tags ?? [];
-  return (named.length === 0 && tagged.length === 0) || named.includes(monitor.name) || tagged.some((t) => (monitor.tags ?? []).includes(t));
 }
 
 /** How many buckets to ask for: 120 (a bar every few pixels), more for a
@@ -71,16 +63,15 @@ export function MonitorDetail({ id, search = "", navigate }) {
     async () => {
       const now = Date.now();
       const range = readRange(query, "24h", now);
-      const [monitor, results, incidents, series, windows, rangeUptime, ...uptimes] = await Promise.all([
+      const [monitor, results, incidents, series, rangeUptime, ...uptimes] = await Promise.all([
         get(`/monitors/${id}`),
         get(`/monitors/${id}/results?from=${Math.round(range.from)}&to=${Math.round(range.to)}&limit=${RAW_LIMIT}`),
         get(`/incidents?monitor_id=${id}&since=${Math.round(Math.min(range.from - LOOKBACK_MS, now - INCIDENT_DAYS * DAY_MS))}`),
         get(`/monitors/${id}/series?from=${Math.round(range.from)}&to=${Math.round(range.to)}&buckets=${seriesBuckets(range)}`),
-        get("/maintenance-windows"),
         get(`/monitors/${id}/uptime?from=${Math.round(range.from)}&to=${Math.round(range.to)}`),
         ...PERIODS.map(([, length]) => get(`/monitors/${id}/uptime?from=${now - length}&to=${now}`)),
       ]);
-      return { monitor, results, incidents, series, windows, range, rangeUptime, uptimes };
+      return { monitor, results, incidents, series, range, rangeUptime, uptimes };
     },
     10_000,
     [id, query],
@@ -89,10 +80,9 @@ export function MonitorDetail({ id, search = "", navigate }) {
   if (!data) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
-  const { monitor, results, incidents, series, windows, range, rangeUptime, uptimes } = data;
+  const { monitor, results, incidents, series, range, rangeUptime, uptimes } = data;
   const marks = incidentMarks(incidents, { monitorIds: [monitor.id] }, range.from, range.to);
   const shade = shadeMarks(marks, range.from, range.to);
-  const maintenance = windows.filter((w) => covers(w, monitor)).map((w) => [Date.parse(w.starts_at), Date.parse(w.ends_at)]);
   // Every result of the period fits the raw chart, with its phases; a
   // longer period is drawn from the series' buckets.
   const raw = results.length < RAW_LIMIT;
@@ -139,7 +129,8 @@ export function MonitorDetail({ id, search = "", navigate }) {
         <button type="button" onClick=${runNow} disabled=${running}>${running ? "Running…" : "Run now"}</button>
         <a href=${`/monitors/${id}/edit`}>Edit</a>
         <button type="button" onClick=${() => setEnabled(monitor.status === "paused")}>${monitor.status === "paused" ? "Resume" : "Pause"}</button>
-        <button type="button" onClick=${remove}>Delete</button>`}
+        <${MuteHour} monitor=${monitor} done=${load} />
+        <button type="button" class="danger" onClick=${remove}>Delete</button>`}
     </p>
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${ran && html`
@@ -168,7 +159,7 @@ export function MonitorDetail({ id, search = "", navigate }) {
       ${raw
         ? html`<${TimingChart} results=${results} label=${`${heading} by phase, ${range.label}`} from=${range.from} to=${range.to} shade=${shade} zoom=${zoom} />`
         : html`<${SeriesTimingChart} series=${series} label=${`${heading}, median and p95 per ${span(series.step_ms)}, ${range.label}`} from=${range.from} to=${range.to} shade=${shade} zoom=${zoom} />`}
-      <${StatusBand} series=${series} maintenance=${maintenance} />
+      <${StatusBand} series=${series} />
       ${results.length === 0 && html`<p>No results in this period.</p>`}
       <p class="hint"><small>Drag across the chart to zoom into a span.</small></p>
       ${marks.length > 0 && html`<${MarkList} marks=${marks} />`}

@@ -14,6 +14,7 @@ import { VITALS, measure, rating } from "./vitals.js";
 import { useCanWrite } from "./role.js";
 import { editable } from "./monitor_form.js";
 import { FirstSteps } from "./first_steps.js";
+import { MUTE_TITLE, muteForAnHour } from "./mute.js";
 
 /** How often the overview reads the API again. */
 const REFRESH_MS = 10_000;
@@ -192,15 +193,8 @@ function BulkActions({ selected, monitors, done, clear }) {
   const mute = async () => {
     setBusy(true);
     setProblem(null);
-    const now = new Date();
-    const until = new Date(now.getTime() + 3600_000);
     try {
-      await api("POST", "/maintenance-windows", {
-        name: `muted ${chosen.length === 1 ? chosen[0].name : `${chosen.length} monitors`} until ${until.toISOString().slice(0, 16)}Z`,
-        starts_at: now.toISOString(),
-        ends_at: until.toISOString(),
-        monitors: chosen.map((m) => m.name),
-      });
+      await muteForAnHour(chosen);
       clear();
     } catch (failure) {
       setProblem(failure.message);
@@ -223,7 +217,7 @@ function BulkActions({ selected, monitors, done, clear }) {
       <strong>${chosen.length} selected</strong>
       <button type="button" disabled=${busy} onClick=${() => each("Pausing", (m) => put(m, { enabled: false }))}>Pause</button>
       <button type="button" disabled=${busy} onClick=${() => each("Resuming", (m) => put(m, { enabled: true }))}>Resume</button>
-      <button type="button" disabled=${busy} onClick=${mute} title="A one-hour maintenance window: no alerts, and not counted in uptime">Mute 1 h</button>
+      <button type="button" disabled=${busy} onClick=${mute} title=${MUTE_TITLE}>Mute 1 h</button>
       <form class="inline" onSubmit=${addTag}>
         <label for="bulk-tag" class="visually-hidden">Tag to add</label>
         <input id="bulk-tag" value=${tag} placeholder="tag" size="10" onInput=${(e) => setTag(e.target.value)} />

@@ -5,7 +5,7 @@ import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { ago, when } from "./format.js";
 import { ScrollBox } from "./scroll_box.js";
-import { useCanWrite } from "./role.js";
+import { useCanWrite, useUserId } from "./role.js";
 
 function useList(path) {
   const [list, setList] = useState(null);
@@ -79,8 +79,62 @@ function TestEmail() {
     </section>`;
 }
 
+/** An admin's change to another user: their role, or a new password that ends their sessions. */
+function UserRow({ user, self, onChanged, onProblem }) {
+  const [resetting, setResetting] = useState(false);
+  const [password, setPassword] = useState("");
+  const [done, setDone] = useState(null);
+  const change = async (body, message) => {
+    try {
+      await api("PATCH", `/users/${user.id}`, body);
+      setDone(message);
+      onProblem(null);
+      onChanged();
+      return true;
+    } catch (failure) {
+      onProblem(failure);
+      return false;
+    }
+  };
+  const reset = async (event) => {
+    event.preventDefault();
+    if (await change({ password }, `New password set for ${user.email}; their sessions have ended.`)) {
+      setPassword("");
+      setResetting(false);
+    }
+  };
+  const remove = async () => {
+    if (!window.confirm(`Remove ${user.email}? Their sessions and API tokens end too.`)) return;
+    await api("DELETE", `/users/${user.id}`).then(onChanged, onProblem);
+  };
+  return html`
+    <tr data-user=${user.email}>
+      <td>${user.email}${self && html` <small>(you)</small>`}</td>
+      <td>${self
+        ? user.role
+        : html`<select aria-label=${`Role of ${user.email}`} value=${user.role}
+            onChange=${(event) => change({ role: event.target.value }, `${user.email} is now ${event.target.value === "admin" ? "an admin" : "a viewer"}.`)}>
+            <option value="viewer">viewer</option><option value="admin">admin</option>
+          </select>`}</td>
+      <td>${when(user.created_at)}</td>
+      <td class="actions">${self
+        ? html`<small>change yours above</small>`
+        : resetting
+          ? html`<form class="inline" onSubmit=${reset} aria-label=${`New password for ${user.email}`}>
+              <input type="password" required minlength="10" autocomplete="new-password"
+                aria-label="New password" value=${password} onInput=${(event) => setPassword(event.target.value)} />
+              <button type="submit">Set</button>
+              <button type="button" onClick=${() => setResetting(false)}>Cancel</button>
+            </form>`
+          : html`<button type="button" onClick=${() => { setResetting(true); setDone(null); }}>Reset password</button>
+              <button type="button" class="danger" onClick=${remove}>Remove</button>`}
+        ${done && html`<p role="status" data-testid="user-changed">${done}</p>`}</td>
+    </tr>`;
+}
+
 function Users() {
   const [users, error, reload] = useList("/users");
+  const me = useUserId();
   const [values, bind, reset] = useForm("user", { email: "", password: "", role: "viewer" });
   const [problem, setProblem] = useState(null);
   const add = async (event) => {
@@ -94,22 +148,18 @@ function Users() {
       setProblem(failure);
     }
   };
-  const remove = async (user) => {
-    if (!window.confirm(`Remove ${user.email}?`)) return;
-    await api("DELETE", `/users/${user.id}`).then(reload, (failure) => setProblem(failure));
-  };
   return html`
     <section aria-labelledby="users-heading">
       <h2 id="users-heading">Users</h2>
       ${error && html`<p class="error">${error}</p>`}
       ${users && html`
         <${ScrollBox} labelledBy="users-heading"><table data-testid="users">
-          <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Since</th><th scope="col"></th></tr></thead>
+          <thead><tr><th scope="col">E-mail</th><th scope="col">Role</th><th scope="col">Since</th><th scope="col"><span class="visually-hidden">Actions</span></th></tr></thead>
           <tbody>${users.map((u) => html`
-            <tr key=${u.id}><td>${u.email}</td><td>${u.role}</td><td>${when(u.created_at)}</td>
-              <td><button type="button" onClick=${() => remove(u)}>Remove</button></td></tr>`)}
+            <${UserRow} key=${u.id} user=${u} self=${u.id === me} onChanged=${reload} onProblem=${setProblem} />`)}
           </tbody>
         </table><//>`}
+      ${problem && html`<p class="error" role="alert">${problem.field ? `${problem.field}: ` : ""}${problem.message}</p>`}
       <form class="inline" onSubmit=${add} aria-label="Add a user">
         <label for="user-email">E-mail</label>
         <input type="email" required ...${bind("email")} />
@@ -121,7 +171,6 @@ function Users() {
         </select>
         <button type="submit">Add user</button>
       </form>
-      ${problem && html`<p class="error" role="alert">${problem.field ? `${problem.field}: ` : ""}${problem.message}</p>`}
     </section>`;
 }
 

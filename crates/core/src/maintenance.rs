@@ -139,6 +139,39 @@ impl MaintenanceWindowSpec {
         Some((Timestamp::from(next), Timestamp::from(next + length)))
     }
 
+    /// The window's spans that overlap `[from, to)`, in order, at most
+    /// `limit` of them: what a chart shades and what the next occurrences
+    /// of a recurring window are.
+    pub fn spans(&self, from: Timestamp, to: Timestamp, limit: usize) -> Vec<(Timestamp, Timestamp)> {
+        if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
+            return match (parse_time("", starts), parse_time("", ends)) {
+                (Ok(starts), Ok(ends)) if starts < to && from < ends && limit > 0 => {
+                    vec![(starts, ends)]
+                }
+                _ => Vec::new(),
+            };
+        }
+        let (Some(expression), Some(duration)) = (&self.cron, self.duration) else {
+            return Vec::new();
+        };
+        let Ok(cron) = croner::Cron::from_str(expression) else {
+            return Vec::new();
+        };
+        let length = duration.as_millis() as i64;
+        // A span that started up to `length` before `from` still overlaps it.
+        let Some(earliest) = chrono::DateTime::from_timestamp_millis(from.as_millis() - length)
+        else {
+            return Vec::new();
+        };
+        cron.iter_after(earliest)
+            .map(|start| start.timestamp_millis())
+            .take_while(|start| *start < to.as_millis())
+            .filter(|start| start + length > from.as_millis())
+            .take(limit)
+            .map(|start| (Timestamp::from(start), Timestamp::from(start + length)))
+            .collect()
+    }
+
     /// Whether the window is open at `at`.
     pub fn covers(&self, at: Timestamp) -> bool {
         if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
@@ -211,6 +244,42 @@ mod tests {
         assert_eq!(
             nightly.current_or_next(at("2026-12-05T02:30:00Z")),
             Some((at("2026-12-06T02:00:00Z"), at("2026-12-06T02:30:00Z")))
+        );
+    }
+
+    #[test]
+    fn the_spans_in_a_period_are_listed_in_order() {
+        let nightly = MaintenanceWindowSpec::from_json(json!({"name": "nightly",
+            "cron": "0 2 * * *", "duration": "30m"}))
+        .unwrap();
+        // One open at the start of the period counts; the limit holds.
+        let spans = nightly.spans(at("2026-12-05T02:10:00Z"), at("2026-12-08T00:00:00Z"), 10);
+        let starts: Vec<_> = spans.iter().map(|(starts, _)| *starts).collect();
+        assert_eq!(
+            starts,
+            [
+                at("2026-12-05T02:00:00Z"),
+                at("2026-12-06T02:00:00Z"),
+                at("2026-12-07T02:00:00Z")
+            ]
+        );
+        assert_eq!(spans[0].1, at("2026-12-05T02:30:00Z"));
+        assert_eq!(
+            nightly
+                .spans(at("2026-12-05T02:30:00Z"), at("2027-12-05T00:00:00Z"), 3)
+                .len(),
+            3
+        );
+        let once = MaintenanceWindowSpec::from_json(json!({"name": "migration",
+            "starts_at": "2026-12-01T02:00:00Z", "ends_at": "2026-12-01T03:00:00Z"}))
+        .unwrap();
+        assert_eq!(
+            once.spans(at("2026-12-01T02:59:00Z"), at("2026-12-02T00:00:00Z"), 5),
+            [(at("2026-12-01T02:00:00Z"), at("2026-12-01T03:00:00Z"))]
+        );
+        assert!(
+            once.spans(at("2026-12-01T03:00:00Z"), at("2026-12-02T00:00:00Z"), 5)
+                .is_empty()
         );
     }
 

@@ -18,6 +18,19 @@ pub struct ErrorBody {
     /// The offending field of the request body, as a dotted path, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Every problem of a document found at once (a monitor's), the first
+    /// of them being `field` and `message`; absent otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// One problem of a document: where, and what.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Dotted path of the field (`steps[2].url`); empty for the whole document.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
 }
 
 /// Everything a handler can fail with.
@@ -33,6 +46,10 @@ pub enum ApiError {
         /// What is wrong.
         message: String,
     },
+    /// A document with one or more problems, all of them listed (the
+    /// first answers as `field` and `message`).
+    #[error("{}", .0.first().map_or("invalid document", |problem| problem.message.as_str()))]
+    InvalidDocument(Vec<ValidationError>),
     /// A query parameter is unknown or malformed.
     #[error("{message}")]
     BadQuery {
@@ -127,7 +144,9 @@ impl ApiError {
                 code: "unsupported_media_type",
                 ..
             } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } | ApiError::InvalidDocument(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::BadCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::NotLeased { .. } | ApiError::CrossOrigin => {
@@ -146,6 +165,7 @@ impl ApiError {
     fn code(&self) -> &'static str {
         match self {
             ApiError::Invalid { code, .. } => code,
+            ApiError::InvalidDocument(_) => "invalid_body",
             ApiError::BadQuery { .. } => "invalid_query",
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::BadCredentials => "bad_credentials",
@@ -206,12 +226,27 @@ impl IntoResponse for ApiError {
                 Some(field.clone())
             }
             ApiError::BadQuery { field, .. } => Some(field.clone()),
+            ApiError::InvalidDocument(problems) => problems
+                .first()
+                .map(|problem| problem.field.clone())
+                .filter(|field| !field.is_empty()),
             _ => None,
+        };
+        let errors = match &self {
+            ApiError::InvalidDocument(problems) => problems
+                .iter()
+                .map(|problem| FieldError {
+                    field: problem.field.clone(),
+                    message: problem.message.clone(),
+                })
+                .collect(),
+            _ => Vec::new(),
         };
         let body = ErrorBody {
             code: self.code().to_owned(),
             message: self.to_string(),
             field,
+            errors,
         };
         let mut response = (status, axum::Json(body)).into_response();
         let retry_after = match self {
@@ -279,6 +314,7 @@ fn status_error(status: StatusCode) -> ErrorBody {
             _ => reason.to_owned(),
         },
         field: None,
+        errors: Vec::new(),
     }
 }
 

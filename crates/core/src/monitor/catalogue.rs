@@ -55,6 +55,26 @@ pub struct Field {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(no_recursion)]
     pub item_fields: Vec<Field>,
+    /// For an object of one of several forms (`auth`): the field that
+    /// names the form (`scheme`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// For an object of one of several forms: each form.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
+    pub variants: Vec<Variant>,
+}
+
+/// One form of an object that takes one of several (`basic` credentials).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Variant {
+    /// The value of the tag field that picks it (`basic`).
+    pub name: String,
+    /// What it is, from its documentation.
+    pub help: String,
+    /// Its fields besides the tag.
+    #[schema(no_recursion)]
+    pub fields: Vec<Field>,
 }
 
 /// The catalogue: the settings every monitor shares, and each type.
@@ -67,7 +87,7 @@ pub struct Catalogue {
 }
 
 /// The smallest valid monitor of each type, without the shared settings.
-fn example(type_name: &str) -> Value {
+pub(crate) fn example(type_name: &str) -> Value {
     match type_name {
         "http" | "browser" => json!({"url": "https://shop.example.com/"}),
         "tcp" => json!({"host": "db.example.com", "port": 5432}),
@@ -154,8 +174,26 @@ impl Schemas {
                     default: None,
                     example: None,
                     item_fields: Vec::new(),
+                    tag: None,
+                    variants: Vec::new(),
                 });
                 fields.extend(self.fields(target, &format!("{path}."), depth - 1));
+                continue;
+            }
+            if let Some((tag, variants)) = self.variants(target, depth) {
+                fields.push(Field {
+                    path,
+                    kind: "object".to_owned(),
+                    items: None,
+                    required,
+                    help,
+                    choices: Vec::new(),
+                    default: None,
+                    example: None,
+                    item_fields: Vec::new(),
+                    tag: Some(tag),
+                    variants,
+                });
                 continue;
             }
             let items = (kind == "list").then(|| kind_of(self.resolve(&target["items"])));
@@ -183,9 +221,47 @@ impl Schemas {
                 default: None,
                 example,
                 item_fields,
+                tag: None,
+                variants: Vec::new(),
             });
         }
         fields
+    }
+
+    /// The forms of an object that is one of several, each named by the
+    /// same one-value field (serde's internally tagged enum): that field's
+    /// name and each form. `None` for any other schema.
+    fn variants(&self, schema: &Value, depth: usize) -> Option<(String, Vec<Variant>)> {
+        let alternatives = schema["oneOf"].as_array()?;
+        let mut tag_name: Option<String> = None;
+        let mut variants = Vec::new();
+        for alternative in alternatives {
+            let alternative = self.resolve(alternative);
+            let properties = alternative["properties"].as_object()?;
+            let (tag, value) = properties.iter().find_map(|(name, property)| {
+                match property["enum"].as_array().map(Vec::as_slice) {
+                    Some([Value::String(value)]) => Some((name.clone(), value.clone())),
+                    _ => None,
+                }
+            })?;
+            if tag_name.get_or_insert_with(|| tag.clone()) != &tag {
+                return None;
+            }
+            let fields = self
+                .fields(alternative, "", depth.saturating_sub(1))
+                .into_iter()
+                .filter(|field| field.path != tag)
+                .collect();
+            variants.push(Variant {
+                name: value,
+                help: alternative["description"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .replace('\n', " "),
+                fields,
+            });
+        }
+        Some((tag_name?, variants))
     }
 }
 
@@ -316,6 +392,20 @@ mod tests {
             ("list", Some("integer"))
         );
         assert!(status.help.contains("2xx"), "{}", status.help);
+        let auth = field("http", "auth");
+        assert_eq!(
+            (auth.kind.as_str(), auth.tag.as_deref()),
+            ("object", Some("scheme"))
+        );
+        let forms: Vec<(&str, Vec<&str>)> = auth
+            .variants
+            .iter()
+            .map(|v| (v.name.as_str(), v.fields.iter().map(|f| f.path.as_str()).collect()))
+            .collect();
+        assert_eq!(
+            forms,
+            [("basic", vec!["password", "username"]), ("bearer", vec!["token"])]
+        );
         let record = field("dns", "record_type");
         assert!(record.choices.contains(&json!("AAAA")), "{record:?}");
         let steps = field("api", "steps");

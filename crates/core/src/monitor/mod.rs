@@ -14,6 +14,7 @@ pub mod catalogue;
 mod dns;
 mod http;
 mod ping;
+mod problems;
 mod report;
 mod schedule;
 mod tcp;

@@ -67,6 +67,7 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
         code: code.to_owned(),
         message: message.to_owned(),
         field: None,
+        errors: Vec::new(),
     };
     (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response()
 }

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use sightline_core::MaintenanceWindowSpec;
+use sightline_core::{MaintenanceWindowSpec, Timestamp};
 use sightline_store::MaintenanceWindow;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -19,7 +19,19 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_window, replace_window, delete_window))
 }
 
-const READ_ONLY: &[&str] = &["id", "active", "created_at", "updated_at"];
+const READ_ONLY: &[&str] = &["id", "active", "upcoming", "created_at", "updated_at"];
+
+/// How many spans to come a window lists.
+const UPCOMING: usize = 3;
+
+/// One span of a window, open or to come.
+#[derive(Serialize, utoipa::ToSchema)]
+struct SpanView {
+    /// RFC 3339.
+    starts_at: String,
+    /// RFC 3339.
+    ends_at: String,
+}
 
 /// A maintenance window as the API shows it; what a GET answers can be PUT back.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,6 +40,9 @@ struct WindowView {
     id: i64,
     /// Whether the window is open now.
     active: bool,
+    /// The span open now, if any, and the next ones: up to three, none
+    /// for a one-off window that ended.
+    upcoming: Vec<SpanView>,
     /// The window as configured.
     #[serde(flatten)]
     spec: MaintenanceWindowSpec,
@@ -38,9 +53,20 @@ struct WindowView {
 }
 
 fn view(state: &AppState, window: MaintenanceWindow) -> WindowView {
+    let now = state.store.now();
+    let upcoming = window
+        .spec
+        .spans(now, Timestamp::from(i64::MAX / 2), UPCOMING)
+        .into_iter()
+        .map(|(starts, ends)| SpanView {
+            starts_at: starts.to_rfc3339(),
+            ends_at: ends.to_rfc3339(),
+        })
+        .collect();
     WindowView {
         id: window.id,
-        active: window.spec.covers(state.store.now()),
+        active: window.spec.covers(now),
+        upcoming,
         spec: window.spec,
         created_at: window.created_at.to_rfc3339(),
         updated_at: window.updated_at.to_rfc3339(),

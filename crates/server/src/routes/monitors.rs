@@ -111,7 +111,7 @@ async fn create_monitor(
     _: Principal,
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<(StatusCode, Json<MonitorView>)> {
-    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    let spec = parse_monitor(document)?;
     runnable(&state, &spec).await?;
     let monitor = state.store.create_monitor(&spec).await?;
     Ok((StatusCode::CREATED, Json(monitor.into())))
@@ -130,7 +130,7 @@ async fn validate_monitor(
     _: Principal,
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<MonitorSpec>> {
-    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    let spec = parse_monitor(document)?;
     runnable(&state, &spec).await?;
     Ok(Json(spec))
 }
@@ -151,7 +151,7 @@ async fn try_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<CheckReport>> {
     not_from_a_check(&headers)?;
-    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    let spec = parse_monitor(document)?;
     runnable(&state, &spec).await?;
     let report = state
         .synthetic
@@ -187,7 +187,7 @@ async fn replace_monitor(
     JsonDocument(document): JsonDocument,
 ) -> ApiResult<Json<MonitorView>> {
     let id = parse_id(&id)?;
-    let spec = MonitorSpec::from_json(without_read_only(document, READ_ONLY))?;
+    let spec = parse_monitor(document)?;
     runnable(&state, &spec).await?;
     Ok(Json(state.store.update_monitor(id, &spec).await?.into()))
 }
@@ -577,7 +577,25 @@ struct SeriesView {
     step_ms: i64,
     /// Oldest first, every bucket present, empty ones with 0 checks.
     buckets: Vec<SeriesBucketView>,
+    /// The spans of the maintenance windows covering the monitor that
+    /// overlap the period (one-off and recurring), oldest first.
+    maintenance: Vec<MaintenanceSpanView>,
 }
+
+/// A span of a maintenance window, as a chart shades it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct MaintenanceSpanView {
+    /// The window's name.
+    window: String,
+    /// Its start, Unix ms.
+    start_ms: i64,
+    /// Its end, Unix ms.
+    end_ms: i64,
+}
+
+/// Most maintenance spans a series lists (a window every five minutes for
+/// 90 days would otherwise be 26,000).
+const MAX_MAINTENANCE_SPANS: usize = 2000;
 
 /// One bucket of a series.
 #[derive(Serialize, utoipa::ToSchema)]
@@ -627,6 +645,30 @@ async fn monitor_series(
         ),
     })?;
     let series = state.store.check_series(monitor.id, from, to, step).await?;
+    let mut maintenance: Vec<MaintenanceSpanView> = state
+        .store
+        .list_maintenance_windows()
+        .await?
+        .into_iter()
+        .filter(|window| {
+            window
+                .spec
+                .applies_to(&monitor.spec.settings.name, &monitor.spec.settings.tags)
+        })
+        .flat_map(|window| {
+            window
+                .spec
+                .spans(from, to, MAX_MAINTENANCE_SPANS)
+                .into_iter()
+                .map(move |(start, end)| MaintenanceSpanView {
+                    window: window.spec.name.clone(),
+                    start_ms: start.as_millis(),
+                    end_ms: end.as_millis(),
+                })
+        })
+        .collect();
+    maintenance.sort_by_key(|span| span.start_ms);
+    maintenance.truncate(MAX_MAINTENANCE_SPANS);
     Ok(Json(SeriesView {
         from: from.to_rfc3339(),
         to: to.to_rfc3339(),
@@ -643,6 +685,7 @@ async fn monitor_series(
                 p95_ms: bucket.totals.response_ms.quantile(0.95),
             })
             .collect(),
+        maintenance,
     }))
 }
 
@@ -730,6 +773,22 @@ fn not_from_a_check(headers: &axum::http::HeaderMap) -> ApiResult<()> {
         ));
     }
     Ok(())
+}
+
+/// A monitor from a request's document (read-only fields left out), or
+/// every problem it has at once, so that a form can mark each field.
+fn parse_monitor(document: serde_json::Value) -> ApiResult<MonitorSpec> {
+    let document = without_read_only(document, READ_ONLY);
+    match MonitorSpec::from_json(document.clone()) {
+        Ok(spec) => Ok(spec),
+        Err(first) => {
+            let mut problems = MonitorSpec::problems(&document);
+            if problems.is_empty() {
+                problems.push(first);
+            }
+            Err(ApiError::InvalidDocument(problems))
+        }
+    }
 }
 
 /// Refuses what cannot run here: settings naming a vault secret that does

@@ -85,6 +85,7 @@ async fn collect_beacon(
                 code: rejection.reason.name().to_owned(),
                 message: rejection.message,
                 field: rejection.field,
+                errors: Vec::new(),
             };
             (status, axum::Json(body)).into_response()
         }

@@ -177,6 +177,25 @@ async fn text_when(
     }
 }
 
+/// Runs `step` again while it fails on an element the page has since drawn
+/// anew (a screen re-renders as its polling brings fresh data), for up to
+/// 10 s; any other outcome is `step`'s own.
+async fn settled<T, Step, Fut>(mut step: Step) -> Result<T, fantoccini::error::CmdError>
+where
+    Step: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, fantoccini::error::CmdError>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match step().await {
+            Err(error) if error.is_stale_element_reference() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
 #[tokio::test]
 async fn the_overview_shows_every_monitor_and_the_open_incidents() {
     let server = TestServer::start(BackendKind::Sqlite).await;
@@ -303,10 +322,14 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         readable(&browser, "the overview").await?;
         keep_screenshot(&browser, "overview").await?;
         fits_a_phone(&browser, "the overview").await?;
-        let rows = browser
-            .find_all(Locator::Css("table.monitors tbody tr"))
-            .await?;
-        let first = rows[0].attr("data-monitor").await?;
+        let first = settled(|| async {
+            browser
+                .find(Locator::Css("table.monitors tbody tr"))
+                .await?
+                .attr("data-monitor")
+                .await
+        })
+        .await?;
         assert_eq!(
             first.as_deref(),
             Some("database"),
@@ -340,10 +363,17 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         tag.select_by_value("core").await?;
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let rows = browser
-                .find_all(Locator::Css("table.monitors tbody tr"))
-                .await?;
-            if rows.len() == 1 && rows[0].attr("data-monitor").await?.as_deref() == Some("health") {
+            let only = settled(|| async {
+                let rows = browser
+                    .find_all(Locator::Css("table.monitors tbody tr"))
+                    .await?;
+                match rows.as_slice() {
+                    [row] => row.attr("data-monitor").await,
+                    _ => Ok(None),
+                }
+            })
+            .await?;
+            if only.as_deref() == Some("health") {
                 break;
             }
             assert!(Instant::now() < deadline, "the tag did not filter");
@@ -437,29 +467,32 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             s.starts_with("last 24 hours")
         })
         .await?;
-        let over = browser
-            .wait()
-            .for_element(Locator::Css(".chart .u-over"))
-            .await?;
-        let drag = fantoccini::actions::MouseActions::new("mouse".to_owned())
-            .then(fantoccini::actions::PointerAction::MoveToElement {
-                element: over,
-                duration: None,
-                x: -100.0,
-                y: 0.0,
-            })
-            .then(fantoccini::actions::PointerAction::Down {
-                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
-            })
-            .then(fantoccini::actions::PointerAction::MoveBy {
-                duration: Some(Duration::from_millis(200)),
-                x: 200.0,
-                y: 0.0,
-            })
-            .then(fantoccini::actions::PointerAction::Up {
-                button: fantoccini::actions::MOUSE_BUTTON_LEFT,
-            });
-        browser.perform_actions(drag).await?;
+        settled(|| async {
+            let over = browser
+                .wait()
+                .for_element(Locator::Css(".chart .u-over"))
+                .await?;
+            let drag = fantoccini::actions::MouseActions::new("mouse".to_owned())
+                .then(fantoccini::actions::PointerAction::MoveToElement {
+                    element: over,
+                    duration: None,
+                    x: -100.0,
+                    y: 0.0,
+                })
+                .then(fantoccini::actions::PointerAction::Down {
+                    button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+                })
+                .then(fantoccini::actions::PointerAction::MoveBy {
+                    duration: Some(Duration::from_millis(200)),
+                    x: 200.0,
+                    y: 0.0,
+                })
+                .then(fantoccini::actions::PointerAction::Up {
+                    button: fantoccini::actions::MOUSE_BUTTON_LEFT,
+                });
+            browser.perform_actions(drag).await
+        })
+        .await?;
         let zoomed = text_when(&browser, "[data-testid=period-uptime] dt", |s| {
             !s.starts_with("last")
         })
@@ -507,11 +540,14 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             .await?;
         // Its run, and the checks it got as a relative of `database` (same
         // host) when that one failed.
-        let results = browser
-            .find_all(Locator::Css("tbody tr[data-result]"))
-            .await?;
-        assert!(!results.is_empty());
-        let row = results[0].text().await?;
+        let row = settled(|| async {
+            browser
+                .find(Locator::Css("tbody tr[data-result]"))
+                .await?
+                .text()
+                .await
+        })
+        .await?;
         assert!(row.contains("local") && row.contains("up"), "{row}");
         readable(&browser, "a monitor's page").await?;
         keep_screenshot(&browser, "monitor").await?;
@@ -1469,6 +1505,47 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
             s.contains("new@example.com")
         })
         .await?;
+        // One's own row cannot be removed or demoted; another's can be
+        // promoted and given a new password.
+        let own = format!("//tr[@data-user='{}']", ADMIN.0);
+        let mine = text_when(&browser, &format!("tr[data-user='{}']", ADMIN.0), |s| {
+            s.contains("(you)")
+        })
+        .await?;
+        assert!(!mine.contains("Remove"), "{mine}");
+        assert!(
+            browser
+                .find_all(Locator::XPath(&format!("{own}//button | {own}//select")))
+                .await?
+                .is_empty()
+        );
+        browser
+            .find(Locator::Css("select[aria-label='Role of new@example.com']"))
+            .await?
+            .select_by_value("admin")
+            .await?;
+        let promoted = text_when(&browser, "[data-testid=user-changed]", |s| !s.is_empty()).await?;
+        assert_eq!(promoted, "new@example.com is now an admin.");
+        click(
+            &browser,
+            Locator::XPath("//tr[@data-user='new@example.com']//button[.='Reset password']"),
+        )
+        .await?;
+        type_into(
+            &browser,
+            Locator::Css("tr[data-user='new@example.com'] input[type=password]"),
+            "a fresh password for new",
+        )
+        .await?;
+        click(
+            &browser,
+            Locator::XPath("//tr[@data-user='new@example.com']//button[.='Set']"),
+        )
+        .await?;
+        text_when(&browser, "[data-testid=user-changed]", |s| {
+            s.starts_with("New password set")
+        })
+        .await?;
 
         type_into(&browser, Locator::Css("#token-name"), "east agent").await?;
         type_into(&browser, Locator::Css("#token-checkpoint"), "east").await?;
@@ -1507,10 +1584,24 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
     let received = smtp.received();
     assert_eq!(received.len(), 1);
     assert!(String::from_utf8_lossy(&received[0]).contains("oncall@example.com"));
-    // The new user can log in.
-    server
-        .log_in(("new@example.com", "a long enough password"))
+    // The new user is an admin now, and logs in with the password the
+    // admin set, not the first one.
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::None,
+            Some(json!({"email": "new@example.com", "password": "a long enough password"})),
+        )
         .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let new = Auth::Cookie(
+        server
+            .log_in(("new@example.com", "a fresh password for new"))
+            .await,
+    );
+    let (_, session) = server.call(Method::GET, "/api/v1/session", &new, None).await;
+    assert_eq!(session["user"]["role"], "admin", "{session}");
 }
 
 #[tokio::test]
@@ -1610,6 +1701,16 @@ async fn a_transaction_made_in_the_steps_editor_shows_its_step_timings() {
 #[tokio::test]
 async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
     let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    for (name, tags) in [("shop", json!(["web"])), ("db", json!([]))] {
+        server
+            .create_monitor(
+                &admin,
+                json!({"name": name, "type": "http", "url": server.url("/healthz"),
+                       "every": "1h", "tags": tags}),
+            )
+            .await;
+    }
     let (hooks, received) = super::channels::receiver().await;
     let slack = format!("{hooks}/slack/T000/B000/XXXX");
     let driver = ChromeDriver::start().await;
@@ -1683,7 +1784,18 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
 
         click(&browser, Locator::XPath("//button[.='New window']")).await?;
         type_into(&browser, Locator::Css("#window-name"), "sunday deploy").await?;
-        type_into(&browser, Locator::Css("#window-tags"), "web").await?;
+        // Monitors and tags are picked from those that exist.
+        click(
+            &browser,
+            Locator::XPath("//fieldset[@id='window-tags']//label[contains(., 'web')]/input"),
+        )
+        .await?;
+        let offered = browser
+            .find(Locator::Css("#window-monitors"))
+            .await?
+            .text()
+            .await?;
+        assert!(offered.contains("db") && offered.contains("shop"), "{offered}");
         click(
             &browser,
             Locator::XPath("//label[contains(., 'Recurring')]/input"),
@@ -1697,15 +1809,31 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         })
         .await?;
         assert!(
-            row.contains("0 2 * * 0 for 30m") && row.contains("tag web"),
+            row.contains("0 2 * * 0 UTC, for 30m") && row.contains("tag web"),
             "{row}"
         );
+        // Its next three Sundays, in the viewer's zone.
+        let next = browser
+            .find_all(Locator::Css(
+                "tr[data-window='sunday deploy'] ul.upcoming li",
+            ))
+            .await?;
+        assert_eq!(next.len(), 3, "{row}");
+        fits_a_phone(&browser, "alerting").await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };
     let walked = walk.await;
     let _ = browser.close().await;
     walked.unwrap();
-    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, windows) = server
+        .call(Method::GET, "/api/v1/maintenance-windows", &admin, None)
+        .await;
+    assert_eq!(windows[0]["tags"], json!(["web"]), "{windows}");
+    let upcoming = windows[0]["upcoming"].as_array().unwrap();
+    for span in upcoming {
+        let starts = chrono::DateTime::parse_from_rfc3339(span["starts_at"].as_str().unwrap()).unwrap();
+        assert_eq!(starts.format("%a %H:%M").to_string(), "Sun 02:00", "{span}");
+    }
     let (_, policies) = server
         .call(Method::GET, "/api/v1/alert-policies", &admin, None)
         .await;
@@ -2699,8 +2827,8 @@ async fn a_status_page_follows_an_outage_answers_on_its_domain_and_keeps_its_pas
         assert!(!source.contains("Store front"), "{source}");
         type_into(&browser, Locator::Css("#password"), "guess").await?;
         click(&browser, Locator::Css("button[type=submit]")).await?;
-        let refused = text_when(&browser, "main p", |s| !s.is_empty()).await?;
-        assert!(refused.contains("not this page's"), "{refused}");
+        // The refusal replaces the page's invitation to type the password.
+        text_when(&browser, "main p", |s| s.contains("not this page's")).await?;
         type_into(&browser, Locator::Css("#password"), "staff only").await?;
         click(&browser, Locator::Css("button[type=submit]")).await?;
         let heading = text_when(&browser, "h1", |s| s == "Staff status").await?;
