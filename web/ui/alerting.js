@@ -6,6 +6,7 @@ import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { when } from "./format.js";
 import { PickMany } from "./pick.js";
+import { ScrollBox } from "./scroll_box.js";
 
 const list = (text) => text.split(",").map((item) => item.trim()).filter(Boolean);
 const joined = (items) => (items ?? []).join(", ");
@@ -307,7 +308,7 @@ export function Alerting() {
       <div class="toolbar"><h2 id="policies-heading">Alert policies</h2>
         ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button>`}</div>
       ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} kinds=${kinds} onDone=${done} />`}
-      <table data-testid="policies">
+      <${ScrollBox} labelledBy="policies-heading"><table data-testid="policies">
         <thead><tr><th scope="col">Name</th><th scope="col">Levels</th><th scope="col">Monitors</th><th scope="col"></th></tr></thead>
         <tbody>${policies.map((p) => html`
           <tr key=${p.id} data-policy=${p.name}><td>${p.name}</td>
@@ -316,13 +317,13 @@ export function Alerting() {
             <td>${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "policy", item: p })}>Edit</button>
               <button type="button" onClick=${() => remove("/alert-policies", p)}>Delete</button>`}</td></tr>`)}
         </tbody>
-      </table>
+      </table><//>
     </section>
     <section aria-labelledby="windows-heading">
       <div class="toolbar"><h2 id="windows-heading">Maintenance windows</h2>
         ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window" })}>New window</button>`}</div>
       ${editing?.kind === "window" && html`<${WindowForm} window=${editing.item} monitors=${monitors} onDone=${done} />`}
-      <table data-testid="windows">
+      <${ScrollBox} labelledBy="windows-heading"><table data-testid="windows">
         <thead><tr><th scope="col">Name</th><th scope="col">When</th><th scope="col">Covers</th><th scope="col"></th></tr></thead>
         <tbody>${windows.map((w) => html`
           <tr key=${w.id} data-window=${w.name}><td>${w.name}${w.active ? html` <span class="badge maintenance">now</span>` : ""}</td>
@@ -332,6 +333,6 @@ export function Alerting() {
             <td>${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "window", item: w })}>Edit</button>
               <button type="button" onClick=${() => remove("/maintenance-windows", w)}>Delete</button>`}</td></tr>`)}
         </tbody>
-      </table>
+      </table><//>
     </section>`;
 }

@@ -1,5 +1,6 @@
 // Calls to the public /api/v1 API with the session cookie. Errors keep the
-// API's shape ({code, message, field}) so that forms can show them by field.
+// API's shape ({code, message, field, errors}) so that forms can show them
+// by field, every one of them where the API lists several.
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -7,6 +8,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body && body.code;
     this.field = body && body.field;
+    this.errors = (body && body.errors) || [];
   }
 }
 

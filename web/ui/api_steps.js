@@ -23,7 +23,7 @@ function withoutEmpty(value) {
   );
 }
 
-export function ApiStepsEditor({ document, onChange, error }) {
+export function ApiStepsEditor({ document, onChange, errors = [] }) {
   const steps = Array.isArray(document.steps) ? document.steps : [];
   const setSteps = (next) => onChange("steps", next);
   const setStep = (index, changes) => {
@@ -38,7 +38,8 @@ export function ApiStepsEditor({ document, onChange, error }) {
     setSteps(next);
   };
   const setExpect = (index, changes) => setStep(index, { expect: withoutEmpty({ ...(steps[index].expect ?? {}), ...changes }) });
-  const errorAt = (prefix) => (error?.field?.startsWith(prefix) ? error.message : null);
+  const errorAt = (prefix) => errors.find((e) => e.field.startsWith(prefix))?.message ?? null;
+  const listError = errors.find((e) => e.field === "steps")?.message;
   return html`
     <fieldset class="steps" data-field="steps">
       <legend>Requests</legend>
@@ -78,6 +79,6 @@ export function ApiStepsEditor({ document, onChange, error }) {
           </li>`)}
       </ol>
       <button type="button" onClick=${() => setSteps([...steps, { name: `request ${steps.length + 1}`, method: "GET", url: "" }])}>Add request</button>
-      ${error?.field === "steps" && html`<p class="field-error" role="alert">${error.message}</p>`}
+      ${listError && html`<p class="field-error" role="alert">${listError}</p>`}
     </fieldset>`;
 }

@@ -9,7 +9,7 @@ import { measure } from "./vitals.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 
 const METRICS = [["lcp", "LCP"], ["fcp", "FCP"], ["ttfb", "TTFB"], ["load", "load"]];
-const PERIODS = [["24h", "24 hours", 86400e3], ["7d", "7 days", 7 * 86400e3], ["30d", "30 days", 30 * 86400e3]];
+const PERIODS = [["1h", "1 hour", 3600e3], ["24h", "24 hours", 86400e3], ["7d", "7 days", 7 * 86400e3], ["30d", "30 days", 30 * 86400e3]];
 const PERCENTILES = [50, 75, 95];
 
 /** Page monitors with the site and page their URL falls on. */
@@ -56,7 +56,7 @@ export function Compare({ search, navigate }) {
   const query = new URLSearchParams(search);
   const monitorId = Number(query.get("monitor")) || null;
   const metric = METRICS.some(([m]) => m === query.get("metric")) ? query.get("metric") : "lcp";
-  const period = PERIODS.find(([p]) => p === query.get("period")) ?? PERIODS[0];
+  const period = PERIODS.find(([p]) => p === query.get("period")) ?? PERIODS.find(([p]) => p === "24h");
   const [choices, setChoices] = useState(null);
   const [data, setData] = useState(null);
   const [error, setError] = useState(null);

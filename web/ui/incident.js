@@ -8,6 +8,7 @@ import { useCanWrite } from "./role.js";
 import { api, get } from "./api.js";
 import { when, words } from "./format.js";
 import { MuteHour } from "./mute.js";
+import { ScrollBox } from "./scroll_box.js";
 
 /** An incident's correlation class (confirmed outage, …), when it has one. */
 export function IncidentClass({ correlation }) {
@@ -116,13 +117,13 @@ export function IncidentDetail({ id }) {
     <section aria-labelledby="notifications-heading">
       <h2 id="notifications-heading">Notifications</h2>
       ${incident.notifications.length === 0 ? html`<p>None sent.</p>` : html`
-        <table data-testid="notifications">
+        <${ScrollBox} labelledBy="notifications-heading"><table data-testid="notifications">
           <thead><tr><th scope="col">To</th><th scope="col">Subject</th><th scope="col">Status</th><th scope="col">Answer</th></tr></thead>
           <tbody>${incident.notifications.map((n) => html`
             <tr><td>${n.recipient} <small>${n.channel}</small></td><td>${n.subject}</td>
               <td>${n.status}${n.sent_at ? html` <small>${when(n.sent_at)}</small>` : ""}</td>
               <td>${n.answer ?? n.error ?? ""}</td></tr>`)}
           </tbody>
-        </table>`}
+        </table><//>`}
     </section>`;
 }

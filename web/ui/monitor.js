@@ -17,6 +17,8 @@ import { PageVitals, hasVitals } from "./page_vitals.js";
 import { useCanWrite } from "./role.js";
 import { NotFound } from "./not_found.js";
 import { MuteHour } from "./mute.js";
+import { takeRun } from "./first_run.js";
+import { TypeCharts } from "./type_charts.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const PERIODS = [
@@ -51,7 +53,8 @@ const RAW_LIMIT = 1000;
 export function MonitorDetail({ id, search = "", navigate }) {
   const canWrite = useCanWrite();
   const [running, setRunning] = useState(false);
-  const [ran, setRan] = useState(null);
+  // What "Run now" found, or the check run as the monitor was created.
+  const [ran, setRan] = useState(() => takeRun(id));
   const [query, setQuery] = useState(search);
   const choose = (range) => {
     const next = rangeQuery(query, range);
@@ -110,7 +113,7 @@ export function MonitorDetail({ id, search = "", navigate }) {
     setRunning(true);
     try {
       const answered = await api("POST", `/monitors/${id}/run`);
-      setRan(answered);
+      setRan({ results: answered });
       await load();
     } catch (failure) {
       setError(failure.message);
@@ -135,7 +138,8 @@ export function MonitorDetail({ id, search = "", navigate }) {
     ${error && html`<p class="error" role="alert">${error}</p>`}
     ${ran && html`
       <p class="notice" role="status" data-testid="ran">
-        ${ran.length === 0 ? "The run is queued; its result will show below." : html`Ran just now: ${ran.map((r, i) => html`${i > 0 && "; "}<a href=${`/monitors/${id}/results/${r.id}`}>${r.outcome}</a> from ${r.checkpoint} in ${r.duration_ms} ms${r.problem ? ` — ${r.problem.message}` : ""}`)}`}
+        ${ran.first ? "Checked once as it was saved: " : "Ran just now: "}
+        ${ran.error ? ran.error : ran.results.length === 0 ? "the check is queued; its result will show below." : ran.results.map((r, i) => html`${i > 0 && "; "}<a href=${`/monitors/${id}/results/${r.id}`}>${r.outcome}</a> from ${r.checkpoint} in ${r.duration_ms} ms${r.problem ? ` — ${r.problem.message}` : ""}`)}
       </p>`}
     <section aria-labelledby="uptime-heading">
       <h2 id="uptime-heading">Uptime</h2>
@@ -165,6 +169,7 @@ export function MonitorDetail({ id, search = "", navigate }) {
       ${marks.length > 0 && html`<${MarkList} marks=${marks} />`}
     </section>
     ${hasVitals(results) && html`<${PageVitals} results=${results} />`}
+    <${TypeCharts} monitor=${monitor} results=${results} range=${range} zoom=${zoom} />
     <section aria-labelledby="incidents-heading">
       <h2 id="incidents-heading">Incidents (last ${INCIDENT_DAYS} days)</h2>
       ${recentIncidents.length === 0 ? html`<p>None.</p>` : html`

@@ -3,22 +3,41 @@
 // device, browser, OS, country and navigation type. Every breakdown value
 // is a filter; the period, metric and filters live in the URL.
 import { useCanWrite } from "./role.js";
-import { html, useEffect } from "./html.js";
+import { html, useEffect, useState } from "./html.js";
 import { get } from "./api.js";
 import { usePolled } from "./polling.js";
 import { NotFound } from "./not_found.js";
-import { Plot } from "./chart.js";
+import { Plot, at, dragToZoom, tooltip, withHooks } from "./chart.js";
+import { RangePicker, rangeQuery, readRange } from "./time_range.js";
 import { markComplete } from "./complete.js";
-import { words } from "./format.js";
+import { span, words } from "./format.js";
 import { LOOKBACK_MS, MarkList, incidentMarks, shadeMarks } from "./incident_marks.js";
 import { VITALS, measure, rating } from "./vitals.js";
 
-const PERIODS = [
-  ["1h", "1 hour", 3600e3],
-  ["24h", "24 hours", 86400e3],
-  ["7d", "7 days", 7 * 86400e3],
-  ["30d", "30 days", 30 * 86400e3],
-];
+/** Each dimension's heading, in words. */
+const DIMENSION_WORDS = {
+  page: "Page",
+  device: "Device",
+  browser: "Browser",
+  browser_version: "Browser version",
+  os: "OS",
+  os_version: "OS version",
+  country: "Country",
+  navigation_type: "Navigation",
+};
+/** How a page view was reached, in words (the collector's navigation types). */
+const NAVIGATION_WORDS = {
+  navigate: "link, address or form",
+  reload: "reload",
+  back_forward: "back/forward",
+  prerender: "prerendered",
+  soft: "in-app route change",
+};
+/** A breakdown value in words: the raw value stays the filter. */
+const valueWords = (dimension, value) => (dimension === "navigation_type" ? NAVIGATION_WORDS[value] ?? words(value) : value);
+
+/** The longest period a RUM query may cover (400 days), less a day to spare. */
+const LONGEST_MS = 399 * 86400e3;
 const DIMENSIONS = ["page", "device", "browser", "browser_version", "os", "os_version", "country", "navigation_type"];
 /** Why beacons were not stored, in words. */
 const IGNORED = {
@@ -44,12 +63,15 @@ function IgnoredBeacons({ ignored }) {
 const METRICS = [...VITALS.map(([name, label]) => [name, label]), ["load", "load"]];
 const PERCENTILES = [50, 75, 95];
 
-/** The dashboard's state from the URL's query. */
-function stateOf(search) {
+/** The dashboard's state from the URL's query; the range as every chart
+ * screen keeps it (`range=7d`, or `from` and `to`; `period` from older
+ * links is read as a range). */
+function stateOf(search, now = Date.now()) {
   const query = new URLSearchParams(search);
+  if (query.has("period") && !query.has("range")) query.set("range", query.get("period"));
   const filters = DIMENSIONS.filter((d) => query.has(d)).map((d) => [d, query.get(d)]);
   return {
-    period: PERIODS.find(([key]) => key === query.get("period")) ? query.get("period") : "24h",
+    range: readRange(`?${query}`, "24h", now),
     metric: query.get("metric") ?? "lcp",
     percentile: Number(query.get("percentile") ?? 75),
     filters,
@@ -57,24 +79,68 @@ function stateOf(search) {
 }
 
 function queryOf(state) {
-  const query = new URLSearchParams();
-  query.set("period", state.period);
+  const query = new URLSearchParams(rangeQuery("", state.range));
   query.set("metric", state.metric);
   query.set("percentile", String(state.percentile));
   for (const [dimension, value] of state.filters) query.set(dimension, value);
   return query.toString();
 }
 
-function SeriesChart({ series, label, from, to, marks, onDrawn }) {
+/**
+ * Page views per bucket, every bucket of the period drawn (an empty one as
+ * zero): silence shows as a gap in the bars, not as a line drawn across it.
+ */
+function PageViewsChart({ series, bucketSeconds, from, to, marks, zoom }) {
+  const make = (uPlot) => {
+    const step = bucketSeconds * 1000;
+    const counts = new Map((series[0]?.points ?? []).map((p) => [Date.parse(p.t), p.page_views]));
+    const starts = [];
+    for (let t = Math.floor(from / step) * step; t < to; t += step) starts.push(t);
+    const views = starts.map((t) => counts.get(t) ?? 0);
+    const tip = tooltip((u, i) => [at(starts[i] / 1000), `${views[i].toLocaleString()} page views in ${span(step)}`]);
+    const options = withHooks(
+      {
+        scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
+        series: [{}, { label: `page views per ${span(step)}`, stroke: "#0b5cad", fill: "#0b5cad99", paths: uPlot.paths.bars({ size: [0.9, 40], align: 1 }), points: { show: false } }],
+        axes: [{}, { size: 60, values: (_, ticks) => ticks.map((v) => v.toLocaleString()) }],
+        hooks: { drawClear: [shadeMarks(marks, from, to)] },
+        plugins: [tip],
+      },
+      dragToZoom(zoom),
+    );
+    return [options, [starts.map((t) => t / 1000), views]];
+  };
+  return html`<${Plot} label="Page views" height=${160} make=${make} deps=${[series, from, to, marks]} />`;
+}
+
+/** What a new site shows until its first page view: the snippet first, and
+ * word as soon as a page view arrives (the dashboard reads every 5 s). */
+function WaitingForFirstView({ site }) {
+  return html`
+    <section class="waiting" aria-labelledby="waiting-heading" data-testid="waiting">
+      <h2 id="waiting-heading"><span class="pulse" aria-hidden="true"></span> Waiting for the first page view…</h2>
+      <p>Paste this into every page of ${(site.origins ?? []).join(", ") || "the site"}, before <code>${"</head>"}</code>.
+        This dashboard fills in by itself as soon as a real visitor's browser sends its first beacon.</p>
+      <pre><code>${site.snippet}</code></pre>
+      <p><small>Headless browsers and robots are not counted; a page on an origin the site does not list is ignored (both are counted below when they happen).</small></p>
+    </section>`;
+}
+
+function SeriesChart({ series, metric, label, from, to, marks, onDrawn, zoom }) {
   const make = () => {
     const points = series[0]?.points ?? [];
-    const options = {
-      // The whole period, however few its points.
-      scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
-      series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
-      axes: [{}, { size: 70 }],
-      hooks: { drawClear: [shadeMarks(marks, from, to)] },
-    };
+    const tip = tooltip((u, i) => [at(Date.parse(points[i].t) / 1000), `${label} ${measure(metric, points[i].value)}`, `${points[i].page_views.toLocaleString()} page views`]);
+    const options = withHooks(
+      {
+        // The whole period, however few its points.
+        scales: { x: { time: true, range: () => [from / 1000, to / 1000] } },
+        series: [{}, { label, stroke: "#0b5cad", width: 2, spanGaps: true, points: { size: 6 } }],
+        axes: [{}, { size: 70, values: (_, ticks) => ticks.map((v) => measure(metric, v)) }],
+        hooks: { drawClear: [shadeMarks(marks, from, to)] },
+        plugins: [tip],
+      },
+      dragToZoom(zoom),
+    );
     return [options, [points.map((p) => Date.parse(p.t) / 1000), points.map((p) => p.value)]];
   };
   return html`<${Plot} label=${label} height=${220} make=${make} deps=${[series, from, to, marks]} onDrawn=${onDrawn} />`;
@@ -96,26 +162,39 @@ export function SiteDashboard({ id, search, navigate }) {
   const state = stateOf(search);
   const go = (next) => navigate(`/sites/${id}?${queryOf({ ...state, ...next })}`);
   const key = queryOf(state);
+  // A site that never had a page view is read every 5 s, to say at once
+  // when the first arrives.
+  const [waiting, setWaiting] = useState(false);
   const { data, error, missing } = usePolled(
     async () => {
-      const span = PERIODS.find(([name]) => name === state.period)[2];
-      const to = Date.now();
-      const scope = new URLSearchParams({ from: String(to - span), to: String(to) });
+      const { from, to } = stateOf(search).range;
+      const scope = new URLSearchParams({ from: String(Math.round(from)), to: String(Math.round(to)) });
       for (const [dimension, value] of state.filters) scope.set(dimension, value);
       const [site, watch, incidents, summary, series, ...breakdowns] = await Promise.all([
         get(`/sites/${id}`),
         get(`/sites/${id}/watch`).catch(() => null),
-        get(`/incidents?since=${new Date(to - span - LOOKBACK_MS).toISOString()}`),
+        get(`/incidents?since=${new Date(from - LOOKBACK_MS).toISOString()}`),
         get(`/sites/${id}/rum/summary?${scope}`),
         get(`/sites/${id}/rum/timeseries?${scope}&metric=${state.metric}&percentile=${state.percentile}`),
         ...DIMENSIONS.map((dimension) => get(`/sites/${id}/rum/breakdown?${scope}&dimension=${dimension}`)),
       ]);
-      const marks = await siteMarks(incidents, Number(id), to - span, to);
-      return { site, watch, summary, series, breakdowns, marks, from: to - span, to };
+      const marks = await siteMarks(incidents, Number(id), from, to);
+      // Nothing in the period: has there been a page view at all (the
+      // longest period the API answers for)?
+      const never =
+        summary.page_views === 0 &&
+        (await get(`/sites/${id}/rum/summary?from=${Math.round(to - LONGEST_MS)}&to=${Math.round(to)}`).then(
+          (all) => all.page_views === 0,
+          () => false,
+        ));
+      return { site, watch, summary, series, breakdowns, marks, from, to, never };
     },
-    30_000,
-    [id, key],
+    waiting ? 5_000 : 30_000,
+    [id, key, waiting],
   );
+  useEffect(() => {
+    if (data) setWaiting(data.never);
+  }, [data]);
   // Complete once the figures are shown and the chart, if any, is drawn.
   const complete = () => markComplete("sightline:site-complete");
   useEffect(() => {
@@ -126,24 +205,23 @@ export function SiteDashboard({ id, search, navigate }) {
     return html`<p class=${error ? "error" : "loading"}>${error ?? "Loading…"}</p>`;
   }
   const { site, watch, summary, series, breakdowns } = data;
+  const choose = (range) => navigate(`/sites/${id}?${queryOf({ ...state, range })}`);
+  const zoom = (from, to) => choose({ key: "custom", from, to });
   const metricLabel = METRICS.find(([name]) => name === state.metric)?.[1] ?? state.metric;
   return html`
     <p><a href="/">← Overview</a></p>
     <h1>${site.name} ${canWrite && html`<a class="small" href=${`/sites/${id}/edit`}>Edit</a>`}</h1>
     ${watch && html`<p class="lead" data-testid="watch" title="What the outage detector expects from real users now">
       <span class=${`badge ${watch.armed ? "up" : "unknown"}`}>${watch.armed ? "armed" : "not armed"}</span> ${watch.summary}</p>`}
-    <details class="snippet">
+    ${data.never && html`<${WaitingForFirstView} site=${site} />`}
+    ${!data.never && html`<details class="snippet">
       <summary>Snippet and allowed origins</summary>
       <p>Paste into every page, before <code>${"</head>"}</code>:</p>
       <pre><code>${site.snippet}</code></pre>
       <p>Allowed origins: ${(site.origins ?? []).join(", ") || "none yet"}</p>
-    </details>
+    </details>`}
+    <${RangePicker} range=${state.range} choose=${choose} />
     <form class="filters" onSubmit=${(e) => e.preventDefault()}>
-      <label>Period
-        <select value=${state.period} onChange=${(e) => go({ period: e.target.value })}>
-          ${PERIODS.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
-        </select>
-      </label>
       <label>Metric
         <select value=${state.metric} onChange=${(e) => go({ metric: e.target.value })}>
           ${METRICS.map(([value, label]) => html`<option value=${value}>${label}</option>`)}
@@ -160,7 +238,7 @@ export function SiteDashboard({ id, search, navigate }) {
         ${state.filters.map(([dimension, value]) => html`
           <button type="button" class="chip" aria-label=${`Remove filter ${dimension} ${value}`}
             onClick=${() => go({ filters: state.filters.filter(([d]) => d !== dimension) })}>
-            ${words(dimension)}: ${value} ×
+            ${DIMENSION_WORDS[dimension] ?? words(dimension)}: ${valueWords(dimension, value)} ×
           </button>`)}
       </p>`}
     ${error && html`<p class="error" role="alert">${error}</p>`}
@@ -184,9 +262,14 @@ export function SiteDashboard({ id, search, navigate }) {
         })}
       </div>
     </section>
+    <section aria-labelledby="views-heading">
+      <h2 id="views-heading">Page views, ${state.range.label}</h2>
+      <${PageViewsChart} series=${series.series} bucketSeconds=${series.bucket_seconds} from=${data.from} to=${data.to} marks=${data.marks} zoom=${zoom} />
+      <p class="hint"><small>Drag across a chart to zoom into a span.</small></p>
+    </section>
     <section aria-labelledby="series-heading">
       <h2 id="series-heading">${metricLabel} p${state.percentile} over time</h2>
-      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} marks=${data.marks} onDrawn=${complete} />`}
+      ${summary.page_views === 0 ? html`<p>No page views in this period.</p>` : html`<${SeriesChart} series=${series.series} metric=${state.metric} label=${`${metricLabel} p${state.percentile}`} from=${data.from} to=${data.to} marks=${data.marks} onDrawn=${complete} zoom=${zoom} />`}
       <h3>Incidents</h3>
       <${MarkList} marks=${data.marks} />
     </section>
@@ -195,12 +278,12 @@ export function SiteDashboard({ id, search, navigate }) {
       <div class="breakdowns">
         ${breakdowns.map((breakdown) => html`
           <table class="breakdown" data-dimension=${breakdown.dimension}>
-            <caption>${words(breakdown.dimension)}</caption>
+            <caption>${DIMENSION_WORDS[breakdown.dimension] ?? words(breakdown.dimension)}</caption>
             <thead><tr><th scope="col">Value</th><th scope="col">Page views</th><th scope="col">LCP p75</th></tr></thead>
             <tbody>
               ${breakdown.rows.map((row) => html`
                 <tr key=${row.value}>
-                  <td><button type="button" class="link" onClick=${() => go({ filters: [...state.filters.filter(([d]) => d !== breakdown.dimension), [breakdown.dimension, row.value]] })}>${row.value}</button></td>
+                  <td><button type="button" class="link" onClick=${() => go({ filters: [...state.filters.filter(([d]) => d !== breakdown.dimension), [breakdown.dimension, row.value]] })}>${valueWords(breakdown.dimension, row.value)}</button></td>
                   <td>${row.page_views.toLocaleString()}</td>
                   <td class=${rating("lcp", row.metrics.lcp?.p75)}>${measure("lcp", row.metrics.lcp?.p75)}</td>
                 </tr>`)}

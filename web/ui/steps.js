@@ -19,6 +19,9 @@ export const ACTIONS = [
   ["screenshot", "screenshot", "label", null],
 ];
 
+/** The actions that wait for an element or a text, up to their timeout. */
+const TIMED = new Set(["click", "type", "select", "wait_for_element", "wait_for_text", "assert_text"]);
+
 /** A step as the editor holds it: {name, action, target, value, timeout}. */
 export function rowOf(step) {
   const row = { name: step.name ?? "", timeout: step.timeout ?? "", target: "", value: "" };
@@ -52,7 +55,7 @@ export function stepOf(row) {
   return step;
 }
 
-export function StepsEditor({ steps, onChange, error }) {
+export function StepsEditor({ steps, onChange, errors = [] }) {
   const rows = (Array.isArray(steps) ? steps : []).map(rowOf);
   const set = (index, changes) => onChange(rows.map((row, i) => (i === index ? { ...row, ...changes } : row)).map(stepOf));
   const add = () => onChange([...rows.map(stepOf), stepOf({ action: rows.length === 0 ? "navigate" : "click", target: "" })]);
@@ -63,7 +66,8 @@ export function StepsEditor({ steps, onChange, error }) {
     next.splice(index + by, 0, row);
     onChange(next.map(stepOf));
   };
-  const errorAt = (index) => (error?.field?.startsWith(`steps[${index}]`) ? error.message : null);
+  const errorAt = (index) => errors.find((e) => e.field.startsWith(`steps[${index}]`))?.message ?? null;
+  const listError = errors.find((e) => e.field === "steps")?.message;
   return html`
     <fieldset class="steps" data-field="steps">
       <legend>Steps</legend>
@@ -73,6 +77,9 @@ export function StepsEditor({ steps, onChange, error }) {
           const id = `step-${index}`;
           return html`
             <li key=${index} class=${`step ${errorAt(index) ? "invalid" : ""}`} data-step=${index + 1}>
+              <label class="visually-hidden" for=${`${id}-name`}>Step ${index + 1} name</label>
+              <input id=${`${id}-name`} class="step-name" placeholder=${`step ${index + 1}: name it (optional)`} value=${row.name}
+                onInput=${(e) => set(index, { name: e.target.value })} />
               <label class="visually-hidden" for=${`${id}-action`}>Step ${index + 1} action</label>
               <select id=${`${id}-action`} value=${row.action} onChange=${(e) => set(index, { action: e.target.value })}>
                 ${ACTIONS.map(([action, label]) => html`<option value=${action}>${label}</option>`)}
@@ -82,6 +89,10 @@ export function StepsEditor({ steps, onChange, error }) {
               ${second && html`
                 <label class="visually-hidden" for=${`${id}-value`}>Step ${index + 1} ${second}</label>
                 <input id=${`${id}-value`} placeholder=${second} value=${row.value} onInput=${(e) => set(index, { value: e.target.value })} />`}
+              ${TIMED.has(row.action) && html`
+                <label class="visually-hidden" for=${`${id}-timeout`}>Step ${index + 1} waits at most</label>
+                <input id=${`${id}-timeout`} class="step-timeout" placeholder="waits 10s" size="8" value=${row.timeout}
+                  onInput=${(e) => set(index, { timeout: e.target.value })} />`}
               <span class="step-tools">
                 <button type="button" aria-label=${`Move step ${index + 1} up`} disabled=${index === 0} onClick=${() => move(index, -1)}>↑</button>
                 <button type="button" aria-label=${`Move step ${index + 1} down`} disabled=${index === rows.length - 1} onClick=${() => move(index, 1)}>↓</button>
@@ -92,6 +103,6 @@ export function StepsEditor({ steps, onChange, error }) {
         })}
       </ol>
       <button type="button" onClick=${add}>Add step</button>
-      ${error?.field === "steps" && html`<p class="field-error" role="alert">${error.message}</p>`}
+      ${listError && html`<p class="field-error" role="alert">${listError}</p>`}
     </fieldset>`;
 }

@@ -175,12 +175,12 @@ impl Scene {
             ),
             (
                 "RUM dashboard, 24 hours".to_owned(),
-                format!("{site}?period=24h"),
+                format!("{site}?range=24h"),
                 "sightline:site-complete",
             ),
             (
                 "RUM dashboard, 30 days".to_owned(),
-                format!("{site}?period=30d"),
+                format!("{site}?range=30d"),
                 "sightline:site-complete",
             ),
         ];

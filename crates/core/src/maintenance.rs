@@ -142,7 +142,12 @@ impl MaintenanceWindowSpec {
     /// The window's spans that overlap `[from, to)`, in order, at most
     /// `limit` of them: what a chart shades and what the next occurrences
     /// of a recurring window are.
-    pub fn spans(&self, from: Timestamp, to: Timestamp, limit: usize) -> Vec<(Timestamp, Timestamp)> {
+    pub fn spans(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Vec<(Timestamp, Timestamp)> {
         if let (Some(starts), Some(ends)) = (&self.starts_at, &self.ends_at) {
             return match (parse_time("", starts), parse_time("", ends)) {
                 (Ok(starts), Ok(ends)) if starts < to && from < ends && limit > 0 => {

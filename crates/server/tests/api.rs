@@ -984,6 +984,34 @@ async fn monitors_are_validated_with_the_field_named(kind: BackendKind) {
         );
     }
 
+    // Several problems: every one is named at once, the first also as the
+    // answer's own field.
+    let (status, answer) = server
+        .call(
+            Method::POST,
+            "/api/v1/monitors/validate",
+            &admin,
+            Some(
+                json!({"name": "", "type": "http", "url": "ftp://x", "every": "often",
+                        "expect": {"status": [99]}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    let mut named: Vec<&str> = answer["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(answer["field"], json!(named[0]), "{answer}");
+    named.sort_unstable();
+    assert_eq!(
+        named,
+        ["every", "expect.status[0]", "name", "url"],
+        "{answer}"
+    );
+
     // Malformed JSON, a wrong content type and an oversized body.
     let raw = |body: Vec<u8>, content_type: &'static str| {
         server

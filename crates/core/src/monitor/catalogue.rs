@@ -238,12 +238,13 @@ impl Schemas {
         for alternative in alternatives {
             let alternative = self.resolve(alternative);
             let properties = alternative["properties"].as_object()?;
-            let (tag, value) = properties.iter().find_map(|(name, property)| {
-                match property["enum"].as_array().map(Vec::as_slice) {
-                    Some([Value::String(value)]) => Some((name.clone(), value.clone())),
-                    _ => None,
-                }
-            })?;
+            let (tag, value) =
+                properties.iter().find_map(|(name, property)| {
+                    match property["enum"].as_array().map(Vec::as_slice) {
+                        Some([Value::String(value)]) => Some((name.clone(), value.clone())),
+                        _ => None,
+                    }
+                })?;
             if tag_name.get_or_insert_with(|| tag.clone()) != &tag {
                 return None;
             }
@@ -400,11 +401,19 @@ mod tests {
         let forms: Vec<(&str, Vec<&str>)> = auth
             .variants
             .iter()
-            .map(|v| (v.name.as_str(), v.fields.iter().map(|f| f.path.as_str()).collect()))
+            .map(|v| {
+                (
+                    v.name.as_str(),
+                    v.fields.iter().map(|f| f.path.as_str()).collect(),
+                )
+            })
             .collect();
         assert_eq!(
             forms,
-            [("basic", vec!["password", "username"]), ("bearer", vec!["token"])]
+            [
+                ("basic", vec!["password", "username"]),
+                ("bearer", vec!["token"])
+            ]
         );
         let record = field("dns", "record_type");
         assert!(record.choices.contains(&json!("AAAA")), "{record:?}");

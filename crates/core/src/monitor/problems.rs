@@ -130,7 +130,8 @@ impl MonitorSpec {
             if seen {
                 break;
             }
-            let repaired = !problem.field.is_empty() && repair(&mut document, &problem.field, &example);
+            let repaired =
+                !problem.field.is_empty() && repair(&mut document, &problem.field, &example);
             found.push(problem);
             if !repaired {
                 break;
@@ -157,7 +158,10 @@ mod tests {
         let mut found = fields(json!({"name": "", "type": "http", "url": "not a url",
             "every": "often", "expect": {"status": [99]}, "timeout": "1ms"}));
         found.sort();
-        assert_eq!(found, ["every", "expect.status[0]", "name", "timeout", "url"]);
+        assert_eq!(
+            found,
+            ["every", "expect.status[0]", "name", "timeout", "url"]
+        );
     }
 
     #[test]
@@ -173,7 +177,9 @@ mod tests {
 
     #[test]
     fn a_valid_monitor_has_none_and_an_unknown_type_stops_at_it() {
-        assert!(fields(json!({"name": "home", "type": "http", "url": "https://a.example/"})).is_empty());
+        assert!(
+            fields(json!({"name": "home", "type": "http", "url": "https://a.example/"})).is_empty()
+        );
         assert_eq!(fields(json!({"name": "home", "type": "gopher"})), ["type"]);
     }
 }

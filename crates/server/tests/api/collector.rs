@@ -5,7 +5,7 @@ use super::*;
 use sightline_core::Timestamp;
 use sightline_core::rum::{Dimension, Metric};
 
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+pub(super) const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const SHOP: &str = "https://shop.example.com";
 
 pub(super) async fn create_site(server: &TestServer) -> (i64, String) {

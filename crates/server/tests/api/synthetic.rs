@@ -602,6 +602,39 @@ pub(super) async fn series_answer_any_period_in_buckets_sized_to_it(kind: Backen
         "{empty}"
     );
 
+    // The spans of the maintenance windows that cover the monitor, one-off
+    // or recurring; a window for other monitors is not among them.
+    for window in [
+        json!({"name": "nightly", "cron": "0 2 * * *", "duration": "30m", "monitors": ["shop"]}),
+        json!({"name": "others", "cron": "0 3 * * *", "duration": "1h", "tags": ["elsewhere"]}),
+    ] {
+        let (status, body) = server
+            .call(
+                Method::POST,
+                "/api/v1/maintenance-windows",
+                &admin,
+                Some(window),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let upcoming = body["upcoming"].as_array().unwrap();
+        assert_eq!(upcoming.len(), 3, "{body}");
+    }
+    let (_, week) = series(format!("from={}&to={now}", now - 7 * DAY_MS)).await;
+    let spans = week["maintenance"].as_array().unwrap();
+    assert!((7..=8).contains(&spans.len()), "{week}");
+    for span in spans {
+        assert_eq!(span["window"], "nightly", "{span}");
+        assert_eq!(
+            span["start_ms"].as_i64().unwrap().rem_euclid(DAY_MS),
+            2 * 3_600_000
+        );
+        assert_eq!(
+            span["end_ms"].as_i64().unwrap() - span["start_ms"].as_i64().unwrap(),
+            30 * 60_000
+        );
+    }
+
     let (status, minutes) = series(format!("from={}&to={now}", now - 3_600_000)).await;
     assert_eq!(status, StatusCode::OK, "{minutes}");
     assert_eq!(minutes["step_ms"], 60_000, "{minutes}");

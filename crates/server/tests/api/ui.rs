@@ -1129,6 +1129,152 @@ async fn the_form_saves_a_monitor_exactly_as_it_holds_it() {
     assert_eq!(held().await, expected, "only `every` changed");
 }
 
+/// The monitor form, from the type catalogue: saving names every problem
+/// at once, beside each field and in a list at the top; alert policies,
+/// sites and other monitors are picked, not typed; credentials take the
+/// fields of their scheme; a new monitor is checked once as it is saved.
+#[tokio::test]
+async fn the_form_names_every_problem_picks_names_and_checks_a_new_monitor_once() {
+    let server = TestServer::start(BackendKind::Sqlite).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    for (path, body) in [
+        (
+            "/api/v1/sites",
+            json!({"name": "shop", "origins": ["https://shop.example.com"]}),
+        ),
+        (
+            "/api/v1/alert-policies",
+            json!({"name": "on-call", "levels": [{"after": "1 confirmed error", "email": ["ops@example.com"]}]}),
+        ),
+    ] {
+        let (status, answer) = server.call(Method::POST, path, &admin, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+    }
+    server
+        .create_monitor(
+            &admin,
+            json!({"name": "database", "type": "tcp", "host": "127.0.0.1", "port": 1, "every": "1h", "enabled": false}),
+        )
+        .await;
+    let target = serve_app(axum::Router::new().fallback(|| async { "fine" })).await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        log_in_with_the_form(&browser, &server).await?;
+        browser.goto(&server.url("/monitors/new")).await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("form.monitor-form [data-field=url]"))
+            .await?;
+        // Nothing typed: both required fields are named at once.
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        let problems = text_when(&browser, "[data-testid=problems]", |s| !s.is_empty()).await?;
+        assert!(problems.contains("2 things to fix"), "{problems}");
+        text_when(&browser, "#field-name-error", |s| !s.is_empty()).await?;
+        text_when(&browser, "#field-url-error", |s| !s.is_empty()).await?;
+        type_into(&browser, Locator::Css("[data-field=name]"), "home").await?;
+        type_into(
+            &browser,
+            Locator::Css("[data-field=url]"),
+            &format!("{target}/"),
+        )
+        .await?;
+        type_into(&browser, Locator::Css("[data-field='expect.status']"), "99").await?;
+        type_into(&browser, Locator::Css("[data-field=every]"), "x").await?;
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        let problems = text_when(&browser, "[data-testid=problems]", |s| {
+            s.contains("2 things to fix")
+        })
+        .await?;
+        assert!(
+            problems.contains("expect.status[0]") && problems.contains("every"),
+            "{problems}"
+        );
+        let status = browser
+            .find(Locator::Css("[data-field='expect.status']"))
+            .await?;
+        status.clear().await?;
+        status.send_keys("200").await?;
+        let every = browser.find(Locator::Css("[data-field=every]")).await?;
+        every.clear().await?;
+        every.send_keys("1h").await?;
+        // Names picked from those that exist.
+        for (field, value) in [
+            ("alert_policy", "on-call"),
+            ("site", "shop"),
+            ("depends_on", "database"),
+        ] {
+            browser
+                .find(Locator::Css(&format!("#field-{field}")))
+                .await?
+                .select_by_value(value)
+                .await?;
+        }
+        // Credentials: their scheme's fields.
+        browser
+            .find(Locator::Css("[data-field='auth.scheme']"))
+            .await?
+            .select_by_value("basic")
+            .await?;
+        type_into(
+            &browser,
+            Locator::Css("[data-field='auth.username']"),
+            "ada",
+        )
+        .await?;
+        type_into(
+            &browser,
+            Locator::Css("[data-field='auth.password']"),
+            "{{secrets.SHOP}}",
+        )
+        .await?;
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        // An unknown secret is refused by name, nothing else.
+        let problems = text_when(&browser, "[data-testid=problems]", |s| {
+            s.contains("One thing to fix")
+        })
+        .await?;
+        assert!(problems.contains("SHOP"), "{problems}");
+        let password = browser
+            .find(Locator::Css("[data-field='auth.password']"))
+            .await?;
+        password.clear().await?;
+        password.send_keys("not a secret").await?;
+        click(&browser, Locator::Css("button[type=submit]")).await?;
+        // Saved, then checked once: the page opens with what it found.
+        text_when(&browser, "h1", |s| s.starts_with("home")).await?;
+        let ran = text_when(&browser, "[data-testid=ran]", |s| !s.is_empty()).await?;
+        assert!(
+            ran.starts_with("Checked once as it was saved: up from local"),
+            "{ran}"
+        );
+        fits_a_phone(&browser, "a new monitor's page").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let (_, list) = server
+        .call(Method::GET, "/api/v1/monitors", &admin, None)
+        .await;
+    let home = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "home")
+        .unwrap();
+    assert_eq!(home["alert_policy"], "on-call", "{home}");
+    assert_eq!(home["site"], "shop", "{home}");
+    assert_eq!(home["depends_on"], "database", "{home}");
+    assert_eq!(home["expect"]["status"], json!([200]), "{home}");
+    assert_eq!(
+        home["auth"],
+        json!({"scheme": "basic", "username": "ada", "password": "not a secret"}),
+        "{home}"
+    );
+}
+
 #[tokio::test]
 async fn a_monitor_made_with_the_form_goes_up_then_down() {
     let server = TestServer::start(BackendKind::Sqlite).await;
@@ -1325,6 +1471,24 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
             .wait()
             .for_element(Locator::Css(".chart .uplot canvas"))
             .await?;
+        // Page views over the period, every bucket drawn; headings and
+        // values in words.
+        browser
+            .wait()
+            .for_element(Locator::Css(
+                "section[aria-labelledby=views-heading] .uplot canvas",
+            ))
+            .await?;
+        let navigation = text_when(&browser, "table[data-dimension=navigation_type]", |s| {
+            s.contains("Navigation")
+        })
+        .await?;
+        assert!(navigation.contains("link, address or form"), "{navigation}");
+        let os = text_when(&browser, "table[data-dimension=os_version] caption", |s| {
+            !s.is_empty()
+        })
+        .await?;
+        assert_eq!(os, "OS version");
         // The site's incidents, and its monitor's, marked on its time axis.
         let marks = text_when(&browser, "[data-testid=marks]", |s| {
             s.contains("rum silent") && s.contains("monitor down")
@@ -1351,7 +1515,7 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
         .await?;
         text_when(&browser, "[data-metric=page_views] strong", |s| s == "1").await?;
         let chips = text_when(&browser, "[data-testid=filters]", |s| {
-            s.contains("page: /app")
+            s.contains("Page: /app")
         })
         .await?;
         assert!(chips.contains('×'), "{chips}");
@@ -1600,7 +1764,9 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
             .log_in(("new@example.com", "a fresh password for new"))
             .await,
     );
-    let (_, session) = server.call(Method::GET, "/api/v1/session", &new, None).await;
+    let (_, session) = server
+        .call(Method::GET, "/api/v1/session", &new, None)
+        .await;
     assert_eq!(session["user"]["role"], "admin", "{session}");
 }
 
@@ -1795,7 +1961,10 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
             .await?
             .text()
             .await?;
-        assert!(offered.contains("db") && offered.contains("shop"), "{offered}");
+        assert!(
+            offered.contains("db") && offered.contains("shop"),
+            "{offered}"
+        );
         click(
             &browser,
             Locator::XPath("//label[contains(., 'Recurring')]/input"),
@@ -1831,7 +2000,8 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
     assert_eq!(windows[0]["tags"], json!(["web"]), "{windows}");
     let upcoming = windows[0]["upcoming"].as_array().unwrap();
     for span in upcoming {
-        let starts = chrono::DateTime::parse_from_rfc3339(span["starts_at"].as_str().unwrap()).unwrap();
+        let starts =
+            chrono::DateTime::parse_from_rfc3339(span["starts_at"].as_str().unwrap()).unwrap();
         assert_eq!(starts.format("%a %H:%M").to_string(), "Sun 02:00", "{span}");
     }
     let (_, policies) = server
@@ -1886,10 +2056,35 @@ async fn a_site_made_with_the_form_shows_its_snippet() {
         origins.send_keys("https://shop.example.com").await?;
         click(&browser, Locator::XPath("//button[.='Create site']")).await?;
         text_when(&browser, "h1", |s| s.starts_with("shop")).await?;
-        click(&browser, Locator::Css("details.snippet summary")).await?;
-        let snippet =
-            text_when(&browser, "details.snippet pre", |s| s.contains("data-site")).await?;
+        // A new site: its snippet first, waiting for the first page view.
+        let snippet = text_when(&browser, "[data-testid=waiting] pre", |s| {
+            s.contains("data-site")
+        })
+        .await?;
         assert!(snippet.contains("/rum.js"), "{snippet}");
+        fits_a_phone(&browser, "a new site").await?;
+        // One arrives: the page says so by itself, within seconds.
+        let key = snippet
+            .split("data-site=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let (status, answer) = super::collector::send(
+            &server,
+            serde_json::to_vec(&super::collector::beacon(&key)).unwrap(),
+            Some("https://shop.example.com"),
+            super::collector::CHROME,
+        )
+        .await;
+        assert!(status.is_success(), "{status} {answer}");
+        text_when(&browser, "[data-metric=page_views] strong", |s| s == "1").await?;
+        assert!(
+            browser
+                .find_all(Locator::Css("[data-testid=waiting]"))
+                .await?
+                .is_empty()
+        );
         Ok::<_, fantoccini::error::CmdError>(snippet)
     };
     let walked = walk.await;
@@ -2201,6 +2396,19 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
                 .wait()
                 .for_element(Locator::Css(".chart canvas"))
                 .await?;
+            // What the type measures besides time, over the period.
+            let measured = match name.split(' ').next().unwrap() {
+                "tls" if outcome == "up" => Some("days left"),
+                "ping" if outcome == "up" => Some("Round trips and loss"),
+                "api" | "transaction" => Some("Each step's time"),
+                "dns" if outcome == "up" => Some("192.0.2.10"),
+                _ => None,
+            };
+            if let Some(words) = measured {
+                let view =
+                    text_when(&browser, "[data-testid=type-chart]", |s| !s.is_empty()).await?;
+                assert!(view.contains(words), "{name}: {view}");
+            }
             keep_screenshot(&browser, &format!("monitor-{}", name.replace(' ', "-"))).await?;
             fits_a_phone(&browser, name).await?;
             let errors = console_errors(&browser).await;
@@ -2282,14 +2490,22 @@ async fn the_page_of_every_monitor_type_renders_up_and_down() {
 
 #[tokio::test]
 async fn incidents_are_listed_acknowledged_and_commented_on() {
-    let server = TestServer::start(BackendKind::Sqlite).await;
+    let (_smtp, config) = super::alerting::smtp_server();
+    let server = TestServer::start_with(BackendKind::Sqlite, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let policy = json!({"name": "on-call", "levels": [{"after": "1 confirmed error",
+        "email": ["a-rather-long-address-for-the-on-call-rota@example.com"]}]});
+    let (status, answer) = server
+        .call(Method::POST, "/api/v1/alert-policies", &admin, Some(policy))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
     for name in ["database", "queue"] {
         let id = server
             .create_monitor(
                 &admin,
                 json!({"name": name, "type": "tcp", "host": "127.0.0.1",
-                       "port": sightline_store::testing::free_port(), "every": "1h"}),
+                       "port": sightline_store::testing::free_port(), "every": "1h",
+                       "alert_policy": "on-call"}),
             )
             .await;
         server.run_now(&admin, id).await;
@@ -2337,8 +2553,22 @@ async fn incidents_are_listed_acknowledged_and_commented_on() {
         .await?;
         assert!(timeline.contains("acknowledged"), "{timeline}");
         assert!(timeline.contains("restarting it"), "{timeline}");
+        // The e-mail it sent, with the receiver's answer.
+        let sent = text_when(&browser, "[data-testid=notifications]", |s| {
+            s.contains("sent")
+        })
+        .await?;
+        assert!(sent.contains("on-call-rota@example.com"), "{sent}");
         readable(&browser, "incident").await?;
         fits_a_phone(&browser, "incident").await?;
+        // Muted for an hour from here: a window over its monitor alone.
+        click(
+            &browser,
+            Locator::XPath("//p[@data-testid='incident-mute']/button[.='Mute 1 h']"),
+        )
+        .await?;
+        let muted = text_when(&browser, "[data-testid=muted]", |s| !s.is_empty()).await?;
+        assert!(muted.starts_with("Muted until"), "{muted}");
         keep_screenshot(&browser, "incident-acknowledged").await?;
         // The list filters by state.
         click(&browser, Locator::Css("a[href='/incidents']")).await?;
@@ -2359,6 +2589,12 @@ async fn incidents_are_listed_acknowledged_and_commented_on() {
     let walked = walk.await;
     let _ = browser.close().await;
     walked.unwrap();
+    let (_, windows) = server
+        .call(Method::GET, "/api/v1/maintenance-windows", &admin, None)
+        .await;
+    assert_eq!(windows.as_array().map(Vec::len), Some(1), "{windows}");
+    assert_eq!(windows[0]["monitors"], json!(["database"]), "{windows}");
+    assert_eq!(windows[0]["active"], true, "{windows}");
     let (_, acknowledged) = server
         .call(
             Method::GET,
