@@ -41,7 +41,7 @@ export function ApiStepsEditor({ document, onChange, errors = [] }) {
   const errorAt = (prefix) => errors.find((e) => e.field.startsWith(prefix))?.message ?? null;
   const listError = errors.find((e) => e.field === "steps")?.message;
   return html`
-    <fieldset class="steps" data-field="steps">
+    <fieldset class="steps" id="field-steps" data-field="steps">
       <legend>Requests</legend>
       <div class="field">
         <label for="api-variables">Variables (name = value, one per line)</label>

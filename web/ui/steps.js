@@ -69,7 +69,7 @@ export function StepsEditor({ steps, onChange, errors = [] }) {
   const errorAt = (index) => errors.find((e) => e.field.startsWith(`steps[${index}]`))?.message ?? null;
   const listError = errors.find((e) => e.field === "steps")?.message;
   return html`
-    <fieldset class="steps" data-field="steps">
+    <fieldset class="steps" id="field-steps" data-field="steps">
       <legend>Steps</legend>
       <ol>
         ${rows.map((row, index) => {

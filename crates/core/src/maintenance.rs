@@ -164,8 +164,10 @@ impl MaintenanceWindowSpec {
         };
         let length = duration.as_millis() as i64;
         // A span that started up to `length` before `from` still overlaps it.
-        let Some(earliest) = chrono::DateTime::from_timestamp_millis(from.as_millis() - length)
-        else {
+        // From a whole second: the occurrences keep the start's fraction.
+        let Some(earliest) = chrono::DateTime::from_timestamp_millis(
+            (from.as_millis() - length).div_euclid(1000) * 1000,
+        ) else {
             return Vec::new();
         };
         cron.iter_after(earliest)
@@ -286,6 +288,19 @@ mod tests {
             once.spans(at("2026-12-01T03:00:00Z"), at("2026-12-02T00:00:00Z"), 5)
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_window_that_never_opens_lists_no_span() {
+        let never = MaintenanceWindowSpec::from_json(json!({"name": "leap",
+            "cron": "0 0 30 2 *", "duration": "1h"}));
+        if let Ok(never) = never {
+            assert!(
+                never
+                    .spans(at("2026-12-05T00:00:00Z"), Timestamp::from(i64::MAX / 2), 3)
+                    .is_empty()
+            );
+        }
     }
 
     #[test]

@@ -186,12 +186,6 @@ pub struct OutageSpan {
 }
 
 impl Store {
-    /// The status page with this slug, if there is one.
-    pub async fn status_page_by_slug(&self, slug: &str) -> Result<Option<StatusPage>> {
-        let pages = self.list_documents::<StatusPageSpec>().await?;
-        Ok(pages.into_iter().find(|page| page.spec.slug == slug))
-    }
-
     /// Posts an incident with its first update. One the server opens
     /// (`auto_key`) is posted once: `None` when it was already.
     pub async fn create_status_incident(

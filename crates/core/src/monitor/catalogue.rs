@@ -61,7 +61,6 @@ pub struct Field {
     pub tag: Option<String>,
     /// For an object of one of several forms: each form.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(no_recursion)]
     pub variants: Vec<Variant>,
 }
 

@@ -143,6 +143,15 @@ fn base(slug: &str, own_domain: bool) -> String {
     }
 }
 
+/// The page's home: `/` on its own domain, else `/status/{slug}`.
+fn home(slug: &str, own_domain: bool) -> String {
+    if own_domain {
+        "/".to_owned()
+    } else {
+        base(slug, false)
+    }
+}
+
 /// The snapshot of the page, or the answer instead of it: 404 for no such
 /// page, 401 for a private page the visitor has not unlocked.
 async fn visible(
@@ -366,11 +375,7 @@ async fn subscribe(
     if let Err(response) = visible(&state, &slug, &headers, &query, own_domain).await {
         return response;
     }
-    let back = if own_domain {
-        "/".to_owned()
-    } else {
-        base(&slug, false)
-    };
+    let back = home(&slug, own_domain);
     let Ok(address) = sightline_core::Email::parse(form.email.trim()) else {
         return notice(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -387,7 +392,7 @@ async fn subscribe(
             &back,
         );
     }
-    let page = match state.store.status_page_by_slug(&slug).await {
+    let page = match state.status_pages.page(&state, &slug).await {
         Ok(Some(page)) => page,
         Ok(None) => return not_found().await,
         Err(error) => return crate::error::ApiError::from(error).into_response(),
@@ -435,11 +440,7 @@ async fn confirm(
     Path((slug, token)): Path<(String, String)>,
     own: Option<axum::Extension<OwnDomain>>,
 ) -> Response {
-    let back = if own.is_some() {
-        "/".to_owned()
-    } else {
-        base(&slug, false)
-    };
+    let back = home(&slug, own.is_some());
     let confirmed = state
         .store
         .confirm_status_subscriber(&crate::auth::secret_hash(&token))
@@ -486,11 +487,7 @@ async fn unsubscribe(
     Path((slug, token)): Path<(String, String)>,
     own: Option<axum::Extension<OwnDomain>>,
 ) -> Response {
-    let back = if own.is_some() {
-        "/".to_owned()
-    } else {
-        base(&slug, false)
-    };
+    let back = home(&slug, own.is_some());
     let Some(id) = subscriptions::unsubscribe_id(&state, &token) else {
         return not_found().await;
     };
@@ -542,11 +539,7 @@ async fn unlock(
         return not_found().await;
     };
     let page = base(&slug, own_domain);
-    let home = if own_domain {
-        "/".to_owned()
-    } else {
-        page.clone()
-    };
+    let home = home(&slug, own_domain);
     if !state.status_pages.may_try_password(&slug) {
         return html(
             StatusCode::TOO_MANY_REQUESTS,

@@ -177,6 +177,16 @@ impl StatusBoard {
         directory.domains.get(host).cloned()
     }
 
+    /// The page with this slug, from the directory (no database read while
+    /// it is fresh).
+    pub(crate) async fn page(
+        &self,
+        state: &AppState,
+        slug: &str,
+    ) -> Result<Option<StatusPage>, StoreError> {
+        Ok(self.directory(state).await?.pages.get(slug).cloned())
+    }
+
     /// Drops what this process holds of the pages, so that a change made
     /// through it shows at once.
     pub(crate) fn forget(&self) {

@@ -1191,14 +1191,14 @@ async fn the_form_names_every_problem_picks_names_and_checks_a_new_monitor_once(
             problems.contains("expect.status[0]") && problems.contains("every"),
             "{problems}"
         );
-        let status = browser
-            .find(Locator::Css("[data-field='expect.status']"))
-            .await?;
-        status.clear().await?;
-        status.send_keys("200").await?;
-        let every = browser.find(Locator::Css("[data-field=every]")).await?;
-        every.clear().await?;
-        every.send_keys("1h").await?;
+        // Select all, type the right value, as a person would.
+        for (field, value) in [("expect.status", "200"), ("every", "1h")] {
+            let input = browser
+                .find(Locator::Css(&format!("[data-field='{field}']")))
+                .await?;
+            input.send_keys("\u{E009}a\u{E000}").await?;
+            input.send_keys(value).await?;
+        }
         // Names picked from those that exist.
         for (field, value) in [
             ("alert_policy", "on-call"),
@@ -1239,7 +1239,7 @@ async fn the_form_names_every_problem_picks_names_and_checks_a_new_monitor_once(
         let password = browser
             .find(Locator::Css("[data-field='auth.password']"))
             .await?;
-        password.clear().await?;
+        password.send_keys("\u{E009}a\u{E000}").await?;
         password.send_keys("not a secret").await?;
         click(&browser, Locator::Css("button[type=submit]")).await?;
         // Saved, then checked once: the page opens with what it found.
