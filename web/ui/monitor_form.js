@@ -237,15 +237,15 @@ function ObjectListField({ field, document, problemAt, onChange }) {
 }
 
 /** The fields of one part of the form; objects become groups of their own. */
-function Fields({ fields, document, problemAt, onChange, type }) {
+function Fields({ fields, document, problems, problemAt, onChange, type }) {
   const groups = new Set(fields.filter((f) => f.kind === "object" && !f.variants?.length).map((f) => f.path));
   const top = fields.filter((f) => !f.path.includes(".") || !groups.has(f.path.split(".")[0]));
   const render = (field) => {
     const key = `${type}-${field.path}`;
     if (field.path === "steps") {
       return type === "api"
-        ? html`<${ApiStepsEditor} key=${key} document=${document} errors=${problemAt.all} onChange=${onChange} />`
-        : html`<${StepsEditor} key=${key} steps=${document.steps} errors=${problemAt.all} onChange=${(steps) => onChange("steps", steps)} />`;
+        ? html`<${ApiStepsEditor} key=${key} document=${document} errors=${problems} onChange=${onChange} />`
+        : html`<${StepsEditor} key=${key} steps=${document.steps} errors=${problems} onChange=${(steps) => onChange("steps", steps)} />`;
     }
     if (field.variants?.length) return html`<${VariantField} key=${key} field=${field} document=${document} problemAt=${problemAt} onChange=${onChange} />`;
     if (inputKind(field) === "objects") return html`<${ObjectListField} key=${key} field=${field} document=${document} problemAt=${problemAt} onChange=${onChange} />`;
@@ -320,7 +320,6 @@ export function MonitorForm({ id, navigate }) {
     (p) => showAll || [...touched].some((path) => p.field === "" || within(p.field, path) || within(path, p.field)),
   );
   const problemAt = (path) => visible.find((p) => p.field && within(p.field, path))?.message ?? null;
-  problemAt.all = visible;
   const placed = (p) => p.field === "type" || [...ownFields, ...catalogue.settings].some((f) => p.field && within(p.field, f.path));
   const validate = (next) => {
     const ticket = ++checking.current;
@@ -416,11 +415,11 @@ export function MonitorForm({ id, navigate }) {
           ${problemAt("type") && html`<p class="field-error" role="alert">${problemAt("type")}</p>`}
         </div>
         <${Field} key="name" field=${nameField} document=${document} problem=${problemAt("name")} onChange=${change} />
-        <${Fields} fields=${required} document=${document} problemAt=${problemAt} onChange=${change} type=${document.type} />
+        <${Fields} fields=${required} document=${document} problems=${visible} problemAt=${problemAt} onChange=${change} type=${document.type} />
       <//>
       ${optional.length > 0 && html`
         <${Part} number="2" title=${`More about the ${TYPE_LABELS[document.type] ?? document.type} check`}>
-          <${Fields} fields=${optional} document=${document} problemAt=${problemAt} onChange=${change} type=${document.type} />
+          <${Fields} fields=${optional} document=${document} problems=${visible} problemAt=${problemAt} onChange=${change} type=${document.type} />
         <//>`}
       <${Part} number=${optional.length > 0 ? "3" : "2"} title="When and from where">
         ${settings(SCHEDULE).map((field) =>

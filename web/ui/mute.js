@@ -19,7 +19,8 @@ export function muteForAnHour(monitors) {
   });
 }
 
-const EXPLAINED = "A one-hour maintenance window: no alerts, and not counted in uptime";
+/** What muting does, as the buttons' title says it. */
+export const MUTE_TITLE = "A one-hour maintenance window: no alerts, and not counted in uptime";
 
 /** A button that mutes one monitor for an hour and says until when. */
 export function MuteHour({ monitor, done }) {
@@ -35,10 +36,7 @@ export function MuteHour({ monitor, done }) {
     }
   };
   return html`
-    <button type="button" disabled=${state?.busy} onClick=${mute} title=${EXPLAINED}>Mute 1 h</button>
+    <button type="button" disabled=${state?.busy} onClick=${mute} title=${MUTE_TITLE}>Mute 1 h</button>
     ${state?.until && html`<span role="status" data-testid="muted">Muted until ${when(state.until)}</span>`}
     ${state?.error && html`<span class="error" role="alert">${state.error}</span>`}`;
 }
-
-/** The explanation the bulk action's button carries too. */
-export const MUTE_TITLE = EXPLAINED;

@@ -64,6 +64,25 @@ pub struct Field {
     pub variants: Vec<Variant>,
 }
 
+impl Field {
+    /// An object field: a group of its own fields, or one of several forms.
+    fn object(path: String, required: bool, help: String) -> Field {
+        Field {
+            path,
+            kind: "object".to_owned(),
+            items: None,
+            required,
+            help,
+            choices: Vec::new(),
+            default: None,
+            example: None,
+            item_fields: Vec::new(),
+            tag: None,
+            variants: Vec::new(),
+        }
+    }
+}
+
 /// One form of an object that takes one of several (`basic` credentials).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Variant {
@@ -163,35 +182,15 @@ impl Schemas {
             let kind = kind_of(target);
             let required = required.contains(&name.as_str());
             if kind == "object" && depth > 0 && target["properties"].is_object() {
-                fields.push(Field {
-                    path: path.clone(),
-                    kind,
-                    items: None,
-                    required,
-                    help,
-                    choices: Vec::new(),
-                    default: None,
-                    example: None,
-                    item_fields: Vec::new(),
-                    tag: None,
-                    variants: Vec::new(),
-                });
+                fields.push(Field::object(path.clone(), required, help));
                 fields.extend(self.fields(target, &format!("{path}."), depth - 1));
                 continue;
             }
             if let Some((tag, variants)) = self.variants(target, depth) {
                 fields.push(Field {
-                    path,
-                    kind: "object".to_owned(),
-                    items: None,
-                    required,
-                    help,
-                    choices: Vec::new(),
-                    default: None,
-                    example: None,
-                    item_fields: Vec::new(),
                     tag: Some(tag),
                     variants,
+                    ..Field::object(path, required, help)
                 });
                 continue;
             }
