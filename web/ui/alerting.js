@@ -117,7 +117,7 @@ function ChannelTarget({ kind, target, path, id, error, onChange, onRemove }) {
     </fieldset>`;
 }
 
-function PolicyForm({ policy, kinds, onDone }) {
+function PolicyForm({ policy, kinds, classes, onDone }) {
   const [document, setDocument] = useState({
     name: policy?.name ?? "",
     levels: (policy?.levels ?? [{ after: "1 confirmed error", email: [] }]).map(editableLevel),
@@ -170,9 +170,10 @@ function PolicyForm({ policy, kinds, onDone }) {
               ${kinds.map((kind) => html`<option value=${kind.name}>${kind.label}</option>`)}
             </select>
           </div>
-          <${Input} id=${`level-${index}-classes`} label="Only these classes (comma separated; all when empty)" value=${joined(level.classes)}
-            hint="confirmed_outage, synthetic_failure, …" error=${fieldError(error, `levels[${index}].classes`)}
-            onInput=${(text) => setLevel(index, { classes: list(text) })} />
+          <${PickMany} id=${`level-${index}-classes`} label="Only incidents of these classes" hint="Every class when none is chosen."
+            options=${classes.map((c) => c.name)} chosen=${level.classes} error=${fieldError(error, `levels[${index}].classes`)}
+            describe=${(name) => classes.find((c) => c.name === name)?.label}
+            onChange=${(chosen) => setLevel(index, { classes: chosen })} />
           ${error?.field === `levels[${index}]` && html`<p class="field-error" role="alert">${error.message}</p>`}
           ${document.levels.length > 1 && html`<button type="button" onClick=${() => setDocument({ ...document, levels: document.levels.filter((_, i) => i !== index) })}>Remove level</button>`}
         </fieldset>`;
@@ -275,6 +276,7 @@ export function Alerting() {
   const canWrite = useCanWrite();
   const [policies, setPolicies] = useState(null);
   const [kinds, setKinds] = useState([]);
+  const [classes, setClasses] = useState([]);
   const [windows, setWindows] = useState(null);
   const [monitors, setMonitors] = useState([]);
   const [editing, setEditing] = useState(null);
@@ -290,6 +292,7 @@ export function Alerting() {
   useEffect(() => {
     load();
     get("/alert-channels").then(setKinds, (failure) => setError(failure.message));
+    get("/incident-classes").then(setClasses, (failure) => setError(failure.message));
     get("/monitors").then(setMonitors, (failure) => setError(failure.message));
   }, []);
   const done = () => {
@@ -307,7 +310,7 @@ export function Alerting() {
     <section aria-labelledby="policies-heading">
       <div class="toolbar"><h2 id="policies-heading">Alert policies</h2>
         ${canWrite && html`<button type="button" onClick=${() => setEditing({ kind: "policy" })}>New policy</button>`}</div>
-      ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} kinds=${kinds} onDone=${done} />`}
+      ${editing?.kind === "policy" && html`<${PolicyForm} policy=${editing.item} kinds=${kinds} classes=${classes} onDone=${done} />`}
       <${ScrollBox} labelledBy="policies-heading"><table data-testid="policies">
         <thead><tr><th scope="col">Name</th><th scope="col">Levels</th><th scope="col">Monitors</th><th scope="col"></th></tr></thead>
         <tbody>${policies.map((p) => html`

@@ -30,6 +30,9 @@ export function percent(value) {
 /** A duration in milliseconds, in ms under 10 s and in seconds above. */
 export function millis(value) {
   if (value == null) return "";
+  // Under 10 ms the fraction matters (a ping's round trip, an axis's
+  // ticks between 1 and 2 ms): kept to two significant figures.
+  if (value < 10) return `${+value.toFixed(value < 1 ? 2 : 1)} ms`;
   return value < 10_000 ? `${Math.round(value)} ms` : `${(value / 1000).toFixed(1)} s`;
 }
 

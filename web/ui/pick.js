@@ -9,9 +9,10 @@ const FILTER_FROM = 8;
 
 /**
  * Several names out of `options`: a box of checkboxes (filtered when long),
- * `chosen` first in the order they were picked.
+ * `chosen` first in the order they were picked; `describe(name)`, when
+ * given, says in words what a name means beside it.
  */
-export function PickMany({ id, label, options, chosen = [], onChange, error, hint, empty = "none yet" }) {
+export function PickMany({ id, label, options, chosen = [], onChange, error, hint, empty = "none yet", describe }) {
   const [filter, setFilter] = useState("");
   const missing = chosen.filter((name) => !options.includes(name));
   const needle = filter.trim().toLowerCase();
@@ -30,7 +31,7 @@ export function PickMany({ id, label, options, chosen = [], onChange, error, hin
             ${name} <small>(not found)</small></label>`)}
         ${shown.map((name) => html`
           <label key=${name}><input type="checkbox" value=${name} checked=${chosen.includes(name)}
-            onChange=${(event) => toggle(name, event.target.checked)} /> ${name}</label>`)}
+            onChange=${(event) => toggle(name, event.target.checked)} /> ${name}${describe?.(name) && html` <small>${describe(name)}</small>`}</label>`)}
         ${options.length === 0 && missing.length === 0 && html`<small>${empty}</small>`}
       </div>
       ${error && html`<p class="field-error" id=${`${id}-error`} role="alert">${error}</p>`}

@@ -60,10 +60,29 @@ pub struct BrowserExpect {
     /// A CSS selector that must match an element of the rendered page.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub element: Option<String>,
-    /// Kinds of requests that must not fail (`document`, `script`, `css`,
-    /// `img`, `font`, `fetch`, or `any`): an error status or no answer.
+    /// Kinds of requests that must not fail; the schema (and so the API's
+    /// help) reads [`NO_FAILED_REQUESTS_HELP`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(schema_with = request_kinds_schema)]
     pub no_failed_requests: Vec<String>,
+}
+
+/// What `no_failed_requests` is for, as the API and the form say it.
+const NO_FAILED_REQUESTS_HELP: &str = "Kinds of requests that must not fail (`document`, \
+     `script`, `css`, `img`, `font`, `fetch`, or `any`): an error status or no answer.";
+
+/// The schema of `no_failed_requests`: a list of [`REQUEST_KINDS`], so that
+/// the type catalogue offers them as choices.
+fn request_kinds_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(REQUEST_KINDS.iter().copied())),
+        )
+        .description(Some(NO_FAILED_REQUESTS_HELP))
+        .build()
 }
 
 /// The request kinds `no_failed_requests` may name.

@@ -415,6 +415,14 @@ mod tests {
         );
         let record = field("dns", "record_type");
         assert!(record.choices.contains(&json!("AAAA")), "{record:?}");
+        let failed = field("browser", "expect.no_failed_requests");
+        assert_eq!(failed.items.as_deref(), Some("string"));
+        let kinds: Vec<Value> = crate::monitor::REQUEST_KINDS
+            .iter()
+            .map(|k| json!(k))
+            .collect();
+        assert_eq!(failed.choices, kinds);
+        assert!(failed.help.contains("must not fail"), "{}", failed.help);
         let steps = field("api", "steps");
         assert_eq!(steps.items.as_deref(), Some("object"));
         assert!(

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
 use sightline_core::Timestamp;
+use sightline_core::correlation::IncidentClass;
 use sightline_store::Incident;
 use std::time::Duration;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -20,6 +21,35 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_incident))
         .routes(routes!(acknowledge_incident))
         .routes(routes!(comment_on_incident))
+        .routes(routes!(incident_classes))
+}
+
+/// One class of incident, as an alert policy level may route by it.
+#[derive(Serialize, utoipa::ToSchema)]
+struct IncidentClassView {
+    /// As written in a level's `classes` (`confirmed_outage`).
+    name: &'static str,
+    /// In the words of an e-mail subject.
+    label: &'static str,
+    /// What it means for whoever reads the alert.
+    explanation: &'static str,
+}
+
+/// Every class an incident can have, for pick-lists: what a policy level's
+/// `classes` may name.
+#[utoipa::path(get, path = "/incident-classes", tag = "alerting",
+    responses((status = 200, body = Vec<IncidentClassView>)))]
+async fn incident_classes(_: Principal) -> Json<Vec<IncidentClassView>> {
+    Json(
+        IncidentClass::ALL
+            .into_iter()
+            .map(|class| IncidentClassView {
+                name: class.as_str(),
+                label: class.label(),
+                explanation: class.explanation(),
+            })
+            .collect(),
+    )
 }
 
 /// An incident as the API shows it.

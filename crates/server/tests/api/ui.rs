@@ -55,13 +55,17 @@ async fn type_into(
     browser.find(locator).await?.send_keys(text).await
 }
 
-/// Keeps a screenshot of the page at 1280×800 under `docs/screenshots/`
-/// when `SIGHTLINE_UPDATE_SCREENSHOTS` is set (the README shows them), else
-/// under the target directory, so that a run never dirties the tree.
+/// Keeps a screenshot of the page under `docs/screenshots/` when
+/// `SIGHTLINE_UPDATE_SCREENSHOTS` is set and the README shows it by that
+/// name, else under the target directory, so that a run never dirties the
+/// tree with pictures nobody sees.
 async fn keep_screenshot(browser: &Client, name: &str) -> Result<(), fantoccini::error::CmdError> {
     let png = browser.screenshot().await?;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let directory = if std::env::var_os("SIGHTLINE_UPDATE_SCREENSHOTS").is_some() {
+    let shown = std::fs::read_to_string(root.join("README.md"))
+        .unwrap_or_default()
+        .contains(&format!("(docs/screenshots/{name}.png)"));
+    let directory = if shown && std::env::var_os("SIGHTLINE_UPDATE_SCREENSHOTS").is_some() {
         root.join("docs/screenshots")
     } else {
         root.join("target/ui-screenshots")
@@ -114,8 +118,25 @@ async fn readable(browser: &Client, screen: &str) -> Result<(), fantoccini::erro
 async fn fits_a_phone(browser: &Client, screen: &str) -> Result<(), fantoccini::error::CmdError> {
     browser.set_window_size(390, 844).await?;
     // The elements that reach past the right edge, outermost first (not
-    // those inside a box that scrolls or clips them).
-    let beyond = browser
+    // those inside a box that scrolls or clips them), once the layout has
+    // settled: charts follow their box's new width a frame or two after the
+    // window changes.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let beyond = wider_than_the_window(browser).await?;
+        if beyond == json!([]) || Instant::now() > deadline {
+            assert_eq!(beyond, json!([]), "{screen}: wider than a phone");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    browser.set_window_size(1280, 800).await
+}
+
+/// The elements that reach past the window's right edge, outside any box
+/// that scrolls or clips them (`tag.class right`).
+async fn wider_than_the_window(browser: &Client) -> Result<Value, fantoccini::error::CmdError> {
+    browser
         .execute(
             "const width = document.documentElement.clientWidth; \
              if (document.documentElement.scrollWidth <= width) return []; \
@@ -130,9 +151,7 @@ async fn fits_a_phone(browser: &Client, screen: &str) -> Result<(), fantoccini::
                .map((e) => `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`);",
             vec![],
         )
-        .await?;
-    assert_eq!(beyond, json!([]), "{screen}: wider than a phone");
-    browser.set_window_size(1280, 800).await
+        .await
 }
 
 /// Presses `key` where the focus is, as a keyboard would.
@@ -320,7 +339,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         readable(&browser, "the overview").await?;
-        keep_screenshot(&browser, "overview").await?;
+        keep_screenshot(&browser, "check-overview").await?;
         fits_a_phone(&browser, "the overview").await?;
         let first = settled(|| async {
             browser
@@ -550,7 +569,7 @@ async fn the_overview_shows_every_monitor_and_the_open_incidents() {
         .await?;
         assert!(row.contains("local") && row.contains("up"), "{row}");
         readable(&browser, "a monitor's page").await?;
-        keep_screenshot(&browser, "monitor").await?;
+        keep_screenshot(&browser, "check-monitor").await?;
         fits_a_phone(&browser, "a monitor's page").await?;
         assert!(
             browser
@@ -947,7 +966,7 @@ async fn why_a_monitor_is_down_is_one_click_away_and_a_viewer_sees_no_write_cont
             .await?;
         assert_eq!(background, json!("rgb(13, 17, 23)"), "the page turned dark");
         readable(&browser, "a failed result, dark").await?;
-        keep_screenshot(&browser, "result-dark").await?;
+        keep_screenshot(&browser, "check-result-dark").await?;
         for (path, screen) in [
             ("/".to_owned(), "the overview"),
             (format!("/monitors/{down}"), "a monitor's page"),
@@ -966,7 +985,7 @@ async fn why_a_monitor_is_down_is_one_click_away_and_a_viewer_sees_no_write_cont
             tokio::time::sleep(Duration::from_millis(300)).await;
             readable(&browser, &format!("{screen}, dark")).await?;
         }
-        keep_screenshot(&browser, "monitor-dark").await?;
+        keep_screenshot(&browser, "check-monitor-dark").await?;
         // The choice stays with the browser.
         browser.refresh().await?;
         text_when(&browser, "h1", |s| !s.is_empty()).await?;
@@ -1504,7 +1523,7 @@ async fn real_page_views_show_on_the_sites_dashboard_and_filter_by_a_click() {
             "not the incident of a monitor of no site: {marks}"
         );
         readable(&browser, "the RUM dashboard").await?;
-        keep_screenshot(&browser, "rum").await?;
+        keep_screenshot(&browser, "check-rum").await?;
         fits_a_phone(&browser, "the RUM dashboard").await?;
 
         // A breakdown value is a filter, kept in the URL.
@@ -1940,12 +1959,34 @@ async fn alert_policies_and_maintenance_windows_are_edited_in_forms() {
         .await?;
         let tested = text_when(&browser, "[data-testid=channel-test]", |s| !s.is_empty()).await?;
         assert!(tested.starts_with("sent"), "{tested}");
+        // Classes are picked from the server's list, each said in words.
+        let classes = browser
+            .find(Locator::Css("#level-0-classes"))
+            .await?
+            .text()
+            .await?;
+        assert!(
+            classes.contains("confirmed_outage confirmed outage, real users affected"),
+            "{classes}"
+        );
+        click(
+            &browser,
+            Locator::Css("#level-0-classes input[value=confirmed_outage]"),
+        )
+        .await?;
         keep_screenshot(&browser, "alert-policy-form").await?;
         click(&browser, Locator::XPath("//button[.='Save policy']")).await?;
         let row = text_when(&browser, "tr[data-policy=on-call]", |s| !s.is_empty()).await?;
         assert!(
             row.contains("after 2 confirmed errors: ops@example.com, dev@example.com, Slack"),
             "{row}"
+        );
+        let (_, saved) = server
+            .call(Method::GET, "/api/v1/alert-policies", &admin, None)
+            .await;
+        assert_eq!(
+            saved[0]["levels"][0]["classes"],
+            json!(["confirmed_outage"])
         );
 
         click(&browser, Locator::XPath("//button[.='New window']")).await?;
@@ -2534,7 +2575,7 @@ async fn incidents_are_listed_acknowledged_and_commented_on() {
         assert!(listed.contains("open"), "{listed}");
         readable(&browser, "incidents").await?;
         fits_a_phone(&browser, "incidents").await?;
-        keep_screenshot(&browser, "incidents").await?;
+        keep_screenshot(&browser, "check-incidents").await?;
         click(&browser, Locator::XPath("//a[.='database']")).await?;
         text_when(&browser, "[data-testid=acknowledge]", |s| !s.is_empty()).await?;
         type_into(&browser, Locator::Css("#ack-comment"), "restarting it").await?;
@@ -3079,6 +3120,23 @@ async fn a_status_page_follows_an_outage_answers_on_its_domain_and_keeps_its_pas
     server.stop().await;
 }
 
+/// What a past check of `kind` measured besides its time, `ago_ms` before
+/// now: the days left on a certificate that expires in 64 days, a gateway's
+/// round trips with a lost packet now and then.
+fn past_detail(kind: &str, ago_ms: i64, rng: &mut fastrand::Rng) -> Value {
+    match kind {
+        "tls" => json!({"days_left": 64 + ago_ms / 86_400_000}),
+        "ping" => {
+            let average = 0.6 + 0.8 * rng.f64();
+            let lost = rng.u32(0..40) == 0;
+            json!({"sent": 2, "received": if lost { 1 } else { 2 },
+                   "loss_percent": if lost { 50.0 } else { 0.0 },
+                   "rtt_min_ms": average * 0.8, "rtt_avg_ms": average, "rtt_max_ms": average * 1.3})
+        }
+        _ => json!({}),
+    }
+}
+
 /// A past result for a lived-in store: a response time that follows the
 /// day (busier afternoons) with some noise, its phases, and now and then a
 /// slow or failed check.
@@ -3087,6 +3145,8 @@ fn past_result(
     checkpoint_id: i64,
     at: i64,
     base_ms: f64,
+    kind: &str,
+    detail: Value,
     rng: &mut fastrand::Rng,
 ) -> sightline_store::NewCheckResult {
     use sightline_core::Timestamp;
@@ -3105,10 +3165,12 @@ fn past_result(
         _ => CheckOutcome::Up,
     };
     let problem = match outcome {
-        CheckOutcome::Error => Some(Problem::new(
-            ProblemKind::Status,
-            "expected a 2xx status, got 502",
-        )),
+        CheckOutcome::Error => Some(match kind {
+            "ping" => Problem::new(ProblemKind::Loss, "no answer to 2 echo requests"),
+            "dns" => Problem::new(ProblemKind::Timeout, "the resolver did not answer in 5 s"),
+            "tcp" | "tls" => Problem::new(ProblemKind::Connect, "connection refused"),
+            _ => Problem::new(ProblemKind::Status, "expected a 2xx status, got 502"),
+        }),
         CheckOutcome::Degraded => Some(Problem::new(
             ProblemKind::ResponseTime,
             format!(
@@ -3123,7 +3185,26 @@ fn past_result(
     } else {
         total
     };
-    let share = |part: f64| Some((duration_ms as f64 * part).round() as i64);
+    // Only the phases the type goes through: a ping has none, a TLS
+    // handshake no request, a lookup only its lookup.
+    let phases: &[usize] = match kind {
+        "ping" => &[],
+        "dns" => &[0],
+        "tcp" => &[0, 1],
+        "tls" => &[0, 1, 2],
+        _ => &[0, 1, 2, 3, 4],
+    };
+    let shares = [0.05, 0.1, 0.2, 0.5, 0.15];
+    let share = |phase: usize| {
+        phases
+            .contains(&phase)
+            .then(|| (duration_ms as f64 * shares[phase]).round() as i64)
+    };
+    let duration_ms = match kind {
+        "ping" => detail["rtt_avg_ms"].as_f64().unwrap_or(0.0).round() as i64,
+        "dns" | "tcp" | "tls" => (0..5).filter_map(share).sum(),
+        _ => duration_ms,
+    };
     sightline_store::NewCheckResult {
         monitor_id,
         checkpoint_id,
@@ -3133,21 +3214,21 @@ fn past_result(
         report: CheckReport {
             outcome,
             problem,
-            status_code: Some(if outcome == CheckOutcome::Error {
+            status_code: (phases.len() == 5).then_some(if outcome == CheckOutcome::Error {
                 502
             } else {
                 200
             }),
             timings: PhaseTimings {
-                dns_ms: share(0.05),
-                connect_ms: share(0.1),
-                tls_ms: share(0.2),
-                first_byte_ms: share(0.5),
-                download_ms: share(0.15),
+                dns_ms: share(0),
+                connect_ms: share(1),
+                tls_ms: share(2),
+                first_byte_ms: share(3),
+                download_ms: share(4),
             },
             duration_ms,
-            response_bytes: Some(24_000),
-            detail: json!({}),
+            response_bytes: (phases.len() == 5).then_some(24_000),
+            detail,
             screenshots: Vec::new(),
         },
         in_maintenance: false,
@@ -3160,7 +3241,7 @@ fn past_result(
 /// real-looking traffic, two dozen monitors of every type with three weeks
 /// of history, and an outage of one host under way. Every screen reads
 /// well in light and dark, on a desktop and a phone; these are the
-/// screenshots the README shows (`lived-in-*`).
+/// screenshots the README shows, under the names it shows them by.
 #[tokio::test]
 async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_phone() {
     use super::targets;
@@ -3196,6 +3277,16 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
         traffic::roll(store, id).await;
         sites.push(id);
     }
+    // A site just added, with no page view yet.
+    let (_, blog) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "blog", "origins": ["https://blog.example.com"]})),
+        )
+        .await;
+    let waiting = blog["id"].as_i64().unwrap();
     let every = |spec: Value, name: &str, tags: &[&str], site: Option<&str>| {
         let mut spec = spec;
         spec["name"] = json!(name);
@@ -3371,7 +3462,9 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
         // Every half hour for three weeks, up to the last hour.
         let mut at = now - 21 * DAY_MS + (n as i64) * 60_000;
         while at < now - 3_600_000 {
-            history.push(past_result(id, local.id, at, base, &mut rng));
+            let kind = spec["type"].as_str().unwrap();
+            let detail = past_detail(kind, now - at, &mut rng);
+            history.push(past_result(id, local.id, at, base, kind, detail, &mut rng));
             at += 1_800_000;
         }
         ids.push((name, id));
@@ -3401,6 +3494,8 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
             s == "up"
         })
         .await?;
+        // The README's screenshots, by the names it shows them under: each
+        // screen light, and with `-dark` in dark.
         let screens = [
             ("overview", "/".to_owned()),
             ("overview-by-site", "/?group=site".to_owned()),
@@ -3409,11 +3504,26 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
                 format!("/monitors/{}?range=7d", id_of("shop home")),
             ),
             (
-                "site",
-                format!("/sites/{}?period=7d&metric=lcp&percentile=75", sites[0]),
+                "monitor-tls",
+                format!("/monitors/{}?range=7d", id_of("shop certificate")),
             ),
+            (
+                "monitor-ping",
+                format!("/monitors/{}?range=7d", id_of("gateway")),
+            ),
+            (
+                "monitor-form",
+                format!("/monitors/{}/edit", id_of("shop home in a browser")),
+            ),
+            (
+                "rum",
+                format!("/sites/{}?range=7d&metric=lcp&percentile=75", sites[0]),
+            ),
+            ("site-waiting", format!("/sites/{waiting}")),
             ("incidents", "/incidents".to_owned()),
         ];
+        let charted =
+            |name: &str| ["monitor", "monitor-tls", "monitor-ping", "rum"].contains(&name);
         for theme in ["light", "dark"] {
             browser
                 .execute(
@@ -3430,11 +3540,14 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
                     .wait()
                     .for_element(Locator::Css("main section, main h1"))
                     .await?;
-                if name.starts_with("monitor") || name.starts_with("site") {
+                if charted(name) {
                     browser
                         .wait()
                         .for_element(Locator::Css(".chart canvas"))
                         .await?;
+                }
+                if name.starts_with("monitor-") && *name != "monitor-form" {
+                    text_when(&browser, "[data-testid=type-chart] h2", |s| !s.is_empty()).await?;
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 assert!(
@@ -3442,7 +3555,11 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
                     "{name}: still loading"
                 );
                 readable(&browser, &format!("{name}, {theme}")).await?;
-                keep_screenshot(&browser, &format!("lived-in-{name}-{theme}")).await?;
+                let file = match theme {
+                    "light" => name.to_string(),
+                    _ => format!("{name}-dark"),
+                };
+                keep_screenshot(&browser, &file).await?;
                 fits_a_phone(&browser, &format!("{name}, {theme}")).await?;
             }
         }
@@ -3453,12 +3570,25 @@ async fn a_lived_in_installation_reads_well_light_and_dark_on_a_desktop_and_a_ph
         text_when(&browser, "table.results tbody tr", |s| !s.is_empty()).await?;
         click(&browser, Locator::Css("table.results tbody tr a")).await?;
         text_when(&browser, "[data-testid=result-problem]", |s| !s.is_empty()).await?;
-        keep_screenshot(&browser, "lived-in-result-dark").await?;
+        keep_screenshot(&browser, "result-dark").await?;
         browser.set_window_size(390, 844).await?;
-        keep_screenshot(&browser, "lived-in-result-dark-phone").await?;
+        keep_screenshot(&browser, "result-phone-dark").await?;
         browser.goto(&server.url("/")).await?;
         text_when(&browser, "[data-testid=open-incidents]", |s| !s.is_empty()).await?;
-        keep_screenshot(&browser, "lived-in-overview-dark-phone").await?;
+        keep_screenshot(&browser, "overview-phone-dark").await?;
+        // And a monitor's page on a phone, light.
+        browser
+            .execute("localStorage.setItem('sightline-theme', 'light')", vec![])
+            .await?;
+        browser
+            .goto(&server.url(&format!("/monitors/{}?range=7d", id_of("shop home"))))
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css(".chart canvas"))
+            .await?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        keep_screenshot(&browser, "monitor-phone").await?;
         browser.set_window_size(1280, 800).await?;
         Ok::<_, fantoccini::error::CmdError>(())
     };

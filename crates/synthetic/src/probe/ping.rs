@@ -136,7 +136,9 @@ pub(crate) async fn run(prober: &Prober, check: &PingCheck, deadline: &Deadline)
         problem,
         status_code: None,
         timings,
-        duration_ms: 0,
+        // A ping's time is its mean round trip (at least 1 ms), not the
+        // pauses between echo requests; with no answer, the time waited.
+        duration_ms: average.map_or(0, |average| average.round().max(1.0) as i64),
         response_bytes: None,
         detail: json!({
             "address": ip.to_string(),
