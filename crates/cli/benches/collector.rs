@@ -1,24 +1,32 @@
 //! The collector against a bare server, under the same load, in one run.
 //!
-//! Starts `sightline serve` (release build, SQLite with durable writes) and
-//! a bare axum server that only answers 204 on the same route, each as a
-//! process of its own, and loads each with the same realistic beacons from
-//! the same load generator: `CONCURRENCY` connections for `SECONDS` a
-//! round. The two take turns, `ROUNDS` each, so that a change in the
-//! machine's speed during the run (it swings by a quarter here) weighs on
-//! both alike. Prints both rates and their ratio, the p99 latencies, and
-//! each server's peak memory. Run with
-//! `cargo bench -p sightline --bench collector`.
+//! Starts `sightline serve` (release build) and a bare axum server that
+//! only answers 204 on the same route, each a process of its own, and
+//! loads each with wrk (Debian's, installed if missing) posting the beacon
+//! rum.js sends, from 64 and from 256 connections. The two take turns,
+//! `ROUNDS` of `SECONDS` each, so that the machine's own swings weigh on
+//! both alike; then again with a CPU-bound neighbour (a process spinning on
+//! one core), the way a shared machine runs. Each line shows wrk's own CPU
+//! (one thread: near 100 % would mean the generator, not the server, was
+//! the limit) and the server's CPU per beacon, the database's processes
+//! included on PostgreSQL. At the end every 204 is checked against the page
+//! views the site holds. Run with `cargo bench -p sightline --bench
+//! collector`; `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or
+//! both (the default).
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-use support::{Server, free_port, peak_memory_mib, wait_for};
+use sightline_store::BackendKind;
+use sightline_store::testing::TestDatabase;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use support::wrk::{self, Load, Round};
+use support::{Server, ensure_package, free_port, now_ms, peak_memory_mib, wait_for};
 
-const CONCURRENCY: usize = 256;
-const SECONDS: u64 = 5;
 const ROUNDS: usize = 3;
+const SECONDS: u64 = 5;
+const CONNECTIONS: [usize; 2] = [64, 256];
+const THREADS: usize = 1;
 const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 const ORIGIN: &str = "https://shop.example.com";
 
@@ -32,6 +40,10 @@ fn main() {
         bare_server(port);
         return;
     }
+    if args.iter().any(|a| a == "--spin") {
+        spin();
+    }
+    ensure_package("/usr/bin/wrk", "wrk");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -59,83 +71,22 @@ fn bare_server(port: &str) {
     });
 }
 
-/// What one round of load saw.
-struct Round {
-    latencies: Vec<Duration>,
-    errors: usize,
-    seconds: f64,
-}
-
-/// Rounds against one server, taken together.
-struct Measured {
-    rate: f64,
-    p99_ms: f64,
-    errors: usize,
-}
-
-impl Measured {
-    fn of(rounds: Vec<Round>) -> Self {
-        let seconds: f64 = rounds.iter().map(|round| round.seconds).sum();
-        let errors = rounds.iter().map(|round| round.errors).sum();
-        let mut latencies: Vec<Duration> = rounds
-            .into_iter()
-            .flat_map(|round| round.latencies)
-            .collect();
-        latencies.sort();
-        let p99 = latencies
-            .get(latencies.len() * 99 / 100)
-            .copied()
-            .unwrap_or_default();
-        Measured {
-            rate: latencies.len() as f64 / seconds,
-            p99_ms: p99.as_secs_f64() * 1000.0,
-            errors,
-        }
+/// The neighbour: one core's worth of work that never ends.
+fn spin() -> ! {
+    let mut x: u64 = 1;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
     }
 }
 
-/// Sends beacons as fast as `CONCURRENCY` connections allow for `SECONDS`.
-async fn load(url: &str, body: &str) -> Round {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(CONCURRENCY)
-        .build()
-        .expect("client");
-    let deadline = Instant::now() + Duration::from_secs(SECONDS);
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..CONCURRENCY {
-        let (client, url, body) = (client.clone(), url.to_owned(), body.to_owned());
-        workers.spawn(async move {
-            let (mut latencies, mut errors) = (Vec::new(), 0);
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                let sent = client
-                    .post(&url)
-                    .header("content-type", "text/plain;charset=UTF-8")
-                    .header("origin", ORIGIN)
-                    .header("user-agent", CHROME)
-                    .body(body.clone())
-                    .send()
-                    .await;
-                match sent {
-                    Ok(response) if response.status() == 204 => latencies.push(started.elapsed()),
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        });
+/// A process killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
-    let started = Instant::now();
-    let mut round = Round {
-        latencies: Vec::new(),
-        errors: 0,
-        seconds: 0.0,
-    };
-    for (mut worker_latencies, worker_errors) in workers.join_all().await {
-        round.latencies.append(&mut worker_latencies);
-        round.errors += worker_errors;
-    }
-    round.seconds = started.elapsed().as_secs_f64().max(SECONDS as f64);
-    round
 }
 
 fn beacon(key: &str) -> String {
@@ -152,16 +103,71 @@ fn beacon(key: &str) -> String {
     .to_string()
 }
 
+/// Every PostgreSQL server process on this machine: the database's share of
+/// the work is counted with the server's.
+fn postgres_pids() -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// One condition (connections, neighbour or not): both servers' rounds.
+struct Condition {
+    connections: usize,
+    neighbour: bool,
+    bare: Round,
+    collector: Round,
+}
+
+impl Condition {
+    fn ratio(&self) -> f64 {
+        self.collector.rate / self.bare.rate
+    }
+}
+
 async fn run() {
-    let data = tempfile::tempdir().expect("temporary directory");
-    let data_dir = data.path().display().to_string();
+    let backends = std::env::var("SIGHTLINE_BENCH_BACKENDS").unwrap_or_default();
+    let bare_port = free_port();
+    let bare = Process(
+        Command::new(std::env::current_exe().expect("this benchmark"))
+            .args(["--bare-server", &bare_port.to_string()])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start the bare server"),
+    );
+    let bare_url = format!("http://127.0.0.1:{bare_port}/rum/v1/beacon");
+    wait_for(&format!("http://127.0.0.1:{bare_port}/")).await;
+    println!(
+        "collector benchmark: wrk -t{THREADS}, the beacon rum.js sends, {ROUNDS} rounds of {SECONDS} s per server and condition, taking turns"
+    );
+    for (kind, name) in [
+        (BackendKind::Sqlite, "sqlite"),
+        (BackendKind::Postgres, "postgres"),
+    ] {
+        if !backends.is_empty() && !backends.contains(name) {
+            continue;
+        }
+        bench_backend(kind, name, &bare, &bare_url).await;
+    }
+}
+
+async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: &str) {
+    let database = TestDatabase::new(kind).await;
     let sightline = Server::start(&[
+        "--database-url",
+        database.url(),
         "--rum-site-rate",
-        "1000000",
+        "100000000",
         "--rum-address-rate",
         "100000000",
-        "--data-dir",
-        &data_dir,
     ])
     .await;
     let site = sightline
@@ -171,42 +177,102 @@ async fn run() {
         )
         .await;
     let body = beacon(site["site_key"].as_str().expect("site key"));
-
-    let bare_port = free_port();
-    let mut bare = Command::new(std::env::current_exe().expect("this benchmark"))
-        .args(["--bare-server", &bare_port.to_string()])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the bare server");
-    let bare_url = format!("http://127.0.0.1:{bare_port}/rum/v1/beacon");
-    wait_for(&format!("http://127.0.0.1:{bare_port}/")).await;
-
     let collector_url = format!("{}/rum/v1/beacon", sightline.base);
-    let (mut bare_rounds, mut collector_rounds) = (Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        bare_rounds.push(load(&bare_url, &body).await);
-        collector_rounds.push(load(&collector_url, &body).await);
+    let mut collector_pids = vec![sightline.child.id()];
+    if kind == BackendKind::Postgres {
+        collector_pids.extend(postgres_pids());
     }
-    let (reference, collector) = (Measured::of(bare_rounds), Measured::of(collector_rounds));
-    let (bare_memory, collector_memory) =
-        (peak_memory_mib(&bare), peak_memory_mib(&sightline.child));
-    let _ = bare.kill();
-    let _ = bare.wait();
+    let started_ms = now_ms();
+    let headers = [
+        "Content-Type: text/plain;charset=UTF-8",
+        &format!("Origin: {ORIGIN}"),
+        &format!("User-Agent: {CHROME}"),
+    ];
+    let mut conditions = Vec::new();
+    for neighbour in [false, true] {
+        let _spinner = neighbour.then(|| {
+            Process(
+                Command::new(std::env::current_exe().expect("this benchmark"))
+                    .arg("--spin")
+                    .spawn()
+                    .expect("start the neighbour"),
+            )
+        });
+        for connections in CONNECTIONS {
+            let load = Load {
+                threads: THREADS,
+                connections,
+                seconds: SECONDS,
+                headers: &headers,
+                body: Some(&body),
+            };
+            let (mut bare_rounds, mut collector_rounds) = (Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                bare_rounds.push(wrk::run(bare_url, &load, &[bare.0.id()]));
+                collector_rounds.push(wrk::run(&collector_url, &load, &collector_pids));
+            }
+            conditions.push(Condition {
+                connections,
+                neighbour,
+                bare: wrk::combined(&bare_rounds),
+                collector: wrk::combined(&collector_rounds),
+            });
+        }
+    }
+    // Every 204 is a committed page view: the site holds at least as many
+    // (a beacon answered after wrk stopped counting is stored too).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let answered: f64 = conditions.iter().map(|c| c.collector.requests).sum();
+    let summary = sightline
+        .get(&format!(
+            "/api/v1/sites/{}/rum/summary?from={}&to={}",
+            site["id"],
+            started_ms - 1000,
+            now_ms() + 1000
+        ))
+        .await;
+    let stored = summary["page_views"].as_f64().unwrap_or(0.0);
+    let memory = peak_memory_mib(&sightline.child);
     drop(sightline);
 
+    println!("\n## {name}\n");
     println!(
-        "collector benchmark: {CONCURRENCY} connections, {ROUNDS} rounds of {SECONDS} s each, taking turns, same beacon, same load generator"
+        "| connections | neighbour | bare axum beacons/s | p99 | CPU/beacon | wrk busy | sightline beacons/s | p99 | CPU/beacon{} | wrk busy | errors | ratio |",
+        if kind == BackendKind::Postgres {
+            " (with PostgreSQL)"
+        } else {
+            ""
+        }
     );
     println!(
-        "bare axum 204:        {:>9.0} beacons/s   p99 {:>7.2} ms   peak memory {:>6.1} MiB   errors {}",
-        reference.rate, reference.p99_ms, bare_memory, reference.errors
+        "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     );
+    for c in &conditions {
+        println!(
+            "| {} | {} | {:.0} | {:.2} ms | {:.1} µs | {:.0} % | {:.0} | {:.2} ms | {:.1} µs | {:.0} % | {} | {:.2} |",
+            c.connections,
+            if c.neighbour {
+                "one core spinning"
+            } else {
+                "none"
+            },
+            c.bare.rate,
+            c.bare.p99_ms,
+            c.bare.cpu_per_request_us(),
+            100.0 * c.bare.wrk_busy(THREADS),
+            c.collector.rate,
+            c.collector.p99_ms,
+            c.collector.cpu_per_request_us(),
+            100.0 * c.collector.wrk_busy(THREADS),
+            c.bare.errors + c.collector.errors,
+            c.ratio(),
+        );
+    }
     println!(
-        "sightline (SQLite):   {:>9.0} beacons/s   p99 {:>7.2} ms   peak memory {:>6.1} MiB   errors {}",
-        collector.rate, collector.p99_ms, collector_memory, collector.errors
+        "\n204s counted by wrk: {answered:.0}; page views stored: {stored:.0}; peak memory {memory:.0} MiB"
     );
-    println!(
-        "ratio collector/bare: {:.2}",
-        collector.rate / reference.rate
+    assert!(
+        stored >= answered,
+        "{name}: {answered} beacons answered 204 but only {stored} page views stored"
     );
 }

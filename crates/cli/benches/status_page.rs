@@ -13,9 +13,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{Server, cpu_seconds, ensure_package, now_ms, percentile, serve_ok};
+use support::wrk::{self, Load};
+use support::{Server, ensure_package, now_ms, percentile, serve_ok};
 
 const CONNECTIONS: usize = 256;
 const SECONDS: u64 = 10;
@@ -29,90 +29,6 @@ fn main() {
         .build()
         .expect("runtime");
     runtime.block_on(run());
-}
-
-/// What wrk saw in one round.
-struct Round {
-    rate: f64,
-    p99_ms: f64,
-    errors: u64,
-    cpu_seconds: f64,
-    requests: f64,
-}
-
-fn wrk(url: &str, server_pid: u32) -> Round {
-    let cpu_before = cpu_seconds(server_pid);
-    let output = Command::new("wrk")
-        .args([
-            "-t2",
-            &format!("-c{CONNECTIONS}"),
-            &format!("-d{SECONDS}s"),
-            "--latency",
-            "-H",
-            "Accept-Encoding: gzip",
-            url,
-        ])
-        .output()
-        .expect("run wrk");
-    let cpu = cpu_seconds(server_pid) - cpu_before;
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    let number_after = |label: &str| -> Option<f64> {
-        let line = text
-            .lines()
-            .find(|line| line.trim_start().starts_with(label))?;
-        line.trim_start()[label.len()..]
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()
-    };
-    let rate = number_after("Requests/sec:").unwrap_or(0.0);
-    let p99_ms = text
-        .lines()
-        .find(|line| line.trim_start().starts_with("99%"))
-        .and_then(|line| line.split_whitespace().nth(1))
-        .and_then(parse_duration_ms)
-        .unwrap_or(f64::NAN);
-    // "Non-2xx or 3xx responses: N" and socket errors.
-    let non_2xx = text
-        .lines()
-        .find(|line| line.contains("Non-2xx or 3xx responses:"))
-        .and_then(|line| line.rsplit(':').next())
-        .and_then(|n| n.trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    let socket = text
-        .lines()
-        .find(|line| line.contains("Socket errors:"))
-        .map(|line| {
-            line.split(',')
-                .filter_map(|part| part.split_whitespace().last()?.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    let requests = text
-        .lines()
-        .find(|line| line.contains("requests in"))
-        .and_then(|line| line.split_whitespace().next())
-        .and_then(|n| n.parse::<f64>().ok())
-        .unwrap_or(0.0);
-    assert!(rate > 0.0, "wrk printed no rate:\n{text}");
-    Round {
-        rate,
-        p99_ms,
-        errors: non_2xx + socket,
-        cpu_seconds: cpu,
-        requests,
-    }
-}
-
-/// wrk's durations: `812.00us`, `3.21ms`, `1.02s`.
-fn parse_duration_ms(word: &str) -> Option<f64> {
-    for (suffix, factor) in [("us", 0.001), ("ms", 1.0), ("s", 1000.0)] {
-        if let Some(number) = word.strip_suffix(suffix) {
-            return number.parse::<f64>().ok().map(|n| n * factor);
-        }
-    }
-    None
 }
 
 /// How late each scheduled check started in `[from, to)` (ms), from every
@@ -139,21 +55,6 @@ async fn start_delays(server: &Server, ids: &[i64], from: i64, to: i64) -> Vec<i
     }
     delays.sort_unstable();
     delays
-}
-
-fn summed(rounds: &[Round]) -> (f64, f64, u64, f64) {
-    let rate = rounds.iter().map(|r| r.rate).sum::<f64>() / rounds.len() as f64;
-    let mut p99s: Vec<f64> = rounds.iter().map(|r| r.p99_ms).collect();
-    p99s.sort_by(f64::total_cmp);
-    let errors = rounds.iter().map(|r| r.errors).sum();
-    let requests: f64 = rounds.iter().map(|r| r.requests).sum();
-    let cpu: f64 = rounds.iter().map(|r| r.cpu_seconds).sum();
-    let cpu_per_request_us = if requests > 0.0 {
-        cpu / requests * 1e6
-    } else {
-        f64::NAN
-    };
-    (rate, p99s[p99s.len() / 2], errors, cpu_per_request_us)
 }
 
 async fn run() {
@@ -230,16 +131,34 @@ async fn run() {
     let (mut pages, mut healths) = (Vec::new(), Vec::new());
     let loaded_from = now_ms();
     let started = Instant::now();
+    let load = Load {
+        threads: 2,
+        connections: CONNECTIONS,
+        seconds: SECONDS,
+        headers: &["Accept-Encoding: gzip"],
+        body: None,
+    };
     for _ in 0..ROUNDS {
-        healths.push(wrk(&health, pid));
-        pages.push(wrk(&page, pid));
+        healths.push(wrk::run(&health, &load, &[pid]));
+        pages.push(wrk::run(&page, &load, &[pid]));
     }
     let loaded_to = now_ms();
     let quiet = start_delays(&server, &ids, quiet_from, quiet_to).await;
     let loaded = start_delays(&server, &ids, loaded_from, loaded_to).await;
 
-    let (health_rate, health_p99, health_errors, health_cpu) = summed(&healths);
-    let (page_rate, page_p99, page_errors, page_cpu) = summed(&pages);
+    let (healths, pages) = (wrk::combined(&healths), wrk::combined(&pages));
+    let (health_rate, health_p99, health_errors, health_cpu) = (
+        healths.rate,
+        healths.p99_ms,
+        healths.errors,
+        healths.cpu_per_request_us(),
+    );
+    let (page_rate, page_p99, page_errors, page_cpu) = (
+        pages.rate,
+        pages.p99_ms,
+        pages.errors,
+        pages.cpu_per_request_us(),
+    );
     println!(
         "status page benchmark: wrk -t2 -c{CONNECTIONS}, {ROUNDS} rounds of {SECONDS} s each, taking turns ({:.0} s), \
          {MONITORS} monitors every 10 s, a page of {} components, {weight} bytes of HTML ({gzipped} gzipped)",

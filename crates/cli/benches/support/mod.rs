@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod traffic;
+pub mod wrk;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
