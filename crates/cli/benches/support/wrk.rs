@@ -105,7 +105,6 @@ pub fn run(url: &str, load: &Load, watched: &[u32]) -> Round {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let server_before: f64 = watched.iter().map(|&pid| cpu_seconds(pid)).sum();
-    let started = std::time::Instant::now();
     let child = command.spawn().expect("run wrk (Debian package `wrk`)");
     let pid = child.id();
     // wrk's own CPU, read while it runs: it is gone from /proc once it
@@ -125,14 +124,13 @@ pub fn run(url: &str, load: &Load, watched: &[u32]) -> Round {
         }
     });
     let output = child.wait_with_output().expect("wait for wrk");
-    let seconds = started.elapsed().as_secs_f64();
     let server_cpu = watched.iter().map(|&pid| cpu_seconds(pid)).sum::<f64>() - server_before;
     let wrk_cpu = sampler.join().unwrap_or(0.0);
     let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    parse(&text, server_cpu, wrk_cpu, seconds)
+    parse(&text, server_cpu, wrk_cpu)
 }
 
-fn parse(text: &str, server_cpu: f64, wrk_cpu: f64, seconds: f64) -> Round {
+fn parse(text: &str, server_cpu: f64, wrk_cpu: f64) -> Round {
     let number_after = |label: &str| -> Option<f64> {
         let line = text
             .lines()
