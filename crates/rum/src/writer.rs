@@ -58,11 +58,12 @@ impl PageViewWriter {
         let kind = store.kind();
         let writing = run(store, receiver, shutdown_signal, max_batch.max(1));
         let task = match kind {
-            // SQLite has one writer connection, and sqlx hands it back to its
-            // pool on a task of its own: on the server's runtime, under load,
-            // that task waits behind every request handler and the next batch
-            // waits for it (measured: most of each commit's time). On a
-            // runtime of its own the writer gets its connection back at once.
+            // On SQLite batches are written on this thread (see
+            // `Store::page_view_batches`), and the writer pool's one
+            // connection, held meanwhile, goes back to its pool on a task of
+            // its own: on the server's runtime, under load, that task waits
+            // behind every request handler and the next batch waits for it.
+            // On a runtime of its own the writer gets its turn back at once.
             BackendKind::Sqlite => tokio::task::spawn_blocking(move || {
                 match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
@@ -103,6 +104,7 @@ async fn run(
     mut shutdown: mpsc::Receiver<()>,
     max_batch: usize,
 ) {
+    let mut batches = store.page_view_batches();
     let mut closing = false;
     loop {
         let first = if closing {
@@ -129,7 +131,7 @@ async fn run(
             .into_iter()
             .map(|pending| (pending.page_view, pending.stored))
             .unzip();
-        let result = store.insert_page_views(&page_views).await.map_err(|error| {
+        let result = batches.insert(&page_views).await.map_err(|error| {
             tracing::error!(%error, batch = page_views.len(), "storing page views");
             WriteError::Store(error.to_string())
         });

@@ -115,6 +115,9 @@ impl Backend {
             .busy_timeout(Duration::from_secs(10));
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            // A file cannot go away under an open connection: a ping before
+            // each use would only be a round trip to its worker thread.
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         let reader = SqlitePoolOptions::new()

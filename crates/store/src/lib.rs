@@ -31,6 +31,7 @@ mod monitors;
 mod named_documents;
 mod notifications;
 mod outages;
+mod page_view_batches;
 mod page_views;
 mod progress;
 mod rollups;
@@ -62,6 +63,7 @@ pub use incidents::{Incident, IncidentEvent, IncidentKind, Severity};
 pub use job_standings::{JobStanding, ReportedJob};
 pub use maintenance_windows::MaintenanceWindow;
 pub use named_documents::{NamedDocument, Stored};
+pub use page_view_batches::PageViewBatches;
 /// A stored alert policy.
 pub type AlertPolicy = Stored<sightline_core::AlertPolicySpec>;
 pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult};

@@ -27,7 +27,8 @@ fn statement_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
     })
 }
 
-fn columns() -> String {
+/// Every column of a page view, in the order inserts and reads use.
+pub(crate) fn columns() -> String {
     let dimensions = Dimension::ALL.map(Dimension::name).join(", ");
     format!(
         "site_id, at, {dimensions}, {}",

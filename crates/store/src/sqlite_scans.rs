@@ -31,6 +31,11 @@ impl ScanConnections {
         }
     }
 
+    /// The database file.
+    pub(crate) fn file(&self) -> &std::path::Path {
+        &self.file
+    }
+
     /// Closes the kept connections; later scans close theirs when done.
     pub(crate) fn close(&self) {
         self.closed.store(true, std::sync::atomic::Ordering::SeqCst);

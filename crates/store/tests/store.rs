@@ -1064,6 +1064,40 @@ async fn page_views_are_stored_in_batches_and_expire(kind: BackendKind) {
         0
     );
 
+    // The collector's writer: batches through a connection of its own on
+    // a SQLite file, all or nothing alike, taking turns with other writes.
+    let mut batches = store.page_view_batches();
+    let later = end.plus(Duration::from_secs(60));
+    let more: Vec<_> = (0..500)
+        .map(|n| page_view(shop.id, later.plus(Duration::from_millis(n as u64)), n))
+        .collect();
+    batches.insert(&more[..300]).await.unwrap();
+    let docs = store
+        .create_site(&site_spec("docs"), "key-docs")
+        .await
+        .unwrap();
+    assert!(
+        batches
+            .insert(&[page_view(docs.id, later, 1), page_view(9_999, later, 2)])
+            .await
+            .is_err()
+    );
+    batches.insert(&more[300..]).await.unwrap();
+    batches.insert(&[]).await.unwrap();
+    let after = later.plus(Duration::from_secs(1));
+    assert_eq!(
+        store
+            .page_views(shop.id, later, after, 10_000)
+            .await
+            .unwrap(),
+        more
+    );
+    assert_eq!(
+        store.count_page_views(docs.id, later, after).await.unwrap(),
+        0
+    );
+    drop(batches);
+
     // Retention removes what is older than the cutoff; a removed site takes its page views along.
     let cutoff = START.plus(Duration::from_millis(6_000));
     assert_eq!(store.delete_page_views_before(cutoff).await.unwrap(), 600);
