@@ -29,9 +29,12 @@ export function PickMany({ id, label, options, chosen = [], onChange, error, hin
         ${missing.map((name) => html`
           <label class="missing" key=${`missing-${name}`}><input type="checkbox" checked onChange=${() => toggle(name, false)} />
             ${name} <small>(not found)</small></label>`)}
-        ${shown.map((name) => html`
+        ${shown.map((name) => {
+          const words = describe?.(name);
+          return html`
           <label key=${name}><input type="checkbox" value=${name} checked=${chosen.includes(name)}
-            onChange=${(event) => toggle(name, event.target.checked)} /> ${name}${describe?.(name) && html` <small>${describe(name)}</small>`}</label>`)}
+            onChange=${(event) => toggle(name, event.target.checked)} /> ${name}${words && html` <small>${words}</small>`}</label>`;
+        })}
         ${options.length === 0 && missing.length === 0 && html`<small>${empty}</small>`}
       </div>
       ${error && html`<p class="field-error" id=${`${id}-error`} role="alert">${error}</p>`}

@@ -129,7 +129,7 @@ struct Condition {
 
 impl Condition {
     fn ratio(&self) -> f64 {
-        self.collector.rate / self.bare.rate
+        self.collector.rate() / self.bare.rate()
     }
 }
 
@@ -256,11 +256,11 @@ async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: 
             } else {
                 "none"
             },
-            c.bare.rate,
+            c.bare.rate(),
             c.bare.p99_ms,
             c.bare.cpu_per_request_us(),
             100.0 * c.bare.wrk_busy(THREADS),
-            c.collector.rate,
+            c.collector.rate(),
             c.collector.p99_ms,
             c.collector.cpu_per_request_us(),
             100.0 * c.collector.wrk_busy(THREADS),

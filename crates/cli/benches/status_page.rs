@@ -147,31 +147,22 @@ async fn run() {
     let loaded = start_delays(&server, &ids, loaded_from, loaded_to).await;
 
     let (healths, pages) = (wrk::combined(&healths), wrk::combined(&pages));
-    let (health_rate, health_p99, health_errors, health_cpu) = (
-        healths.rate,
-        healths.p99_ms,
-        healths.errors,
-        healths.cpu_per_request_us(),
-    );
-    let (page_rate, page_p99, page_errors, page_cpu) = (
-        pages.rate,
-        pages.p99_ms,
-        pages.errors,
-        pages.cpu_per_request_us(),
-    );
     println!(
         "status page benchmark: wrk -t2 -c{CONNECTIONS}, {ROUNDS} rounds of {SECONDS} s each, taking turns ({:.0} s), \
          {MONITORS} monitors every 10 s, a page of {} components, {weight} bytes of HTML ({gzipped} gzipped)",
         started.elapsed().as_secs_f64(),
         MONITORS / 3 + 1
     );
-    println!(
-        "/healthz:      {health_rate:>9.0} req/s   p99 {health_p99:>7.2} ms   server CPU {health_cpu:>6.1} µs/request   errors {health_errors}"
-    );
-    println!(
-        "/status/shop:  {page_rate:>9.0} req/s   p99 {page_p99:>7.2} ms   server CPU {page_cpu:>6.1} µs/request   errors {page_errors}"
-    );
-    println!("ratio page/healthz: {:.2}", page_rate / health_rate);
+    for (path, round) in [("/healthz:", &healths), ("/status/shop:", &pages)] {
+        println!(
+            "{path:<14} {:>9.0} req/s   p99 {:>7.2} ms   server CPU {:>6.1} µs/request   errors {}",
+            round.rate(),
+            round.p99_ms,
+            round.cpu_per_request_us(),
+            round.errors
+        );
+    }
+    println!("ratio page/healthz: {:.2}", pages.rate() / healths.rate());
     println!(
         "check start delays: quiet p50 {} ms p99 {} ms ({} checks); under load p50 {} ms p99 {} ms ({} checks)",
         percentile(&quiet, 0.5),

@@ -89,6 +89,10 @@ pub enum Readiness {
     Unreachable(String),
 }
 
+/// How long any connection to a SQLite file waits for another's write
+/// before giving up: the pools', the scans' and the page-view batches'.
+pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 impl Backend {
     pub(crate) async fn connect(url: &str) -> Result<Self> {
         if url.starts_with("sqlite:") {
@@ -112,7 +116,7 @@ impl Backend {
             // FULL: a commit survives power loss, not only a crash of the process.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             // A file cannot go away under an open connection: a ping before

@@ -30,6 +30,8 @@ pub struct PageViewBatches {
 struct SqliteBatches {
     file: PathBuf,
     writer: sqlx::SqlitePool,
+    /// The one-row INSERT of every column.
+    insert: String,
     connection: Option<rusqlite::Connection>,
 }
 
@@ -42,6 +44,7 @@ impl Store {
             Backend::Sqlite(pools) => pools.scans.as_ref().map(|scans| SqliteBatches {
                 file: scans.file().to_owned(),
                 writer: pools.writer.clone(),
+                insert: insert_statement(),
                 connection: None,
             }),
             Backend::Postgres(_) => None,
@@ -74,33 +77,17 @@ impl PageViewBatches {
 }
 
 impl SqliteBatches {
-    fn connection(&mut self) -> rusqlite::Result<&rusqlite::Connection> {
-        if self.connection.is_none() {
-            use rusqlite::OpenFlags;
-            let connection = rusqlite::Connection::open_with_flags(
-                &self.file,
-                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-            )?;
-            connection.busy_timeout(std::time::Duration::from_secs(10))?;
-            // As the pools' connections: a commit survives power loss.
-            connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-            self.connection = Some(connection);
-        }
-        match &self.connection {
-            Some(connection) => Ok(connection),
-            None => Err(rusqlite::Error::InvalidQuery),
-        }
-    }
-
     fn insert(&mut self, page_views: &[PageView]) -> rusqlite::Result<()> {
-        let sql = insert_statement();
-        let connection = self.connection()?;
+        let connection = match &mut self.connection {
+            Some(connection) => connection,
+            closed @ None => closed.insert(open(&self.file)?),
+        };
         let transaction = rusqlite::Transaction::new_unchecked(
             connection,
             rusqlite::TransactionBehavior::Immediate,
         )?;
         {
-            let mut statement = transaction.prepare_cached(&sql)?;
+            let mut statement = transaction.prepare_cached(&self.insert)?;
             for view in page_views {
                 statement.raw_bind_parameter(1, view.site_id)?;
                 statement.raw_bind_parameter(2, view.at.as_millis())?;
@@ -118,6 +105,19 @@ impl SqliteBatches {
         }
         transaction.commit()
     }
+}
+
+/// A read-write connection to the file, set as the pools' connections are:
+/// a commit survives power loss, foreign keys hold.
+fn open(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(crate::backend::SQLITE_BUSY_TIMEOUT)?;
+    connection.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    Ok(connection)
 }
 
 /// The one-row INSERT of every column, in the order of [`columns`].

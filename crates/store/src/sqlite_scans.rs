@@ -66,7 +66,7 @@ impl ScanConnections {
             &self.file,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.busy_timeout(crate::backend::SQLITE_BUSY_TIMEOUT)?;
         Ok(connection)
     }
 

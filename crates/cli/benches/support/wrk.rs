@@ -24,9 +24,7 @@ pub struct Load<'a> {
 /// What one run of wrk saw, with the CPU each process used meanwhile.
 #[derive(Debug, Clone, Default)]
 pub struct Round {
-    /// Responses per second.
-    pub rate: f64,
-    /// Responses in all.
+    /// Good responses (2xx or 3xx) in all.
     pub requests: f64,
     /// The 99th percentile latency, ms.
     pub p99_ms: f64,
@@ -36,11 +34,16 @@ pub struct Round {
     pub server_cpu: f64,
     /// CPU seconds of wrk itself.
     pub wrk_cpu: f64,
-    /// Seconds the run lasted.
+    /// Seconds the run lasted, as wrk measured it.
     pub seconds: f64,
 }
 
 impl Round {
+    /// Good responses per second.
+    pub fn rate(&self) -> f64 {
+        self.requests / self.seconds.max(f64::EPSILON)
+    }
+
     /// The server's CPU per response, µs.
     pub fn cpu_per_request_us(&self) -> f64 {
         self.server_cpu / self.requests.max(1.0) * 1e6
@@ -52,12 +55,12 @@ impl Round {
     }
 }
 
-/// Rounds taken together: their rate, the worst p99, errors and CPU summed.
+/// Rounds taken together: responses, seconds, errors and CPU summed, the
+/// worst p99.
 pub fn combined(rounds: &[Round]) -> Round {
     let seconds: f64 = rounds.iter().map(|r| r.seconds).sum();
     let requests: f64 = rounds.iter().map(|r| r.requests).sum();
     Round {
-        rate: requests / seconds.max(f64::EPSILON),
         requests,
         p99_ms: rounds.iter().map(|r| r.p99_ms).fold(0.0, f64::max),
         errors: rounds.iter().map(|r| r.errors).sum(),
@@ -110,16 +113,14 @@ pub fn run(url: &str, load: &Load, watched: &[u32]) -> Round {
     // wrk's own CPU, read while it runs: it is gone from /proc once it
     // exits, and its threads are busiest at the end of a run, as at the start.
     let sampler = std::thread::spawn(move || {
-        let mut last = 0.0;
+        let mut last: f64 = 0.0;
         loop {
+            // 0 once wrk has been reaped.
             let now = cpu_seconds(pid);
-            if now == 0.0 && last > 0.0 {
+            if now == 0.0 && !std::path::Path::new(&format!("/proc/{pid}")).exists() {
                 return last;
             }
-            last = now.max(last);
-            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                return last;
-            }
+            last = last.max(now);
             std::thread::sleep(Duration::from_millis(20));
         }
     });
@@ -171,10 +172,8 @@ fn parse(text: &str, server_cpu: f64, wrk_cpu: f64) -> Round {
         .unwrap_or(0.0);
     assert!(rate > 0.0, "wrk printed no rate:\n{text}");
     // wrk's rate counts every answer; the figures here count the good ones.
-    let good = (requests - non_2xx as f64).max(0.0);
     Round {
-        rate: rate * good / requests.max(1.0),
-        requests: good,
+        requests: (requests - non_2xx as f64).max(0.0),
         p99_ms,
         errors: non_2xx + socket,
         server_cpu,
