@@ -1,7 +1,9 @@
 //! Answering RUM questions over a period: from daily and hourly rollups for
-//! what they cover; for filter combinations no rollup is keyed by, from the
-//! hourly page view columns; and from raw page views for the rest (the hour
-//! not yet rolled, partial hours at the edges, buckets finer than an hour).
+//! what they cover; for filter combinations no rollup is keyed by, and for
+//! the hour not yet rolled, from the page view columns (of whole hours, and
+//! of the open hour's minutes); and from raw page views for the rest (the
+//! last minute or so, partial minutes at the edges, buckets finer than a
+//! minute).
 //!
 //! Every question is the same one underneath: the aggregates of the page
 //! views matching the filters, per time bucket (or for the whole period)
@@ -11,7 +13,7 @@ use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, MetricSet, ViewColumn};
 use sightline_store::{
-    MeasurementScan, RollupQuery, RollupSelection, RollupSide, Store, StoreError,
+    ColumnGrain, MeasurementScan, RollupQuery, RollupSelection, RollupSide, Store, StoreError,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -385,27 +387,46 @@ async fn reads(
             })
         }));
     }
-    // What no rollup answers: whole hours from the page view columns, the
-    // rest (partial hours, the hours not yet written) from raw page views.
-    let columns_until = if fits(HOUR_MS) {
-        store
-            .view_columns_progress(site_id)
-            .await?
-            .map_or(i64::MIN, Timestamp::as_millis)
-    } else {
-        i64::MIN
-    };
+    // What no rollup answers: whole hours from the page view columns, whole
+    // minutes after them from the open hour's segments, the rest (partial
+    // hours and minutes, the last minutes not yet written) from raw page
+    // views.
+    let millis = |until: Option<Timestamp>| until.map_or(i64::MIN, Timestamp::as_millis);
+    let hours_until = millis(store.view_columns_progress(site_id).await?);
+    let minutes_until = millis(store.view_segments_progress(site_id).await?);
     for (start, end) in raw_ranges {
         let mut raw = vec![(start, end)];
-        if let Some((hours_start, hours_end)) = whole_buckets(start, end, columns_until, HOUR_MS) {
-            raw = vec![(start, hours_start), (hours_end, end)];
-            reads.extend(
-                slices(hours_start, hours_end, HOUR_MS, parts)
-                    .map(|(start, end)| Read::Columns { start, end }),
-            );
+        for (grain, until) in [
+            (ColumnGrain::Hour, hours_until),
+            (ColumnGrain::Minute, minutes_until),
+        ] {
+            if !fits(grain.span_ms()) {
+                continue;
+            }
+            let mut rest = Vec::new();
+            for (start, end) in raw {
+                // Minutes count only past the hours: those of rolled hours
+                // are gone, or left over from a race and not to be read.
+                let from = match grain {
+                    ColumnGrain::Hour => start,
+                    ColumnGrain::Minute => start.max(hours_until),
+                };
+                match whole_buckets(from, end, until, grain.span_ms()) {
+                    Some((whole_start, whole_end)) => {
+                        rest.extend([(start, whole_start), (whole_end, end)]);
+                        reads.extend(
+                            slices(whole_start, whole_end, grain.span_ms(), parts)
+                                .map(|(start, end)| Read::Columns { grain, start, end }),
+                        );
+                    }
+                    None => rest.push((start, end)),
+                }
+            }
+            raw = rest;
         }
         reads.extend(
             raw.into_iter()
+                .filter(|(start, end)| start < end)
                 .flat_map(|(start, end)| slices(start, end, 1, parts))
                 .map(|(start, end)| Read::Raw { start, end }),
         );
@@ -419,8 +440,13 @@ async fn reads(
 enum Read {
     /// Rollup cells.
     Rollups(RollupSpan),
-    /// The page view columns of the hours starting in `[start, end)`.
-    Columns { start: i64, end: i64 },
+    /// The page view columns of the hours or minutes starting in
+    /// `[start, end)`.
+    Columns {
+        grain: ColumnGrain,
+        start: i64,
+        end: i64,
+    },
     /// Raw page views received in `[start, end)`.
     Raw { start: i64, end: i64 },
 }
@@ -494,22 +520,29 @@ impl Read {
                         .merge(&row.aggregate);
                 }
             }
-            Read::Columns { start, end } => {
+            Read::Columns { grain, start, end } => {
                 let scope = Arc::clone(&asked.scope);
                 let (group, metrics) = (asked.group, asked.metrics);
                 let columns = ViewColumn::needed(&scope.filters, group, metrics);
                 let span = (start.into(), end.into());
                 cells = store
-                    .fold_view_columns(site_id, span, &columns, cells, move |cells, hour, read| {
-                        let folded = read.fold(&scope.filters, group, metrics)?;
-                        for (value, aggregate) in folded {
-                            cells
-                                .entry((bucketing.of(hour.as_millis()), value))
-                                .or_default()
-                                .merge(&aggregate);
-                        }
-                        Ok(())
-                    })
+                    .fold_view_columns(
+                        site_id,
+                        grain,
+                        span,
+                        &columns,
+                        cells,
+                        move |cells, hour, read| {
+                            let folded = read.fold(&scope.filters, group, metrics)?;
+                            for (value, aggregate) in folded {
+                                cells
+                                    .entry((bucketing.of(hour.as_millis()), value))
+                                    .or_default()
+                                    .merge(&aggregate);
+                            }
+                            Ok(())
+                        },
+                    )
                     .await?;
             }
             Read::Raw { start, end } => {

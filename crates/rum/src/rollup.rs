@@ -15,7 +15,7 @@
 
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, PageView, PreparedMetrics, ViewColumnsWriter};
-use sightline_store::{RollupCell, Store, StoreError};
+use sightline_store::{ColumnGrain, RollupCell, Store, StoreError, VIEW_SEGMENT_MS};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -28,9 +28,18 @@ pub const DAY_MS: i64 = 24 * HOUR_MS;
 /// received in its last moments are committed first.
 pub const SETTLE_DELAY: Duration = Duration::from_secs(30);
 
+/// How long after a minute ends before its page views are written as a
+/// segment of the open hour. Shorter than [`SETTLE_DELAY`]: a page view
+/// committed later than this is missing from the segment only until its
+/// hour's whole columns replace the minutes.
+pub const SEGMENT_SETTLE_DELAY: Duration = Duration::from_secs(10);
+
 /// Buckets rolled per site per pass, so a long backlog does not hold the
 /// loop; the next pass continues.
 const BUCKETS_PER_PASS: usize = 48;
+
+/// Minute segments written per site per pass: an hour and a little more.
+const SEGMENTS_PER_PASS: usize = 70;
 
 /// What a rollup key is made of: nothing (the totals), one dimension, or
 /// two (a pair, the first earlier in [`Dimension::ALL`]).
@@ -174,10 +183,13 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
 }
 
 /// Rolls one site's complete hours, then its complete days, each from the
-/// raw page views.
+/// raw page views, and writes the settled minutes of the hour not rolled
+/// yet as segments.
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
-    let settled = store.now().minus(SETTLE_DELAY);
+    let now = store.now();
+    let settled = now.minus(SETTLE_DELAY);
     roll_view_columns(store, site_id, settled).await?;
+    roll_view_segments(store, site_id, now.minus(SEGMENT_SETTLE_DELAY)).await?;
     let Some(hours_until) = roll_buckets(store, site_id, HOUR_MS, settled).await? else {
         return Ok(());
     };
@@ -271,10 +283,79 @@ async fn roll_view_columns(
             writer.add(&view);
         }
         if !store
-            .write_view_columns(site_id, start, &writer.finish(), progress)
+            .write_view_columns(
+                site_id,
+                ColumnGrain::Hour,
+                start,
+                &writer.finish(),
+                progress,
+            )
             .await?
         {
             // Another process wrote the hour; the next pass goes on from there.
+            return Ok(());
+        }
+        progress = Some(end);
+        start = end;
+    }
+    Ok(())
+}
+
+/// Writes the columns of the minutes that end by `until` and that no whole
+/// hour's columns hold yet, up to [`SEGMENTS_PER_PASS`] of them. Minutes are
+/// written only once the hour columns are within an hour of `until`: a site
+/// with a backlog of hours gets those first.
+async fn roll_view_segments(
+    store: &Store,
+    site_id: i64,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    let Some(hours_until) = store.view_columns_progress(site_id).await? else {
+        // No page view rolled into hours yet: minutes start with the first.
+        return roll_segments_from(store, site_id, None, until).await;
+    };
+    if hours_until.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until {
+        return Ok(());
+    }
+    roll_segments_from(store, site_id, Some(hours_until), until).await
+}
+
+async fn roll_segments_from(
+    store: &Store,
+    site_id: i64,
+    hours_until: Option<Timestamp>,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    let mut progress = store.view_segments_progress(site_id).await?;
+    let mut start = match (progress, hours_until) {
+        (Some(minutes), Some(hours)) => minutes.max(hours),
+        (Some(minutes), None) => minutes,
+        (None, Some(hours)) => hours,
+        (None, None) => match store.earliest_page_view(site_id).await? {
+            Some(first) => floor(first, VIEW_SEGMENT_MS),
+            None => return Ok(()),
+        },
+    };
+    for _ in 0..SEGMENTS_PER_PASS {
+        let end = start.plus(Duration::from_millis(VIEW_SEGMENT_MS as u64));
+        if end > until {
+            break;
+        }
+        let mut writer = ViewColumnsWriter::default();
+        for view in store.page_views(site_id, start, end, i64::MAX).await? {
+            writer.add(&view);
+        }
+        if !store
+            .write_view_columns(
+                site_id,
+                ColumnGrain::Minute,
+                start,
+                &writer.finish(),
+                progress,
+            )
+            .await?
+        {
+            // Another process wrote the minute; the next pass goes on.
             return Ok(());
         }
         progress = Some(end);

@@ -11,7 +11,7 @@ use sightline_core::{ManualClock, SiteSpec, Timestamp};
 use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
 use sightline_rum::rollup::{DAY_MS, HOUR_MS, roll_all};
 use sightline_store::testing::TestDatabase;
-use sightline_store::{BackendKind, on_both_backends};
+use sightline_store::{BackendKind, ColumnGrain, on_both_backends};
 use std::sync::Arc;
 
 /// Midnight UTC, so that days and hours line up with the data.
@@ -159,7 +159,7 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
     }
 
     // Roll everything complete, then add a fresh tail that is not rolled yet.
-    clock.set(Timestamp::from_millis(START + SPAN_MS + 10 * 60_000));
+    clock.set(Timestamp::from_millis(START + SPAN_MS + 30_000));
     for _ in 0..3 {
         roll_all(&store).await.unwrap();
     }
@@ -185,10 +185,11 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
     let counted = store
         .fold_view_columns(
             site.id,
+            ColumnGrain::Hour,
             span,
             &page,
             (0, 0),
-            |(hours, views), _, columns| {
+            |(hours, views): &mut (i64, usize), _, columns| {
                 *hours += 1;
                 *views += columns.views();
                 Ok(())
@@ -197,9 +198,41 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(counted, (SPAN_MS / HOUR_MS, VIEWS));
+    // The open hour: nine minutes written a minute at a time once they
+    // settle, and a last minute of fresh page views read raw.
     let tail = synthetic_views(site.id, 2_000, START + SPAN_MS, 9 * 60_000, &mut random);
     store.insert_page_views(&tail).await.unwrap();
     views.extend(tail);
+    clock.set(Timestamp::from_millis(START + SPAN_MS + 10 * 60_000));
+    roll_all(&store).await.unwrap();
+    assert_eq!(
+        store.view_segments_progress(site.id).await.unwrap(),
+        Some(Timestamp::from_millis(START + SPAN_MS + 9 * 60_000))
+    );
+    let minutes = store
+        .fold_view_columns(
+            site.id,
+            ColumnGrain::Minute,
+            (span.1, Timestamp::from_millis(START + SPAN_MS + HOUR_MS)),
+            &page,
+            0,
+            |views: &mut usize, _, columns| {
+                *views += columns.views();
+                Ok(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(minutes, 2_000);
+    let fresh = synthetic_views(
+        site.id,
+        300,
+        START + SPAN_MS + 9 * 60_000,
+        60_000,
+        &mut random,
+    );
+    store.insert_page_views(&fresh).await.unwrap();
+    views.extend(fresh);
 
     let end = START + SPAN_MS + 10 * 60_000;
     let scopes = [
@@ -209,6 +242,13 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
         (
             START + 37 * 60_000,
             end - 13 * 60_000,
+            vec![(Dimension::Device, "mobile".to_owned())],
+        ),
+        // Inside the open hour, unaligned: minutes, raw edges and the
+        // fresh last minute.
+        (
+            end - 7 * 60_000 - 12_345,
+            end,
             vec![(Dimension::Device, "mobile".to_owned())],
         ),
         // The page with another dimension: a pair rollup.
@@ -341,6 +381,15 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             Some(Dimension::Os),
         ),
     ];
+    // Five-minute buckets over the last two hours: raw for the rolled hour
+    // (no rollup or hour of columns is that fine), minutes for the open one.
+    questions.push((
+        end - 2 * HOUR_MS,
+        end,
+        vec![],
+        Some(5 * 60_000),
+        Some(Dimension::Device),
+    ));
     // A filter on the second dimension of a pair, grouped by the first,
     // over unaligned edges.
     questions.push((

@@ -198,13 +198,15 @@ pub async fn serve(
     let rum_store = store.clone();
     let retention = draining.config.rum_retention;
     let rum_maintenance = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        // Every 10 s, so that the open hour's minutes are written soon
+        // after they settle; retention every 30 s.
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut passes: u64 = 0;
         loop {
             tick.tick().await;
             // Planner statistics at start and every hour after.
-            if passes % 120 == 0 {
+            if passes % 360 == 0 {
                 if let Err(error) = rum_store.optimize().await {
                     tracing::warn!(%error, "refreshing planner statistics");
                 }
@@ -212,6 +214,9 @@ pub async fn serve(
             passes += 1;
             if let Err(error) = sightline_rum::rollup::roll_all(&rum_store).await {
                 tracing::warn!(%error, "rolling up page views");
+            }
+            if passes % 3 != 1 {
+                continue;
             }
             match rum_store
                 .delete_page_views_before(rum_store.now().minus(retention))

@@ -476,6 +476,24 @@ impl Store {
         })?)
     }
 
+    /// Acknowledged incidents that closed at or after `since`: someone was
+    /// on their outage, and stays on what of it is still down.
+    pub async fn acknowledged_incidents_closed_since(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<Incident>> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE closed_at >= $1 AND acknowledged_at IS NOT NULL ORDER BY closed_at, id"
+        );
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(since.as_millis())
+                .fetch_all(pool)
+                .await
+        })?)
+    }
+
     /// One incident by id.
     pub async fn incident(&self, id: i64) -> Result<Incident> {
         let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = $1");

@@ -81,6 +81,7 @@ pub use status_pages::{
 pub use tokens::{ApiToken, NewApiToken};
 pub use users::{NewUser, PasswordChange, User};
 pub use vault_secrets::SealedSecret;
+pub use view_columns::{ColumnGrain, VIEW_SEGMENT_MS};
 
 use sightline_core::{Clock, Timestamp};
 use std::sync::Arc;

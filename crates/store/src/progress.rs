@@ -14,6 +14,8 @@ pub(crate) enum Marker {
     Rollups { resolution_ms: i64 },
     /// The hourly page view columns.
     ViewColumns,
+    /// The open hour's page view columns, a minute at a time.
+    ViewSegments,
 }
 
 impl Marker {
@@ -22,6 +24,7 @@ impl Marker {
         match self {
             Marker::Rollups { resolution_ms } => ("rum_rollup_progress", Some(resolution_ms)),
             Marker::ViewColumns => ("rum_view_column_progress", None),
+            Marker::ViewSegments => ("rum_view_segment_progress", None),
         }
     }
 

@@ -1137,27 +1137,27 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
     let hour_one = columns_of(30, first);
     assert!(
         store
-            .write_view_columns(shop.id, first, &hour_one, None)
+            .write_view_columns(shop.id, ColumnGrain::Hour, first, &hour_one, None)
             .await
             .unwrap()
     );
     // A second writer of the same hour finds the marker moved and writes nothing.
     assert!(
         !store
-            .write_view_columns(shop.id, first, &hour_one, None)
+            .write_view_columns(shop.id, ColumnGrain::Hour, first, &hour_one, None)
             .await
             .unwrap()
     );
     let hour_two = columns_of(12, second);
     assert!(
         !store
-            .write_view_columns(shop.id, second, &hour_two, Some(first))
+            .write_view_columns(shop.id, ColumnGrain::Hour, second, &hour_two, Some(first))
             .await
             .unwrap()
     );
     assert!(
         store
-            .write_view_columns(shop.id, second, &hour_two, Some(second))
+            .write_view_columns(shop.id, ColumnGrain::Hour, second, &hour_two, Some(second))
             .await
             .unwrap()
     );
@@ -1175,11 +1175,12 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
     ];
     let filters = [(Dimension::Device, "device-1".to_owned())];
     let filters = &filters;
-    let fold = |store: Store| async move {
+    let fold = |store: Store, grain: ColumnGrain, span: (Timestamp, Timestamp)| async move {
         store
             .fold_view_columns(
                 shop.id,
-                (first, third),
+                grain,
+                span,
                 &read,
                 Vec::new(),
                 move |hours, hour, columns: &HourColumns| {
@@ -1195,8 +1196,44 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
             .await
     };
     assert_eq!(
-        fold(store.clone()).await.unwrap(),
+        fold(store.clone(), ColumnGrain::Hour, (first, third))
+            .await
+            .unwrap(),
         vec![(first, 10, 10), (second, 4, 4)]
+    );
+
+    // Minutes of the hour not written whole yet: each once, read on their
+    // own grain, the hour's columns are not among them.
+    let minute = |n: u64| third.plus(Duration::from_secs(60 * n));
+    assert_eq!(store.view_segments_progress(shop.id).await.unwrap(), None);
+    for (n, views) in [(0, 6), (1, 3)] {
+        let expected = (n > 0).then(|| minute(n));
+        let columns = columns_of(views, minute(n));
+        for written in [true, false] {
+            assert_eq!(
+                store
+                    .write_view_columns(shop.id, ColumnGrain::Minute, minute(n), &columns, expected)
+                    .await
+                    .unwrap(),
+                written
+            );
+        }
+    }
+    assert_eq!(
+        store.view_segments_progress(shop.id).await.unwrap(),
+        Some(minute(2))
+    );
+    assert_eq!(
+        fold(store.clone(), ColumnGrain::Minute, (first, minute(60)))
+            .await
+            .unwrap(),
+        vec![(minute(0), 2, 2), (minute(1), 1, 1)]
+    );
+    assert_eq!(
+        fold(store.clone(), ColumnGrain::Hour, (third, minute(60)))
+            .await
+            .unwrap(),
+        vec![]
     );
 
     // Retention takes the columns of hours that ended by the cutoff.
@@ -1204,7 +1241,12 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
         .delete_page_views_before(second.plus(Duration::from_secs(60)))
         .await
         .unwrap();
-    assert_eq!(fold(store.clone()).await.unwrap(), vec![(second, 4, 4)]);
+    assert_eq!(
+        fold(store.clone(), ColumnGrain::Hour, (first, third))
+            .await
+            .unwrap(),
+        vec![(second, 4, 4)]
+    );
 
     // Columns that do not decode are an error that names the hour, not a panic.
     let broken = [(
@@ -1213,13 +1255,27 @@ async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(ki
     )];
     assert!(
         store
-            .write_view_columns(shop.id, third, &broken, Some(third))
+            .write_view_columns(shop.id, ColumnGrain::Hour, third, &broken, Some(third))
             .await
             .unwrap()
     );
     let fourth = third.plus(Duration::from_millis(HOUR as u64));
+    // The hour's whole columns replaced its minutes.
+    assert_eq!(
+        fold(store.clone(), ColumnGrain::Minute, (first, fourth))
+            .await
+            .unwrap(),
+        vec![]
+    );
     let error = store
-        .fold_view_columns(shop.id, (third, fourth), &read, (), |_, _, _| Ok(()))
+        .fold_view_columns(
+            shop.id,
+            ColumnGrain::Hour,
+            (third, fourth),
+            &read,
+            (),
+            |_, _, _| Ok(()),
+        )
         .await
         .unwrap_err();
     assert!(

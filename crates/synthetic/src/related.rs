@@ -10,16 +10,17 @@ use sightline_core::Timestamp;
 use sightline_store::{Monitor, NewJob, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A monitor is re-checked this way at most once in this long, however
-/// many of its relatives fail.
+/// many of its relatives fail. Measured on the store's clock, as the checks'
+/// own schedule is.
 const RECHECK_AGAIN_AFTER: Duration = Duration::from_secs(60);
 
 /// Queues checks of the relatives of failing monitors.
 #[derive(Debug, Default)]
 pub struct RelatedChecks {
-    last: Mutex<HashMap<i64, Instant>>,
+    last: Mutex<HashMap<i64, Timestamp>>,
 }
 
 impl RelatedChecks {
@@ -42,7 +43,7 @@ impl RelatedChecks {
                     && monitor.status != "down"
                     && !busy.contains(&monitor.id)
             })
-            .filter(|monitor| self.claim(monitor.id))
+            .filter(|monitor| self.claim(monitor.id, now))
             .collect();
         let mut jobs = Vec::new();
         for monitor in &chosen {
@@ -59,13 +60,13 @@ impl RelatedChecks {
         Ok(chosen.len())
     }
 
-    /// Whether `monitor` may be re-checked now (and notes that it is).
-    fn claim(&self, monitor: i64) -> bool {
+    /// Whether `monitor` may be re-checked at `now` (and notes that it is).
+    fn claim(&self, monitor: i64, now: Timestamp) -> bool {
         let Ok(mut last) = self.last.lock() else {
             return false;
         };
-        let now = Instant::now();
-        last.retain(|_, at| now.duration_since(*at) < RECHECK_AGAIN_AFTER);
+        let since = now.minus(RECHECK_AGAIN_AFTER);
+        last.retain(|_, at| *at > since && *at <= now);
         if last.contains_key(&monitor) {
             return false;
         }
@@ -90,4 +91,22 @@ pub fn relatives<'a>(monitors: &'a [Monitor], failing: &[i64]) -> Vec<&'a Monito
                 .any(|failed| failed.spec.is_related(&candidate.spec))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_monitor_is_rechecked_once_a_minute_on_the_stores_clock() {
+        let related = RelatedChecks::default();
+        let start = Timestamp::from_millis(1_800_000_000_000);
+        assert!(related.claim(7, start));
+        assert!(!related.claim(7, start.plus(Duration::from_secs(59))));
+        assert!(related.claim(8, start.plus(Duration::from_secs(59))));
+        // A minute on the store's clock, however little real time passed.
+        assert!(related.claim(7, start.plus(RECHECK_AGAIN_AFTER)));
+        // A clock set back does not lock a monitor out for longer.
+        assert!(related.claim(7, start));
+    }
 }

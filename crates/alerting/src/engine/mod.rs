@@ -23,12 +23,12 @@ use crate::render::{MessageKind, RenderError, Templates};
 use crate::traffic::TrafficWatch;
 use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
 use sightline_core::{AlertPolicySpec, Timestamp};
-use sightline_store::{Severity, Store, StoreError};
+use sightline_store::{Incident, Severity, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use world::World;
+use world::{Told, World};
 
 mod dispatch;
 mod lifecycle;
@@ -223,13 +223,11 @@ impl Engine {
         // Once someone is on an outage (any of its incidents acknowledged),
         // it is neither reminded of nor escalated further; incident tools
         // hear of the acknowledgement instead.
-        let acknowledged: HashSet<&str> = open_told
-            .iter()
-            .filter(|told| told.incident.acknowledged_at.is_some())
-            .map(|told| told.line.group.as_str())
-            .collect();
+        let acknowledged = self
+            .acknowledged_groups(&world, &open_told, &still_open)
+            .await?;
         for told in &open_told {
-            if acknowledged.contains(told.line.group.as_str()) {
+            if acknowledged.contains(&told.line.group) {
                 due.extend(self.acknowledgement_due(told).await?);
             } else if !told.waiting {
                 due.extend(self.levels_due(&world, told).await?);
@@ -291,6 +289,49 @@ impl Engine {
             self.outbox.notify_waiters();
         }
         Ok(pass)
+    }
+
+    /// The groups (outages) someone is on: those with an acknowledged open
+    /// incident, and those with an acknowledged incident that closed while
+    /// one of the group still open was down with it. The rest of an
+    /// acknowledged outage is not escalated for recovering piecemeal.
+    async fn acknowledged_groups(
+        &self,
+        world: &World,
+        open_told: &[Told<'_>],
+        still_open: &[Incident],
+    ) -> Result<HashSet<String>, EngineError> {
+        let mut groups: HashSet<String> = open_told
+            .iter()
+            .filter(|told| told.incident.acknowledged_at.is_some())
+            .map(|told| told.line.group.clone())
+            .collect();
+        let Some(earliest) = open_told
+            .iter()
+            .filter(|told| !groups.contains(&told.line.group))
+            .map(|told| told.incident.opened_at)
+            .min()
+        else {
+            return Ok(groups);
+        };
+        for closed in self
+            .store
+            .acknowledged_incidents_closed_since(earliest)
+            .await?
+        {
+            let Some(told) = self.prepare(world, &closed, still_open).await? else {
+                continue;
+            };
+            let closed_at = closed.closed_at.unwrap_or(world.now.as_millis());
+            let down_with_it = open_told.iter().any(|open| {
+                open.line.group == told.line.group
+                    && open.incident.opened_at.as_millis() < closed_at
+            });
+            if down_with_it {
+                groups.insert(told.line.group);
+            }
+        }
+        Ok(groups)
     }
 
     /// Whether sites are due to be watched for silence and for performance

@@ -420,6 +420,9 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
         ["down", "reminder"],
         "{told:#?}"
     );
+    // The page was checked with its relatives at once, however soon after
+    // the first outage (on the server's clock) this one began.
+    assert!(told[1].text.contains("shop page ("), "{}", told[1].text);
     let link = told[1]
         .text
         .split_whitespace()
@@ -555,7 +558,11 @@ pub(super) async fn one_outage_is_one_thread_per_person(kind: BackendKind) {
         "{}",
         told[2].text
     );
-    assert!(new(&boxes, ESCALATED).is_empty());
+    assert!(
+        new(&boxes, ESCALATED).is_empty(),
+        "{:#?}",
+        new(&boxes, ESCALATED)
+    );
 
     // PagerDuty: one alert per outage, triggered, acknowledged (the second
     // time), resolved.

@@ -1,0 +1,19 @@
+-- The open hour's page views, column by column as in rum_view_columns, a
+-- minute at a time: written every few seconds once a minute has settled,
+-- so that questions about the last hour read a few bytes per page view
+-- instead of every raw row of it. The hour's whole columns replace its
+-- minutes when the hour is rolled.
+CREATE TABLE rum_view_segments (
+    site_id       BIGINT NOT NULL REFERENCES sites (id) ON DELETE CASCADE,
+    segment_start BIGINT NOT NULL,
+    name          TEXT    NOT NULL,
+    data          BYTEA    NOT NULL,
+    PRIMARY KEY (site_id, segment_start, name)
+);
+
+-- How far each site's minutes reach: every page view received before
+-- `rolled_until` and after the hour columns' end is in them.
+CREATE TABLE rum_view_segment_progress (
+    site_id      BIGINT NOT NULL PRIMARY KEY REFERENCES sites (id) ON DELETE CASCADE,
+    rolled_until BIGINT NOT NULL
+);
