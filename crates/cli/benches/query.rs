@@ -13,7 +13,19 @@
 //! default). `SIGHTLINE_BENCH_KEEP=1` keeps the filled databases and prints
 //! where they are, to look into a query afterwards. Run with
 //! `cargo bench -p sightline --bench query`.
+//!
+//! Then the open hour: a fresh database whose last hour holds
+//! `SIGHTLINE_BENCH_OPEN_HOUR_VIEWS` page views (1,500,000), none rolled.
+//! Each question the site dashboard asks over its default 24 hours (with
+//! and without a filter) is answered once in-process from the raw page
+//! views, as before anything is rolled (the reference), then the page views
+//! are rolled as the server's loop does (whole hours, and the open hour's
+//! settled minutes) and the same question is timed through the HTTP API.
+//! Last, a beacon is posted through the collector and the summary polled
+//! until it counts it. `SIGHTLINE_BENCH_SCENARIOS` picks `month`,
+//! `open-hour` or both (the default).
 
+mod open_hour;
 mod support;
 
 use sightline_core::SiteSpec;
@@ -47,7 +59,14 @@ async fn run() {
         if !backends.is_empty() && !backends.contains(name) {
             continue;
         }
-        bench_backend(kind, name, page_views, days).await;
+        let scenarios = std::env::var("SIGHTLINE_BENCH_SCENARIOS").unwrap_or_default();
+        if scenarios.is_empty() || scenarios.contains("month") {
+            bench_backend(kind, name, page_views, days).await;
+        }
+        if scenarios.is_empty() || scenarios.contains("open-hour") {
+            let views = env_number("SIGHTLINE_BENCH_OPEN_HOUR_VIEWS", 1_500_000);
+            open_hour::bench(kind, name, views).await;
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, MetricSet, ViewColumn};
 use sightline_store::{
     ColumnGrain, MeasurementScan, RollupQuery, RollupSelection, RollupSide, Store, StoreError,
+    VIEW_SEGMENT_MS,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -400,7 +401,9 @@ async fn reads(
             (ColumnGrain::Hour, hours_until),
             (ColumnGrain::Minute, minutes_until),
         ] {
-            if !fits(grain.span_ms()) {
+            // Hours hold each page view's minute: any bucket of whole
+            // minutes is answered from them.
+            if !fits(VIEW_SEGMENT_MS) {
                 continue;
             }
             let mut rest = Vec::new();
@@ -523,7 +526,10 @@ impl Read {
             Read::Columns { grain, start, end } => {
                 let scope = Arc::clone(&asked.scope);
                 let (group, metrics) = (asked.group, asked.metrics);
-                let columns = ViewColumn::needed(&scope.filters, group, metrics);
+                let by_minute = bucketing
+                    .bucket_ms
+                    .is_some_and(|bucket| bucket % grain.span_ms() != 0);
+                let columns = ViewColumn::needed(&scope.filters, group, metrics, by_minute);
                 let span = (start.into(), end.into());
                 cells = store
                     .fold_view_columns(
@@ -532,11 +538,20 @@ impl Read {
                         span,
                         &columns,
                         cells,
-                        move |cells, hour, read| {
-                            let folded = read.fold(&scope.filters, group, metrics)?;
-                            for (value, aggregate) in folded {
+                        move |cells, start, read| {
+                            let start = start.as_millis();
+                            let folded = if by_minute {
+                                read.fold_minutes(&scope.filters, group, metrics)?
+                            } else {
+                                read.fold(&scope.filters, group, metrics)?
+                                    .into_iter()
+                                    .map(|(value, aggregate)| (0, value, aggregate))
+                                    .collect()
+                            };
+                            for (minute, value, aggregate) in folded {
+                                let at = start + i64::from(minute) * VIEW_SEGMENT_MS;
                                 cells
-                                    .entry((bucketing.of(hour.as_millis()), value))
+                                    .entry((bucketing.of(at), value))
                                     .or_default()
                                     .merge(&aggregate);
                             }

@@ -11,8 +11,9 @@ pub const PAGES: usize = 500;
 /// Page views per insert transaction.
 const BATCH: usize = 10_000;
 
-/// Rolls until every complete hour and day is rolled, as the server's
-/// maintenance loop would over several passes.
+/// Rolls until every complete hour and day is rolled, and every settled
+/// minute of the open hour written, as the server's maintenance loop would
+/// over several passes.
 pub async fn roll(store: &Store, site_id: i64) {
     let progress = || async {
         let mut reached = Vec::new();
@@ -32,6 +33,12 @@ pub async fn roll(store: &Store, site_id: i64) {
                 .view_columns_progress(site_id)
                 .await
                 .expect("column progress"),
+        );
+        reached.push(
+            store
+                .view_segments_progress(site_id)
+                .await
+                .expect("minute progress"),
         );
         reached
     };

@@ -29,7 +29,17 @@ pub enum ViewColumn {
     Dimension(Dimension),
     /// The measurements of a metric.
     Metric(Metric),
+    /// The minute of the hour each page view was received in: what places
+    /// a page view in a bucket shorter than an hour.
+    Minute,
 }
+
+/// The stored name of [`ViewColumn::Minute`] (no dimension or metric has it).
+const MINUTE_NAME: &str = "minute";
+
+/// One minute and one hour, in milliseconds.
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 impl ViewColumn {
     /// The stored name: the dimension's or the metric's (no two share one).
@@ -37,22 +47,27 @@ impl ViewColumn {
         match self {
             ViewColumn::Dimension(dimension) => dimension.name(),
             ViewColumn::Metric(metric) => metric.name(),
+            ViewColumn::Minute => MINUTE_NAME,
         }
     }
 
     /// The column a stored name stands for.
     pub fn from_name(name: &str) -> Option<ViewColumn> {
+        if name == MINUTE_NAME {
+            return Some(ViewColumn::Minute);
+        }
         Dimension::from_name(name)
             .map(ViewColumn::Dimension)
             .or_else(|| Metric::from_name(name).map(ViewColumn::Metric))
     }
 
-    /// The columns a question reads: those of its filters and group, and of
-    /// the metrics it shows.
+    /// The columns a question reads: those of its filters and group, of
+    /// the metrics it shows, and the minutes when it is asked per minute.
     pub fn needed(
         filters: &[(Dimension, String)],
         group: Option<Dimension>,
         metrics: MetricSet,
+        by_minute: bool,
     ) -> Vec<ViewColumn> {
         let mut columns: Vec<ViewColumn> = filters
             .iter()
@@ -61,6 +76,9 @@ impl ViewColumn {
             .map(ViewColumn::Dimension)
             .collect();
         columns.extend(metrics.iter().map(ViewColumn::Metric));
+        if by_minute {
+            columns.push(ViewColumn::Minute);
+        }
         columns.sort_by_key(|column| column.name());
         columns.dedup();
         columns
@@ -78,10 +96,16 @@ struct StoredMetric {
     codes: Vec<u32>,
 }
 
+#[derive(Serialize, Deserialize)]
+struct StoredMinutes {
+    minutes: Vec<u8>,
+}
+
 /// Builds the columns of an hour's page views.
 #[derive(Debug, Default)]
 pub struct ViewColumnsWriter {
     views: usize,
+    minutes: Vec<u8>,
     dimensions: [DictionaryBuilder; Dimension::ALL.len()],
     metrics: [Vec<u32>; Metric::ALL.len()],
 }
@@ -112,6 +136,8 @@ impl ViewColumnsWriter {
     /// Adds one page view.
     pub fn add(&mut self, view: &PageView) {
         self.views += 1;
+        let minute = view.at.as_millis().rem_euclid(HOUR_MS) / MINUTE_MS;
+        self.minutes.push(minute as u8);
         for (dimension, builder) in Dimension::ALL.iter().zip(&mut self.dimensions) {
             builder.push(view.dimensions.get(*dimension));
         }
@@ -129,8 +155,8 @@ impl ViewColumnsWriter {
         self.views
     }
 
-    /// The stored columns: every dimension, and every metric some page view
-    /// measured; none for an hour without page views.
+    /// The stored columns: every dimension, the minutes, and every metric
+    /// some page view measured; none for an hour without page views.
     pub fn finish(self) -> Vec<(ViewColumn, Vec<u8>)> {
         let mut columns = Vec::new();
         if self.views == 0 {
@@ -143,6 +169,10 @@ impl ViewColumnsWriter {
             };
             columns.push((ViewColumn::Dimension(dimension), encode(&stored)));
         }
+        let minutes = StoredMinutes {
+            minutes: self.minutes,
+        };
+        columns.push((ViewColumn::Minute, encode(&minutes)));
         for (metric, codes) in Metric::ALL.into_iter().zip(self.metrics) {
             if codes.iter().any(|code| *code != ABSENT) {
                 columns.push((ViewColumn::Metric(metric), encode(&StoredMetric { codes })));
@@ -208,6 +238,7 @@ fn measurement_of(code: u32) -> Option<(SketchPoint, Option<Rating>)> {
 #[derive(Debug, Default)]
 pub struct HourColumns {
     views: Option<usize>,
+    minutes: Option<Vec<u8>>,
     dimensions: HashMap<Dimension, StoredDimension>,
     metrics: Vec<(Metric, Vec<u32>)>,
 }
@@ -252,6 +283,15 @@ impl HourColumns {
                 self.metrics.push((metric, stored.codes));
                 views
             }
+            ViewColumn::Minute => {
+                let stored: StoredMinutes = decode(bytes)?;
+                if stored.minutes.iter().any(|minute| *minute >= 60) {
+                    return Err(SketchDecodeError::new("a minute of the hour past 59"));
+                }
+                let views = stored.minutes.len();
+                self.minutes = Some(stored.minutes);
+                views
+            }
         };
         match self.views {
             Some(known) if known != views => Err(SketchDecodeError::new(
@@ -274,8 +314,40 @@ impl HourColumns {
         group: Option<Dimension>,
         metrics: MetricSet,
     ) -> Result<Vec<(String, Aggregate)>, SketchDecodeError> {
+        Ok(self
+            .fold_by(filters, group, metrics, false)?
+            .into_iter()
+            .map(|(_, value, aggregate)| (value, aggregate))
+            .collect())
+    }
+
+    /// As [`HourColumns::fold`], per minute of the hour as well (the
+    /// minutes must have been read): each aggregate with its minute.
+    pub fn fold_minutes(
+        &self,
+        filters: &[(Dimension, String)],
+        group: Option<Dimension>,
+        metrics: MetricSet,
+    ) -> Result<Vec<(u8, String, Aggregate)>, SketchDecodeError> {
+        self.fold_by(filters, group, metrics, true)
+    }
+
+    fn fold_by(
+        &self,
+        filters: &[(Dimension, String)],
+        group: Option<Dimension>,
+        metrics: MetricSet,
+        by_minute: bool,
+    ) -> Result<Vec<(u8, String, Aggregate)>, SketchDecodeError> {
         let Some(views) = self.views else {
             return Ok(Vec::new());
+        };
+        let minutes = match (&self.minutes, by_minute) {
+            (Some(minutes), true) => Some(minutes),
+            (None, true) => {
+                return Err(SketchDecodeError::new("the minute column was not read"));
+            }
+            (_, false) => None,
         };
         let column = |dimension: Dimension| {
             self.dimensions.get(&dimension).ok_or_else(|| {
@@ -298,8 +370,9 @@ impl HourColumns {
             .filter(|(metric, _)| metrics.contains(*metric))
             .map(|(metric, codes)| (*metric, codes))
             .collect();
+        let values = group.map_or(1, |stored| stored.dictionary.len());
         let mut aggregates: Vec<Option<Aggregate>> =
-            vec![None; group.map_or(1, |stored| stored.dictionary.len())];
+            vec![None; values * if by_minute { 60 } else { 1 }];
         let mut prepared = PreparedMetrics::default();
         for view in 0..views {
             if wanted.iter().any(|(codes, code)| codes[view] != *code) {
@@ -311,7 +384,10 @@ impl HourColumns {
                     prepared.push(*metric, point, rating);
                 }
             }
-            let slot = group.map_or(0, |stored| stored.codes[view] as usize);
+            let mut slot = group.map_or(0, |stored| stored.codes[view] as usize);
+            if let Some(minutes) = minutes {
+                slot += minutes[view] as usize * values;
+            }
             aggregates[slot]
                 .get_or_insert_default()
                 .add_prepared(&prepared);
@@ -320,9 +396,10 @@ impl HourColumns {
             .into_iter()
             .enumerate()
             .filter_map(|(slot, aggregate)| {
+                let (minute, code) = (slot / values, slot % values);
                 let value =
-                    group.map_or_else(String::new, |stored| stored.dictionary[slot].clone());
-                Some((value, aggregate?))
+                    group.map_or_else(String::new, |stored| stored.dictionary[code].clone());
+                Some((minute as u8, value, aggregate?))
             })
             .collect())
     }
@@ -401,6 +478,7 @@ mod tests {
             &[(Dimension::Country, String::new())],
             Some(Dimension::Page),
             MetricSet::ALL,
+            true,
         );
         let columns = stored(&views, &all);
         let filters = vec![(Dimension::Country, "DE".to_owned())];
@@ -440,6 +518,42 @@ mod tests {
         assert_eq!(totals.len(), 1);
         assert_eq!(totals[0].1.page_views(), 1000);
         assert!(totals[0].1.sketch(Metric::Cls).is_none());
+    }
+
+    #[test]
+    fn folding_by_minute_places_each_page_view_in_its_minute() {
+        let hour = 1_795_046_400_000;
+        let views: Vec<PageView> = (0..600)
+            .map(|i| {
+                let mut view = view(["/", "/cart"][i % 2], "US", Some(500.0 + i as f64), 0.1);
+                // Ten page views a minute, the last of each minute a
+                // millisecond before the next.
+                let offset = (i / 10) as i64 * MINUTE_MS + (i % 10) as i64 * 6_000;
+                view.at = Timestamp::from_millis(hour + offset + (i % 10 == 9) as i64 * 5_999);
+                view
+            })
+            .collect();
+        let read = ViewColumn::needed(&[], Some(Dimension::Page), MetricSet::ALL, true);
+        let columns = stored(&views, &read);
+        let folded = columns
+            .fold_minutes(&[], Some(Dimension::Page), MetricSet::ALL)
+            .unwrap();
+        assert_eq!(folded.len(), 120);
+        for (minute, page, aggregate) in &folded {
+            assert_eq!(aggregate.page_views(), 5, "minute {minute} {page}");
+        }
+        assert_eq!(folded.iter().map(|(minute, _, _)| *minute).max(), Some(59));
+        // Without the minutes read, asking per minute is an error, not a guess.
+        let without = stored(&views, &[ViewColumn::Dimension(Dimension::Page)]);
+        assert!(
+            without
+                .fold_minutes(&[], Some(Dimension::Page), MetricSet::ALL)
+                .is_err()
+        );
+        // A minute past 59 does not decode.
+        let mut broken = HourColumns::default();
+        let bad = encode(&StoredMinutes { minutes: vec![60] });
+        assert!(broken.add(ViewColumn::Minute, &bad).is_err());
     }
 
     #[test]
