@@ -1,24 +1,32 @@
-//! Synthetic monitoring at scale: 10,000 HTTP monitors every 60 s against a
-//! local target, run by `sightline serve` (release build, SQLite), which
-//! schedules, runs and stores every check. Reports how late checks start
-//! after their due time (p50/p99), the CPU and memory the server uses, and,
-//! measured in the same run against the same target, the CPU cost per probe
-//! of Prometheus's blackbox_exporter, which only probes and stores nothing.
+//! Synthetic monitoring at scale: HTTP monitors every 60 s against a local
+//! target, run by `sightline serve` (release build), which schedules, runs
+//! and stores every check, on SQLite and on PostgreSQL, at 2,000 and at
+//! 10,000 monitors. Reports how late checks start after their due time
+//! (p50/p99) and the CPU per check of the server and, on PostgreSQL, of
+//! every `postgres` process too; then, in the same run against the same
+//! target and at the same rate, the CPU per probe of Prometheus's
+//! blackbox_exporter, which only probes and stores nothing. The ratio of
+//! the two is the figure.
 //!
 //! `cargo bench -p sightline --bench checks`. Environment:
-//! `SIGHTLINE_BENCH_MONITORS` (default 10000), `SIGHTLINE_BENCH_SECONDS`
-//! (measured period, default 120).
+//! `SIGHTLINE_BENCH_MONITORS` (a comma-separated list, default
+//! `2000,10000`), `SIGHTLINE_BENCH_SECONDS` (measured period, default 120),
+//! `SIGHTLINE_BENCH_BACKENDS` (`sqlite`, `postgres`; default both).
 
 mod support;
 
+use sightline_store::BackendKind;
+use sightline_store::testing::TestDatabase;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::{
     Server, cpu_seconds, ensure_package, env_number, free_port, now_ms, peak_memory_mib,
-    percentile, wait_for,
+    percentile, postgres_pids, wait_for,
 };
 
 const BLACKBOX: &str = "/usr/bin/prometheus-blackbox-exporter";
+/// How long blackbox_exporter is driven.
+const PROBE_SECONDS: f64 = 60.0;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -58,8 +66,14 @@ fn target(port: &str) {
 }
 
 async fn run() {
-    let monitors = env_number("SIGHTLINE_BENCH_MONITORS", 10_000);
+    let counts: Vec<u64> = std::env::var("SIGHTLINE_BENCH_MONITORS")
+        .unwrap_or_else(|_| "2000,10000".to_owned())
+        .split(',')
+        .map(|count| count.trim().parse().expect("a number of monitors"))
+        .collect();
     let seconds = env_number("SIGHTLINE_BENCH_SECONDS", 120);
+    let backends = std::env::var("SIGHTLINE_BENCH_BACKENDS").unwrap_or_default();
+    ensure_package(BLACKBOX, "prometheus-blackbox-exporter");
     let port = free_port();
     let mut target = Command::new(std::env::current_exe().expect("this benchmark"))
         .args(["--target", &port.to_string()])
@@ -69,9 +83,83 @@ async fn run() {
     let url = format!("http://127.0.0.1:{port}/");
     wait_for(&url).await;
 
-    // The monitors, applied as code before the server starts.
+    let mut rows = Vec::new();
+    for (kind, name) in [
+        (BackendKind::Sqlite, "SQLite"),
+        (BackendKind::Postgres, "PostgreSQL"),
+    ] {
+        if !backends.is_empty() && !backends.contains(&name.to_lowercase()) {
+            continue;
+        }
+        for &monitors in &counts {
+            let checks = run_sightline(kind, monitors, seconds, &url).await;
+            let probes = run_blackbox(monitors, &url).await;
+            let row = format!(
+                "| {name} | {monitors} | {} of {:.0} due, {} not up | {} / {} / {} ms | {:.0} µs{} | {:.0} MiB | {:.0} µs ({} probes, {} failed) | {:.2} |",
+                checks.checks,
+                checks.due,
+                checks.failed,
+                percentile(&checks.delays, 0.50),
+                percentile(&checks.delays, 0.99),
+                checks.delays.last().copied().unwrap_or(0),
+                checks.cpu_per_check_us(),
+                if checks.database_cpu > 0.0 {
+                    format!(
+                        " (of which PostgreSQL {:.0} µs)",
+                        checks.database_cpu / checks.checks as f64 * 1e6
+                    )
+                } else {
+                    String::new()
+                },
+                checks.memory,
+                probes.cpu_per_probe_us(),
+                probes.probes,
+                probes.failed,
+                checks.cpu_per_check_us() / probes.cpu_per_probe_us(),
+            );
+            println!("{row}");
+            rows.push(row);
+        }
+    }
+    let _ = target.kill();
+    let _ = target.wait();
+    println!(
+        "\n| backend | monitors | checks in {seconds} s | start delay p50 / p99 / max | \
+         CPU per check (server and database) | peak memory | blackbox_exporter CPU per probe | ratio |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for row in rows {
+        println!("{row}");
+    }
+}
+
+/// What the server did in the measured period.
+struct Checks {
+    /// Checks of due times inside the period.
+    checks: usize,
+    /// How many were due.
+    due: f64,
+    failed: usize,
+    /// Start delays after the due time, sorted, in milliseconds.
+    delays: Vec<i64>,
+    /// CPU seconds of the server and the database together.
+    cpu: f64,
+    /// Of which the database's.
+    database_cpu: f64,
+    memory: f64,
+}
+
+impl Checks {
+    fn cpu_per_check_us(&self) -> f64 {
+        self.cpu / self.checks as f64 * 1e6
+    }
+}
+
+/// Applies `monitors` HTTP monitors to a fresh database, lets the server
+/// bring them to their slots, and measures `seconds` of it.
+async fn run_sightline(kind: BackendKind, monitors: u64, seconds: u64, url: &str) -> Checks {
+    let database = TestDatabase::new(kind).await;
     let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
     let mut yaml = String::from("monitors:\n");
     for index in 0..monitors {
         yaml.push_str(&format!(
@@ -80,56 +168,70 @@ async fn run() {
     }
     let file = dir.path().join("monitors.yaml");
     std::fs::write(&file, yaml).expect("write monitors");
-    let started = Instant::now();
     let applied = Command::new(env!("CARGO_BIN_EXE_sightline"))
         .arg("apply")
         .arg(&file)
-        .arg("--data-dir")
-        .arg(&data)
+        .args(["--database-url", database.url()])
         .stdout(Stdio::null())
         .status()
         .expect("apply");
     assert!(applied.success(), "apply failed");
-    println!(
-        "applied {monitors} monitors in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
 
-    let server = Server::start(&["--data-dir", data.to_str().expect("path")]).await;
+    let server = Server::start(&["--database-url", database.url()]).await;
     let pid = server.child.id();
     // The first minute brings every monitor to its slot.
     tokio::time::sleep(Duration::from_secs(75)).await;
-    let (cpu_before, from) = (cpu_seconds(pid), now_ms());
+    let database_pids = match kind {
+        BackendKind::Sqlite => Vec::new(),
+        BackendKind::Postgres => postgres_pids(),
+    };
+    let database_cpu = || {
+        database_pids
+            .iter()
+            .map(|pid| cpu_seconds(*pid))
+            .sum::<f64>()
+    };
+    let (server_before, database_before, from) = (cpu_seconds(pid), database_cpu(), now_ms());
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let (cpu_after, to) = (cpu_seconds(pid), now_ms());
+    let (server_after, database_after, to) = (cpu_seconds(pid), database_cpu(), now_ms());
     let memory = peak_memory_mib(&server.child);
     // Results of due times inside the window, once all have been stored.
     tokio::time::sleep(Duration::from_secs(12)).await;
     drop(server);
 
-    let database = rusqlite::Connection::open(data.join("sightline.db")).expect("open database");
-    let mut statement = database
-        .prepare(
-            "SELECT started_at - due_at, outcome FROM check_results \
-             WHERE attempt = 0 AND due_at >= ?1 AND due_at < ?2",
-        )
-        .expect("query");
-    let rows: Vec<(i64, String)> = statement
-        .query_map([from, to], |row| Ok((row.get(0)?, row.get(1)?)))
-        .expect("rows")
-        .map(|row| row.expect("row"))
-        .collect();
-    let checks = rows.len() as f64;
-    let failed = rows.iter().filter(|(_, outcome)| outcome != "up").count();
+    let rows = start_delays(kind, database.url(), (from, to)).await;
+    let failed = rows.iter().filter(|(_, up)| !up).count();
     let mut delays: Vec<i64> = rows.iter().map(|(delay, _)| *delay).collect();
     delays.sort_unstable();
-    let window = (to - from) as f64 / 1000.0;
-    let expected = monitors as f64 * window / 60.0;
-    let sightline_cpu = cpu_after - cpu_before;
-    let sightline_per_check = sightline_cpu / checks * 1e6;
+    let database_cpu = database_after - database_before;
+    Checks {
+        checks: rows.len(),
+        due: monitors as f64 * (to - from) as f64 / 60_000.0,
+        failed,
+        delays,
+        cpu: server_after - server_before + database_cpu,
+        database_cpu,
+        memory,
+    }
+}
 
-    // The reference: blackbox_exporter probing the same target at the same rate.
-    ensure_package(BLACKBOX, "prometheus-blackbox-exporter");
+/// What blackbox_exporter did.
+struct Probes {
+    probes: f64,
+    failed: usize,
+    cpu: f64,
+}
+
+impl Probes {
+    fn cpu_per_probe_us(&self) -> f64 {
+        self.cpu / self.probes * 1e6
+    }
+}
+
+/// The reference: blackbox_exporter probing the same target at the rate
+/// of `monitors` every minute.
+async fn run_blackbox(monitors: u64, url: &str) -> Probes {
+    let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("blackbox.yml");
     std::fs::write(
         &config,
@@ -144,19 +246,15 @@ async fn run() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start blackbox_exporter");
-    let probe = format!(
-        "http://127.0.0.1:{blackbox_port}/probe?module=http_2xx&target={}",
-        url
-    );
+    let probe = format!("http://127.0.0.1:{blackbox_port}/probe?module=http_2xx&target={url}");
     wait_for(&format!("http://127.0.0.1:{blackbox_port}/metrics")).await;
     let client = reqwest::Client::new();
     let rate = monitors as f64 / 60.0;
-    let probe_seconds = 60.0;
-    let blackbox_before = cpu_seconds(blackbox.id());
+    let before = cpu_seconds(blackbox.id());
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
     let mut pending = Vec::new();
     let driving = Instant::now();
-    while driving.elapsed().as_secs_f64() < probe_seconds {
+    while driving.elapsed().as_secs_f64() < PROBE_SECONDS {
         tick.tick().await;
         let client = client.clone();
         let probe = probe.clone();
@@ -171,45 +269,47 @@ async fn run() {
         }));
     }
     let mut probes = 0.0;
-    let mut probe_failures = 0;
+    let mut failed = 0;
     for task in pending {
         if task.await.unwrap_or(false) {
             probes += 1.0;
         } else {
-            probe_failures += 1;
+            failed += 1;
         }
     }
-    let blackbox_cpu = cpu_seconds(blackbox.id()) - blackbox_before;
-    let blackbox_memory = peak_memory_mib(&blackbox);
+    let cpu = cpu_seconds(blackbox.id()) - before;
     let _ = blackbox.kill();
     let _ = blackbox.wait();
-    let _ = target.kill();
-    let _ = target.wait();
-    let blackbox_per_probe = blackbox_cpu / probes * 1e6;
+    Probes {
+        probes,
+        failed,
+        cpu,
+    }
+}
 
-    println!(
-        "sightline: {monitors} HTTP monitors every 60 s; {checks} checks due in {window:.0} s \
-         ({:.1}/s, {:.1}% of the {expected:.0} due), {failed} not up",
-        checks / window,
-        checks * 100.0 / expected
-    );
-    println!(
-        "start delay after due time: p50 {} ms, p99 {} ms, max {} ms (goal: p99 < 1000 ms)",
-        percentile(&delays, 0.50),
-        percentile(&delays, 0.99),
-        delays.last().copied().unwrap_or(0)
-    );
-    println!(
-        "sightline CPU: {:.1}% of a core, {sightline_per_check:.0} µs per check (schedule, run, store); \
-         peak memory {memory:.0} MiB",
-        sightline_cpu * 100.0 / window
-    );
-    println!(
-        "blackbox_exporter CPU: {blackbox_per_probe:.0} µs per probe ({probes} probes, \
-         {probe_failures} failed; stores nothing); peak memory {blackbox_memory:.0} MiB"
-    );
-    println!(
-        "CPU per check, sightline / blackbox_exporter: {:.2} (goal: below 1)",
-        sightline_per_check / blackbox_per_probe
-    );
+/// Each first attempt due in `[from, to)`: how late it started, and whether
+/// it found the target up.
+async fn start_delays(kind: BackendKind, url: &str, (from, to): (i64, i64)) -> Vec<(i64, bool)> {
+    const SQL: &str = "SELECT started_at - due_at, outcome = 'up' FROM check_results \
+                       WHERE attempt = 0 AND due_at >= $1 AND due_at < $2";
+    match kind {
+        BackendKind::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(url).await.expect("open SQLite");
+            sqlx::query_as(SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&pool)
+                .await
+                .expect("results")
+        }
+        BackendKind::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.expect("open PostgreSQL");
+            sqlx::query_as(SQL)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&pool)
+                .await
+                .expect("results")
+        }
+    }
 }

@@ -21,7 +21,9 @@ use sightline_store::testing::TestDatabase;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::wrk::{self, Load, Round};
-use support::{Server, ensure_package, free_port, now_ms, peak_memory_mib, wait_for};
+use support::{
+    Server, ensure_package, free_port, now_ms, peak_memory_mib, postgres_pids, wait_for,
+};
 
 const ROUNDS: usize = 3;
 const SECONDS: u64 = 5;
@@ -101,22 +103,6 @@ fn beacon(key: &str) -> String {
                   "fullVersionList": [{"brand": "Google Chrome", "version": "120.0.6099.71"}]}
     })
     .to_string()
-}
-
-/// Every PostgreSQL server process on this machine: the database's share of
-/// the work is counted with the server's.
-fn postgres_pids() -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        if comm.trim() == "postgres" {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// One condition (connections, neighbour or not): both servers' rounds.

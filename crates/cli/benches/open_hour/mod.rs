@@ -114,13 +114,23 @@ pub async fn bench(kind: BackendKind, name: &str, views: u64) {
     let started = Instant::now();
     roll(&store, site.id).await;
     let roll_time = started.elapsed();
+    // How many of them the open hour holds (written a minute at a time),
+    // and how many the hour before it (rolled whole).
+    let now = store.now();
+    let hour_start = Timestamp::from_millis(now.as_millis().div_euclid(HOUR_MS) * HOUR_MS);
+    let open = store
+        .count_page_views(site.id, hour_start, now)
+        .await
+        .expect("count");
     store.close().await;
 
     let server = Server::start(&["--database-url", database.url()]).await;
     println!(
         "\n## {name}: the last hour holds {views} page views\n\n\
-         filled in {:.0} s; the roll of the last hour (its whole hour, then its settled \
+         {open} of them in the open hour ({} minutes old), the rest in the hour before; \
+         filled in {:.0} s; the roll (the hour before whole, then the open hour's settled \
          minutes) took {:.1} s\n",
+        (now.as_millis() - hour_start.as_millis()) / 60_000,
         fill_time.as_secs_f64(),
         roll_time.as_secs_f64(),
     );

@@ -169,6 +169,22 @@ impl Drop for Server {
     }
 }
 
+/// Every PostgreSQL server process on this machine: the database's share of
+/// the work is counted with the server's.
+pub fn postgres_pids() -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "postgres" {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
 /// CPU time (user and system) a process has used so far, from /proc.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
