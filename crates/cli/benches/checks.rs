@@ -95,7 +95,7 @@ async fn run() {
             let checks = run_sightline(kind, monitors, seconds, &url).await;
             let probes = run_blackbox(monitors, &url).await;
             let row = format!(
-                "| {name} | {monitors} | {} of {:.0} due, {} not up | {} / {} / {} ms | {:.0} µs{} | {:.0} MiB | {:.0} µs ({} probes, {} failed) | {:.2} |",
+                "| {name} | {monitors} | {} of {:.0} due, {} not up | {} / {} / {} ms | {:.0} µs{} | {:.0} MiB | {:.0} B | {:.0} µs ({} probes, {} failed) | {:.2} |",
                 checks.checks,
                 checks.due,
                 checks.failed,
@@ -112,6 +112,7 @@ async fn run() {
                     String::new()
                 },
                 checks.memory,
+                checks.bytes_per_result,
                 probes.cpu_per_probe_us(),
                 probes.probes,
                 probes.failed,
@@ -125,9 +126,10 @@ async fn run() {
     let _ = target.wait();
     println!(
         "\n| backend | monitors | checks in {seconds} s | start delay p50 / p99 / max | \
-         CPU per check (server and database) | peak memory | blackbox_exporter CPU per probe | ratio |"
+         CPU per check (server and database) | peak memory | bytes per stored result | \
+         blackbox_exporter CPU per probe | ratio |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for row in rows {
         println!("{row}");
     }
@@ -147,6 +149,8 @@ struct Checks {
     /// Of which the database's.
     database_cpu: f64,
     memory: f64,
+    /// Bytes on disk per stored result.
+    bytes_per_result: f64,
 }
 
 impl Checks {
@@ -199,7 +203,7 @@ async fn run_sightline(kind: BackendKind, monitors: u64, seconds: u64, url: &str
     tokio::time::sleep(Duration::from_secs(12)).await;
     drop(server);
 
-    let rows = start_delays(kind, database.url(), (from, to)).await;
+    let (rows, bytes_per_result) = stored_results(kind, database.url(), (from, to)).await;
     let failed = rows.iter().filter(|(_, up)| !up).count();
     let mut delays: Vec<i64> = rows.iter().map(|(delay, _)| *delay).collect();
     delays.sort_unstable();
@@ -212,6 +216,7 @@ async fn run_sightline(kind: BackendKind, monitors: u64, seconds: u64, url: &str
         cpu: server_after - server_before + database_cpu,
         database_cpu,
         memory,
+        bytes_per_result,
     }
 }
 
@@ -288,28 +293,59 @@ async fn run_blackbox(monitors: u64, url: &str) -> Probes {
 }
 
 /// Each first attempt due in `[from, to)`: how late it started, and whether
-/// it found the target up.
-async fn start_delays(kind: BackendKind, url: &str, (from, to): (i64, i64)) -> Vec<(i64, bool)> {
+/// it found the target up; and the bytes a stored result takes on disk
+/// (the table and its indexes over its rows).
+async fn stored_results(
+    kind: BackendKind,
+    url: &str,
+    (from, to): (i64, i64),
+) -> (Vec<(i64, bool)>, f64) {
     const SQL: &str = "SELECT started_at - due_at, outcome = 'up' FROM check_results \
                        WHERE attempt = 0 AND due_at >= $1 AND due_at < $2";
+    const COUNT: &str = "SELECT COUNT(*) FROM check_results";
     match kind {
         BackendKind::Sqlite => {
             let pool = sqlx::SqlitePool::connect(url).await.expect("open SQLite");
-            sqlx::query_as(SQL)
+            let rows = sqlx::query_as(SQL)
                 .bind(from)
                 .bind(to)
                 .fetch_all(&pool)
                 .await
-                .expect("results")
+                .expect("results");
+            let bytes: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
+                 WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'check_results')",
+            )
+            .fetch_one(&pool)
+            .await
+            .expect("size");
+            let count: i64 = sqlx::query_scalar(COUNT)
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            (rows, bytes as f64 / count.max(1) as f64)
         }
         BackendKind::Postgres => {
             let pool = sqlx::PgPool::connect(url).await.expect("open PostgreSQL");
-            sqlx::query_as(SQL)
+            let rows = sqlx::query_as(SQL)
                 .bind(from)
                 .bind(to)
                 .fetch_all(&pool)
                 .await
-                .expect("results")
+                .expect("results");
+            sqlx::query("VACUUM ANALYZE check_results")
+                .execute(&pool)
+                .await
+                .expect("vacuum");
+            let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('check_results')")
+                .fetch_one(&pool)
+                .await
+                .expect("size");
+            let count: i64 = sqlx::query_scalar(COUNT)
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            (rows, bytes as f64 / count.max(1) as f64)
         }
     }
 }

@@ -14,7 +14,7 @@
 //! where they are, to look into a query afterwards. Run with
 //! `cargo bench -p sightline --bench query`.
 //!
-//! Then the open hour: a fresh database whose last hour holds
+//! Then the open hour: a fresh database whose hour under way holds
 //! `SIGHTLINE_BENCH_OPEN_HOUR_VIEWS` page views (1,500,000), none rolled.
 //! Each question the site dashboard asks over its default 24 hours (with
 //! and without a filter) is answered once in-process from the raw page
