@@ -15,9 +15,10 @@
 
 mod support;
 
-use sightline_store::BackendKind;
 use sightline_store::testing::TestDatabase;
+use sightline_store::{BackendKind, GrowingTable, SystemClock};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{
     Server, cpu_seconds, ensure_package, env_number, free_port, now_ms, peak_memory_mib,
@@ -203,7 +204,7 @@ async fn run_sightline(kind: BackendKind, monitors: u64, seconds: u64, url: &str
     tokio::time::sleep(Duration::from_secs(12)).await;
     drop(server);
 
-    let (rows, bytes_per_result) = stored_results(kind, database.url(), (from, to)).await;
+    let (rows, bytes_per_result) = stored_results(kind, &database, (from, to)).await;
     let failed = rows.iter().filter(|(_, up)| !up).count();
     let mut delays: Vec<i64> = rows.iter().map(|(delay, _)| *delay).collect();
     delays.sort_unstable();
@@ -297,55 +298,54 @@ async fn run_blackbox(monitors: u64, url: &str) -> Probes {
 /// (the table and its indexes over its rows).
 async fn stored_results(
     kind: BackendKind,
-    url: &str,
-    (from, to): (i64, i64),
+    database: &TestDatabase,
+    window: (i64, i64),
 ) -> (Vec<(i64, bool)>, f64) {
-    const SQL: &str = "SELECT started_at - due_at, outcome = 'up' FROM check_results \
-                       WHERE attempt = 0 AND due_at >= $1 AND due_at < $2";
-    const COUNT: &str = "SELECT COUNT(*) FROM check_results";
-    match kind {
+    let store = database.store(Arc::new(SystemClock)).await;
+    let bytes = store
+        .table_bytes(GrowingTable::CheckResults)
+        .await
+        .expect("size");
+    store.close().await;
+    let url = database.url();
+    let (rows, count) = match kind {
         BackendKind::Sqlite => {
             let pool = sqlx::SqlitePool::connect(url).await.expect("open SQLite");
-            let rows = sqlx::query_as(SQL)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&pool)
-                .await
-                .expect("results");
-            let bytes: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
-                 WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = 'check_results')",
-            )
-            .fetch_one(&pool)
-            .await
-            .expect("size");
-            let count: i64 = sqlx::query_scalar(COUNT)
-                .fetch_one(&pool)
-                .await
-                .expect("count");
-            (rows, bytes as f64 / count.max(1) as f64)
+            first_attempts(&pool, window).await
         }
         BackendKind::Postgres => {
             let pool = sqlx::PgPool::connect(url).await.expect("open PostgreSQL");
-            let rows = sqlx::query_as(SQL)
-                .bind(from)
-                .bind(to)
-                .fetch_all(&pool)
-                .await
-                .expect("results");
-            sqlx::query("VACUUM ANALYZE check_results")
-                .execute(&pool)
-                .await
-                .expect("vacuum");
-            let bytes: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('check_results')")
-                .fetch_one(&pool)
-                .await
-                .expect("size");
-            let count: i64 = sqlx::query_scalar(COUNT)
-                .fetch_one(&pool)
-                .await
-                .expect("count");
-            (rows, bytes as f64 / count.max(1) as f64)
+            first_attempts(&pool, window).await
         }
-    }
+    };
+    (rows, bytes as f64 / count.max(1) as f64)
+}
+
+/// The first attempts due in `[from, to)` (delay, up) and how many results
+/// are stored in all.
+async fn first_attempts<DB: sqlx::Database>(
+    pool: &sqlx::Pool<DB>,
+    (from, to): (i64, i64),
+) -> (Vec<(i64, bool)>, i64)
+where
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Decode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (i64, bool): sqlx::FromRow<'r, DB::Row>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+{
+    let rows = sqlx::query_as(
+        "SELECT started_at - due_at, outcome = 'up' FROM check_results \
+         WHERE attempt = 0 AND due_at >= $1 AND due_at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+    .expect("results");
+    let count = sqlx::query_scalar("SELECT COUNT(*) FROM check_results")
+        .fetch_one(pool)
+        .await
+        .expect("count");
+    (rows, count)
 }

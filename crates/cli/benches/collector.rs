@@ -22,15 +22,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use support::wrk::{self, Load, Round};
 use support::{
-    Server, ensure_package, free_port, now_ms, peak_memory_mib, postgres_pids, wait_for,
+    CHROME, ORIGIN, Server, ensure_package, free_port, now_ms, peak_memory_mib, postgres_pids,
+    wait_for,
 };
 
 const ROUNDS: usize = 3;
 const SECONDS: u64 = 5;
 const CONNECTIONS: [usize; 2] = [64, 256];
 const THREADS: usize = 1;
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
-const ORIGIN: &str = "https://shop.example.com";
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -30,7 +30,7 @@ mod support;
 
 use sightline_core::SiteSpec;
 use sightline_store::testing::TestDatabase;
-use sightline_store::{BackendKind, RumTable, SystemClock};
+use sightline_store::{BackendKind, GrowingTable, SystemClock};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::traffic::{PAGES, fill, roll};
@@ -93,15 +93,15 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
     roll(&store, site.id).await;
     let roll_time = started.elapsed();
     let raw_bytes = store
-        .table_bytes(RumTable::PageViews)
+        .table_bytes(GrowingTable::PageViews)
         .await
         .expect("raw size");
     let rollup_bytes = store
-        .table_bytes(RumTable::Rollups)
+        .table_bytes(GrowingTable::Rollups)
         .await
         .expect("rollup size");
     let column_bytes = store
-        .table_bytes(RumTable::ViewColumns)
+        .table_bytes(GrowingTable::ViewColumns)
         .await
         .expect("column size");
     store.close().await;

@@ -392,29 +392,26 @@ async fn reads(
     // minutes after them from the open hour's segments, the rest (partial
     // hours and minutes, the last minutes not yet written) from raw page
     // views.
-    let millis = |until: Option<Timestamp>| until.map_or(i64::MIN, Timestamp::as_millis);
-    let hours_until = millis(store.view_columns_progress(site_id).await?);
-    let minutes_until = millis(store.view_segments_progress(site_id).await?);
+    // Hours hold each page view's minute: any bucket of whole minutes is
+    // answered from columns.
+    let mut grains = Vec::new();
+    if fits(VIEW_SEGMENT_MS) {
+        let millis = |until: Option<Timestamp>| until.map_or(i64::MIN, Timestamp::as_millis);
+        let hours_until = millis(store.view_columns_progress(site_id).await?);
+        let minutes_until = millis(store.view_segments_progress(site_id).await?);
+        grains = vec![
+            (ColumnGrain::Hour, i64::MIN, hours_until),
+            // Minutes count only past the hours: those of rolled hours are
+            // gone, or left over from a race and not to be read.
+            (ColumnGrain::Minute, hours_until, minutes_until),
+        ];
+    }
     for (start, end) in raw_ranges {
         let mut raw = vec![(start, end)];
-        for (grain, until) in [
-            (ColumnGrain::Hour, hours_until),
-            (ColumnGrain::Minute, minutes_until),
-        ] {
-            // Hours hold each page view's minute: any bucket of whole
-            // minutes is answered from them.
-            if !fits(VIEW_SEGMENT_MS) {
-                continue;
-            }
+        for &(grain, after, until) in &grains {
             let mut rest = Vec::new();
             for (start, end) in raw {
-                // Minutes count only past the hours: those of rolled hours
-                // are gone, or left over from a race and not to be read.
-                let from = match grain {
-                    ColumnGrain::Hour => start,
-                    ColumnGrain::Minute => start.max(hours_until),
-                };
-                match whole_buckets(from, end, until, grain.span_ms()) {
+                match whole_buckets(start.max(after), end, until, grain.span_ms()) {
                     Some((whole_start, whole_end)) => {
                         rest.extend([(start, whole_start), (whole_end, end)]);
                         reads.extend(

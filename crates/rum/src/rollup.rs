@@ -188,8 +188,8 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let now = store.now();
     let settled = now.minus(SETTLE_DELAY);
-    roll_view_columns(store, site_id, settled).await?;
-    roll_view_segments(store, site_id, now.minus(SEGMENT_SETTLE_DELAY)).await?;
+    let hours_until = roll_view_columns(store, site_id, settled).await?;
+    roll_view_segments(store, site_id, hours_until, now.minus(SEGMENT_SETTLE_DELAY)).await?;
     let Some(hours_until) = roll_buckets(store, site_id, HOUR_MS, settled).await? else {
         return Ok(());
     };
@@ -263,81 +263,85 @@ async fn first_unrolled(
 /// Writes the columns of up to [`BUCKETS_PER_PASS`] complete hours that end
 /// by `until` (see [`sightline_core::rum::ViewColumnsWriter`]). They have a
 /// marker of their own, so hours rolled before the columns existed get
-/// them too, as long as their raw page views are kept.
+/// them too, as long as their raw page views are kept. Returns how far the
+/// hours' columns reach.
 async fn roll_view_columns(
     store: &Store,
     site_id: i64,
     until: Timestamp,
-) -> Result<(), StoreError> {
-    let mut progress = store.view_columns_progress(site_id).await?;
-    let Some(mut start) = first_unrolled(store, site_id, progress, HOUR_MS).await? else {
-        return Ok(());
+) -> Result<Option<Timestamp>, StoreError> {
+    let progress = store.view_columns_progress(site_id).await?;
+    let Some(start) = first_unrolled(store, site_id, progress, HOUR_MS).await? else {
+        return Ok(None);
     };
-    for _ in 0..BUCKETS_PER_PASS {
-        let end = start.plus(Duration::from_millis(HOUR_MS as u64));
-        if end > until {
-            break;
-        }
-        let mut writer = ViewColumnsWriter::default();
-        for view in store.page_views(site_id, start, end, i64::MAX).await? {
-            writer.add(&view);
-        }
-        if !store
-            .write_view_columns(
-                site_id,
-                ColumnGrain::Hour,
-                start,
-                &writer.finish(),
-                progress,
-            )
-            .await?
-        {
-            // Another process wrote the hour; the next pass goes on from there.
-            return Ok(());
-        }
-        progress = Some(end);
-        start = end;
-    }
-    Ok(())
+    let reach = Reach { progress, start };
+    write_columns(
+        store,
+        site_id,
+        ColumnGrain::Hour,
+        reach,
+        until,
+        BUCKETS_PER_PASS,
+    )
+    .await
 }
 
-/// Writes the columns of the minutes that end by `until` and that no whole
-/// hour's columns hold yet, up to [`SEGMENTS_PER_PASS`] of them. Minutes are
-/// written only once the hour columns are within an hour of `until`: a site
-/// with a backlog of hours gets those first.
+/// Writes the columns of up to [`SEGMENTS_PER_PASS`] minutes that end by
+/// `until` and that no whole hour's columns (reaching `hours_until`) hold
+/// yet. Minutes are written only once the hours' columns are within two
+/// hours of `until`: a site with a backlog of hours gets those first.
 async fn roll_view_segments(
-    store: &Store,
-    site_id: i64,
-    until: Timestamp,
-) -> Result<(), StoreError> {
-    let Some(hours_until) = store.view_columns_progress(site_id).await? else {
-        // No page view rolled into hours yet: minutes start with the first.
-        return roll_segments_from(store, site_id, None, until).await;
-    };
-    if hours_until.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until {
-        return Ok(());
-    }
-    roll_segments_from(store, site_id, Some(hours_until), until).await
-}
-
-async fn roll_segments_from(
     store: &Store,
     site_id: i64,
     hours_until: Option<Timestamp>,
     until: Timestamp,
 ) -> Result<(), StoreError> {
-    let mut progress = store.view_segments_progress(site_id).await?;
-    let mut start = match (progress, hours_until) {
-        (Some(minutes), Some(hours)) => minutes.max(hours),
-        (Some(minutes), None) => minutes,
-        (None, Some(hours)) => hours,
-        (None, None) => match store.earliest_page_view(site_id).await? {
-            Some(first) => floor(first, VIEW_SEGMENT_MS),
-            None => return Ok(()),
-        },
+    if hours_until
+        .is_some_and(|hours| hours.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until)
+    {
+        return Ok(());
+    }
+    let progress = store.view_segments_progress(site_id).await?;
+    // Minutes of hours already written whole are never read: start past them.
+    let from = progress.max(hours_until);
+    let Some(start) = first_unrolled(store, site_id, from, VIEW_SEGMENT_MS).await? else {
+        return Ok(());
     };
-    for _ in 0..SEGMENTS_PER_PASS {
-        let end = start.plus(Duration::from_millis(VIEW_SEGMENT_MS as u64));
+    let reach = Reach { progress, start };
+    write_columns(
+        store,
+        site_id,
+        ColumnGrain::Minute,
+        reach,
+        until,
+        SEGMENTS_PER_PASS,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Where a grain's columns stand: its marker, and the first span to write.
+struct Reach {
+    progress: Option<Timestamp>,
+    start: Timestamp,
+}
+
+/// Writes the columns of up to `most` spans of `grain` from `reach.start`
+/// that end by `until`, each with the move of the marker; returns how far
+/// the grain's columns reach.
+async fn write_columns(
+    store: &Store,
+    site_id: i64,
+    grain: ColumnGrain,
+    Reach {
+        mut progress,
+        mut start,
+    }: Reach,
+    until: Timestamp,
+    most: usize,
+) -> Result<Option<Timestamp>, StoreError> {
+    for _ in 0..most {
+        let end = start.plus(Duration::from_millis(grain.span_ms() as u64));
         if end > until {
             break;
         }
@@ -346,20 +350,14 @@ async fn roll_segments_from(
             writer.add(&view);
         }
         if !store
-            .write_view_columns(
-                site_id,
-                ColumnGrain::Minute,
-                start,
-                &writer.finish(),
-                progress,
-            )
+            .write_view_columns(site_id, grain, start, &writer.finish(), progress)
             .await?
         {
-            // Another process wrote the minute; the next pass goes on.
-            return Ok(());
+            // Another process wrote the span; the next pass goes on from there.
+            return Ok(progress);
         }
         progress = Some(end);
         start = end;
     }
-    Ok(())
+    Ok(progress)
 }

@@ -465,15 +465,7 @@ impl Store {
     /// recovery notice may still be due (it waits while the rest of the
     /// outage is down).
     pub async fn incidents_closed_since(&self, since: Timestamp) -> Result<Vec<Incident>> {
-        let sql = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE closed_at >= $1 ORDER BY closed_at, id"
-        );
-        Ok(read!(self.backend, |pool| {
-            sqlx::query_as(&sql)
-                .bind(since.as_millis())
-                .fetch_all(pool)
-                .await
-        })?)
+        self.closed_since(since, "").await
     }
 
     /// Acknowledged incidents that closed at or after `since`: someone was
@@ -482,9 +474,14 @@ impl Store {
         &self,
         since: Timestamp,
     ) -> Result<Vec<Incident>> {
+        self.closed_since(since, " AND acknowledged_at IS NOT NULL")
+            .await
+    }
+
+    async fn closed_since(&self, since: Timestamp, condition: &str) -> Result<Vec<Incident>> {
         let sql = format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents \
-             WHERE closed_at >= $1 AND acknowledged_at IS NOT NULL ORDER BY closed_at, id"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE closed_at >= $1{condition} \
+             ORDER BY closed_at, id"
         );
         Ok(read!(self.backend, |pool| {
             sqlx::query_as(&sql)

@@ -42,6 +42,7 @@ mod sites;
 mod sqlite_scans;
 mod status_pages;
 mod stored_names;
+mod table_sizes;
 mod tokens;
 mod users;
 mod vault_secrets;
@@ -70,7 +71,7 @@ pub use monitor_digests::{MonitorDigest, RECENT_RESULTS, RecentResult};
 pub use monitors::Monitor;
 pub use notifications::{Claim, Enqueued, NewNotification, Notification, NotificationStatus};
 pub use page_views::{Measured, MeasurementScan};
-pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide, RumTable};
+pub use rollups::{RollupCell, RollupQuery, RollupRow, RollupSelection, RollupSide};
 pub use screenshots::StoredScreenshot;
 pub use sessions::Session;
 pub use sites::Site;
@@ -78,6 +79,7 @@ pub use status_pages::{
     MonitorDay, NewStatusIncident, OutageSpan, StatusIncident, StatusPage, StatusSubscriber,
     StatusUpdate,
 };
+pub use table_sizes::GrowingTable;
 pub use tokens::{ApiToken, NewApiToken};
 pub use users::{NewUser, PasswordChange, User};
 pub use vault_secrets::SealedSecret;

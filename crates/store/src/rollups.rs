@@ -358,52 +358,6 @@ impl StoredFormReader {
     }
 }
 
-/// The RUM tables whose size can be reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RumTable {
-    /// Raw page views.
-    PageViews,
-    /// Hourly and daily rollups.
-    Rollups,
-    /// Hours of page views, column by column.
-    ViewColumns,
-}
-
-impl RumTable {
-    fn name(self) -> &'static str {
-        match self {
-            RumTable::PageViews => "page_views",
-            RumTable::Rollups => "rum_rollups",
-            RumTable::ViewColumns => "rum_view_columns",
-        }
-    }
-}
-
-impl Store {
-    /// Bytes a RUM table takes on disk with its indexes: how the storage of
-    /// rollups compares with that of the raw page views they summarise.
-    pub async fn table_bytes(&self, table: RumTable) -> Result<u64> {
-        let bytes: i64 = match &self.backend {
-            crate::backend::Backend::Sqlite(pools) => {
-                sqlx::query_scalar(
-                    "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
-                     WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = $1)",
-                )
-                .bind(table.name())
-                .fetch_one(&pools.reader)
-                .await?
-            }
-            crate::backend::Backend::Postgres(pool) => {
-                sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
-                    .bind(table.name())
-                    .fetch_one(pool)
-                    .await?
-            }
-        };
-        Ok(u64::try_from(bytes).unwrap_or(0))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,7 +75,7 @@ impl Engine {
                 classification: Some(class.label().to_owned()),
                 explanation: Some(class.explanation().to_owned()),
                 traffic: None,
-                group: "checkpoints".to_owned(),
+                group: CHECKPOINTS_GROUP.to_owned(),
                 dependants: Vec::new(),
                 since,
                 since_text,
@@ -257,6 +257,26 @@ impl Engine {
         Ok((class, traffic, pending))
     }
 }
+
+/// What an incident is grouped under in messages: the checkpoints for an
+/// offline checkpoint, the site for a site's own incident, else its
+/// monitor's group; `None` when what it was about is gone.
+pub(super) fn group_of_incident(incident: &Incident, world: &World) -> Option<String> {
+    match incident.kind {
+        IncidentKind::CheckpointOffline => world
+            .checkpoint(incident.checkpoint_id)
+            .map(|_| CHECKPOINTS_GROUP.to_owned()),
+        IncidentKind::MonitorDown => world
+            .monitor(incident.monitor_id)
+            .map(|monitor| group_of(monitor, &world.sites)),
+        IncidentKind::RumSilent | IncidentKind::RumPerformance => world
+            .site(incident.site_id)
+            .map(|site| site.spec.name.clone()),
+    }
+}
+
+/// The group of every offline checkpoint's incident.
+const CHECKPOINTS_GROUP: &str = "checkpoints";
 
 /// What one outage of a monitor is grouped under in messages: its site,
 /// else the host and port it checks, else its own name.

@@ -23,7 +23,7 @@ use crate::render::{MessageKind, RenderError, Templates};
 use crate::traffic::TrafficWatch;
 use sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER;
 use sightline_core::{AlertPolicySpec, Timestamp};
-use sightline_store::{Incident, Severity, Store, StoreError};
+use sightline_store::{Severity, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -223,9 +223,7 @@ impl Engine {
         // Once someone is on an outage (any of its incidents acknowledged),
         // it is neither reminded of nor escalated further; incident tools
         // hear of the acknowledgement instead.
-        let acknowledged = self
-            .acknowledged_groups(&world, &open_told, &still_open)
-            .await?;
+        let acknowledged = self.acknowledged_groups(&world, &open_told).await?;
         for told in &open_told {
             if acknowledged.contains(&told.line.group) {
                 due.extend(self.acknowledgement_due(told).await?);
@@ -299,7 +297,6 @@ impl Engine {
         &self,
         world: &World,
         open_told: &[Told<'_>],
-        still_open: &[Incident],
     ) -> Result<HashSet<String>, EngineError> {
         let mut groups: HashSet<String> = open_told
             .iter()
@@ -319,16 +316,15 @@ impl Engine {
             .acknowledged_incidents_closed_since(earliest)
             .await?
         {
-            let Some(told) = self.prepare(world, &closed, still_open).await? else {
+            let Some(group) = lines::group_of_incident(&closed, world) else {
                 continue;
             };
             let closed_at = closed.closed_at.unwrap_or(world.now.as_millis());
             let down_with_it = open_told.iter().any(|open| {
-                open.line.group == told.line.group
-                    && open.incident.opened_at.as_millis() < closed_at
+                open.line.group == group && open.incident.opened_at.as_millis() < closed_at
             });
             if down_with_it {
-                groups.insert(told.line.group);
+                groups.insert(group);
             }
         }
         Ok(groups)

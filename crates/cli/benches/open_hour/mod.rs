@@ -2,7 +2,7 @@
 //! a million and a half page views that no hourly rollup holds yet.
 
 use super::support::traffic::{fill, roll};
-use super::support::{Server, now_ms};
+use super::support::{CHROME, ORIGIN, Server, now_ms};
 use super::{RUNS, time_query};
 use sightline_core::rum::{Dimension, Metric, MetricSet};
 use sightline_core::{SiteSpec, Timestamp};
@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const HOUR_MS: i64 = 3_600_000;
-const ORIGIN: &str = "https://shop.example.com";
 const SITE_KEY: &str = "open-hour-key";
-const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 /// The dashboard's default period.
 const PERIOD_MS: i64 = 24 * HOUR_MS;
 /// The bucket the API picks for it (about a hundred).

@@ -16,6 +16,11 @@ pub const ADMIN_PASSWORD: &str = "bench password 1";
 
 pub use sightline_store::testing::free_port;
 
+/// The site origin the benchmarks' real users visit.
+pub const ORIGIN: &str = "https://shop.example.com";
+/// A desktop Chrome's User-Agent, as real users' beacons carry.
+pub const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
