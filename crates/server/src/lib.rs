@@ -222,8 +222,12 @@ pub async fn serve(
                 .delete_page_views_before(rum_store.now().minus(retention))
                 .await
             {
-                Ok(0) => {}
-                Ok(deleted) => tracing::info!(deleted, "removed page views past retention"),
+                Ok(expired) if expired.is_empty() => {}
+                Ok(expired) => tracing::info!(
+                    rows = expired.rows,
+                    days = ?expired.days,
+                    "removed page views past retention"
+                ),
                 Err(error) => tracing::warn!(%error, "removing page views past retention"),
             }
         }

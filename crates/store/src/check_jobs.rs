@@ -7,6 +7,7 @@
 //! its lease is free.
 
 use crate::backend::{read, write};
+use crate::day_partitions::DayPartitioned;
 use crate::monitors::{MONITOR_COLUMNS, MonitorRow};
 use crate::{Monitor, NewCheckResult, Result, Store, StoreError};
 use sightline_core::{MonitorSpec, Timestamp};
@@ -410,6 +411,11 @@ impl Store {
                 None => statuses.push(entry),
             }
         }
+        self.make_day_partitions(
+            DayPartitioned::CheckResults,
+            completions.iter().map(|c| c.result.due_at.as_millis()),
+        )
+        .await?;
         write!(self.backend, |pool| async {
             let mut tx = pool.begin().await?;
             for chunk in completions.chunks(ROWS_PER_STATEMENT / 8) {

@@ -9,7 +9,8 @@
 //! cannot be passed over.
 
 use crate::backend::{read, write};
-use crate::{Result, Store, StoreError};
+use crate::day_partitions::DayPartitioned;
+use crate::{Expired, Result, Store, StoreError};
 use sightline_core::Timestamp;
 use sightline_core::rum::QuantileSketch;
 use std::collections::BTreeMap;
@@ -410,17 +411,33 @@ impl Store {
     }
 
     /// Removes raw results that started before `before` and are already in
-    /// the summaries; returns how many.
-    pub async fn delete_check_results_before(&self, before: Timestamp) -> Result<u64> {
+    /// the summaries. On PostgreSQL results go a whole day at a time, once
+    /// the UTC day they were due on has ended by `before` and all of it is
+    /// summarized (see `day_partitions.rs`).
+    pub async fn delete_check_results_before(&self, before: Timestamp) -> Result<Expired> {
         let marker = self.summarized_through().await?;
-        Ok(write!(self.backend, |pool| {
+        if let Some(expired) = self
+            .expire_day_partitions(
+                DayPartitioned::CheckResults,
+                before.as_millis(),
+                Some(marker),
+            )
+            .await?
+        {
+            return Ok(expired);
+        }
+        let rows = write!(self.backend, |pool| {
             sqlx::query("DELETE FROM check_results WHERE started_at < $1 AND id <= $2")
                 .bind(before.as_millis())
                 .bind(marker)
                 .execute(pool)
                 .await
                 .map(|done| done.rows_affected())
-        })?)
+        })?;
+        Ok(Expired {
+            rows,
+            days: Vec::new(),
+        })
     }
 }
 

@@ -5,7 +5,9 @@
 //! Both backends run the same SQL text: queries use `$1`-style placeholders,
 //! which both understand, times are Unix milliseconds in 64-bit integers, and
 //! JSON documents are text. The differences (connection setup, pool shape,
-//! DDL) are isolated in `backend.rs` and the two migration folders.
+//! DDL) are isolated in `backend.rs`, `day_partitions.rs` (PostgreSQL keeps
+//! raw page views and check results in partitions by day) and the two
+//! migration folders.
 //!
 //! SQLite runs in WAL mode with one writer connection (so writers never fight
 //! over the lock) and a pool of readers. Every write is a transaction that is
@@ -21,6 +23,7 @@ mod check_results;
 mod check_series;
 mod check_summaries;
 mod checkpoints;
+mod day_partitions;
 mod error;
 mod ignored_beacons;
 mod incidents;
@@ -59,6 +62,7 @@ pub use check_results::{CheckResult, DueTimeResult, DueTimeVerdict, NewCheckResu
 pub use check_series::{MAX_BUCKETS, SeriesBucket};
 pub use check_summaries::{CheckTotals, UptimeCounts};
 pub use checkpoints::Checkpoint;
+pub use day_partitions::Expired;
 pub use error::StoreError;
 pub use incidents::{Incident, IncidentEvent, IncidentKind, Severity};
 pub use job_standings::{JobStanding, ReportedJob};
@@ -108,6 +112,8 @@ impl Clock for SystemClock {
 pub struct Store {
     backend: backend::Backend,
     clock: Arc<dyn Clock>,
+    /// The day partitions known to exist (PostgreSQL).
+    partitions: Arc<day_partitions::KnownDays>,
 }
 
 /// Shorthand for results of store operations.
@@ -119,7 +125,11 @@ impl Store {
     /// [`Store::migrate`].
     pub async fn connect(database_url: &str, clock: Arc<dyn Clock>) -> Result<Self> {
         let backend = backend::Backend::connect(database_url).await?;
-        Ok(Self { backend, clock })
+        Ok(Self {
+            backend,
+            clock,
+            partitions: Arc::default(),
+        })
     }
 
     /// Which database this store runs on.

@@ -2,7 +2,8 @@
 //! for the open tail of a query and for rollups, deleted after retention.
 
 use crate::backend::{read, write};
-use crate::{Result, Store};
+use crate::day_partitions::DayPartitioned;
+use crate::{Expired, Result, Store};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Dimension, DimensionValues, Metric, MetricSet, MetricValues, PageView};
 use sqlx::Row;
@@ -50,6 +51,11 @@ impl Store {
         if page_views.is_empty() {
             return Ok(());
         }
+        self.make_day_partitions(
+            DayPartitioned::PageViews,
+            page_views.iter().map(|view| view.at.as_millis()),
+        )
+        .await?;
         let insert = format!("INSERT INTO page_views ({}) ", columns());
         write!(self.backend, |pool| {
             let mut tx = pool.begin().await?;
@@ -146,11 +152,19 @@ impl Store {
         Ok(first.map(Timestamp::from))
     }
 
-    /// Deletes page views received before `cutoff` (raw retention), and
-    /// the columns of hours that ended by then; returns how many page views.
-    pub async fn delete_page_views_before(&self, cutoff: Timestamp) -> Result<u64> {
+    /// Raw retention: removes page views received before `cutoff`, and the
+    /// columns of hours that ended by then. On PostgreSQL page views go a
+    /// whole day at a time, once their UTC day has ended by the cutoff (see
+    /// `day_partitions.rs`).
+    pub async fn delete_page_views_before(&self, cutoff: Timestamp) -> Result<Expired> {
         self.delete_view_columns_before(cutoff).await?;
-        Ok(write!(self.backend, |pool| {
+        if let Some(expired) = self
+            .expire_day_partitions(DayPartitioned::PageViews, cutoff.as_millis(), None)
+            .await?
+        {
+            return Ok(expired);
+        }
+        let rows = write!(self.backend, |pool| {
             // Through the (site, time) index, one site at a time: a bare
             // `at < $1` reads the whole table, and this runs every 30 s.
             sqlx::query(
@@ -160,7 +174,11 @@ impl Store {
             .execute(pool)
             .await
             .map(|done| done.rows_affected())
-        })?)
+        })?;
+        Ok(Expired {
+            rows,
+            days: Vec::new(),
+        })
     }
 
     /// When a site's oldest stored page view was received.

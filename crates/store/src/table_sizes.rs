@@ -42,10 +42,14 @@ impl Store {
                 .await?
             }
             crate::backend::Backend::Postgres(pool) => {
-                sqlx::query_scalar("SELECT pg_total_relation_size($1::regclass)")
-                    .bind(table.name())
-                    .fetch_one(pool)
-                    .await?
+                // A partitioned table's own size is nothing: its partitions'.
+                sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(relid)), 0)::BIGINT \
+                     FROM pg_partition_tree($1::regclass)",
+                )
+                .bind(table.name())
+                .fetch_one(pool)
+                .await?
             }
         };
         Ok(u64::try_from(bytes).unwrap_or(0))

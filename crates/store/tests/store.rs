@@ -66,6 +66,7 @@ on_both_backends!(
     the_outbox_leases_each_notification_to_one_sender,
     page_views_are_stored_in_batches_and_expire,
     page_view_columns_are_written_once_per_hour_read_in_order_and_expire,
+    raw_rows_expire_by_the_row_on_sqlite_and_by_the_day_on_postgres,
 );
 
 async fn migrations_apply_once_and_readiness_follows_them(kind: BackendKind) {
@@ -1098,18 +1099,194 @@ async fn page_views_are_stored_in_batches_and_expire(kind: BackendKind) {
     );
     drop(batches);
 
-    // Retention removes what is older than the cutoff; a removed site takes its page views along.
+    // Retention removes what is older than the cutoff (on PostgreSQL a
+    // whole day at a time: this one is not over); a removed site takes its
+    // page views along.
     let cutoff = START.plus(Duration::from_millis(6_000));
-    assert_eq!(store.delete_page_views_before(cutoff).await.unwrap(), 600);
+    let expired = store.delete_page_views_before(cutoff).await.unwrap();
+    let kept = match kind {
+        BackendKind::Sqlite => {
+            assert_eq!(
+                expired,
+                Expired {
+                    rows: 600,
+                    days: Vec::new()
+                }
+            );
+            450
+        }
+        BackendKind::Postgres => {
+            assert!(expired.is_empty(), "{expired:?}");
+            900
+        }
+    };
     assert_eq!(
         store.count_page_views(shop.id, START, end).await.unwrap(),
-        450
+        kept
     );
     store.delete_site(blog.id).await.unwrap();
     assert_eq!(
         store.count_page_views(blog.id, START, end).await.unwrap(),
         0
     );
+}
+
+async fn raw_rows_expire_by_the_row_on_sqlite_and_by_the_day_on_postgres(kind: BackendKind) {
+    const DAY: Duration = Duration::from_secs(86_400);
+    const HOUR: Duration = Duration::from_secs(3_600);
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let shop = store
+        .create_site(&site_spec("shop"), "key-shop")
+        .await
+        .unwrap();
+    let monitor = store
+        .create_monitor(&monitor_spec("home", None))
+        .await
+        .unwrap();
+    let local = store.ensure_checkpoint("local").await.unwrap();
+    let first_day = Timestamp::from(START.as_millis().div_euclid(86_400_000) * 86_400_000);
+    let day = |n: u32| first_day.plus(DAY * n);
+    // Three days with five page views and five results each, around noon.
+    for n in 0..3 {
+        let noon = day(n).plus(HOUR * 12);
+        let views: Vec<_> = (0..5)
+            .map(|i| page_view(shop.id, noon.plus(Duration::from_secs(i as u64)), i))
+            .collect();
+        store.insert_page_views(&views).await.unwrap();
+        for i in 0..5 {
+            let due = noon.plus(Duration::from_secs(60 * i));
+            store
+                .record_check_result(&result_at(monitor.id, local.id, due, CheckOutcome::Up))
+                .await
+                .unwrap();
+        }
+    }
+    clock.set(day(2).plus(HOUR * 13));
+    while store.roll_check_summaries(store.now(), 1000).await.unwrap() > 0 {}
+    let all = (first_day, day(3));
+    let counts = |store: Store| async move {
+        (
+            store.count_page_views(shop.id, all.0, all.1).await.unwrap(),
+            store
+                .check_results(monitor.id, all.0, all.1, 100)
+                .await
+                .unwrap()
+                .len(),
+        )
+    };
+    assert_eq!(counts(store.clone()).await, (15, 15));
+
+    // A cutoff early on the third day: the first two days go on both
+    // backends, row by row on SQLite, as two whole days on PostgreSQL.
+    let cutoff = day(2).plus(HOUR * 6);
+    let views = store.delete_page_views_before(cutoff).await.unwrap();
+    let results = store.delete_check_results_before(cutoff).await.unwrap();
+    let two_days = vec![day(0), day(1)]
+        .into_iter()
+        .map(|at| {
+            chrono::DateTime::from_timestamp_millis(at.as_millis())
+                .unwrap()
+                .date_naive()
+        })
+        .collect::<Vec<_>>();
+    match kind {
+        BackendKind::Sqlite => {
+            assert_eq!(
+                views,
+                Expired {
+                    rows: 10,
+                    days: Vec::new()
+                }
+            );
+            assert_eq!(
+                results,
+                Expired {
+                    rows: 10,
+                    days: Vec::new()
+                }
+            );
+        }
+        BackendKind::Postgres => {
+            assert_eq!(
+                views,
+                Expired {
+                    rows: 0,
+                    days: two_days.clone()
+                }
+            );
+            assert_eq!(
+                results,
+                Expired {
+                    rows: 0,
+                    days: two_days
+                }
+            );
+        }
+    }
+    assert_eq!(counts(store.clone()).await, (5, 5));
+    assert!(
+        store
+            .delete_page_views_before(cutoff)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Rows that arrive late for a day already gone are stored again; a
+    // result not summarized yet keeps its day.
+    store
+        .insert_page_views(&[page_view(shop.id, day(1).plus(HOUR), 9)])
+        .await
+        .unwrap();
+    store
+        .record_check_result(&result_at(
+            monitor.id,
+            local.id,
+            day(1).plus(HOUR),
+            CheckOutcome::Up,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(counts(store.clone()).await, (6, 6));
+    assert!(
+        store
+            .delete_check_results_before(cutoff)
+            .await
+            .unwrap()
+            .is_empty(),
+        "only a summarized result may go"
+    );
+    clock.advance(Duration::from_secs(120));
+    while store.roll_check_summaries(store.now(), 1000).await.unwrap() > 0 {}
+    store.delete_check_results_before(cutoff).await.unwrap();
+    store.delete_page_views_before(cutoff).await.unwrap();
+    assert_eq!(counts(store.clone()).await, (5, 5));
+
+    if kind == BackendKind::Postgres {
+        // Today's and tomorrow's partitions are there before their rows.
+        let pool = sqlx::PgPool::connect(_database.url()).await.unwrap();
+        let partitions: Vec<String> = sqlx::query_scalar(
+            "SELECT relname::TEXT FROM pg_class WHERE relispartition AND relkind = 'r' ORDER BY relname",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let [today, tomorrow] = [day(2), day(3)].map(|at| at.to_rfc3339()[..10].replace('-', ""));
+        assert_eq!(
+            partitions,
+            [
+                format!("check_results_{today}"),
+                format!("check_results_{tomorrow}"),
+                format!("page_views_{today}"),
+                format!("page_views_{tomorrow}"),
+            ]
+        );
+        pool.close().await;
+    }
 }
 
 async fn page_view_columns_are_written_once_per_hour_read_in_order_and_expire(kind: BackendKind) {
@@ -1573,12 +1750,23 @@ async fn summaries_answer_like_raw_results_and_outlive_them(kind: BackendKind) {
         with_late
     );
 
-    // Raw results expire; whole days still answer from the summaries.
-    let deleted = store
+    // Raw results expire (on PostgreSQL as whole days); whole days still
+    // answer from the summaries.
+    let expired = store
         .delete_check_results_before(periods[0].1)
         .await
         .unwrap();
-    assert!(deleted > 3 * 72);
+    match kind {
+        BackendKind::Sqlite => assert!(expired.rows > 3 * 72, "{expired:?}"),
+        BackendKind::Postgres => assert_eq!(expired.days.len(), 3, "{expired:?}"),
+    }
+    assert_eq!(
+        store
+            .check_results(monitor.id, periods[0].0, periods[0].1, 10)
+            .await
+            .unwrap(),
+        []
+    );
     assert_eq!(
         store
             .check_totals(monitor.id, periods[0].0, periods[0].1)
@@ -1772,6 +1960,27 @@ async fn incidents_keep_their_timeline_and_notifications_through_the_site_incide
          VALUES ('incident/3/level-1/ops@example.com', 3, 'email', 'ops@example.com', \
          '[DOWN] shop', '{}', 'sent', 1, 2600, 2600, 90000, 2700, '250 OK')"
             .to_owned(),
+        // Raw rows on two days, which PostgreSQL moves into a partition each.
+        "INSERT INTO checkpoints (id, name, created_at) VALUES (2, 'local', 1000)".to_owned(),
+        format!(
+            "INSERT INTO check_results (id, monitor_id, checkpoint_id, due_at, attempt, started_at, \
+             duration_ms, outcome, in_maintenance) VALUES \
+             (40, 7, 2, {first}, 0, {first}, 120, 'up', FALSE), \
+             (41, 7, 2, {second}, 0, {second}, 130, 'error', FALSE)",
+            first = START.as_millis(),
+            second = START.as_millis() + 86_400_000,
+        ),
+        "INSERT INTO sites (id, name, site_key, origins, keep_query_string, created_at, updated_at) \
+         VALUES (5, 'shop', 'key', '[\"https://shop.example.com\"]', FALSE, 1000, 1000)"
+            .to_owned(),
+        format!(
+            "INSERT INTO page_views (id, site_id, at, page, navigation_type, device, browser, \
+             browser_version, os, os_version, country, lcp) VALUES \
+             (90, 5, {first}, '/', 'navigate', 'desktop', 'Chrome', '131', 'Linux', '', 'DE', 1200.0), \
+             (91, 5, {second}, '/cart', 'navigate', 'mobile', 'Safari', '18', 'iOS', '18', 'FR', 2500.0)",
+            first = START.as_millis(),
+            second = START.as_millis() + 86_400_000,
+        ),
     ];
     match kind {
         BackendKind::Sqlite => {
@@ -1833,4 +2042,67 @@ async fn incidents_keep_their_timeline_and_notifications_through_the_site_incide
     // The incident goes on as any other: it closes, its timeline grows.
     store.close_incident(3, "recovered").await.unwrap();
     assert_eq!(store.incident_events(3).await.unwrap().len(), 3);
+
+    // Raw rows keep their ids and days; new ones get ids after them.
+    let two_days = (START, START.plus(Duration::from_secs(2 * 86_400)));
+    let results = store
+        .check_results(7, two_days.0, two_days.1, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        results
+            .iter()
+            .map(|r| (r.id, r.result.report.duration_ms))
+            .collect::<Vec<_>>(),
+        [(41, 130), (40, 120)]
+    );
+    let views = store
+        .page_views(5, two_days.0, two_days.1, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        views
+            .iter()
+            .map(|v| v.dimensions.get(sightline_core::rum::Dimension::Page))
+            .collect::<Vec<_>>(),
+        ["/", "/cart"]
+    );
+    let later = START.plus(Duration::from_secs(86_400 + 60));
+    store
+        .insert_page_views(&[page_view(5, later, 1)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .count_page_views(5, two_days.0, two_days.1)
+            .await
+            .unwrap(),
+        3
+    );
+    let third = store
+        .record_check_result(&result_at(7, 2, later, CheckOutcome::Up))
+        .await
+        .unwrap();
+    assert!(third.id > 41, "{}", third.id);
+    if kind == BackendKind::Postgres {
+        let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+        let partitions: Vec<String> = sqlx::query_scalar(
+            "SELECT relname::TEXT FROM pg_class WHERE relispartition AND relkind = 'r' ORDER BY relname",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let [first, second] = [START, START.plus(Duration::from_secs(86_400))]
+            .map(|at| at.to_rfc3339()[..10].replace('-', ""));
+        assert_eq!(
+            partitions,
+            [
+                format!("check_results_{first}"),
+                format!("check_results_{second}"),
+                format!("page_views_{first}"),
+                format!("page_views_{second}"),
+            ]
+        );
+        pool.close().await;
+    }
 }

@@ -307,8 +307,12 @@ async fn keep_history(store: Store, clock: Arc<dyn Clock>, retention: Retention)
             .delete_check_results_before(clock.now().minus(retention.results))
             .await
         {
-            Ok(0) => {}
-            Ok(deleted) => tracing::info!(deleted, "removed check results past retention"),
+            Ok(expired) if expired.is_empty() => {}
+            Ok(expired) => tracing::info!(
+                rows = expired.rows,
+                days = ?expired.days,
+                "removed check results past retention"
+            ),
             Err(error) => tracing::warn!(%error, "removing check results past retention"),
         }
         match store
