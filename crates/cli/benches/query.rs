@@ -9,7 +9,10 @@
 //! period through the HTTP API, with no filter, one filter and two filters.
 //! Prints each query's median of five runs next to its goal, the time to
 //! fill and to roll, and the storage of the rollups against the raw page
-//! views. `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or both (the
+//! views. Last, retention removes the oldest days: on PostgreSQL by
+//! dropping their partitions, beside deleting the same rows from a copy
+//! kept in one table as before partitions (and the vacuum that leaves to
+//! do). `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or both (the
 //! default). `SIGHTLINE_BENCH_KEEP=1` keeps the filled databases and prints
 //! where they are, to look into a query afterwards. Run with
 //! `cargo bench -p sightline --bench query`.
@@ -26,6 +29,7 @@
 //! `open-hour` or both (the default).
 
 mod open_hour;
+mod retention;
 mod support;
 
 use sightline_core::SiteSpec;
@@ -154,6 +158,8 @@ async fn bench_backend(kind: BackendKind, name: &str, page_views: u64, days: i64
             if query.fast { "200 ms" } else { "2 s" }
         );
     }
+    drop(server);
+    retention::bench(&database, site.id, period).await;
     if std::env::var_os("SIGHTLINE_BENCH_KEEP").is_some() {
         println!("\nkept: {}", database.url());
         std::mem::forget(database);

@@ -190,6 +190,26 @@ pub fn postgres_pids() -> Vec<u32> {
     pids
 }
 
+/// The CPU time each PostgreSQL process has used so far: for
+/// [`postgres_cpu_since`].
+pub fn postgres_cpu() -> std::collections::HashMap<u32, f64> {
+    postgres_pids()
+        .into_iter()
+        .map(|pid| (pid, cpu_seconds(pid)))
+        .collect()
+}
+
+/// The CPU PostgreSQL used since `before`: processes started since count
+/// whole (a new connection's backend), one that ended meanwhile counts
+/// nothing rather than making the sum negative.
+pub fn postgres_cpu_since(before: &std::collections::HashMap<u32, f64>) -> f64 {
+    postgres_cpu()
+        .into_iter()
+        .map(|(pid, now)| now - before.get(&pid).copied().unwrap_or(0.0))
+        .filter(|used| *used > 0.0)
+        .sum()
+}
+
 /// CPU time (user and system) a process has used so far, from /proc.
 pub fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
