@@ -10,7 +10,8 @@
 //! (one thread: near 100 % would mean the generator, not the server, was
 //! the limit) and the server's CPU per beacon, the database's processes
 //! included on PostgreSQL. At the end every 204 is checked against the page
-//! views the site holds. Run with `cargo bench -p sightline --bench
+//! views the site holds. On PostgreSQL, last, two `serve` processes share
+//! the database and the load (a wrk each, half the connections each). Run with `cargo bench -p sightline --bench
 //! collector`; `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or
 //! both (the default).
 
@@ -102,6 +103,19 @@ fn beacon(key: &str) -> String {
                   "fullVersionList": [{"brand": "Google Chrome", "version": "120.0.6099.71"}]}
     })
     .to_string()
+}
+
+/// Two wrk runs at once against two servers, as one: responses, CPU and
+/// errors summed over the same seconds, the worse p99.
+fn side_by_side(first: &Round, second: &Round) -> Round {
+    Round {
+        requests: first.requests + second.requests,
+        p99_ms: first.p99_ms.max(second.p99_ms),
+        errors: first.errors + second.errors,
+        server_cpu: first.server_cpu + second.server_cpu,
+        wrk_cpu: first.wrk_cpu + second.wrk_cpu,
+        seconds: (first.seconds + second.seconds) / 2.0,
+    }
 }
 
 /// One condition (connections, neighbour or not): both servers' rounds.
@@ -204,10 +218,50 @@ async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: 
             });
         }
     }
+    // PostgreSQL: a second process on the same database, each loaded by a
+    // wrk of its own with half the connections.
+    let mut shared = Vec::new();
+    if kind == BackendKind::Postgres {
+        let second = Server::start(&[
+            "--database-url",
+            database.url(),
+            "--rum-site-rate",
+            "100000000",
+            "--rum-address-rate",
+            "100000000",
+        ])
+        .await;
+        let second_url = format!("{}/rum/v1/beacon", second.base);
+        // PostgreSQL's processes counted once, with the second server's,
+        // now that it has its connections too.
+        let first_pids = [sightline.child.id()];
+        let mut second_pids = vec![second.child.id()];
+        second_pids.extend(postgres_pids());
+        for connections in CONNECTIONS {
+            let load = Load {
+                threads: THREADS,
+                connections: connections / 2,
+                seconds: SECONDS,
+                headers: &headers,
+                body: Some(&body),
+            };
+            let rounds: Vec<Round> = (0..ROUNDS)
+                .map(|_| {
+                    std::thread::scope(|scope| {
+                        let first = scope.spawn(|| wrk::run(&collector_url, &load, &first_pids));
+                        let other = wrk::run(&second_url, &load, &[second.child.id()]);
+                        side_by_side(&first.join().expect("wrk"), &other)
+                    })
+                })
+                .collect();
+            shared.push((connections, wrk::combined(&rounds)));
+        }
+    }
     // Every 204 is a committed page view: the site holds at least as many
     // (a beacon answered after wrk stopped counting is stored too).
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let answered: f64 = conditions.iter().map(|c| c.collector.requests).sum();
+    let answered: f64 = conditions.iter().map(|c| c.collector.requests).sum::<f64>()
+        + shared.iter().map(|(_, round)| round.requests).sum::<f64>();
     let summary = sightline
         .get(&format!(
             "/api/v1/sites/{}/rum/summary?from={}&to={}",
@@ -252,6 +306,31 @@ async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: 
             c.bare.errors + c.collector.errors,
             c.ratio(),
         );
+    }
+    if !shared.is_empty() {
+        println!(
+            "\nTwo `serve` processes on the one database, each loaded by a wrk of its own with \
+             half the connections, beside one process with all of them (the rows above without a \
+             neighbour):\n"
+        );
+        println!(
+            "| connections | one process beacons/s | two processes beacons/s | p99 | CPU/beacon (with PostgreSQL) | wrk busy | ratio |"
+        );
+        println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        for (connections, round) in &shared {
+            let one = conditions
+                .iter()
+                .find(|c| c.connections == *connections && !c.neighbour)
+                .map_or(0.0, |c| c.collector.rate());
+            println!(
+                "| {connections} | {one:.0} | {:.0} | {:.2} ms | {:.1} µs | {:.0} % | {:.2} |",
+                round.rate(),
+                round.p99_ms,
+                round.cpu_per_request_us(),
+                100.0 * round.wrk_busy(2 * THREADS),
+                round.rate() / one
+            );
+        }
     }
     println!(
         "\n204s counted by wrk: {answered:.0}; page views stored: {stored:.0}; peak memory {memory:.0} MiB"
