@@ -11,7 +11,11 @@
 //! the limit) and the server's CPU per beacon, the database's processes
 //! included on PostgreSQL. At the end every 204 is checked against the page
 //! views the site holds. On PostgreSQL, last, two `serve` processes share
-//! the database and the load (a wrk each, half the connections each). Run with `cargo bench -p sightline --bench
+//! the database and the load (a wrk each, half the connections each).
+//! `SIGHTLINE_BENCH_SCENARIOS=sustained` instead sends 10 M beacons
+//! (`SIGHTLINE_BENCH_SUSTAINED_VIEWS`), a day's worth at 10 M a day, a
+//! minute at a time, and shows whether the rate holds as the table grows.
+//! Run with `cargo bench -p sightline --bench
 //! collector`; `SIGHTLINE_BENCH_BACKENDS` picks `sqlite`, `postgres` or
 //! both (the default).
 
@@ -147,6 +151,7 @@ async fn run() {
     println!(
         "collector benchmark: wrk -t{THREADS}, the beacon rum.js sends, {ROUNDS} rounds of {SECONDS} s per server and condition, taking turns"
     );
+    let scenarios = std::env::var("SIGHTLINE_BENCH_SCENARIOS").unwrap_or_default();
     for (kind, name) in [
         (BackendKind::Sqlite, "sqlite"),
         (BackendKind::Postgres, "postgres"),
@@ -154,8 +159,100 @@ async fn run() {
         if !backends.is_empty() && !backends.contains(name) {
             continue;
         }
-        bench_backend(kind, name, &bare, &bare_url).await;
+        if scenarios.is_empty() || scenarios.contains("ratio") {
+            bench_backend(kind, name, &bare, &bare_url).await;
+        }
+        if scenarios.contains("sustained") {
+            let views = support::env_number("SIGHTLINE_BENCH_SUSTAINED_VIEWS", 10_000_000);
+            sustained(kind, name, views).await;
+        }
     }
+}
+
+/// A day's worth of page views at 10 M a day, sent as fast as the collector
+/// takes them, a minute at a time, while the table grows (and the server's
+/// rollups and retention run as always): does the rate hold?
+async fn sustained(kind: BackendKind, name: &str, views: u64) {
+    const MINUTE: u64 = 60;
+    let database = TestDatabase::new(kind).await;
+    let sightline = Server::start(&[
+        "--database-url",
+        database.url(),
+        "--rum-site-rate",
+        "100000000",
+        "--rum-address-rate",
+        "100000000",
+    ])
+    .await;
+    let site = sightline
+        .post(
+            "/api/v1/sites",
+            serde_json::json!({"name": "bench", "origins": [ORIGIN]}),
+        )
+        .await;
+    let body = beacon(site["site_key"].as_str().expect("site key"));
+    let url = format!("{}/rum/v1/beacon", sightline.base);
+    let headers = [
+        "Content-Type: text/plain;charset=UTF-8",
+        &format!("Origin: {ORIGIN}"),
+        &format!("User-Agent: {CHROME}"),
+    ];
+    let mut watched = vec![sightline.child.id()];
+    if kind == BackendKind::Postgres {
+        watched.extend(postgres_pids());
+    }
+    let load = Load {
+        threads: THREADS,
+        connections: CONNECTIONS[0],
+        seconds: MINUTE,
+        headers: &headers,
+        body: Some(&body),
+    };
+    let started_ms = now_ms();
+    println!(
+        "\n## {name}: {views} beacons, wrk -t{THREADS} -c{} a minute at a time\n",
+        CONNECTIONS[0]
+    );
+    println!("| minute | page views so far | beacons/s | p99 | CPU/beacon | errors |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: |");
+    let mut rounds = Vec::new();
+    let mut answered = 0.0;
+    while answered < views as f64 {
+        let round = wrk::run(&url, &load, &watched);
+        answered += round.requests;
+        println!(
+            "| {} | {answered:.0} | {:.0} | {:.2} ms | {:.1} µs | {} |",
+            rounds.len() + 1,
+            round.rate(),
+            round.p99_ms,
+            round.cpu_per_request_us(),
+            round.errors
+        );
+        rounds.push(round);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let summary = sightline
+        .get(&format!(
+            "/api/v1/sites/{}/rum/summary?from={}&to={}",
+            site["id"],
+            started_ms - 1000,
+            now_ms() + 1000
+        ))
+        .await;
+    let stored = summary["page_views"].as_f64().unwrap_or(0.0);
+    let all = wrk::combined(&rounds);
+    let day_rate = 10_000_000.0 / 86_400.0;
+    println!(
+        "\n{answered:.0} page views in {:.0} s: {:.0} a second on average, {:.0}× the average \
+         rate of 10 M a day; page views stored: {stored:.0}",
+        all.seconds,
+        all.rate(),
+        all.rate() / day_rate
+    );
+    assert!(
+        stored >= answered,
+        "{name}: {answered} beacons answered 204 but only {stored} page views stored"
+    );
 }
 
 async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: &str) {

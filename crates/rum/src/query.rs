@@ -1,6 +1,7 @@
 //! Answering RUM questions over a period: from daily and hourly rollups for
-//! what they cover; for filter combinations no rollup is keyed by, and for
-//! the hour not yet rolled, from the page view columns (of whole hours, and
+//! what they cover, and from the minute rollups of the hour not rolled yet;
+//! for filter combinations no rollup is keyed by, and for the hour not yet
+//! rolled when no minute rollup answers, from the page view columns (of whole hours, and
 //! of the open hour's minutes); and from raw page views for the rest (the
 //! last minute or so, partial minutes at the edges, buckets finer than a
 //! minute).
@@ -9,7 +10,7 @@
 //! views matching the filters, per time bucket (or for the whole period)
 //! and per value of a grouping dimension (or for all together).
 
-use crate::rollup::{DAY_MS, HOUR_MS, KeyShape};
+use crate::rollup::{DAY_MS, HOUR_MS, KeyShape, MINUTE_MS};
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, MetricSet, ViewColumn};
 use sightline_store::{
@@ -374,6 +375,25 @@ async fn reads(
                 }
                 None => rolled.push((HOUR_MS, start, end)),
             }
+        }
+        // Whole minutes past the rolled hours from minute cells (the hour
+        // under way), for shapes that have hourly cells.
+        if plan.resolution == HOUR_MS {
+            let minutes_until = until(MINUTE_MS).await?;
+            let mut rest = Vec::new();
+            for (start, end) in raw_ranges {
+                match whole_buckets(start.max(hours_until), end, minutes_until, MINUTE_MS) {
+                    Some((whole_start, whole_end)) => {
+                        rest.extend([(start, whole_start), (whole_end, end)]);
+                        rolled.push((MINUTE_MS, whole_start, whole_end));
+                    }
+                    None => rest.push((start, end)),
+                }
+            }
+            raw_ranges = rest
+                .into_iter()
+                .filter(|(start, end)| start < end)
+                .collect();
         }
         reads.extend(rolled.into_iter().flat_map(|(resolution, start, end)| {
             let plan = Arc::clone(&plan);

@@ -1,4 +1,5 @@
-//! Rolling raw page views into hourly and daily aggregates.
+//! Rolling raw page views into hourly and daily aggregates, and the hour
+//! under way into minute aggregates until its hourly ones replace them.
 //!
 //! Keys: every bucket holds the site's totals and each dimension on its
 //! own; daily buckets also hold every pair of two dimensions. That answers,
@@ -19,7 +20,9 @@ use sightline_store::{ColumnGrain, RollupCell, Store, StoreError, VIEW_SEGMENT_M
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// One hour, the finest rollup.
+/// One minute: the open hour's rollups, until its hour's replace them.
+pub const MINUTE_MS: i64 = 60_000;
+/// One hour, the finest rollup kept.
 pub const HOUR_MS: i64 = 3_600_000;
 /// One day (UTC).
 pub const DAY_MS: i64 = 24 * HOUR_MS;
@@ -188,12 +191,65 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let now = store.now();
     let settled = now.minus(SETTLE_DELAY);
+    let minutes_settled = now.minus(SEGMENT_SETTLE_DELAY);
     let hours_until = roll_view_columns(store, site_id, settled).await?;
-    roll_view_segments(store, site_id, hours_until, now.minus(SEGMENT_SETTLE_DELAY)).await?;
-    let Some(hours_until) = roll_buckets(store, site_id, HOUR_MS, settled).await? else {
+    roll_view_segments(store, site_id, hours_until, minutes_settled).await?;
+    let hours_rolled = roll_buckets(store, site_id, HOUR_MS, settled).await?;
+    roll_minutes(store, site_id, hours_rolled, minutes_settled).await?;
+    let Some(hours_rolled) = hours_rolled else {
         return Ok(());
     };
-    roll_buckets(store, site_id, DAY_MS, hours_until).await?;
+    roll_buckets(store, site_id, DAY_MS, hours_rolled).await?;
+    Ok(())
+}
+
+/// Rolls up to [`SEGMENTS_PER_PASS`] settled minutes of the hours not
+/// rolled yet (past `hours_rolled`) into minute cells of the hourly keys,
+/// so that the open hour's questions without a filter or with one read a
+/// few cells a minute instead of every page view; then deletes the minute
+/// cells of hours rolled since. Like the minutes' columns, they wait for a
+/// site's backlog of hours to be within two hours of `until`.
+async fn roll_minutes(
+    store: &Store,
+    site_id: i64,
+    hours_rolled: Option<Timestamp>,
+    until: Timestamp,
+) -> Result<(), StoreError> {
+    if let Some(hours) = hours_rolled {
+        store
+            .delete_rollups_before(site_id, MINUTE_MS, hours)
+            .await?;
+        if hours.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until {
+            return Ok(());
+        }
+    }
+    let mut progress = store.rollup_progress(site_id, MINUTE_MS).await?;
+    // Minutes of hours rolled already are never read: start past them.
+    let Some(mut start) =
+        first_unrolled(store, site_id, progress.max(hours_rolled), MINUTE_MS).await?
+    else {
+        return Ok(());
+    };
+    for _ in 0..SEGMENTS_PER_PASS {
+        let end = start.plus(Duration::from_millis(MINUTE_MS as u64));
+        if end > until {
+            break;
+        }
+        let mut aggregates = KeyedAggregates::new(KeyShape::hourly());
+        for view in store.page_views(site_id, start, end, i64::MAX).await? {
+            aggregates.add(&view);
+        }
+        let cells = aggregates.into_cells();
+        if !store
+            .write_rollup_bucket(site_id, MINUTE_MS, start, &cells, progress)
+            .await?
+        {
+            // Another process rolled the minute; the next pass goes on from there.
+            return Ok(());
+        }
+        progress = Some(end);
+        start = end;
+    }
     Ok(())
 }
 

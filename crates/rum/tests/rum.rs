@@ -9,9 +9,9 @@ use sightline_core::rum::{
 };
 use sightline_core::{ManualClock, SiteSpec, Timestamp};
 use sightline_rum::query::{Scope, aggregate, aggregate_cells, top_values};
-use sightline_rum::rollup::{DAY_MS, HOUR_MS, roll_all};
+use sightline_rum::rollup::{DAY_MS, HOUR_MS, MINUTE_MS, roll_all};
 use sightline_store::testing::TestDatabase;
-use sightline_store::{BackendKind, ColumnGrain, on_both_backends};
+use sightline_store::{BackendKind, ColumnGrain, RollupQuery, RollupSelection, on_both_backends};
 use std::sync::Arc;
 
 /// Midnight UTC, so that days and hours line up with the data.
@@ -224,6 +224,33 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
         .await
         .unwrap();
     assert_eq!(minutes, 2_000);
+    // The same minutes as rollup cells, which questions with up to one
+    // filter (or a group alone) read instead.
+    assert_eq!(
+        store.rollup_progress(site.id, MINUTE_MS).await.unwrap(),
+        Some(Timestamp::from_millis(START + SPAN_MS + 9 * 60_000))
+    );
+    let minute_totals = |store: sightline_store::Store| async move {
+        store
+            .rollups(
+                &RollupQuery {
+                    site_id: site.id,
+                    resolution_ms: MINUTE_MS,
+                    dimension: "",
+                    selection: RollupSelection::All,
+                    from: Timestamp::from_millis(START),
+                    to: Timestamp::from_millis(START + SPAN_MS + HOUR_MS),
+                    metrics: MetricSet::ALL,
+                },
+                None,
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.aggregate.page_views())
+            .sum::<u64>()
+    };
+    assert_eq!(minute_totals(store.clone()).await, 2_000);
     let fresh = synthetic_views(
         site.id,
         300,
@@ -490,6 +517,28 @@ async fn percentiles_from_rollups_match_the_raw_truth(kind: BackendKind) {
             );
         }
     }
+
+    // Once the open hour is rolled whole, its minute cells go.
+    clock.set(Timestamp::from_millis(START + SPAN_MS + HOUR_MS + 60_000));
+    roll_all(&store).await.unwrap();
+    assert_eq!(
+        store.rollup_progress(site.id, HOUR_MS).await.unwrap(),
+        Some(Timestamp::from_millis(START + SPAN_MS + HOUR_MS))
+    );
+    roll_all(&store).await.unwrap();
+    assert_eq!(minute_totals(store.clone()).await, 0);
+    let everything = Scope {
+        from: Timestamp::from_millis(START),
+        to: Timestamp::from_millis(end),
+        filters: Vec::new(),
+    };
+    assert_eq!(
+        aggregate(&store, site.id, &everything)
+            .await
+            .unwrap()
+            .page_views(),
+        views.len() as u64
+    );
     store.close().await;
 }
 

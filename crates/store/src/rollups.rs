@@ -198,6 +198,27 @@ impl Store {
         })
     }
 
+    /// Deletes a site's cells of one resolution whose buckets start before
+    /// `before`: cells that coarser ones have replaced. Returns how many.
+    pub async fn delete_rollups_before(
+        &self,
+        site_id: i64,
+        resolution_ms: i64,
+        before: Timestamp,
+    ) -> Result<u64> {
+        Ok(write!(self.backend, |pool| {
+            sqlx::query(
+                "DELETE FROM rum_rollups WHERE site_id = $1 AND resolution = $2 AND bucket_start < $3",
+            )
+            .bind(site_id)
+            .bind(resolution_ms)
+            .bind(before.as_millis())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+        })?)
+    }
+
     /// The cells a query selects; with `only`, just those whose value on
     /// that side is one of the given ones.
     pub async fn rollups(

@@ -18,6 +18,7 @@ pub async fn roll(store: &Store, site_id: i64) {
     let progress = || async {
         let mut reached = Vec::new();
         for resolution in [
+            sightline_rum::rollup::MINUTE_MS,
             sightline_rum::rollup::HOUR_MS,
             sightline_rum::rollup::DAY_MS,
         ] {
