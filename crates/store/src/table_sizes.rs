@@ -42,10 +42,12 @@ impl Store {
                 .await?
             }
             crate::backend::Backend::Postgres(pool) => {
-                // A partitioned table's own size is nothing: its partitions'.
+                // A partitioned table's own size is nothing: its partitions'
+                // are added (a table that is not partitioned has none).
                 sqlx::query_scalar(
-                    "SELECT COALESCE(SUM(pg_total_relation_size(relid)), 0)::BIGINT \
-                     FROM pg_partition_tree($1::regclass)",
+                    "SELECT (pg_total_relation_size($1::regclass) + COALESCE((\
+                     SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree($1::regclass) \
+                     WHERE relid <> $1::regclass), 0))::BIGINT",
                 )
                 .bind(table.name())
                 .fetch_one(pool)
