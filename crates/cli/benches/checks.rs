@@ -85,11 +85,11 @@ async fn run() {
     wait_for(&url).await;
 
     let mut rows = Vec::new();
-    for (kind, name) in [
-        (BackendKind::Sqlite, "SQLite"),
-        (BackendKind::Postgres, "PostgreSQL"),
+    for (kind, key, name) in [
+        (BackendKind::Sqlite, "sqlite", "SQLite"),
+        (BackendKind::Postgres, "postgres", "PostgreSQL"),
     ] {
-        if !backends.is_empty() && !backends.contains(&name.to_lowercase()) {
+        if !backends.is_empty() && !backends.contains(key) {
             continue;
         }
         for &monitors in &counts {
