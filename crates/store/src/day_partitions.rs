@@ -202,6 +202,38 @@ async fn exists(pool: &PgPool, name: &str) -> Result<bool> {
     )
 }
 
+/// The partitions whose planner statistics need refreshing at `now`
+/// (Unix milliseconds): those that still take rows (yesterday's for late
+/// ones, today's, later ones) and those never analyzed (made by a bulk load
+/// or the partitioning migration), of every partitioned table, quoted for
+/// SQL.
+pub(crate) async fn needing_statistics(pool: &PgPool, now: i64) -> Result<Vec<String>> {
+    let since = day_of_millis(now) - 1;
+    let mut names = Vec::new();
+    for table in [DayPartitioned::PageViews, DayPartitioned::CheckResults] {
+        let never: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+             JOIN pg_stat_user_tables s ON s.relid = c.oid \
+             WHERE i.inhparent = $1::regclass \
+             AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL",
+        )
+        .bind(table.table())
+        .fetch_all(pool)
+        .await?;
+        names.extend(
+            days(pool, table)
+                .await?
+                .into_iter()
+                .map(|day| table.partition(day))
+                .filter(|name| {
+                    never.contains(name) || table.day_of(name).is_some_and(|day| day >= since)
+                })
+                .map(|name| format!("\"{name}\"")),
+        );
+    }
+    Ok(names)
+}
+
 /// The days of `table` that have a partition, oldest first.
 async fn days(pool: &PgPool, table: DayPartitioned) -> Result<Vec<i64>> {
     let names: Vec<String> = sqlx::query_scalar(

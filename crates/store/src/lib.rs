@@ -147,7 +147,7 @@ impl Store {
     /// every value of the dimension. Cheap when nothing changed much; run at
     /// start and now and then.
     pub async fn optimize(&self) -> Result<()> {
-        self.backend.optimize().await
+        self.backend.optimize(self.now().as_millis()).await
     }
 
     /// Whether the database answers and its schema is current.
