@@ -122,6 +122,41 @@ fn side_by_side(first: &Round, second: &Round) -> Round {
     }
 }
 
+/// `sightline serve` on `database` with the per-site and per-address rate
+/// limits out of the way.
+async fn serve_unlimited(database: &TestDatabase) -> Server {
+    Server::start(&[
+        "--database-url",
+        database.url(),
+        "--rum-site-rate",
+        "100000000",
+        "--rum-address-rate",
+        "100000000",
+    ])
+    .await
+}
+
+/// The benchmark's site on `server`, and the beacon rum.js sends for it.
+async fn bench_site(server: &Server) -> (serde_json::Value, String) {
+    let site = server
+        .post(
+            "/api/v1/sites",
+            serde_json::json!({"name": "bench", "origins": [ORIGIN]}),
+        )
+        .await;
+    let body = beacon(site["site_key"].as_str().expect("site key"));
+    (site, body)
+}
+
+/// The headers a browser sends with a beacon.
+fn beacon_headers() -> Vec<String> {
+    vec![
+        "Content-Type: text/plain;charset=UTF-8".to_owned(),
+        format!("Origin: {ORIGIN}"),
+        format!("User-Agent: {CHROME}"),
+    ]
+}
+
 /// One condition (connections, neighbour or not): both servers' rounds.
 struct Condition {
     connections: usize,
@@ -175,28 +210,11 @@ async fn run() {
 async fn sustained(kind: BackendKind, name: &str, views: u64) {
     const MINUTE: u64 = 60;
     let database = TestDatabase::new(kind).await;
-    let sightline = Server::start(&[
-        "--database-url",
-        database.url(),
-        "--rum-site-rate",
-        "100000000",
-        "--rum-address-rate",
-        "100000000",
-    ])
-    .await;
-    let site = sightline
-        .post(
-            "/api/v1/sites",
-            serde_json::json!({"name": "bench", "origins": [ORIGIN]}),
-        )
-        .await;
-    let body = beacon(site["site_key"].as_str().expect("site key"));
+    let sightline = serve_unlimited(&database).await;
+    let (site, body) = bench_site(&sightline).await;
     let url = format!("{}/rum/v1/beacon", sightline.base);
-    let headers = [
-        "Content-Type: text/plain;charset=UTF-8",
-        &format!("Origin: {ORIGIN}"),
-        &format!("User-Agent: {CHROME}"),
-    ];
+    let owned_headers = beacon_headers();
+    let headers: Vec<&str> = owned_headers.iter().map(String::as_str).collect();
     let mut watched = vec![sightline.child.id()];
     if kind == BackendKind::Postgres {
         watched.extend(postgres_pids());
@@ -257,33 +275,16 @@ async fn sustained(kind: BackendKind, name: &str, views: u64) {
 
 async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: &str) {
     let database = TestDatabase::new(kind).await;
-    let sightline = Server::start(&[
-        "--database-url",
-        database.url(),
-        "--rum-site-rate",
-        "100000000",
-        "--rum-address-rate",
-        "100000000",
-    ])
-    .await;
-    let site = sightline
-        .post(
-            "/api/v1/sites",
-            serde_json::json!({"name": "bench", "origins": [ORIGIN]}),
-        )
-        .await;
-    let body = beacon(site["site_key"].as_str().expect("site key"));
+    let sightline = serve_unlimited(&database).await;
+    let (site, body) = bench_site(&sightline).await;
     let collector_url = format!("{}/rum/v1/beacon", sightline.base);
     let mut collector_pids = vec![sightline.child.id()];
     if kind == BackendKind::Postgres {
         collector_pids.extend(postgres_pids());
     }
     let started_ms = now_ms();
-    let headers = [
-        "Content-Type: text/plain;charset=UTF-8",
-        &format!("Origin: {ORIGIN}"),
-        &format!("User-Agent: {CHROME}"),
-    ];
+    let owned_headers = beacon_headers();
+    let headers: Vec<&str> = owned_headers.iter().map(String::as_str).collect();
     let mut conditions = Vec::new();
     for neighbour in [false, true] {
         let _spinner = neighbour.then(|| {
@@ -319,15 +320,7 @@ async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: 
     // wrk of its own with half the connections.
     let mut shared = Vec::new();
     if kind == BackendKind::Postgres {
-        let second = Server::start(&[
-            "--database-url",
-            database.url(),
-            "--rum-site-rate",
-            "100000000",
-            "--rum-address-rate",
-            "100000000",
-        ])
-        .await;
+        let second = serve_unlimited(&database).await;
         let second_url = format!("{}/rum/v1/beacon", second.base);
         // PostgreSQL's processes counted once, with the second server's,
         // now that it has its connections too.
