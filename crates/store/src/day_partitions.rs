@@ -75,6 +75,12 @@ pub(crate) fn date_of(day: i64) -> NaiveDate {
         .unwrap_or_default()
 }
 
+/// When day `day` since the epoch starts, in Unix milliseconds (the
+/// latest instant representable for days beyond it).
+fn day_start(day: i64) -> i64 {
+    day.saturating_mul(DAY_MS)
+}
+
 /// The day since the epoch that the instant `millis` falls on.
 pub(crate) fn day_of_millis(millis: i64) -> i64 {
     millis.div_euclid(DAY_MS)
@@ -135,7 +141,13 @@ impl Store {
             return Ok(None);
         };
         let now = self.now().as_millis();
-        ensure(pool, &self.partitions, table, [now, now + DAY_MS]).await?;
+        ensure(
+            pool,
+            &self.partitions,
+            table,
+            [now, now.saturating_add(DAY_MS)],
+        )
+        .await?;
         let days = drop_ended_by(pool, &self.partitions, table, cutoff, summarized_through).await?;
         Ok(Some(Expired { rows: 0, days }))
     }
@@ -169,8 +181,8 @@ async fn create(pool: &PgPool, table: DayPartitioned, day: i64) -> Result<()> {
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS \"{name}\" PARTITION OF {} FOR VALUES FROM ({}) TO ({})",
         table.table(),
-        day * DAY_MS,
-        (day + 1) * DAY_MS
+        day_start(day),
+        day_start(day + 1)
     );
     let made = async {
         let mut tx = pool.begin().await?;
@@ -261,7 +273,7 @@ async fn drop_ended_by(
 ) -> Result<Vec<NaiveDate>> {
     let mut dropped = Vec::new();
     for day in days(pool, table).await? {
-        if (day + 1) * DAY_MS > cutoff {
+        if day_start(day + 1) > cutoff {
             break;
         }
         let name = table.partition(day);
