@@ -20,8 +20,9 @@ use sightline_store::{ColumnGrain, RollupCell, Store, StoreError, VIEW_SEGMENT_M
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// One minute: the open hour's rollups, until its hour's replace them.
-pub const MINUTE_MS: i64 = 60_000;
+/// One minute: the open hour's rollups, until its hour's replace them (the
+/// span of a minute of page view columns too).
+pub const MINUTE_MS: i64 = VIEW_SEGMENT_MS;
 /// One hour, the finest rollup kept.
 pub const HOUR_MS: i64 = 3_600_000;
 /// One day (UTC).
@@ -185,97 +186,180 @@ pub async fn roll_all(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Rolls one site's complete hours, then its complete days, each from the
-/// raw page views, and writes the settled minutes of the hour not rolled
-/// yet as segments.
+/// Rolls one site's complete hours (into columns and hourly cells), then
+/// its complete days, and the settled minutes of the hour not rolled yet
+/// (into minute columns and minute cells).
 pub async fn roll_site(store: &Store, site_id: i64) -> Result<(), StoreError> {
     let now = store.now();
     let settled = now.minus(SETTLE_DELAY);
-    let minutes_settled = now.minus(SEGMENT_SETTLE_DELAY);
-    let hours_until = roll_view_columns(store, site_id, settled).await?;
-    roll_view_segments(store, site_id, hours_until, minutes_settled).await?;
-    let hours_rolled = roll_buckets(store, site_id, HOUR_MS, settled).await?;
-    roll_minutes(store, site_id, hours_rolled, minutes_settled).await?;
-    let Some(hours_rolled) = hours_rolled else {
-        return Ok(());
-    };
-    roll_buckets(store, site_id, DAY_MS, hours_rolled).await?;
-    Ok(())
-}
-
-/// Rolls up to [`SEGMENTS_PER_PASS`] settled minutes of the hours not
-/// rolled yet (past `hours_rolled`) into minute cells of the hourly keys,
-/// so that the open hour's questions without a filter or with one read a
-/// few cells a minute instead of every page view; then deletes the minute
-/// cells of hours rolled since. Like the minutes' columns, they wait for a
-/// site's backlog of hours to be within two hours of `until`.
-async fn roll_minutes(
-    store: &Store,
-    site_id: i64,
-    hours_rolled: Option<Timestamp>,
-    until: Timestamp,
-) -> Result<(), StoreError> {
-    if let Some(hours) = hours_rolled {
+    let hours = [
+        lane(store, site_id, Output::Columns(ColumnGrain::Hour), None).await?,
+        lane(store, site_id, Output::Cells(HOUR_MS), None).await?,
+    ];
+    let [column_hours, cell_hours] =
+        roll_spans(store, site_id, hours, settled, BUCKETS_PER_PASS).await?;
+    if let Some(hours) = cell_hours {
+        // Minute cells of rolled hours are never read again.
         store
             .delete_rollups_before(site_id, MINUTE_MS, hours)
             .await?;
-        if hours.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until {
-            return Ok(());
+    }
+    let minutes_settled = now.minus(SEGMENT_SETTLE_DELAY);
+    // Minutes wait for a site's backlog of hours to be within two hours of
+    // now, and start past the hours already rolled.
+    let caught_up = |hours: Option<Timestamp>| {
+        hours.is_none_or(|hours| {
+            hours.plus(Duration::from_millis(2 * HOUR_MS as u64)) >= minutes_settled
+        })
+    };
+    let mut minutes = [
+        lane(
+            store,
+            site_id,
+            Output::Columns(ColumnGrain::Minute),
+            column_hours,
+        )
+        .await?,
+        lane(store, site_id, Output::Cells(MINUTE_MS), cell_hours).await?,
+    ];
+    for (lane, hours) in minutes.iter_mut().zip([column_hours, cell_hours]) {
+        if !caught_up(hours) {
+            lane.next = None;
         }
     }
-    let mut progress = store.rollup_progress(site_id, MINUTE_MS).await?;
-    // Minutes of hours rolled already are never read: start past them.
-    let Some(mut start) =
-        first_unrolled(store, site_id, progress.max(hours_rolled), MINUTE_MS).await?
-    else {
+    roll_spans(store, site_id, minutes, minutes_settled, SEGMENTS_PER_PASS).await?;
+    let Some(hours_rolled) = cell_hours else {
         return Ok(());
     };
-    for _ in 0..SEGMENTS_PER_PASS {
-        let end = start.plus(Duration::from_millis(MINUTE_MS as u64));
-        if end > until {
-            break;
-        }
-        let mut aggregates = KeyedAggregates::new(KeyShape::hourly());
-        for view in store.page_views(site_id, start, end, i64::MAX).await? {
-            aggregates.add(&view);
-        }
-        let cells = aggregates.into_cells();
-        if !store
-            .write_rollup_bucket(site_id, MINUTE_MS, start, &cells, progress)
-            .await?
-        {
-            // Another process rolled the minute; the next pass goes on from there.
-            return Ok(());
-        }
-        progress = Some(end);
-        start = end;
-    }
+    roll_days(store, site_id, hours_rolled).await?;
     Ok(())
 }
 
-/// Rolls up to [`BUCKETS_PER_PASS`] complete buckets of one resolution that
-/// end by `until`; returns how far that resolution is rolled.
-async fn roll_buckets(
+/// One way spans of page views are kept, each with a marker of its own.
+#[derive(Debug, Clone, Copy)]
+enum Output {
+    /// Page view columns of this grain (see
+    /// [`sightline_core::rum::ViewColumnsWriter`]).
+    Columns(ColumnGrain),
+    /// Rollup cells of the hourly keys at this resolution (an hour, or a
+    /// minute of the hour not rolled yet).
+    Cells(i64),
+}
+
+impl Output {
+    fn span_ms(self) -> i64 {
+        match self {
+            Output::Columns(grain) => grain.span_ms(),
+            Output::Cells(resolution) => resolution,
+        }
+    }
+}
+
+/// Where an output stands: its marker, and the next span to write (`None`
+/// when there is nothing to write this pass).
+struct Lane {
+    output: Output,
+    progress: Option<Timestamp>,
+    next: Option<Timestamp>,
+}
+
+/// An output's lane, starting at its marker or, past that, at `after`
+/// (spans before it are kept whole by a coarser output already).
+async fn lane(
     store: &Store,
     site_id: i64,
-    resolution: i64,
-    until: Timestamp,
-) -> Result<Option<Timestamp>, StoreError> {
-    let mut progress = store.rollup_progress(site_id, resolution).await?;
-    let Some(mut start) = first_unrolled(store, site_id, progress, resolution).await? else {
-        return Ok(None);
+    output: Output,
+    after: Option<Timestamp>,
+) -> Result<Lane, StoreError> {
+    let progress = match output {
+        Output::Columns(ColumnGrain::Hour) => store.view_columns_progress(site_id).await?,
+        Output::Columns(ColumnGrain::Minute) => store.view_segments_progress(site_id).await?,
+        Output::Cells(resolution) => store.rollup_progress(site_id, resolution).await?,
     };
-    let shapes = if resolution == HOUR_MS {
-        KeyShape::hourly()
-    } else {
-        KeyShape::daily()
+    let next = first_unrolled(store, site_id, progress.max(after), output.span_ms()).await?;
+    Ok(Lane {
+        output,
+        progress,
+        next,
+    })
+}
+
+/// Writes up to `most` spans per lane that end by `until`, each with the
+/// move of its marker. Lanes go on independently; a
+/// span two lanes need is read once for both. A lane whose marker another
+/// process moved stops; the next pass goes on from there. Returns how far
+/// each lane's output reaches.
+async fn roll_spans<const N: usize>(
+    store: &Store,
+    site_id: i64,
+    mut lanes: [Lane; N],
+    until: Timestamp,
+    most: usize,
+) -> Result<[Option<Timestamp>; N], StoreError> {
+    let span = Duration::from_millis(lanes[0].output.span_ms() as u64);
+    for _ in 0..most {
+        let mut starts: Vec<Timestamp> = lanes
+            .iter()
+            .filter_map(|lane| lane.next)
+            .filter(|start| start.plus(span) <= until)
+            .collect();
+        if starts.is_empty() {
+            break;
+        }
+        starts.sort_unstable();
+        starts.dedup();
+        for start in starts {
+            let end = start.plus(span);
+            let views = store.page_views(site_id, start, end, i64::MAX).await?;
+            for lane in lanes.iter_mut().filter(|lane| lane.next == Some(start)) {
+                let written = match lane.output {
+                    Output::Columns(grain) => {
+                        let mut writer = ViewColumnsWriter::default();
+                        views.iter().for_each(|view| writer.add(view));
+                        store
+                            .write_view_columns(
+                                site_id,
+                                grain,
+                                start,
+                                &writer.finish(),
+                                lane.progress,
+                            )
+                            .await?
+                    }
+                    Output::Cells(resolution) => {
+                        let mut aggregates = KeyedAggregates::new(KeyShape::hourly());
+                        views.iter().for_each(|view| aggregates.add(view));
+                        let cells = aggregates.into_cells();
+                        store
+                            .write_rollup_bucket(site_id, resolution, start, &cells, lane.progress)
+                            .await?
+                    }
+                };
+                if written {
+                    lane.progress = Some(end);
+                    lane.next = Some(end);
+                } else {
+                    lane.next = None;
+                }
+            }
+        }
+    }
+    Ok(lanes.map(|lane| lane.progress))
+}
+
+/// Rolls up to [`BUCKETS_PER_PASS`] complete days that end by `until` (how
+/// far the hours are rolled) into daily cells, pairs included.
+async fn roll_days(store: &Store, site_id: i64, until: Timestamp) -> Result<(), StoreError> {
+    let mut progress = store.rollup_progress(site_id, DAY_MS).await?;
+    let Some(mut start) = first_unrolled(store, site_id, progress, DAY_MS).await? else {
+        return Ok(());
     };
     for _ in 0..BUCKETS_PER_PASS {
-        let end = start.plus(Duration::from_millis(resolution as u64));
+        let end = start.plus(Duration::from_millis(DAY_MS as u64));
         if end > until {
             break;
         }
-        let mut aggregates = KeyedAggregates::new(shapes.clone());
+        let mut aggregates = KeyedAggregates::new(KeyShape::daily());
         // An hour at a time, so that a day's page views are never all in memory.
         let mut from = start;
         while from < end {
@@ -287,16 +371,16 @@ async fn roll_buckets(
         }
         let cells = aggregates.into_cells();
         let written = store
-            .write_rollup_bucket(site_id, resolution, start, &cells, progress)
+            .write_rollup_bucket(site_id, DAY_MS, start, &cells, progress)
             .await?;
         if !written {
-            // Another process rolled it: continue from where it got to.
-            return store.rollup_progress(site_id, resolution).await;
+            // Another process rolled it; the next pass goes on from there.
+            return Ok(());
         }
         progress = Some(end);
         start = end;
     }
-    Ok(progress)
+    Ok(())
 }
 
 /// Where rolling continues: at the progress marker, or at the bucket of
@@ -314,106 +398,4 @@ async fn first_unrolled(
             .await?
             .map(|first| floor(first, resolution)),
     })
-}
-
-/// Writes the columns of up to [`BUCKETS_PER_PASS`] complete hours that end
-/// by `until` (see [`sightline_core::rum::ViewColumnsWriter`]). They have a
-/// marker of their own, so hours rolled before the columns existed get
-/// them too, as long as their raw page views are kept. Returns how far the
-/// hours' columns reach.
-async fn roll_view_columns(
-    store: &Store,
-    site_id: i64,
-    until: Timestamp,
-) -> Result<Option<Timestamp>, StoreError> {
-    let progress = store.view_columns_progress(site_id).await?;
-    let Some(start) = first_unrolled(store, site_id, progress, HOUR_MS).await? else {
-        return Ok(None);
-    };
-    let reach = Reach { progress, start };
-    write_columns(
-        store,
-        site_id,
-        ColumnGrain::Hour,
-        reach,
-        until,
-        BUCKETS_PER_PASS,
-    )
-    .await
-}
-
-/// Writes the columns of up to [`SEGMENTS_PER_PASS`] minutes that end by
-/// `until` and that no whole hour's columns (reaching `hours_until`) hold
-/// yet. Minutes are written only once the hours' columns are within two
-/// hours of `until`: a site with a backlog of hours gets those first.
-async fn roll_view_segments(
-    store: &Store,
-    site_id: i64,
-    hours_until: Option<Timestamp>,
-    until: Timestamp,
-) -> Result<(), StoreError> {
-    if hours_until
-        .is_some_and(|hours| hours.plus(Duration::from_millis(2 * HOUR_MS as u64)) < until)
-    {
-        return Ok(());
-    }
-    let progress = store.view_segments_progress(site_id).await?;
-    // Minutes of hours already written whole are never read: start past them.
-    let from = progress.max(hours_until);
-    let Some(start) = first_unrolled(store, site_id, from, VIEW_SEGMENT_MS).await? else {
-        return Ok(());
-    };
-    let reach = Reach { progress, start };
-    write_columns(
-        store,
-        site_id,
-        ColumnGrain::Minute,
-        reach,
-        until,
-        SEGMENTS_PER_PASS,
-    )
-    .await?;
-    Ok(())
-}
-
-/// Where a grain's columns stand: its marker, and the first span to write.
-struct Reach {
-    progress: Option<Timestamp>,
-    start: Timestamp,
-}
-
-/// Writes the columns of up to `most` spans of `grain` from `reach.start`
-/// that end by `until`, each with the move of the marker; returns how far
-/// the grain's columns reach.
-async fn write_columns(
-    store: &Store,
-    site_id: i64,
-    grain: ColumnGrain,
-    Reach {
-        mut progress,
-        mut start,
-    }: Reach,
-    until: Timestamp,
-    most: usize,
-) -> Result<Option<Timestamp>, StoreError> {
-    for _ in 0..most {
-        let end = start.plus(Duration::from_millis(grain.span_ms() as u64));
-        if end > until {
-            break;
-        }
-        let mut writer = ViewColumnsWriter::default();
-        for view in store.page_views(site_id, start, end, i64::MAX).await? {
-            writer.add(&view);
-        }
-        if !store
-            .write_view_columns(site_id, grain, start, &writer.finish(), progress)
-            .await?
-        {
-            // Another process wrote the span; the next pass goes on from there.
-            return Ok(progress);
-        }
-        progress = Some(end);
-        start = end;
-    }
-    Ok(progress)
 }
