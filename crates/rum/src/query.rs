@@ -1,10 +1,10 @@
 //! Answering RUM questions over a period: from daily and hourly rollups for
 //! what they cover, and from the minute rollups of the hour not rolled yet;
 //! for filter combinations no rollup is keyed by, and for the hour not yet
-//! rolled when no minute rollup answers, from the page view columns (of whole hours, and
-//! of the open hour's minutes); and from raw page views for the rest (the
-//! last minute or so, partial minutes at the edges, buckets finer than a
-//! minute).
+//! rolled when no minute rollup answers, from the page view columns (of
+//! whole hours, and of the open hour's minutes); and from raw page views
+//! for the rest (the last minute or so, partial minutes at the edges,
+//! buckets finer than a minute).
 //!
 //! Every question is the same one underneath: the aggregates of the page
 //! views matching the filters, per time bucket (or for the whole period)
@@ -380,20 +380,13 @@ async fn reads(
         // under way), for shapes that have hourly cells.
         if plan.resolution == HOUR_MS {
             let minutes_until = until(MINUTE_MS).await?;
-            let mut rest = Vec::new();
-            for (start, end) in raw_ranges {
-                match whole_buckets(start.max(hours_until), end, minutes_until, MINUTE_MS) {
-                    Some((whole_start, whole_end)) => {
-                        rest.extend([(start, whole_start), (whole_end, end)]);
-                        rolled.push((MINUTE_MS, whole_start, whole_end));
-                    }
-                    None => rest.push((start, end)),
-                }
-            }
-            raw_ranges = rest
-                .into_iter()
-                .filter(|(start, end)| start < end)
-                .collect();
+            let (whole, rest) = carve(raw_ranges, hours_until, minutes_until, MINUTE_MS);
+            rolled.extend(
+                whole
+                    .into_iter()
+                    .map(|(start, end)| (MINUTE_MS, start, end)),
+            );
+            raw_ranges = rest;
         }
         reads.extend(rolled.into_iter().flat_map(|(resolution, start, end)| {
             let plan = Arc::clone(&plan);
@@ -426,32 +419,45 @@ async fn reads(
             (ColumnGrain::Minute, hours_until, minutes_until),
         ];
     }
-    for (start, end) in raw_ranges {
-        let mut raw = vec![(start, end)];
-        for &(grain, after, until) in &grains {
-            let mut rest = Vec::new();
-            for (start, end) in raw {
-                match whole_buckets(start.max(after), end, until, grain.span_ms()) {
-                    Some((whole_start, whole_end)) => {
-                        rest.extend([(start, whole_start), (whole_end, end)]);
-                        reads.extend(
-                            slices(whole_start, whole_end, grain.span_ms(), parts)
-                                .map(|(start, end)| Read::Columns { grain, start, end }),
-                        );
-                    }
-                    None => rest.push((start, end)),
-                }
-            }
-            raw = rest;
-        }
+    let mut raw = raw_ranges;
+    for (grain, after, until) in grains {
+        let span = grain.span_ms();
+        let (whole, rest) = carve(raw, after, until, span);
         reads.extend(
-            raw.into_iter()
-                .filter(|(start, end)| start < end)
-                .flat_map(|(start, end)| slices(start, end, 1, parts))
-                .map(|(start, end)| Read::Raw { start, end }),
+            whole
+                .into_iter()
+                .flat_map(|(start, end)| slices(start, end, span, parts))
+                .map(|(start, end)| Read::Columns { grain, start, end }),
         );
+        raw = rest;
     }
+    reads.extend(
+        raw.into_iter()
+            .flat_map(|(start, end)| slices(start, end, 1, parts))
+            .map(|(start, end)| Read::Raw { start, end }),
+    );
     Ok(reads)
+}
+
+/// Spans of time, `[start, end)` in Unix milliseconds.
+type Spans = Vec<(i64, i64)>;
+
+/// Splits `ranges` into the whole buckets of `bucket` in each (past `after`,
+/// and rolled: ending by `until`), one span per range, and the non-empty
+/// rest around them.
+fn carve(ranges: Spans, after: i64, until: i64, bucket: i64) -> (Spans, Spans) {
+    let (mut whole, mut rest) = (Vec::new(), Vec::new());
+    for (start, end) in ranges {
+        match whole_buckets(start.max(after), end, until, bucket) {
+            Some((whole_start, whole_end)) => {
+                whole.push((whole_start, whole_end));
+                rest.extend([(start, whole_start), (whole_end, end)]);
+            }
+            None => rest.push((start, end)),
+        }
+    }
+    rest.retain(|(start, end)| start < end);
+    (whole, rest)
 }
 
 /// One part of a question's answer, read on its own task so that the parts
