@@ -235,12 +235,11 @@ impl Backend {
                     .execute(pool)
                     .await?;
                 // Breakdowns rank rollup cells from an index alone, which
-                // reads the table too for rows not yet marked visible to
-                // all (PostgreSQL's autovacuum may be off, or behind a bulk
-                // roll). Minute cells are also
-                // deleted hourly. Vacuum marks pages and reclaims rows;
-                // after the first time it visits only the pages changed
-                // since.
+                // reads the table too for rows not yet marked visible to all
+                // (PostgreSQL's autovacuum may be off, or behind a bulk
+                // roll), and minute cells are deleted hourly. Vacuum marks
+                // pages and reclaims rows; after the first time it visits
+                // only the pages changed since.
                 sqlx::query("VACUUM rum_rollups").execute(pool).await?;
             }
         }

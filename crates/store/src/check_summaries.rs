@@ -434,10 +434,7 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?;
-        Ok(Expired {
-            rows,
-            days: Vec::new(),
-        })
+        Ok(Expired::deleted(rows))
     }
 }
 

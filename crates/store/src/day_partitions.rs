@@ -29,6 +29,14 @@ pub struct Expired {
 }
 
 impl Expired {
+    /// Rows deleted one by one.
+    pub(crate) fn deleted(rows: u64) -> Self {
+        Expired {
+            rows,
+            days: Vec::new(),
+        }
+    }
+
     /// Whether nothing was removed.
     pub fn is_empty(&self) -> bool {
         self.rows == 0 && self.days.is_empty()
@@ -223,41 +231,42 @@ pub(crate) async fn needing_statistics(pool: &PgPool, now: i64) -> Result<Vec<St
     let since = day_of_millis(now) - 1;
     let mut names = Vec::new();
     for table in [DayPartitioned::PageViews, DayPartitioned::CheckResults] {
-        let never: Vec<String> = sqlx::query_scalar(
-            "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
-             JOIN pg_stat_user_tables s ON s.relid = c.oid \
-             WHERE i.inhparent = $1::regclass \
-             AND s.last_analyze IS NULL AND s.last_autoanalyze IS NULL",
-        )
-        .bind(table.table())
-        .fetch_all(pool)
-        .await?;
         names.extend(
-            days(pool, table)
+            partitions(pool, table)
                 .await?
                 .into_iter()
-                .map(|day| table.partition(day))
-                .filter(|name| {
-                    never.contains(name) || table.day_of(name).is_some_and(|day| day >= since)
-                })
-                .map(|name| format!("\"{name}\"")),
+                .filter(|partition| !partition.analyzed || partition.day >= since)
+                .map(|partition| format!("\"{}\"", table.partition(partition.day))),
         );
     }
     Ok(names)
 }
 
-/// The days of `table` that have a partition, oldest first.
-async fn days(pool: &PgPool, table: DayPartitioned) -> Result<Vec<i64>> {
-    let names: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+/// One day's partition as the catalog has it.
+struct Partition {
+    day: i64,
+    /// Whether its planner statistics were ever gathered.
+    analyzed: bool,
+}
+
+/// The partitions of `table`, oldest first.
+async fn partitions(pool: &PgPool, table: DayPartitioned) -> Result<Vec<Partition>> {
+    let rows: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.relname::TEXT, \
+         COALESCE(s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL, FALSE) \
+         FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
+         LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid \
          WHERE i.inhparent = $1::regclass",
     )
     .bind(table.table())
     .fetch_all(pool)
     .await?;
-    let mut days: Vec<i64> = names.iter().filter_map(|name| table.day_of(name)).collect();
-    days.sort_unstable();
-    Ok(days)
+    let mut partitions: Vec<Partition> = rows
+        .into_iter()
+        .filter_map(|(name, analyzed)| table.day_of(&name).map(|day| Partition { day, analyzed }))
+        .collect();
+    partitions.sort_unstable_by_key(|partition| partition.day);
+    Ok(partitions)
 }
 
 /// Drops the partitions of `table` whose whole day ended by `cutoff`
@@ -272,7 +281,7 @@ async fn drop_ended_by(
     summarized_through: Option<i64>,
 ) -> Result<Vec<NaiveDate>> {
     let mut dropped = Vec::new();
-    for day in days(pool, table).await? {
+    for Partition { day, .. } in partitions(pool, table).await? {
         if day_start(day + 1) > cutoff {
             break;
         }

@@ -175,10 +175,7 @@ impl Store {
             .await
             .map(|done| done.rows_affected())
         })?;
-        Ok(Expired {
-            rows,
-            days: Vec::new(),
-        })
+        Ok(Expired::deleted(rows))
     }
 
     /// When a site's oldest stored page view was received.
