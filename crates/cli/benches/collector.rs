@@ -148,6 +148,21 @@ async fn bench_site(server: &Server) -> (serde_json::Value, String) {
     (site, body)
 }
 
+/// The page views the site holds since `started_ms`, once the last
+/// beacons answered have had time to be committed.
+async fn stored_page_views(server: &Server, site: &serde_json::Value, started_ms: i64) -> f64 {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let summary = server
+        .get(&format!(
+            "/api/v1/sites/{}/rum/summary?from={}&to={}",
+            site["id"],
+            started_ms - 1000,
+            now_ms() + 1000
+        ))
+        .await;
+    summary["page_views"].as_f64().unwrap_or(0.0)
+}
+
 /// The headers a browser sends with a beacon.
 fn beacon_headers() -> Vec<String> {
     vec![
@@ -248,16 +263,7 @@ async fn sustained(kind: BackendKind, name: &str, views: u64) {
         );
         rounds.push(round);
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let summary = sightline
-        .get(&format!(
-            "/api/v1/sites/{}/rum/summary?from={}&to={}",
-            site["id"],
-            started_ms - 1000,
-            now_ms() + 1000
-        ))
-        .await;
-    let stored = summary["page_views"].as_f64().unwrap_or(0.0);
+    let stored = stored_page_views(&sightline, &site, started_ms).await;
     let all = wrk::combined(&rounds);
     let day_rate = 10_000_000.0 / 86_400.0;
     println!(
@@ -349,18 +355,9 @@ async fn bench_backend(kind: BackendKind, name: &str, bare: &Process, bare_url: 
     }
     // Every 204 is a committed page view: the site holds at least as many
     // (a beacon answered after wrk stopped counting is stored too).
-    tokio::time::sleep(Duration::from_secs(3)).await;
     let answered: f64 = conditions.iter().map(|c| c.collector.requests).sum::<f64>()
         + shared.iter().map(|(_, round)| round.requests).sum::<f64>();
-    let summary = sightline
-        .get(&format!(
-            "/api/v1/sites/{}/rum/summary?from={}&to={}",
-            site["id"],
-            started_ms - 1000,
-            now_ms() + 1000
-        ))
-        .await;
-    let stored = summary["page_views"].as_f64().unwrap_or(0.0);
+    let stored = stored_page_views(&sightline, &site, started_ms).await;
     let memory = peak_memory_mib(&sightline.child);
     drop(sightline);
 
