@@ -174,25 +174,44 @@ fn unknown_monitor(error: sqlx::Error) -> StoreError {
 }
 
 impl Store {
-    /// Enabled monitors due at `now` (or without a due time), oldest first.
+    /// Enabled monitors without a due time (new, changed or resumed), then
+    /// those due at `now`, oldest first; at most `limit`.
+    ///
+    /// Two range reads of the due index, so that a pass reads the monitors
+    /// it returns and not every enabled one: in one query the `IS NULL`
+    /// alternative is a filter, and the scan walks past every monitor not
+    /// yet due to reach the ones without a due time.
     pub async fn due_monitors(&self, now: Timestamp, limit: i64) -> Result<Vec<DueMonitor>> {
         let columns = MONITOR_COLUMNS
             .split(", ")
             .map(|column| format!("m.{column}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!(
+        let unscheduled = format!(
             "SELECT {columns}, m.next_due_at FROM monitors m \
-             WHERE m.enabled AND (m.next_due_at IS NULL OR m.next_due_at <= $1) \
-             ORDER BY m.next_due_at LIMIT $2"
+             WHERE m.enabled = TRUE AND m.next_due_at IS NULL ORDER BY m.id LIMIT $1"
         );
-        let rows: Vec<DueRow> = read!(self.backend, |pool| {
-            sqlx::query_as(&sql)
-                .bind(now.as_millis())
+        let due = format!(
+            "SELECT {columns}, m.next_due_at FROM monitors m \
+             WHERE m.enabled = TRUE AND m.next_due_at <= $1 ORDER BY m.next_due_at LIMIT $2"
+        );
+        let mut rows: Vec<DueRow> = read!(self.backend, |pool| {
+            sqlx::query_as(&unscheduled)
                 .bind(limit)
                 .fetch_all(pool)
                 .await
         })?;
+        let left = limit - rows.len() as i64;
+        if left > 0 {
+            let scheduled: Vec<DueRow> = read!(self.backend, |pool| {
+                sqlx::query_as(&due)
+                    .bind(now.as_millis())
+                    .bind(left)
+                    .fetch_all(pool)
+                    .await
+            })?;
+            rows.extend(scheduled);
+        }
         rows.into_iter()
             .map(|row| {
                 Ok(DueMonitor {
@@ -474,12 +493,15 @@ impl Store {
                 // A result of an older due time than one that set a status
                 // already (an agent's results kept through an outage) sets
                 // none; a later failure still waiting for its confirmation
-                // does not count.
+                // does not count. A scalar subquery, looked up per monitor
+                // in the unique index: as `NOT EXISTS` PostgreSQL may plan
+                // it as an anti-join that reads the whole day's results
+                // for every batch.
                 update.push(
                     ") AS v WHERE monitors.id = v.column1 AND monitors.status <> v.column2 \
-                     AND NOT EXISTS (SELECT 1 FROM check_results later \
+                     AND (SELECT 1 FROM check_results later \
                      WHERE later.monitor_id = v.column1 AND later.due_at > v.column4 \
-                     AND (later.outcome <> 'error' OR later.attempt > 0))",
+                     AND (later.outcome <> 'error' OR later.attempt > 0) LIMIT 1) IS NULL",
                 );
                 update.build().execute(&mut *tx).await?;
             }

@@ -20,6 +20,10 @@ pub const HOUR_MS: i64 = 3_600_000;
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
 
+/// Summaries read or written per statement when rolling: eight bound
+/// values each, well under both databases' limits.
+const SUMMARIES_PER_STATEMENT: usize = crate::check_jobs::ROWS_PER_STATEMENT / 8;
+
 /// What a set of results adds up to in counts: enough for uptime.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct UptimeCounts {
@@ -183,12 +187,16 @@ impl Store {
         let Some(last) = rows.last() else {
             return Ok(0);
         };
-        let mut buckets: BTreeMap<(i64, i64, i64), CheckTotals> = BTreeMap::new();
+        // Per bucket (resolution and start), what each monitor's results
+        // add to it: the results of a batch mostly share a few buckets.
+        let mut buckets: BTreeMap<(i64, i64), BTreeMap<i64, CheckTotals>> = BTreeMap::new();
         for row in rows {
             for resolution in [HOUR_MS, DAY_MS] {
                 let start = row.started_at.div_euclid(resolution) * resolution;
                 buckets
-                    .entry((row.monitor_id, resolution, start))
+                    .entry((resolution, start))
+                    .or_default()
+                    .entry(row.monitor_id)
                     .or_default()
                     .add(row);
             }
@@ -215,43 +223,65 @@ impl Store {
             if moved.rows_affected() == 0 {
                 return Ok::<_, sqlx::Error>(false);
             }
-            for ((monitor_id, resolution, start), add) in &buckets {
-                let existing: Option<SummaryRow> = sqlx::query_as(
-                    "SELECT monitor_id, bucket_start, checks, confirmed_errors, degraded, \
-                     downtime_ms, response_sketch FROM check_summaries \
-                     WHERE monitor_id = $1 AND resolution_ms = $2 AND bucket_start = $3",
-                )
-                .bind(monitor_id)
-                .bind(resolution)
-                .bind(start)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let mut total = match existing {
-                    // A sketch that does not decode is replaced rather than
-                    // stopping every later roll.
-                    Some(row) => row.totals().unwrap_or_default(),
-                    None => CheckTotals::default(),
-                };
-                total.merge(add);
-                sqlx::query(
-                    "INSERT INTO check_summaries (monitor_id, resolution_ms, bucket_start, checks, \
-                     confirmed_errors, degraded, downtime_ms, response_sketch) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (monitor_id, resolution_ms, bucket_start) DO UPDATE SET \
-                     checks = excluded.checks, confirmed_errors = excluded.confirmed_errors, \
-                     degraded = excluded.degraded, downtime_ms = excluded.downtime_ms, \
-                     response_sketch = excluded.response_sketch",
-                )
-                .bind(monitor_id)
-                .bind(resolution)
-                .bind(start)
-                .bind(total.counts.checks)
-                .bind(total.counts.confirmed_errors)
-                .bind(total.counts.degraded)
-                .bind(total.counts.downtime_ms)
-                .bind(total.response_ms.to_bytes())
-                .execute(&mut *tx)
-                .await?;
+            for ((resolution, start), adds) in &buckets {
+                let adds: Vec<(&i64, &CheckTotals)> = adds.iter().collect();
+                for chunk in adds.chunks(SUMMARIES_PER_STATEMENT) {
+                    // What the bucket holds already, for each monitor of
+                    // the chunk, read in one statement.
+                    let mut select = sqlx::QueryBuilder::new(
+                        "SELECT monitor_id, bucket_start, checks, confirmed_errors, degraded, \
+                         downtime_ms, response_sketch FROM check_summaries WHERE resolution_ms = ",
+                    );
+                    select.push_bind(resolution);
+                    select.push(" AND bucket_start = ");
+                    select.push_bind(start);
+                    select.push(" AND monitor_id IN (");
+                    let mut ids = select.separated(", ");
+                    for (monitor_id, _) in chunk {
+                        ids.push_bind(**monitor_id);
+                    }
+                    select.push(")");
+                    let existing: Vec<SummaryRow> =
+                        select.build_query_as().fetch_all(&mut *tx).await?;
+                    let existing: BTreeMap<i64, SummaryRow> = existing
+                        .into_iter()
+                        .map(|row| (row.monitor_id, row))
+                        .collect();
+                    let totals: Vec<(i64, CheckTotals)> = chunk
+                        .iter()
+                        .map(|(monitor_id, add)| {
+                            let mut total = match existing.get(monitor_id) {
+                                // A sketch that does not decode is replaced
+                                // rather than stopping every later roll.
+                                Some(row) => row.totals().unwrap_or_default(),
+                                None => CheckTotals::default(),
+                            };
+                            total.merge(add);
+                            (**monitor_id, total)
+                        })
+                        .collect();
+                    let mut upsert = sqlx::QueryBuilder::new(
+                        "INSERT INTO check_summaries (monitor_id, resolution_ms, bucket_start, \
+                         checks, confirmed_errors, degraded, downtime_ms, response_sketch) ",
+                    );
+                    upsert.push_values(&totals, |mut row, (monitor_id, total)| {
+                        row.push_bind(*monitor_id)
+                            .push_bind(resolution)
+                            .push_bind(start)
+                            .push_bind(total.counts.checks)
+                            .push_bind(total.counts.confirmed_errors)
+                            .push_bind(total.counts.degraded)
+                            .push_bind(total.counts.downtime_ms)
+                            .push_bind(total.response_ms.to_bytes());
+                    });
+                    upsert.push(
+                        " ON CONFLICT (monitor_id, resolution_ms, bucket_start) DO UPDATE SET \
+                         checks = excluded.checks, confirmed_errors = excluded.confirmed_errors, \
+                         degraded = excluded.degraded, downtime_ms = excluded.downtime_ms, \
+                         response_sketch = excluded.response_sketch",
+                    );
+                    upsert.build().execute(&mut *tx).await?;
+                }
             }
             tx.commit().await?;
             Ok(true)
