@@ -16,6 +16,6 @@ pub mod when;
 pub use ack_links::{AckGrant, AckLinkError, AckLinks};
 pub use channels::{Notifier, SecretLookup, SecretSource};
 pub use engine::{Engine, EngineError, Pass};
-pub use outbox::{Deliverer, Delivery, OutboxConfig};
+pub use outbox::{Deliverer, Delivery, DeliveryTally, OutboxConfig};
 pub use render::{IncidentLine, MessageContext, MessageKind, RenderError, Templates};
 pub use smtp::{Email, Mailer, SendError, SmtpSecurity, SmtpSettings};

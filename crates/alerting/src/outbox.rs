@@ -55,6 +55,14 @@ pub enum Delivery {
     Failed(String),
 }
 
+/// Told of every delivery attempt: what the server's metrics count
+/// notifications sent and failed by channel with.
+pub trait DeliveryTally: Send + Sync + std::fmt::Debug {
+    /// An attempt on `channel` (a channel's name, or `other` for one this
+    /// version does not know) was handed over (`sent`) or failed.
+    fn attempted(&self, channel: &str, sent: bool);
+}
+
 /// Sends what the outbox holds.
 #[derive(Debug, Clone)]
 pub struct Deliverer {
@@ -65,6 +73,8 @@ pub struct Deliverer {
     owner: String,
     wake: Arc<Notify>,
     secrets: Option<Arc<dyn SecretSource>>,
+    tally: Option<Arc<dyn DeliveryTally>>,
+    passes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Deliverer {
@@ -83,7 +93,21 @@ impl Deliverer {
             owner: format!("sender-{}", uuid::Uuid::new_v4()),
             wake: Arc::new(Notify::new()),
             secrets: None,
+            tally: None,
+            passes: Arc::default(),
         }
+    }
+
+    /// How many passes [`Deliverer::run`] has completed, each having sent
+    /// (or tried) every notification then due.
+    pub fn passes(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.passes.clone()
+    }
+
+    /// Tells `tally` of every delivery attempt.
+    pub fn with_tally(mut self, tally: Arc<dyn DeliveryTally>) -> Self {
+        self.tally = Some(tally);
+        self
     }
 
     /// Fills `{{secrets.NAME}}` in channel settings from `source` (the
@@ -122,7 +146,17 @@ impl Deliverer {
             else {
                 return Ok(delivered);
             };
-            match self.attempt(&notification).await {
+            let delivery = self.attempt(&notification).await;
+            if let Some(tally) = &self.tally {
+                // Channel names come from the registry, never from a request;
+                // one it does not know is counted as `other`.
+                let channel = match channels::notifier(&notification.channel) {
+                    Some(_) => notification.channel.as_str(),
+                    None => "other",
+                };
+                tally.attempted(channel, matches!(delivery, Delivery::Sent(_)));
+            }
+            match delivery {
                 Delivery::Sent(answer) => {
                     tracing::info!(
                         id = notification.id,
@@ -262,8 +296,12 @@ impl Deliverer {
             let woken = self.wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if let Err(error) = self.deliver_due().await {
-                tracing::warn!(%error, "working the outbox");
+            match self.deliver_due().await {
+                Ok(_) => {
+                    self.passes
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(error) => tracing::warn!(%error, "working the outbox"),
             }
             tokio::select! {
                 () = &mut woken => {}

@@ -109,13 +109,13 @@ impl TrafficWatch {
         now: Timestamp,
     ) -> Result<Option<Baseline>, StoreError> {
         let hour = now.as_millis().div_euclid(HOUR_MS) * HOUR_MS;
-        if let Some((cached_hour, baseline, since)) = self.cached(site.id) {
-            if cached_hour == hour {
-                return match baseline {
-                    Some(baseline) => Ok(Some(baseline)),
-                    None => self.recent_rate(store, site, since, now).await,
-                };
-            }
+        if let Some((cached_hour, baseline, since)) = self.cached(site.id)
+            && cached_hour == hour
+        {
+            return match baseline {
+                Some(baseline) => Ok(Some(baseline)),
+                None => self.recent_rate(store, site, since, now).await,
+            };
         }
         let scope = Scope {
             from: Timestamp::from_millis(hour - (correlation::SEASONAL_WEEKS + 1) * WEEK_MS),

@@ -288,11 +288,57 @@ fn path_segments(path: &str) -> Vec<Segment> {
     segments
 }
 
+/// What a change did (or, in a dry run, would do) to a stored object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// The file names it and the database did not have it.
+    Create,
+    /// Both have it, and they differ.
+    Update,
+    /// Pruned: the database has it and the file does not name it.
+    Delete,
+}
+
+/// One object `apply` changed, so that a dry run and a real one say the
+/// same thing in the right tense.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// What was done to it.
+    pub action: Action,
+    /// Its kind, as the file names it: `monitor`, `site`, …
+    pub what: &'static str,
+    /// Its name.
+    pub name: String,
+}
+
+impl Change {
+    fn new(action: Action, what: &'static str, name: &str) -> Self {
+        Self {
+            action,
+            what,
+            name: name.to_owned(),
+        }
+    }
+
+    /// `created monitor `x``, or `would create monitor `x`` in a dry run.
+    pub fn describe(&self, dry_run: bool) -> String {
+        let verb = match (self.action, dry_run) {
+            (Action::Create, false) => "created",
+            (Action::Update, false) => "updated",
+            (Action::Delete, false) => "deleted",
+            (Action::Create, true) => "would create",
+            (Action::Update, true) => "would update",
+            (Action::Delete, true) => "would delete",
+        };
+        format!("{verb} {} `{}`", self.what, self.name)
+    }
+}
+
 /// What `apply` did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Applied {
-    /// `created monitor `x`` and the like, in order.
-    pub changes: Vec<String>,
+    /// The objects changed, in order.
+    pub changes: Vec<Change>,
     /// How many declared objects were already as declared.
     pub unchanged: usize,
 }
@@ -359,7 +405,7 @@ pub async fn apply(
                 }
                 applied
                     .changes
-                    .push(format!("created site `{}`", spec.name));
+                    .push(Change::new(Action::Create, "site", &spec.name));
             }
             Some(site) if site.spec == *spec => applied.unchanged += 1,
             Some(site) => {
@@ -368,7 +414,7 @@ pub async fn apply(
                 }
                 applied
                     .changes
-                    .push(format!("updated site `{}`", spec.name));
+                    .push(Change::new(Action::Update, "site", &spec.name));
             }
         }
     }
@@ -383,18 +429,18 @@ pub async fn apply(
                 applied.unchanged += 1;
                 continue;
             }
-            None if dry_run => Ok("created"),
-            Some(_) if dry_run => Ok("updated"),
-            None => store.create_monitor(spec).await.map(|_| "created"),
+            None if dry_run => Ok(Action::Create),
+            Some(_) if dry_run => Ok(Action::Update),
+            None => store.create_monitor(spec).await.map(|_| Action::Create),
             Some(monitor) => store
                 .update_monitor(monitor.id, spec)
                 .await
-                .map(|_| "updated"),
+                .map(|_| Action::Update),
         };
-        let verb = result.map_err(|e| named(e, "monitor", &spec.settings.name))?;
+        let action = result.map_err(|e| named(e, "monitor", &spec.settings.name))?;
         applied
             .changes
-            .push(format!("{verb} monitor `{}`", spec.settings.name));
+            .push(Change::new(action, "monitor", &spec.settings.name));
     }
     let windows = apply_named(store, &declared.windows, dry_run, &mut applied).await?;
     let pages = apply_named(store, &declared.pages, dry_run, &mut applied).await?;
@@ -408,7 +454,9 @@ pub async fn apply(
                 if !dry_run {
                     store.delete_monitor(monitor.id).await?;
                 }
-                applied.changes.push(format!("deleted monitor `{name}`"));
+                applied
+                    .changes
+                    .push(Change::new(Action::Delete, "monitor", name));
             }
         }
         for site in sites {
@@ -418,7 +466,7 @@ pub async fn apply(
                 }
                 applied
                     .changes
-                    .push(format!("deleted site `{}`", site.spec.name));
+                    .push(Change::new(Action::Delete, "site", &site.spec.name));
             }
         }
     }
@@ -446,7 +494,7 @@ async fn apply_named<T: NamedDocument + PartialEq>(
                 }
                 applied
                     .changes
-                    .push(format!("updated {} `{}`", T::WHAT, spec.name()));
+                    .push(Change::new(Action::Update, T::WHAT, spec.name()));
             }
             None => {
                 if !dry_run {
@@ -454,7 +502,7 @@ async fn apply_named<T: NamedDocument + PartialEq>(
                 }
                 applied
                     .changes
-                    .push(format!("created {} `{}`", T::WHAT, spec.name()));
+                    .push(Change::new(Action::Create, T::WHAT, spec.name()));
             }
         }
     }
@@ -479,7 +527,7 @@ async fn prune_named<T: NamedDocument>(
             }
             applied
                 .changes
-                .push(format!("deleted {} `{}`", T::WHAT, stored.spec.name()));
+                .push(Change::new(Action::Delete, T::WHAT, stored.spec.name()));
         }
     }
     Ok(())

@@ -71,6 +71,19 @@ pub enum Command {
     /// server, run them here, report the results (kept on disk while the
     /// server cannot be reached).
     Agent(AgentArgs),
+    /// Copy the SQLite database to FILE while the server keeps running (a
+    /// consistent snapshot of every committed write). For PostgreSQL, use
+    /// pg_dump.
+    Backup {
+        /// Where to write the backup; must not exist.
+        file: PathBuf,
+    },
+    /// Put a backup made by `backup` back as the SQLite database of an empty
+    /// data directory, then start the server on it.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
     /// Write the configuration as a YAML file `apply` reads back unchanged.
     Export {
         /// Write here instead of standard output.
@@ -197,8 +210,10 @@ pub struct ServeArgs {
     /// Where the browsers of browser checks are.
     #[command(flatten)]
     pub browser: BrowserArgs,
-    /// A bearer token `/metrics` requires; set it when people who should
-    /// not read the server's figures can reach it [default: none, public].
+    /// A bearer token `/metrics` requires, and with which it serves the
+    /// metrics of what is monitored [default: none: the server's own
+    /// metrics are public, and those of monitors and sites need a user's
+    /// API token].
     #[arg(long, env = "SIGHTLINE_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
     /// How long a client has to send a request's headers, from its first

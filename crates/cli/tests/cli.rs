@@ -15,6 +15,11 @@ use std::time::{Duration, Instant};
 const BINARY: &str = env!("CARGO_BIN_EXE_sightline");
 const ADMIN_EMAIL: &str = "ops@example.com";
 const ADMIN_PASSWORD: &str = "admin password 1";
+/// The environment that makes a fresh server's first admin.
+const FIRST_ADMIN: [(&str, &str); 2] = [
+    ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
+    ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
+];
 
 /// A running `sightline serve` process.
 struct ServerProcess {
@@ -159,6 +164,64 @@ async fn log_in(http: &reqwest::Client, server: &ServerProcess) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
+/// The alerting engine's and the outbox sender's completed passes in
+/// `server`, as its `/metrics` counts them.
+async fn passes(http: &reqwest::Client, server: &ServerProcess) -> (u64, u64) {
+    let text = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let count = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+    };
+    (
+        count("sightline_alerting_passes_total"),
+        count("sightline_outbox_passes_total"),
+    )
+}
+
+/// Waits until `server`'s alerting engine and outbox sender have each
+/// completed two more passes than now, so one began after this was asked:
+/// what they were to send about the present state is sent.
+async fn after_passes(http: &reqwest::Client, server: &ServerProcess) {
+    let (engine, outbox) = passes(http, server).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (engine_now, outbox_now) = passes(http, server).await;
+        if engine_now >= engine + 2 && outbox_now >= outbox + 2 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the alerting loops stalled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Asserts that `listing`'s last column, headed `last`, starts at the same
+/// place on every line, after a space: a column padded by a `Display` that
+/// ignores widths shifts it.
+fn in_columns(listing: &str, last: &str) {
+    let mut lines = listing.lines();
+    let header = lines.next().unwrap_or_default();
+    assert!(header.ends_with(last), "{listing}");
+    let at = header.chars().count() - last.chars().count();
+    let mut rows = 0;
+    for line in lines {
+        let chars: Vec<char> = line.chars().collect();
+        assert!(
+            chars.len() > at && chars[at - 1] == ' ' && chars[at] != ' ',
+            "`{last}` is not one column:\n{listing}"
+        );
+        rows += 1;
+    }
+    assert!(rows > 0, "{listing}");
+}
+
 #[tokio::test]
 async fn serve_with_no_arguments_answers_on_the_default_port_with_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -256,8 +319,311 @@ on_both_backends!(
     an_alert_stored_before_a_kill_9_is_sent_once_after_restart,
     two_servers_sending_through_a_slow_smtp_server_send_each_message_once,
     users_and_tokens_are_managed_from_the_command_line,
-    monitors_as_code_apply_idempotently_and_export_round_trips
+    monitors_as_code_apply_idempotently_and_export_round_trips,
+    a_backup_taken_mid_burst_restores_every_acknowledged_write
 );
+
+/// Runs a one-shot command that should refuse: its exit code and what it
+/// said on standard error.
+fn complaint(args: &[&str]) -> (Option<i32>, String) {
+    let output = run(Path::new("/"), args, "");
+    (output.status.code(), text(&output.stderr))
+}
+
+/// What a burst of writers had acknowledged, each with when its answer came.
+#[derive(Default)]
+struct Acknowledged {
+    pages: Vec<(String, Instant)>,
+    results: Vec<(i64, Instant)>,
+}
+
+async fn a_backup_taken_mid_burst_restores_every_acknowledged_write(kind: BackendKind) {
+    let database = TestDatabase::new(kind).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        dir.path(),
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database.url(),
+            "--rum-address-rate",
+            "1000000",
+            "--rum-site-rate",
+            "1000000",
+        ],
+        &FIRST_ADMIN,
+    );
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let cookie = log_in(&http, &server).await;
+    let created = |path: &'static str, body: Value| {
+        let request = http
+            .post(server.url(path))
+            .header("cookie", &cookie)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let site = created(
+        "/api/v1/sites",
+        json!({"name": "shop", "origins": ["https://shop.example.com"]}),
+    )
+    .await;
+    let key = site["site_key"].as_str().unwrap().to_owned();
+    let monitor = created(
+        "/api/v1/monitors",
+        json!({"name": "health", "type": "http", "url": server.url("/healthz"), "every": "1h"}),
+    )
+    .await;
+    let monitor_id = monitor["id"].as_i64().unwrap();
+
+    // Four beacon writers and one "run now" loop write until told to stop.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for writer in 0..4 {
+        let (http, key, url, stop) = (
+            http.clone(),
+            key.clone(),
+            server.url("/rum/v1/beacon"),
+            stop.clone(),
+        );
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Acknowledged::default();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let page = format!("/p/{writer}-{n}");
+                n += 1;
+                let beacon = json!({
+                    "site": key, "url": format!("https://shop.example.com{page}"), "nav": "navigate",
+                    "metrics": {"lcp": 1834.2, "ttfb": 211.5},
+                });
+                let response = http
+                    .post(&url)
+                    .header("content-type", "text/plain;charset=UTF-8")
+                    .header("origin", "https://shop.example.com")
+                    .header(
+                        "user-agent",
+                        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) \
+                         Chrome/120.0.0.0 Safari/537.36",
+                    )
+                    .body(beacon.to_string())
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 204, "{page}");
+                acknowledged.pages.push((page, Instant::now()));
+            }
+            acknowledged
+        }));
+    }
+    {
+        let (http, cookie, stop) = (http.clone(), cookie.clone(), stop.clone());
+        let url = server.url(&format!("/api/v1/monitors/{monitor_id}/run"));
+        writers.push(tokio::spawn(async move {
+            let mut acknowledged = Acknowledged::default();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let response = http
+                    .post(&url)
+                    .header("cookie", &cookie)
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() == 409 {
+                    // The scheduled run is under way; ask again shortly.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+                assert_eq!(response.status(), 200);
+                let ran: Vec<Value> = response.json().await.unwrap();
+                let at = Instant::now();
+                acknowledged.results.extend(
+                    ran.iter()
+                        .map(|result| (result["id"].as_i64().unwrap(), at)),
+                );
+            }
+            acknowledged
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+
+    // The backup, while they write.
+    let backup = dir.path().join("sightline.backup");
+    let backup_arg = backup.to_str().unwrap().to_owned();
+    let url = database.url().to_owned();
+    let began = Instant::now();
+    let output = tokio::task::spawn_blocking(move || match kind {
+        BackendKind::Sqlite => run(
+            Path::new("/"),
+            &["backup", &backup_arg, "--database-url", &url],
+            "",
+        ),
+        // PostgreSQL is backed up with its own tool, as the README says
+        // and `sightline backup` answers.
+        BackendKind::Postgres => Command::new("pg_dump")
+            .args(["--format=custom", &format!("--file={backup_arg}"), &url])
+            .output()
+            .unwrap(),
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut acknowledged = Acknowledged::default();
+    for writer in writers {
+        let done = writer.await.unwrap();
+        acknowledged.pages.extend(done.pages);
+        acknowledged.results.extend(done.results);
+    }
+    let before = |at: &Instant| *at < began;
+    let pages_before = acknowledged
+        .pages
+        .iter()
+        .filter(|(_, at)| before(at))
+        .count();
+    let results_before = acknowledged
+        .results
+        .iter()
+        .filter(|(_, at)| before(at))
+        .count();
+    assert!(
+        pages_before >= 50 && results_before >= 1,
+        "too few writes before the backup: {pages_before} page views, {results_before} results"
+    );
+    assert!(
+        acknowledged.pages.len() > pages_before,
+        "the writers stopped during the backup"
+    );
+    let (code, log) = server.wait_after_kill();
+    assert_eq!(code, None, "{log:?}");
+
+    // Put it back where nothing is, and read it as the server would.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let restored = match kind {
+        BackendKind::Sqlite => {
+            let data = restored_dir.path().join("data");
+            let data_arg = data.to_str().unwrap();
+            let output = run(
+                Path::new("/"),
+                &["restore", backup.to_str().unwrap(), "--data-dir", data_arg],
+                "",
+            );
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            assert!(
+                text(&output.stderr).contains("restored"),
+                "{}",
+                text(&output.stderr)
+            );
+            // Never over a database, nor a backup over a file.
+            let (code, said) =
+                complaint(&["restore", backup.to_str().unwrap(), "--data-dir", data_arg]);
+            assert_eq!(code, Some(1));
+            assert!(said.contains("already holds a database"), "{said}");
+            let (_, said) = complaint(&[
+                "backup",
+                backup.to_str().unwrap(),
+                "--database-url",
+                database.url(),
+            ]);
+            assert!(said.contains("already exists"), "{said}");
+            let nowhere = [
+                "backup",
+                "/no/such/place/x.db",
+                "--database-url",
+                database.url(),
+            ];
+            let (_, said) = complaint(&nowhere);
+            assert!(
+                said.contains("cannot write a backup into /no/such/place"),
+                "{said}"
+            );
+            let not_one = dir.path().join("notes.txt");
+            std::fs::write(&not_one, "not a database").unwrap();
+            let other = restored_dir.path().join("other");
+            let wrong = [
+                "restore",
+                not_one.to_str().unwrap(),
+                "--data-dir",
+                other.to_str().unwrap(),
+            ];
+            let (_, said) = complaint(&wrong);
+            assert!(said.contains("is not a Sightline backup"), "{said}");
+            None
+        }
+        BackendKind::Postgres => {
+            let (_, said) = complaint(&["backup", "/nowhere", "--database-url", database.url()]);
+            assert!(said.contains("pg_dump"), "{said}");
+            let empty = TestDatabase::new(BackendKind::Postgres).await;
+            let output = Command::new("pg_restore")
+                .args(["--no-owner", &format!("--dbname={}", empty.url())])
+                .arg(&backup)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{}", text(&output.stderr));
+            Some(empty)
+        }
+    };
+    let restored_url = match &restored {
+        Some(database) => database.url().to_owned(),
+        None => format!(
+            "sqlite://{}",
+            restored_dir.path().join("data/sightline.db").display()
+        ),
+    };
+    let store = sightline_store::Store::connect(
+        &restored_url,
+        Arc::new(ManualClock::new(sightline_core::Timestamp::from_millis(0))),
+    )
+    .await
+    .unwrap();
+    store.migrate().await.unwrap();
+    let site_id = site["id"].as_i64().unwrap();
+    let far = sightline_core::Timestamp::from_millis(i64::MAX / 2);
+    let zero = sightline_core::Timestamp::from_millis(0);
+    let pages: std::collections::HashSet<String> = store
+        .page_views(site_id, zero, far, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|view| {
+            view.dimensions
+                .get(sightline_core::rum::Dimension::Page)
+                .to_owned()
+        })
+        .collect();
+    let lost: Vec<&String> = acknowledged
+        .pages
+        .iter()
+        .filter(|(page, at)| before(at) && !pages.contains(page))
+        .map(|(page, _)| page)
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {pages_before} page views acknowledged before the backup are missing: {lost:?}",
+        lost.len()
+    );
+    let results: std::collections::HashSet<i64> = store
+        .check_results(monitor_id, zero, far, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|stored| stored.id)
+        .collect();
+    for (id, at) in &acknowledged.results {
+        assert!(
+            !before(at) || results.contains(id),
+            "result {id} is missing"
+        );
+    }
+    assert!(store.monitor(monitor_id).await.is_ok());
+    store.close().await;
+}
 
 async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) {
     let database = TestDatabase::new(kind).await;
@@ -265,10 +631,7 @@ async fn every_acknowledged_write_survives_sigterm_mid_burst(kind: BackendKind) 
     let server = ServerProcess::start(
         dir.path(),
         &["--listen", "127.0.0.1:0", "--database-url", database.url()],
-        &[
-            ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-            ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
+        &FIRST_ADMIN,
     );
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -424,6 +787,7 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
             && listing.contains("dev@example.com"),
         "{listing}"
     );
+    in_columns(&listing, "EMAIL");
 
     let output = cli(
         &[
@@ -460,6 +824,7 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
         listing.contains("ci") && listing.contains("active") && !listing.contains(&secret),
         "{listing}"
     );
+    in_columns(&listing, "NAME");
     let id = listing
         .lines()
         .nth(1)
@@ -675,12 +1040,26 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
     // A change updates; a dry run changes nothing; prune deletes the rest.
     std::fs::write(&file, DECLARED.replace("port: 25", "port: 587")).unwrap();
     let (_, out, _) = cli(&["apply", "--dry-run", path]);
-    assert_eq!(out, "updated monitor `mail`\n1 would change, 5 unchanged\n");
+    assert_eq!(
+        out,
+        "would update monitor `mail`\n1 would change, 5 unchanged\n"
+    );
     let (_, out, _) = cli(&["apply", path]);
     assert_eq!(out, "updated monitor `mail`\n1 changed, 5 unchanged\n");
     let only_sites = dir.path().join("sites.yaml");
     // The file now names the site and the alert policy only.
     std::fs::write(&only_sites, DECLARED.split("monitors:").next().unwrap()).unwrap();
+    let (ok, out, _) = cli(&[
+        "apply",
+        "--prune",
+        "--dry-run",
+        only_sites.to_str().unwrap(),
+    ]);
+    assert!(ok);
+    assert!(
+        out.starts_with("would delete status page `shop`\n"),
+        "{out}"
+    );
     let (ok, out, _) = cli(&["apply", "--prune", only_sites.to_str().unwrap()]);
     assert!(ok);
     assert_eq!(
@@ -766,10 +1145,7 @@ async fn serve_applies_the_declared_monitors_at_start_and_runs_them() {
     let server = ServerProcess::start(
         dir.path(),
         &["--config", config.to_str().unwrap()],
-        &[
-            ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-            ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-        ],
+        &FIRST_ADMIN,
     );
     let http = reqwest::Client::new();
     let cookie = log_in(&http, &server).await;
@@ -874,10 +1250,7 @@ async fn an_alert_stored_before_a_kill_9_is_sent_once_after_restart(kind: Backen
         "--smtp-security",
         "plain",
     ];
-    let env = [
-        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-    ];
+    let env = FIRST_ADMIN;
     let server = ServerProcess::start(dir.path(), &args, &env);
     let http = reqwest::Client::new();
     let cookie = log_in(&http, &server).await;
@@ -933,8 +1306,8 @@ async fn an_alert_stored_before_a_kill_9_is_sent_once_after_restart(kind: Backen
         Some(1),
         "{detail}"
     );
-    // A few more passes of the restarted engine and sender send nothing new.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Two more passes of the restarted engine and sender send nothing new.
+    after_passes(&http, &server).await;
     let received = smtp.received();
     assert_eq!(received.len(), 1, "sent once");
     let mail = String::from_utf8_lossy(&received[0]);
@@ -967,10 +1340,7 @@ async fn two_servers_sending_through_a_slow_smtp_server_send_each_message_once(k
         "--smtp-security",
         "plain",
     ];
-    let env = [
-        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-    ];
+    let env = FIRST_ADMIN;
     let first = ServerProcess::start(dir.path(), &args, &env);
     let second = ServerProcess::start(dir.path(), &args, &env);
     let http = reqwest::Client::new();
@@ -1083,10 +1453,7 @@ async fn an_agent_runs_its_checkpoints_checks_and_reports_them_after_an_outage()
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let args = ["--listen", listen.as_str(), "--data-dir", "data"];
-    let env = [
-        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-    ];
+    let env = FIRST_ADMIN;
     // The target: `/slow` answers after 4 s and counts who asked.
     let slow_hits = Arc::new(AtomicUsize::new(0));
     let hits = slow_hits.clone();
@@ -1191,6 +1558,34 @@ async fn an_agent_runs_its_checkpoints_checks_and_reports_them_after_an_outage()
         .unwrap();
     assert_eq!(east["agent_version"], env!("CARGO_PKG_VERSION"));
 
+    // Between its checks it asks for work twice a second: over 5 s, ten
+    // idle asks and a few more for the checks that came due (every 250 ms
+    // would be twenty and more).
+    let leases = async || -> u64 {
+        let text = http
+            .get(server.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| {
+                line.starts_with(
+                    r#"sightline_http_requests_total{method="POST",route="/api/v1/checkpoints/{name}/lease","#,
+                )
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    };
+    let before = leases().await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let asked = leases().await - before;
+    // A loaded machine makes each ask slower, never more frequent: the
+    // upper bound is the one that tells the two apart.
+    assert!((3..=15).contains(&asked), "{asked} leases in 5 s");
+
     // The server dies while the agent runs a slow check: the result waits
     // on the agent's disk and arrives once the server is back.
     let before = slow_hits.load(Ordering::SeqCst);
@@ -1250,6 +1645,15 @@ async fn an_agent_runs_its_checkpoints_checks_and_reports_them_after_an_outage()
     assert_eq!(delivered["checkpoint"], "east");
     assert_eq!(delivered["outcome"], "up", "{delivered}");
     assert!(delivered["duration_ms"].as_i64().unwrap() >= 3_900);
+    // Its log, written to a file, is plain text under the agent's name:
+    // the failed leases while the server was away say which checkpoint.
+    let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap();
+    assert!(!log.contains('\x1b'), "colour codes in a file:\n{log}");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("agent{checkpoint=east}") && line.contains("leasing checks")),
+        "{log}"
+    );
 }
 
 /// An RFC 3339 time as the API writes it, so that times compare as text.
@@ -1374,6 +1778,18 @@ fn the_deploy_files_agree_with_the_binary() {
     let container = &agent["spec"]["template"]["spec"]["containers"][0];
     assert_eq!(container["args"], json!(["agent"]));
     check_env(container, &agent_reads);
+
+    // Prometheus: the path the server serves, the port the others name,
+    // and a credential, without which no monitor's metrics are served.
+    let prometheus = &yaml_documents("prometheus/prometheus.yml")[0];
+    let job = &prometheus["scrape_configs"][0];
+    assert_eq!(job["metrics_path"], "/metrics");
+    assert_eq!(job["authorization"]["type"], "Bearer");
+    assert!(job["authorization"]["credentials_file"].is_string());
+    assert_eq!(
+        job["static_configs"][0]["targets"],
+        json!(["sightline:8080"])
+    );
 
     // The image: non-root, the port the others name.
     let dockerfile = deploy_file("Dockerfile");
@@ -1556,10 +1972,7 @@ async fn two_servers_and_two_agents_split_the_work_and_survive_a_kill_9() {
         .to_vec()
     };
     let (a_args, b_args) = (args(&a_listen), args(&b_listen));
-    let env = [
-        ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-        ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-    ];
+    let env = FIRST_ADMIN;
     let server_a = ServerProcess::start(dir.path(), &strs(&a_args), &env);
     let server_b = ServerProcess::start(dir.path(), &strs(&b_args), &env);
     let http = reqwest::Client::new();
@@ -1945,10 +2358,7 @@ async fn sigterm_stores_every_started_check_and_leaves_a_complete_database() {
         let server = ServerProcess::start(
             dir.path(),
             &["--config", config.to_str().unwrap()],
-            &[
-                ("SIGHTLINE_ADMIN_EMAIL", ADMIN_EMAIL),
-                ("SIGHTLINE_ADMIN_PASSWORD", ADMIN_PASSWORD),
-            ],
+            &FIRST_ADMIN,
         );
         // Just after a due time: the first check of this run has begun.
         let deadline = Instant::now() + Duration::from_secs(20);

@@ -244,13 +244,13 @@ impl AlertPolicySpec {
                 )
             })?;
         }
-        if let Some(every) = self.remind_every {
-            if every < MIN_REMINDER {
-                return Err(ValidationError::new(
-                    "remind_every",
-                    format!("must be at least {}", duration_text::format(MIN_REMINDER)),
-                ));
-            }
+        if let Some(every) = self.remind_every
+            && every < MIN_REMINDER
+        {
+            return Err(ValidationError::new(
+                "remind_every",
+                format!("must be at least {}", duration_text::format(MIN_REMINDER)),
+            ));
         }
         Ok(())
     }

@@ -52,7 +52,8 @@ impl From<i64> for Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_rfc3339())
+        // `pad`, not `write_str`: listings align times with `{:<24}`.
+        f.pad(&self.to_rfc3339())
     }
 }
 

@@ -33,7 +33,8 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        // `pad`, not `write_str`: listings align roles with `{:<8}`.
+        f.pad(self.as_str())
     }
 }
 

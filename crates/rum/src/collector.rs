@@ -189,10 +189,10 @@ impl Collector {
         (collector, task)
     }
 
-    /// Takes one beacon through every check to durable storage: `Ok` once
-    /// it is committed. A beacon of a known site that is refused is counted
-    /// for the site (see [`Collector::take_ignored`]).
-    pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<(), Rejection> {
+    /// Takes one beacon through every check to durable storage: `Ok` with
+    /// its site's id once it is committed. A beacon of a known site that is
+    /// refused is counted for the site (see [`Collector::take_ignored`]).
+    pub async fn collect(&self, request: BeaconRequest<'_>) -> Result<i64, Rejection> {
         if request.body.len() > MAX_BEACON_BYTES {
             return Err(Rejection::too_large());
         }
@@ -208,10 +208,10 @@ impl Collector {
                 let key = serde_json::from_slice::<serde_json::Value>(request.body)
                     .ok()
                     .and_then(|value| value["site"].as_str().map(str::to_owned));
-                if let Some(key) = key {
-                    if let Ok(Some(site)) = self.site(&key).await {
-                        self.count_ignored(site.id, RejectReason::Malformed);
-                    }
+                if let Some(key) = key
+                    && let Ok(Some(site)) = self.site(&key).await
+                {
+                    self.count_ignored(site.id, RejectReason::Malformed);
                 }
                 return Err(rejection);
             }
@@ -262,7 +262,7 @@ impl Collector {
             .write(page_view)
             .await
             .map_err(|error| reject(RejectReason::Unavailable, error.to_string()))?;
-        Ok(())
+        Ok(site.id)
     }
 
     fn count_ignored(&self, site_id: i64, reason: RejectReason) {
@@ -303,12 +303,11 @@ impl Collector {
     }
 
     async fn site(&self, key: &str) -> Result<Option<SiteEntry>, Rejection> {
-        if let Ok(cache) = self.sites.read() {
-            if let Some((fetched, entry)) = cache.get(key) {
-                if fetched.elapsed() < SITE_CACHE_TTL {
-                    return Ok(entry.clone());
-                }
-            }
+        if let Ok(cache) = self.sites.read()
+            && let Some((fetched, entry)) = cache.get(key)
+            && fetched.elapsed() < SITE_CACHE_TTL
+        {
+            return Ok(entry.clone());
         }
         let entry = match self.store.site_by_key(key).await {
             Ok(site) => Some(SiteEntry {

@@ -17,7 +17,8 @@
 use sightline_core::Timestamp;
 use sightline_core::rum::{Aggregate, Dimension, PageView, PreparedMetrics, ViewColumnsWriter};
 use sightline_store::{ColumnGrain, RollupCell, Store, StoreError, VIEW_SEGMENT_MS};
-use std::collections::HashMap;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 /// One minute: the open hour's rollups, until its hour's replace them (the
@@ -98,16 +99,27 @@ impl KeyShape {
 /// Aggregates page views under a set of key shapes.
 ///
 /// Page views are kept compact (interned dimension values, prepared
-/// metrics) until the end; then, shape by shape, they are sorted by their
-/// key and each run of equal keys is added to one aggregate while it is hot
-/// in the cache. Adding each page view to dozens of aggregates scattered
-/// over memory, as they arrive, is several times slower.
+/// metrics) for a while; then, shape by shape, they are sorted by their key
+/// and each run of equal keys is added to one aggregate while it is hot in
+/// the cache. Adding each page view to dozens of aggregates scattered over
+/// memory, as they arrive, is several times slower. Every
+/// [`VIEWS_PER_FOLD`] page views the runs are merged into the aggregates
+/// so far and the page views dropped, so that a day of a busy site (tens of
+/// millions) takes the memory of one fold, not of the day.
 pub struct KeyedAggregates {
     shapes: Vec<KeyShape>,
     values: HashMap<String, u32>,
     names: Vec<String>,
     views: Vec<([u32; Dimension::ALL.len()], PreparedMetrics)>,
+    /// The aggregates of the page views folded so far, by shape (its
+    /// position in `shapes`) and key (both interned values in one integer).
+    folded: BTreeMap<(usize, u64), Aggregate>,
 }
+
+/// Page views held before they are folded into their keys' aggregates:
+/// about 50 MiB of them, and few enough folds that merging costs little
+/// beside adding.
+pub const VIEWS_PER_FOLD: usize = 1 << 17;
 
 /// The interned id of "no value" (the totals, or the second half of a single).
 const NO_VALUE: u32 = 0;
@@ -120,6 +132,7 @@ impl KeyedAggregates {
             values: HashMap::from([(String::new(), NO_VALUE)]),
             names: vec![String::new()],
             views: Vec::new(),
+            folded: BTreeMap::new(),
         }
     }
 
@@ -137,13 +150,15 @@ impl KeyedAggregates {
     pub fn add(&mut self, view: &PageView) {
         let ids = Dimension::ALL.map(|dimension| self.intern(view.dimensions.get(dimension)));
         self.views.push((ids, PreparedMetrics::new(&view.metrics)));
+        if self.views.len() >= VIEWS_PER_FOLD {
+            self.fold();
+        }
     }
 
-    /// The cells to write.
-    pub fn into_cells(self) -> Vec<RollupCell> {
-        let mut cells = Vec::new();
+    /// Adds the page views held to their keys' aggregates and drops them.
+    fn fold(&mut self) {
         let mut keyed: Vec<(u64, u32)> = Vec::with_capacity(self.views.len());
-        for shape in &self.shapes {
+        for (position, shape) in self.shapes.iter().enumerate() {
             // Both values in one integer, so the sort touches one array.
             keyed.clear();
             keyed.extend(self.views.iter().enumerate().map(|(index, (ids, _))| {
@@ -155,22 +170,36 @@ impl KeyedAggregates {
                 ((u64::from(value) << 32) | u64::from(second), index as u32)
             }));
             keyed.sort_unstable();
-            let name = shape.name();
             for run in keyed.chunk_by(|a, b| a.0 == b.0) {
                 let mut aggregate = Aggregate::default();
                 for (_, index) in run {
                     aggregate.add_prepared(&self.views[*index as usize].1);
                 }
-                let key = run[0].0;
-                cells.push(RollupCell {
-                    dimension: name.clone(),
-                    value: self.names[(key >> 32) as usize].clone(),
-                    second_value: self.names[(key & u64::from(u32::MAX)) as usize].clone(),
-                    aggregate,
-                });
+                match self.folded.entry((position, run[0].0)) {
+                    Entry::Vacant(vacant) => {
+                        vacant.insert(aggregate);
+                    }
+                    Entry::Occupied(mut occupied) => occupied.get_mut().merge(&aggregate),
+                }
             }
         }
-        cells
+        self.views.clear();
+    }
+
+    /// The cells to write.
+    pub fn into_cells(mut self) -> Vec<RollupCell> {
+        self.fold();
+        let shape_names: Vec<String> = self.shapes.iter().map(|shape| shape.name()).collect();
+        let name = |id: u64| self.names[id as usize].clone();
+        self.folded
+            .into_iter()
+            .map(|((position, key), aggregate)| RollupCell {
+                dimension: shape_names[position].clone(),
+                value: name(key >> 32),
+                second_value: name(key & u64::from(u32::MAX)),
+                aggregate,
+            })
+            .collect()
     }
 }
 
@@ -255,6 +284,30 @@ impl Output {
     }
 }
 
+/// An output being built from a span's page views.
+enum Fold {
+    Columns(ColumnGrain, Box<ViewColumnsWriter>),
+    Cells(i64, KeyedAggregates),
+}
+
+impl Fold {
+    fn new(output: Output) -> Self {
+        match output {
+            Output::Columns(grain) => Fold::Columns(grain, Box::default()),
+            Output::Cells(resolution) => {
+                Fold::Cells(resolution, KeyedAggregates::new(KeyShape::hourly()))
+            }
+        }
+    }
+
+    fn add(&mut self, view: &PageView) {
+        match self {
+            Fold::Columns(_, writer) => writer.add(view),
+            Fold::Cells(_, aggregates) => aggregates.add(view),
+        }
+    }
+}
+
 /// Where an output stands: its marker, and the next span to write (`None`
 /// when there is nothing to write this pass).
 struct Lane {
@@ -310,12 +363,21 @@ async fn roll_spans<const N: usize>(
         starts.dedup();
         for start in starts {
             let end = start.plus(span);
-            let views = store.page_views(site_id, start, end, i64::MAX).await?;
-            for lane in lanes.iter_mut().filter(|lane| lane.next == Some(start)) {
-                let written = match lane.output {
-                    Output::Columns(grain) => {
-                        let mut writer = ViewColumnsWriter::default();
-                        views.iter().for_each(|view| writer.add(view));
+            // Every lane that needs this span is fed from one read of it.
+            let outputs: Vec<Fold> = lanes
+                .iter()
+                .filter(|lane| lane.next == Some(start))
+                .map(|lane| Fold::new(lane.output))
+                .collect();
+            let outputs = store
+                .fold_page_views(site_id, start, end, outputs, |outputs, view| {
+                    outputs.iter_mut().for_each(|output| output.add(&view));
+                })
+                .await?;
+            let lanes_here = lanes.iter_mut().filter(|lane| lane.next == Some(start));
+            for (lane, output) in lanes_here.zip(outputs) {
+                let written = match output {
+                    Fold::Columns(grain, writer) => {
                         store
                             .write_view_columns(
                                 site_id,
@@ -326,9 +388,7 @@ async fn roll_spans<const N: usize>(
                             )
                             .await?
                     }
-                    Output::Cells(resolution) => {
-                        let mut aggregates = KeyedAggregates::new(KeyShape::hourly());
-                        views.iter().for_each(|view| aggregates.add(view));
+                    Fold::Cells(resolution, aggregates) => {
                         let cells = aggregates.into_cells();
                         store
                             .write_rollup_bucket(site_id, resolution, start, &cells, lane.progress)
@@ -359,16 +419,12 @@ async fn roll_days(store: &Store, site_id: i64, until: Timestamp) -> Result<(), 
         if end > until {
             break;
         }
-        let mut aggregates = KeyedAggregates::new(KeyShape::daily());
-        // An hour at a time, so that a day's page views are never all in memory.
-        let mut from = start;
-        while from < end {
-            let to = from.plus(Duration::from_millis(HOUR_MS as u64));
-            for view in store.page_views(site_id, from, to, i64::MAX).await? {
+        let aggregates = KeyedAggregates::new(KeyShape::daily());
+        let aggregates = store
+            .fold_page_views(site_id, start, end, aggregates, |aggregates, view| {
                 aggregates.add(&view);
-            }
-            from = to;
-        }
+            })
+            .await?;
         let cells = aggregates.into_cells();
         let written = store
             .write_rollup_bucket(site_id, DAY_MS, start, &cells, progress)
@@ -398,4 +454,81 @@ async fn first_unrolled(
             .await?
             .map(|first| floor(first, resolution)),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sightline_core::rum::Metric;
+
+    fn view(n: usize) -> PageView {
+        let mut view = PageView {
+            site_id: 1,
+            at: Timestamp::from_millis(n as i64),
+            dimensions: Default::default(),
+            metrics: Default::default(),
+        };
+        for (index, dimension) in Dimension::ALL.into_iter().enumerate() {
+            // Few values for some dimensions, many for others.
+            let value = (n / (index + 1)) % (3 + index * 40);
+            view.dimensions
+                .set(dimension, format!("{}-{value}", dimension.name()));
+        }
+        for (index, metric) in Metric::ALL.into_iter().enumerate() {
+            // Some page views lack some measurements.
+            let value = ((n * 7919 + index * 104_729) % 5000) as f64 / 3.0;
+            view.metrics
+                .set(metric, (!n.is_multiple_of(index + 2)).then_some(value));
+        }
+        view
+    }
+
+    #[test]
+    fn folding_in_parts_gives_the_cells_adding_each_page_view_gives() {
+        let views = 2 * VIEWS_PER_FOLD + 1_000;
+        let shapes = vec![
+            KeyShape::Totals,
+            KeyShape::Single(Dimension::ALL[0]),
+            KeyShape::Single(Dimension::ALL[5]),
+            KeyShape::Pair(Dimension::ALL[1], Dimension::ALL[6]),
+        ];
+        let mut folded = KeyedAggregates::new(shapes.clone());
+        let mut expected: BTreeMap<(String, String, String), Aggregate> = BTreeMap::new();
+        for n in 0..views {
+            let view = view(n);
+            folded.add(&view);
+            for shape in &shapes {
+                let (value, second) = match *shape {
+                    KeyShape::Totals => (String::new(), String::new()),
+                    KeyShape::Single(dimension) => {
+                        (view.dimensions.get(dimension).to_owned(), String::new())
+                    }
+                    KeyShape::Pair(first, second) => (
+                        view.dimensions.get(first).to_owned(),
+                        view.dimensions.get(second).to_owned(),
+                    ),
+                };
+                expected
+                    .entry((shape.name(), value, second))
+                    .or_default()
+                    .add(&view.metrics);
+            }
+        }
+        let cells: BTreeMap<(String, String, String), Aggregate> = folded
+            .into_cells()
+            .into_iter()
+            .map(|cell| {
+                (
+                    (cell.dimension, cell.value, cell.second_value),
+                    cell.aggregate,
+                )
+            })
+            .collect();
+        assert_eq!(cells.len(), expected.len());
+        let totals = &cells[&(KeyShape::Totals.name(), String::new(), String::new())];
+        assert_eq!(totals.page_views(), views as u64);
+        for (key, aggregate) in &expected {
+            assert_eq!(cells.get(key), Some(aggregate), "{key:?}");
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod error;
 mod json;
 mod login_limit;
 mod metrics;
+mod monitored_metrics;
 mod routes;
 mod same_origin;
 mod state;
@@ -206,10 +207,10 @@ pub async fn serve(
         loop {
             tick.tick().await;
             // Planner statistics at start and every hour after.
-            if passes % 360 == 0 {
-                if let Err(error) = rum_store.optimize().await {
-                    tracing::warn!(%error, "refreshing planner statistics");
-                }
+            if passes.is_multiple_of(360)
+                && let Err(error) = rum_store.optimize().await
+            {
+                tracing::warn!(%error, "refreshing planner statistics");
             }
             passes += 1;
             if let Err(error) = sightline_rum::rollup::roll_all(&rum_store).await {
@@ -235,12 +236,13 @@ pub async fn serve(
     // Status pages that open incidents by themselves.
     let auto_state = draining.clone();
     let auto_incidents = tokio::spawn(async move {
-        let mut tick = tokio::time::interval(status::auto_incidents::EVERY);
+        let mut tick = tokio::time::interval(auto_state.config.alerting_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(error) = status::auto_incidents::pass(&auto_state).await {
-                tracing::warn!(%error, "opening status page incidents");
+            match status::auto_incidents::pass(&auto_state).await {
+                Ok(()) => auto_state.metrics.count_status_page_pass(),
+                Err(error) => tracing::warn!(%error, "opening status page incidents"),
             }
         }
     });

@@ -1,6 +1,8 @@
 //! `/metrics` in Prometheus text format: request counts and latencies by
 //! route template and method (never by raw path or a method a client made
-//! up, which would grow the label set without end), plus build information.
+//! up, which would grow the label set without end), plus build information;
+//! then, for a scraper that may see them, the metrics of what is monitored
+//! ([`crate::monitored_metrics`]).
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -12,6 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +50,31 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 15))
 }
 
+/// A count kept elsewhere (an alerting loop's passes), shown as a counter.
+#[derive(Debug, Clone)]
+struct SharedCount(Arc<AtomicU64>);
+
+impl prometheus_client::metrics::TypedMetric for SharedCount {
+    const TYPE: prometheus_client::metrics::MetricType =
+        prometheus_client::metrics::MetricType::Counter;
+}
+
+impl prometheus_client::encoding::EncodeMetric for SharedCount {
+    fn encode(
+        &self,
+        mut encoder: prometheus_client::encoding::MetricEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        encoder.encode_counter::<prometheus_client::encoding::NoLabelSet, _, u64>(
+            &self.0.load(Ordering::SeqCst),
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+        <Self as prometheus_client::metrics::TypedMetric>::TYPE
+    }
+}
+
 /// The process's metrics. One registry per server, not a global, so that
 /// several servers in one test process do not mix their counts.
 #[derive(Debug)]
@@ -57,6 +85,9 @@ pub struct Metrics {
     beacons: Family<BeaconLabels, Counter>,
     refused_reports: Family<RefusalLabels, Counter>,
     connections: crate::connections::ConnectionCounts,
+    /// The metrics of what is monitored.
+    pub monitored: crate::monitored_metrics::MonitoredMetrics,
+    status_page_passes: Arc<AtomicU64>,
 }
 
 impl Default for Metrics {
@@ -114,6 +145,12 @@ impl Default for Metrics {
             connections.timed_out.clone(),
         );
         registry.register("build_info", "The running build; always 1", build);
+        let status_page_passes = Arc::<AtomicU64>::default();
+        registry.register(
+            "status_page_passes",
+            "Passes completed of the status pages that open incidents by themselves",
+            SharedCount(status_page_passes.clone()),
+        );
         Self {
             registry,
             requests,
@@ -121,15 +158,42 @@ impl Default for Metrics {
             beacons,
             refused_reports,
             connections,
+            monitored: Default::default(),
+            status_page_passes,
         }
     }
 }
 
 impl Metrics {
-    /// The registry in Prometheus text exposition format.
-    pub fn render(&self) -> String {
+    /// Shows the passes of the alerting engine and of the outbox sender:
+    /// that they are alive, and, to a test, that they have looked again.
+    pub fn counting_passes(mut self, engine: Arc<AtomicU64>, outbox: Arc<AtomicU64>) -> Self {
+        self.registry.register(
+            "alerting_passes",
+            "Passes of the alerting engine completed: each looks at every monitor's status, \
+             checkpoint and site",
+            SharedCount(engine),
+        );
+        self.registry.register(
+            "outbox_passes",
+            "Passes of the outbox sender completed: each sends (or tries) every notification due",
+            SharedCount(outbox),
+        );
+        self
+    }
+
+    /// Counts one completed pass of the status pages' own incidents.
+    pub fn count_status_page_pass(&self) {
+        self.status_page_passes.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The server's own metrics in OpenMetrics text, without the closing
+    /// `# EOF` (the metrics of what is monitored may follow).
+    pub fn render_own(&self) -> String {
         let mut text = String::new();
-        if let Err(error) = prometheus_client::encoding::text::encode(&mut text, &self.registry) {
+        if let Err(error) =
+            prometheus_client::encoding::text::encode_registry(&mut text, &self.registry)
+        {
             tracing::error!(%error, "encoding metrics");
         }
         text

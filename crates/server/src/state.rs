@@ -56,6 +56,10 @@ pub struct ServerConfig {
     /// How long a status page's snapshot stands before it is rebuilt: how
     /// late a page may be, and how often a crowd on it reaches the database.
     pub status_refresh: Duration,
+    /// How often the alerting engine looks when no result wakes it: how
+    /// late a time-based level (`after: 15m`) or a site's silence is seen.
+    /// Status pages that open incidents by themselves look as often.
+    pub alerting_every: Duration,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             smtp: None,
             outbox: OutboxConfig::default(),
             status_refresh: Duration::from_secs(5),
+            alerting_every: Duration::from_secs(5),
         }
     }
 }
@@ -174,12 +179,17 @@ impl AppState {
             vault,
             store: store.clone(),
         });
+        let metrics = Metrics::default();
+        let tallies = metrics.monitored.tallies();
         let synthetic = Synthetic::start(
             store.clone(),
             store.clock(),
             prober,
             vault,
-            &config.synthetic,
+            &sightline_synthetic::SyntheticConfig {
+                tally: Some(tallies.clone()),
+                ..config.synthetic.clone()
+            },
         )
         .await?;
         let device_cookies = crate::device_cookie::DeviceCookies::load(&store).await?;
@@ -195,11 +205,13 @@ impl AppState {
             &status_key,
         ));
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
-        let mut deliverer = Deliverer::new(store.clone(), mailer, config.outbox.clone());
+        let mut deliverer =
+            Deliverer::new(store.clone(), mailer, config.outbox.clone()).with_tally(tallies);
         if let Some(secrets) = channel_secrets {
             deliverer = deliverer.with_secrets(Arc::new(secrets));
         }
         let outbox = deliverer.waker();
+        let outbox_passes = deliverer.passes();
         let (alerting_stop, stopping) = tokio::sync::watch::channel(false);
         let deliverer_task = tokio::spawn(deliverer.run(stopping.clone()));
         let engine = Engine::new(
@@ -211,9 +223,10 @@ impl AppState {
         .with_offline_after(config.synthetic.offline_after)
         .with_rechecks(synthetic.queued_checks())
         .with_ack_links(ack_links.clone());
+        let metrics = Arc::new(metrics.counting_passes(engine.passes(), outbox_passes));
         let engine_task = tokio::spawn(engine.run(
             synthetic.coordinator().stored(),
-            Duration::from_secs(5),
+            config.alerting_every,
             stopping,
         ));
         let (collector, writer_task) = Collector::start(store.clone(), enricher, &config.collector);
@@ -224,7 +237,7 @@ impl AppState {
             request_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.max_concurrent_requests.max(1),
             )),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             collector: Arc::new(collector),
             synthetic: Arc::new(synthetic),
             outbox,
@@ -251,10 +264,10 @@ impl AppState {
             .lock()
             .ok()
             .and_then(|mut task| task.take());
-        if let Some(task) = task {
-            if let Err(error) = task.await {
-                tracing::error!(%error, "the page-view writer failed");
-            }
+        if let Some(task) = task
+            && let Err(error) = task.await
+        {
+            tracing::error!(%error, "the page-view writer failed");
         }
         let _ = self.alerting_stop.send(true);
         let tasks: Vec<_> = self

@@ -22,6 +22,8 @@ mod collector;
 mod correlation;
 #[path = "api/journeys.rs"]
 mod journeys;
+#[path = "api/monitored_metrics.rs"]
+mod monitored_metrics;
 #[path = "api/outage.rs"]
 mod outage;
 #[path = "api/security.rs"]
@@ -64,6 +66,10 @@ use correlation::{
 use journeys::{
     agents_report_screenshots_with_their_results,
     journeys_report_steps_screenshots_and_never_a_secret,
+};
+use monitored_metrics::{
+    a_metrics_token_is_needed_when_the_server_has_one,
+    what_is_monitored_reaches_prometheus_and_the_dashboard,
 };
 use outage::one_outage_is_one_thread_per_person;
 use status_pages::{
@@ -251,6 +257,55 @@ impl TestServer {
         (status, value)
     }
 
+    /// `/metrics` as an anonymous scraper reads it.
+    async fn metrics(&self) -> String {
+        let response = self.http.get(self.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    }
+
+    /// The completed passes of the alerting engine, the outbox sender and
+    /// the status pages' own incidents, as `/metrics` counts them.
+    async fn passes(&self) -> [u64; 3] {
+        let text = self.metrics().await;
+        [
+            "sightline_alerting_passes_total",
+            "sightline_outbox_passes_total",
+            "sightline_status_page_passes_total",
+        ]
+        .map(|name| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+                .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        })
+    }
+
+    /// Waits until the alerting engine, the outbox sender and the status
+    /// pages have each completed two more passes than now: one at least
+    /// began after this was asked, so whatever they were to do about the
+    /// present state (open an incident, send a message) is done. What a
+    /// test asserts did not happen then has had its chance, without a sleep
+    /// long enough to hope.
+    async fn after_passes(&self) {
+        let before = self.passes().await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = self.passes().await;
+            if now
+                .iter()
+                .zip(before)
+                .all(|(now, before)| *now >= before + 2)
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the alerting loops stalled: {before:?} → {now:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
@@ -307,6 +362,8 @@ on_both_backends!(
     followers_confirm_by_mail_hear_of_updates_and_leave,
     a_page_opens_and_resolves_incidents_by_itself,
     health_metrics_and_a_complete_openapi_document,
+    what_is_monitored_reaches_prometheus_and_the_dashboard,
+    a_metrics_token_is_needed_when_the_server_has_one,
     every_api_route_but_login_needs_authentication,
     viewers_read_but_cannot_change_anything,
     sessions_log_in_and_out_with_a_locked_down_cookie,
@@ -413,15 +470,7 @@ async fn health_metrics_and_a_complete_openapi_document(kind: BackendKind) {
     server
         .call(Method::GET, "/api/v1/monitors/42", &cookie, None)
         .await;
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains("sightline_build_info{version=\""),
         "{metrics}"

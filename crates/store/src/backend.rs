@@ -23,6 +23,20 @@ pub enum BackendKind {
     Postgres,
 }
 
+impl BackendKind {
+    /// The backend a database URL names, by its scheme; `None` for one the
+    /// store cannot use.
+    pub fn of_url(url: &str) -> Option<Self> {
+        if url.starts_with("sqlite:") {
+            Some(BackendKind::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(BackendKind::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
 /// SQLite pools: one writer, so that writes queue in the process instead of
 /// failing on the database lock, and several readers, which WAL lets run
 /// beside it.
@@ -93,19 +107,29 @@ pub enum Readiness {
 /// before giving up: the pools', the scans' and the page-view batches'.
 pub(crate) const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The latest migration this binary applies to a SQLite database: a backup
+/// beyond it was made by a newer version.
+pub(crate) fn latest_sqlite_migration() -> i64 {
+    SQLITE_MIGRATIONS
+        .iter()
+        .map(|migration| migration.version)
+        .max()
+        .unwrap_or(0)
+}
+
 impl Backend {
     pub(crate) async fn connect(url: &str) -> Result<Self> {
-        if url.starts_with("sqlite:") {
-            Self::connect_sqlite(url).await
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(16)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
-                .await?;
-            Ok(Backend::Postgres(pool))
-        } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        match BackendKind::of_url(url) {
+            Some(BackendKind::Sqlite) => Self::connect_sqlite(url).await,
+            Some(BackendKind::Postgres) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect(url)
+                    .await?;
+                Ok(Backend::Postgres(pool))
+            }
+            None => Err(StoreError::UnsupportedUrl(url.to_owned())),
         }
     }
 
@@ -264,6 +288,73 @@ impl Backend {
                 pools.writer.close().await;
             }
             Backend::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+// SQL text that differs by dialect. Everything else runs the same text on
+// both backends; what differs in kind rather than text lives in
+// `day_partitions.rs` (PostgreSQL's partitions by day) and
+// `sqlite_scans.rs` (reading and writing a SQLite file outside sqlx).
+
+/// `sums` over each monitor's rows of `table` (aliased as the sums expect)
+/// that meet `condition`, one row per monitor.
+///
+/// Each monitor's rows are found through its own index range, so the cost
+/// follows the monitors and their rows in the period, never the history
+/// kept. Left to themselves, both planners may rather scan the whole
+/// table (a hash join in PostgreSQL, a scan of `r` in SQLite once
+/// `ANALYZE` has run), so the walk is spelled out: `CROSS JOIN` fixes
+/// SQLite's join order with `monitors` outside, and PostgreSQL does the
+/// same with `LATERAL`, which SQLite lacks.
+pub(crate) fn per_monitor(kind: BackendKind, sums: &str, table: &str, condition: &str) -> String {
+    match kind {
+        BackendKind::Sqlite => format!(
+            "SELECT m.id AS monitor_id, {sums} FROM monitors m CROSS JOIN {table} \
+             WHERE {condition} GROUP BY m.id"
+        ),
+        BackendKind::Postgres => format!(
+            "SELECT m.id AS monitor_id, t.* FROM monitors m CROSS JOIN LATERAL \
+             (SELECT {sums} FROM {table} WHERE {condition}) t"
+        ),
+    }
+}
+
+/// Each monitor's latest `$1` results (`columns` of `check_results r`),
+/// walked as [`per_monitor`] explains (SQLite takes those from the `$1`-th
+/// latest start on, and ties at that start may add a few, which the caller
+/// trims).
+pub(crate) fn recent_per_monitor(kind: BackendKind, columns: &str) -> String {
+    match kind {
+        BackendKind::Sqlite => format!(
+            "SELECT {columns} FROM monitors m CROSS JOIN check_results r \
+             WHERE r.monitor_id = m.id AND r.started_at >= COALESCE((SELECT x.started_at \
+             FROM check_results x WHERE x.monitor_id = m.id \
+             ORDER BY x.started_at DESC LIMIT 1 OFFSET $1 - 1), 0) \
+             ORDER BY r.monitor_id, r.started_at, r.id"
+        ),
+        BackendKind::Postgres => format!(
+            "SELECT r.* FROM monitors m CROSS JOIN LATERAL \
+             (SELECT {columns} FROM check_results r WHERE r.monitor_id = m.id \
+             ORDER BY r.started_at DESC, r.id DESC LIMIT $1) r \
+             ORDER BY r.monitor_id, r.started_at, r.id"
+        ),
+    }
+}
+
+/// Bytes `$1` (a table's name) takes on disk with its indexes: SQLite's
+/// `dbstat`, PostgreSQL's relation sizes with a partitioned table's
+/// partitions added (its own size is nothing).
+pub(crate) fn table_bytes(kind: BackendKind) -> &'static str {
+    match kind {
+        BackendKind::Sqlite => {
+            "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
+             WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = $1)"
+        }
+        BackendKind::Postgres => {
+            "SELECT (pg_total_relation_size($1::regclass) + COALESCE((\
+             SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree($1::regclass) \
+             WHERE relid <> $1::regclass), 0))::BIGINT"
         }
     }
 }

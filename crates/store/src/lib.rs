@@ -4,10 +4,13 @@
 //!
 //! Both backends run the same SQL text: queries use `$1`-style placeholders,
 //! which both understand, times are Unix milliseconds in 64-bit integers, and
-//! JSON documents are text. The differences (connection setup, pool shape,
-//! DDL) are isolated in `backend.rs`, `day_partitions.rs` (PostgreSQL keeps
-//! raw page views and check results in partitions by day) and the two
-//! migration folders.
+//! JSON documents are text. The differences are isolated: connection setup,
+//! pool shape and every SQL text that differs by dialect in `backend.rs`;
+//! PostgreSQL's partitions by day of raw page views and check results in
+//! `day_partitions.rs`; SQLite files read and written outside sqlx, where
+//! its per-row cost dominates, in `sqlite_scans.rs` (used by `page_views.rs`,
+//! `page_view_batches.rs` and `monitor_digests.rs`); and the two migration
+//! folders, which a test holds to the same schema.
 //!
 //! SQLite runs in WAL mode with one writer connection (so writers never fight
 //! over the lock) and a pool of readers. Every write is a transaction that is
@@ -18,6 +21,7 @@
 //! scheduler's policy; SQL lives here and nowhere else.
 
 mod backend;
+mod backups;
 mod check_jobs;
 mod check_results;
 mod check_series;
@@ -55,6 +59,7 @@ mod view_columns;
 pub mod testing;
 
 pub use backend::{BackendKind, Readiness};
+pub use backups::{BackupError, Copied, back_up, restore};
 pub use check_jobs::{
     Completion, DueMonitor, LEASE_SLACK, LeasedJob, NewJob, SchedulePlan, WaitingJob,
 };

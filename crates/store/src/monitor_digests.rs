@@ -13,7 +13,7 @@ use crate::backend::read;
 use crate::check_summaries::{
     DAY_MS, HOUR_MS, ROLL_COLUMNS, RollRow, UptimeCounts, ceil_to, floor_to,
 };
-use crate::{BackendKind, Result, Store};
+use crate::{Result, Store};
 use futures_util::future::try_join_all;
 use sightline_core::Timestamp;
 use std::collections::{BTreeMap, HashMap};
@@ -76,50 +76,6 @@ const SUMMARY_SUMS: &str = "\
 const RECENT_COLUMNS: &str =
     "r.id, r.monitor_id, r.started_at, r.duration_ms, r.outcome, r.attempt, r.error_message";
 
-/// `sums` over each monitor's rows of `table` (aliased as the sums expect)
-/// that meet `condition`, one row per monitor.
-///
-/// Each monitor's rows are found through its own index range, so the cost
-/// follows the monitors and their rows in the period, never the history
-/// kept. Left to themselves, both planners may rather scan the whole
-/// table (a hash join in PostgreSQL, a scan of `r` in SQLite once
-/// `ANALYZE` has run), so the walk is spelled out: `CROSS JOIN` fixes
-/// SQLite's join order with `monitors` outside, and PostgreSQL does the
-/// same with `LATERAL`, which SQLite lacks.
-fn per_monitor(kind: BackendKind, sums: &str, table: &str, condition: &str) -> String {
-    match kind {
-        BackendKind::Sqlite => format!(
-            "SELECT m.id AS monitor_id, {sums} FROM monitors m CROSS JOIN {table} \
-             WHERE {condition} GROUP BY m.id"
-        ),
-        BackendKind::Postgres => format!(
-            "SELECT m.id AS monitor_id, t.* FROM monitors m CROSS JOIN LATERAL \
-             (SELECT {sums} FROM {table} WHERE {condition}) t"
-        ),
-    }
-}
-
-/// Each monitor's latest `$1` results, walked as [`per_monitor`] explains
-/// (SQLite takes those from the `$1`-th latest start on, and ties at that
-/// start may add a few, which the caller trims).
-fn recent_results(kind: BackendKind) -> String {
-    match kind {
-        BackendKind::Sqlite => format!(
-            "SELECT {RECENT_COLUMNS} FROM monitors m CROSS JOIN check_results r \
-             WHERE r.monitor_id = m.id AND r.started_at >= COALESCE((SELECT x.started_at \
-             FROM check_results x WHERE x.monitor_id = m.id \
-             ORDER BY x.started_at DESC LIMIT 1 OFFSET $1 - 1), 0) \
-             ORDER BY r.monitor_id, r.started_at, r.id"
-        ),
-        BackendKind::Postgres => format!(
-            "SELECT r.* FROM monitors m CROSS JOIN LATERAL \
-             (SELECT {RECENT_COLUMNS} FROM check_results r WHERE r.monitor_id = m.id \
-             ORDER BY r.started_at DESC, r.id DESC LIMIT $1) r \
-             ORDER BY r.monitor_id, r.started_at, r.id"
-        ),
-    }
-}
-
 impl Store {
     /// Every monitor's latest results and its counts over each of
     /// `periods`, which end now and start on the hour (`24h` covers the 24
@@ -168,34 +124,27 @@ impl Store {
     /// SQLite file the tens of thousands of rows are read on a scan
     /// connection (see [`crate::sqlite_scans`]), at a fraction of sqlx's cost.
     async fn recent_results(&self) -> Result<Vec<RecentResult>> {
-        let sql = recent_results(self.backend.kind());
+        let sql = crate::backend::recent_per_monitor(self.backend.kind(), RECENT_COLUMNS);
         let count = RECENT_RESULTS as i64;
         if let crate::backend::Backend::Sqlite(pools) = &self.backend
             && let Some(scans) = &pools.scans
         {
-            let scans = std::sync::Arc::clone(scans);
-            let scan = move || {
-                scans.with_connection(|connection| {
-                    let mut statement = connection.prepare_cached(&sql)?;
-                    let rows = statement.query_map([count], |row| {
-                        Ok(RecentResult {
-                            id: row.get(0)?,
-                            monitor_id: row.get(1)?,
-                            started_at: row.get(2)?,
-                            duration_ms: row.get(3)?,
-                            outcome: row.get(4)?,
-                            attempt: row.get(5)?,
-                            error_message: row.get(6)?,
-                        })
-                    })?;
-                    rows.collect::<rusqlite::Result<Vec<_>>>()
-                })
-            };
-            return match tokio::task::spawn_blocking(scan).await {
-                Ok(scanned) => Ok(scanned?),
-                // The scan is never cancelled: it finished or it panicked.
-                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
-            };
+            let scanned = scans.scan(move |connection| {
+                let mut statement = connection.prepare_cached(&sql)?;
+                let rows = statement.query_map([count], |row| {
+                    Ok(RecentResult {
+                        id: row.get(0)?,
+                        monitor_id: row.get(1)?,
+                        started_at: row.get(2)?,
+                        duration_ms: row.get(3)?,
+                        outcome: row.get(4)?,
+                        attempt: row.get(5)?,
+                        error_message: row.get(6)?,
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()
+            });
+            return Ok(scanned.await?);
         }
         Ok(read!(self.backend, |pool| {
             sqlx::query_as(&sql).bind(count).fetch_all(pool).await
@@ -222,7 +171,7 @@ impl Store {
             }
         }
         let kind = self.backend.kind();
-        let summaries = per_monitor(
+        let summaries = crate::backend::per_monitor(
             kind,
             SUMMARY_SUMS,
             "check_summaries s",
@@ -243,7 +192,7 @@ impl Store {
             }
         }));
         // The current hour, which no summary answers yet.
-        let raw = per_monitor(
+        let raw = crate::backend::per_monitor(
             kind,
             RAW_SUMS,
             "check_results r",

@@ -34,6 +34,18 @@ pub(crate) struct MonitorRow {
     updated_at: i64,
 }
 
+impl Monitor {
+    /// The status people see: `paused` while it is disabled (its stored
+    /// status is kept for when it runs again), else the stored one.
+    pub fn shown_status(&self) -> &str {
+        if self.spec.settings.enabled {
+            &self.status
+        } else {
+            "paused"
+        }
+    }
+}
+
 impl TryFrom<MonitorRow> for Monitor {
     type Error = StoreError;
 

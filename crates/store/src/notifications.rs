@@ -294,6 +294,19 @@ impl Store {
         Ok(leased)
     }
 
+    /// How many notifications wait in the outbox (pending: not sent yet,
+    /// nor expired), by channel.
+    pub async fn pending_notifications(&self) -> Result<Vec<(String, i64)>> {
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(
+                "SELECT channel, COUNT(*) FROM notifications WHERE status = 'pending' \
+                 GROUP BY channel ORDER BY channel",
+            )
+            .fetch_all(pool)
+            .await
+        })?)
+    }
+
     /// Records a delivery and the receiver's answer. Only the lease holder
     /// may; returns whether it was.
     pub async fn mark_notification_sent(&self, id: i64, owner: &str, answer: &str) -> Result<bool> {

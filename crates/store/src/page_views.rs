@@ -98,23 +98,56 @@ impl Store {
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|row| {
-                    // By position (the order of `columns()`): a lookup by name per
-                    // column per row costs more than the decoding.
-                    let mut dimensions = DimensionValues::default();
-                    for (offset, dimension) in Dimension::ALL.into_iter().enumerate() {
-                        dimensions.set(dimension, row.try_get::<String, _>(2 + offset)?);
-                    }
-                    Ok(PageView {
-                        site_id: row.try_get(0)?,
-                        at: row.try_get::<i64, _>(1)?.into(),
-                        dimensions,
-                        metrics: metrics_from(row, 2 + Dimension::ALL.len(), MetricSet::ALL)?,
-                    })
-                })
+                .map(page_view_from)
                 .collect::<std::result::Result<Vec<_>, sqlx::Error>>()
                 .map_err(Into::into)
         })
+    }
+
+    /// Folds `add` over a site's page views received in `[from, to)`,
+    /// oldest first, as they are read: rolling up an hour or a day of a busy
+    /// site never holds its page views in memory all at once (a day of ten
+    /// million is gigabytes as [`PageView`]s).
+    /// On a SQLite file the scan runs on a connection of its own, on a
+    /// blocking thread (see [`crate::sqlite_scans`]).
+    pub async fn fold_page_views<T: Send + 'static>(
+        &self,
+        site_id: i64,
+        from: Timestamp,
+        to: Timestamp,
+        mut folded: T,
+        mut add: impl FnMut(&mut T, PageView) + Send + 'static,
+    ) -> Result<T> {
+        use futures_util::TryStreamExt;
+        let sql = format!(
+            "SELECT {} FROM page_views WHERE site_id = $1 AND at >= $2 AND at < $3 ORDER BY at, id",
+            columns()
+        );
+        if let crate::backend::Backend::Sqlite(pools) = &self.backend
+            && let Some(scans) = &pools.scans
+        {
+            let (from, to) = (from.as_millis(), to.as_millis());
+            let scanned = scans.scan(move |connection| {
+                let mut statement = connection.prepare_cached(&sql)?;
+                let mut rows = statement.query((site_id, from, to))?;
+                while let Some(row) = rows.next()? {
+                    add(&mut folded, sqlite_page_view(row)?);
+                }
+                Ok(folded)
+            });
+            return Ok(scanned.await?);
+        }
+        read!(self.backend, |pool| {
+            let mut rows = sqlx::query(&sql)
+                .bind(site_id)
+                .bind(from.as_millis())
+                .bind(to.as_millis())
+                .fetch(pool);
+            while let Some(row) = rows.try_next().await? {
+                add(&mut folded, page_view_from(&row)?);
+            }
+        });
+        Ok(folded)
     }
 
     /// How many page views a site received in `[from, to)`.
@@ -231,22 +264,15 @@ impl Store {
         if let crate::backend::Backend::Sqlite(pools) = &self.backend
             && let Some(scans) = &pools.scans
         {
-            let scans = std::sync::Arc::clone(scans);
             let values: Vec<String> = filters.iter().map(|(_, value)| value.clone()).collect();
-            let scan = move || {
-                scans.with_connection(|connection| {
-                    let bounds = (site_id, from, to);
-                    scan_page_views(connection, &sql, bounds, &values, wanted, |view| {
-                        add(&mut folded, view);
-                    })
+            let scanned = scans.scan(move |connection| {
+                let bounds = (site_id, from, to);
+                scan_page_views(connection, &sql, bounds, &values, wanted, |view| {
+                    add(&mut folded, view);
                 })?;
-                Ok::<_, rusqlite::Error>(folded)
-            };
-            return match tokio::task::spawn_blocking(scan).await {
-                Ok(scanned) => Ok(scanned?),
-                // The scan is never cancelled: it finished or it panicked.
-                Err(failed) => std::panic::resume_unwind(failed.into_panic()),
-            };
+                Ok(folded)
+            });
+            return Ok(scanned.await?);
         }
         read!(self.backend, |pool| {
             let mut query = sqlx::query(&sql)
@@ -268,6 +294,46 @@ impl Store {
         });
         Ok(folded)
     }
+}
+
+/// A page view from a row of [`columns`], read by position: a lookup by
+/// name per column per row costs more than the decoding.
+fn page_view_from<R: Row>(row: &R) -> std::result::Result<PageView, sqlx::Error>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut dimensions = DimensionValues::default();
+    for (offset, dimension) in Dimension::ALL.into_iter().enumerate() {
+        dimensions.set(dimension, row.try_get::<String, _>(2 + offset)?);
+    }
+    Ok(PageView {
+        site_id: row.try_get(0)?,
+        at: row.try_get::<i64, _>(1)?.into(),
+        dimensions,
+        metrics: metrics_from(row, 2 + Dimension::ALL.len(), MetricSet::ALL)?,
+    })
+}
+
+/// [`page_view_from`] for a `rusqlite` row.
+fn sqlite_page_view(row: &rusqlite::Row<'_>) -> rusqlite::Result<PageView> {
+    let mut dimensions = DimensionValues::default();
+    for (offset, dimension) in Dimension::ALL.into_iter().enumerate() {
+        dimensions.set(dimension, row.get::<_, String>(2 + offset)?);
+    }
+    let first_metric = 2 + Dimension::ALL.len();
+    let mut metrics = MetricValues::default();
+    for (offset, metric) in MetricSet::ALL.iter().enumerate() {
+        metrics.set(metric, row.get::<_, Option<f64>>(first_metric + offset)?);
+    }
+    Ok(PageView {
+        site_id: row.get(0)?,
+        at: row.get::<_, i64>(1)?.into(),
+        dimensions,
+        metrics,
+    })
 }
 
 /// The columns of `metrics` in a row (in the order of

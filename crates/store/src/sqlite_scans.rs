@@ -60,14 +60,22 @@ impl ScanConnections {
         scanned
     }
 
+    /// Runs `scan` on a connection of its own on a blocking thread, so that
+    /// reading many rows does not hold up the async workers. A panic in the
+    /// scan goes on in the caller (a scan is never cancelled).
+    pub(crate) async fn scan<T: Send + 'static>(
+        self: &std::sync::Arc<Self>,
+        scan: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> rusqlite::Result<T> {
+        let scans = std::sync::Arc::clone(self);
+        match tokio::task::spawn_blocking(move || scans.with_connection(scan)).await {
+            Ok(scanned) => scanned,
+            Err(failed) => std::panic::resume_unwind(failed.into_panic()),
+        }
+    }
+
     fn open(&self) -> rusqlite::Result<rusqlite::Connection> {
-        use rusqlite::OpenFlags;
-        let connection = rusqlite::Connection::open_with_flags(
-            &self.file,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        connection.busy_timeout(crate::backend::SQLITE_BUSY_TIMEOUT)?;
-        Ok(connection)
+        open_read_only(&self.file)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<rusqlite::Connection>> {
@@ -76,4 +84,16 @@ impl ScanConnections {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// A read-only connection to a SQLite file that waits for a writer as the
+/// pools do: what scans and backups read through.
+pub(crate) fn open_read_only(file: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let connection = rusqlite::Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    connection.busy_timeout(crate::backend::SQLITE_BUSY_TIMEOUT)?;
+    Ok(connection)
 }

@@ -31,29 +31,13 @@ impl Store {
     /// rollups compares with that of the raw page views they summarise, and
     /// what a stored row costs.
     pub async fn table_bytes(&self, table: GrowingTable) -> Result<u64> {
-        let bytes: i64 = match &self.backend {
-            crate::backend::Backend::Sqlite(pools) => {
-                sqlx::query_scalar(
-                    "SELECT COALESCE(SUM(pgsize), 0) FROM dbstat \
-                     WHERE name IN (SELECT name FROM sqlite_master WHERE tbl_name = $1)",
-                )
-                .bind(table.name())
-                .fetch_one(&pools.reader)
-                .await?
-            }
-            crate::backend::Backend::Postgres(pool) => {
-                // A partitioned table's own size is nothing: its partitions'
-                // are added (a table that is not partitioned has none).
-                sqlx::query_scalar(
-                    "SELECT (pg_total_relation_size($1::regclass) + COALESCE((\
-                     SELECT SUM(pg_total_relation_size(relid)) FROM pg_partition_tree($1::regclass) \
-                     WHERE relid <> $1::regclass), 0))::BIGINT",
-                )
+        let sql = crate::backend::table_bytes(self.backend.kind());
+        let bytes: i64 = crate::backend::read!(self.backend, |pool| {
+            sqlx::query_scalar(sql)
                 .bind(table.name())
                 .fetch_one(pool)
-                .await?
-            }
-        };
+                .await
+        })?;
         Ok(u64::try_from(bytes).unwrap_or(0))
     }
 }

@@ -10,6 +10,9 @@ use sightline_store::*;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "store/schema.rs"]
+mod schema;
+
 const START: Timestamp = Timestamp::from_millis(1_795_000_000_000);
 
 struct Fixture {

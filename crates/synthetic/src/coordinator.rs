@@ -49,6 +49,13 @@ impl JobReport {
     }
 }
 
+/// Told of every result once it is stored, whichever checkpoint ran it:
+/// what the server's metrics count check durations with.
+pub trait ResultTally: Send + Sync + std::fmt::Debug {
+    /// Monitor `monitor_id`'s check found `report`.
+    fn stored(&self, monitor_id: i64, report: &CheckReport);
+}
+
 /// Turns reports into stored results.
 #[derive(Debug)]
 pub struct Coordinator {
@@ -57,6 +64,7 @@ pub struct Coordinator {
     wake: Arc<Notify>,
     stored: Arc<Notify>,
     related: RelatedChecks,
+    tally: Option<Arc<dyn ResultTally>>,
 }
 
 impl Coordinator {
@@ -69,7 +77,14 @@ impl Coordinator {
             wake,
             stored: Arc::new(Notify::new()),
             related: RelatedChecks::default(),
+            tally: None,
         }
+    }
+
+    /// Tells `tally` of every result stored from now on.
+    pub fn with_tally(mut self, tally: Option<Arc<dyn ResultTally>>) -> Self {
+        self.tally = tally;
+        self
     }
 
     /// Told after every batch of results is stored, so that alerting looks
@@ -166,6 +181,11 @@ impl Coordinator {
                 }
             }
             other => other?,
+        }
+        if let Some(tally) = &self.tally {
+            for (job, _) in reports {
+                tally.stored(job.monitor_id, &job.report);
+            }
         }
         // Judged after the results are stored: whichever process stores the
         // last result of a due time sees all of them.

@@ -85,12 +85,11 @@ impl CheckpointDirectory {
 
     /// Which checkpoints are offline now (read again once a second).
     pub async fn presence(&self, store: &Store) -> Result<Arc<Presence>, StoreError> {
-        if let Ok(cached) = self.presence.lock() {
-            if let Some((read_at, presence)) = cached.as_ref() {
-                if read_at.elapsed() < PRESENCE_FRESH {
-                    return Ok(presence.clone());
-                }
-            }
+        if let Ok(cached) = self.presence.lock()
+            && let Some((read_at, presence)) = cached.as_ref()
+            && read_at.elapsed() < PRESENCE_FRESH
+        {
+            return Ok(presence.clone());
         }
         let now = store.now();
         let checkpoints = store.list_checkpoints().await?;

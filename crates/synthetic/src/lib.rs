@@ -25,7 +25,7 @@ pub mod vault;
 /// itself without end).
 pub const CHECK_HEADER: &str = "sightline-check";
 
-pub use coordinator::{Coordinator, JobReport};
+pub use coordinator::{Coordinator, JobReport, ResultTally};
 pub use lease_proof::LeaseProofs;
 pub use probe::{Prober, ProberConfig, ProberError, TlsSetupError};
 pub use runtime::{Synthetic, SyntheticConfig};

@@ -38,6 +38,8 @@ pub struct SyntheticConfig {
     /// How long checks running when the process stops may take to finish
     /// (their results are stored); past it they are cut off.
     pub stop_grace: Duration,
+    /// Told of every stored result (the server's metrics), if anything.
+    pub tally: Option<Arc<dyn crate::coordinator::ResultTally>>,
 }
 
 impl Default for SyntheticConfig {
@@ -49,6 +51,7 @@ impl Default for SyntheticConfig {
             screenshot_retention: Duration::from_secs(30 * 86_400),
             offline_after: sightline_core::checkpoint::DEFAULT_OFFLINE_AFTER,
             stop_grace: Duration::from_secs(20),
+            tally: None,
         }
     }
 }
@@ -83,11 +86,10 @@ impl Synthetic {
     ) -> Result<Self, StoreError> {
         let checkpoints = Arc::new(CheckpointDirectory::new(config.offline_after));
         let wake = Arc::new(Notify::new());
-        let coordinator = Arc::new(Coordinator::new(
-            store.clone(),
-            checkpoints.clone(),
-            wake.clone(),
-        ));
+        let coordinator = Arc::new(
+            Coordinator::new(store.clone(), checkpoints.clone(), wake.clone())
+                .with_tally(config.tally.clone()),
+        );
         let local_id = checkpoints.id(&store, LOCAL_CHECKPOINT).await?;
         let lease_proofs = LeaseProofs::load(&store).await?;
         let mut tasks = Vec::new();
@@ -231,12 +233,11 @@ impl Synthetic {
         }
         let _ = self.stopping.send(true);
         let checkpoint = self.checkpoint.lock().ok().and_then(|mut task| task.take());
-        if let Some(task) = checkpoint {
-            if let Err(error) = task.await {
-                if !error.is_cancelled() {
-                    tracing::error!(%error, "the local checkpoint failed");
-                }
-            }
+        if let Some(task) = checkpoint
+            && let Err(error) = task.await
+            && !error.is_cancelled()
+        {
+            tracing::error!(%error, "the local checkpoint failed");
         }
     }
 
@@ -246,10 +247,10 @@ impl Synthetic {
         for task in &self.tasks {
             task.abort();
         }
-        if let Ok(mut checkpoint) = self.checkpoint.lock() {
-            if let Some(task) = checkpoint.take() {
-                task.abort();
-            }
+        if let Ok(mut checkpoint) = self.checkpoint.lock()
+            && let Some(task) = checkpoint.take()
+        {
+            task.abort();
         }
     }
 }

@@ -153,10 +153,10 @@ pub trait Notifier: Send + Sync {
 /// other target by its channel and a digest of its settings, since a
 /// webhook URL or a key may itself be a secret.
 pub fn recipient(channel: &str, settings: &ChannelSettings) -> String {
-    if channel == "email" {
-        if let Some(address) = settings.get("address") {
-            return address.clone();
-        }
+    if channel == "email"
+        && let Some(address) = settings.get("address")
+    {
+        return address.clone();
     }
     let canonical = serde_json::to_string(settings).unwrap_or_default();
     let digest = sha2::Sha256::digest(canonical.as_bytes());

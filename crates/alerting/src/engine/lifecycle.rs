@@ -126,20 +126,20 @@ impl Engine {
                 .iter()
                 .filter_map(|monitor| back_up.get(&monitor.id).copied())
                 .max();
-            if silence && all_up && !has_open(open, IncidentKind::RumSilent) {
-                if let Some(verdict @ TrafficVerdict::Silent { .. }) = self
+            if silence
+                && all_up
+                && !has_open(open, IncidentKind::RumSilent)
+                && let Some(verdict @ TrafficVerdict::Silent { .. }) = self
                     .traffic
                     .recent_verdict(&self.store, site, world.now, last_down.map(Timestamp::from))
                     .await?
-                {
-                    let cause =
-                        format!("{}, while its checks pass", capitalise(&verdict.describe()));
-                    open.push(
-                        self.open_for_site(site, IncidentClass::RumSilent, &cause)
-                            .await?,
-                    );
-                    opened += 1;
-                }
+            {
+                let cause = format!("{}, while its checks pass", capitalise(&verdict.describe()));
+                open.push(
+                    self.open_for_site(site, IncidentClass::RumSilent, &cause)
+                        .await?,
+                );
+                opened += 1;
             }
             if performance && !has_open(open, IncidentKind::RumPerformance) {
                 let poor = self

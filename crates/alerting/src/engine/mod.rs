@@ -84,6 +84,8 @@ pub struct Engine {
     rechecks: Option<Arc<Notify>>,
     /// Signs the acknowledgement links of e-mails.
     ack_links: Option<AckLinks>,
+    /// Passes completed by [`Engine::run`].
+    passes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// When sites were last watched.
@@ -113,7 +115,15 @@ impl Engine {
             unnamed: Mutex::new(HashMap::new()),
             rechecks: None,
             ack_links: None,
+            passes: Arc::default(),
         }
+    }
+
+    /// How many passes [`Engine::run`] has completed: what the server's
+    /// metrics show, and what a test waits on to know the engine has looked
+    /// again (instead of sleeping and hoping it has).
+    pub fn passes(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.passes.clone()
     }
 
     /// Puts a signed acknowledgement link in each alert e-mail.
@@ -363,8 +373,12 @@ impl Engine {
             let woken = wake.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            if let Err(error) = self.pass().await {
-                tracing::warn!(%error, "alerting pass");
+            match self.pass().await {
+                Ok(_) => {
+                    self.passes
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+                Err(error) => tracing::warn!(%error, "alerting pass"),
             }
             tokio::select! {
                 () = &mut woken => {}

@@ -62,10 +62,10 @@ impl World {
     pub(super) fn checkpoint_policies(&self, checkpoint: &Checkpoint) -> Vec<&AlertPolicySpec> {
         let mut policies: Vec<&AlertPolicySpec> = Vec::new();
         for monitor in self.running_from(checkpoint) {
-            if let Some(policy) = self.policy(monitor.spec.settings.alert_policy.as_deref()) {
-                if !policies.iter().any(|known| known.name == policy.name) {
-                    policies.push(policy);
-                }
+            if let Some(policy) = self.policy(monitor.spec.settings.alert_policy.as_deref())
+                && !policies.iter().any(|known| known.name == policy.name)
+            {
+                policies.push(policy);
             }
         }
         policies

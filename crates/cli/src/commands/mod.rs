@@ -53,6 +53,28 @@ pub async fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Backup { file } => {
+            let (url, copied) = copy_file(&cli, file, sightline_store::back_up).await?;
+            eprintln!(
+                "backed up {url} to {}: {}, schema version {}, in {:.1} s",
+                copied.path.display(),
+                human_bytes(copied.bytes),
+                copied.schema_version,
+                copied.took.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Restore { file } => {
+            let restore = |url: &str, file: &std::path::Path| sightline_store::restore(file, url);
+            let (_, copied) = copy_file(&cli, file, restore).await?;
+            eprintln!(
+                "restored {} ({}, schema version {}); `sightline serve` runs on it",
+                copied.path.display(),
+                human_bytes(copied.bytes),
+                copied.schema_version
+            );
+            Ok(())
+        }
         Command::Token(command) => {
             let store = open_store(&Settings::resolve(&cli.global, None)?).await?;
             let result = tokens::run(&store, command).await;
@@ -127,7 +149,7 @@ async fn apply(
 ) -> Result<()> {
     let applied = crate::as_code::apply(store, declared, prune, dry_run).await?;
     for change in &applied.changes {
-        println!("{change}");
+        println!("{}", change.describe(dry_run));
     }
     let verb = if dry_run { "would change" } else { "changed" };
     println!(
@@ -136,4 +158,37 @@ async fn apply(
         applied.unchanged
     );
     Ok(())
+}
+
+/// Runs a backup or a restore between the configured database and `file`
+/// on a blocking thread (it reads and writes whole files); the database's
+/// URL and what was copied.
+async fn copy_file(
+    cli: &Cli,
+    file: &std::path::Path,
+    copy: fn(
+        &str,
+        &std::path::Path,
+    ) -> Result<sightline_store::Copied, sightline_store::BackupError>,
+) -> Result<(String, sightline_store::Copied)> {
+    let url = Settings::resolve(&cli.global, None)?.database_url;
+    let (given_url, file) = (url.clone(), file.to_owned());
+    let copied = tokio::task::spawn_blocking(move || copy(&given_url, &file)).await??;
+    Ok((url, copied))
+}
+
+/// A size as people read it: `12.3 MB`.
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "kB", "MB", "GB"];
+    let mut size = bytes as f64;
+    let mut unit = 0;
+    while size >= 1000.0 && unit + 1 < UNITS.len() {
+        size /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{size:.1} {}", UNITS[unit])
+    }
 }

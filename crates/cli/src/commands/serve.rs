@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use sightline_core::{Email, Role};
 use sightline_server::{AppState, CollectorConfig, ServerConfig};
 use sightline_store::{NewUser, Store};
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 pub async fn run(settings: Settings) -> Result<()> {
@@ -80,7 +81,10 @@ pub(super) fn init_logging(format: LogFormat) {
         EnvFilter::try_from_env("SIGHTLINE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour codes only where a person reads them: a journal, a file or
+        // a log shipper gets plain text.
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

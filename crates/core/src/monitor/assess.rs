@@ -295,19 +295,19 @@ impl HttpHeaderAssertion {
         let Some(value) = value else {
             return fail(format!("header `{name}` is missing"));
         };
-        if let Some(expected) = &self.equals {
-            if value != expected {
-                return fail(format!(
-                    "header `{name}` is `{value}`, expected `{expected}`"
-                ));
-            }
+        if let Some(expected) = &self.equals
+            && value != expected
+        {
+            return fail(format!(
+                "header `{name}` is `{value}`, expected `{expected}`"
+            ));
         }
-        if let Some(needle) = &self.contains {
-            if !value.contains(needle.as_str()) {
-                return fail(format!(
-                    "header `{name}` is `{value}`, which does not contain `{needle}`"
-                ));
-            }
+        if let Some(needle) = &self.contains
+            && !value.contains(needle.as_str())
+        {
+            return fail(format!(
+                "header `{name}` is `{value}`, which does not contain `{needle}`"
+            ));
         }
         if let Some(pattern) = &self.matches {
             match regex::Regex::new(pattern) {

@@ -102,10 +102,10 @@ impl BrowserExpect {
                 format!("{what} took {value:.0} {unit}, more than {limit} {unit}"),
             )
         };
-        if let (Some(limit), Some(load)) = (self.max_load_ms, page.load_ms) {
-            if load > limit as f64 {
-                verdict.fail(over("the page load", load, limit, "ms"));
-            }
+        if let (Some(limit), Some(load)) = (self.max_load_ms, page.load_ms)
+            && load > limit as f64
+        {
+            verdict.fail(over("the page load", load, limit, "ms"));
         }
         if let Some(limit) = self.max_lcp_ms {
             match page.lcp_ms {
@@ -119,16 +119,16 @@ impl BrowserExpect {
                 )),
             }
         }
-        if let Some(limit) = self.max_page_bytes {
-            if page.page_bytes > limit {
-                verdict.fail(Problem::new(
-                    ProblemKind::Page,
-                    format!(
-                        "the page weighs {} bytes, more than {limit}",
-                        page.page_bytes
-                    ),
-                ));
-            }
+        if let Some(limit) = self.max_page_bytes
+            && page.page_bytes > limit
+        {
+            verdict.fail(Problem::new(
+                ProblemKind::Page,
+                format!(
+                    "the page weighs {} bytes, more than {limit}",
+                    page.page_bytes
+                ),
+            ));
         }
         if let (Some(text), Some(false)) = (&self.text, page.text_found) {
             verdict.fail(Problem::new(
@@ -234,10 +234,10 @@ impl BrowserCheck {
         if expect.text.as_deref() == Some("") {
             return Err(ValidationError::new("expect.text", "must not be empty"));
         }
-        if let Some(selector) = &expect.element {
-            if selector.trim().is_empty() {
-                return Err(ValidationError::new("expect.element", "must not be empty"));
-            }
+        if let Some(selector) = &expect.element
+            && selector.trim().is_empty()
+        {
+            return Err(ValidationError::new("expect.element", "must not be empty"));
         }
         for (index, kind) in expect.no_failed_requests.iter().enumerate() {
             if !REQUEST_KINDS.contains(&kind.as_str()) {

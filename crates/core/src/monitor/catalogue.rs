@@ -318,12 +318,12 @@ pub fn catalogue() -> Catalogue {
         let mut document = given.as_object().cloned().unwrap_or_else(Map::new);
         document.insert("type".to_owned(), json!(name));
         document.insert("name".to_owned(), json!("example"));
-        if let Ok(spec) = MonitorSpec::from_json(Value::Object(document)) {
-            if let Ok(parsed) = serde_json::to_value(&spec) {
-                fill_defaults(&mut fields, &given, &parsed);
-                if types.is_empty() {
-                    fill_defaults(&mut settings, &json!({"name": "example"}), &parsed);
-                }
+        if let Ok(spec) = MonitorSpec::from_json(Value::Object(document))
+            && let Ok(parsed) = serde_json::to_value(&spec)
+        {
+            fill_defaults(&mut fields, &given, &parsed);
+            if types.is_empty() {
+                fill_defaults(&mut settings, &json!({"name": "example"}), &parsed);
             }
         }
         types.push(MonitorType {

@@ -130,13 +130,13 @@ impl HttpCheck {
         if self.max_redirects > 30 {
             return Err(ValidationError::new("max_redirects", "must be at most 30"));
         }
-        if let Some(HttpAuth::Basic { username, .. }) = &self.auth {
-            if username.contains(':') {
-                return Err(ValidationError::new(
-                    "auth.username",
-                    "must not contain `:`",
-                ));
-            }
+        if let Some(HttpAuth::Basic { username, .. }) = &self.auth
+            && username.contains(':')
+        {
+            return Err(ValidationError::new(
+                "auth.username",
+                "must not contain `:`",
+            ));
         }
         self.expect.validate().map_err(|e| e.within("expect"))
     }
@@ -179,13 +179,13 @@ fn validate_response_times(
             return Err(ValidationError::new(field, "must be greater than 0"));
         }
     }
-    if let (Some(degraded), Some(max)) = (degraded_ms, max_ms) {
-        if degraded >= max {
-            return Err(ValidationError::new(
-                "degraded_response_ms",
-                "must be lower than max_response_ms",
-            ));
-        }
+    if let (Some(degraded), Some(max)) = (degraded_ms, max_ms)
+        && degraded >= max
+    {
+        return Err(ValidationError::new(
+            "degraded_response_ms",
+            "must be lower than max_response_ms",
+        ));
     }
     Ok(())
 }

@@ -309,16 +309,16 @@ impl MonitorSpec {
                 ),
             ));
         }
-        if let Schedule::Every(interval) = schedule {
-            if timeout > interval {
-                return Err(ValidationError::new(
-                    "timeout",
-                    format!(
-                        "must not be longer than the interval ({})",
-                        duration_text::format(interval)
-                    ),
-                ));
-            }
+        if let Schedule::Every(interval) = schedule
+            && timeout > interval
+        {
+            return Err(ValidationError::new(
+                "timeout",
+                format!(
+                    "must not be longer than the interval ({})",
+                    duration_text::format(interval)
+                ),
+            ));
         }
         if settings.checkpoints.is_empty() {
             return Err(ValidationError::new(
@@ -488,6 +488,7 @@ fn collect_secret_references(
     }
 }
 
+/// Parses a check's own fields as the variant `type` names.
 fn parse_check(
     mut check: serde_json::Map<String, serde_json::Value>,
 ) -> Result<CheckSpec, ValidationError> {
@@ -506,20 +507,41 @@ fn parse_check(
     // tagged enum, which buffers the content and loses the field paths).
     let settings = serde_json::Value::Object(check);
     Ok(match type_name.as_str() {
-        "http" => CheckSpec::Http(from_json_value(settings)?),
-        "tcp" => CheckSpec::Tcp(from_json_value(settings)?),
-        "dns" => CheckSpec::Dns(from_json_value(settings)?),
-        "tls" => CheckSpec::Tls(from_json_value(settings)?),
-        "ping" => CheckSpec::Ping(from_json_value(settings)?),
-        "api" => CheckSpec::Api(from_json_value(settings)?),
-        "browser" => CheckSpec::Browser(from_json_value(settings)?),
-        "transaction" => CheckSpec::Transaction(from_json_value(settings)?),
+        "http" => CheckSpec::Http(parse_variant(settings)?),
+        "tcp" => CheckSpec::Tcp(parse_variant(settings)?),
+        "dns" => CheckSpec::Dns(parse_variant(settings)?),
+        "tls" => CheckSpec::Tls(parse_variant(settings)?),
+        "ping" => CheckSpec::Ping(parse_variant(settings)?),
+        "api" => CheckSpec::Api(parse_variant(settings)?),
+        "browser" => CheckSpec::Browser(parse_variant(settings)?),
+        "transaction" => CheckSpec::Transaction(parse_variant(settings)?),
         other => {
             return Err(ValidationError::new(
                 "type",
                 format!("unknown monitor type `{other}`; {}", expected()),
             ));
         }
+    })
+}
+
+/// One check type's fields. A misspelt top-level key reaches the check
+/// (every key that is not a setting does), so its error lists the settings
+/// every monitor has beside the check's own fields: `evry` is then shown
+/// `every` among what it could have been.
+fn parse_variant<T: serde::de::DeserializeOwned>(
+    settings: serde_json::Value,
+) -> Result<T, ValidationError> {
+    from_json_value(settings).map_err(|mut error| {
+        let top_level = !error.field.contains(['.', '[']);
+        if top_level && error.message.starts_with("unknown field") {
+            let shared: Vec<String> = SETTINGS_KEYS.iter().map(|key| format!("`{key}`")).collect();
+            error.message = format!(
+                "{}, or one every monitor has: {}",
+                error.message,
+                shared.join(", ")
+            );
+        }
+        error
     })
 }
 

@@ -191,3 +191,20 @@ fn cron_schedules_are_accepted() {
     let spec = MonitorSpec::from_json(http(json!({"cron": "*/5 * * * *"}))).unwrap();
     assert!(matches!(spec.schedule().unwrap(), Schedule::Cron(_)));
 }
+
+#[test]
+fn a_misspelt_setting_is_shown_beside_the_settings_every_monitor_has() {
+    let error = MonitorSpec::from_json(http(json!({"evry": "30s"}))).unwrap_err();
+    assert_eq!(error.field, "evry", "{error:?}");
+    assert!(error.message.contains("unknown field `evry`"), "{error:?}");
+    // The check's own fields, then the monitor's.
+    assert!(error.message.contains("`follow_redirects`"), "{error:?}");
+    assert!(
+        error.message.contains("or one every monitor has: `name`"),
+        "{error:?}"
+    );
+    assert!(error.message.contains("`every`"), "{error:?}");
+    // A nested key is the check's alone.
+    let nested = MonitorSpec::from_json(http(json!({"expect": {"evry": 1}}))).unwrap_err();
+    assert!(!nested.message.contains("every monitor has"), "{nested:?}");
+}

@@ -474,13 +474,13 @@ impl TransactionStep {
             StepAction::Screenshot(label) => require_text("screenshot", label, 200)?,
             StepAction::Press(_) => {}
         }
-        if let Some(timeout) = self.timeout {
-            if timeout.is_zero() || timeout > super::MAX_TIMEOUT {
-                return Err(ValidationError::new(
-                    "timeout",
-                    "must be more than 0 and at most 5m",
-                ));
-            }
+        if let Some(timeout) = self.timeout
+            && (timeout.is_zero() || timeout > super::MAX_TIMEOUT)
+        {
+            return Err(ValidationError::new(
+                "timeout",
+                "must be more than 0 and at most 5m",
+            ));
         }
         Ok(())
     }

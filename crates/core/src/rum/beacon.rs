@@ -179,18 +179,18 @@ impl BeaconEnvironment {
                 return Err(ValidationError::new(field, "must be at most 100000"));
             }
         }
-        if let Some(dpr) = self.dpr {
-            if !(dpr > 0.0 && dpr <= 16.0) {
-                return Err(ValidationError::new("dpr", "must be between 0 and 16"));
-            }
+        if let Some(dpr) = self.dpr
+            && !(dpr > 0.0 && dpr <= 16.0)
+        {
+            return Err(ValidationError::new("dpr", "must be between 0 and 16"));
         }
-        if let Some(ect) = &self.ect {
-            if !matches!(ect.as_str(), "slow-2g" | "2g" | "3g" | "4g") {
-                return Err(ValidationError::new(
-                    "ect",
-                    format!("`{ect}` is not an effective connection type"),
-                ));
-            }
+        if let Some(ect) = &self.ect
+            && !matches!(ect.as_str(), "slow-2g" | "2g" | "3g" | "4g")
+        {
+            return Err(ValidationError::new(
+                "ect",
+                format!("`{ect}` is not an effective connection type"),
+            ));
         }
         if let Some(lang) = &self.lang {
             bounded_text("lang", lang, 35)?;

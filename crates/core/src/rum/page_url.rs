@@ -5,11 +5,9 @@
 /// or `/cart?id=7` when the site keeps query strings.
 pub fn page_path(url: &url::Url, keep_query_string: bool) -> String {
     let mut page = url.path().to_owned();
-    if keep_query_string {
-        if let Some(query) = url.query().filter(|query| !query.is_empty()) {
-            page.push('?');
-            page.push_str(query);
-        }
+    if keep_query_string && let Some(query) = url.query().filter(|query| !query.is_empty()) {
+        page.push('?');
+        page.push_str(query);
     }
     page
 }

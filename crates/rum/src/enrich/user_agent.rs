@@ -82,13 +82,12 @@ impl UserAgentParser {
             ),
             None => ("Other".to_owned(), None),
         };
-        if let Some(hints) = hints {
-            if let (Some(platform), Some(version)) = (&hints.platform, &hints.platform_version) {
-                if let Some((family, version)) = os_from_hints(platform, version) {
-                    os_family = family;
-                    os_version = Some(version);
-                }
-            }
+        if let Some(hints) = hints
+            && let (Some(platform), Some(version)) = (&hints.platform, &hints.platform_version)
+            && let Some((family, version)) = os_from_hints(platform, version)
+        {
+            os_family = family;
+            os_version = Some(version);
         }
         Software {
             browser_version: join(&browser_family, browser_major.as_deref()),

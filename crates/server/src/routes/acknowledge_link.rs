@@ -178,10 +178,10 @@ async fn open(state: &AppState, token: &str) -> Result<(AckGrant, Incident), Res
 
 /// What the incident is about, in a few words.
 async fn subject(state: &AppState, incident: &Incident) -> String {
-    if let Some(monitor) = incident.monitor_id {
-        if let Ok(monitor) = state.store.monitor(monitor).await {
-            return format!("{} is down", monitor.spec.settings.name);
-        }
+    if let Some(monitor) = incident.monitor_id
+        && let Ok(monitor) = state.store.monitor(monitor).await
+    {
+        return format!("{} is down", monitor.spec.settings.name);
     }
     format!("Incident {}", incident.id)
 }

@@ -1,10 +1,12 @@
 //! Liveness, readiness and metrics: the endpoints orchestrators and
 //! Prometheus scrape.
 
+use crate::auth::Principal;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
+use axum::extract::FromRequestParts;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use serde::Serialize;
 use sightline_store::Readiness;
@@ -73,31 +75,56 @@ async fn readyz(State(state): State<AppState>) -> axum::response::Response {
 }
 
 /// Request counts and latencies by route, and build information, in
-/// Prometheus text format. When the server has a metrics token
-/// (`--metrics-token`), only a request bearing it is answered.
+/// Prometheus text format; with a credential, the metrics of what is
+/// monitored too (monitors, check durations, certificates, RUM, the
+/// outbox), which name monitors and sites and so are never shown to
+/// anyone. When the server has a metrics token (`--metrics-token`), only a
+/// request bearing it is answered, with everything; without one, a user's
+/// API token or session also sees everything and an anonymous request sees
+/// the server's own metrics only.
 #[utoipa::path(get, path = "/metrics", tag = "health", security((), ("bearer" = [])),
     responses((status = 200, description = "OpenMetrics text, which Prometheus scrapes",
         content_type = "application/openmetrics-text"),
         (status = 401, description = "the server has a metrics token and the request does not bear it", body = ErrorBody)))]
-async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> axum::response::Response {
-    if let Some(expected) = &state.config.metrics_token {
-        let given = crate::auth::bearer_token(&headers).unwrap_or_default();
-        // Compared by their hashes, so the time taken tells nothing of the token.
-        if crate::auth::secret_hash(given) != crate::auth::secret_hash(expected) {
-            let mut response = ApiError::Unauthenticated.into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"metrics\""),
-            );
-            return response;
+async fn metrics(
+    State(state): State<AppState>,
+    mut parts: axum::http::request::Parts,
+) -> axum::response::Response {
+    let shows_monitored = match &state.config.metrics_token {
+        Some(expected) => {
+            let given = crate::auth::bearer_token(&parts.headers).unwrap_or_default();
+            // Compared by their hashes, so the time taken tells nothing of the token.
+            if crate::auth::secret_hash(given) != crate::auth::secret_hash(expected) {
+                let mut response = ApiError::Unauthenticated.into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"metrics\""),
+                );
+                return response;
+            }
+            true
+        }
+        // Who is asking matters only without a metrics token (and is looked
+        // up only then); an agent's token acts for its checkpoint only.
+        None => matches!(
+            Principal::from_request_parts(&mut parts, &state).await,
+            Ok(principal) if principal.checkpoint_id.is_none()
+        ),
+    };
+    let mut text = state.metrics.render_own();
+    if shows_monitored {
+        match state.metrics.monitored.render(&state.store).await {
+            Ok(monitored) => text.push_str(&monitored),
+            Err(error) => return ApiError::from(error).into_response(),
         }
     }
+    text.push_str("# EOF\n");
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        text,
     )
         .into_response()
 }

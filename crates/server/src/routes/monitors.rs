@@ -70,11 +70,7 @@ struct MonitorView {
 
 impl From<Monitor> for MonitorView {
     fn from(monitor: Monitor) -> Self {
-        let status = if monitor.spec.settings.enabled {
-            monitor.status
-        } else {
-            "paused".to_owned()
-        };
+        let status = monitor.shown_status().to_owned();
         MonitorView {
             id: monitor.id,
             site_id: monitor.site_id,

@@ -199,18 +199,17 @@ fn describe_query_parameters(path: &str, operation: &mut Value) {
             parameter["schema"]["minLength"] = json!(1);
         }
     }
-    if has_query {
-        if let Some(responses) = operation
+    if has_query
+        && let Some(responses) = operation
             .get_mut("responses")
             .and_then(Value::as_object_mut)
-        {
-            responses.entry("400".to_owned()).or_insert_with(|| {
+    {
+        responses.entry("400".to_owned()).or_insert_with(|| {
                 json!({
                     "description": "a query parameter is unknown or malformed; `field` names it",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
                 })
             });
-        }
     }
 }
 
@@ -437,12 +436,11 @@ fn composed_schemas(document: &Value) -> std::collections::HashSet<String> {
     fn parts(value: &Value, found: &mut std::collections::HashSet<String>, inside: bool) {
         match value {
             Value::Object(object) => {
-                if inside {
-                    if let Some(reference) = object.get("$ref").and_then(Value::as_str) {
-                        if let Some(name) = reference.strip_prefix("#/components/schemas/") {
-                            found.insert(name.to_owned());
-                        }
-                    }
+                if inside
+                    && let Some(reference) = object.get("$ref").and_then(Value::as_str)
+                    && let Some(name) = reference.strip_prefix("#/components/schemas/")
+                {
+                    found.insert(name.to_owned());
                 }
                 for (key, item) in object {
                     let composing = matches!(key.as_str(), "allOf" | "oneOf" | "anyOf");

@@ -67,8 +67,9 @@ async fn collect_beacon(
         }),
     };
     match outcome {
-        Ok(()) => {
+        Ok(site_id) => {
             state.metrics.count_beacon("stored");
+            state.metrics.monitored.count_page_view(site_id);
             let mut response = StatusCode::NO_CONTENT.into_response();
             if let Some(origin) = origin {
                 response

@@ -2,7 +2,8 @@
 //! a monitor of one of its components is confirmed down, the page gets one
 //! incident for that component, with a neutral text, mailed to its
 //! followers; when none of the component's monitors is down any more, the
-//! incident is resolved. Any process may run a pass: an incident is keyed
+//! incident is resolved. A pass runs as often as the alerting engine's
+//! (`alerting_every`). Any process may run a pass: an incident is keyed
 //! by the component and the alerting incident that began its outage, so it
 //! is opened once, and it is resolved once.
 
@@ -12,9 +13,6 @@ use sightline_core::Timestamp;
 use sightline_core::status_page::IncidentState;
 use sightline_store::{IncidentKind, NewStatusIncident, StoreError};
 use std::collections::HashMap;
-
-/// How often the pages are compared with the open incidents.
-pub(crate) const EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The prefix of the keys of a component's automatic incidents.
 fn prefix(component_key: &str) -> String {

@@ -22,6 +22,19 @@ pub(super) fn smtp_server() -> (SmtpServer, ServerConfig) {
     (SmtpServer::start(port), config)
 }
 
+/// `config` with alerting loops that pass every 250 ms when nothing wakes
+/// them, so that [`TestServer::after_passes`] is quick.
+pub(super) fn passing_often(config: ServerConfig) -> ServerConfig {
+    ServerConfig {
+        alerting_every: Duration::from_millis(250),
+        outbox: sightline_alerting::OutboxConfig {
+            poll: Duration::from_millis(250),
+            ..config.outbox.clone()
+        },
+        ..config
+    }
+}
+
 pub(super) async fn test_notifications_report_what_the_receiver_said(kind: BackendKind) {
     let smtp_port = free_port();
     let config = ServerConfig {
@@ -204,7 +217,7 @@ pub(super) async fn alert_policies_are_managed_and_list_their_monitors(kind: Bac
 
 pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKind) {
     let (smtp, config) = smtp_server();
-    let server = TestServer::start_with(kind, config).await;
+    let server = TestServer::start_with(kind, passing_often(config)).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let app = axum::Router::new().route(
         "/",
@@ -302,7 +315,9 @@ pub(super) async fn a_confirmed_failure_emails_the_alert_policy(kind: BackendKin
 
 /// Waits until `count` e-mails arrived, then a little longer to see that no
 /// more follow; returns them as text.
-async fn emails(smtp: &SmtpServer, count: usize) -> Vec<String> {
+/// The e-mails received once `count` have, and the alerting loops have
+/// passed again without sending more.
+async fn emails(server: &TestServer, smtp: &SmtpServer, count: usize) -> Vec<String> {
     let started = std::time::Instant::now();
     while smtp.received().len() < count {
         assert!(
@@ -312,7 +327,7 @@ async fn emails(smtp: &SmtpServer, count: usize) -> Vec<String> {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    server.after_passes().await;
     smtp.received()
         .iter()
         .map(|mail| String::from_utf8_lossy(mail).into_owned())
@@ -321,7 +336,7 @@ async fn emails(smtp: &SmtpServer, count: usize) -> Vec<String> {
 
 pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: BackendKind) {
     let (smtp, config) = smtp_server();
-    let server = TestServer::start_with(kind, config).await;
+    let server = TestServer::start_with(kind, passing_often(config)).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let closed = free_port();
     let (status, _) = server
@@ -355,7 +370,7 @@ pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: Backen
     // One check fails; its nineteen relatives on the same host are checked
     // at once, and all twenty reach each recipient in one message.
     server.run_now(&admin, first).await;
-    let received = emails(&smtp, 2).await;
+    let received = emails(&server, &smtp, 2).await;
     assert_eq!(received.len(), 2, "one e-mail per recipient");
     for recipient in ["ops@example.com", "dev@example.com"] {
         let mail = received
@@ -386,7 +401,7 @@ pub(super) async fn a_host_going_down_sends_one_email_per_recipient(kind: Backen
 
 pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind) {
     let (smtp, config) = smtp_server();
-    let server = TestServer::start_with(kind, config).await;
+    let server = TestServer::start_with(kind, passing_often(config)).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     server
         .call(
@@ -431,7 +446,7 @@ pub(super) async fn a_dependant_is_held_back_behind_its_parent(kind: BackendKind
             None,
         )
         .await;
-    let received = emails(&smtp, 1).await;
+    let received = emails(&server, &smtp, 1).await;
     assert_eq!(received.len(), 1, "{received:?}");
     assert!(
         received[0].contains("Subject: [DOWN] database:"),
@@ -461,7 +476,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
     kind: BackendKind,
 ) {
     let (smtp, config) = smtp_server();
-    let server = TestServer::start_with(kind, config).await;
+    let server = TestServer::start_with(kind, passing_often(config)).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
 
     // The target fails the requests it is told to fail, then answers.
@@ -555,7 +570,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    server.after_passes().await;
     assert!(smtp.received().is_empty(), "no e-mail for a false alarm");
     assert!(hooked.lock().unwrap().is_empty(), "no webhook either");
     let (_, open) = server
@@ -566,7 +581,7 @@ pub(super) async fn a_contradicted_failure_tells_nobody_and_a_confirmed_one_reac
     // Failing for good: one e-mail, one webhook call.
     failures.store(usize::MAX, Ordering::SeqCst);
     run().await;
-    let received = emails(&smtp, 1).await;
+    let received = emails(&server, &smtp, 1).await;
     assert_eq!(received.len(), 1);
     assert!(
         received[0].contains("Subject: [DOWN] shop:"),

@@ -179,15 +179,7 @@ pub(super) async fn beacons_become_enriched_page_views(kind: BackendKind) {
     assert_eq!(accepted, 200, "{statuses:?}");
     assert_eq!(stored(&server, site_id).await.len(), 201);
 
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     assert!(
         metrics.contains(r#"sightline_rum_beacons_total{outcome="stored"} 201"#),
         "{metrics}"
@@ -339,15 +331,7 @@ pub(super) async fn bad_beacons_are_refused_and_store_nothing(kind: BackendKind)
         stored(&server, site_id).await.is_empty(),
         "a refused beacon was stored"
     );
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     for (reason, count) in [
         ("malformed", 8),
         ("unknown_site", 1),

@@ -502,7 +502,7 @@ async fn secrets_are_masked_in_every_form_they_take(kind: BackendKind) {
 }
 
 /// The text of `/metrics`, read with `auth`.
-async fn metrics_text(server: &TestServer, auth: &Auth) -> (StatusCode, String) {
+pub(super) async fn metrics_text(server: &TestServer, auth: &Auth) -> (StatusCode, String) {
     let response = server
         .request(Method::GET, "/metrics", auth)
         .send()

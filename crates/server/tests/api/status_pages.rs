@@ -657,10 +657,10 @@ pub(super) async fn followers_confirm_by_mail_hear_of_updates_and_leave(kind: Ba
     let smtp = SmtpServer::start(smtp_port);
     let server = TestServer::start_with(
         kind,
-        ServerConfig {
+        super::alerting::passing_often(ServerConfig {
             smtp: Some(SmtpServer::settings(smtp_port)),
             ..ServerConfig::default()
-        },
+        }),
     )
     .await;
     let public_url = ServerConfig::default().public_url;
@@ -804,13 +804,17 @@ pub(super) async fn followers_confirm_by_mail_hear_of_updates_and_leave(kind: Ba
         "{received:#?}"
     );
     post_update("investigating", "Another one.").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    server.after_passes().await;
     assert_eq!(mailbox(&smtp).len(), 4, "no mail after leaving");
     server.stop().await;
 }
 
 pub(super) async fn a_page_opens_and_resolves_incidents_by_itself(kind: BackendKind) {
-    let server = TestServer::start(kind).await;
+    let server = TestServer::start_with(
+        kind,
+        super::alerting::passing_often(ServerConfig::default()),
+    )
+    .await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
     let port = sightline_store::testing::free_port();
     let id = server
@@ -882,7 +886,7 @@ pub(super) async fn a_page_opens_and_resolves_incidents_by_itself(kind: BackendK
         assert!(Instant::now() < deadline, "never resolved: {incidents}");
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
-    tokio::time::sleep(Duration::from_secs(11)).await;
+    server.after_passes().await;
     let again = written().await;
     assert_eq!(again.as_array().unwrap().len(), 1, "{again}");
     assert_eq!(again[0]["updates"].as_array().unwrap().len(), 2, "{again}");

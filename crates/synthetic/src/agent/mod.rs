@@ -13,6 +13,7 @@ pub use spool::{Spool, SpoolError, Spooled};
 
 use crate::coordinator::JobReport;
 use crate::probe::Prober;
+use crate::scheduler::{LOOKAHEAD, TICK};
 use crate::secrets::Secrets;
 use sightline_core::{Clock, MonitorSpec, Timestamp};
 use std::collections::HashSet;
@@ -20,9 +21,15 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{Notify, Semaphore};
+use tracing::Instrument;
 
-/// How often an idle agent asks for work.
-const POLL: Duration = Duration::from_millis(250);
+/// How often an idle agent asks for work: as seldom as keeps every check on
+/// its slot. A job exists from [`LOOKAHEAD`] before it is due, give or take
+/// a scheduler [`TICK`]; asking this often leaves 250 ms for the lease
+/// request itself and the wait until the due time.
+const POLL: Duration = LOOKAHEAD
+    .saturating_sub(TICK)
+    .saturating_sub(Duration::from_millis(250));
 /// How often an agent busy with as many checks as it may run still tells
 /// the server it is alive, well within the server's offline threshold.
 const CONTACT_EVERY: Duration = Duration::from_secs(2);
@@ -147,11 +154,18 @@ impl Agent {
     }
 
     /// Leases, runs and reports until the process ends.
+    /// Everything it logs is under `agent{checkpoint=…}`, so its lines
+    /// tell themselves apart from a server's in a shared journal.
     pub async fn run(self) {
-        let agent = Arc::new(self);
-        let reporter = tokio::spawn(agent.clone().report_forever());
-        agent.lease_forever().await;
-        reporter.abort();
+        let span = tracing::info_span!("agent", checkpoint = %self.config.checkpoint);
+        async {
+            let agent = Arc::new(self);
+            let reporter = tokio::spawn(agent.clone().report_forever().in_current_span());
+            agent.lease_forever().await;
+            reporter.abort();
+        }
+        .instrument(span)
+        .await;
     }
 
     async fn lease_forever(self: Arc<Self>) {
@@ -206,27 +220,30 @@ impl Agent {
                 };
                 let agent = self.clone();
                 let secrets = secrets.clone();
-                tokio::spawn(async move {
-                    let due_at = Timestamp::from(job.due_at);
-                    let wait = due_at.as_millis() - agent.clock.now().as_millis();
-                    if wait > 0 {
-                        tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                tokio::spawn(
+                    async move {
+                        let due_at = Timestamp::from(job.due_at);
+                        let wait = due_at.as_millis() - agent.clock.now().as_millis();
+                        if wait > 0 {
+                            tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+                        }
+                        let started_at = agent.clock.now();
+                        let report = agent.prober.run(&spec, &secrets).await;
+                        agent
+                            .keep(JobReport {
+                                job_id: job.job_id,
+                                monitor_id: job.monitor_id,
+                                due_at,
+                                attempt: job.attempt,
+                                started_at,
+                                report,
+                                lease: job.lease,
+                            })
+                            .await;
+                        drop(permit);
                     }
-                    let started_at = agent.clock.now();
-                    let report = agent.prober.run(&spec, &secrets).await;
-                    agent
-                        .keep(JobReport {
-                            job_id: job.job_id,
-                            monitor_id: job.monitor_id,
-                            due_at,
-                            attempt: job.attempt,
-                            started_at,
-                            report,
-                            lease: job.lease,
-                        })
-                        .await;
-                    drop(permit);
-                });
+                    .in_current_span(),
+                );
             }
         }
     }

@@ -120,13 +120,13 @@ pub(crate) async fn run(prober: &Prober, check: &PingCheck, deadline: &Deadline)
         ));
     }
     let average = (received > 0).then(|| rtts.iter().sum::<f64>() / received as f64);
-    if let (Some(average), Some(limit)) = (average, check.degraded_rtt_ms) {
-        if average > limit as f64 {
-            verdict.degrade(Problem::new(
+    if let (Some(average), Some(limit)) = (average, check.degraded_rtt_ms)
+        && average > limit as f64
+    {
+        verdict.degrade(Problem::new(
                 ProblemKind::ResponseTime,
                 format!("the mean round trip took {average:.1} ms, over the degraded threshold of {limit} ms"),
             ));
-        }
     }
     let min = rtts.iter().copied().reduce(f64::min);
     let max = rtts.iter().copied().reduce(f64::max);

@@ -176,29 +176,29 @@ fn judge(
             ),
         ));
     }
-    if check.check_hostname {
-        if let Err(reason) = &hostname_valid {
-            verdict.fail(Problem::new(
-                ProblemKind::Certificate,
-                format!("the certificate is not valid for {server_name}: {reason}"),
-            ));
-        }
+    if check.check_hostname
+        && let Err(reason) = &hostname_valid
+    {
+        verdict.fail(Problem::new(
+            ProblemKind::Certificate,
+            format!("the certificate is not valid for {server_name}: {reason}"),
+        ));
     }
-    if check.check_chain {
-        if let Err(reason) = &chain_valid {
-            verdict.fail(Problem::new(
-                ProblemKind::Certificate,
-                format!("the certificate chain is not trusted: {reason}"),
-            ));
-        }
+    if check.check_chain
+        && let Err(reason) = &chain_valid
+    {
+        verdict.fail(Problem::new(
+            ProblemKind::Certificate,
+            format!("the certificate chain is not trusted: {reason}"),
+        ));
     }
-    if let Some(expected) = &check.expect_issuer {
-        if !issuer.contains(expected.as_str()) {
-            verdict.fail(Problem::new(
-                ProblemKind::Certificate,
-                format!("the issuer `{issuer}` does not contain `{expected}`"),
-            ));
-        }
+    if let Some(expected) = &check.expect_issuer
+        && !issuer.contains(expected.as_str())
+    {
+        verdict.fail(Problem::new(
+            ProblemKind::Certificate,
+            format!("the issuer `{issuer}` does not contain `{expected}`"),
+        ));
     }
     let detail = json!({
         "subject": certificate.subject().to_string(),
