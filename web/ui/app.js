@@ -19,6 +19,7 @@ import { SiteForm } from "./site_form.js";
 import { StatusPageEditor, StatusPages } from "./status_pages.js";
 import { ResultDetail } from "./result.js";
 import { Role } from "./role.js";
+import { AuditLog } from "./audit_log.js";
 import { AdminsOnly, NotFound } from "./not_found.js";
 import { ThemeSwitch, applyStoredTheme } from "./theme.js";
 
@@ -33,6 +34,7 @@ function screen(path, search, navigate, who) {
   if (incident) return html`<${IncidentDetail} key=${incident[1]} id=${incident[1]} />`;
   if (path === "/incidents") return html`<${Incidents} search=${search} />`;
   if (path === "/settings") return html`<${Settings} />`;
+  if (path === "/audit-log") return who.can_administer ? html`<${AuditLog} search=${search} navigate=${navigate} />` : html`<${AdminsOnly} admins />`;
   if (path === "/alerting") return html`<${Alerting} />`;
   if (path === "/status-pages") return html`<${StatusPages} />`;
   if (path === "/status-pages/new") return html`<${StatusPageEditor} navigate=${navigate} />`;
@@ -129,14 +131,14 @@ function App() {
         <a href="/compare" aria-current=${path === "/compare" ? "page" : undefined}>Synthetic vs real users</a>
         <a href="/alerting" aria-current=${path === "/alerting" ? "page" : undefined}>Alerting</a>
         <a href="/status-pages" aria-current=${path.startsWith("/status-pages") ? "page" : undefined}>Status pages</a>
-        <a href="/settings" aria-current=${path === "/settings" ? "page" : undefined}>Settings</a>
+        <a href="/settings" aria-current=${path === "/settings" || path === "/audit-log" ? "page" : undefined}>Settings</a>
       </nav>
       <${ThemeSwitch} />
       <span class="who">${who.user.email}</span>
       <button type="button" onClick=${logOut}>Log out</button>
     </header>
     <main id="main" tabindex="-1" ref=${main}>
-      <${Role.Provider} value=${{ canWrite: who.can_write, userId: who.user.id }}>${screen(path, search, navigate, who)}<//>
+      <${Role.Provider} value=${{ canWrite: who.can_write, canAdminister: who.can_administer, userId: who.user.id }}>${screen(path, search, navigate, who)}<//>
     </main>`;
 }
 

@@ -12,12 +12,16 @@ export function NotFound({ what = "page" }) {
     </section>`;
 }
 
-/** A screen only admins can use, as a viewer reaches it by its address. */
-export function AdminsOnly() {
+/** A screen only editors and admins can use (only admins, with `admins`),
+ * as someone else reaches it by its address. */
+export function AdminsOnly({ admins = false }) {
   return html`
     <section data-testid="admins-only">
-      <h1>Only admins can change this</h1>
-      <p>Your account can see everything but change nothing. Ask an admin to make the change, or to give you the admin role.</p>
+      ${admins
+        ? html`<h1>Only admins can see this</h1>
+          <p>People, tokens, secrets and the audit log are for admins. Ask one if you need something from here.</p>`
+        : html`<h1>Only editors and admins can change this</h1>
+          <p>Your account can see everything but change nothing. Ask an admin to make the change, or to give you the editor role.</p>`}
       <p><a href="/">Go to the overview</a></p>
     </section>`;
 }

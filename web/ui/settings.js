@@ -1,11 +1,16 @@
 // Settings: your own password (every role), where checks run from
-// (checkpoints and their last contact), a test e-mail through the outbox,
-// and, for admins, users and API tokens.
+// (checkpoints and their last contact), a test e-mail through the outbox
+// (editors and admins), and, for admins, users and API tokens.
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 import { ago, when } from "./format.js";
 import { ScrollBox } from "./scroll_box.js";
-import { useCanWrite, useUserId } from "./role.js";
+import { ROLES, useCanAdminister, useCanWrite, useUserId, withArticle } from "./role.js";
+
+/** The roles as options of a select. */
+function roleOptions() {
+  return ROLES.map((role) => html`<option key=${role} value=${role}>${role}</option>`);
+}
 
 function useList(path) {
   const [list, setList] = useState(null);
@@ -113,8 +118,8 @@ function UserRow({ user, self, onChanged, onProblem }) {
       <td>${self
         ? user.role
         : html`<select aria-label=${`Role of ${user.email}`} value=${user.role}
-            onChange=${(event) => change({ role: event.target.value }, `${user.email} is now ${event.target.value === "admin" ? "an admin" : "a viewer"}.`)}>
-            <option value="viewer">viewer</option><option value="admin">admin</option>
+            onChange=${(event) => change({ role: event.target.value }, `${user.email} is now ${withArticle(event.target.value)}.`)}>
+            ${roleOptions()}
           </select>`}</td>
       <td>${when(user.created_at)}</td>
       <td class="actions">${self
@@ -166,9 +171,7 @@ function Users() {
         <label for="user-password">Password</label>
         <input type="password" required autocomplete="new-password" ...${bind("password")} />
         <label for="user-role">Role</label>
-        <select ...${bind("role")}>
-          <option value="viewer">viewer</option><option value="admin">admin</option>
-        </select>
+        <select ...${bind("role")}>${roleOptions()}</select>
         <button type="submit">Add user</button>
       </form>
     </section>`;
@@ -212,9 +215,7 @@ function Tokens() {
         <label for="token-name">Name</label>
         <input required ...${bind("name")} />
         <label for="token-role">Role</label>
-        <select ...${bind("role")}>
-          <option value="viewer">viewer</option><option value="admin">admin</option>
-        </select>
+        <select ...${bind("role")}>${roleOptions()}</select>
         <label for="token-checkpoint">For the agent of checkpoint</label>
         <input placeholder="none" ...${bind("checkpoint")} />
         <button type="submit">Create token</button>
@@ -274,9 +275,15 @@ function OwnPassword() {
 
 export function Settings() {
   const canWrite = useCanWrite();
+  const canAdminister = useCanAdminister();
   return html`
     <h1>Settings</h1>
     <${OwnPassword} />
     <${Checkpoints} />
-    ${canWrite && html`<${TestEmail} /><${Users} /><${Tokens} />`}`;
+    ${canWrite && html`<${TestEmail} />`}
+    ${canAdminister && html`<${Users} /><${Tokens} />
+      <section aria-labelledby="audit-heading">
+        <h2 id="audit-heading">Audit log</h2>
+        <p>Every change to monitors, sites, alerting, status pages, people, tokens and secrets: who, when, from where and what it did. <a href="/audit-log">Read the audit log</a></p>
+      </section>`}`;
 }

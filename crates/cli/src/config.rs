@@ -194,6 +194,9 @@ pub struct ServeArgs {
     /// How long screenshots of browser checks are kept [default: 30days].
     #[arg(long, env = "SIGHTLINE_SCREENSHOT_RETENTION", value_parser = parse_duration)]
     pub screenshot_retention: Option<Duration>,
+    /// How long the audit log keeps who changed what [default: 365days].
+    #[arg(long, env = "SIGHTLINE_AUDIT_RETENTION", value_parser = parse_duration)]
+    pub audit_retention: Option<Duration>,
     /// Checks the local checkpoint runs at once at most [default: 256].
     #[arg(long, env = "SIGHTLINE_CHECK_CONCURRENCY")]
     pub check_concurrency: Option<usize>,
@@ -279,9 +282,12 @@ pub enum UserCommand {
     Add {
         /// Login e-mail.
         email: String,
-        /// Make the user an admin (default: viewer).
+        /// Make the user an admin (the same as `--role admin`).
         #[arg(long)]
         admin: bool,
+        /// `admin`, `editor` or `viewer` (the default).
+        #[arg(long, conflicts_with = "admin")]
+        role: Option<String>,
     },
     /// List users.
     List,
@@ -312,7 +318,7 @@ pub enum TokenCommand {
         /// What the token is for.
         #[arg(long)]
         name: String,
-        /// `admin` or `viewer`.
+        /// `admin`, `editor` or `viewer`; no more than the user's own role.
         #[arg(long, default_value = "viewer")]
         role: String,
         /// Bind the token to one checkpoint's agent protocol.
@@ -386,6 +392,8 @@ struct ServerSection {
     result_retention: Option<Duration>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     screenshot_retention: Option<Duration>,
+    #[serde(default, with = "sightline_core::duration_text::option")]
+    audit_retention: Option<Duration>,
     check_concurrency: Option<usize>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     checkpoint_offline_after: Option<Duration>,
@@ -439,6 +447,8 @@ pub struct Settings {
     pub result_retention: Duration,
     /// How long screenshots of browser checks are kept.
     pub screenshot_retention: Duration,
+    /// How long the audit log keeps its entries.
+    pub audit_retention: Duration,
     /// Checks run at once by the local checkpoint.
     pub check_concurrency: usize,
     /// How long a checkpoint may go without contact before it is offline.
@@ -545,6 +555,10 @@ impl Settings {
                 .and_then(|s| s.screenshot_retention)
                 .or(server.screenshot_retention)
                 .unwrap_or(Duration::from_secs(30 * 24 * 3600)),
+            audit_retention: serve
+                .and_then(|s| s.audit_retention)
+                .or(server.audit_retention)
+                .unwrap_or(sightline_server::DEFAULT_AUDIT_RETENTION),
             check_concurrency: serve
                 .and_then(|s| s.check_concurrency)
                 .or(server.check_concurrency)

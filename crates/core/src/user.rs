@@ -5,28 +5,45 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// What a user (or a token acting for one) may do. Viewers read everything and
-/// change nothing; admins also change configuration and manage users.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// What a user (or a token acting for one) may do. Viewers read everything
+/// and change nothing; editors also change what is monitored and how
+/// (monitors, sites, alert policies, maintenance windows, status pages,
+/// incidents); admins also manage people, tokens, secrets, checkpoints and
+/// read the audit log. Ordered: a role includes every role below it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Reads and changes everything.
-    Admin,
     /// Reads everything, changes nothing.
     Viewer,
+    /// Reads everything, changes what is monitored.
+    Editor,
+    /// Reads and changes everything.
+    Admin,
 }
 
 impl Role {
+    /// Every role, least first.
+    pub const ALL: [Role; 3] = [Role::Viewer, Role::Editor, Role::Admin];
+
     /// The stored and displayed name of the role.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
+            Role::Editor => "editor",
             Role::Viewer => "viewer",
         }
     }
 
-    /// Whether this role may change configuration.
+    /// Whether this role may change what is monitored and how.
     pub fn can_write(self) -> bool {
+        self >= Role::Editor
+    }
+
+    /// Whether this role may manage people, tokens, secrets and
+    /// checkpoints, and read the audit log.
+    pub fn can_administer(self) -> bool {
         self == Role::Admin
     }
 }
@@ -42,14 +59,15 @@ impl FromStr for Role {
     type Err = ValidationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "admin" => Ok(Role::Admin),
-            "viewer" => Ok(Role::Viewer),
-            other => Err(ValidationError::new(
-                "role",
-                format!("unknown role `{other}`, expected `admin` or `viewer`"),
-            )),
-        }
+        Role::ALL
+            .into_iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "role",
+                    format!("unknown role `{text}`, expected `admin`, `editor` or `viewer`"),
+                )
+            })
     }
 }
 
@@ -169,8 +187,13 @@ mod tests {
                 .message
                 .contains("unknown role")
         );
-        assert!(Role::Admin.can_write());
-        assert!(!Role::Viewer.can_write());
+        for role in Role::ALL {
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        assert!(Role::Admin.can_write() && Role::Admin.can_administer());
+        assert!(Role::Editor.can_write() && !Role::Editor.can_administer());
+        assert!(!Role::Viewer.can_write() && !Role::Viewer.can_administer());
+        assert_eq!(Role::Admin.min(Role::Editor), Role::Editor);
     }
 
     #[test]

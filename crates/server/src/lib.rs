@@ -10,6 +10,7 @@
 //! there, so the API and the YAML files agree).
 
 mod assets;
+mod audit;
 mod auth;
 mod connections;
 mod device_cookie;
@@ -162,6 +163,11 @@ pub fn openapi() -> &'static serde_json::Value {
     &DOCUMENT
 }
 
+/// How long the audit log keeps an entry unless configured otherwise: a
+/// year, so that "who changed this last spring" has an answer.
+pub const DEFAULT_AUDIT_RETENTION: std::time::Duration =
+    std::time::Duration::from_secs(365 * 24 * 3600);
+
 /// Serves the application on `listener` until `shutdown` completes, then
 /// lets in-flight requests finish and closes the store cleanly.
 pub async fn serve(
@@ -175,6 +181,7 @@ pub async fn serve(
     let draining = state.clone();
     let app = router(state);
     let housekeeping_store = store.clone();
+    let audit_retention = draining.config.audit_retention;
     let housekeeping = tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(600));
         loop {
@@ -183,6 +190,12 @@ pub async fn serve(
             collector.shrink();
             if let Err(error) = housekeeping_store.purge_expired_sessions().await {
                 tracing::warn!(%error, "purging expired sessions");
+            }
+            let cutoff = housekeeping_store.now().minus(audit_retention);
+            match housekeeping_store.delete_audit_before(cutoff).await {
+                Ok(0) => {}
+                Ok(rows) => tracing::info!(rows, "removed audit entries past retention"),
+                Err(error) => tracing::warn!(%error, "removing audit entries past retention"),
             }
         }
     });

@@ -43,6 +43,8 @@ pub struct ServerConfig {
     pub collector: CollectorConfig,
     /// How long raw page views are kept (rollups are kept beyond).
     pub rum_retention: Duration,
+    /// How long the audit log keeps its entries.
+    pub audit_retention: Duration,
     /// How synthetic monitoring runs in this process.
     pub synthetic: SyntheticConfig,
     /// What the check runners trust beyond the system's roots.
@@ -77,6 +79,7 @@ impl Default for ServerConfig {
             geoip_db: None,
             collector: CollectorConfig::default(),
             rum_retention: Duration::from_secs(30 * 24 * 3600),
+            audit_retention: crate::DEFAULT_AUDIT_RETENTION,
             synthetic: SyntheticConfig::default(),
             prober: ProberConfig::default(),
             vault_key: None,

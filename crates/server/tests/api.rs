@@ -26,6 +26,8 @@ mod journeys;
 mod monitored_metrics;
 #[path = "api/outage.rs"]
 mod outage;
+#[path = "api/roles_and_audit.rs"]
+mod roles_and_audit;
 #[path = "api/security.rs"]
 mod security;
 #[path = "api/status_pages.rs"]
@@ -72,6 +74,9 @@ use monitored_metrics::{
     what_is_monitored_reaches_prometheus_and_the_dashboard,
 };
 use outage::one_outage_is_one_thread_per_person;
+use roles_and_audit::{
+    editors_change_what_is_monitored_but_not_who_may, every_change_is_in_the_audit_log,
+};
 use status_pages::{
     a_page_opens_and_resolves_incidents_by_itself,
     followers_confirm_by_mail_hear_of_updates_and_leave,
@@ -366,6 +371,8 @@ on_both_backends!(
     a_metrics_token_is_needed_when_the_server_has_one,
     every_api_route_but_login_needs_authentication,
     viewers_read_but_cannot_change_anything,
+    editors_change_what_is_monitored_but_not_who_may,
+    every_change_is_in_the_audit_log,
     sessions_log_in_and_out_with_a_locked_down_cookie,
     login_attempts_are_limited_per_account_and_address,
     tokens_are_shown_once_and_work_until_revoked,

@@ -20,6 +20,7 @@
 //! This crate must never know about HTTP, JSON request shapes or the
 //! scheduler's policy; SQL lives here and nowhere else.
 
+mod audit_log;
 mod backend;
 mod backups;
 mod check_jobs;
@@ -58,6 +59,7 @@ mod view_columns;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use audit_log::{AuditEntry, AuditQuery, NewAuditEntry};
 pub use backend::{BackendKind, Readiness};
 pub use backups::{BackupError, Copied, back_up, restore};
 pub use check_jobs::{

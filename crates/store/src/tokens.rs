@@ -57,10 +57,12 @@ impl Store {
     /// Stores a new token. A token may not have more rights than its user.
     pub async fn create_token(&self, token: &NewApiToken) -> Result<ApiToken> {
         let user = self.user(token.user_id).await?;
-        if token.role.can_write() && !user.role.can_write() {
+        if token.role > user.role {
             return Err(StoreError::Refused(format!(
-                "{} is a viewer and cannot own an admin token",
-                user.email
+                "{} is {} and cannot own {} token",
+                user.email,
+                with_article(user.role),
+                with_article(token.role)
             )));
         }
         let now = self.now().as_millis();
@@ -105,9 +107,7 @@ impl Store {
             return Ok(None);
         };
         let user = self.user(token.user_id).await?;
-        if !user.role.can_write() {
-            token.role = Role::Viewer;
-        }
+        token.role = token.role.min(user.role);
         if token.last_used_at.is_none_or(|used| now - used >= 60_000) {
             write!(self.backend, |pool| {
                 sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
@@ -158,5 +158,13 @@ impl Store {
             return Err(StoreError::NotFound("token"));
         }
         self.token(id).await
+    }
+}
+
+/// "an admin", "an editor", "a viewer".
+fn with_article(role: Role) -> String {
+    match role {
+        Role::Viewer => "a viewer".to_owned(),
+        other => format!("an {other}"),
     }
 }

@@ -199,7 +199,7 @@ impl Store {
                 .await?;
             if admins == 0 {
                 return Err(StoreError::Refused(
-                    "the last admin cannot be made a viewer".into(),
+                    "the last admin must stay an admin".into(),
                 ));
             }
             tx.commit().await?;

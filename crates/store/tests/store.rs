@@ -60,6 +60,7 @@ on_both_backends!(
     users_are_unique_and_the_last_admin_stays,
     sessions_expire_slide_and_end_with_a_new_password,
     tokens_are_capped_by_their_user_and_can_be_revoked,
+    audit_entries_keep_their_change_and_go_by_retention,
     sites_and_monitors_are_stored_as_validated_documents,
     results_are_idempotent_per_due_time,
     due_monitors_become_jobs_leased_once_and_completed_with_their_effects,
@@ -337,6 +338,18 @@ async fn tokens_are_capped_by_their_user_and_can_be_revoked(kind: BackendKind) {
         .create_user(&new_user("second@example.com", Role::Admin))
         .await
         .unwrap();
+    store.set_role(admin.id, Role::Editor).await.unwrap();
+    let (demoted, _) = store.token_user("aaa-1").await.unwrap().unwrap();
+    assert_eq!(demoted.role, Role::Editor);
+    let err = store
+        .create_token(&token(admin.id, "ddd-1", Role::Admin, None))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("is an editor and cannot own an admin token"),
+        "{err}"
+    );
     store.set_role(admin.id, Role::Viewer).await.unwrap();
     let (demoted, _) = store.token_user("aaa-1").await.unwrap().unwrap();
     assert_eq!(demoted.role, Role::Viewer);
@@ -1986,6 +1999,18 @@ async fn incidents_keep_their_timeline_and_notifications_through_the_site_incide
             first = START.as_millis(),
             second = START.as_millis() + 86_400_000,
         ),
+        // People, rebuilt on SQLite when editors came.
+        "INSERT INTO users (id, email, password_hash, role, created_at, updated_at) \
+         VALUES (4, 'ops@example.com', 'hash', 'admin', 1000, 1000)"
+            .to_owned(),
+        format!(
+            "INSERT INTO sessions (id, user_id, token_hash, created_at, last_seen_at, expires_at) \
+             VALUES (6, 4, 'session-hash', 1000, 1000, {})",
+            START.as_millis() + 3_600_000
+        ),
+        "INSERT INTO api_tokens (id, user_id, name, token_hash, token_prefix, role, checkpoint_id, created_at) \
+         VALUES (8, 4, 'east agent', 'token-hash', 'slt_ab', 'admin', 2, 1000)"
+            .to_owned(),
     ];
     match kind {
         BackendKind::Sqlite => {
@@ -2044,6 +2069,22 @@ async fn incidents_keep_their_timeline_and_notifications_through_the_site_incide
         store.claimed(std::slice::from_ref(&key)).await.unwrap(),
         [key]
     );
+    // People, their sessions and tokens stay, still tied together.
+    let lifetime = Duration::from_secs(3600);
+    let (session, user) = store
+        .session_user("session-hash", lifetime)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((session.id, user.id, user.role), (6, 4, Role::Admin));
+    let (token, _) = store.token_user("token-hash").await.unwrap().unwrap();
+    assert_eq!((token.id, token.checkpoint_id), (8, Some(2)));
+    let editor = store
+        .create_user(&new_user("dev@example.com", Role::Editor))
+        .await
+        .unwrap();
+    assert_ne!(editor.id, 4);
+    store.delete_user(editor.id).await.unwrap();
     // The incident goes on as any other: it closes, its timeline grows.
     store.close_incident(3, "recovered").await.unwrap();
     assert_eq!(store.incident_events(3).await.unwrap().len(), 3);
@@ -2110,4 +2151,82 @@ async fn incidents_keep_their_timeline_and_notifications_through_the_site_incide
         );
         pool.close().await;
     }
+}
+
+async fn audit_entries_keep_their_change_and_go_by_retention(kind: BackendKind) {
+    let Fixture {
+        store,
+        clock,
+        _database,
+    } = fixture(kind).await;
+    let entry = |name: &str, before: Option<serde_json::Value>| NewAuditEntry {
+        actor_id: Some(7),
+        actor: "ops@example.com".to_owned(),
+        credential: "session".to_owned(),
+        address: Some("203.0.113.9".to_owned()),
+        action: if before.is_some() {
+            "changed"
+        } else {
+            "created"
+        }
+        .to_owned(),
+        kind: "monitor".to_owned(),
+        object_id: Some("3".to_owned()),
+        object_name: Some(name.to_owned()),
+        before,
+        after: Some(serde_json::json!({"name": name, "every": "1m"})),
+    };
+    let first = store.record_audit(&entry("shop", None)).await.unwrap();
+    assert_eq!(first.at, START);
+    assert_eq!(first.entry, entry("shop", None));
+    clock.advance(Duration::from_secs(3600));
+    let second = store
+        .record_audit(&entry(
+            "shop home",
+            Some(serde_json::json!({"name": "shop"})),
+        ))
+        .await
+        .unwrap();
+    let everything = AuditQuery {
+        limit: 10,
+        ..AuditQuery::default()
+    };
+    let read = store.audit_log(&everything).await.unwrap();
+    assert_eq!(read, [second.clone(), first.clone()]);
+    let older = store
+        .audit_log(&AuditQuery {
+            before_id: Some(second.id),
+            ..everything.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(older, std::slice::from_ref(&first));
+    for query in [
+        AuditQuery {
+            kind: Some("site".to_owned()),
+            ..everything.clone()
+        },
+        AuditQuery {
+            actor: Some("dev@example.com".to_owned()),
+            ..everything.clone()
+        },
+        AuditQuery {
+            object_id: Some("4".to_owned()),
+            ..everything.clone()
+        },
+    ] {
+        assert!(
+            store.audit_log(&query).await.unwrap().is_empty(),
+            "{query:?}"
+        );
+    }
+    // Retention takes what is older than the cutoff and nothing else.
+    assert_eq!(
+        store
+            .delete_audit_before(START.plus(Duration::from_secs(60)))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.audit_log(&everything).await.unwrap(), [second]);
 }

@@ -47,6 +47,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         geoip_db: settings.geoip_db.clone(),
         collector,
         rum_retention: settings.rum_retention,
+        audit_retention: settings.audit_retention,
         synthetic: sightline_synthetic::SyntheticConfig {
             enabled: true,
             concurrency: settings.check_concurrency,

@@ -8,11 +8,17 @@ use sightline_store::{NewUser, Store};
 
 pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
     match command {
-        UserCommand::Add { email, admin } => {
+        UserCommand::Add { email, admin, role } => {
             let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let role = match (admin, role) {
+                (true, _) => Role::Admin,
+                (false, Some(role)) => role
+                    .parse::<Role>()
+                    .map_err(|e| anyhow::anyhow!("--role: {}", e.message))?,
+                (false, None) => Role::Viewer,
+            };
             let password = read_password("Password: ")?;
             let password_hash = sightline_server::hash_password(&password)?;
-            let role = if *admin { Role::Admin } else { Role::Viewer };
             let user = store
                 .create_user(&NewUser {
                     email,

@@ -9,8 +9,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
+use sightline_core::AlertPolicySpec;
 use sightline_core::alert_channels;
-use sightline_core::{AlertPolicySpec, Role};
 use sightline_store::AlertPolicy;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -39,14 +39,14 @@ struct PolicyView {
 }
 
 /// The policy as `reader` may see it: channel settings are shown whole to
-/// admins only (a webhook URL or a key lets anyone post), redacted to
-/// others.
+/// those who may change the policy (admins and editors), redacted to
+/// viewers (a webhook URL or a key lets anyone post).
 async fn view(
     state: &AppState,
     reader: &Principal,
     mut policy: AlertPolicy,
 ) -> ApiResult<PolicyView> {
-    if reader.role != Role::Admin {
+    if !reader.role.can_write() {
         for level in &mut policy.spec.levels {
             for (name, targets) in &mut level.channels {
                 if let Some(kind) = alert_channels::channel(name) {
@@ -88,7 +88,7 @@ async fn list_policies(
     Ok(Json(views))
 }
 
-/// Creates an alert policy (admins only); monitors name it in `alert_policy`.
+/// Creates an alert policy (admins and editors); monitors name it in `alert_policy`.
 #[utoipa::path(post, path = "/alert-policies", tag = "alerting", request_body = AlertPolicySpec,
     responses(
         (status = 201, body = PolicyView),
@@ -120,7 +120,7 @@ async fn get_policy(
     Ok(Json(view(&state, &principal, policy).await?))
 }
 
-/// Replaces an alert policy (admins only).
+/// Replaces an alert policy (admins and editors).
 #[utoipa::path(put, path = "/alert-policies/{id}", tag = "alerting", params(("id" = i64, Path)),
     request_body = AlertPolicySpec,
     responses(
@@ -141,7 +141,7 @@ async fn replace_policy(
     Ok(Json(view(&state, &principal, policy).await?))
 }
 
-/// Removes an alert policy (admins only); monitors naming it keep the name
+/// Removes an alert policy (admins and editors); monitors naming it keep the name
 /// and alert nobody until a policy of that name exists again.
 #[utoipa::path(delete, path = "/alert-policies/{id}", tag = "alerting", params(("id" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]

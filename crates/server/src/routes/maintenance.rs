@@ -89,7 +89,7 @@ async fn list_windows(
     ))
 }
 
-/// Creates a maintenance window (admins only): one-off (`starts_at`,
+/// Creates a maintenance window (admins and editors): one-off (`starts_at`,
 /// `ends_at`) or recurring (`cron`, `duration`).
 #[utoipa::path(post, path = "/maintenance-windows", tag = "maintenance", request_body = MaintenanceWindowSpec,
     responses(
@@ -119,7 +119,7 @@ async fn get_window(
     Ok(Json(view(&state, window)))
 }
 
-/// Replaces a maintenance window (admins only).
+/// Replaces a maintenance window (admins and editors).
 #[utoipa::path(put, path = "/maintenance-windows/{id}", tag = "maintenance", params(("id" = i64, Path)),
     request_body = MaintenanceWindowSpec,
     responses(
@@ -140,7 +140,7 @@ async fn replace_window(
     Ok(Json(view(&state, window)))
 }
 
-/// Removes a maintenance window (admins only).
+/// Removes a maintenance window (admins and editors).
 #[utoipa::path(delete, path = "/maintenance-windows/{id}", tag = "maintenance", params(("id" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 async fn delete_window(

@@ -4,6 +4,7 @@
 
 mod acknowledge_link;
 mod alert_policies;
+mod audit_log;
 mod checkpoints;
 mod health;
 mod incidents;
@@ -32,6 +33,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sightline_core::Role;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
@@ -62,6 +64,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "checkpoints", description = "Where checks run, and the protocol agents lease and report with"),
         (name = "rum", description = "Real-user monitoring: the beacon collector"),
         (name = "status pages", description = "Public status pages, and the incidents people write on them"),
+        (name = "audit log", description = "Who changed what in the configuration, when and from where (admins)"),
     )
 )]
 struct ApiDoc;
@@ -121,7 +124,8 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
                 .merge(notifications::router())
                 .merge(alert_policies::router())
                 .merge(incidents::router())
-                .merge(status_pages::router()),
+                .merge(status_pages::router())
+                .merge(audit_log::router()),
         )
 }
 
@@ -144,9 +148,43 @@ fn is_self_service(path: &str) -> bool {
     matches!(path, "/api/v1/session" | "/api/v1/session/password")
 }
 
+/// Whether `path` is `prefix` or lies under it.
+fn under(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// The least role that may make this request: admins alone change people,
+/// tokens and the vault and read the audit log; editors change the rest of
+/// the configuration; everyone reads, and changes their own session and
+/// password.
+fn least_role(method: &Method, path: &str) -> Role {
+    let reads_only = method == Method::GET || method == Method::HEAD;
+    if under(path, "/api/v1/audit-log") {
+        Role::Admin
+    } else if reads_only || is_self_service(path) {
+        Role::Viewer
+    } else if ["/api/v1/users", "/api/v1/tokens", "/api/v1/secrets"]
+        .iter()
+        .any(|prefix| under(path, prefix))
+    {
+        Role::Admin
+    } else {
+        Role::Editor
+    }
+}
+
+/// Why a request that needs `needed` is refused to anyone below it.
+fn refusal(needed: Role) -> &'static str {
+    match needed {
+        Role::Admin => "only admins manage users, tokens and secrets and read the audit log",
+        _ => "viewers can read but not change anything",
+    }
+}
+
 /// The gate in front of `/api/v1`: a change authenticated by the session
 /// cookie must come from the UI's own origin, every route needs a session
-/// or a token, and only admins may change anything. Handlers find the [`Principal`] in
+/// or a token, and each request needs the role [`least_role`] names. Handlers find the [`Principal`] in
 /// the request's extensions.
 pub(crate) async fn require_auth(
     State(state): State<AppState>,
@@ -193,13 +231,18 @@ async fn gate(state: AppState, request: Request, next: Next) -> Response {
         )
         .into_response();
     }
-    let reads_only = parts.method == Method::GET || parts.method == Method::HEAD;
     let agent = agent_path && principal.checkpoint_id.is_some();
-    if !reads_only && !principal.role.can_write() && !is_self_service(parts.uri.path()) && !agent {
-        return ApiError::Forbidden("viewers can read but not change anything".to_owned())
-            .into_response();
+    let needed = least_role(&parts.method, parts.uri.path());
+    if !agent && principal.role < needed {
+        return ApiError::Forbidden(refusal(needed).to_owned()).into_response();
     }
-    next.run(Request::from_parts(parts, body)).await
+    match crate::audit::Target::of(&parts.method, parts.uri.path()) {
+        Some(target) => {
+            let request = Request::from_parts(parts, body);
+            crate::audit::around(state, principal, target, request, next).await
+        }
+        None => next.run(Request::from_parts(parts, body)).await,
+    }
 }
 
 /// The tracing span of a request, labelled by route template.
@@ -275,6 +318,29 @@ pub(crate) fn time_param(
 pub(crate) const EARLIEST_TIME_MS: i64 = -62_135_596_800_000;
 /// See [`EARLIEST_TIME_MS`].
 pub(crate) const LATEST_TIME_MS: i64 = 253_402_300_799_999;
+
+/// A whole-number parameter within `range`, `default` when absent.
+pub(crate) fn bounded_number(
+    params: &std::collections::HashMap<String, String>,
+    name: &str,
+    default: i64,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<i64, ApiError> {
+    let Some(text) = params.get(name) else {
+        return Ok(default);
+    };
+    match text.parse::<i64>() {
+        Ok(number) if range.contains(&number) => Ok(number),
+        _ => Err(ApiError::BadQuery {
+            field: name.to_owned(),
+            message: format!(
+                "`{text}` is not a number from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        }),
+    }
+}
 
 /// Refuses query parameters other than `allowed`.
 pub(crate) fn only_params(

@@ -1,6 +1,6 @@
 //! Monitors: create, read, change and remove synthetic checks.
 
-use super::{only_params, parse_id, time_param, without_read_only};
+use super::{bounded_number, only_params, parse_id, time_param, without_read_only};
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::JsonDocument;
@@ -94,7 +94,7 @@ async fn list_monitors(
     Ok(Json(monitors.into_iter().map(MonitorView::from).collect()))
 }
 
-/// Creates a monitor (admins only). The body is validated against its
+/// Creates a monitor (admins and editors). The body is validated against its
 /// type; an error names the field.
 #[utoipa::path(post, path = "/monitors", tag = "monitors", request_body = MonitorSpec,
     responses(
@@ -113,7 +113,7 @@ async fn create_monitor(
     Ok((StatusCode::CREATED, Json(monitor.into())))
 }
 
-/// Checks a monitor's settings without saving them (admins only), by the
+/// Checks a monitor's settings without saving them (admins and editors), by the
 /// same rules and with the same messages as creating one: for forms that
 /// validate as people type. Answers the settings as they would be saved.
 #[utoipa::path(post, path = "/monitors/validate", tag = "monitors", request_body = MonitorSpec,
@@ -131,7 +131,7 @@ async fn validate_monitor(
     Ok(Json(spec))
 }
 
-/// Runs unsaved settings once from this server (admins only) and answers
+/// Runs unsaved settings once from this server (admins and editors) and answers
 /// what the check found, so that a monitor can be tried before it is saved.
 /// Nothing is stored.
 #[utoipa::path(post, path = "/monitors/try", tag = "monitors", request_body = MonitorSpec,
@@ -168,7 +168,7 @@ async fn get_monitor(
     Ok(Json(state.store.monitor(parse_id(&id)?).await?.into()))
 }
 
-/// Replaces a monitor's configuration; its history stays (admins only).
+/// Replaces a monitor's configuration; its history stays (admins and editors).
 #[utoipa::path(put, path = "/monitors/{id}", tag = "monitors", params(("id" = i64, Path)), request_body = MonitorSpec,
     responses(
         (status = 200, body = MonitorView),
@@ -188,7 +188,7 @@ async fn replace_monitor(
     Ok(Json(state.store.update_monitor(id, &spec).await?.into()))
 }
 
-/// Removes a monitor with its results and incidents (admins only).
+/// Removes a monitor with its results and incidents (admins and editors).
 #[utoipa::path(delete, path = "/monitors/{id}", tag = "monitors", params(("id" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 async fn delete_monitor(
@@ -334,29 +334,6 @@ fn period(
         });
     }
     Ok((from, to))
-}
-
-/// A whole-number parameter within `range`, `default` when absent.
-fn bounded_number(
-    params: &HashMap<String, String>,
-    name: &str,
-    default: i64,
-    range: std::ops::RangeInclusive<i64>,
-) -> ApiResult<i64> {
-    let Some(text) = params.get(name) else {
-        return Ok(default);
-    };
-    match text.parse::<i64>() {
-        Ok(number) if range.contains(&number) => Ok(number),
-        _ => Err(ApiError::BadQuery {
-            field: name.to_owned(),
-            message: format!(
-                "`{text}` is not a number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        }),
-    }
 }
 
 async fn checkpoint_names(state: &AppState) -> ApiResult<HashMap<i64, String>> {
@@ -685,7 +662,7 @@ async fn monitor_series(
     }))
 }
 
-/// Runs a monitor now from each of its checkpoints (admins only) and
+/// Runs a monitor now from each of its checkpoints (admins and editors) and
 /// answers with the results once they are in; 202 with those in so far when
 /// remote checkpoints take part or the checks outlast the request.
 #[utoipa::path(post, path = "/monitors/{id}/run", tag = "monitors", params(("id" = i64, Path)),

@@ -65,7 +65,7 @@ async fn list_channels(_: Principal) -> Json<&'static [alert_channels::ChannelKi
     Json(alert_channels::CHANNELS)
 }
 
-/// Sends a test notification (admins only) through the outbox, as a real
+/// Sends a test notification (admins and editors) through the outbox, as a real
 /// alert would go, and answers with the result of the first attempt. An
 /// incident tool (PagerDuty, Opsgenie) gets a test alert and, right after,
 /// its resolution, so that nobody stays paged.

@@ -92,8 +92,12 @@ fn add_shared_answers(path: &str, method: &str, operation: &mut Value) {
     if !(path == "/api/v1/session" && method == "post") {
         add("401", "no valid session cookie or token");
     }
-    if method != "get" && path != "/api/v1/session" {
-        add("403", "viewers can read but not change anything");
+    let needed = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+        .map_or(sightline_core::Role::Viewer, |method| {
+            super::least_role(&method, path)
+        });
+    if needed > sightline_core::Role::Viewer {
+        add("403", super::refusal(needed));
     }
     if has_body {
         add("413", "the body is larger than 1 MiB");

@@ -36,14 +36,19 @@ struct SessionView {
     user: UserView,
     /// `session` or `token`.
     credential: &'static str,
-    /// Whether this credential may change configuration.
+    /// Whether this credential may change what is monitored (editors and
+    /// admins).
     can_write: bool,
+    /// Whether this credential manages users, tokens and secrets and reads
+    /// the audit log (admins).
+    can_administer: bool,
 }
 
 impl From<Principal> for SessionView {
     fn from(principal: Principal) -> Self {
         SessionView {
             can_write: principal.role.can_write(),
+            can_administer: principal.role.can_administer(),
             credential: match principal.credential {
                 Credential::Session => "session",
                 Credential::Token(_) => "token",

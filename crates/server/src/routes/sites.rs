@@ -71,7 +71,7 @@ async fn list_sites(State(state): State<AppState>, _: Principal) -> ApiResult<Js
     ))
 }
 
-/// Creates a site with a new site key (admins only).
+/// Creates a site with a new site key (admins and editors).
 #[utoipa::path(post, path = "/sites", tag = "sites", request_body = SiteSpec,
     responses(
         (status = 201, body = SiteView),
@@ -110,7 +110,7 @@ async fn get_site(
     Ok(Json(SiteView::new(site, &state.config.public_url)))
 }
 
-/// Replaces a site's configuration; its key stays (admins only).
+/// Replaces a site's configuration; its key stays (admins and editors).
 #[utoipa::path(put, path = "/sites/{id}", tag = "sites", params(("id" = i64, Path)), request_body = SiteSpec,
     responses(
         (status = 200, body = SiteView),
@@ -130,7 +130,7 @@ async fn replace_site(
     Ok(Json(SiteView::new(site, &state.config.public_url)))
 }
 
-/// Removes a site (admins only); refused while monitors are linked to it.
+/// Removes a site (admins and editors); refused while monitors are linked to it.
 #[utoipa::path(delete, path = "/sites/{id}", tag = "sites", params(("id" = i64, Path)),
     responses(
         (status = 204, description = "removed"),

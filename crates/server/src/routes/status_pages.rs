@@ -122,7 +122,7 @@ async fn list_pages(State(state): State<AppState>, _: Principal) -> ApiResult<Js
     Ok(Json(pages.into_iter().map(view).collect()))
 }
 
-/// Creates a status page (admins only). Its components name monitors or a
+/// Creates a status page (admins and editors). Its components name monitors or a
 /// RUM site; the public sees only the components' names.
 #[utoipa::path(post, path = "/status-pages", tag = "status pages", request_body = StatusPageSpec,
     responses(
@@ -149,7 +149,7 @@ struct Preview {
 }
 
 /// Renders a page from the document given, without saving it (admins
-/// only): the editor's preview. With the `id` of a saved page, its written
+/// and editors): the editor's preview. With the `id` of a saved page, its written
 /// incidents are shown too.
 #[utoipa::path(post, path = "/status-pages/preview", tag = "status pages", request_body = StatusPageSpec,
     responses((status = 200, body = Preview), (status = 422, description = "invalid page", body = ErrorBody)))]
@@ -186,7 +186,7 @@ async fn get_page(
     Ok(Json(view(page)))
 }
 
-/// Replaces a status page (admins only).
+/// Replaces a status page (admins and editors).
 #[utoipa::path(put, path = "/status-pages/{id}", tag = "status pages", params(("id" = i64, Path)),
     request_body = StatusPageSpec,
     responses(
@@ -208,7 +208,7 @@ async fn replace_page(
     Ok(Json(view(page)))
 }
 
-/// Removes a status page with its incidents and subscribers (admins only).
+/// Removes a status page with its incidents and subscribers (admins and editors).
 #[utoipa::path(delete, path = "/status-pages/{id}", tag = "status pages", params(("id" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
 async fn delete_page(
@@ -402,7 +402,7 @@ async fn list_incidents(
     ))
 }
 
-/// Posts an incident on a page with its first update (admins only).
+/// Posts an incident on a page with its first update (admins and editors).
 #[utoipa::path(post, path = "/status-pages/{id}/incidents", tag = "status pages", params(("id" = i64, Path)),
     request_body = NewIncident,
     responses((status = 201, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -451,7 +451,7 @@ async fn get_incident(
     Ok(Json(incident_of(&state, &id, &incident).await?.into()))
 }
 
-/// Changes an incident's headline or components (admins only).
+/// Changes an incident's headline or components (admins and editors).
 #[utoipa::path(patch, path = "/status-pages/{id}/incidents/{incident}", tag = "status pages",
     params(("id" = i64, Path), ("incident" = i64, Path)), request_body = IncidentEdit,
     responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -479,7 +479,7 @@ async fn edit_incident(
     Ok(Json(incident.into()))
 }
 
-/// Removes an incident and its updates (admins only).
+/// Removes an incident and its updates (admins and editors).
 #[utoipa::path(delete, path = "/status-pages/{id}/incidents/{incident}", tag = "status pages",
     params(("id" = i64, Path), ("incident" = i64, Path)),
     responses((status = 204, description = "removed"), (status = 404, body = ErrorBody)))]
@@ -527,7 +527,7 @@ async fn add_update(
     Ok((StatusCode::CREATED, Json(incident.into())))
 }
 
-/// Corrects what an update says (admins only); its state and time stay.
+/// Corrects what an update says (admins and editors); its state and time stay.
 #[utoipa::path(patch, path = "/status-pages/{id}/incidents/{incident}/updates/{update}", tag = "status pages",
     params(("id" = i64, Path), ("incident" = i64, Path), ("update" = i64, Path)), request_body = UpdateEdit,
     responses((status = 200, body = IncidentView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]

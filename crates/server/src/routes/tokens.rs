@@ -99,14 +99,14 @@ struct CreatedToken {
     view: TokenView,
 }
 
-/// Every token (admins), or the caller's own (viewers).
+/// Every token (admins), or the caller's own (editors and viewers).
 #[utoipa::path(get, path = "/tokens", tag = "tokens",
     responses((status = 200, body = Vec<TokenView>), (status = 401, body = ErrorBody)))]
 async fn list_tokens(
     State(state): State<AppState>,
     principal: Principal,
 ) -> ApiResult<Json<Vec<TokenView>>> {
-    let owner = (!principal.role.can_write()).then_some(principal.user.id);
+    let owner = (!principal.role.can_administer()).then_some(principal.user.id);
     let tokens = state.store.list_tokens(owner).await?;
     Ok(Json(tokens.into_iter().map(TokenView::from).collect()))
 }

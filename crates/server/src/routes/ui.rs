@@ -176,6 +176,7 @@ const PAGES: &[&str] = &[
     "/status-pages/{*rest}",
     "/settings",
     "/settings/{*rest}",
+    "/audit-log",
 ];
 
 /// What the shell may load: its own files and the API, nothing else; no

@@ -27,7 +27,7 @@ pub(crate) struct UserView {
     id: i64,
     /// Login name.
     email: String,
-    /// `admin` or `viewer`.
+    /// `admin`, `editor` or `viewer`.
     role: Role,
     /// RFC 3339.
     created_at: String,

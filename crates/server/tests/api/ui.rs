@@ -1106,7 +1106,7 @@ async fn why_a_monitor_is_down_is_one_click_away_and_a_viewer_sees_no_write_cont
         ] {
             browser.goto(&server.url(&path)).await?;
             text_when(&browser, "[data-testid=admins-only] h1", |s| {
-                s == "Only admins can change this"
+                s == "Only editors and admins can change this"
             })
             .await?;
         }
@@ -1696,10 +1696,23 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
     walked.unwrap();
 }
 
+/// An editor, as the settings walk makes one.
+const EDITOR: (&str, &str) = ("editor@example.com", "an editor's password");
+
 #[tokio::test]
 async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens() {
     let (smtp, config) = super::alerting::smtp_server();
     let server = TestServer::start_with(BackendKind::Sqlite, config).await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/users",
+            &admin,
+            Some(json!({"email": EDITOR.0, "password": EDITOR.1, "role": "editor"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path(), None).await;
@@ -1796,6 +1809,76 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
         })
         .await?;
         fits_a_phone(&browser, "the settings").await?;
+
+        // Every change above is in the audit log, one link away.
+        click(&browser, Locator::Css("main a[href='/audit-log']")).await?;
+        let log = text_when(&browser, "[data-testid=audit-log] tbody", |s| {
+            s.contains("deleted token east agent")
+        })
+        .await?;
+        for line in [
+            "created user new@example.com",
+            "changed user new@example.com",
+            "role: viewer → admin",
+            "created token east agent",
+            "created user editor@example.com",
+        ] {
+            assert!(log.contains(line), "the log lacks `{line}`: {log}");
+        }
+        assert!(log.contains("session from 127.0.0.1"), "{log}");
+        keep_screenshot(&browser, "audit-log").await?;
+        browser.set_window_size(390, 844).await?;
+        keep_screenshot(&browser, "audit-log-phone").await?;
+        browser.set_window_size(1280, 800).await?;
+        assert!(!log.contains(&shown), "the log shows a token's secret");
+        browser
+            .find(Locator::Css("#audit-kind"))
+            .await?
+            .select_by_value("token")
+            .await?;
+        text_when(&browser, "[data-testid=audit-log] tbody", |s| {
+            !s.contains(" user ") && s.contains("token east agent")
+        })
+        .await?;
+        let tokens = settled(async || {
+            let rows = browser
+                .find_all(Locator::Css("[data-testid=audit-log] tbody tr"))
+                .await?;
+            let mut texts = Vec::new();
+            for row in rows {
+                texts.push(row.text().await?);
+            }
+            Ok(texts)
+        })
+        .await?;
+        assert_eq!(tokens.len(), 2, "{tokens:?}");
+        assert!(
+            tokens.iter().all(|row| row.contains("token east agent")),
+            "{tokens:?}"
+        );
+        readable(&browser, "the audit log").await?;
+        fits_a_phone(&browser, "the audit log").await?;
+
+        // An editor changes monitors but sees no people, tokens or log.
+        click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
+        log_in_as(&browser, &server, EDITOR).await?;
+        let offered = browser
+            .find_all(Locator::Css("a[href='/monitors/new']"))
+            .await?;
+        assert!(!offered.is_empty(), "an editor is offered no new monitor");
+        click(&browser, Locator::Css("a[href='/settings']")).await?;
+        text_when(&browser, "#checkpoints-heading", |s| !s.is_empty()).await?;
+        for heading in ["#users-heading", "#tokens-heading", "#audit-heading"] {
+            assert!(
+                browser.find_all(Locator::Css(heading)).await?.is_empty(),
+                "an editor sees {heading}"
+            );
+        }
+        browser.goto(&server.url("/audit-log")).await?;
+        text_when(&browser, "[data-testid=admins-only] h1", |s| {
+            s == "Only admins can see this"
+        })
+        .await?;
         Ok::<_, fantoccini::error::CmdError>(shown)
     };
     let walked = walk.await;
