@@ -2,6 +2,7 @@
 //! commands that manage its database, users and tokens.
 
 mod as_code;
+mod audit;
 mod commands;
 mod config;
 

@@ -882,6 +882,95 @@ async fn users_and_tokens_are_managed_from_the_command_line(kind: BackendKind) {
             .success()
     );
     assert!(!text(&cli(&["user", "list"], "").stdout).contains("dev@example.com"));
+    // Editors are made with --role; --role and --admin do not go together.
+    let output = cli(
+        &["user", "add", "ed@example.com", "--role", "editor"],
+        "an editor's password\n",
+    );
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("(editor)"),
+        "{}",
+        text(&output.stderr)
+    );
+    let output = cli(
+        &[
+            "user",
+            "add",
+            "x@example.com",
+            "--role",
+            "viewer",
+            "--admin",
+        ],
+        "long enough password\n",
+    );
+    assert!(!output.status.success());
+    assert!(
+        text(&output.stderr).contains("--admin"),
+        "{}",
+        text(&output.stderr)
+    );
+
+    // Every change made here is in the audit log, by the command line.
+    let response = http
+        .post(server.url("/api/v1/session"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": "yet another password"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let log: Value = http
+        .get(server.url("/api/v1/audit-log"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let said: Vec<String> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|entry| {
+            assert!(
+                entry["actor"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("command line ("),
+                "{entry}"
+            );
+            format!(
+                "{}: {} {} {}",
+                entry["credential"].as_str().unwrap(),
+                entry["action"].as_str().unwrap(),
+                entry["kind"].as_str().unwrap(),
+                entry["object_name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            format!("sightline user add: created user {ADMIN_EMAIL}"),
+            "sightline user add: created user dev@example.com".to_owned(),
+            "sightline token create: created token ci".to_owned(),
+            "sightline token revoke: deleted token ci".to_owned(),
+            format!("sightline user passwd: changed user {ADMIN_EMAIL}"),
+            "sightline token create: created token ci2".to_owned(),
+            format!("sightline user passwd: changed user {ADMIN_EMAIL}"),
+            "sightline user remove: deleted user dev@example.com".to_owned(),
+            "sightline user add: created user ed@example.com".to_owned(),
+        ]
+    );
+    assert!(!log.to_string().contains("password 1"), "{log}");
     server.signal("TERM");
     let (code, _) = server.wait(Duration::from_secs(10));
     assert_eq!(code, Some(0));
@@ -1020,6 +1109,40 @@ async fn monitors_as_code_apply_idempotently_and_export_round_trips(kind: Backen
         out, "0 changed, 6 unchanged\n",
         "applying twice changes nothing"
     );
+    // What the first run changed is in the audit log; the second added nothing.
+    let store = database.store(Arc::new(sightline_store::SystemClock)).await;
+    let log = store
+        .audit_log(&sightline_store::AuditQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let said: Vec<String> = log
+        .iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{}: {} {} {}",
+                e.entry.credential,
+                e.entry.action,
+                e.entry.kind,
+                e.entry.object_name.as_deref().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            "sightline apply: created site shop",
+            "sightline apply: created alert policy on-call",
+            "sightline apply: created monitor shop home",
+            "sightline apply: created monitor mail",
+            "sightline apply: created maintenance window nightly",
+            "sightline apply: created status page shop",
+        ]
+    );
+    store.close().await;
 
     // What export writes applies as a no-op, and carries every setting.
     let exported = dir.path().join("exported.yaml");

@@ -148,6 +148,9 @@ async fn apply(
     dry_run: bool,
 ) -> Result<()> {
     let applied = crate::as_code::apply(store, declared, prune, dry_run).await?;
+    if !dry_run {
+        crate::audit::record_applied(store, "sightline apply", &applied).await?;
+    }
     for change in &applied.changes {
         println!("{}", change.describe(dry_run));
     }

@@ -19,6 +19,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         let declared = crate::as_code::Declared::read(path)?;
         if !declared.is_empty() {
             let applied = crate::as_code::apply(&store, &declared, false, false).await?;
+            crate::audit::record_applied(&store, "sightline serve --config", &applied).await?;
             tracing::info!(
                 file = %path.display(),
                 changed = applied.changes.len(),
@@ -124,7 +125,21 @@ async fn bootstrap_admin(store: &Store) -> Result<()> {
         })
         .await
     {
-        Ok(user) => tracing::info!(email = %user.email, "created the first admin"),
+        Ok(user) => {
+            tracing::info!(email = %user.email, "created the first admin");
+            crate::audit::record(
+                store,
+                crate::audit::Made {
+                    command: "sightline serve (SIGHTLINE_ADMIN_EMAIL)",
+                    action: "created",
+                    kind: "user",
+                    id: Some(user.id),
+                    name: &user.email,
+                    after: Some(serde_json::json!({"email": user.email, "role": user.role})),
+                },
+            )
+            .await?;
+        }
         // Another process sharing the database created it first.
         Err(sightline_store::StoreError::Conflict { .. }) => {}
         Err(error) => return Err(error.into()),

@@ -38,6 +38,21 @@ pub async fn run(store: &Store, command: &TokenCommand) -> Result<()> {
             let (secret, token) =
                 sightline_server::mint_token(user.id, name, role, checkpoint_id, expires_at);
             let token = store.create_token(&token).await?;
+            crate::audit::record(
+                store,
+                crate::audit::Made {
+                    command: "sightline token create",
+                    action: "created",
+                    kind: "token",
+                    id: Some(token.id),
+                    name: &token.name,
+                    after: Some(serde_json::json!({
+                        "name": token.name, "role": token.role, "user": user.email,
+                        "prefix": token.token_prefix, "checkpoint": checkpoint,
+                    })),
+                },
+            )
+            .await?;
             eprintln!(
                 "created token {} ({}) for {}; it is shown only now:",
                 token.id, token.role, user.email
@@ -76,6 +91,18 @@ pub async fn run(store: &Store, command: &TokenCommand) -> Result<()> {
         }
         TokenCommand::Revoke { id } => {
             let token = store.revoke_token(*id).await?;
+            crate::audit::record(
+                store,
+                crate::audit::Made {
+                    command: "sightline token revoke",
+                    action: "deleted",
+                    kind: "token",
+                    id: Some(token.id),
+                    name: &token.name,
+                    after: None,
+                },
+            )
+            .await?;
             eprintln!("revoked token {} ({})", token.id, token.name);
         }
     }

@@ -26,6 +26,7 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
                     role,
                 })
                 .await?;
+            record(store, "created", &user, "sightline user add").await?;
             eprintln!("added {} ({}) with id {}", user.email, user.role, user.id);
         }
         UserCommand::List => {
@@ -40,6 +41,7 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
         UserCommand::Remove { email } => {
             let user = find(store, email).await?;
             store.delete_user(user.id).await?;
+            record(store, "deleted", &user, "sightline user remove").await?;
             eprintln!("removed {}", user.email);
         }
         UserCommand::Passwd {
@@ -58,6 +60,7 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
                     },
                 )
                 .await?;
+            record(store, "changed", &user, "sightline user passwd").await?;
             let tokens = if *revoke_tokens {
                 " and their API tokens are revoked"
             } else {
@@ -70,6 +73,32 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Records a change to `user` in the audit log; a new password shows as
+/// set, never itself.
+async fn record(
+    store: &Store,
+    action: &str,
+    user: &sightline_store::User,
+    command: &str,
+) -> Result<()> {
+    let mut after = serde_json::json!({"email": user.email, "role": user.role});
+    if command.ends_with("passwd") {
+        after["password"] = "set anew".into();
+    }
+    crate::audit::record(
+        store,
+        crate::audit::Made {
+            command,
+            action,
+            kind: "user",
+            id: Some(user.id),
+            name: &user.email,
+            after: (action != "deleted").then_some(after),
+        },
+    )
+    .await
 }
 
 /// The user with this e-mail, or an error naming it.
