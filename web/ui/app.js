@@ -71,7 +71,9 @@ function usePath() {
   };
   useEffect(() => {
     const follow = (event) => {
-      const link = event.target.closest?.("a[href^='/']");
+      // API addresses (a sign-in through the identity provider, a file to
+      // download) are for the browser itself, not screens.
+      const link = event.target.closest?.("a[href^='/']:not([href^='/api/'])");
       if (!link || event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || link.target) {
         return;
       }

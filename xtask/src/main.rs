@@ -3,8 +3,9 @@
 //! `cargo xtask test` makes a fresh machine able to run every test and then
 //! runs them: it installs headless Chromium and chromedriver when missing,
 //! the SMTP server the alerting tests send real e-mail to (aiosmtpd) and
-//! `systemd-analyze` for the deploy test, Google's web-vitals library from
-//! the npm registry (the reference the RUM script's INP is tested against),
+//! `systemd-analyze` for the deploy test, Google's web-vitals library and
+//! the `oidc-provider` identity provider from the npm registry (the
+//! references the RUM script's INP and single sign-on are tested against),
 //! starts (or installs, then starts) the PostgreSQL server the tests use when
 //! none answers, and runs the whole workspace's tests with
 //! cargo-nextest (or `cargo test` where nextest is missing). Each requirement
@@ -39,7 +40,7 @@ fn test(extra: &[String]) -> Result<(), String> {
     ensure_chromium()?;
     ensure_smtp_server()?;
     ensure_systemd_analyze()?;
-    ensure_web_vitals()?;
+    ensure_node_references()?;
     let postgres_url = ensure_postgres()?;
     eprintln!("xtask: tests use PostgreSQL at {postgres_url}");
     let nextest = Command::new("cargo")
@@ -85,19 +86,28 @@ fn ensure_chromium() -> Result<(), String> {
 
 /// The web-vitals release the RUM script is compared with.
 const WEB_VITALS: &str = "web-vitals@6.2.3";
+/// The OpenID provider the single sign-on tests sign in through (a
+/// certified implementation).
+const OIDC_PROVIDER: &str = "oidc-provider@9.13.3";
 
-/// Makes sure Google's web-vitals library is under `target/reference/`
-/// (installed with npm, never committed): the browser test measures INP
-/// with it beside the RUM script, in the same Chromium.
-fn ensure_web_vitals() -> Result<(), String> {
+/// Makes sure the npm packages the tests hold Sightline against are under
+/// `target/reference/` (installed with npm, never committed): Google's
+/// web-vitals library (the browser test measures INP with it beside the
+/// RUM script, in the same Chromium) and `oidc-provider` (the single
+/// sign-on tests' identity provider). They are installed together: npm
+/// removes what a `--no-save` install does not name.
+fn ensure_node_references() -> Result<(), String> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/reference");
-    if root
-        .join("node_modules/web-vitals/dist/web-vitals.iife.js")
-        .is_file()
-    {
+    let present = [
+        "node_modules/web-vitals/dist/web-vitals.iife.js",
+        "node_modules/oidc-provider/lib/index.js",
+    ]
+    .iter()
+    .all(|file| root.join(file).is_file());
+    if present {
         return Ok(());
     }
-    eprintln!("xtask: installing {WEB_VITALS} from the npm registry");
+    eprintln!("xtask: installing {WEB_VITALS} and {OIDC_PROVIDER} from the npm registry");
     std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;
     let status = Command::new("npm")
         .args([
@@ -107,14 +117,19 @@ fn ensure_web_vitals() -> Result<(), String> {
             "--no-audit",
             "--no-fund",
             WEB_VITALS,
+            OIDC_PROVIDER,
         ])
         .current_dir(&root)
         .status()
-        .map_err(|e| format!("cannot run npm (Node.js is needed for the INP test): {e}"))?;
+        .map_err(|e| {
+            format!("cannot run npm (Node.js is needed for the INP and single sign-on tests): {e}")
+        })?;
     if status.success() {
         Ok(())
     } else {
-        Err(format!("npm install {WEB_VITALS} failed ({status})"))
+        Err(format!(
+            "npm install {WEB_VITALS} {OIDC_PROVIDER} failed ({status})"
+        ))
     }
 }
 

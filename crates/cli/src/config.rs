@@ -253,6 +253,39 @@ pub struct ServeArgs {
     /// The sender of alert e-mail [default: `Sightline <sightline@SMTP_HOST>`].
     #[arg(long, env = "SIGHTLINE_SMTP_FROM")]
     pub smtp_from: Option<String>,
+    /// The OpenID provider's issuer URL: turns single sign-on on.
+    #[arg(long, env = "SIGHTLINE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// This server's client id at the OpenID provider.
+    #[arg(long, env = "SIGHTLINE_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// This server's client secret at the OpenID provider. Prefer the
+    /// environment variable.
+    #[arg(long, env = "SIGHTLINE_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The provider's name on the login screen [default: the issuer's host].
+    #[arg(long, env = "SIGHTLINE_OIDC_NAME")]
+    pub oidc_name: Option<String>,
+    /// Scopes to ask for, space-separated [default: `openid email profile`].
+    #[arg(long, env = "SIGHTLINE_OIDC_SCOPES")]
+    pub oidc_scopes: Option<String>,
+    /// E-mail domains allowed to sign in, comma-separated [default: any].
+    #[arg(long, env = "SIGHTLINE_OIDC_ALLOWED_DOMAINS", value_delimiter = ',')]
+    pub oidc_allowed_domains: Option<Vec<String>>,
+    /// The claim whose values give the role, e.g. `groups` [default: none;
+    /// new people are viewers].
+    #[arg(long, env = "SIGHTLINE_OIDC_ROLE_CLAIM")]
+    pub oidc_role_claim: Option<String>,
+    /// Values of the role claim that make an admin, comma-separated.
+    #[arg(long, env = "SIGHTLINE_OIDC_ADMIN_VALUES", value_delimiter = ',')]
+    pub oidc_admin_values: Option<Vec<String>>,
+    /// Values of the role claim that make an editor, comma-separated.
+    #[arg(long, env = "SIGHTLINE_OIDC_EDITOR_VALUES", value_delimiter = ',')]
+    pub oidc_editor_values: Option<Vec<String>>,
+    /// Turns password login off for everyone but this admin's e-mail (with
+    /// single sign-on on).
+    #[arg(long, env = "SIGHTLINE_BREAK_GLASS_ADMIN")]
+    pub break_glass_admin: Option<String>,
 }
 
 /// How the SMTP connection is protected, as written on the command line.
@@ -408,6 +441,16 @@ struct ServerSection {
     smtp_username: Option<String>,
     smtp_password: Option<String>,
     smtp_from: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_name: Option<String>,
+    oidc_scopes: Option<String>,
+    oidc_allowed_domains: Option<Vec<String>>,
+    oidc_role_claim: Option<String>,
+    oidc_admin_values: Option<Vec<String>>,
+    oidc_editor_values: Option<Vec<String>>,
+    break_glass_admin: Option<String>,
     metrics_token: Option<String>,
     #[serde(default, with = "sightline_core::duration_text::option")]
     header_timeout: Option<Duration>,
@@ -466,6 +509,8 @@ pub struct Settings {
     pub config_file: Option<PathBuf>,
     /// Where alert e-mail goes, if anywhere.
     pub smtp: Option<sightline_alerting::SmtpSettings>,
+    /// Single sign-on through an OpenID provider, if configured.
+    pub oidc: Option<sightline_server::OidcConfig>,
     /// The browsers of browser checks.
     pub browser: sightline_synthetic::browser::BrowserConfig,
 }
@@ -483,6 +528,7 @@ impl Settings {
         };
         let server = file.server;
         let smtp = smtp_settings(serve, &server);
+        let oidc = oidc_settings(serve, &server)?;
         let browser = browser_config(serve.map(|s| &s.browser), &server)?;
         let data_dir = global
             .data_dir
@@ -510,6 +556,7 @@ impl Settings {
         }
         Ok(Settings {
             smtp,
+            oidc,
             database_url,
             data_dir,
             listen,
@@ -714,6 +761,66 @@ fn smtp_settings(
         timeout: Duration::from_secs(30),
         host,
     })
+}
+
+/// Single sign-on, when an issuer is given by any source; the client id
+/// and secret must then be given too.
+fn oidc_settings(
+    serve: Option<&ServeArgs>,
+    file: &ServerSection,
+) -> Result<Option<sightline_server::OidcConfig>> {
+    macro_rules! pick {
+        ($field:ident) => {
+            serve.and_then(|s| s.$field.clone()).or(file.$field.clone())
+        };
+    }
+    let Some(issuer) = pick!(oidc_issuer) else {
+        return Ok(None);
+    };
+    let client_id = pick!(oidc_client_id)
+        .context("--oidc-client-id (SIGHTLINE_OIDC_CLIENT_ID) is needed with --oidc-issuer")?;
+    let client_secret = pick!(oidc_client_secret).context(
+        "--oidc-client-secret (SIGHTLINE_OIDC_CLIENT_SECRET) is needed with --oidc-issuer",
+    )?;
+    let host = url::Url::parse(&issuer)
+        .with_context(|| format!("--oidc-issuer `{issuer}` is not a URL"))?
+        .host_str()
+        .unwrap_or("the identity provider")
+        .to_owned();
+    let list = |values: Option<Vec<String>>| -> Vec<String> {
+        values
+            .unwrap_or_default()
+            .into_iter()
+            .map(|value| value.trim().to_owned())
+            .filter(|value| !value.is_empty())
+            .collect()
+    };
+    let break_glass_admin = pick!(break_glass_admin)
+        .map(|email| {
+            sightline_core::Email::parse(&email)
+                .map(|email| email.as_str().to_owned())
+                .map_err(|e| anyhow::anyhow!("--break-glass-admin: {}", e.message))
+        })
+        .transpose()?;
+    Ok(Some(sightline_server::OidcConfig {
+        name: pick!(oidc_name).unwrap_or(host),
+        scopes: pick!(oidc_scopes)
+            .unwrap_or_else(|| "openid email profile".to_owned())
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
+        allowed_domains: list(pick!(oidc_allowed_domains))
+            .into_iter()
+            .map(|domain| domain.trim_start_matches('@').to_lowercase())
+            .collect(),
+        role_claim: pick!(oidc_role_claim).filter(|claim| !claim.trim().is_empty()),
+        admin_values: list(pick!(oidc_admin_values)),
+        editor_values: list(pick!(oidc_editor_values)),
+        break_glass_admin,
+        issuer,
+        client_id,
+        client_secret,
+    }))
 }
 
 fn read_config_file(path: &Path) -> Result<ConfigFile> {

@@ -285,11 +285,19 @@ async fn secret_fields_set(request: Request) -> (Option<Request>, Vec<&'static s
     (Some(Request::from_parts(parts, Body::from(bytes))), set)
 }
 
-/// The client's address: the peer, or the address a trusted proxy names.
+/// The client's address of a request, when it came over the network.
 fn address(state: &AppState, request: &Request) -> Option<String> {
     let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
-    let forwarded = request
-        .headers()
+    client_address(state, *peer, request.headers())
+}
+
+/// The client's address: the peer, or the address a trusted proxy names.
+pub(crate) fn client_address(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &axum::http::HeaderMap,
+) -> Option<String> {
+    let forwarded = headers
         .get("x-forwarded-for")
         .and_then(|value| value.to_str().ok());
     Some(

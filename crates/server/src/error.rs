@@ -122,6 +122,9 @@ pub enum ApiError {
     /// The database cannot be reached or failed.
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
+    /// A server this one depends on (the identity provider) failed.
+    #[error("{0}")]
+    Upstream(String),
     /// Anything else: a bug or an unexpected failure.
     #[error("internal error")]
     Internal(String),
@@ -158,6 +161,7 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -180,6 +184,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
+            ApiError::Upstream(_) => "upstream",
             ApiError::Internal(_) => "internal",
         }
     }

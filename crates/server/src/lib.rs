@@ -19,6 +19,7 @@ mod json;
 mod login_limit;
 mod metrics;
 mod monitored_metrics;
+mod oidc;
 mod routes;
 mod same_origin;
 mod state;
@@ -30,6 +31,7 @@ pub use auth::{
 pub use connections::ConnectionLimits;
 pub use error::{ApiError, ErrorBody};
 pub use login_limit::LoginLimits;
+pub use oidc::OidcConfig;
 pub use sightline_rum::CollectorConfig;
 pub use state::{AppState, ServerConfig, SharedState, StartError};
 
@@ -190,6 +192,9 @@ pub async fn serve(
             collector.shrink();
             if let Err(error) = housekeeping_store.purge_expired_sessions().await {
                 tracing::warn!(%error, "purging expired sessions");
+            }
+            if let Err(error) = housekeeping_store.purge_expired_oidc_logins().await {
+                tracing::warn!(%error, "purging unfinished single sign-ons");
             }
             let cutoff = housekeeping_store.now().minus(audit_retention);
             match housekeeping_store.delete_audit_before(cutoff).await {

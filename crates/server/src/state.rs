@@ -45,6 +45,8 @@ pub struct ServerConfig {
     pub rum_retention: Duration,
     /// How long the audit log keeps its entries.
     pub audit_retention: Duration,
+    /// Single sign-on through an OpenID provider, when configured.
+    pub oidc: Option<crate::OidcConfig>,
     /// How synthetic monitoring runs in this process.
     pub synthetic: SyntheticConfig,
     /// What the check runners trust beyond the system's roots.
@@ -80,6 +82,7 @@ impl Default for ServerConfig {
             collector: CollectorConfig::default(),
             rum_retention: Duration::from_secs(30 * 24 * 3600),
             audit_retention: crate::DEFAULT_AUDIT_RETENTION,
+            oidc: None,
             synthetic: SyntheticConfig::default(),
             prober: ProberConfig::default(),
             vault_key: None,
@@ -130,6 +133,8 @@ pub struct SharedState {
     pub outbox: Arc<tokio::sync::Notify>,
     /// Public status pages' snapshots.
     pub status_pages: Arc<crate::status::StatusBoard>,
+    /// Sign-in through the OpenID provider, when configured.
+    pub sso: Option<Arc<crate::oidc::SingleSignOn>>,
     /// Tells the alerting engine and the outbox sender to stop.
     alerting_stop: tokio::sync::watch::Sender<bool>,
     /// The engine's and the sender's tasks, awaited at shutdown.
@@ -162,6 +167,9 @@ pub enum StartError {
     /// The SMTP settings are unusable.
     #[error("SMTP settings: {0}")]
     Smtp(#[from] sightline_alerting::SendError),
+    /// The single sign-on settings are unusable.
+    #[error("single sign-on settings: {0}")]
+    SingleSignOn(#[from] crate::oidc::SignInError),
 }
 
 impl AppState {
@@ -207,6 +215,14 @@ impl AppState {
             config.status_refresh,
             &status_key,
         ));
+        let sso = config
+            .oidc
+            .clone()
+            .map(|oidc| {
+                crate::oidc::SingleSignOn::new(oidc, &config.public_url, store.clock())
+                    .map(Arc::new)
+            })
+            .transpose()?;
         let mailer = config.smtp.as_ref().map(Mailer::new).transpose()?;
         let mut deliverer =
             Deliverer::new(store.clone(), mailer, config.outbox.clone()).with_tally(tallies);
@@ -245,6 +261,7 @@ impl AppState {
             synthetic: Arc::new(synthetic),
             outbox,
             status_pages,
+            sso,
             alerting_stop,
             alerting_tasks: Mutex::new(vec![engine_task, deliverer_task]),
             writer_task: Arc::new(Mutex::new(Some(writer_task))),

@@ -30,6 +30,8 @@ mod outage;
 mod roles_and_audit;
 #[path = "api/security.rs"]
 mod security;
+#[path = "api/single_sign_on.rs"]
+mod single_sign_on;
 #[path = "api/status_pages.rs"]
 mod status_pages;
 #[path = "api/synthetic.rs"]
@@ -77,6 +79,7 @@ use outage::one_outage_is_one_thread_per_person;
 use roles_and_audit::{
     editors_change_what_is_monitored_but_not_who_may, every_change_is_in_the_audit_log,
 };
+use single_sign_on::{forged_id_tokens_are_refused, people_sign_in_through_the_provider_once_each};
 use status_pages::{
     a_page_opens_and_resolves_incidents_by_itself,
     followers_confirm_by_mail_hear_of_updates_and_leave,
@@ -128,6 +131,20 @@ impl TestServer {
         clock: Arc<dyn sightline_core::Clock>,
         prepare: impl AsyncFnOnce(&Store),
     ) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_listening(listener, kind, config, clock, prepare).await
+    }
+
+    /// Starts a server on a listener bound already, so that its address
+    /// can be in its configuration (its public URL, which an identity
+    /// provider sends people back to).
+    async fn start_listening(
+        listener: tokio::net::TcpListener,
+        kind: BackendKind,
+        config: ServerConfig,
+        clock: Arc<dyn sightline_core::Clock>,
+        prepare: impl AsyncFnOnce(&Store),
+    ) -> Self {
         let database = TestDatabase::new(kind).await;
         let store = database.store(clock).await;
         for ((email, password), role) in [(ADMIN, Role::Admin), (VIEWER, Role::Viewer)] {
@@ -141,7 +158,6 @@ impl TestServer {
                 .unwrap();
         }
         prepare(&store).await;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (shutdown, signal) = tokio::sync::oneshot::channel::<()>();
         let state = AppState::new(store.clone(), config).await.unwrap();
@@ -373,6 +389,8 @@ on_both_backends!(
     viewers_read_but_cannot_change_anything,
     editors_change_what_is_monitored_but_not_who_may,
     every_change_is_in_the_audit_log,
+    people_sign_in_through_the_provider_once_each,
+    forged_id_tokens_are_refused,
     sessions_log_in_and_out_with_a_locked_down_cookie,
     login_attempts_are_limited_per_account_and_address,
     tokens_are_shown_once_and_work_until_revoked,

@@ -61,6 +61,7 @@ pub async fn run(settings: Settings) -> Result<()> {
         metrics_token: settings.metrics_token.clone(),
         connections: settings.connections,
         smtp: settings.smtp.clone(),
+        oidc: settings.oidc.clone(),
         prober: sightline_synthetic::ProberConfig {
             browser: settings.browser.clone(),
             ..sightline_synthetic::ProberConfig::default()

@@ -18,6 +18,7 @@ mod rum;
 mod script;
 mod secrets;
 mod session;
+mod session_oidc;
 mod site_rum;
 mod sites;
 mod status_pages;
@@ -111,6 +112,7 @@ pub(crate) fn application() -> OpenApiRouter<AppState> {
             "/api/v1",
             OpenApiRouter::new()
                 .merge(session::router())
+                .merge(session_oidc::router())
                 .merge(users::router())
                 .merge(tokens::router())
                 .merge(sites::router())
@@ -138,7 +140,14 @@ pub(crate) fn document() -> serde_json::Value {
 fn is_public(method: &Method, path: &str) -> bool {
     matches!(
         (method, path),
-        (&Method::POST, "/api/v1/session") | (&Method::GET, "/api/v1/openapi.json")
+        (&Method::POST, "/api/v1/session")
+            | (
+                &Method::GET,
+                "/api/v1/openapi.json"
+                    | "/api/v1/session/options"
+                    | "/api/v1/session/oidc"
+                    | "/api/v1/session/oidc/callback"
+            )
     )
 }
 

@@ -80,7 +80,9 @@ async fn log_in(
     let email = Email::parse(&credentials.email)?;
     admit_password_attempt(&state, client, &headers, &email).await?;
     let (user, hash) = match state.store.user_credentials(&email).await? {
-        Some((user, hash)) => (Some(user), hash),
+        Some((user, hash)) if !hash.is_empty() => (Some(user), hash),
+        // Made by single sign-on, with no password: as slow as a wrong one.
+        Some((user, _)) => (Some(user), DECOY_HASH.clone()),
         None => (None, DECOY_HASH.clone()),
     };
     let valid = auth::verify_password_blocking(credentials.password, hash).await?;
@@ -88,6 +90,18 @@ async fn log_in(
         tracing::info!(email = %email, client = %client.ip(), "failed login");
         return Err(ApiError::BadCredentials);
     };
+    // With single sign-on, a password may be the break-glass admin's only;
+    // said after the password checks out, so that probing tells nothing.
+    if let Some(sso) = &state.sso
+        && let Some(only) = &sso.config().break_glass_admin
+        && Email::parse(only).ok().as_ref() != Some(&email)
+    {
+        tracing::info!(email = %email, "password login refused: single sign-on only");
+        return Err(ApiError::Forbidden(format!(
+            "password login is off; sign in with {}",
+            sso.config().name
+        )));
+    }
     let secret = auth::new_secret();
     let lifetime = state.config.session_lifetime;
     state

@@ -1,0 +1,782 @@
+//! Single sign-on through OpenID Connect: people sign in through a real
+//! provider (the `oidc-provider` package, certified, as `cargo xtask test`
+//! installs it) in Chromium and through its login screen driven over HTTP;
+//! a hostile provider made here sends the ID tokens no real one would (for
+//! another audience, badly signed, expired, with another nonce), and each
+//! is refused.
+
+use super::browser::ChromeDriver;
+use super::*;
+use fantoccini::Locator;
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenClaims, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+    CoreRsaPrivateSigningKey,
+};
+use openidconnect::{
+    Audience, EmptyAdditionalClaims, EndUserEmail, IssuerUrl, JsonWebKeyId, Nonce,
+    PrivateSigningKey, StandardClaims, SubjectIdentifier,
+};
+use sightline_core::ManualClock;
+use sightline_server::OidcConfig;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const CLIENT_ID: &str = "sightline";
+const CLIENT_SECRET: &str = "sightline-client-secret";
+/// The break-glass admin: the one password login left.
+const BREAK_GLASS: &str = ADMIN.0;
+
+/// The real provider: `oidc-provider` run by Node.js.
+struct RealProvider {
+    child: Child,
+    issuer: String,
+}
+
+impl RealProvider {
+    /// Starts it for a server whose callback is `redirect`, with each
+    /// account's groups.
+    fn start(redirect: &str, groups: Value) -> Self {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let module = root.join("../../target/reference/node_modules/oidc-provider/lib/index.js");
+        assert!(
+            module.is_file(),
+            "{} is missing: `cargo xtask test` installs it",
+            module.display()
+        );
+        let port = sightline_store::testing::free_port();
+        let mut child = Command::new("node")
+            .arg(root.join("tests/api/oidc_provider.mjs"))
+            .arg(&module)
+            .arg(port.to_string())
+            .arg(redirect)
+            .arg(groups.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("node runs");
+        let stdout = child.stdout.take().unwrap();
+        let (told, listening) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.contains("listening") {
+                    let _ = told.send(());
+                }
+            }
+        });
+        listening
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the OpenID provider started");
+        RealProvider {
+            child,
+            issuer: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for RealProvider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Single sign-on through `issuer` for a server at `public_url`: e-mail
+/// addresses at example.com, `ops-admins` are admins and `ops` editors.
+fn sso_config(issuer: &str, public_url: &str) -> ServerConfig {
+    ServerConfig {
+        public_url: public_url.to_owned(),
+        oidc: Some(OidcConfig {
+            issuer: issuer.to_owned(),
+            client_id: CLIENT_ID.to_owned(),
+            client_secret: CLIENT_SECRET.to_owned(),
+            name: "Example ID".to_owned(),
+            scopes: ["openid", "email", "profile", "groups"]
+                .map(str::to_owned)
+                .to_vec(),
+            allowed_domains: vec!["example.com".to_owned()],
+            role_claim: Some("groups".to_owned()),
+            admin_values: vec!["ops-admins".to_owned()],
+            editor_values: vec!["ops".to_owned()],
+            break_glass_admin: Some(BREAK_GLASS.to_owned()),
+        }),
+        ..ServerConfig::default()
+    }
+}
+
+/// A server signing in through a provider started by `provider` (given the
+/// callback URL); its store runs on a clock the test moves.
+async fn with_provider<P>(
+    kind: BackendKind,
+    provider: impl FnOnce(&str) -> (P, String),
+) -> (TestServer, P, Arc<ManualClock>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (provider, issuer) = provider(&format!("{base}/api/v1/session/oidc/callback"));
+    let clock = Arc::new(ManualClock::new(sightline_core::Timestamp::from_millis(
+        chrono::Utc::now().timestamp_millis(),
+    )));
+    let server = TestServer::start_listening(
+        listener,
+        kind,
+        sso_config(&issuer, &base),
+        clock.clone(),
+        async |_| {},
+    )
+    .await;
+    (server, provider, clock)
+}
+
+/// A client that keeps cookies and follows no redirect, as a browser
+/// driven step by step.
+fn stepping_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .cookie_store(true)
+        .build()
+        .unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Starts a sign-in at the server and goes through the provider's login
+/// and consent screens as `login`; answers the URL the provider sends the
+/// browser back to (not followed).
+async fn through_the_provider(http: &reqwest::Client, server: &TestServer, login: &str) -> String {
+    let started = http
+        .get(server.url("/api/v1/session/oidc?return_to=/incidents"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), StatusCode::SEE_OTHER);
+    let mut next = location(&started);
+    let callback = server.url("/api/v1/session/oidc/callback");
+    for _ in 0..12 {
+        if next.starts_with(&callback) {
+            return next;
+        }
+        let response = http.get(&next).send().await.unwrap();
+        if response.status().is_redirection() {
+            let to = location(&response);
+            next = url::Url::parse(&next)
+                .unwrap()
+                .join(&to)
+                .unwrap()
+                .to_string();
+            continue;
+        }
+        let page = response.text().await.unwrap();
+        let action = page
+            .split("action=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no form on the provider's page: {page}"));
+        let form: Vec<(&str, &str)> = if page.contains("name=\"login\"") {
+            vec![
+                ("prompt", "login"),
+                ("login", login),
+                ("password", "anything"),
+            ]
+        } else {
+            vec![("prompt", "consent")]
+        };
+        let submit = url::Url::parse(&next).unwrap().join(action).unwrap();
+        let response = http.post(submit.clone()).form(&form).send().await.unwrap();
+        assert!(response.status().is_redirection(), "{}", response.status());
+        next = submit.join(&location(&response)).unwrap().to_string();
+    }
+    panic!("the provider never sent the browser back");
+}
+
+/// Signs in as `login` through the provider and answers where the server
+/// sent the browser and the session cookie it set, if any.
+async fn sign_in(
+    http: &reqwest::Client,
+    server: &TestServer,
+    login: &str,
+) -> (String, Option<String>) {
+    let back = through_the_provider(http, server, login).await;
+    let response = http.get(&back).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| {
+            value.starts_with("sightline_session=") && !value.starts_with("sightline_session=;")
+        })
+        .map(|value| value.split(';').next().unwrap().to_owned());
+    (location(&response), session)
+}
+
+/// The `sso_error` a refused sign-in goes back to the login screen with.
+fn refusal(location: &str) -> String {
+    let url = url::Url::parse(&format!("http://x{location}")).unwrap();
+    url.query_pairs()
+        .find(|(name, _)| name == "sso_error")
+        .map(|(_, value)| value.into_owned())
+        .unwrap_or_else(|| panic!("not refused: {location}"))
+}
+
+pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendKind) {
+    let groups = json!({"ada@example.com": ["staff", "ops-admins"], "cy@example.com": ["ops"]});
+    let (server, _provider, _clock) = with_provider(kind, |redirect| {
+        let provider = RealProvider::start(redirect, groups);
+        let issuer = provider.issuer.clone();
+        (provider, issuer)
+    })
+    .await;
+    let admin = Auth::Cookie(server.log_in(ADMIN).await);
+    let (_, options) = server
+        .call(Method::GET, "/api/v1/session/options", &Auth::None, None)
+        .await;
+    assert_eq!(
+        options,
+        json!({"password": "break_glass_only",
+               "single_sign_on": {"name": "Example ID", "url": "/api/v1/session/oidc"}})
+    );
+
+    // First sign-in: the account is made, with the role the groups map to,
+    // and the browser goes where it asked to.
+    let http = stepping_client();
+    let (to, session) = sign_in(&http, &server, "ada@example.com").await;
+    assert_eq!(to, "/incidents");
+    let ada = Auth::Cookie(session.expect("a session"));
+    let (status, who) = server
+        .call(Method::GET, "/api/v1/session", &ada, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (&who["user"]["email"], &who["user"]["role"]),
+        (&json!("ada@example.com"), &json!("admin"))
+    );
+    let ada_id = who["user"]["id"].clone();
+    // The second reuses it.
+    let (_, session) = sign_in(&stepping_client(), &server, "ada@example.com").await;
+    let (_, again) = server
+        .call(
+            Method::GET,
+            "/api/v1/session",
+            &Auth::Cookie(session.unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(again["user"]["id"], ada_id);
+    let (_, session) = sign_in(&stepping_client(), &server, "cy@example.com").await;
+    let (_, cy) = server
+        .call(
+            Method::GET,
+            "/api/v1/session",
+            &Auth::Cookie(session.unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(cy["user"]["role"], "editor");
+    let (_, users) = server
+        .call(Method::GET, "/api/v1/users", &admin, None)
+        .await;
+    let emails: Vec<&str> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|user| user["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["ada@example.com", "cy@example.com", VIEWER.0, ADMIN.0]
+    );
+
+    // A replayed return: the state is good once, even with its cookie.
+    let http = stepping_client();
+    let back = through_the_provider(&http, &server, "ada@example.com").await;
+    let kept_cookie = {
+        // What the browser held when the provider sent it back.
+        let state = url::Url::parse(&back)
+            .unwrap()
+            .query_pairs()
+            .find(|(name, _)| name == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        format!("sightline_oidc={state}")
+    };
+    let first = http.get(&back).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::SEE_OTHER);
+    assert!(
+        !location(&first).contains("sso_error"),
+        "{}",
+        location(&first)
+    );
+    let replayed = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(&back)
+        .header(header::COOKIE, &kept_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        refusal(&location(&replayed)).contains("used already"),
+        "{}",
+        location(&replayed)
+    );
+    // A return without the browser's cookie (someone else's sign-in link).
+    let (_, fresh) = {
+        let other = stepping_client();
+        let back = through_the_provider(&other, &server, "ada@example.com").await;
+        let response = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+            .get(&back)
+            .send()
+            .await
+            .unwrap();
+        (response.status(), location(&response))
+    };
+    assert!(refusal(&fresh).contains("not started here"), "{fresh}");
+
+    // A disallowed domain and an address the provider does not vouch for.
+    let (to, session) = sign_in(&stepping_client(), &server, "eve@elsewhere.test").await;
+    assert_eq!(
+        refusal(&to),
+        "eve@elsewhere.test is not in a domain allowed to sign in"
+    );
+    assert!(session.is_none());
+    let (to, _) = sign_in(&stepping_client(), &server, "unverified@example.com").await;
+    assert!(refusal(&to).contains("no verified e-mail"), "{to}");
+    let (_, users) = server
+        .call(Method::GET, "/api/v1/users", &admin, None)
+        .await;
+    assert_eq!(users.as_array().unwrap().len(), 4, "{users}");
+
+    // Password login is the break-glass admin's only; a person made by
+    // single sign-on has no password at all.
+    let (status, body) = server
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::None,
+            Some(json!({"email": VIEWER.0, "password": VIEWER.1})),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::FORBIDDEN, "forbidden");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("sign in with Example ID")
+    );
+    let (status, _) = server
+        .call(
+            Method::POST,
+            "/api/v1/session",
+            &Auth::None,
+            Some(json!({"email": "ada@example.com", "password": ""})),
+        )
+        .await;
+    assert_ne!(status, StatusCode::OK);
+
+    // The audit log says who came in through single sign-on.
+    let (_, log) = server
+        .call(Method::GET, "/api/v1/audit-log?kind=user", &admin, None)
+        .await;
+    let made: Vec<(&str, &str, &str)> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|entry| {
+            (
+                entry["credential"].as_str().unwrap(),
+                entry["action"].as_str().unwrap(),
+                entry["object_name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        made,
+        [
+            ("single sign-on", "created", "ada@example.com"),
+            ("single sign-on", "created", "cy@example.com"),
+        ]
+    );
+    server.stop().await;
+}
+
+/// A provider made here: it signs its own ID tokens, flawed as told.
+#[derive(Clone)]
+struct HostileProvider {
+    issuer: String,
+    key: Arc<CoreRsaPrivateSigningKey>,
+    other_key: Arc<CoreRsaPrivateSigningKey>,
+    flaw: Arc<Mutex<Flaw>>,
+    nonce: Arc<Mutex<Option<String>>>,
+    jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// What is wrong with the next ID token.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Flaw {
+    None,
+    Audience,
+    Signature,
+    Expired,
+    Nonce,
+    /// Signed with a key the provider only now publishes.
+    RotatedKey,
+}
+
+/// A 2048-bit RSA key in PKCS#1 PEM, made by openssl.
+fn rsa_key(kid: &str) -> CoreRsaPrivateSigningKey {
+    let output = Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("openssl runs");
+    let pem = String::from_utf8(output.stdout).unwrap();
+    CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(kid.to_owned()))).unwrap()
+}
+
+impl HostileProvider {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let provider = HostileProvider {
+            issuer,
+            key: Arc::new(rsa_key("first")),
+            other_key: Arc::new(rsa_key("second")),
+            flaw: Arc::new(Mutex::new(Flaw::None)),
+            nonce: Arc::new(Mutex::new(None)),
+            jwks_fetches: Arc::default(),
+        };
+        let app = {
+            use axum::routing::{get, post};
+            let discovery = provider.clone();
+            let keys = provider.clone();
+            let authorize = provider.clone();
+            let token = provider.clone();
+            axum::Router::new()
+                .route(
+                    "/.well-known/openid-configuration",
+                    get(move || async move { axum::Json(discovery.metadata()) }),
+                )
+                .route(
+                    "/jwks",
+                    get(move || async move {
+                        keys.jwks_fetches
+                            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let mut published = vec![keys.key.as_verification_key()];
+                        if *keys.flaw.lock().unwrap() == Flaw::RotatedKey {
+                            published.push(keys.other_key.as_verification_key());
+                        }
+                        axum::Json(CoreJsonWebKeySet::new(published))
+                    }),
+                )
+                .route(
+                    "/authorize",
+                    get(
+                        move |axum::extract::Query(query): axum::extract::Query<
+                            std::collections::HashMap<String, String>,
+                        >| async move {
+                            *authorize.nonce.lock().unwrap() = query.get("nonce").cloned();
+                            let back = format!(
+                                "{}?code=forged&state={}",
+                                query["redirect_uri"], query["state"]
+                            );
+                            axum::response::Redirect::to(&back)
+                        },
+                    ),
+                )
+                .route(
+                    "/token",
+                    post(move || async move {
+                        axum::Json(json!({
+                            "access_token": "forged", "token_type": "Bearer",
+                            "expires_in": 300, "id_token": token.id_token(),
+                        }))
+                    }),
+                )
+        };
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        provider
+    }
+
+    fn metadata(&self) -> Value {
+        let issuer = &self.issuer;
+        json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "jwks_uri": format!("{issuer}/jwks"),
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+        })
+    }
+
+    fn id_token(&self) -> String {
+        let flaw = *self.flaw.lock().unwrap();
+        let now = chrono::Utc::now();
+        let audience = if flaw == Flaw::Audience {
+            "someone-else"
+        } else {
+            CLIENT_ID
+        };
+        let (issued, expires) = if flaw == Flaw::Expired {
+            (
+                now - chrono::Duration::hours(2),
+                now - chrono::Duration::hours(1),
+            )
+        } else {
+            (now, now + chrono::Duration::minutes(5))
+        };
+        let nonce = match flaw {
+            Flaw::Nonce => "another nonce".to_owned(),
+            _ => self.nonce.lock().unwrap().clone().unwrap_or_default(),
+        };
+        let claims = CoreIdTokenClaims::new(
+            IssuerUrl::new(self.issuer.clone()).unwrap(),
+            vec![Audience::new(audience.to_owned())],
+            expires,
+            issued,
+            StandardClaims::new(SubjectIdentifier::new("forged-1".to_owned()))
+                .set_email(Some(EndUserEmail::new("mallory@example.com".to_owned())))
+                .set_email_verified(Some(true)),
+            EmptyAdditionalClaims {},
+        )
+        .set_nonce(Some(Nonce::new(nonce)));
+        let key = if flaw == Flaw::RotatedKey {
+            &self.other_key
+        } else {
+            &self.key
+        };
+        let token = CoreIdToken::new(
+            claims,
+            key.as_ref(),
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string();
+        if flaw == Flaw::Signature {
+            // The same claims, and a signature that is not theirs.
+            let (signed, signature) = token.rsplit_once('.').unwrap();
+            let mut bytes: Vec<char> = signature.chars().collect();
+            bytes[10] = if bytes[10] == 'A' { 'B' } else { 'A' };
+            return format!("{signed}.{}", bytes.into_iter().collect::<String>());
+        }
+        token
+    }
+}
+
+pub(super) async fn forged_id_tokens_are_refused(kind: BackendKind) {
+    let (server, hostile, clock) = with_provider(kind, |_| {
+        let provider = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(HostileProvider::start())
+        });
+        let issuer = provider.issuer.clone();
+        (provider, issuer)
+    })
+    .await;
+    let attempt = async |flaw: Flaw| {
+        *hostile.flaw.lock().unwrap() = flaw;
+        let http = stepping_client();
+        let started = http
+            .get(server.url("/api/v1/session/oidc"))
+            .send()
+            .await
+            .unwrap();
+        let at_provider = http.get(location(&started)).send().await.unwrap();
+        let back = http.get(location(&at_provider)).send().await.unwrap();
+        assert_eq!(back.status(), StatusCode::SEE_OTHER);
+        location(&back)
+    };
+    // Sound, it would be let in: the refusals below are for their flaw.
+    assert_eq!(attempt(Flaw::None).await, "/");
+    for (flaw, reason) in [
+        (Flaw::Audience, "Invalid audiences"),
+        (Flaw::Signature, "Signature verification failed"),
+        (Flaw::Expired, "Expired"),
+        (Flaw::Nonce, "Invalid nonce"),
+    ] {
+        let to = attempt(flaw).await;
+        let why = refusal(&to);
+        assert!(why.contains(reason), "{flaw:?}: {why}");
+    }
+    // Keys rotate: a token signed with a key published since is taken once
+    // the provider's keys are fetched again.
+    let fetched = hostile
+        .jwks_fetches
+        .load(std::sync::atomic::Ordering::SeqCst);
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(attempt(Flaw::RotatedKey).await, "/");
+    assert_eq!(
+        hostile
+            .jwks_fetches
+            .load(std::sync::atomic::Ordering::SeqCst),
+        fetched + 1
+    );
+    let (_, users) = server
+        .call(
+            Method::GET,
+            "/api/v1/users",
+            &Auth::Cookie(server.log_in(ADMIN).await),
+            None,
+        )
+        .await;
+    let mallory: Vec<&Value> = users
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|user| user["email"] == "mallory@example.com")
+        .collect();
+    assert_eq!(mallory.len(), 1, "{users}");
+    server.stop().await;
+}
+
+/// Chromium signs in through the real provider's own screens: the login
+/// screen offers "Sign in with …", and a refusal is shown on it.
+#[tokio::test]
+async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
+    let groups = json!({"ada@example.com": ["ops-admins"]});
+    let (server, provider, _clock) = with_provider(BackendKind::Sqlite, |redirect| {
+        let provider = RealProvider::start(redirect, groups);
+        let issuer = provider.issuer.clone();
+        (provider, issuer)
+    })
+    .await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        let through = async |login: &str| -> Result<(), fantoccini::error::CmdError> {
+            browser.goto(&server.url("/")).await?;
+            let button = browser
+                .wait()
+                .for_element(Locator::XPath("//a[.='Sign in with Example ID']"))
+                .await?;
+            button.click().await?;
+            // The provider's screens: its login (any password), then its
+            // consent, unless it remembers both.
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut at_provider = false;
+            loop {
+                assert!(
+                    Instant::now() < deadline,
+                    "stuck at {}: {}",
+                    browser.current_url().await?,
+                    browser.source().await?
+                );
+                let here = browser.current_url().await?;
+                at_provider |= here.as_str().starts_with(&provider.issuer);
+                if at_provider
+                    && here.as_str().starts_with(&server.url("/"))
+                    && !here.path().starts_with("/api/")
+                {
+                    return Ok(());
+                }
+                if let Ok(field) = browser.find(Locator::Css("input[name=login]")).await {
+                    field.send_keys(login).await?;
+                    browser
+                        .find(Locator::Css("input[name=password]"))
+                        .await?
+                        .send_keys("anything")
+                        .await?;
+                    browser
+                        .find(Locator::Css("button[type=submit]"))
+                        .await?
+                        .click()
+                        .await?;
+                } else if let Ok(button) = browser
+                    .find(Locator::XPath("//button[contains(., 'Continue')]"))
+                    .await
+                {
+                    button.click().await?;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        through("ada@example.com").await?;
+        browser
+            .wait()
+            .for_element(Locator::Css(
+                "[data-testid=summary], [data-testid=first-steps]",
+            ))
+            .await?;
+        let me = browser
+            .find(Locator::Css("header .who"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(me, "ada@example.com");
+        // An admin by the provider's groups: people and the log are theirs.
+        browser
+            .find(Locator::Css("a[href='/settings']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css("#users-heading"))
+            .await?;
+        browser
+            .find(Locator::XPath("//button[text()='Log out']"))
+            .await?
+            .click()
+            .await?;
+        // Someone from another domain is told why on the login screen (the
+        // provider forgets Ada first: its cookies go with this server's).
+        browser.delete_all_cookies().await?;
+        through("eve@elsewhere.test").await?;
+        let told = browser
+            .wait()
+            .for_element(Locator::Css("[data-testid=sso-error]"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(
+            told,
+            "Single sign-on failed: eve@elsewhere.test is not in a domain allowed to sign in"
+        );
+        let note = browser
+            .find(Locator::Css("main.login .or"))
+            .await?
+            .text()
+            .await?;
+        assert!(note.contains("break-glass"), "{note}");
+        let shots =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
+        std::fs::create_dir_all(&shots).unwrap();
+        std::fs::write(
+            shots.join("login-single-sign-on.png"),
+            browser.screenshot().await?,
+        )
+        .unwrap();
+        browser.set_window_size(390, 844).await?;
+        std::fs::write(
+            shots.join("login-single-sign-on-phone.png"),
+            browser.screenshot().await?,
+        )
+        .unwrap();
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked: Result<(), fantoccini::error::CmdError> = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let eve = server
+        .store
+        .user_by_email(&Email::parse("eve@elsewhere.test").unwrap())
+        .await;
+    assert!(eve.is_err(), "no account for a refused sign-in");
+    server.stop().await;
+}
