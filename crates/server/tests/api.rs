@@ -362,6 +362,20 @@ fn assert_error(status: StatusCode, body: &Value, expected_status: StatusCode, c
     );
 }
 
+/// The API routes anyone may call: logging in (with a password or through
+/// the identity provider, and how) and the API's document.
+fn is_public(method: &Method, path: &str) -> bool {
+    (method == Method::POST && path == "/api/v1/session")
+        || (method == Method::GET
+            && [
+                "/api/v1/openapi.json",
+                "/api/v1/session/options",
+                "/api/v1/session/oidc",
+                "/api/v1/session/oidc/callback",
+            ]
+            .contains(&path))
+}
+
 /// Every operation of the OpenAPI document, with `{id}` filled in.
 fn operations(openapi: &Value) -> Vec<(Method, String)> {
     let mut operations = Vec::new();
@@ -518,10 +532,7 @@ async fn every_api_route_but_login_needs_authentication(kind: BackendKind) {
         .await;
     let mut checked = 0;
     for (method, path) in operations(&openapi) {
-        if !path.starts_with("/api/v1/")
-            || path == "/api/v1/openapi.json"
-            || (method == Method::POST && path == "/api/v1/session")
-        {
+        if !path.starts_with("/api/v1/") || is_public(&method, &path) {
             continue;
         }
         for auth in [
@@ -610,8 +621,7 @@ async fn viewers_read_but_cannot_change_anything(kind: BackendKind) {
     let agent = Auth::Bearer(token["token"].as_str().unwrap().to_owned());
     let mut barred = 0;
     for (method, path) in operations(&openapi) {
-        let public =
-            path == "/api/v1/openapi.json" || (method == Method::POST && path == "/api/v1/session");
+        let public = is_public(&method, &path);
         if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/checkpoints/") || public {
             continue;
         }

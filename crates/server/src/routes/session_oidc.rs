@@ -75,7 +75,14 @@ async fn login_options(State(state): State<AppState>) -> Json<LoginOptions> {
 fn safe_return(params: &std::collections::HashMap<String, String>) -> String {
     params
         .get("return_to")
-        .filter(|path| path.starts_with('/') && !path.starts_with("//") && !path.contains('\\'))
+        .filter(|path| {
+            // A path of this server, and nothing a browser would read as
+            // another server's (`//evil`, `/\evil`, or those with a tab or
+            // line break that browsers drop).
+            path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        })
         .cloned()
         .unwrap_or_else(|| "/".to_owned())
 }
@@ -311,5 +318,29 @@ async fn provision(
             Err(error) => Err(error.into()),
         },
         _ => Ok(user),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_paths_of_this_server_are_returned_to() {
+        let back = |to: &str| {
+            let params = std::collections::HashMap::from([("return_to".to_owned(), to.to_owned())]);
+            safe_return(&params)
+        };
+        assert_eq!(back("/monitors/3?from=1h"), "/monitors/3?from=1h");
+        for hostile in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "evil",
+        ] {
+            assert_eq!(back(hostile), "/", "{hostile:?}");
+        }
     }
 }
