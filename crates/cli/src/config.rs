@@ -955,6 +955,49 @@ mod tests {
     }
 
     #[test]
+    fn single_sign_on_comes_from_flags_then_the_file_and_keeps_its_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sightline.yaml");
+        std::fs::write(
+            &path,
+            "server:\n  oidc_issuer: https://id.example.com/realms/ops\n  oidc_client_id: from-file\n  \
+             oidc_client_secret: file-secret\n  oidc_allowed_domains: [Example.com, '@example.org']\n  \
+             oidc_role_claim: groups\n  oidc_admin_values: [ops-admins]\n  break_glass_admin: Ops@Example.com\n",
+        )
+        .unwrap();
+        let config = path.to_str().unwrap();
+        let cli = parse(&["serve", "--config", config, "--oidc-client-id", "from-flag"]);
+        let oidc = Settings::resolve(&cli.global, serve_args(&cli))
+            .unwrap()
+            .oidc
+            .unwrap();
+        assert_eq!(oidc.client_id, "from-flag");
+        assert_eq!(oidc.client_secret, "file-secret");
+        assert_eq!(oidc.name, "id.example.com");
+        assert_eq!(oidc.scopes, ["openid", "email", "profile"]);
+        assert_eq!(oidc.allowed_domains, ["example.com", "example.org"]);
+        assert_eq!(oidc.role_claim.as_deref(), Some("groups"));
+        assert_eq!(oidc.admin_values, ["ops-admins"]);
+        assert!(oidc.editor_values.is_empty());
+        assert_eq!(oidc.break_glass_admin.as_deref(), Some("ops@example.com"));
+        assert!(!format!("{oidc:?}").contains("file-secret"));
+        // No single sign-on without an issuer; an issuer needs the rest.
+        let cli = parse(&["serve"]);
+        assert!(
+            Settings::resolve(&cli.global, serve_args(&cli))
+                .unwrap()
+                .oidc
+                .is_none()
+        );
+        let cli = parse(&["serve", "--oidc-issuer", "https://id.example.com"]);
+        let error = format!(
+            "{:#}",
+            Settings::resolve(&cli.global, serve_args(&cli)).unwrap_err()
+        );
+        assert!(error.contains("--oidc-client-id"), "{error}");
+    }
+
+    #[test]
     fn a_broken_file_names_the_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.yaml");

@@ -194,7 +194,11 @@ pub(crate) async fn around(
         peer,
     };
     let before = current(&asker, &target).await;
-    let (request, set_secretly) = secret_fields_set(request).await;
+    let (request, set_secretly) = if matches!(target.kind, "user" | "secret") {
+        secret_fields_set(request).await
+    } else {
+        (Some(request), Vec::new())
+    };
     let Some(request) = request else {
         return ApiError::PayloadTooLarge {
             limit: crate::API_BODY_LIMIT,
@@ -265,7 +269,8 @@ pub(crate) async fn around(
     Response::from_parts(parts, Body::from(bytes))
 }
 
-/// Fields whose values are secret: the log says they were set, not to what.
+/// Fields of a user or a secret whose values are secret: the log says they
+/// were set, not to what.
 const SECRET_FIELDS: [&str; 2] = ["password", "value"];
 
 /// Which of [`SECRET_FIELDS`] the request's JSON body sets, with the

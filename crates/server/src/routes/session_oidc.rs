@@ -81,7 +81,9 @@ fn safe_return(params: &std::collections::HashMap<String, String>) -> String {
             // line break that browsers drop).
             path.starts_with('/')
                 && !path.starts_with("//")
-                && !path.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+                && !path
+                    .chars()
+                    .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
         })
         .cloned()
         .unwrap_or_else(|| "/".to_owned())

@@ -32,6 +32,9 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
   // ID tokens carry the claims themselves (no userinfo call needed).
   conformIdTokenClaims: false,
   cookies: { keys: ["sightline-tests-only"] },
+  // ID tokens are read the moment they arrive; a minute is plenty, and
+  // lets a test see one expire.
+  ttl: { IdToken: 60 },
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true } },
   async findAccount(ctx, id) {

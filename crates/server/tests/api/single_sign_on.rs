@@ -227,7 +227,7 @@ fn refusal(location: &str) -> String {
 
 pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendKind) {
     let groups = json!({"ada@example.com": ["staff", "ops-admins"], "cy@example.com": ["ops"]});
-    let (server, _provider, _clock) = with_provider(kind, |redirect| {
+    let (server, _provider, clock) = with_provider(kind, |redirect| {
         let provider = RealProvider::start(redirect, groups);
         let issuer = provider.issuer.clone();
         (provider, issuer)
@@ -408,6 +408,19 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
             ("single sign-on", "created", "ada@example.com"),
             ("single sign-on", "created", "cy@example.com"),
         ]
+    );
+
+    // An ID token read after it expired (the provider gives them a minute;
+    // this server's clock has moved on five) is refused. Last: every token
+    // is old on this clock from now on.
+    let http = stepping_client();
+    let back = through_the_provider(&http, &server, "ada@example.com").await;
+    clock.advance(Duration::from_secs(300));
+    let late = http.get(&back).send().await.unwrap();
+    assert!(
+        refusal(&location(&late)).contains("Expired"),
+        "{}",
+        location(&late)
     );
     server.stop().await;
 }
