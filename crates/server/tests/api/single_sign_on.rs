@@ -259,26 +259,16 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
     );
     let ada_id = who["user"]["id"].clone();
     // The second reuses it.
-    let (_, session) = sign_in(&stepping_client(), &server, "ada@example.com").await;
-    let (_, again) = server
-        .call(
-            Method::GET,
-            "/api/v1/session",
-            &Auth::Cookie(session.unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(again["user"]["id"], ada_id);
-    let (_, session) = sign_in(&stepping_client(), &server, "cy@example.com").await;
-    let (_, cy) = server
-        .call(
-            Method::GET,
-            "/api/v1/session",
-            &Auth::Cookie(session.unwrap()),
-            None,
-        )
-        .await;
-    assert_eq!(cy["user"]["role"], "editor");
+    let signed_in = async |login: &str| {
+        let (_, session) = sign_in(&stepping_client(), &server, login).await;
+        let cookie = Auth::Cookie(session.expect("a session"));
+        server
+            .call(Method::GET, "/api/v1/session", &cookie, None)
+            .await
+            .1
+    };
+    assert_eq!(signed_in("ada@example.com").await["user"]["id"], ada_id);
+    assert_eq!(signed_in("cy@example.com").await["user"]["role"], "editor");
     let (_, users) = server
         .call(Method::GET, "/api/v1/users", &admin, None)
         .await;

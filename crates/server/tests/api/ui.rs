@@ -1713,6 +1713,26 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
         )
         .await;
     assert_eq!(status, StatusCode::CREATED);
+    // A log longer than a page: a site renamed a hundred times.
+    let (_, site) = server
+        .call(
+            Method::POST,
+            "/api/v1/sites",
+            &admin,
+            Some(json!({"name": "blog-0"})),
+        )
+        .await;
+    for round in 1..=100 {
+        let (status, _) = server
+            .call(
+                Method::PUT,
+                &format!("/api/v1/sites/{}", site["id"]),
+                &admin,
+                Some(json!({"name": format!("blog-{round}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
     let driver = ChromeDriver::start().await;
     let profile = tempfile::tempdir().unwrap();
     let browser = driver.session(profile.path(), None).await;
@@ -1821,7 +1841,6 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
             "changed user new@example.com",
             "role: viewer → admin",
             "created token east agent",
-            "created user editor@example.com",
         ] {
             assert!(log.contains(line), "the log lacks `{line}`: {log}");
         }
@@ -1831,6 +1850,25 @@ async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens
         keep_screenshot(&browser, "audit-log-phone").await?;
         browser.set_window_size(1280, 800).await?;
         assert!(!log.contains(&shown), "the log shows a token's secret");
+        // A hundred at a time; older ones a click away, down to the first.
+        let rows = browser
+            .find_all(Locator::Css("[data-testid=audit-log] tbody tr"))
+            .await?;
+        assert_eq!(rows.len(), 100);
+        click(&browser, Locator::XPath("//button[.='Older changes']")).await?;
+        let older = text_when(&browser, "[data-testid=audit-log] tbody", |s| {
+            s.contains("created site blog-0")
+        })
+        .await?;
+        assert!(older.contains("name: blog-0 → blog-1"), "{older}");
+        assert!(older.contains("created user editor@example.com"), "{older}");
+        assert!(
+            browser
+                .find_all(Locator::XPath("//button[.='Older changes']"))
+                .await?
+                .is_empty(),
+            "nothing older is left to show"
+        );
         browser
             .find(Locator::Css("#audit-kind"))
             .await?
