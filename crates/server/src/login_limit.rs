@@ -105,6 +105,15 @@ impl LoginLimiter {
         }
     }
 
+    /// Counts one attempt from `address` that names no account (a sign-in
+    /// started through the identity provider) against the address's limit.
+    pub fn admit_address(&self, address: IpAddr) -> Result<(), Duration> {
+        let now = DefaultClock::default().now();
+        self.by_address
+            .check_key(&address)
+            .map_err(|not_until| not_until.wait_time_from(now))
+    }
+
     /// Forgets keys that have fully recovered, so the maps stay small.
     pub fn shrink(&self) {
         self.by_address.retain_recent();

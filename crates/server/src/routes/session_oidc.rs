@@ -96,16 +96,26 @@ fn safe_return(params: &std::collections::HashMap<String, String>) -> String {
     responses(
         (status = 303, description = "to the provider; a cookie ties its return to this browser"),
         (status = 404, description = "single sign-on is not configured", body = ErrorBody),
+        (status = 429, description = "too many sign-ins started from this address", body = ErrorBody),
         (status = 502, description = "the provider cannot be reached", body = ErrorBody)
     ))]
 async fn start(
     State(state): State<AppState>,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     QueryParams(params): QueryParams,
 ) -> ApiResult<Response> {
     let sso = state
         .sso
         .as_ref()
         .ok_or(ApiError::NotFound("single sign-on configuration"))?;
+    // Each start stores a row until it expires: an address starts no more
+    // sign-ins than it may try passwords.
+    state
+        .login_limiter
+        .admit_address(client.ip())
+        .map_err(|wait| ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        })?;
     let started = sso
         .start(safe_return(&params))
         .await

@@ -412,6 +412,23 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
         "{}",
         location(&late)
     );
+
+    // Starting sign-ins is limited per address, as password attempts are.
+    let mut started = 0;
+    let refused = loop {
+        let response = stepping_client()
+            .get(server.url("/api/v1/session/oidc"))
+            .send()
+            .await
+            .unwrap();
+        if response.status() != StatusCode::SEE_OTHER {
+            break response;
+        }
+        started += 1;
+        assert!(started <= 30, "no limit after {started} starts");
+    };
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
     server.stop().await;
 }
 
