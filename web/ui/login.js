@@ -6,16 +6,19 @@
 import { html, useEffect, useState } from "./html.js";
 import { api, get } from "./api.js";
 
-/** Why the last single sign-on failed, once: the address is cleaned of it. */
+/** Why the last single sign-on failed, once. The server says it in a
+ * cookie (which no other site can set, unlike the address); the address
+ * only says to look, and is cleaned of it. */
 function takeSsoError() {
   const params = new URLSearchParams(location.search);
-  const error = params.get("sso_error");
-  if (error) {
-    params.delete("sso_error");
-    const rest = params.toString();
-    history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}`);
-  }
-  return error;
+  if (!params.has("sso_error")) return null;
+  params.delete("sso_error");
+  const rest = params.toString();
+  history.replaceState(null, "", `${location.pathname}${rest ? `?${rest}` : ""}`);
+  const kept = document.cookie.split("; ").find((pair) => pair.startsWith("sightline_sso_error="));
+  document.cookie = "sightline_sso_error=; Path=/; Max-Age=0; SameSite=Lax";
+  if (!kept) return "it did not finish; try again";
+  return decodeURIComponent(kept.slice("sightline_sso_error=".length).replace(/\+/g, " "));
 }
 
 export function Login({ onLoggedIn }) {

@@ -29,7 +29,9 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// The cookie that ties the provider's return to the browser that left.
 const STATE_COOKIE: &str = "sightline_oidc";
-/// Where that cookie goes: the callback alone.
+/// The cookie telling the login screen why a sign-in was refused.
+const REFUSAL_COOKIE: &str = "sightline_sso_error";
+/// Where the state cookie goes: the callback alone.
 const STATE_COOKIE_PATH: &str = "/api/v1/session/oidc";
 /// How long a sign-in may stay at the provider.
 const SIGN_IN_TIME: Duration = Duration::from_secs(600);
@@ -140,6 +142,22 @@ async fn start(
         .into_response())
 }
 
+/// The cookie that tells the login screen why a sign-in was refused. A
+/// cookie, not the address: only this server can set it, so no link can
+/// make the login screen say what someone else wrote. Readable by the
+/// UI's script, gone after a minute.
+fn refusal_cookie(why: &str, secure: bool) -> String {
+    let text: String = why.chars().take(300).collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
+    cookie::Cookie::build((REFUSAL_COOKIE, encoded))
+        .path("/")
+        .same_site(cookie::SameSite::Lax)
+        .secure(secure)
+        .max_age(cookie::time::Duration::seconds(60))
+        .build()
+        .to_string()
+}
+
 /// The cookie holding a sign-in's `state`, or (with a zero age) clearing it.
 fn state_cookie(state: &str, max_age: Duration, secure: bool) -> String {
     cookie::Cookie::build((STATE_COOKIE, state.to_owned()))
@@ -161,7 +179,7 @@ fn state_cookie(state: &str, max_age: Duration, secure: bool) -> String {
         ("state" = Option<String>, Query, description = "the state the sign-in was started with"),
         ("error" = Option<String>, Query, description = "the provider's error, instead of a code")
     ),
-    responses((status = 303, description = "to the UI: signed in with the session cookie set, or to the login screen with `sso_error`")))]
+    responses((status = 303, description = "to the UI: signed in with the session cookie set, or to the login screen with `sso_error=1` and the reason in the `sightline_sso_error` cookie")))]
 async fn callback(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
@@ -198,15 +216,17 @@ async fn callback(
         }
         Err(failure) => {
             let why = failure.to_string();
-            tracing::warn!(client = %client.ip(), reason = %why, "single sign-on refused");
-            let query: String = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("sso_error", &why)
-                .finish();
+            // `?`: the provider's words are logged escaped, one line.
+            tracing::warn!(client = %client.ip(), reason = ?why, "single sign-on refused");
             (
                 StatusCode::SEE_OTHER,
                 AppendHeaders([
-                    (header::LOCATION, format!("/?{query}")),
+                    (header::LOCATION, "/?sso_error=1".to_owned()),
                     (header::SET_COOKIE, clear),
+                    (
+                        header::SET_COOKIE,
+                        refusal_cookie(&why, state.config.secure_cookies),
+                    ),
                 ]),
             )
                 .into_response()

@@ -194,35 +194,56 @@ async fn through_the_provider(http: &reqwest::Client, server: &TestServer, login
     panic!("the provider never sent the browser back");
 }
 
-/// Signs in as `login` through the provider and answers where the server
-/// sent the browser and the session cookie it set, if any.
-async fn sign_in(
-    http: &reqwest::Client,
-    server: &TestServer,
-    login: &str,
-) -> (String, Option<String>) {
-    let back = through_the_provider(http, server, login).await;
-    let response = http.get(&back).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::SEE_OTHER);
-    let session = response
-        .headers()
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .find(|value| {
-            value.starts_with("sightline_session=") && !value.starts_with("sightline_session=;")
-        })
-        .map(|value| value.split(';').next().unwrap().to_owned());
-    (location(&response), session)
+/// Where the server sent the browser after the provider, with the session
+/// cookie it set, or why it refused (the login screen's `sso_error` cookie).
+struct Outcome {
+    to: String,
+    session: Option<String>,
+    refused: Option<String>,
 }
 
-/// The `sso_error` a refused sign-in goes back to the login screen with.
-fn refusal(location: &str) -> String {
-    let url = url::Url::parse(&format!("http://x{location}")).unwrap();
-    url.query_pairs()
-        .find(|(name, _)| name == "sso_error")
-        .map(|(_, value)| value.into_owned())
-        .unwrap_or_else(|| panic!("not refused: {location}"))
+/// What a return from the provider came to.
+fn outcome(response: &reqwest::Response) -> Outcome {
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cookie = |name: &str| {
+        response
+            .headers()
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .filter_map(|value| value.split(';').next())
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(key, value)| *key == name && !value.is_empty())
+            .map(|(_, value)| value.to_owned())
+    };
+    Outcome {
+        to: location(response),
+        session: cookie("sightline_session").map(|value| format!("sightline_session={value}")),
+        refused: cookie("sightline_sso_error").map(|value| {
+            url::form_urlencoded::parse(format!("why={value}").as_bytes())
+                .next()
+                .unwrap()
+                .1
+                .into_owned()
+        }),
+    }
+}
+
+/// Signs in as `login` through the provider.
+async fn sign_in(http: &reqwest::Client, server: &TestServer, login: &str) -> Outcome {
+    let back = through_the_provider(http, server, login).await;
+    outcome(&http.get(&back).send().await.unwrap())
+}
+
+impl Outcome {
+    /// Why the sign-in was refused; the browser is back at the login screen.
+    fn refusal(&self) -> &str {
+        assert_eq!(self.to, "/?sso_error=1", "not refused");
+        assert!(self.session.is_none());
+        self.refused
+            .as_deref()
+            .expect("a reason for the login screen")
+    }
 }
 
 pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendKind) {
@@ -246,9 +267,9 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
     // First sign-in: the account is made, with the role the groups map to,
     // and the browser goes where it asked to.
     let http = stepping_client();
-    let (to, session) = sign_in(&http, &server, "ada@example.com").await;
-    assert_eq!(to, "/incidents");
-    let ada = Auth::Cookie(session.expect("a session"));
+    let first = sign_in(&http, &server, "ada@example.com").await;
+    assert_eq!(first.to, "/incidents");
+    let ada = Auth::Cookie(first.session.expect("a session"));
     let (status, who) = server
         .call(Method::GET, "/api/v1/session", &ada, None)
         .await;
@@ -260,8 +281,8 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
     let ada_id = who["user"]["id"].clone();
     // The second reuses it.
     let signed_in = async |login: &str| {
-        let (_, session) = sign_in(&stepping_client(), &server, login).await;
-        let cookie = Auth::Cookie(session.expect("a session"));
+        let signed = sign_in(&stepping_client(), &server, login).await;
+        let cookie = Auth::Cookie(signed.session.expect("a session"));
         server
             .call(Method::GET, "/api/v1/session", &cookie, None)
             .await
@@ -297,13 +318,8 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
             .into_owned();
         format!("sightline_oidc={state}")
     };
-    let first = http.get(&back).send().await.unwrap();
-    assert_eq!(first.status(), StatusCode::SEE_OTHER);
-    assert!(
-        !location(&first).contains("sso_error"),
-        "{}",
-        location(&first)
-    );
+    let first = outcome(&http.get(&back).send().await.unwrap());
+    assert!(first.session.is_some(), "{}", first.to);
     let replayed = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -313,13 +329,14 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
         .send()
         .await
         .unwrap();
+    let replayed = outcome(&replayed);
     assert!(
-        refusal(&location(&replayed)).contains("used already"),
+        replayed.refusal().contains("used already"),
         "{}",
-        location(&replayed)
+        replayed.refusal()
     );
     // A return without the browser's cookie (someone else's sign-in link).
-    let (_, fresh) = {
+    let elsewhere = {
         let other = stepping_client();
         let back = through_the_provider(&other, &server, "ada@example.com").await;
         let response = reqwest::Client::builder()
@@ -330,19 +347,26 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
             .send()
             .await
             .unwrap();
-        (response.status(), location(&response))
+        outcome(&response)
     };
-    assert!(refusal(&fresh).contains("not started here"), "{fresh}");
+    assert!(
+        elsewhere.refusal().contains("not started here"),
+        "{}",
+        elsewhere.refusal()
+    );
 
     // A disallowed domain and an address the provider does not vouch for.
-    let (to, session) = sign_in(&stepping_client(), &server, "eve@elsewhere.test").await;
+    let eve = sign_in(&stepping_client(), &server, "eve@elsewhere.test").await;
     assert_eq!(
-        refusal(&to),
+        eve.refusal(),
         "eve@elsewhere.test is not in a domain allowed to sign in"
     );
-    assert!(session.is_none());
-    let (to, _) = sign_in(&stepping_client(), &server, "unverified@example.com").await;
-    assert!(refusal(&to).contains("no verified e-mail"), "{to}");
+    let unverified = sign_in(&stepping_client(), &server, "unverified@example.com").await;
+    assert!(
+        unverified.refusal().contains("no verified e-mail"),
+        "{}",
+        unverified.refusal()
+    );
     let (_, users) = server
         .call(Method::GET, "/api/v1/users", &admin, None)
         .await;
@@ -406,12 +430,8 @@ pub(super) async fn people_sign_in_through_the_provider_once_each(kind: BackendK
     let http = stepping_client();
     let back = through_the_provider(&http, &server, "ada@example.com").await;
     clock.advance(Duration::from_secs(300));
-    let late = http.get(&back).send().await.unwrap();
-    assert!(
-        refusal(&location(&late)).contains("Expired"),
-        "{}",
-        location(&late)
-    );
+    let late = outcome(&http.get(&back).send().await.unwrap());
+    assert!(late.refusal().contains("Expired"), "{}", late.refusal());
 
     // Starting sign-ins is limited per address, as password attempts are.
     let mut started = 0;
@@ -617,20 +637,18 @@ pub(super) async fn forged_id_tokens_are_refused(kind: BackendKind) {
             .await
             .unwrap();
         let at_provider = http.get(location(&started)).send().await.unwrap();
-        let back = http.get(location(&at_provider)).send().await.unwrap();
-        assert_eq!(back.status(), StatusCode::SEE_OTHER);
-        location(&back)
+        outcome(&http.get(location(&at_provider)).send().await.unwrap())
     };
     // Sound, it would be let in: the refusals below are for their flaw.
-    assert_eq!(attempt(Flaw::None).await, "/");
+    assert!(attempt(Flaw::None).await.session.is_some());
     for (flaw, reason) in [
         (Flaw::Audience, "Invalid audiences"),
         (Flaw::Signature, "Signature verification failed"),
         (Flaw::Expired, "Expired"),
         (Flaw::Nonce, "Invalid nonce"),
     ] {
-        let to = attempt(flaw).await;
-        let why = refusal(&to);
+        let refused = attempt(flaw).await;
+        let why = refused.refusal();
         assert!(why.contains(reason), "{flaw:?}: {why}");
     }
     // Keys rotate: a token signed with a key published since is taken once
@@ -639,7 +657,7 @@ pub(super) async fn forged_id_tokens_are_refused(kind: BackendKind) {
         .jwks_fetches
         .load(std::sync::atomic::Ordering::SeqCst);
     clock.advance(Duration::from_secs(11));
-    assert_eq!(attempt(Flaw::RotatedKey).await, "/");
+    assert!(attempt(Flaw::RotatedKey).await.session.is_some());
     assert_eq!(
         hostile
             .jwks_fetches
@@ -774,6 +792,17 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
             .text()
             .await?;
         assert!(note.contains("break-glass"), "{note}");
+        // Only the server says why: a link cannot put words on the screen.
+        browser
+            .goto(&server.url("/?sso_error=Your+account+is+locked.+Call+555-0100"))
+            .await?;
+        let told = browser
+            .wait()
+            .for_element(Locator::Css("[data-testid=sso-error]"))
+            .await?
+            .text()
+            .await?;
+        assert_eq!(told, "Single sign-on failed: it did not finish; try again");
         let shots =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/ui-screenshots");
         std::fs::create_dir_all(&shots).unwrap();
