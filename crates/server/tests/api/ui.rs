@@ -1249,8 +1249,9 @@ async fn the_form_names_every_problem_picks_names_and_checks_a_new_monitor_once(
         type_into(&browser, Locator::Css("[data-field='expect.status']"), "99").await?;
         type_into(&browser, Locator::Css("[data-field=every]"), "x").await?;
         click(&browser, Locator::Css("button[type=submit]")).await?;
+        // The first list also had two things: wait for this one's.
         let problems = text_when(&browser, "[data-testid=problems]", |s| {
-            s.contains("2 things to fix")
+            s.contains("2 things to fix") && !s.contains("name:")
         })
         .await?;
         assert!(
