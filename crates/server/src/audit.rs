@@ -19,8 +19,7 @@ use sightline_store::NewAuditEntry;
 use std::net::SocketAddr;
 use tower::ServiceExt;
 
-/// The largest answer read back for the log; larger ones are passed on
-/// whole and logged without their body.
+/// The largest answer of a GET read for the log.
 const MAX_LOGGED_BODY: usize = 4 << 20;
 
 /// A collection of objects under `/api/v1`, as the audit log names them.
@@ -102,70 +101,48 @@ impl Target {
         let rest = path.strip_prefix("/api/v1/")?;
         let segments: Vec<&str> = rest.split('/').collect();
         let collection = COLLECTIONS.iter().find(|c| c.segment == segments[0])?;
-        let target = |kind, action, object: Option<String>, list: String, item_route| {
-            Some(Target {
-                kind,
-                action,
-                object,
-                list,
-                item_route,
-            })
+        let listed = |action, object: Option<String>| Target {
+            kind: collection.kind,
+            action,
+            object,
+            list: format!("/api/v1/{}", collection.segment),
+            item_route: collection.item_route,
         };
-        let list = format!("/api/v1/{}", collection.segment);
-        match (method, segments.as_slice()) {
-            (&Method::POST, [_]) => target(
-                collection.kind,
-                "created",
-                None,
-                list,
-                collection.item_route,
-            ),
-            (&Method::PUT | &Method::PATCH, [_, id]) if !id.is_empty() => target(
-                collection.kind,
-                "changed",
-                Some(path.to_owned()),
-                list,
-                collection.item_route,
-            ),
-            (&Method::DELETE, [_, id]) if !id.is_empty() => target(
-                collection.kind,
-                "deleted",
-                Some(path.to_owned()),
-                list,
-                collection.item_route,
-            ),
-            // A status page's incidents are objects of their own; what is
-            // done to an incident's updates changes the incident.
-            (&Method::POST, ["status-pages", page, "incidents"]) => target(
-                "status page incident",
-                "created",
-                None,
-                format!("/api/v1/status-pages/{page}/incidents"),
-                true,
-            ),
-            (&Method::PATCH | &Method::DELETE, ["status-pages", page, "incidents", _]) => target(
-                "status page incident",
-                if method == Method::DELETE {
-                    "deleted"
-                } else {
-                    "changed"
-                },
-                Some(path.to_owned()),
-                format!("/api/v1/status-pages/{page}/incidents"),
-                true,
-            ),
-            (&Method::POST, ["status-pages", page, "incidents", incident, "updates"])
-            | (&Method::PATCH, ["status-pages", page, "incidents", incident, "updates", _]) => {
-                target(
-                    "status page incident",
+        // A status page's incidents are objects of their own; what is done
+        // to an incident's updates changes the incident.
+        let incident = |page: &str, action, object: Option<String>| Target {
+            kind: "status page incident",
+            action,
+            object,
+            list: format!("/api/v1/status-pages/{page}/incidents"),
+            item_route: true,
+        };
+        let changed = if method == Method::DELETE {
+            "deleted"
+        } else {
+            "changed"
+        };
+        Some(match (method, segments.as_slice()) {
+            (&Method::POST, [_]) => listed("created", None),
+            (&Method::PUT | &Method::PATCH | &Method::DELETE, [_, id]) if !id.is_empty() => {
+                listed(changed, Some(path.to_owned()))
+            }
+            (&Method::POST, ["status-pages", page, "incidents"]) => incident(page, "created", None),
+            (&Method::PATCH | &Method::DELETE, ["status-pages", page, "incidents", _]) => {
+                incident(page, changed, Some(path.to_owned()))
+            }
+            (&Method::POST, ["status-pages", page, "incidents", incident_id, "updates"])
+            | (&Method::PATCH, ["status-pages", page, "incidents", incident_id, "updates", _]) => {
+                incident(
+                    page,
                     "changed",
-                    Some(format!("/api/v1/status-pages/{page}/incidents/{incident}")),
-                    format!("/api/v1/status-pages/{page}/incidents"),
-                    true,
+                    Some(format!(
+                        "/api/v1/status-pages/{page}/incidents/{incident_id}"
+                    )),
                 )
             }
-            _ => None,
-        }
+            _ => return None,
+        })
     }
 
     /// The object's id: its path's last segment.
@@ -183,11 +160,12 @@ pub(crate) async fn around(
     request: Request,
     next: Next,
 ) -> Response {
-    let address = address(&state, &request);
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .cloned();
+    let address =
+        peer.map(|ConnectInfo(peer)| state.client_ip(peer, request.headers()).to_string());
     let asker = Asker {
         state: &state,
         principal: &principal,
@@ -205,25 +183,24 @@ pub(crate) async fn around(
         }
         .into_response();
     };
-    let response = next.run(request).await;
+    let mut response = next.run(request).await;
     if !response.status().is_success() {
         return response;
     }
-    let (parts, body) = response.into_parts();
-    let Ok(bytes) = axum::body::to_bytes(body, MAX_LOGGED_BODY).await else {
-        tracing::warn!(kind = target.kind, "an answer too large to log whole");
-        return Response::from_parts(parts, Body::empty());
-    };
-    let answered: Option<Value> = serde_json::from_slice(&bytes).ok();
     let mut target = target;
-    if target.object.is_none()
-        && let Some(id) = answered.as_ref().and_then(|answer| answer.get("id"))
-    {
-        let id = match id {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
-        };
-        target.object = Some(format!("{}/{id}", target.list));
+    // A creation learns its object's id from the answer, which the
+    // handler built whole in memory: reading it back costs no more.
+    let mut answered = None;
+    if target.object.is_none() {
+        let (parts, body) = response.into_parts();
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        answered = serde_json::from_slice::<Value>(&bytes).ok();
+        if let Some(id) = answered.as_ref().and_then(|answer| answer.get("id")) {
+            target.object = Some(format!("{}/{}", target.list, id_text(id)));
+        }
+        response = Response::from_parts(parts, Body::from(bytes));
     }
     let after = match target.action {
         "deleted" => None,
@@ -266,7 +243,7 @@ pub(crate) async fn around(
     if let Err(error) = state.store.record_audit(&entry).await {
         tracing::error!(%error, kind = target.kind, "the audit log did not take a change");
     }
-    Response::from_parts(parts, Body::from(bytes))
+    response
 }
 
 /// Fields of a user or a secret whose values are secret: the log says they
@@ -288,31 +265,6 @@ async fn secret_fields_set(request: Request) -> (Option<Request>, Vec<&'static s
         _ => Vec::new(),
     };
     (Some(Request::from_parts(parts, Body::from(bytes))), set)
-}
-
-/// The client's address of a request, when it came over the network.
-fn address(state: &AppState, request: &Request) -> Option<String> {
-    let ConnectInfo(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>()?;
-    client_address(state, *peer, request.headers())
-}
-
-/// The client's address: the peer, or the address a trusted proxy names.
-pub(crate) fn client_address(
-    state: &AppState,
-    peer: SocketAddr,
-    headers: &axum::http::HeaderMap,
-) -> Option<String> {
-    let forwarded = headers
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
-    Some(
-        sightline_rum::client_address::client_address(
-            peer.ip(),
-            forwarded,
-            &state.config.trusted_proxies,
-        )
-        .to_string(),
-    )
 }
 
 /// Who reads the object for the log: the one who changes it, so that the
@@ -343,18 +295,16 @@ async fn current(asker: &Asker<'_>, target: &Target) -> Option<Value> {
     let list = read(asker, &target.list).await?;
     list.as_array()?
         .iter()
-        .find(|item| item.get("id").is_some_and(|found| same_id(found, &id)))
+        .find(|item| item.get("id").is_some_and(|found| id_text(found) == id))
         .cloned()
         .map(without_secrets)
 }
 
-/// Whether an id as JSON (`7` or `"7"`) is `id`.
-fn same_id(found: &Value, id: &str) -> bool {
-    match found {
-        Value::String(text) => text == id,
-        other => other
-            .as_i64()
-            .is_some_and(|number| id.parse() == Ok(number)),
+/// An id as JSON (`7` or `"7"`) as it stands in a path.
+fn id_text(id: &Value) -> String {
+    match id {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -131,6 +131,13 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Too many attempts: try again after `wait` (at least a second).
+    pub fn retry_after(wait: std::time::Duration) -> Self {
+        ApiError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        }
+    }
+
     /// A bad-input error about one field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();

@@ -275,33 +275,22 @@ impl SingleSignOn {
         let now = move || {
             chrono::DateTime::from_timestamp_millis(clock.now().as_millis()).unwrap_or_default()
         };
-        let verified = {
+        let verify = |client: &CoreClient<_, _, _, _, _, _>| {
             let verifier = client.id_token_verifier().set_time_fn(now.clone());
-            match id_token.claims(&verifier, &nonce) {
-                Ok(claims) => Ok(claims.clone()),
-                Err(error) => Err(error),
-            }
+            id_token.claims(&verifier, &nonce).cloned()
         };
-        let claims = match verified {
-            Ok(claims) => claims,
+        let claims = match verify(&client) {
             // A key the cached set lacks: the provider rotated its keys.
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
-            )) => {
-                let client = self.client(self.metadata(true).await?);
-                let verifier = client.id_token_verifier().set_time_fn(now);
-                id_token
-                    .claims(&verifier, &nonce)
-                    .map_err(|e| SignInError::InvalidToken(e.to_string()))?
-                    .clone()
-            }
-            Err(error) => return Err(SignInError::InvalidToken(error.to_string())),
-        };
+            )) => verify(&self.client(self.metadata(true).await?)),
+            verified => verified,
+        }
+        .map_err(|e| SignInError::InvalidToken(e.to_string()))?;
         let email = claims
             .email()
-            .map(|email| email.as_str().to_owned())
+            .and_then(|email| Email::parse(email.as_str()).ok())
             .ok_or(SignInError::NoEmail)?;
-        let email = Email::parse(&email).map_err(|_| SignInError::NoEmail)?;
         let email_verified = claims.email_verified();
         let extra = payload(&id_token.to_string());
         self.identify(

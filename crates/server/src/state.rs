@@ -143,6 +143,25 @@ pub struct SharedState {
     writer_task: Arc<Mutex<Option<WriterTask>>>,
 }
 
+impl SharedState {
+    /// Who sent a request: the connection's peer, or the client a trusted
+    /// proxy names in `X-Forwarded-For`.
+    pub fn client_ip(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> std::net::IpAddr {
+        let forwarded = headers
+            .get("x-forwarded-for")
+            .and_then(|value| value.to_str().ok());
+        sightline_rum::client_address::client_address(
+            peer.ip(),
+            forwarded,
+            &self.config.trusted_proxies,
+        )
+    }
+}
+
 /// What can keep the application from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

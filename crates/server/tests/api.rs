@@ -94,6 +94,8 @@ use synthetic::{
 
 const ADMIN: (&str, &str) = ("ops@example.com", "admin password 1");
 const VIEWER: (&str, &str) = ("dev@example.com", "viewer password 1");
+/// An editor, made by the tests that need one ([`TestServer::add_editor`]).
+const EDITOR: (&str, &str) = ("editor@example.com", "an editor's password");
 
 struct TestServer {
     base: String,
@@ -176,6 +178,24 @@ impl TestServer {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// Makes [`EDITOR`] through the API as `admin`; answers their id.
+    async fn add_editor(&self, admin: &Auth) -> i64 {
+        let (status, user) = self
+            .call(
+                Method::POST,
+                "/api/v1/users",
+                admin,
+                Some(json!({"email": EDITOR.0, "password": EDITOR.1, "role": "editor"})),
+            )
+            .await;
+        assert_eq!(
+            (status, &user["role"]),
+            (StatusCode::CREATED, &json!("editor")),
+            "{user}"
+        );
+        user["id"].as_i64().unwrap()
     }
 
     /// Logs in and returns the session cookie pair (`sightline_session=…`).

@@ -1,9 +1,8 @@
 //! Single sign-on: sign-ins under way through the OpenID provider, taken
-//! once by its return, and the link between a user and who the provider
-//! says they are.
+//! once by its return.
 
-use crate::backend::{read, write};
-use crate::{Result, Store, StoreError, User};
+use crate::backend::write;
+use crate::{Result, Store};
 use sightline_core::Timestamp;
 
 /// A sign-in sent to the provider, waiting for its return.
@@ -69,38 +68,5 @@ impl Store {
                 .await
                 .map(|done| done.rows_affected())
         })?)
-    }
-
-    /// The user the provider's `subject` (its issuer and `sub`) signed in
-    /// as before.
-    pub async fn user_by_oidc_subject(&self, subject: &str) -> Result<Option<User>> {
-        Ok(read!(self.backend, |pool| {
-            sqlx::query_as(
-                "SELECT id, email, role, created_at, updated_at FROM users WHERE oidc_subject = $1",
-            )
-            .bind(subject)
-            .fetch_optional(pool)
-            .await
-        })?)
-    }
-
-    /// Links a user to the provider's `subject`; a subject already linked
-    /// to someone else is a conflict.
-    pub async fn set_oidc_subject(&self, user_id: i64, subject: &str) -> Result<()> {
-        let done = write!(self.backend, |pool| {
-            sqlx::query("UPDATE users SET oidc_subject = $1 WHERE id = $2")
-                .bind(subject)
-                .bind(user_id)
-                .execute(pool)
-                .await
-                .map(|done| done.rows_affected())
-        })
-        .map_err(StoreError::conflict_on("oidc_subject", || {
-            "this identity is linked to another user".to_owned()
-        }))?;
-        if done == 0 {
-            return Err(StoreError::NotFound("user"));
-        }
-        Ok(())
     }
 }

@@ -232,4 +232,36 @@ impl Store {
             Ok(())
         })
     }
+
+    /// The user the provider's `subject` (its issuer and `sub`) signed in
+    /// as before.
+    pub async fn user_by_oidc_subject(&self, subject: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE oidc_subject = $1");
+        Ok(read!(self.backend, |pool| {
+            sqlx::query_as(&sql)
+                .bind(subject)
+                .fetch_optional(pool)
+                .await
+        })?)
+    }
+
+    /// Links a user to the provider's `subject`; a subject already linked
+    /// to someone else is a conflict.
+    pub async fn set_oidc_subject(&self, user_id: i64, subject: &str) -> Result<()> {
+        let done = write!(self.backend, |pool| {
+            sqlx::query("UPDATE users SET oidc_subject = $1 WHERE id = $2")
+                .bind(subject)
+                .bind(user_id)
+                .execute(pool)
+                .await
+                .map(|done| done.rows_affected())
+        })
+        .map_err(StoreError::conflict_on("oidc_subject", || {
+            "this identity is linked to another user".to_owned()
+        }))?;
+        if done == 0 {
+            return Err(StoreError::NotFound("user"));
+        }
+        Ok(())
+    }
 }

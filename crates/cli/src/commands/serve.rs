@@ -128,16 +128,11 @@ async fn bootstrap_admin(store: &Store) -> Result<()> {
     {
         Ok(user) => {
             tracing::info!(email = %user.email, "created the first admin");
-            crate::audit::record(
+            super::users::record(
                 store,
-                crate::audit::Made {
-                    command: "sightline serve (SIGHTLINE_ADMIN_EMAIL)",
-                    action: "created",
-                    kind: "user",
-                    id: Some(user.id),
-                    name: &user.email,
-                    after: Some(serde_json::json!({"email": user.email, "role": user.role})),
-                },
+                "created",
+                &user,
+                "sightline serve (SIGHTLINE_ADMIN_EMAIL)",
             )
             .await?;
         }

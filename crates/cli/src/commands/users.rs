@@ -77,7 +77,7 @@ pub async fn run(store: &Store, command: &UserCommand) -> Result<()> {
 
 /// Records a change to `user` in the audit log; a new password shows as
 /// set, never itself.
-async fn record(
+pub(super) async fn record(
     store: &Store,
     action: &str,
     user: &sightline_store::User,

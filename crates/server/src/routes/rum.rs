@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use sightline_core::rum::MAX_BEACON_BYTES;
-use sightline_rum::client_address::client_address;
 use sightline_rum::{BeaconRequest, RejectReason, Rejection};
 use std::net::SocketAddr;
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -45,9 +44,6 @@ async fn collect_beacon(
     {
         Ok(collected) => {
             let body = collected.to_bytes();
-            let forwarded_for = headers
-                .get("x-forwarded-for")
-                .and_then(|value| value.to_str().ok());
             let request = BeaconRequest {
                 body: &body,
                 origin: origin.and_then(|value| value.to_str().ok()),
@@ -55,7 +51,7 @@ async fn collect_beacon(
                     .get(header::USER_AGENT)
                     .and_then(|value| value.to_str().ok())
                     .unwrap_or(""),
-                client: client_address(peer.ip(), forwarded_for, &state.config.trusted_proxies),
+                client: state.client_ip(peer, &headers),
             };
             state.collector.collect(request).await
         }

@@ -102,17 +102,8 @@ async fn log_in(
             sso.config().name
         )));
     }
-    let secret = auth::new_secret();
-    let lifetime = state.config.session_lifetime;
-    state
-        .store
-        .create_session(user.id, &auth::secret_hash(&secret), lifetime)
-        .await?;
+    let [cookie, device] = start_session(&state, &user).await?;
     tracing::info!(user = %user.email, "logged in");
-    let cookie = auth::session_set_cookie(&secret, lifetime, state.config.secure_cookies);
-    let device = state
-        .device_cookies
-        .issue(user.email.as_str(), state.config.secure_cookies);
     let view = SessionView::from(Principal {
         role: user.role,
         user,
@@ -123,6 +114,25 @@ async fn log_in(
         AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, device)]),
         axum::Json(view),
     ))
+}
+
+/// Starts a session for `user`, however they proved who they are: the
+/// `Set-Cookie` values of the session and of the browser's device cookie.
+pub(super) async fn start_session(
+    state: &AppState,
+    user: &sightline_store::User,
+) -> ApiResult<[String; 2]> {
+    let secret = auth::new_secret();
+    let lifetime = state.config.session_lifetime;
+    state
+        .store
+        .create_session(user.id, &auth::secret_hash(&secret), lifetime)
+        .await?;
+    let secure = state.config.secure_cookies;
+    Ok([
+        auth::session_set_cookie(&secret, lifetime, secure),
+        state.device_cookies.issue(&user.email, secure),
+    ])
 }
 
 /// Counts an attempt at an account's password against the login limits
@@ -139,9 +149,7 @@ async fn admit_password_attempt(
         .login_limiter
         .admit(client.ip(), email.as_str(), known_browser)
         .await
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        })
+        .map_err(ApiError::retry_after)
 }
 
 /// Who the request is authenticated as.

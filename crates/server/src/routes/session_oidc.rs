@@ -115,9 +115,7 @@ async fn start(
     state
         .login_limiter
         .admit_address(client.ip())
-        .map_err(|wait| ApiError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        })?;
+        .map_err(ApiError::retry_after)?;
     let started = sso
         .start(safe_return(&params))
         .await
@@ -189,20 +187,11 @@ async fn callback(
     let clear = state_cookie("", Duration::ZERO, state.config.secure_cookies);
     match sign_in(&state, client, &headers, &params).await {
         Ok((user, return_to)) => {
-            let secret = auth::new_secret();
-            let lifetime = state.config.session_lifetime;
-            if let Err(error) = state
-                .store
-                .create_session(user.id, &auth::secret_hash(&secret), lifetime)
-                .await
-            {
-                return ApiError::from(error).into_response();
-            }
+            let [session, device] = match super::session::start_session(&state, &user).await {
+                Ok(cookies) => cookies,
+                Err(error) => return error.into_response(),
+            };
             tracing::info!(user = %user.email, "signed in through the identity provider");
-            let session = auth::session_set_cookie(&secret, lifetime, state.config.secure_cookies);
-            let device = state
-                .device_cookies
-                .issue(&user.email, state.config.secure_cookies);
             (
                 StatusCode::SEE_OTHER,
                 AppendHeaders([
@@ -278,7 +267,7 @@ async fn sign_in(
         .ok_or_else(|| SignInError::Refused("no authorization code".to_owned()))?;
     let return_to = pending.return_to.clone();
     let identity = sso.finish(code.clone(), pending).await?;
-    let address = crate::audit::client_address(state, client, headers);
+    let address = Some(state.client_ip(client, headers).to_string());
     let user = provision(state, &identity, address).await?;
     Ok((user, return_to))
 }

@@ -3,7 +3,6 @@
 
 use super::*;
 
-const EDITOR: (&str, &str) = ("editor@example.com", "an editor's password");
 const VAULT_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 /// Whether an editor may make this request: everything but people, tokens,
@@ -18,20 +17,7 @@ fn editors_may(method: &Method, path: &str) -> bool {
 /// An admin's session, and an editor's session and token.
 async fn admin_and_editor(server: &TestServer) -> (Auth, Auth, Auth, i64) {
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, user) = server
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            &admin,
-            Some(json!({"email": EDITOR.0, "password": EDITOR.1, "role": "editor"})),
-        )
-        .await;
-    assert_eq!(
-        (status, &user["role"]),
-        (StatusCode::CREATED, &json!("editor")),
-        "{user}"
-    );
-    let editor_id = user["id"].as_i64().unwrap();
+    let editor_id = server.add_editor(&admin).await;
     let editor = Auth::Cookie(server.log_in(EDITOR).await);
     let (status, token) = server
         .call(

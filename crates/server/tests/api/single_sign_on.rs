@@ -6,6 +6,7 @@
 //! is refused.
 
 use super::browser::ChromeDriver;
+use super::ui::click;
 use super::*;
 use fantoccini::Locator;
 use openidconnect::core::{
@@ -730,11 +731,7 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
                         .await?
                         .send_keys("anything")
                         .await?;
-                    browser
-                        .find(Locator::Css("button[type=submit]"))
-                        .await?
-                        .click()
-                        .await?;
+                    click(&browser, Locator::Css("button[type=submit]")).await?;
                 } else if let Ok(button) = browser
                     .find(Locator::XPath("//button[contains(., 'Continue')]"))
                     .await
@@ -758,20 +755,12 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
             .await?;
         assert_eq!(me, "ada@example.com");
         // An admin by the provider's groups: people and the log are theirs.
-        browser
-            .find(Locator::Css("a[href='/settings']"))
-            .await?
-            .click()
-            .await?;
+        click(&browser, Locator::Css("a[href='/settings']")).await?;
         browser
             .wait()
             .for_element(Locator::Css("#users-heading"))
             .await?;
-        browser
-            .find(Locator::XPath("//button[text()='Log out']"))
-            .await?
-            .click()
-            .await?;
+        click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
         // Someone from another domain is told why on the login screen (the
         // provider forgets Ada first: its cookies go with this server's).
         browser.delete_all_cookies().await?;

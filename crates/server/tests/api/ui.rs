@@ -42,7 +42,10 @@ async fn wait_for_page_views(server: &TestServer, admin: &Auth, summary_path: &s
 }
 
 /// Clicks the element `locator` finds.
-async fn click(browser: &Client, locator: Locator<'_>) -> Result<(), fantoccini::error::CmdError> {
+pub(super) async fn click(
+    browser: &Client,
+    locator: Locator<'_>,
+) -> Result<(), fantoccini::error::CmdError> {
     browser.find(locator).await?.click().await
 }
 
@@ -1697,23 +1700,12 @@ async fn the_comparison_view_shows_a_page_as_checks_and_real_users_see_it() {
     walked.unwrap();
 }
 
-/// An editor, as the settings walk makes one.
-const EDITOR: (&str, &str) = ("editor@example.com", "an editor's password");
-
 #[tokio::test]
 async fn settings_show_checkpoints_send_a_test_email_and_manage_users_and_tokens() {
     let (smtp, config) = super::alerting::smtp_server();
     let server = TestServer::start_with(BackendKind::Sqlite, config).await;
     let admin = Auth::Cookie(server.log_in(ADMIN).await);
-    let (status, _) = server
-        .call(
-            Method::POST,
-            "/api/v1/users",
-            &admin,
-            Some(json!({"email": EDITOR.0, "password": EDITOR.1, "role": "editor"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED);
+    server.add_editor(&admin).await;
     // A log longer than a page: a site renamed a hundred times.
     let (_, site) = server
         .call(
