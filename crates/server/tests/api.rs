@@ -770,7 +770,7 @@ async fn login_attempts_are_limited_per_account_and_address(kind: BackendKind) {
         },
         ..ServerConfig::default()
     };
-    let server = TestServer::start_with(kind, config).await;
+    let server = TestServer::start_with(kind, config.clone()).await;
     let attempt = |email: &'static str, password: &'static str| {
         server.call(
             Method::POST,
@@ -809,6 +809,34 @@ async fn login_attempts_are_limited_per_account_and_address(kind: BackendKind) {
         attempt("a@example.com", "guess").await.0,
         StatusCode::TOO_MANY_REQUESTS
     );
+    server.stop().await;
+
+    // Behind a trusted proxy, the limits are the clients' own: one guessing
+    // client does not hold back another coming through the same proxy.
+    let server = TestServer::start_with(
+        kind,
+        ServerConfig {
+            trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()],
+            ..config
+        },
+    )
+    .await;
+    let through = |client: &'static str, password: &'static str| {
+        server
+            .http
+            .post(server.url("/api/v1/session"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": ADMIN.0, "password": password}))
+            .send()
+    };
+    for _ in 0..3 {
+        let guess = through("203.0.113.7", "guess").await.unwrap();
+        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = through("203.0.113.7", "guess").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let owner = through("198.51.100.20", ADMIN.1).await.unwrap();
+    assert_eq!(owner.status(), StatusCode::OK);
     server.stop().await;
 }
 

@@ -147,7 +147,11 @@ async fn admit_password_attempt(
     let known_browser = state.device_cookies.knows(headers, email.as_str());
     state
         .login_limiter
-        .admit(client.ip(), email.as_str(), known_browser)
+        .admit(
+            state.client_ip(client, headers),
+            email.as_str(),
+            known_browser,
+        )
         .await
         .map_err(ApiError::retry_after)
 }

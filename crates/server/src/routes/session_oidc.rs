@@ -104,6 +104,7 @@ fn safe_return(params: &std::collections::HashMap<String, String>) -> String {
 async fn start(
     State(state): State<AppState>,
     ConnectInfo(client): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     QueryParams(params): QueryParams,
 ) -> ApiResult<Response> {
     let sso = state
@@ -114,7 +115,7 @@ async fn start(
     // sign-ins than it may try passwords.
     state
         .login_limiter
-        .admit_address(client.ip())
+        .admit_address(state.client_ip(client, &headers))
         .map_err(ApiError::retry_after)?;
     let started = sso
         .start(safe_return(&params))
