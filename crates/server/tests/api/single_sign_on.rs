@@ -462,6 +462,8 @@ struct HostileProvider {
     flaw: Arc<Mutex<Flaw>>,
     nonce: Arc<Mutex<Option<String>>>,
     jwks_fetches: Arc<std::sync::atomic::AtomicUsize>,
+    /// Where it last sent a browser back: what a replay would reuse.
+    last_return: Arc<Mutex<Option<String>>>,
 }
 
 /// What is wrong with the next ID token.
@@ -498,6 +500,7 @@ impl HostileProvider {
             flaw: Arc::new(Mutex::new(Flaw::None)),
             nonce: Arc::new(Mutex::new(None)),
             jwks_fetches: Arc::default(),
+            last_return: Arc::default(),
         };
         let app = {
             use axum::routing::{get, post};
@@ -533,6 +536,7 @@ impl HostileProvider {
                                 "{}?code=forged&state={}",
                                 query["redirect_uri"], query["state"]
                             );
+                            *authorize.last_return.lock().unwrap() = Some(back.clone());
                             axum::response::Redirect::to(&back)
                         },
                     ),
@@ -718,10 +722,16 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
                 );
                 let here = browser.current_url().await?;
                 at_provider |= here.as_str().starts_with(&provider.issuer);
-                if at_provider
-                    && here.as_str().starts_with(&server.url("/"))
-                    && !here.path().starts_with("/api/")
-                {
+                // Back on one of this server's screens, signed in or told
+                // why not (a provider that remembers the person sends the
+                // browser straight back).
+                let back = here.as_str().starts_with(&server.url("/"))
+                    && !here.path().starts_with("/api/");
+                let settled = browser
+                    .find(Locator::Css("header .who, [data-testid=sso-error]"))
+                    .await
+                    .is_ok();
+                if back && (at_provider || settled) {
                     return Ok(());
                 }
                 if let Ok(field) = browser.find(Locator::Css("input[name=login]")).await {
@@ -760,6 +770,19 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
             .wait()
             .for_element(Locator::Css("#users-heading"))
             .await?;
+        click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
+        // The second sign-in is the same person, not a new account.
+        let ada = Email::parse("ada@example.com").unwrap();
+        let first = server.store.user_by_email(&ada).await.unwrap();
+        through("ada@example.com").await?;
+        browser
+            .wait()
+            .for_element(Locator::Css(
+                "[data-testid=summary], [data-testid=first-steps]",
+            ))
+            .await?;
+        assert_eq!(server.store.user_by_email(&ada).await.unwrap(), first);
+        assert_eq!(server.store.count_users().await.unwrap(), 3);
         click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
         // Someone from another domain is told why on the login screen (the
         // provider forgets Ada first: its cookies go with this server's).
@@ -816,5 +839,76 @@ async fn chromium_signs_in_through_the_provider_and_is_told_a_refusal() {
         .user_by_email(&Email::parse("eve@elsewhere.test").unwrap())
         .await;
     assert!(eve.is_err(), "no account for a refused sign-in");
+    server.stop().await;
+}
+
+/// Chromium is told on the login screen why a forged token was refused,
+/// and a return replayed in it signs nobody in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_is_told_why_a_forged_sign_in_is_refused() {
+    let (server, hostile, _clock) = with_provider(BackendKind::Sqlite, |_| {
+        let provider = tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current().block_on(HostileProvider::start())
+        });
+        let issuer = provider.issuer.clone();
+        (provider, issuer)
+    })
+    .await;
+    let driver = ChromeDriver::start().await;
+    let profile = tempfile::tempdir().unwrap();
+    let browser = driver.session(profile.path(), None).await;
+    let walk = async {
+        let told = async || -> Result<String, fantoccini::error::CmdError> {
+            browser
+                .wait()
+                .for_element(Locator::Css("[data-testid=sso-error]"))
+                .await?
+                .text()
+                .await
+        };
+        for (flaw, reason) in [
+            (Flaw::Audience, "Invalid audiences"),
+            (Flaw::Signature, "Signature verification failed"),
+            (Flaw::Expired, "Expired"),
+        ] {
+            *hostile.flaw.lock().unwrap() = flaw;
+            browser.goto(&server.url("/")).await?;
+            browser
+                .wait()
+                .for_element(Locator::XPath("//a[.='Sign in with Example ID']"))
+                .await?
+                .click()
+                .await?;
+            let shown = told().await?;
+            assert!(shown.contains(reason), "{flaw:?}: {shown}");
+        }
+        // A sound one signs in; its return, replayed, does not again.
+        *hostile.flaw.lock().unwrap() = Flaw::None;
+        browser.goto(&server.url("/")).await?;
+        browser
+            .wait()
+            .for_element(Locator::XPath("//a[.='Sign in with Example ID']"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .for_element(Locator::Css(
+                "[data-testid=summary], [data-testid=first-steps]",
+            ))
+            .await?;
+        click(&browser, Locator::XPath("//button[text()='Log out']")).await?;
+        let used = hostile.last_return.lock().unwrap().clone().unwrap();
+        browser.goto(&used).await?;
+        let shown = told().await?;
+        assert!(shown.contains("used already"), "{shown}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    };
+    let walked: Result<(), fantoccini::error::CmdError> = walk.await;
+    let _ = browser.close().await;
+    walked.unwrap();
+    let mallory = Email::parse("mallory@example.com").unwrap();
+    assert!(server.store.user_by_email(&mallory).await.is_ok());
+    assert_eq!(server.store.count_users().await.unwrap(), 3);
     server.stop().await;
 }
